@@ -1,0 +1,146 @@
+"""Configuration: one settings class read from the environment and a ``.env`` file."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = re.compile(
+    r"^(|x+|changeme|change-me|change_me|secret|token|todo|tbd|none|null|placeholder|"
+    r"your[-_ ].*|<.*>|\.\.\.|123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11)$",
+    re.IGNORECASE,
+)
+_TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. The README has the same table for operators."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/childpact.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    log_level: str = "INFO"
+    web_concurrency: int = 1
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_rate: float = 30.0  # messages per second for the whole bot
+    telegram_chat_rate: float = 1.0  # messages per second to one chat
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_number: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    twilio_rate: float = 80.0  # messages per second for the sender
+
+    max_body_bytes: int = 256 * 1024
+    sender_concurrency: int = 64
+    send_max_attempts: int = 8
+    privacy_version: str = "1"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Hosting platforms hand out plain postgres:// URLs; we talk asyncpg.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+    @field_validator("public_url", "telegram_api_url", "twilio_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        return url.rstrip("/") if url else url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return any((self.twilio_account_sid, self.twilio_auth_token, self.twilio_whatsapp_number))
+
+    def channel_report(self) -> list[str]:
+        """One line per channel saying whether it is on, for the start-up log."""
+        lines = ["web chat: on (/chat)"]
+        lines.append(
+            "telegram: on" if self.telegram_enabled else "telegram: off (TELEGRAM_BOT_TOKEN unset)"
+        )
+        lines.append(
+            "whatsapp: on"
+            if self.whatsapp_enabled
+            else "whatsapp: off (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_NUMBER unset)"
+        )
+        return lines
+
+    def check(self, *, several_processes: bool = False) -> None:
+        """Refuse to start with a configuration that cannot work, saying why."""
+        problems: list[str] = []
+        if self.telegram_enabled:
+            token = _secret(self.telegram_bot_token)
+            if _PLACEHOLDERS.match(token) or not _TELEGRAM_TOKEN.match(token):
+                problems.append("TELEGRAM_BOT_TOKEN does not look like a bot token from @BotFather")
+            secret = _secret(self.telegram_webhook_secret)
+            if _PLACEHOLDERS.match(secret) or not _WEBHOOK_SECRET.match(secret):
+                problems.append(
+                    "TELEGRAM_WEBHOOK_SECRET must be 16 to 256 characters of A-Z a-z 0-9 _ - "
+                    "(and not a placeholder)"
+                )
+        if self.whatsapp_enabled:
+            sid = self.twilio_account_sid or ""
+            if not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
+                problems.append("TWILIO_ACCOUNT_SID must be an account SID (AC followed by 32 hex digits)")
+            auth = _secret(self.twilio_auth_token)
+            if _PLACEHOLDERS.match(auth) or len(auth) < 16:
+                problems.append("TWILIO_AUTH_TOKEN is missing or a placeholder")
+            number = self.twilio_whatsapp_number or ""
+            if not re.fullmatch(r"(whatsapp:)?\+[1-9]\d{6,14}", number):
+                problems.append("TWILIO_WHATSAPP_NUMBER must be an E.164 number such as +40712345678")
+            if not self.public_url:
+                problems.append("PUBLIC_URL is needed to check Twilio's signatures")
+        if several_processes or self.web_concurrency > 1:
+            if not self.redis_url:
+                problems.append(
+                    "several processes need REDIS_URL to share locks and rate limits; "
+                    "set it, or run one process with `childpact serve`"
+                )
+            if self.is_sqlite:
+                problems.append("several processes need PostgreSQL: set DATABASE_URL")
+        if problems:
+            raise ConfigError("cannot start:\n  - " + "\n  - ".join(problems))
+
+    @property
+    def whatsapp_from(self) -> str:
+        number = self.twilio_whatsapp_number or ""
+        return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+__all__ = ["ConfigError", "Settings", "get_settings"]

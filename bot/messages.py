@@ -1,0 +1,73 @@
+"""The internal message types every channel converts to and from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """What an inbound message carries, as far as the engine cares."""
+
+    TEXT = "text"
+    BUTTON = "button"  # a tap on one of our buttons; ``payload`` holds its id
+    MEDIA = "media"  # photo, voice, sticker, document... we answer politely
+    EDITED = "edited"  # an edit of an earlier message: ignored
+    UNSUPPORTED = "unsupported"  # group chats, unknown update types: ignored
+
+
+@dataclass(slots=True)
+class InboundMessage:
+    """One message from a member, whatever the platform."""
+
+    channel: str
+    platform_id: str  # unique per channel: Telegram update_id, Twilio MessageSid, web uuid
+    address: str  # where replies go: chat id, whatsapp:+E164, web session id
+    kind: Kind = Kind.TEXT
+    text: str = ""
+    payload: str | None = None
+    lang_hint: str | None = None  # Telegram language_code
+    country_hint: str | None = None  # ISO 3166 code derived from a phone number
+    callback_id: str | None = None  # Telegram callback query to answer
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InboundMessage:
+        data = dict(data)
+        data["kind"] = Kind(data.get("kind", "text"))
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class Button:
+    """A choice offered to the member: a label and the payload it sends back."""
+
+    label: str
+    payload: str  # short ascii id; Telegram allows 64 bytes of callback_data
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class OutboundMessage:
+    """One message to a member; the channel renders it for its platform."""
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)  # rows of buttons
+    image_url: str | None = None
+    callback_id: str | None = None  # answers a Telegram callback query instead of sending
+    notice: str | None = None  # short text shown with a callback answer
+
+    def choices(self) -> list[Button]:
+        return [b for row in self.buttons for b in row if b.url is None]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
+        data = dict(data)
+        data["buttons"] = [[Button(**b) for b in row] for row in data.get("buttons") or []]
+        return cls(**data)
