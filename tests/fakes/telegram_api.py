@@ -1,0 +1,761 @@
+"""A fake Telegram Bot API server with the real one's limits and errors, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from aiohttp import web
+
+JSON = dict[str, Any]
+
+# Tags Telegram accepts in parse_mode=HTML; anything else is "Unsupported start tag".
+_HTML_TAGS = frozenset(
+    "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
+)
+_TAG = re.compile(r"<(/?)([^\s>/]*)")
+_ANY_TAG = re.compile(r"<[^>]*>")
+_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "editmessagereplymarkup"})
+
+
+# ---------------------------------------------------------------- shared plumbing
+
+
+class RollingCounter:
+    """Events in the last second, and the most ever seen in any one-second window."""
+
+    __slots__ = ("_times", "_window", "max")
+
+    def __init__(self, window: float = 1.0) -> None:
+        self._times: deque[float] = deque()
+        self._window = window
+        self.max = 0
+
+    def count(self, now: float) -> int:
+        times, edge = self._times, now - self._window
+        while times and times[0] <= edge:
+            times.popleft()
+        return len(times)
+
+    def hit(self, now: float) -> int:
+        n = self.count(now) + 1
+        self._times.append(now)
+        if n > self.max:
+            self.max = n
+        return n
+
+    def wait(self, now: float) -> float:
+        """Seconds until the oldest event in the window leaves it."""
+        return self._times[0] + self._window - now if self._times else 0.0
+
+
+@dataclass(slots=True)
+class Fault:
+    """A one-shot misbehaviour for the next call: an error status, a flood wait or a delay."""
+
+    status: int = 500
+    retry_after: int = 0
+    delay: float = 0.0
+
+
+class FakeServer:
+    """An aiohttp server on 127.0.0.1 that runs in the test's loop or in a thread of its own."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host, self.port = host, port
+        self.url = ""
+        self._faults: deque[Fault] = deque()  # deque: appends are safe from another thread
+        self._runner: web.AppRunner | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def build_app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @classmethod
+    @contextlib.contextmanager
+    def in_thread(cls, **options: Any) -> Iterator[Self]:
+        """Run the fake in a background thread with its own loop, for benchmarks and subprocesses."""
+        fake = cls(**options)
+        loop = asyncio.new_event_loop()
+        ready, failure = threading.Event(), []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(fake.start())
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(fake.stop())
+            loop.close()
+
+        thread = threading.Thread(target=run, name=f"{cls.__name__}-server", daemon=True)
+        thread.start()
+        ready.wait(10)
+        if failure:
+            raise failure[0]
+        try:
+            yield fake
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+
+    def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a coroutine in the fake's loop from another thread (for ``in_thread`` fakes)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(10)
+
+    # One-shot faults, consumed by the next calls in order, whatever the method.
+    def fail_next(self, count: int = 1, status: int = 500) -> None:
+        self._faults.extend(Fault(status=status) for _ in range(count))
+
+    def flood_next(self, count: int = 1, retry_after: int = 1) -> None:
+        self._faults.extend(Fault(status=429, retry_after=retry_after) for _ in range(count))
+
+    def delay_next(self, count: int = 1, seconds: float = 0.5) -> None:
+        self._faults.extend(Fault(status=0, delay=seconds) for _ in range(count))
+
+    async def _fault(self) -> Fault | None:
+        """The next injected fault, after sleeping if it is a delay (then ``None``)."""
+        if not self._faults:
+            return None
+        try:
+            fault = self._faults.popleft()
+        except IndexError:
+            return None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+            return None
+        return fault
+
+
+def run_cli(fake: FakeServer, description: str) -> None:
+    """Serve ``fake`` until interrupted, printing its URL first."""
+
+    async def serve() -> None:
+        async with fake:
+            print(f"{description} listening on {fake.url}", flush=True)
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+def as_chat_key(chat_id: int | str) -> str:
+    return str(chat_id)
+
+
+# ---------------------------------------------------------------- the Telegram fake
+
+
+@dataclass(slots=True)
+class SentMessage:
+    """A message the fake accepted."""
+
+    method: str
+    chat_id: str
+    message_id: int
+    text: str | None
+    parse_mode: str | None
+    reply_markup: JSON | None
+    time: float
+    photo: str | None = None
+    caption: str | None = None
+
+
+@dataclass(slots=True)
+class AnsweredCallback:
+    callback_query_id: str
+    text: str | None
+    show_alert: bool
+    time: float
+
+
+class TelegramApiError(Exception):
+    def __init__(self, status: int, description: str, parameters: JSON | None = None) -> None:
+        super().__init__(description)
+        self.status, self.description, self.parameters = status, description, parameters
+
+
+def bad_request(description: str) -> TelegramApiError:
+    return TelegramApiError(400, f"Bad Request: {description}")
+
+
+@dataclass
+class _ChatBucket:
+    tokens: float
+    stamp: float
+    attempts: RollingCounter = field(default_factory=RollingCounter)
+
+
+class FakeTelegram(FakeServer):
+    """The Bot API's methods we use, its flood limits and its refusals, in memory."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        rate: float | None = 30.0,
+        chat_rate: float | None = 1.0,
+        chat_burst: int = 3,
+        blocked: Iterable[int | str] = (),
+        deactivated: Iterable[int | str] = (),
+        missing: Iterable[int | str] = (),
+        known_chats: Iterable[int | str] | None = None,
+        migrated: dict[int | str, int] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        self.token = token  # None: any well-formed token is accepted
+        # None lifts a limit (for benchmarks of our own code rather than of the limits)
+        self.rate = math.inf if rate is None else rate
+        self.chat_rate = math.inf if chat_rate is None else chat_rate
+        self.chat_burst = chat_burst
+        self.blocked = {as_chat_key(c) for c in blocked}
+        self.deactivated = {as_chat_key(c) for c in deactivated}
+        self.missing = {as_chat_key(c) for c in missing}
+        self.known_chats = None if known_chats is None else {as_chat_key(c) for c in known_chats}
+        self.migrated = {as_chat_key(k): v for k, v in (migrated or {}).items()}
+        self.expired_callbacks: set[str] = set()
+        self.messages: list[SentMessage] = []
+        self.callbacks: list[AnsweredCallback] = []
+        self.webhook: JSON = {"url": ""}
+        self.requests = 0
+        self.rate_limited = 0  # 429s answered
+        self._accepted = RollingCounter()
+        self._attempts = RollingCounter()
+        self._chats: dict[str, _ChatBucket] = {}
+        self._message_ids = itertools.count(1)
+        self._methods: dict[str, Callable[[JSON], JSON | bool]] = {
+            "getme": self._get_me,
+            "sendmessage": self._send_message,
+            "sendphoto": self._send_photo,
+            "answercallbackquery": self._answer_callback_query,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "editmessagereplymarkup": self._edit_reply_markup,
+        }
+
+    # -------------------------------------------------------------- what tests read
+
+    @property
+    def max_per_second(self) -> int:
+        """Most message requests (accepted or refused) seen in any rolling second."""
+        return self._attempts.max
+
+    @property
+    def max_per_second_chat(self) -> dict[str, int]:
+        return {chat: bucket.attempts.max for chat, bucket in self._chats.items()}
+
+    def messages_to(self, chat_id: int | str) -> list[SentMessage]:
+        key = as_chat_key(chat_id)
+        return [m for m in self.messages if m.chat_id == key]
+
+    @property
+    def me(self) -> JSON:
+        bot_id = int((self.token or "123456789:x").split(":")[0])
+        return {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": "ChildPact",
+            "username": "childpact_test_bot",
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    # -------------------------------------------------------------- HTTP
+
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        fault = await self._fault()
+        try:
+            if fault is not None:
+                raise _fault_error(fault)
+            token = request.match_info["token"]
+            if not re.fullmatch(r"\d+:[\w-]+", token):
+                raise TelegramApiError(404, "Not Found")
+            if self.token is not None and token != self.token:
+                raise TelegramApiError(401, "Unauthorized")
+            method = request.match_info["method"].lower()
+            handler = self._methods.get(method)
+            if handler is None:
+                raise TelegramApiError(404, "Not Found")
+            params = await _read_params(request)
+            if method in _MESSAGE_METHODS:
+                self._check_flood(params)
+            result = handler(params)
+        except TelegramApiError as exc:
+            if exc.status == 429:
+                self.rate_limited += 1
+            return _answer(exc.status, _error_body(exc))
+        return _answer(200, {"ok": True, "result": result})
+
+    def _check_flood(self, params: JSON) -> None:
+        now = time.monotonic()
+        self._attempts.hit(now)
+        chat = as_chat_key(params.get("chat_id", ""))
+        bucket = self._chats.get(chat)
+        if bucket is None:
+            bucket = self._chats[chat] = _ChatBucket(float(self.chat_burst), now)
+        bucket.attempts.hit(now)
+        if self._accepted.count(now) >= self.rate:
+            raise _flood(self._accepted.wait(now))
+        if self.chat_rate == math.inf:
+            self._accepted.hit(now)
+            return
+        bucket.tokens = min(self.chat_burst, bucket.tokens + (now - bucket.stamp) * self.chat_rate)
+        bucket.stamp = now
+        if bucket.tokens < 1.0:
+            raise _flood((1.0 - bucket.tokens) / self.chat_rate)
+        bucket.tokens -= 1.0
+        self._accepted.hit(now)
+
+    # -------------------------------------------------------------- methods
+
+    def _get_me(self, params: JSON) -> JSON:
+        return self.me
+
+    def _chat(self, params: JSON) -> JSON:
+        """The chat a message goes to, or the error Telegram gives for it."""
+        raw = params.get("chat_id")
+        if raw in (None, ""):
+            raise bad_request("chat_id is empty")
+        key = as_chat_key(raw)
+        if key in self.migrated:
+            raise TelegramApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[key]},
+            )
+        known = self.known_chats is None or key in self.known_chats
+        if key in self.missing or not known or not re.fullmatch(r"-?\d+", key):
+            raise bad_request("chat not found")
+        if key in self.blocked:
+            raise TelegramApiError(403, "Forbidden: bot was blocked by the user")
+        if key in self.deactivated:
+            raise TelegramApiError(403, "Forbidden: user is deactivated")
+        chat_id = int(key)
+        if chat_id > 0:
+            return {"id": chat_id, "first_name": "Member", "type": "private"}
+        kind = "supergroup" if key.startswith("-100") else "group"
+        return {"id": chat_id, "title": "Coalition group", "type": kind}
+
+    def _message(self, chat: JSON, **content: Any) -> JSON:
+        message = {
+            "message_id": next(self._message_ids),
+            "from": self.me,
+            "chat": chat,
+            "date": int(time.time()),
+        }
+        message.update({k: v for k, v in content.items() if v is not None})
+        return message
+
+    def _record(self, method: str, params: JSON, message: JSON, **extra: Any) -> None:
+        self.messages.append(
+            SentMessage(
+                method=method,
+                chat_id=as_chat_key(params["chat_id"]),
+                message_id=message["message_id"],
+                text=params.get("text"),
+                parse_mode=params.get("parse_mode"),
+                reply_markup=_json_field(params.get("reply_markup")),
+                time=time.time(),
+                **extra,
+            )
+        )
+
+    def _send_message(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        text = str(params.get("text") or "")
+        visible = _visible_text(text, params.get("parse_mode"))
+        if not visible.strip():
+            raise bad_request("message text is empty")
+        if len(visible) > 4096:
+            raise bad_request("message is too long")
+        markup = _check_markup(params.get("reply_markup"))
+        message = self._message(chat, text=visible, reply_markup=markup)
+        self._record("sendMessage", params, message)
+        return message
+
+    def _send_photo(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        photo = params.get("photo")
+        if not photo:
+            raise bad_request("there is no photo in the request")
+        caption = params.get("caption")
+        visible = _visible_text(str(caption), params.get("parse_mode")) if caption else None
+        if visible and len(visible) > 1024:
+            raise bad_request("message caption is too long")
+        markup = _check_markup(params.get("reply_markup"))
+        sizes = [
+            {"file_id": f"AgACAgQAAxk{n}", "file_unique_id": f"AQAD{n}", "width": w, "height": w}
+            for n, w in ((1, 90), (2, 320), (3, 800))
+        ]
+        message = self._message(chat, photo=sizes, caption=visible, reply_markup=markup)
+        url = photo if isinstance(photo, str) else "<upload>"
+        self._record("sendPhoto", params, message, photo=url, caption=caption)
+        return message
+
+    def _edit_reply_markup(self, params: JSON) -> JSON | bool:
+        if params.get("inline_message_id"):
+            return True
+        chat = self._chat(params)
+        wanted = int(params.get("message_id") or 0)
+        if not any(m.message_id == wanted for m in self.messages_to(chat["id"])):
+            raise bad_request("message to edit not found")
+        markup = _check_markup(params.get("reply_markup"))
+        message = self._message(chat, reply_markup=markup)
+        message["message_id"], message["edit_date"] = wanted, int(time.time())
+        self._record("editMessageReplyMarkup", params, message)
+        return message
+
+    def _answer_callback_query(self, params: JSON) -> bool:
+        query_id = str(params.get("callback_query_id") or "")
+        if not query_id or query_id in self.expired_callbacks:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        text = params.get("text")
+        if text is not None and len(str(text)) > 200:
+            raise bad_request("MESSAGE_TOO_LONG")
+        alert = params.get("show_alert") in (True, "true", "True", "1")
+        self.callbacks.append(AnsweredCallback(query_id, text, alert, time.time()))
+        return True
+
+    def _set_webhook(self, params: JSON) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return self._delete_webhook(params)
+        if not url.startswith("https://"):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        port = re.match(r"https://[^/:]+(?::(\d+))?", url)
+        if port and port.group(1) and int(port.group(1)) not in (80, 88, 443, 8443):
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad_request("secret token contains unallowed characters")
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": _json_field(params.get("allowed_updates")),
+            "max_connections": int(params.get("max_connections") or 40),
+        }
+        return True
+
+    def _delete_webhook(self, params: JSON) -> bool:
+        self.webhook = {"url": ""}
+        return True
+
+    def _get_webhook_info(self, params: JSON) -> JSON:
+        info: JSON = {"url": self.webhook["url"], "has_custom_certificate": False}
+        info["pending_update_count"] = 0
+        if self.webhook["url"]:
+            info["max_connections"] = self.webhook["max_connections"]
+            info["ip_address"] = "203.0.113.10"
+            if self.webhook.get("allowed_updates"):
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
+
+
+def _fault_error(fault: Fault) -> TelegramApiError:
+    if fault.status == 429:
+        return _flood(fault.retry_after)
+    if fault.status == 502:
+        return TelegramApiError(502, "Bad Gateway")
+    return TelegramApiError(fault.status, "Internal Server Error")
+
+
+def _flood(wait: float) -> TelegramApiError:
+    seconds = max(1, math.ceil(wait))
+    return TelegramApiError(
+        429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
+    )
+
+
+def _error_body(exc: TelegramApiError) -> JSON:
+    body: JSON = {"ok": False, "error_code": exc.status, "description": exc.description}
+    if exc.parameters:
+        body["parameters"] = exc.parameters
+    return body
+
+
+def _answer(status: int, body: JSON) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type="application/json"
+    )
+
+
+async def _read_params(request: web.Request) -> JSON:
+    """Query string, JSON, urlencoded or multipart: the Bot API accepts them all."""
+    params: JSON = dict(request.query)
+    if request.method != "POST" or not request.can_read_body:
+        return params
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise bad_request("can't parse JSON object") from None
+        if not isinstance(body, dict):
+            raise bad_request("can't parse JSON object")
+        params.update(body)
+    else:
+        params.update(await request.post())
+    return params
+
+
+def _json_field(value: Any) -> Any:
+    """Form and multipart bodies carry objects as JSON strings."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise bad_request("can't parse reply keyboard markup JSON object") from None
+    return value
+
+
+def _visible_text(text: str, parse_mode: Any) -> str:
+    """What the member sees: HTML is checked like Telegram does, then stripped."""
+    if str(parse_mode or "").upper() != "HTML":
+        return text
+    for match in _TAG.finditer(text):
+        name = match.group(2).lower()
+        if name not in _HTML_TAGS:
+            where = len(text[: match.start()].encode())
+            kind = "end" if match.group(1) else "start"
+            raise bad_request(
+                f'can\'t parse entities: Unsupported {kind} tag "{name}" at byte offset {where}'
+            )
+    return html.unescape(_ANY_TAG.sub("", text))
+
+
+def _check_markup(raw: Any) -> JSON | None:
+    markup = _json_field(raw)
+    if markup is None:
+        return None
+    if not isinstance(markup, dict):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise bad_request("BUTTON_DATA_INVALID")
+            if not button.get("text"):
+                raise bad_request("text buttons are unallowed in the inline keyboard")
+    return markup
+
+
+# ---------------------------------------------------------------- building updates
+
+
+class UpdateBuilder:
+    """Realistic Update JSON for one member, with increasing update and message ids."""
+
+    def __init__(
+        self,
+        *,
+        chat_id: int = 412345678,
+        first_name: str = "Ana",
+        username: str | None = "ana_childpact",
+        language_code: str | None = "ro",
+        first_update_id: int = 783421001,
+    ) -> None:
+        self.chat_id = chat_id
+        self.user: JSON = {"id": chat_id, "is_bot": False, "first_name": first_name}
+        if username:
+            self.user["username"] = username
+        if language_code:
+            self.user["language_code"] = language_code
+        self._update_ids = itertools.count(first_update_id)
+        self._message_ids = itertools.count(101)
+
+    def _chat(self) -> JSON:
+        chat = {"id": self.chat_id, "first_name": self.user["first_name"], "type": "private"}
+        if "username" in self.user:
+            chat["username"] = self.user["username"]
+        return chat
+
+    def _message(self, chat: JSON | None = None, **content: Any) -> JSON:
+        message = {
+            "message_id": next(self._message_ids),
+            "from": self.user,
+            "chat": chat or self._chat(),
+            "date": int(time.time()),
+        }
+        message.update(content)
+        return message
+
+    def _update(self, **body: Any) -> JSON:
+        return {"update_id": next(self._update_ids), **body}
+
+    def message(self, text: str) -> JSON:
+        content: JSON = {"text": text}
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            content["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
+        return self._update(message=self._message(**content))
+
+    def edited_message(self, text: str, message_id: int = 100) -> JSON:
+        message = self._message(text=text, edit_date=int(time.time()))
+        message["message_id"] = message_id
+        return self._update(edited_message=message)
+
+    def callback_query(self, data: str, *, query_id: str | None = None) -> JSON:
+        origin = self._message(
+            text="Choose a language",
+            reply_markup={"inline_keyboard": [[{"text": "Română", "callback_data": data}]]},
+        )
+        origin["from"] = {
+            "id": 123456789,
+            "is_bot": True,
+            "first_name": "ChildPact",
+            "username": "childpact_test_bot",
+        }
+        query = {
+            "id": query_id or str(1770000000000000000 + next(self._message_ids)),
+            "from": self.user,
+            "message": origin,
+            "chat_instance": "-8801234567890123456",
+            "data": data,
+        }
+        return self._update(callback_query=query)
+
+    def sticker(self) -> JSON:
+        sticker = {
+            "file_id": "CAACAgIAAxkBAAEBcdFlx",
+            "file_unique_id": "AgADcw4AAm5u",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+            "set_name": "HotCherry",
+            "file_size": 23040,
+        }
+        return self._update(message=self._message(sticker=sticker))
+
+    def photo(self, caption: str | None = None) -> JSON:
+        sizes = [
+            {
+                "file_id": f"AgACAgIAAxkBAAIB{w}",
+                "file_unique_id": f"AQAD{w}",
+                "file_size": w * 40,
+                "width": w,
+                "height": w * 3 // 4,
+            }
+            for w in (90, 320, 800, 1280)
+        ]
+        content: JSON = {"photo": sizes}
+        if caption:
+            content["caption"] = caption
+        return self._update(message=self._message(**content))
+
+    def voice(self, duration: int = 4) -> JSON:
+        voice = {
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_id": "AwACAgIAAxkBAAIBV2",
+            "file_unique_id": "AgADVx8AAp",
+            "file_size": 15872,
+        }
+        return self._update(message=self._message(voice=voice))
+
+    def group_message(self, text: str, *, chat_id: int = -1001876543210) -> JSON:
+        kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+        chat = {"id": chat_id, "title": "ChildPact coalition", "type": kind}
+        return self._update(message=self._message(chat, text=text))
+
+    def my_chat_member(self, status: str = "kicked") -> JSON:
+        change = {
+            "chat": self._chat(),
+            "from": self.user,
+            "date": int(time.time()),
+            "old_chat_member": {"user": self._bot_user(), "status": "member"},
+            "new_chat_member": {
+                "user": self._bot_user(),
+                "status": status,
+                **({"until_date": 0} if status == "kicked" else {}),
+            },
+        }
+        return self._update(my_chat_member=change)
+
+    @staticmethod
+    def _bot_user() -> JSON:
+        return {
+            "id": 123456789,
+            "is_bot": True,
+            "first_name": "ChildPact",
+            "username": "childpact_test_bot",
+        }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Telegram Bot API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--rate", type=float, default=30.0, help="messages per second per bot")
+    parser.add_argument("--chat-rate", type=float, default=1.0, help="messages per second per chat")
+    parser.add_argument("--chat-burst", type=int, default=3)
+    parser.add_argument("--token", default=None, help="accept only this token")
+    args = parser.parse_args(argv)
+    fake = FakeTelegram(
+        token=args.token,
+        rate=args.rate,
+        chat_rate=args.chat_rate,
+        chat_burst=args.chat_burst,
+        host=args.host,
+        port=args.port,
+    )
+    run_cli(fake, "fake Telegram Bot API")
+
+
+if __name__ == "__main__":
+    main()
