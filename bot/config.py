@@ -108,13 +108,17 @@ class Settings(BaseSettings):
         if self.whatsapp_enabled:
             sid = self.twilio_account_sid or ""
             if not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
-                problems.append("TWILIO_ACCOUNT_SID must be an account SID (AC followed by 32 hex digits)")
+                problems.append(
+                    "TWILIO_ACCOUNT_SID must be an account SID (AC followed by 32 hex digits)"
+                )
             auth = _secret(self.twilio_auth_token)
             if _PLACEHOLDERS.match(auth) or len(auth) < 16:
                 problems.append("TWILIO_AUTH_TOKEN is missing or a placeholder")
             number = self.twilio_whatsapp_number or ""
             if not re.fullmatch(r"(whatsapp:)?\+[1-9]\d{6,14}", number):
-                problems.append("TWILIO_WHATSAPP_NUMBER must be an E.164 number such as +40712345678")
+                problems.append(
+                    "TWILIO_WHATSAPP_NUMBER must be an E.164 number such as +40712345678"
+                )
             if not self.public_url:
                 problems.append("PUBLIC_URL is needed to check Twilio's signatures")
         if several_processes or self.web_concurrency > 1:

@@ -59,6 +59,7 @@ class OutboundMessage:
     image_url: str | None = None
     callback_id: str | None = None  # answers a Telegram callback query instead of sending
     notice: str | None = None  # short text shown with a callback answer
+    choice_hint: str | None = None  # "reply with a number", for channels without buttons
 
     def choices(self) -> list[Button]:
         return [b for row in self.buttons for b in row if b.url is None]

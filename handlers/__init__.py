@@ -1,0 +1,12 @@
+"""The features: each module exposes one router."""
+
+from __future__ import annotations
+
+from bot.router import Router
+
+
+def routers() -> list[Router]:
+    """Every feature's router, in the order their free-text handlers are tried."""
+    from handlers import menu, onboarding
+
+    return [onboarding.router, menu.router]

@@ -1,0 +1,62 @@
+"""The web chat (and the terminal chat): the outbox row itself is what the page reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.channels.base import Outcome, SendResult
+from bot.messages import OutboundMessage
+from bot.storage.db import Database
+from bot.storage.models import Delivery
+
+
+class WebChannel:
+    """Nothing to call: a message is delivered when the chat page or terminal fetches it."""
+
+    name = "web"
+    enabled = True
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        if message.callback_id and not message.text:
+            return SendResult(Outcome.SENT, status="delivered")
+        return SendResult(Outcome.SENT)
+
+
+async def fetch_replies(
+    db: Database, address: str, after: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The bot's messages to one web (or terminal) chat after ``after``, marked delivered."""
+    async with db.session() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(Delivery.id, Delivery.message)
+                .where(
+                    Delivery.channel == "web",
+                    Delivery.address == address,
+                    Delivery.id > after,
+                    Delivery.status_rank >= 2,
+                )
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+        ).all()
+        ids = [row.id for row in rows]
+        if ids:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids), Delivery.status_rank < 3)
+                .values(status="delivered", status_rank=3)
+            )
+    return [
+        {"id": row.id, **{k: row.message.get(k) for k in ("text", "buttons", "image_url")}}
+        for row in rows
+        if row.message.get("text")
+    ]

@@ -1,0 +1,60 @@
+"""The member commands and the words that name them in every supported language."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from bot.i18n import LOCALES, Translator, fold
+
+COMMANDS: tuple[str, ...] = ("start", "help", "menu", "language", "country", "stop", "cancel")
+
+
+def C_(context: str, words: str) -> str:  # noqa: N802 - marks words for extraction
+    return words
+
+
+# The English words are the msgids; each catalog lists its own words, comma-separated.
+# Translators: keep them short, lower case, the words a member would really type.
+COMMAND_WORDS: dict[str, str] = {
+    "start": C_("command", "start, restart, begin"),
+    "help": C_("command", "help, info, commands"),
+    "menu": C_("command", "menu, main menu, home"),
+    "language": C_("command", "language, lang"),
+    "country": C_("command", "country"),
+    "stop": C_("command", "stop, stopall, unsubscribe, end, quit"),
+    "cancel": C_("command", "cancel, exit, leave"),
+}
+
+_SLASH = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s.*)?$", re.DOTALL)
+
+
+def words_in(t: Translator, command: str) -> list[str]:
+    """The words for ``command`` in one locale, the first being the one to show."""
+    return [
+        w.strip() for w in t.pgettext("command", COMMAND_WORDS[command]).split(",") if w.strip()
+    ]
+
+
+@cache
+def vocabulary() -> dict[str, str]:
+    """Every command word of every locale, folded, mapped to its command."""
+    table: dict[str, str] = {}
+    for locale in LOCALES:
+        t = Translator(locale)
+        for command in COMMANDS:
+            for word in words_in(t, command) + [command]:
+                table.setdefault(fold(word), command)
+    return table
+
+
+def recognise(text: str) -> str | None:
+    """The command a message names: ``/stop``, ``STOP``, ``стоп``, ``Meniu``..."""
+    stripped = text.strip()
+    slash = _SLASH.match(stripped)
+    if slash:
+        name = slash.group(1).lower()
+        return name if name in COMMANDS else None
+    if len(stripped) > 40:
+        return None
+    return vocabulary().get(fold(stripped))

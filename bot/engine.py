@@ -1,0 +1,303 @@
+"""The engine: store what members send, then handle each member's messages one at a time, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import recognise
+from bot.config import Settings
+from bot.coordination import Coordinator
+from bot.i18n import resolve_locale, translator_for
+from bot.messages import InboundMessage, Kind, OutboundMessage
+from bot.router import Context, Dispatcher
+from bot.storage.db import Database
+from bot.storage.models import Contact, Delivery, Inbound, utcnow
+from handlers.onboarding import needs_consent, welcome
+
+log = logging.getLogger(__name__)
+
+REPLY, CALLBACK = 1, 0  # outbox priorities: lower goes first; bulk messages use 5
+MAX_ATTEMPTS = 3
+LOCK_TTL = 30.0
+
+
+def contact_key(channel: str, address: str) -> str:
+    """A lock or cache key for one contact that does not carry their phone number."""
+    digest = hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:20]
+    return f"contact:{digest}"
+
+
+class Engine:
+    """Accepts inbound messages durably and turns them into replies in the outbox."""
+
+    def __init__(
+        self,
+        db: Database,
+        coordinator: Coordinator,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        on_stored: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.coordinator = coordinator
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.on_stored = on_stored  # metrics hook: (channel, "stored" | "duplicate")
+
+    async def accept(self, msg: InboundMessage) -> bool:
+        """Store one inbound message; False when it was already stored (a repeat delivery).
+
+        Raises when the database cannot store it: the webhook must then not answer 2xx.
+        """
+        dedupe_key = f"seen:{msg.channel}:{msg.platform_id}"
+        if await self.coordinator.seen(dedupe_key, ttl=24 * 3600):
+            self._count(msg.channel, "duplicate")
+            return False
+        insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = (
+            insert(Inbound)
+            .values(
+                channel=msg.channel,
+                platform_id=msg.platform_id,
+                address=msg.address,
+                message=msg.to_json(),
+                status="pending",
+                attempts=0,
+                received_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+            .returning(Inbound.id)
+        )
+        try:
+            async with self.db.session() as session, session.begin():
+                stored = (await session.execute(stmt)).scalar_one_or_none()
+        except BaseException:
+            # Not stored: the platform's next attempt must not look like a repeat.
+            await self.coordinator.forget([dedupe_key])
+            raise
+        self._count(msg.channel, "stored" if stored else "duplicate")
+        return stored is not None
+
+    def _count(self, channel: str, result: str) -> None:
+        if self.on_stored:
+            self.on_stored(channel, result)
+
+    async def drain(self, channel: str, address: str) -> int:
+        """Handle every pending message of one contact, oldest first; 0 if another worker has it."""
+        handled = 0
+        while True:
+            lease = await self.coordinator.try_lock(contact_key(channel, address), ttl=LOCK_TTL)
+            if lease is None:
+                return handled
+            try:
+                while await self._handle_next(channel, address):
+                    handled += 1
+            finally:
+                await lease.release()
+            # A message stored while we released the lock would otherwise wait for the sweep.
+            if not await self._has_pending(channel, address):
+                return handled
+
+    async def sweep(self, limit: int = 200) -> int:
+        """Handle whatever is pending (after a restart, or what a busy lock left behind)."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Inbound.channel, Inbound.address)
+                .where(Inbound.status == "pending")
+                .group_by(Inbound.channel, Inbound.address)
+                .order_by(func.min(Inbound.id))
+                .limit(limit)
+            )
+            contacts = rows.all()
+        results = await asyncio.gather(*(self.drain(c, a) for c, a in contacts))
+        return sum(results)
+
+    async def _has_pending(self, channel: str, address: str) -> bool:
+        async with self.db.session() as session:
+            found = await session.scalar(
+                select(Inbound.id)
+                .where(
+                    Inbound.channel == channel,
+                    Inbound.address == address,
+                    Inbound.status == "pending",
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def _handle_next(self, channel: str, address: str) -> bool:
+        row_id: int | None = None
+        attempts = 0
+        try:
+            async with self.db.session() as session, session.begin():
+                row = await session.scalar(
+                    select(Inbound)
+                    .where(
+                        Inbound.channel == channel,
+                        Inbound.address == address,
+                        Inbound.status == "pending",
+                    )
+                    .order_by(Inbound.id)
+                    .limit(1)
+                    .with_for_update()
+                )
+                if row is None:
+                    return False
+                row_id, attempts = row.id, row.attempts
+                await self._handle(session, row)
+        except Exception as exc:
+            if row_id is None:
+                raise  # the database itself failed: the message stays pending for the sweep
+            # A bug in a handler must not block this member forever.
+            log.exception("inbound %s failed (attempt %d)", row_id, attempts + 1)
+            await self._record_failure(row_id, attempts + 1, exc)
+        await self.coordinator.notify("outbox")
+        return True
+
+    async def _handle(self, session: AsyncSession, row: Inbound) -> None:
+        started = time.perf_counter()
+        msg = InboundMessage.from_json(row.message)
+        contact = await self._contact(session, msg)
+        replies: list[OutboundMessage] = []
+        if msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
+            replies = await self._dispatch(msg, contact)
+        priority_rows = [
+            Delivery(
+                contact_id=contact.id,
+                inbound_id=row.id,
+                channel=msg.channel,
+                address=msg.address,
+                priority=REPLY,
+                message=out.to_json(),
+            )
+            for out in replies
+        ]
+        if msg.callback_id:
+            # Telegram shows a spinner on the button until the query is answered.
+            answer = OutboundMessage(text="", callback_id=msg.callback_id)
+            priority_rows.insert(
+                0,
+                Delivery(
+                    contact_id=contact.id,
+                    inbound_id=row.id,
+                    channel=msg.channel,
+                    address=msg.address,
+                    priority=CALLBACK,
+                    message=answer.to_json(),
+                ),
+            )
+        session.add_all(priority_rows)
+        row.status = "done"
+        row.processed_at = utcnow()
+        log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)
+
+    async def _contact(self, session: AsyncSession, msg: InboundMessage) -> Contact:
+        contact = await session.scalar(
+            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
+        )
+        if contact is None:
+            contact = Contact(
+                channel=msg.channel, address=msg.address, status="new", flow_data={}, choices=[]
+            )
+            session.add(contact)
+            await session.flush()
+        contact.last_inbound_at = utcnow()
+        contact.unreachable_at = None
+        if msg.lang_hint:
+            contact.lang_hint = msg.lang_hint[:16]
+        if msg.country_hint:
+            contact.country_hint = msg.country_hint
+        return contact
+
+    async def _dispatch(self, msg: InboundMessage, contact: Contact) -> list[OutboundMessage]:
+        locale = resolve_locale(
+            contact.locale, contact.lang_hint, contact.country or contact.country_hint
+        )
+        ctx = Context(
+            msg=msg,
+            contact=contact,
+            t=translator_for(locale, contact.country),
+            settings=self.settings,
+        )
+        if msg.kind == Kind.BUTTON:
+            ctx.payload = msg.payload
+        elif msg.kind == Kind.TEXT:
+            ctx.command = recognise(msg.text)
+            ctx.payload = _chosen(msg.text, contact.choices or [])
+        consenting = bool(ctx.payload and ctx.payload.startswith("consent:"))
+        if needs_consent(ctx) and not consenting and ctx.command != "stop":
+            await welcome(ctx)
+        else:
+            handler = self.dispatcher.pick(ctx)
+            if handler is not None:
+                await handler(ctx)
+        _remember_choices(ctx)
+        return ctx.replies
+
+    async def _record_failure(self, row_id: int, attempts: int, exc: Exception) -> None:
+        final = attempts >= MAX_ATTEMPTS
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Inbound)
+                .where(Inbound.id == row_id)
+                .values(
+                    attempts=attempts,
+                    error=type(exc).__name__[:200],
+                    status="failed" if final else "pending",
+                )
+            )
+            if final:
+                row = await session.get(Inbound, row_id)
+                if row is not None:
+                    await self._apologise(session, row)
+
+    async def _apologise(self, session: AsyncSession, row: Inbound) -> None:
+        msg = InboundMessage.from_json(row.message)
+        contact = await session.scalar(
+            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
+        )
+        if contact is None:
+            return
+        t = translator_for(resolve_locale(contact.locale, contact.lang_hint, contact.country))
+        sorry = OutboundMessage(
+            text=t("Sorry, something went wrong on our side. Please try again in a moment.")
+        )
+        session.add(
+            Delivery(
+                contact_id=contact.id,
+                inbound_id=row.id,
+                channel=msg.channel,
+                address=msg.address,
+                priority=REPLY,
+                message=sorry.to_json(),
+            )
+        )
+
+
+def _chosen(text: str, choices: list[str]) -> str | None:
+    """A number typed in answer to numbered options ("2", "2.", " 2 ") is that option."""
+    stripped = text.strip().rstrip(".)")
+    if stripped.isdigit() and choices:
+        index = int(stripped) - 1
+        if 0 <= index < len(choices):
+            return choices[index]
+    return None
+
+
+def _remember_choices(ctx: Context) -> None:
+    if not ctx.replies:
+        return
+    options = next((r.choices() for r in reversed(ctx.replies) if r.choices()), [])
+    ctx.contact.choices = [b.payload for b in options]
+    hint = ctx.t("Reply with the number of your choice.")
+    for reply in ctx.replies:
+        if reply.choices():
+            reply.choice_hint = hint

@@ -1,0 +1,128 @@
+"""How handlers plug in: a router per feature and the context each handler receives."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import Settings
+from bot.i18n import Translator
+from bot.messages import Button, InboundMessage, OutboundMessage
+from bot.storage.models import Contact
+
+Handler = Callable[["Context"], Awaitable[None]]
+
+
+@dataclass
+class Context:
+    """What a handler sees: the message, the member, their translator, and where replies go."""
+
+    msg: InboundMessage
+    contact: Contact
+    t: Translator
+    settings: Settings
+    command: str | None = (
+        None  # a recognised command (``start``, ``stop``...), whatever its language
+    )
+    payload: str | None = None  # a tapped button or a number chosen from the last options
+    replies: list[OutboundMessage] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.msg.text.strip()
+
+    def reply(
+        self, text: str, buttons: list[list[Button]] | None = None, image_url: str | None = None
+    ) -> None:
+        self.replies.append(OutboundMessage(text=text, buttons=buttons or [], image_url=image_url))
+
+    def start_flow(self, name: str, **data: Any) -> None:
+        self.contact.flow = name
+        self.contact.flow_data = dict(data)
+
+    def update_flow(self, **data: Any) -> None:
+        self.contact.flow_data = {**(self.contact.flow_data or {}), **data}
+
+    def end_flow(self) -> None:
+        self.contact.flow = None
+        self.contact.flow_data = {}
+
+    def retranslate(self, locale: str) -> None:
+        """Switch the replies that follow to the member's new language."""
+        self.t = Translator(locale, self.t.timezone)
+
+
+class Router:
+    """One feature's handlers: commands, button payload prefixes, flows, free text."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.commands: dict[str, Handler] = {}
+        self.buttons: dict[str, Handler] = {}
+        self.flows: dict[str, Handler] = {}
+        self.text_handler: Handler | None = None
+
+    def command(self, *names: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            for name in names:
+                self.commands[name] = fn
+            return fn
+
+        return register
+
+    def button(self, prefix: str) -> Callable[[Handler], Handler]:
+        """Handle payloads ``prefix`` or ``prefix:argument``."""
+
+        def register(fn: Handler) -> Handler:
+            self.buttons[prefix] = fn
+            return fn
+
+        return register
+
+    def flow(self, name: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.flows[name] = fn
+            return fn
+
+        return register
+
+    def text(self) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.text_handler = fn
+            return fn
+
+        return register
+
+
+class Dispatcher:
+    """Joins the routers and picks the handler for a message, in the order DESIGN.md gives."""
+
+    def __init__(self, routers: list[Router]) -> None:
+        self.commands: dict[str, Handler] = {}
+        self.buttons: dict[str, Handler] = {}
+        self.flows: dict[str, Handler] = {}
+        self.text_handlers: list[Handler] = []
+        for router in routers:
+            for table, mine in (
+                (self.commands, router.commands),
+                (self.buttons, router.buttons),
+                (self.flows, router.flows),
+            ):
+                clash = table.keys() & mine.keys()
+                if clash:
+                    raise ValueError(f"{router.name} registers {sorted(clash)} twice")
+                table.update(mine)
+            if router.text_handler:
+                self.text_handlers.append(router.text_handler)
+
+    def pick(self, ctx: Context) -> Handler | None:
+        if ctx.command and ctx.command in self.commands:
+            return self.commands[ctx.command]
+        if ctx.payload:
+            prefix = ctx.payload.split(":", 1)[0]
+            if prefix in self.buttons:
+                return self.buttons[prefix]
+        if ctx.contact.flow and ctx.contact.flow in self.flows:
+            return self.flows[ctx.contact.flow]
+        return self.text_handlers[0] if self.text_handlers else None

@@ -1,0 +1,338 @@
+"""The sender: takes messages from the outbox and delivers them within each platform's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from bot.channels.base import Channel, Outcome, SendResult
+from bot.config import Settings
+from bot.coordination import Bucket, Coordinator
+from bot.engine import contact_key
+from bot.messages import OutboundMessage
+from bot.metrics import Metrics
+from bot.storage.db import Database
+from bot.storage.models import Contact, Delivery, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
+BACKOFF_CAP = 300.0
+# One-way ranks: a status report may only move a delivery forward (a late "sent" never
+# overwrites "read").
+STATUS_RANK = {
+    "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
+    "failed": 5, "undelivered": 5, "skipped": 5,
+}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Claimed:
+    id: int
+    channel: str
+    address: str
+    contact_id: int | None
+    message: dict[str, Any]
+    attempts: int
+    created_at: datetime | None
+
+
+class Sender:
+    """Claims due messages, paces them per channel and per chat, records what happened."""
+
+    def __init__(
+        self,
+        db: Database,
+        coordinator: Coordinator,
+        channels: Mapping[str, Channel],
+        settings: Settings,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.db = db
+        self.coordinator = coordinator
+        self.channels = {name: ch for name, ch in channels.items() if ch.enabled}
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.max_in_flight = max(1, settings.sender_concurrency)
+        self._in_flight = 0
+        self._slot_freed = asyncio.Event()
+        self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
+        self._pacing_locks = {name: asyncio.Lock() for name in self.channels}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- limits -------------------------------------------------------------------------
+
+    def _channel_bucket(self, channel: str) -> Bucket | None:
+        rate = {"telegram": self.settings.telegram_rate, "whatsapp": self.settings.twilio_rate}.get(
+            channel, 0
+        )
+        if not rate or math.isinf(rate):
+            return None
+        # A burst of one and 97 % of the rate keep every rolling second within the limit.
+        return Bucket(f"rate:{channel}", rate * 0.97, 1)
+
+    def _chat_bucket(self, row: Claimed, message: OutboundMessage) -> Bucket | None:
+        rate = self.settings.telegram_chat_rate
+        if row.channel != "telegram" or message.callback_id or not rate:
+            return None
+        return Bucket(f"rate:{contact_key(row.channel, row.address)}", rate, 1)
+
+    async def _pace(self, row: Claimed, message: OutboundMessage) -> None:
+        chat = self._chat_bucket(row, message)
+        while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
+            await asyncio.sleep(wait)
+        bucket = self._channel_bucket(row.channel)
+        async with self._pacing_locks[row.channel]:
+            while True:
+                wait = await self.coordinator.paused_for(row.channel)
+                if wait <= 0 and bucket is not None:
+                    wait = await self.coordinator.take([bucket])
+                if wait <= 0:
+                    return
+                await asyncio.sleep(min(wait, 5.0))
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Send until ``stopping`` is set; wakes on ``notify("outbox")`` or every second."""
+        writer = asyncio.create_task(self._write_results(stopping))
+        last_recovery = 0.0
+        try:
+            while not stopping.is_set():
+                if time.monotonic() - last_recovery > 5:
+                    await self.recover()
+                    last_recovery = time.monotonic()
+                claimed = await self.pump()
+                if claimed == 0:
+                    await self.coordinator.wait("outbox", timeout=1.0)
+                elif self._in_flight >= self.max_in_flight:
+                    self._slot_freed.clear()
+                    await asyncio.wait_for(self._slot_freed.wait(), timeout=1.0)
+        except TimeoutError:
+            pass
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            stopping.set()
+            await writer
+
+    async def pump(self) -> int:
+        """Claim what is due and start sending it; returns how many were claimed."""
+        room = self.max_in_flight - self._in_flight
+        if room <= 0 or not self.channels:
+            return 0
+        rows = await self.claim(room)
+        for row in rows:
+            self._in_flight += 1
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        """Take due messages, at most one per chat, replies before bulk, oldest first."""
+        now = time.time()
+        active = [name for name in self.channels if await self.coordinator.paused_for(name) <= 0]
+        if not active:
+            return []
+        table = Delivery.__table__
+        earlier = aliased(Delivery)
+        blocked = exists().where(
+            earlier.channel == Delivery.channel,
+            earlier.address == Delivery.address,
+            earlier.id != Delivery.id,
+            or_(
+                earlier.status == "sending",
+                and_(
+                    earlier.status == "queued",
+                    or_(
+                        earlier.priority < Delivery.priority,
+                        and_(earlier.priority == Delivery.priority, earlier.id < Delivery.id),
+                    ),
+                ),
+            ),
+        )
+        due = (
+            select(Delivery.id)
+            .where(
+                Delivery.status == "queued",
+                Delivery.due_at <= now,
+                Delivery.channel.in_(active),
+                ~blocked,
+            )
+            .order_by(Delivery.priority, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=table)
+        )
+        stmt = (
+            update(table)
+            .where(table.c.id.in_(due.scalar_subquery()))
+            .values(
+                status="sending",
+                status_rank=1,
+                lease_until=now + LEASE,
+                attempts=table.c.attempts + 1,
+            )
+            .returning(
+                table.c.id,
+                table.c.channel,
+                table.c.address,
+                table.c.contact_id,
+                table.c.message,
+                table.c.attempts,
+                table.c.created_at,
+            )
+        )
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(stmt)
+            rows = [Claimed(*r) for r in result.all()]
+        rows.sort(key=lambda r: r.id)
+        return rows
+
+    async def recover(self, *, everything: bool = False) -> int:
+        """Put back messages whose sender died (its lease ran out), or all of them at start-up
+        of the only process."""
+        cond = Delivery.status == "sending"
+        if not everything:
+            cond = and_(cond, Delivery.lease_until < time.time())
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(
+                update(Delivery)
+                .where(cond)
+                .values(status="queued", status_rank=0, lease_until=None)
+            )
+        count = result.rowcount or 0  # type: ignore[attr-defined]
+        if count:
+            log.warning("requeued %d messages whose sender stopped while sending", count)
+        return count
+
+    async def _deliver(self, row: Claimed) -> None:
+        try:
+            message = OutboundMessage.from_json(row.message)
+            channel = self.channels[row.channel]
+            await self._pace(row, message)
+            try:
+                result = await channel.send(row.address, message)
+            except Exception:
+                log.exception("sending outbox %s on %s raised", row.id, row.channel)
+                result = SendResult(Outcome.RETRY, error_code="exception")
+            if result.outcome == Outcome.RATE_LIMITED:
+                await self.coordinator.pause(row.channel, max(result.retry_after, 1.0))
+                log.warning("%s asked us to wait %.0f s", row.channel, result.retry_after)
+            self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
+            if result.outcome == Outcome.SENT and row.created_at is not None:
+                created = row.created_at
+                age = time.time() - (
+                    created.timestamp()
+                    if created.tzinfo
+                    else created.replace(tzinfo=utcnow().tzinfo).timestamp()
+                )
+                self.metrics.send_latency.labels(row.channel).observe(max(age, 0.0))
+            await self._results.put((row, result))
+        finally:
+            self._in_flight -= 1
+            self._slot_freed.set()
+
+    # ---- recording ----------------------------------------------------------------------
+
+    async def _write_results(self, stopping: asyncio.Event) -> None:
+        while not (stopping.is_set() and self._results.empty() and not self._tasks):
+            try:
+                first = await asyncio.wait_for(self._results.get(), timeout=0.2)
+            except TimeoutError:
+                continue
+            batch = [first]
+            while not self._results.empty() and len(batch) < 500:
+                batch.append(self._results.get_nowait())
+            await self._record(batch)
+
+    async def flush(self) -> None:
+        """Record every finished send now (tests and benchmarks call this)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        batch = []
+        while not self._results.empty():
+            batch.append(self._results.get_nowait())
+        if batch:
+            await self._record(batch)
+
+    async def _record(self, batch: list[tuple[Claimed, SendResult]]) -> None:
+        now, stamp = time.time(), utcnow()
+        updates: list[dict[str, Any]] = []
+        unreachable: set[int] = set()
+        web_addresses: set[str] = set()
+        for row, result in batch:
+            values: dict[str, Any] = {
+                "id": row.id,
+                "lease_until": None,
+                "error_code": result.error_code,
+            }
+            outcome = result.outcome
+            if outcome == Outcome.SENT:
+                status = result.status or "sent"
+                values.update(
+                    status=status,
+                    status_rank=STATUS_RANK.get(status, 2),
+                    platform_id=result.platform_id,
+                    sent_at=stamp,
+                )
+                if row.channel == "web":
+                    web_addresses.add(row.address)
+            elif outcome == Outcome.RATE_LIMITED:
+                values.update(
+                    status="queued",
+                    status_rank=0,
+                    attempts=row.attempts - 1,
+                    due_at=now + max(result.retry_after, 1.0),
+                )
+            elif outcome == Outcome.RETRY and row.attempts < self.settings.send_max_attempts:
+                delay = min(BACKOFF_CAP, 2.0**row.attempts) * random.uniform(0.8, 1.2)
+                values.update(status="queued", status_rank=0, due_at=now + delay)
+            else:
+                values.update(status="failed", status_rank=5)
+                if outcome == Outcome.UNREACHABLE and row.contact_id is not None:
+                    unreachable.add(row.contact_id)
+            updates.append(values)
+        async with self.db.session() as session, session.begin():
+            await session.execute(update(Delivery), updates)
+            if unreachable:
+                await session.execute(
+                    update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)
+                )
+                # Whatever else waits for them would only fail the same way.
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.contact_id.in_(unreachable), Delivery.status == "queued")
+                    .values(status="skipped", status_rank=5, error_code="unreachable")
+                )
+        for address in web_addresses:
+            await self.coordinator.notify(f"web:{contact_key('web', address)}")
+        if any(r.outcome != Outcome.SENT for _, r in batch):
+            await self.coordinator.notify("outbox")
+
+
+async def record_status(db: Database, platform_id: str, status: str, error_code: str | None) -> int:
+    """Apply a platform's status report, only ever forwards; returns rows changed."""
+    rank = STATUS_RANK.get(status)
+    if rank is None or rank < 2:
+        return 0
+    values: dict[str, Any] = {"status": status, "status_rank": rank}
+    if error_code:
+        values["error_code"] = error_code[:32]
+    async with db.session() as session, session.begin():
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.platform_id == platform_id, Delivery.status_rank < rank)
+            .values(**values)
+        )
+    return result.rowcount or 0  # type: ignore[attr-defined]

@@ -1,0 +1,104 @@
+"""The running service: every long-lived part, made from the settings and started together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from bot.channels.base import Channel
+from bot.channels.registry import build_channels
+from bot.config import Settings
+from bot.coordination import Coordinator, create_coordinator
+from bot.engine import Engine
+from bot.metrics import Metrics
+from bot.router import Dispatcher
+from bot.sender import Sender
+from bot.storage.db import Database
+from handlers import routers
+
+log = logging.getLogger(__name__)
+SWEEP_EVERY = 2.0
+
+
+class Service:
+    """Owns the database, coordination, channels, engine and sender of one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        coordinator: Coordinator | None = None,
+        channels: dict[str, Channel] | None = None,
+        db_schema: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.db = Database(settings.database_url, schema=db_schema)
+        self.coordinator = coordinator or create_coordinator(settings.redis_url)
+        self.channels = channels if channels is not None else build_channels(settings)
+        self.engine = Engine(
+            self.db,
+            self.coordinator,
+            settings,
+            Dispatcher(routers()),
+            on_stored=lambda channel, result: self.metrics.inbound.labels(channel, result).inc(),
+        )
+        self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self, *, migrate: bool, workers: bool, only_process: bool) -> None:
+        """Connect everything; with ``workers``, also handle the backlog and send in this process."""
+        for line in self.settings.channel_report():
+            log.info("channel %s", line)
+        if migrate:
+            await self.db.migrate()
+        await self.coordinator.start()
+        for channel in self.channels.values():
+            await channel.start()
+        if workers:
+            if only_process:
+                # Nobody else can be sending: whatever was "sending" died with the last run.
+                await self.sender.recover(everything=True)
+            self.spawn(self.sender.run(self._stopping))
+            self.spawn(self._sweep_forever())
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in list(self._tasks):
+            if task.get_name() == "sweep":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.stop()
+        await self.coordinator.close()
+        await self.db.dispose()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        """Run a background job owned by the service (kept referenced, errors logged)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background job failed: %r", task.exception())
+
+    def handle_soon(self, channel: str, address: str) -> None:
+        """After a webhook stored a message: handle it now rather than at the next sweep."""
+        self.spawn(self.engine.drain(channel, address))
+
+    async def _sweep_forever(self) -> None:
+        asyncio.current_task().set_name("sweep")  # type: ignore[union-attr]
+        while not self._stopping.is_set():
+            try:
+                await self.engine.sweep()
+            except Exception:
+                log.exception("sweep failed; retrying")
+            await asyncio.sleep(SWEEP_EVERY)

@@ -1,0 +1,1 @@
+"""Storage: the SQL tables, the database handle and the migrations."""

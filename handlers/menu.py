@@ -1,0 +1,166 @@
+"""The commands every channel knows, the main menu and the member's settings."""
+
+from __future__ import annotations
+
+from bot.i18n import LANGUAGE_NAMES
+from bot.messages import Button
+from bot.router import Context, Router
+from handlers.onboarding import ask_organisation, save_organisation, welcome
+from handlers.ui import command_word, country_label, country_picker, language_picker, main_menu
+
+router = Router("menu")
+ORGANISATION_FLOW = "organisation"
+
+
+@router.command("start")
+async def start(ctx: Context) -> None:
+    contact = ctx.contact
+    if contact.status == "stopped":
+        contact.status = "active"
+        ctx.end_flow()
+        return main_menu(ctx, ctx.t("Welcome back! You will receive ChildPact news again."))
+    ctx.end_flow()
+    main_menu(ctx, ctx.t("Hello again!") + " " + ctx.t("What would you like to do?"))
+
+
+@router.command("help")
+async def help_(ctx: Context) -> None:
+    words = {
+        c: command_word(ctx, c)
+        for c in ("menu", "language", "country", "stop", "start", "cancel", "help")
+    }
+    ctx.reply(
+        ctx.t(
+            "Here is what you can write to me:\n"
+            "{menu} — the main menu\n"
+            "{language} — change your language\n"
+            "{country} — change your country\n"
+            "{stop} — stop the news\n"
+            "{start} — start again and resume the news\n"
+            "{cancel} — leave what you are doing\n"
+            "{help} — this help",
+            **words,
+        )
+    )
+
+
+@router.command("menu")
+async def menu(ctx: Context) -> None:
+    ctx.end_flow()
+    main_menu(ctx)
+
+
+@router.command("language")
+async def language(ctx: Context) -> None:
+    ctx.end_flow()
+    language_picker(ctx)
+
+
+@router.command("country")
+async def country(ctx: Context) -> None:
+    ctx.end_flow()
+    country_picker(ctx)
+
+
+@router.command("stop")
+async def stop(ctx: Context) -> None:
+    ctx.end_flow()
+    ctx.contact.status = "stopped"
+    ctx.reply(
+        ctx.t(
+            "Done: you will get no more news from ChildPact. You can still ask me questions. "
+            "To get the news again, write {start}.",
+            start=command_word(ctx, "start"),
+        )
+    )
+
+
+@router.command("cancel")
+async def cancel(ctx: Context) -> None:
+    had_flow = ctx.contact.flow is not None
+    ctx.end_flow()
+    main_menu(ctx, ctx.t("Okay, cancelled.") if had_flow else ctx.t("There is nothing to cancel."))
+
+
+@router.button("menu")
+async def on_menu(ctx: Context) -> None:
+    _ = ctx.t
+    entry = (ctx.payload or "").partition(":")[2]
+    if entry == "about":
+        ctx.reply(_("Answers about ChildPact will be here soon. Thank you for your patience!"))
+    elif entry == "surveys":
+        ctx.reply(_("There are no surveys for you right now. We will tell you when there is one."))
+    elif entry == "secretariat":
+        ctx.reply(
+            _(
+                "Soon you will be able to write to the secretariat from here. Thank you for your patience!"
+            )
+        )
+    elif entry == "settings":
+        settings(ctx)
+    else:
+        main_menu(ctx)
+
+
+def settings(ctx: Context) -> None:
+    _ = ctx.t
+    contact = ctx.contact
+    stopped = contact.status == "stopped"
+    news = _("off") if stopped else _("on")
+    ctx.reply(
+        _(
+            "Your settings:\nLanguage: {language}\nCountry: {country}\n"
+            "Organisation: {organisation}\nNews: {news}",
+            language=LANGUAGE_NAMES[ctx.t.locale],
+            country=country_label(ctx, contact.country),
+            organisation=contact.organisation or _("not given"),
+            news=news,
+        ),
+        [
+            [Button(_("Change language"), "set:language")],
+            [Button(_("Change country"), "set:country")],
+            [Button(_("Change organisation"), "set:organisation")],
+            [Button(_("Resume the news") if stopped else _("Stop the news"), "set:news")],
+            [Button(_("Back to the menu"), "menu:main")],
+        ],
+    )
+
+
+@router.button("set")
+async def on_setting(ctx: Context) -> None:
+    choice = (ctx.payload or "").partition(":")[2]
+    if choice == "language":
+        return language_picker(ctx)
+    if choice == "country":
+        return country_picker(ctx)
+    if choice == "organisation":
+        ctx.start_flow(ORGANISATION_FLOW)
+        return ask_organisation(ctx)
+    if choice == "news":
+        return await (start(ctx) if ctx.contact.status == "stopped" else stop(ctx))
+    settings(ctx)
+
+
+@router.flow(ORGANISATION_FLOW)
+async def typed_organisation(ctx: Context) -> None:
+    if save_organisation(ctx):
+        ctx.end_flow()
+        ctx.reply(ctx.t("Saved: {value}.", value=ctx.contact.organisation))
+
+
+@router.text()
+async def free_text(ctx: Context) -> None:
+    """Questions in free text: the answers come with the knowledge base."""
+    if ctx.msg.kind == "media":
+        return ctx.reply(ctx.t("I can only read text for now. Please type your message."))
+    main_menu(
+        ctx,
+        ctx.t(
+            "Thank you for your message! I cannot answer questions in free text yet; it is coming soon."
+        )
+        + " "
+        + ctx.t("What would you like to do?"),
+    )
+
+
+__all__ = ["router", "welcome"]

@@ -1,0 +1,159 @@
+"""Onboarding: welcome and consent, language, country, organisation, then the menu."""
+
+from __future__ import annotations
+
+from bot.countries import MEMBER_COUNTRIES, OTHER
+from bot.i18n import LANGUAGE_NAMES, LOCALES, fold
+from bot.messages import Button
+from bot.router import Context, Router
+from bot.storage.models import utcnow
+from handlers.ui import command_word, country_picker, language_picker, main_menu, not_understood
+
+router = Router("onboarding")
+FLOW = "onboarding"
+ORGANISATION_LIMIT = 200
+
+
+def needs_consent(ctx: Context) -> bool:
+    """New members, those who said no, and those who agreed to an older privacy text."""
+    contact = ctx.contact
+    if contact.status in ("new", "declined"):
+        return True
+    return contact.consent_version != ctx.settings.privacy_version
+
+
+async def welcome(ctx: Context) -> None:
+    _ = ctx.t
+    ctx.start_flow(FLOW, step="consent")
+    ctx.reply(
+        _(
+            "Hello! I am the ChildPact assistant. I answer questions about the coalition, "
+            "bring you news from the secretariat in your language, and send short surveys."
+        )
+        + "\n\n"
+        + _(
+            "To do this I keep your chat address, language, country, organisation and our "
+            "messages. You can stop the news or delete your data at any time."
+        )
+        + "\n\n"
+        + _("Do you agree?"),
+        [[Button(_("Yes, I agree"), "consent:yes"), Button(_("No, thanks"), "consent:no")]],
+    )
+
+
+@router.button("consent")
+async def on_consent(ctx: Context) -> None:
+    contact = ctx.contact
+    if ctx.payload == "consent:no":
+        ctx.end_flow()
+        contact.status = "declined"
+        contact.locale = contact.country = contact.organisation = None
+        ctx.reply(
+            ctx.t(
+                "All right, I keep nothing about you. If you change your mind, write {start}."
+            ).format(start=command_word(ctx, "start"))
+        )
+        return
+    returning = contact.status in ("active", "stopped")
+    contact.consent_version = ctx.settings.privacy_version
+    contact.consent_at = utcnow()
+    if returning:
+        ctx.end_flow()
+        main_menu(ctx, ctx.t("Thank you!") + " " + ctx.t("What would you like to do?"))
+        return
+    contact.status = "active"
+    ctx.start_flow(FLOW, step="language")
+    language_picker(ctx)
+
+
+@router.button("lang")
+async def on_language(ctx: Context) -> None:
+    code = (ctx.payload or "").partition(":")[2]
+    if code not in LOCALES:
+        return not_understood(ctx)
+    set_language(ctx, code)
+
+
+def set_language(ctx: Context, code: str) -> None:
+    ctx.contact.locale = code
+    ctx.retranslate(code)
+    if ctx.contact.flow == FLOW:
+        ctx.update_flow(step="country")
+        country_picker(ctx)
+    else:
+        ctx.reply(ctx.t("Done, I will write to you in {language}.", language=LANGUAGE_NAMES[code]))
+
+
+@router.button("country")
+async def on_country(ctx: Context) -> None:
+    code = (ctx.payload or "").partition(":")[2]
+    if code not in MEMBER_COUNTRIES and code != OTHER:
+        return not_understood(ctx)
+    set_country(ctx, code)
+
+
+def set_country(ctx: Context, code: str) -> None:
+    ctx.contact.country = code
+    if ctx.contact.flow == FLOW:
+        ctx.update_flow(step="organisation")
+        ask_organisation(ctx)
+    else:
+        label = ctx.t("Another country") if code == OTHER else ctx.t.country_name(code)
+        ctx.reply(ctx.t("Saved: {value}.", value=label))
+
+
+def ask_organisation(ctx: Context) -> None:
+    _ = ctx.t
+    ctx.reply(
+        _("Which organisation do you work for? Type its name, or choose Skip."),
+        [[Button(_("Skip"), "org:skip")]],
+    )
+
+
+@router.button("org")
+async def on_skip_organisation(ctx: Context) -> None:
+    if ctx.contact.flow == FLOW:
+        return finish(ctx)
+    ctx.end_flow()
+    main_menu(ctx)
+
+
+def finish(ctx: Context) -> None:
+    ctx.end_flow()
+    main_menu(ctx, ctx.t("Thank you, you are all set!") + " " + ctx.t("What would you like to do?"))
+
+
+@router.flow(FLOW)
+async def in_onboarding(ctx: Context) -> None:
+    """Typed answers during onboarding: a language or country name, or the organisation."""
+    step = (ctx.contact.flow_data or {}).get("step")
+    typed = fold(ctx.text)
+    if step == "language":
+        match = next((c for c, name in LANGUAGE_NAMES.items() if fold(name) == typed), None)
+        return set_language(ctx, match) if match else language_picker(ctx)
+    if step == "country":
+        match = next((c for c in MEMBER_COUNTRIES if fold(ctx.t.country_name(c)) == typed), None)
+        return set_country(ctx, match) if match else country_picker(ctx)
+    if step == "organisation":
+        if not save_organisation(ctx):
+            return
+        return finish(ctx)
+    await welcome(ctx)
+
+
+def save_organisation(ctx: Context) -> bool:
+    name = " ".join(ctx.text.split())
+    if not name:
+        ask_organisation(ctx)
+        return False
+    if len(name) > ORGANISATION_LIMIT:
+        ctx.reply(
+            ctx.t.ngettext(
+                "That is too long. Please keep it to {n} character.",
+                "That is too long. Please keep it to {n} characters.",
+                ORGANISATION_LIMIT,
+            )
+        )
+        return False
+    ctx.contact.organisation = name
+    return True

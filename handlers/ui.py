@@ -1,0 +1,60 @@
+"""Pieces of conversation several features share: the menu, pickers, command names."""
+
+from __future__ import annotations
+
+from bot.commands import words_in
+from bot.countries import MEMBER_COUNTRIES, OTHER
+from bot.i18n import LANGUAGE_NAMES, LOCALES
+from bot.messages import Button
+from bot.router import Context
+
+
+def command_word(ctx: Context, command: str) -> str:
+    """How the member should type a command here: ``/stop`` on Telegram, a word elsewhere."""
+    if ctx.msg.channel == "telegram":
+        return f"/{command}"
+    words = words_in(ctx.t, command)
+    return words[0] if words else command
+
+
+def main_menu(ctx: Context, text: str | None = None) -> None:
+    _ = ctx.t
+    ctx.reply(
+        text or _("What would you like to do?"),
+        [
+            [Button(_("About ChildPact"), "menu:about")],
+            [Button(_("Surveys"), "menu:surveys")],
+            [Button(_("Settings"), "menu:settings")],
+            [Button(_("Talk to the secretariat"), "menu:secretariat")],
+        ],
+    )
+
+
+def language_picker(ctx: Context) -> None:
+    current = ctx.contact.locale or ctx.t.locale
+    # The likely language first, so that most members tap the top button.
+    ordered = [current] + [code for code in LOCALES if code != current]
+    rows = [[Button(LANGUAGE_NAMES[code], f"lang:{code}")] for code in ordered]
+    ctx.reply(ctx.t("Which language do you prefer?"), rows)
+
+
+def country_picker(ctx: Context) -> None:
+    _ = ctx.t
+    hint = ctx.contact.country or ctx.contact.country_hint
+    codes = list(MEMBER_COUNTRIES)
+    if hint in codes:
+        codes.remove(hint)
+        codes.insert(0, hint)
+    rows = [[Button(_.country_name(code), f"country:{code}")] for code in codes]
+    rows.append([Button(_("Another country"), f"country:{OTHER}")])
+    ctx.reply(_("Which country do you work in?"), rows)
+
+
+def country_label(ctx: Context, code: str | None) -> str:
+    if not code:
+        return ctx.t("not given")
+    return ctx.t("Another country") if code == OTHER else ctx.t.country_name(code)
+
+
+def not_understood(ctx: Context) -> None:
+    ctx.reply(ctx.t("Sorry, I did not understand. Please choose one of the options."))

@@ -1,0 +1,48 @@
+"""The app factory: routes, and a lifespan that owns the service's connections and workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.config import Settings, get_settings
+from bot.service import Service
+from webhook.routes import chat, health, telegram, whatsapp
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    service: Service | None = None,
+    workers: bool = True,
+    migrate: bool = True,
+    only_process: bool = True,
+) -> FastAPI:
+    """The web app. ``workers`` also runs the sender and the backlog sweep in this process
+    (the embedded mode); the scaled mode runs them in ``childpact worker`` instead."""
+    settings = settings or (service.settings if service else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = service or Service(settings)
+        await svc.start(migrate=migrate, workers=workers, only_process=only_process)
+        app.state.service = svc
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    app = FastAPI(
+        title="ChildPact Messenger",
+        version="0.1.0",
+        description="Members of the ChildPact coalition on Telegram, WhatsApp and the web chat.",
+        lifespan=lifespan,
+    )
+    for area in (health, telegram, whatsapp, chat):
+        app.include_router(area.router)
+    return app
