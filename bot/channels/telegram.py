@@ -1,0 +1,320 @@
+"""Telegram: webhook updates in, Bot API calls out, through python-telegram-bot."""
+
+from __future__ import annotations
+
+import hmac
+import html
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from pydantic import SecretStr
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import Outcome, SendResult
+from bot.config import Settings
+from bot.messages import Button, InboundMessage, Kind, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096  # characters of a message, after HTML is parsed
+CAPTION_LIMIT = 1024
+NOTICE_LIMIT = 200  # answerCallbackQuery text
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+
+_TOKEN = re.compile(r"bot\d+:[\w-]+")
+_UNREACHABLE_CHAT = ("chat not found", "user not found", "peer_id_invalid")
+_FORBIDDEN = {
+    "blocked by the user": "blocked",
+    "user is deactivated": "deactivated",
+    "kicked": "kicked",
+    "can't initiate conversation": "not_started",
+}
+
+
+class TelegramChannel:
+    """Parses Telegram updates and sends our messages to Telegram chats."""
+
+    name = "telegram"
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.telegram_enabled
+        self._secret = _secret(settings.telegram_webhook_secret).encode()
+        self._request = HTTPXRequest(
+            connection_pool_size=max(1, settings.sender_concurrency),
+            read_timeout=10.0,
+            write_timeout=10.0,
+            connect_timeout=5.0,
+            pool_timeout=10.0,
+        )
+        self._updates_request = HTTPXRequest(connection_pool_size=1)
+        self.bot: Bot | None = None
+        if self.enabled:
+            _hide_secrets_in_library_logs()
+            api = settings.telegram_api_url
+            # PTB appends the token to base_url: requests go to {api}/bot{token}/{method}.
+            self.bot = Bot(
+                _secret(settings.telegram_bot_token),
+                base_url=f"{api}/bot",
+                base_file_url=f"{api}/file/bot",
+                request=self._request,
+                get_updates_request=self._updates_request,
+            )
+
+    async def start(self) -> None:
+        """Check the token with getMe; sending works without it, so failures only warn."""
+        if self.bot is None:
+            log.info("telegram: off (TELEGRAM_BOT_TOKEN unset)")
+            return
+        try:
+            await self.bot.initialize()
+        except InvalidToken:  # its message contains the token: never log it
+            log.error("telegram: the Bot API rejected TELEGRAM_BOT_TOKEN")
+        except TelegramError as exc:
+            log.warning("telegram: getMe failed (%s); will keep trying", type(exc).__name__)
+        else:
+            log.info("telegram: on as @%s", self.bot.username)
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.shutdown()
+        await self._request.shutdown()
+        await self._updates_request.shutdown()
+
+    # ------------------------------------------------------------------ inbound
+
+    def check_secret(self, header: str | None) -> bool:
+        """Whether the X-Telegram-Bot-Api-Secret-Token header is ours."""
+        if not header or not self._secret:
+            return False
+        return hmac.compare_digest(header.encode(), self._secret)
+
+    def parse(self, data: Any) -> InboundMessage | None:
+        """One webhook update as an ``InboundMessage``; ``ValueError`` when it is not one."""
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            raise ValueError("not a Telegram update: no integer update_id")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                update = Update.de_json(data, self.bot)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise ValueError(f"malformed Telegram update {update_id}") from exc
+        return _inbound(update)
+
+    # ------------------------------------------------------------------ outbound
+
+    async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        """Send one message (or answer one callback query) and say how it went."""
+        if self.bot is None:
+            return SendResult(Outcome.FAILED, error_code="channel_off")
+        try:
+            if message.callback_id:
+                notice = (message.notice or "")[:NOTICE_LIMIT] or None
+                await self.bot.answer_callback_query(message.callback_id, text=notice)
+                return SendResult(Outcome.SENT)
+            if not message.text.strip() and not message.image_url:
+                return SendResult(Outcome.FAILED, error_code="empty_message")
+            sent = await self._deliver(address, message)
+        except TelegramError as exc:
+            result = classify_error(exc)
+            log.info(
+                "telegram: send to chat %s: %s (%s)", address, result.outcome, result.error_code
+            )
+            return result
+        return SendResult(Outcome.SENT, platform_id=str(sent.message_id))
+
+    async def _deliver(self, chat_id: str, message: OutboundMessage) -> Message:
+        """Photo first if any, then the text in pieces that fit; buttons go on the last one."""
+        assert self.bot is not None
+        keyboard = _keyboard(message.buttons)
+        text = message.text.strip()
+        if message.image_url:
+            if len(text) <= CAPTION_LIMIT:
+                return await self.bot.send_photo(
+                    chat_id,
+                    message.image_url,
+                    caption=html.escape(text, quote=False) or None,
+                    parse_mode=ParseMode.HTML if text else None,
+                    reply_markup=keyboard,
+                )
+            await self.bot.send_photo(chat_id, message.image_url)
+        pieces = split_text(text, TEXT_LIMIT)
+        sent: Message | None = None
+        for number, piece in enumerate(pieces, start=1):
+            sent = await self.bot.send_message(
+                chat_id,
+                html.escape(piece, quote=False),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if number == len(pieces) else None,
+            )
+        assert sent is not None
+        return sent
+
+    async def set_webhook(
+        self,
+        url: str,
+        secret: str | None = None,
+        allowed_updates: Sequence[str] = ALLOWED_UPDATES,
+        *,
+        max_connections: int = 40,
+        drop_pending_updates: bool = False,
+    ) -> bool:
+        """Point Telegram at our webhook; ``secret`` defaults to TELEGRAM_WEBHOOK_SECRET."""
+        assert self.bot is not None, "telegram is off"
+        return await self.bot.set_webhook(
+            url,
+            secret_token=secret if secret is not None else self._secret.decode() or None,
+            allowed_updates=list(allowed_updates),
+            max_connections=max_connections,
+            drop_pending_updates=drop_pending_updates,
+        )
+
+    async def delete_webhook(self) -> bool:
+        assert self.bot is not None, "telegram is off"
+        return await self.bot.delete_webhook()
+
+    async def webhook_info(self) -> dict[str, Any]:
+        """What Telegram knows of our webhook: url, pending updates, last error."""
+        assert self.bot is not None, "telegram is off"
+        return (await self.bot.get_webhook_info()).to_dict()
+
+
+def classify_error(exc: TelegramError) -> SendResult:
+    """What the sender should do after ``exc``; see PLATFORMS.md for the cases."""
+    if isinstance(exc, RetryAfter):
+        return SendResult(
+            Outcome.RATE_LIMITED, error_code="retry_after", retry_after=_retry_after(exc)
+        )
+    if isinstance(exc, ChatMigrated):
+        return SendResult(Outcome.FAILED, error_code="chat_migrated")
+    if isinstance(exc, Forbidden):
+        reason = exc.message.lower()
+        code = next((c for text, c in _FORBIDDEN.items() if text in reason), "forbidden")
+        return SendResult(Outcome.UNREACHABLE, error_code=code)
+    if isinstance(exc, BadRequest):  # before NetworkError: it is a subclass
+        if any(text in exc.message.lower() for text in _UNREACHABLE_CHAT):
+            return SendResult(Outcome.UNREACHABLE, error_code="chat_not_found")
+        return SendResult(Outcome.FAILED, error_code="bad_request")
+    if isinstance(exc, TimedOut):
+        return SendResult(Outcome.RETRY, error_code="timed_out")
+    if isinstance(exc, NetworkError):  # connection errors and 5xx
+        return SendResult(Outcome.RETRY, error_code="network")
+    if isinstance(exc, InvalidToken):
+        log.error("telegram: the Bot API rejected TELEGRAM_BOT_TOKEN")
+        return SendResult(Outcome.RETRY, error_code="invalid_token")
+    return SendResult(Outcome.RETRY, error_code=type(exc).__name__)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a paragraph, else a line, else a word."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut, skip = limit, 0
+        for separator, shortest in (("\n\n", limit // 2), ("\n", limit // 2), (" ", 1)):
+            at = rest.rfind(separator, 1, limit + len(separator))
+            if at >= shortest:
+                cut, skip = at, len(separator)
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut + skip :].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def _inbound(update: Update) -> InboundMessage:
+    user, chat = update.effective_user, update.effective_chat
+    address = str(chat.id) if chat else str(user.id) if user else ""
+    found = InboundMessage(
+        channel="telegram",
+        platform_id=str(update.update_id),
+        address=address,
+        kind=Kind.UNSUPPORTED,
+        lang_hint=user.language_code if user else None,
+    )
+    private = chat is not None and chat.type == ChatType.PRIVATE
+    if (query := update.callback_query) is not None:
+        # Answered even when ignored, or the member's button keeps spinning.
+        found.callback_id, found.payload = query.id, query.data
+        if (private or chat is None) and query.data:
+            found.kind = Kind.BUTTON
+    elif not private:
+        pass  # groups, channels, inline queries: not a conversation with one member
+    elif (edited := update.edited_message) is not None:
+        found.kind, found.text = Kind.EDITED, edited.text or edited.caption or ""
+    elif (message := update.message) is not None:
+        if message.text is not None:
+            found.kind, found.text = Kind.TEXT, message.text
+        elif message.effective_attachment is not None:
+            found.kind, found.text = Kind.MEDIA, message.caption or ""
+    elif (member := update.my_chat_member) is not None:
+        # Lets the engine notice a member who blocked (kicked) or unblocked the bot.
+        found.payload = f"my_chat_member:{member.new_chat_member.status}"
+    return found
+
+
+def _keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.label, url=b.url)
+                if b.url
+                else InlineKeyboardButton(b.label, callback_data=b.payload)
+                for b in row
+            ]
+            for row in rows
+            if row
+        ]
+    )
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that retry_after becomes a timedelta
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+class _HideSecrets(logging.Filter):
+    """Keeps the bot token (in every URL) and message texts out of httpx's and PTB's logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "telegram.Bot" and str(record.msg).startswith(
+            ("Calling Bot API endpoint", "Call to Bot API endpoint")
+        ):
+            return False  # these carry the parameters: chat ids and texts
+        text = record.getMessage()
+        if _TOKEN.search(text):
+            record.msg, record.args = _TOKEN.sub("bot<token>", text), None
+        return True
+
+
+def _hide_secrets_in_library_logs() -> None:
+    for name in ("httpx", "telegram.Bot", "telegram.ext.ExtBot"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _HideSecrets) for f in logger.filters):
+            logger.addFilter(_HideSecrets())
