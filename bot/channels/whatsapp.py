@@ -1,0 +1,222 @@
+"""WhatsApp through Twilio: signed webhooks in, Messages API calls out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+import aiohttp
+from pydantic import SecretStr
+from twilio.base import values
+from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.channels.base import Outcome, SendResult
+from bot.config import Settings
+from bot.countries import country_from_phone
+from bot.messages import InboundMessage, Kind, OutboundMessage
+
+log = logging.getLogger(__name__)
+# twilio logs every request at INFO (URL and headers); quiet unless configured otherwise.
+_HTTP_LOG = logging.getLogger(f"{__name__}.http")
+if _HTTP_LOG.level == logging.NOTSET:
+    _HTTP_LOG.setLevel(logging.WARNING)
+
+BODY_LIMIT = 1600
+STATUS_PATH = "/webhook/whatsapp/status"
+SEND_TIMEOUT = 15.0  # twilio passes timeout=None to aiohttp, which means "wait forever"
+RATE_LIMITED_PAUSE = 1.0  # Twilio's 429 carries no Retry-After
+
+_RATE_LIMITED = frozenset({20429})
+_UNREACHABLE = frozenset({21610, 63003, 63014, 21211, 21614})
+_TRANSIENT = frozenset({63018, 20003, 20500, 20503})  # Meta's limits, our own credentials, 5xx
+_PERMANENT = frozenset({63016, 63021, 21617})
+
+
+def classify_error(code: int | None, http_status: int | None) -> Outcome:
+    """What to do after a Twilio error code (REST answer or status callback) or HTTP status.
+
+    ``(None, None)`` is a network error. A 401 (code 20003) is retried: the credentials are
+    wrong for every message, not for this one, and the operator will fix them.
+    """
+    if code in _RATE_LIMITED or http_status == 429:
+        return Outcome.RATE_LIMITED
+    if code in _UNREACHABLE:
+        return Outcome.UNREACHABLE
+    if code in _TRANSIENT:
+        return Outcome.RETRY
+    if code in _PERMANENT:
+        return Outcome.FAILED
+    if http_status is None:
+        return Outcome.RETRY if code is None else Outcome.FAILED
+    if http_status >= 500 or http_status == 401:
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+class WhatsAppChannel:
+    """Checks and parses Twilio's WhatsApp webhooks and sends our messages through Twilio."""
+
+    name = "whatsapp"
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.whatsapp_enabled
+        self._account_sid = settings.twilio_account_sid or ""
+        self._auth_token = _secret(settings.twilio_auth_token)
+        self._validator = RequestValidator(self._auth_token)
+        self._from = settings.whatsapp_from
+        self._api_url = settings.twilio_api_url
+        self._status_callback = (
+            f"{settings.public_url}{STATUS_PATH}" if settings.public_url else None
+        )
+        self._pool_size = max(1, settings.sender_concurrency)
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        """The twilio REST client, built on first use (its aiohttp session needs a loop)."""
+        if self._client is None:
+            http = AsyncTwilioHttpClient(pool_connections=False, logger=_HTTP_LOG)
+            http.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size)
+            )
+            client = Client(self._account_sid, self._auth_token, http_client=http)
+            client.edge = client.region = None  # TWILIO_EDGE/REGION would rewrite the host
+            # The Api domain's root: messages go to {TWILIO_API_URL}/2010-04-01/Accounts/...
+            client.api.base_url = self._api_url
+            self._http, self._client = http, client
+        return self._client
+
+    async def start(self) -> None:
+        if not self.enabled:
+            log.info("whatsapp: off (TWILIO_* unset)")
+            return
+        _ = self.client
+        log.info("whatsapp: on, status callbacks %s", "on" if self._status_callback else "off")
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = self._client = None
+
+    # ------------------------------------------------------------------ inbound
+
+    def validate(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+        """Whether X-Twilio-Signature matches; ``url`` is the public URL Twilio called."""
+        if not signature:
+            return False
+        return bool(self._validator.validate(url, dict(params), signature))
+
+    def parse(self, form: Mapping[str, str]) -> InboundMessage:
+        """An inbound webhook form as an ``InboundMessage``; unknown fields are ignored."""
+        sid, sender = form.get("MessageSid"), form.get("From")
+        if not sid or not sender:
+            raise ValueError("not a Twilio message: MessageSid and From are required")
+        found = InboundMessage(
+            channel="whatsapp",
+            platform_id=sid,
+            address=sender,
+            kind=Kind.UNSUPPORTED,
+            text=(form.get("Body") or "").strip(),
+            country_hint=country_from_phone(sender),
+        )
+        if payload := form.get("ButtonPayload"):
+            found.kind, found.payload = Kind.BUTTON, payload
+            found.text = found.text or (form.get("ButtonText") or "").strip()
+        elif found.text:
+            found.kind = Kind.TEXT
+        elif _count(form.get("NumMedia")) > 0 or form.get("Latitude"):
+            found.kind = Kind.MEDIA
+        return found
+
+    def parse_status(self, form: Mapping[str, str]) -> tuple[str, str, str | None]:
+        """``(message sid, status, error code or None)`` from a status callback."""
+        sid, status = form.get("MessageSid"), form.get("MessageStatus")
+        if not sid or not status:
+            raise ValueError("not a Twilio status callback: MessageSid and MessageStatus needed")
+        return sid, status.lower(), (form.get("ErrorCode") or None)
+
+    # ------------------------------------------------------------------ outbound
+
+    async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        """Send one message, split into several when longer than Twilio's 1600 characters."""
+        if not self.enabled:
+            return SendResult(Outcome.FAILED, error_code="channel_off")
+        if message.callback_id and not message.text.strip():
+            return SendResult(Outcome.SENT)  # no callback queries to answer on WhatsApp
+        pieces = split_text(render(message), BODY_LIMIT)
+        if not pieces and not message.image_url:
+            return SendResult(Outcome.FAILED, error_code="empty_message")
+        sid = ""
+        try:
+            for number, body in enumerate(pieces or [""]):
+                media = [message.image_url] if message.image_url and number == 0 else values.unset
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    created = await self.client.messages.create_async(
+                        to=address,
+                        from_=self._from,
+                        body=body or values.unset,
+                        media_url=media,
+                        status_callback=self._status_callback or values.unset,
+                    )
+                sid = created.sid or ""
+        except TwilioException as exc:
+            code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+            return self._failed(classify_error(code, status), str(code or status or "twilio"))
+        except (aiohttp.ClientError, TimeoutError):
+            return self._failed(Outcome.RETRY, "network")
+        log.debug("whatsapp: accepted %s", sid)
+        return SendResult(Outcome.SENT, platform_id=sid)
+
+    def _failed(self, outcome: Outcome, error_code: str) -> SendResult:
+        log.info("whatsapp: send failed: %s (%s)", outcome, error_code)
+        pause = RATE_LIMITED_PAUSE if outcome == Outcome.RATE_LIMITED else 0.0
+        return SendResult(outcome, error_code=error_code, retry_after=pause)
+
+
+def render(message: OutboundMessage) -> str:
+    """Buttons as text: links as "Label: url" lines, choices as numbered lines, then the hint."""
+    parts = [message.text.strip()] if message.text.strip() else []
+    links = [b for row in message.buttons for b in row if b.url]
+    if links:
+        parts.append("\n".join(f"{b.label}: {b.url}" for b in links))
+    choices = message.choices()
+    if choices:
+        parts.append("\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, start=1)))
+        hint = getattr(message, "choice_hint", None)  # set by the engine for button-less channels
+        if hint:
+            parts.append(hint)
+    return "\n\n".join(parts)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a paragraph, else a line, else a word."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut, skip = limit, 0
+        for separator, shortest in (("\n\n", limit // 2), ("\n", limit // 2), (" ", 1)):
+            at = rest.rfind(separator, 1, limit + len(separator))
+            if at >= shortest:
+                cut, skip = at, len(separator)
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut + skip :].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def _count(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
