@@ -15,8 +15,10 @@ from bot.storage.models import Delivery
 class WebChannel:
     """Nothing to call: a message is delivered when the chat page or terminal fetches it."""
 
-    name = "web"
     enabled = True
+
+    def __init__(self, name: str = "web") -> None:
+        self.name = name
 
     async def start(self) -> None:
         return None
@@ -39,7 +41,7 @@ async def fetch_replies(
             await session.execute(
                 select(Delivery.id, Delivery.message)
                 .where(
-                    Delivery.channel == "web",
+                    Delivery.channel == channel,
                     Delivery.address == address,
                     Delivery.id > after,
                     Delivery.status_rank >= 2,

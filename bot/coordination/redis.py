@@ -147,8 +147,7 @@ class RedisCoordinator(Coordinator):
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
         await self.client.aclose()
 
@@ -202,7 +201,7 @@ class RedisCoordinator(Coordinator):
 
     async def wait(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
         deadline = asyncio.get_running_loop().time() + timeout
-        if self._listener is None:
+        if self._listener is None or self._listener.done():  # first wait, or it crashed
             self._listener = asyncio.create_task(self._listen(), name="coordination-listener")
         try:
             await asyncio.wait_for(self._subscribed.wait(), timeout)

@@ -24,8 +24,26 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 _templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
-    extensions=["jinja2.ext.i18n"],
 )
+
+
+def _(text: str) -> str:  # marks the page's texts for extraction; translated per request
+    return text
+
+
+# Every text the page shows, translated by the server and handed to the script by key.
+PAGE_TEXTS: dict[str, str] = {
+    "title": _("ChildPact chat"),
+    "placeholder": _("Type a message…"),
+    "send": _("Send"),
+    "connecting": _("Connecting…"),
+    "offline": _("You are offline. We will send your message when the connection is back."),
+    "retrying": _("Sending failed. Trying again…"),
+    "open": _("Chat with ChildPact"),
+    "close": _("Close"),
+    "restart": _("Start a new conversation"),
+    "typing": _("The assistant is writing…"),
+}
 SESSION = r"^[A-Za-z0-9_-]{16,64}$"
 LONG_POLL = 25.0
 

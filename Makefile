@@ -1,0 +1,38 @@
+# ChildPact Messenger: `make run` and `make test` set up everything they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test catalogs extract lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+catalogs: install
+	$(BIN)/pybabel compile --domain messages --directory locales --statistics 2>&1 | grep -v "^compiling" || true
+
+run: catalogs
+	$(BIN)/childpact serve
+
+test: catalogs
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+# After changing member-facing texts: refresh the template and every catalog.
+extract: install
+	$(BIN)/childpact catalogs extract
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

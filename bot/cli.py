@@ -1,0 +1,182 @@
+"""The ``childpact`` command: serve, worker, chat, database and Telegram set-up, catalogs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import uuid
+
+from bot.config import ConfigError, Settings, get_settings
+
+log = logging.getLogger("childpact")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="childpact", description="ChildPact Messenger")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web service (embedded mode runs everything)")
+    serve.add_argument("--host", help="interface to listen on (HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (PORT, default 8000)")
+    serve.add_argument(
+        "--web-only",
+        action="store_true",
+        help="scaled mode: web requests only; `childpact worker` processes send",
+    )
+    sub.add_parser("worker", help="scaled mode: handle the backlog and send, on PostgreSQL + Redis")
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal, as a member would")
+    chat.add_argument("--lang", help="your language, e.g. ro, ru, sr-Latn")
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the migrations (the Procfile's release step)")
+
+    telegram = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(
+        dest="action", required=True
+    )
+    telegram.add_parser("set-webhook", help="point Telegram at PUBLIC_URL/webhook/telegram")
+    telegram.add_parser("webhook-info", help="what Telegram knows about our webhook")
+
+    catalogs = sub.add_parser("catalogs", help="translations").add_subparsers(
+        dest="action", required=True
+    )
+    catalogs.add_parser("check", help="fail when a catalog misses, fuzzes or breaks an entry")
+    catalogs.add_parser("extract", help="refresh the template and every catalog from the code")
+
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token
+    try:
+        return COMMANDS[args.command](args, settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from webhook.app import create_app
+
+    settings.check(several_processes=args.web_only)
+    app = create_app(
+        settings,
+        workers=not args.web_only,
+        migrate=settings.is_sqlite,
+        only_process=not args.web_only,
+    )
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        access_log=False,  # access lines would carry chat session ids
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.service import Service
+
+    settings.check(several_processes=True)
+
+    async def run() -> None:
+        service = Service(settings)
+        await service.start(migrate=False, workers=True, only_process=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker running")
+        await stop.wait()
+        await service.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal import chat
+
+    settings.check()
+    asyncio.run(chat(settings, lang=args.lang, session=f"terminal-{uuid.uuid4().hex}"))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage.db import Database
+
+    async def upgrade() -> None:
+        db = Database(settings.database_url)
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(upgrade())
+    print("database is up to date")
+    return 0
+
+
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.telegram import TelegramChannel
+
+    settings.check()
+    if not settings.telegram_enabled:
+        raise ConfigError("set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first")
+
+    async def run() -> int:
+        channel = TelegramChannel(settings)
+        await channel.start()
+        try:
+            if args.action == "set-webhook":
+                if not settings.public_url:
+                    raise ConfigError("set PUBLIC_URL, the https address Telegram should call")
+                url = f"{settings.public_url}/webhook/telegram"
+                secret = settings.telegram_webhook_secret
+                await channel.set_webhook(url, secret.get_secret_value() if secret else "")
+                print(f"Telegram now sends updates to {url}")
+            else:
+                print(await channel.webhook_info())
+        finally:
+            await channel.stop()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import catalogs
+
+    template = catalogs.extract()
+    if args.action == "extract":
+        catalogs.write_template(template)
+        catalogs.update_all(template)
+        print("catalogs updated; translate the new entries, then run `childpact catalogs check`")
+        return 0
+    problems = catalogs.check(template)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problems in the catalogs", file=sys.stderr)
+        return 1
+    print("catalogs complete in every locale")
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "chat": cmd_chat,
+    "db": cmd_db,
+    "telegram": cmd_telegram,
+    "catalogs": cmd_catalogs,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
