@@ -33,7 +33,7 @@ class WebChannel:
 
 
 async def fetch_replies(
-    db: Database, address: str, after: int, limit: int = 50
+    db: Database, address: str, after: int, limit: int = 50, channel: str = "web"
 ) -> list[dict[str, Any]]:
     """The bot's messages to one web (or terminal) chat after ``after``, marked delivered."""
     async with db.session() as session, session.begin():
