@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import html
+import ipaddress
 import itertools
 import json
 import math
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -177,6 +179,37 @@ def run_cli(fake: FakeServer, description: str) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
+
+
+def refuse_internet(monkeypatch: Any) -> None:
+    """Make any connection past this machine fail loudly (pass pytest's ``monkeypatch``)."""
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def local(host: Any) -> bool:
+        if host is None or isinstance(host, bytes | str) and str(host) in ("localhost", ""):
+            return True
+        try:
+            return ipaddress.ip_address(str(host).strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not local(host):
+            raise OSError(f"test tried to resolve {host!r}: tests must stay on loopback")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def checked(real: Callable[..., Any]) -> Callable[..., Any]:
+        def connect(sock: socket.socket, address: Any) -> Any:
+            if isinstance(address, tuple) and not local(address[0]):
+                raise OSError(f"test tried to connect to {address[0]}: tests must stay on loopback")
+            return real(sock, address)
+
+        return connect
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", checked(real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", checked(real_connect_ex))
 
 
 def as_chat_key(chat_id: int | str) -> str:
