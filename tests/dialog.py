@@ -1,0 +1,112 @@
+"""Members who talk to the running service on one channel, for tests written as dialogs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from bot.messages import OutboundMessage
+from bot.storage.models import Delivery, Inbound
+from tests.harness import Stack, eventually, telegram_member, whatsapp_number
+
+
+@dataclass
+class Reply:
+    text: str
+    options: list[str]  # button labels, in order
+    payloads: list[str]
+
+
+class Member:
+    """One member on one channel. ``say`` and ``tap`` return the bot's replies to that message."""
+
+    def __init__(self, stack: Stack, channel: str, *, lang: str | None = "en", country_code: str = "40") -> None:
+        self.stack = stack
+        self.channel = channel
+        self.cursor = 0
+        self.last: list[Reply] = []
+        self.builder = telegram_member(lang) if channel == "telegram" else None
+        if channel == "telegram":
+            self.address = str(self.builder.chat_id)  # type: ignore[union-attr]
+        elif channel == "whatsapp":
+            self.address = whatsapp_number(country_code)
+        else:
+            self.address = "web" + uuid.uuid4().hex
+        self.lang = lang
+
+    async def say(self, text: str) -> list[Reply]:
+        if self.channel == "telegram":
+            response = await self.stack.post_telegram(self.builder.message(text))  # type: ignore[union-attr]
+        elif self.channel == "whatsapp":
+            response = await self.stack.post_whatsapp(Body=text, From=self.address)
+        else:
+            response = await self.stack.http.post(
+                "/chat/api/messages",
+                json={"session": self.address, "id": uuid.uuid4().hex, "text": text, "lang": self.lang},
+            )
+        assert response.status_code in (200, 202), response.text
+        return await self.replies()
+
+    async def tap(self, payload: str) -> list[Reply]:
+        """Press the button with ``payload``; on WhatsApp, answer with its number."""
+        offered = [p for reply in self.last for p in reply.payloads]
+        assert payload in offered, f"{payload} was not offered: {offered}"
+        if self.channel == "telegram":
+            update = self.builder.callback_query(payload)  # type: ignore[union-attr]
+            response = await self.stack.post_telegram(update)
+        elif self.channel == "whatsapp":
+            options = next(r.payloads for r in reversed(self.last) if r.payloads)
+            return await self.say(str(options.index(payload) + 1))
+        else:
+            response = await self.stack.http.post(
+                "/chat/api/messages",
+                json={"session": self.address, "id": uuid.uuid4().hex, "payload": payload},
+            )
+        assert response.status_code in (200, 202), response.text
+        return await self.replies()
+
+    async def replies(self) -> list[Reply]:
+        """Wait until every message of this member is handled and every reply sent."""
+        db = self.stack.service.db
+
+        async def settled() -> bool:
+            async with db.session() as session:
+                pending = await session.scalar(
+                    select(func.count()).select_from(Inbound).where(
+                        Inbound.channel == self.channel, Inbound.address == self.address, Inbound.status == "pending"
+                    )
+                )
+                unsent = await session.scalar(
+                    select(func.count()).select_from(Delivery).where(
+                        Delivery.channel == self.channel,
+                        Delivery.address == self.address,
+                        Delivery.status.in_(("queued", "sending")),
+                    )
+                )
+            return pending == 0 and unsent == 0
+
+        await eventually(settled)
+        async with db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Delivery.id, Delivery.message)
+                    .where(Delivery.channel == self.channel, Delivery.address == self.address, Delivery.id > self.cursor)
+                    .order_by(Delivery.id)
+                )
+            ).all()
+        replies = []
+        for row in rows:
+            self.cursor = max(self.cursor, row.id)
+            message = OutboundMessage.from_json(row.message)
+            if message.callback_id and not message.text:
+                continue
+            choices = [b for line in message.buttons for b in line]
+            replies.append(Reply(message.text, [b.label for b in choices], [b.payload for b in choices]))
+        self.last = replies or self.last
+        return replies
+
+
+def texts(replies: list[Reply]) -> str:
+    return "\n".join(r.text for r in replies)

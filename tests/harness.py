@@ -1,0 +1,137 @@
+"""A running service for tests: the real app on a loopback port, the fakes, and members who talk."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from bot.config import Settings
+from bot.coordination import create_coordinator
+from bot.service import Service
+from tests.conftest import Backend
+from tests.fakes.telegram_api import FakeTelegram, UpdateBuilder
+from tests.fakes.twilio_api import FakeTwilio, signed_inbound
+from webhook.app import create_app
+
+TOKEN = "123456789:AA" + "x" * 33
+SECRET = "s" * 32
+SID = "AC" + "0" * 32
+AUTH = "t" * 32
+NUMBER = "+40700000000"
+PUBLIC = "https://bot.example.org"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_for(backend: Backend, telegram_url: str, twilio_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        telegram_bot_token=TOKEN,
+        telegram_webhook_secret=SECRET,
+        telegram_api_url=telegram_url,
+        twilio_account_sid=SID,
+        twilio_auth_token=AUTH,
+        twilio_whatsapp_number=NUMBER,
+        twilio_api_url=twilio_url,
+        public_url=PUBLIC,
+    )
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass
+class Stack:
+    service: Service
+    url: str
+    http: httpx.AsyncClient
+    telegram: FakeTelegram
+    twilio: FakeTwilio
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def post_telegram(self, update: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        return await self.http.post("/webhook/telegram", json=update, headers=headers)
+
+    async def post_whatsapp(self, path: str = "/webhook/whatsapp", **fields: str | None) -> httpx.Response:
+        form, headers = signed_inbound(PUBLIC + path, AUTH, **fields)
+        return await self.http.post(path, data=form, headers=headers)
+
+
+async def start_service(backend: Backend, settings: Settings, *, workers: bool = True) -> Service:
+    coordinator = create_coordinator(backend.redis_url, prefix=backend.redis_prefix)
+    service = Service(settings, coordinator=coordinator, db_schema=backend.schema)
+    await service.start(migrate=True, workers=workers, only_process=backend.redis_url is None)
+    return service
+
+
+@asynccontextmanager
+async def running(
+    backend: Backend,
+    *,
+    workers: bool = True,
+    telegram: dict[str, Any] | None = None,
+    twilio: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Stack]:
+    """The whole service on a loopback port, talking to fresh fakes of Telegram and Twilio."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    async with (
+        FakeTelegram(**(telegram or {})) as fake_telegram,
+        FakeTwilio(deliver_to=url, **(twilio or {})) as fake_twilio,
+    ):
+        settings = settings_for(backend, fake_telegram.url, fake_twilio.url, **overrides)
+        service = await start_service(backend, settings, workers=workers)
+        app = create_app(settings, service=service)
+        app.state.service = service
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+                yield Stack(service, url, http, fake_telegram, fake_twilio, server, task)
+        finally:
+            server.should_exit = True
+            await task
+            await service.stop()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
+    """Wait until ``check()`` is truthy (awaiting it when it is a coroutine); fail on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {check}")
+        await asyncio.sleep(every)
+
+
+def telegram_member(language_code: str | None = "ro", chat_id: int | None = None) -> UpdateBuilder:
+    chat = chat_id or 400000000 + uuid.uuid4().int % 99999999
+    return UpdateBuilder(chat_id=chat, language_code=language_code, first_update_id=chat * 10)
+
+
+def whatsapp_number(country_code: str = "40") -> str:
+    return f"whatsapp:+{country_code}7{uuid.uuid4().int % 10**8:08d}"
