@@ -163,21 +163,23 @@ class TestCoordinator:
         bucket = Bucket("whatsapp:account", rate=20, burst=5)
         assert await coordinator.take_batch(bucket, 3) == 3
         assert await coordinator.take_batch(bucket, 3) == 2
-        assert await coordinator.take_batch(bucket, 3) == 0
+        began = time.monotonic()
+        assert await coordinator.take_batch(bucket, 3) == 0  # under one token left
         await asyncio.sleep(0.11)
-        assert await coordinator.take_batch(bucket, 3) == 2
+        granted = await coordinator.take_batch(bucket, 3)
+        assert 2 <= granted < 1 + bucket.rate * (time.monotonic() - began)
         assert await coordinator.take_batch(bucket, 0) == 0
 
     async def test_pause_extends_never_shortens_then_ends(self, spawn: Spawn) -> None:
         a, b = await spawn(), await spawn()
         assert await b.paused_for("telegram") == 0.0
         await a.pause("telegram", 0.3)
-        assert 0.2 < await b.paused_for("telegram") <= 0.3
+        assert 0.15 < await b.paused_for("telegram") <= 0.3
         await b.pause("telegram", 0.05)
-        assert 0.2 < await a.paused_for("telegram") <= 0.3
-        await b.pause("telegram", 0.4)
-        assert 0.3 < await a.paused_for("telegram") <= 0.4
-        await asyncio.sleep(0.45)
+        assert 0.15 < await a.paused_for("telegram") <= 0.3
+        await b.pause("telegram", 0.5)
+        assert 0.3 < await a.paused_for("telegram") <= 0.5
+        await asyncio.sleep(0.55)
         assert await a.paused_for("telegram") == 0.0
 
     async def test_seen_marks_the_first_time_until_ttl(self, spawn: Spawn) -> None:
@@ -241,6 +243,7 @@ class TestCoordinator:
         assert not await a.seen("contact:9", ttl=60)
 
     async def test_two_processes_never_exceed_the_rate_together(self, spawn: Spawn) -> None:
+        # A bucket promises a total, not fairness: one task may get nothing, so only sums count.
         a, b = await spawn(), await spawn()
         bucket = Bucket("telegram:global", rate=50, burst=10)
         began = time.monotonic()
@@ -250,7 +253,6 @@ class TestCoordinator:
         elapsed = time.monotonic() - began
         assert sum(grants) <= bucket.burst + bucket.rate * elapsed
         assert sum(grants) >= 0.85 * bucket.rate * 0.8
-        assert all(grants), "every hammering task got some"
 
 
 async def test_create_coordinator_picks_the_backend() -> None:
