@@ -1,0 +1,270 @@
+/* The web chat page: keeps a session in localStorage, sends what the member types or taps
+   (queued until the server has it), and long-polls the bot's replies. No library, no build.
+   Every visible word comes from #chat-texts, which the server translated. */
+(function () {
+  'use strict';
+  var $ = function (id) { return document.getElementById(id); };
+  var texts = JSON.parse($('chat-texts').textContent);
+  var log = $('log'), scroller = $('scroller'), input = $('text'), form = $('composer');
+  var statusLine = $('status'), typing = $('typing');
+  var API = 'chat/api/messages', KEY = 'childpact-chat', KEEP = 300, WAIT = 25;
+  var params = new URLSearchParams(location.search);
+  // An embedding page that asked for a language wants the bot in it too.
+  var lang = (params.get('lang') && document.documentElement.lang) || navigator.language || '';
+  var embedded = document.body.classList.contains('embed') && window.parent !== window;
+  var state, cursor = 0, generation = 0, started = false, sending = false, caughtUp = false;
+  var pollAbort = null, shownMine = 0, typingTimer = 0, wakers = [];
+  var problems = { poll: '', send: '' };
+
+  function uid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, '');
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
+  }
+
+  function load() {
+    try {
+      var saved = JSON.parse(localStorage.getItem(KEY) || 'null');
+      if (saved && /^[A-Za-z0-9_-]{16,64}$/.test(saved.session) && Array.isArray(saved.mine)) {
+        saved.mine = saved.mine.slice(-KEEP);
+        return saved;
+      }
+    } catch (e) { /* storage blocked or damaged: start afresh */ }
+    return null;
+  }
+
+  function save() {
+    try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode: memory only */ }
+  }
+
+  function sleep(ms) {  // ends early when the browser says the network is back
+    return new Promise(function (resolve) {
+      var done = function () { clearTimeout(timer); resolve(); };
+      var timer = setTimeout(done, ms);
+      wakers.push(done);
+    });
+  }
+
+  function backoff(failures) { return Math.min(30000, 1000 * Math.pow(2, failures - 1)) * (0.75 + Math.random() / 2); }
+
+  function showStatus() {
+    var key = !navigator.onLine ? 'offline' : problems.send || problems.poll;
+    statusLine.textContent = key ? texts[key] : '';
+    statusLine.className = 'status' + (key ? ' on ' + key : '');
+  }
+
+  function nearBottom() { return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80; }
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function safeUrl(url) {
+    try { var u = new URL(url, location.href); return /^https?:$/.test(u.protocol) ? u.href : null; } catch (e) { return null; }
+  }
+
+  function link(href, label, cls) {
+    var a = el('a', cls, label);
+    a.href = href; a.target = '_blank'; a.rel = 'noopener noreferrer';
+    return a;
+  }
+
+  function paragraph(text) {  // text nodes only; web addresses become links
+    var p = el('p', 'text');
+    p.dir = 'auto';
+    text.split(/(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'])/).forEach(function (part, i) {
+      p.appendChild(i % 2 && safeUrl(part) ? link(part, part) : document.createTextNode(part));
+    });
+    return p;
+  }
+
+  function bubble(cls) {
+    var stick = nearBottom(), li = el('li', 'msg ' + cls);
+    log.appendChild(li);
+    return { li: li, stick: stick };
+  }
+
+  function showMine(entry) {
+    var b = bubble('me' + (entry.sent ? '' : ' pending'));
+    b.li.id = 'm-' + entry.id;
+    b.li.appendChild(paragraph(entry.text));
+    toBottom();
+  }
+
+  // The member's bubbles are stored with the cursor they were sent at, to be replayed in place.
+  function showMineUpTo(botId) {
+    while (shownMine < state.mine.length && (botId === undefined || state.mine[shownMine].after < botId)) {
+      if (!state.mine[shownMine].hidden) showMine(state.mine[shownMine]);
+      shownMine++;
+    }
+  }
+
+  function showBot(m) {
+    showMineUpTo(m.id);
+    var b = bubble('bot'), url = m.image_url && safeUrl(m.image_url);
+    if (url) {
+      var img = el('img', 'picture');
+      img.src = url; img.alt = ''; img.loading = 'lazy';
+      img.onload = function () { if (b.stick) toBottom(); };
+      b.li.appendChild(img);
+    }
+    if (m.text) b.li.appendChild(paragraph(m.text));
+    var chips = el('div', 'chips');
+    (m.buttons || []).forEach(function (row) {
+      row.forEach(function (button) {
+        var href = button.url && safeUrl(button.url);
+        if (href) return chips.appendChild(link(href, button.label, 'chip link'));
+        var chip = el('button', 'chip', button.label);
+        chip.type = 'button';
+        chip.onclick = function () { send(button.label, button.payload); };
+        chips.appendChild(chip);
+      });
+    });
+    if (chips.firstChild) b.li.appendChild(chips);
+    if (b.stick) toBottom();
+  }
+
+  function send(text, payload, hidden) {
+    var entry = { id: uid(), after: cursor, text: text, payload: payload || null, sent: false };
+    if (hidden) entry.hidden = true;
+    state.mine.push(entry);
+    save();
+    if (!hidden && caughtUp) { showMineUpTo(); }
+    flush();
+  }
+
+  async function flush() {
+    if (sending) return;
+    sending = true;
+    var failures = 0, entry;
+    while ((entry = state.mine.find(function (m) { return !m.sent; }))) {
+      var gen = generation;
+      try {
+        var response = await fetch(API, {
+          method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ session: state.session, id: entry.id, text: entry.text, payload: entry.payload, lang: lang })
+        });
+        // Server trouble is worth retrying; a refused message (4xx) never will be.
+        if (response.status >= 500 || response.status === 408 || response.status === 429) throw new Error(response.status);
+        if (gen !== generation) continue;
+        entry.sent = true;
+        save();
+        var shown = $('m-' + entry.id);
+        if (shown) shown.classList.remove('pending');
+        failures = 0;
+        problems.send = '';
+        showTyping(true);
+      } catch (e) {
+        problems.send = 'retrying';
+        failures++;
+        showStatus();
+        await sleep(backoff(failures));
+      }
+      showStatus();
+    }
+    sending = false;
+  }
+
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typing.hidden = !on;
+    if (on) { typingTimer = setTimeout(function () { typing.hidden = true; }, 20000); if (nearBottom()) toBottom(); }
+  }
+
+  async function poll(gen) {
+    var failures = 0, wait = 0;  // catch up on the history first, then wait for replies
+    while (gen === generation) {
+      var abort = pollAbort = new AbortController();
+      var timer = setTimeout(function () { abort.abort(); }, (wait + 10) * 1000);
+      try {
+        var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait;
+        var response = await fetch(API + query, { cache: 'no-store', signal: abort.signal });
+        if (!response.ok) throw new Error(response.status);
+        var data = await response.json();
+        if (gen !== generation) return;
+        if (data.messages.length) showTyping(false);
+        data.messages.forEach(showBot);
+        cursor = Math.max(cursor, data.cursor);
+        if (!data.messages.length && !caughtUp) { caughtUp = true; showMineUpTo(); toBottom(); }
+        if (caughtUp) wait = WAIT;
+        failures = 0;
+        problems.poll = '';
+      } catch (e) {
+        if (gen !== generation) return;
+        problems.poll = 'connecting';
+        failures++;
+        showStatus();
+        await sleep(backoff(failures));
+      } finally {
+        clearTimeout(timer);
+      }
+      showStatus();
+    }
+  }
+
+  function begin(fresh) {
+    generation++;
+    if (pollAbort) pollAbort.abort();
+    state = (!fresh && load()) || { session: uid(), mine: [] };
+    cursor = 0; shownMine = 0; caughtUp = false; log.textContent = '';
+    problems.poll = 'connecting'; problems.send = '';
+    showStatus();
+    showTyping(false);
+    if (!state.mine.length) send('/start', null, true);  // the bot greets a new session
+    save();
+    poll(generation);
+    flush();
+  }
+
+  function start() {
+    if (started) return;
+    started = true;
+    begin(false);
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    send(text);
+    input.value = '';
+    grow();
+    input.focus();
+  });
+  input.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event('submit', { cancelable: true }));
+    }
+  });
+  function grow() { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; }
+  input.addEventListener('input', grow);
+  $('restart').addEventListener('click', function () { begin(true); input.focus(); });
+  ['online', 'offline'].forEach(function (name) {
+    window.addEventListener(name, function () { wakers.splice(0).forEach(function (wake) { wake(); }); showStatus(); });
+  });
+
+  if (embedded) {
+    // In the website's panel: wait until the member opens it, so that visitors who never
+    // open the chat start no conversation. The website's button borrows our translated labels.
+    var close = $('close');
+    close.hidden = false;
+    close.addEventListener('click', function () { window.parent.postMessage({ childpact: 'close' }, '*'); });
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape') window.parent.postMessage({ childpact: 'close' }, '*');
+    });
+    window.addEventListener('message', function (event) {
+      if (event.source !== window.parent || !event.data || event.data.childpact !== 'open') return;
+      start();
+      (matchMedia('(pointer: coarse)').matches ? scroller : input).focus();  // no surprise keyboard on phones
+    });
+    window.parent.postMessage({ childpact: 'ready', title: texts.title, open: texts.open, close: texts.close }, '*');
+  } else {
+    start();
+  }
+})();
