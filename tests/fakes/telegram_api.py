@@ -29,6 +29,8 @@ _HTML_TAGS = frozenset(
 )
 _TAG = re.compile(r"<(/?)([^\s>/]*)")
 _ANY_TAG = re.compile(r"<[^>]*>")
+_BOT_TOKEN = re.compile(r"\d+:[\w-]+")
+_CHAT_ID = re.compile(r"-?\d+")
 _MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "editmessagereplymarkup"})
 
 
@@ -89,11 +91,8 @@ class FakeServer:
         self.loop = asyncio.get_running_loop()
         self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, self.host, self.port, backlog=1024).start()
+        self.port = self._runner.addresses[0][1]  # the real one when asked for port 0
         self.url = f"http://{self.host}:{self.port}"
 
     async def stop(self) -> None:
@@ -294,6 +293,8 @@ class FakeTelegram(FakeServer):
         self.webhook: JSON = {"url": ""}
         self.requests = 0
         self.rate_limited = 0  # 429s answered
+        self._me: JSON | None = None
+        self._me_token: str | None = None
         self._accepted = RollingCounter()
         self._attempts = RollingCounter()
         self._chats: dict[str, _ChatBucket] = {}
@@ -326,6 +327,12 @@ class FakeTelegram(FakeServer):
 
     @property
     def me(self) -> JSON:
+        """The bot's User object, as getMe answers it."""
+        if self._me is None or self._me_token != self.token:
+            self._me, self._me_token = self._bot_user(), self.token
+        return self._me
+
+    def _bot_user(self) -> JSON:
         bot_id = int((self.token or "123456789:x").split(":")[0])
         return {
             "id": bot_id,
@@ -346,12 +353,12 @@ class FakeTelegram(FakeServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests += 1
-        fault = await self._fault()
+        fault = await self._fault() if self._faults else None
         try:
             if fault is not None:
                 raise _fault_error(fault)
             token = request.match_info["token"]
-            if not re.fullmatch(r"\d+:[\w-]+", token):
+            if not _BOT_TOKEN.fullmatch(token):
                 raise TelegramApiError(404, "Not Found")
             if self.token is not None and token != self.token:
                 raise TelegramApiError(401, "Unauthorized")
@@ -407,7 +414,7 @@ class FakeTelegram(FakeServer):
                 {"migrate_to_chat_id": self.migrated[key]},
             )
         known = self.known_chats is None or key in self.known_chats
-        if key in self.missing or not known or not re.fullmatch(r"-?\d+", key):
+        if key in self.missing or not known or not _CHAT_ID.fullmatch(key):
             raise bad_request("chat not found")
         if key in self.blocked:
             raise TelegramApiError(403, "Forbidden: bot was blocked by the user")

@@ -175,7 +175,7 @@ class FakeTwilio(FakeServer):
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1
         try:
-            fault = await self._fault()
+            fault = await self._fault() if self._faults else None
             if fault is not None:
                 raise _fault_error(fault)
             self._authorize(request)
