@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -82,13 +82,11 @@ class FakeServer:
         self.url = ""
         self._faults: deque[Fault] = deque()  # deque: appends are safe from another thread
         self._runner: web.AppRunner | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     def build_app(self) -> web.Application:
         raise NotImplementedError
 
     async def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
         self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port, backlog=1024).start()
@@ -130,7 +128,8 @@ class FakeServer:
 
         thread = threading.Thread(target=run, name=f"{cls.__name__}-server", daemon=True)
         thread.start()
-        ready.wait(10)
+        if not ready.wait(10):
+            raise RuntimeError(f"{cls.__name__} did not start within 10 s")
         if failure:
             raise failure[0]
         try:
@@ -138,11 +137,6 @@ class FakeServer:
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
-
-    def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """Run a coroutine in the fake's loop from another thread (for ``in_thread`` fakes)."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(fn(), self.loop).result(10)
 
     # One-shot faults, consumed by the next calls in order, whatever the method.
     def fail_next(self, count: int = 1, status: int = 500) -> None:
@@ -209,10 +203,6 @@ def refuse_internet(monkeypatch: Any) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", checked(real_connect))
     monkeypatch.setattr(socket.socket, "connect_ex", checked(real_connect_ex))
-
-
-def as_chat_key(chat_id: int | str) -> str:
-    return str(chat_id)
 
 
 # ---------------------------------------------------------------- the Telegram fake
@@ -282,11 +272,11 @@ class FakeTelegram(FakeServer):
         self.rate = math.inf if rate is None else rate
         self.chat_rate = math.inf if chat_rate is None else chat_rate
         self.chat_burst = chat_burst
-        self.blocked = {as_chat_key(c) for c in blocked}
-        self.deactivated = {as_chat_key(c) for c in deactivated}
-        self.missing = {as_chat_key(c) for c in missing}
-        self.known_chats = None if known_chats is None else {as_chat_key(c) for c in known_chats}
-        self.migrated = {as_chat_key(k): v for k, v in (migrated or {}).items()}
+        self.blocked = {str(c) for c in blocked}
+        self.deactivated = {str(c) for c in deactivated}
+        self.missing = {str(c) for c in missing}
+        self.known_chats = None if known_chats is None else {str(c) for c in known_chats}
+        self.migrated = {str(k): v for k, v in (migrated or {}).items()}
         self.expired_callbacks: set[str] = set()
         self.messages: list[SentMessage] = []
         self.callbacks: list[AnsweredCallback] = []
@@ -322,7 +312,7 @@ class FakeTelegram(FakeServer):
         return {chat: bucket.attempts.max for chat, bucket in self._chats.items()}
 
     def messages_to(self, chat_id: int | str) -> list[SentMessage]:
-        key = as_chat_key(chat_id)
+        key = str(chat_id)
         return [m for m in self.messages if m.chat_id == key]
 
     @property
@@ -379,7 +369,7 @@ class FakeTelegram(FakeServer):
     def _check_flood(self, params: JSON) -> None:
         now = time.monotonic()
         self._attempts.hit(now)
-        chat = as_chat_key(params.get("chat_id", ""))
+        chat = str(params.get("chat_id", ""))
         bucket = self._chats.get(chat)
         if bucket is None:
             bucket = self._chats[chat] = _ChatBucket(float(self.chat_burst), now)
@@ -406,7 +396,7 @@ class FakeTelegram(FakeServer):
         raw = params.get("chat_id")
         if raw in (None, ""):
             raise bad_request("chat_id is empty")
-        key = as_chat_key(raw)
+        key = str(raw)
         if key in self.migrated:
             raise TelegramApiError(
                 400,
@@ -440,7 +430,7 @@ class FakeTelegram(FakeServer):
         self.messages.append(
             SentMessage(
                 method=method,
-                chat_id=as_chat_key(params["chat_id"]),
+                chat_id=str(params["chat_id"]),
                 message_id=message["message_id"],
                 text=params.get("text"),
                 parse_mode=params.get("parse_mode"),

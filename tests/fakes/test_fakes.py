@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -594,3 +595,10 @@ def test_command_line(module: str) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_tests_cannot_reach_the_internet() -> None:
+    with pytest.raises(OSError, match="loopback"):
+        socket.create_connection(("93.184.216.34", 443), timeout=1)
+    with pytest.raises(httpx.ConnectError, match="loopback"), httpx.Client() as http:
+        http.get("https://api.telegram.org/bot123:abc/getMe")
