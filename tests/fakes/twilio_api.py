@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import binascii
 import random
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.telegram_api import FakeServer, RollingCounter, run_cli
+from tests.fakes.telegram_api import FakeServer, Fault, RollingCounter, run_cli
 
 JSON = dict[str, Any]
 API = "/2010-04-01/Accounts/{account}"
@@ -343,7 +343,7 @@ class FakeTwilio(FakeServer):
         return url if parts.hostname in LOOPBACK else None
 
 
-def _fault_error(fault: Any) -> TwilioApiError:
+def _fault_error(fault: Fault) -> TwilioApiError:
     if fault.status == 429:
         return TwilioApiError(429, 20429, "Too Many Requests")
     if fault.status == 503:
@@ -362,7 +362,7 @@ def _signed(
         "X-Twilio-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
         "User-Agent": "TwilioProxy/1.1",
-        "I-Twilio-Idempotency-Token": binascii.hexlify(secrets.token_bytes(16)).decode(),
+        "I-Twilio-Idempotency-Token": str(uuid.uuid4()),
     }
     return form, headers
 
