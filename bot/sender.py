@@ -317,8 +317,8 @@ class Sender:
                 )
         for address in web_addresses:
             await self.coordinator.notify(f"web:{contact_key('web', address)}")
-        if any(r.outcome != Outcome.SENT for _, r in batch):
-            await self.coordinator.notify("outbox")
+        # A chat's next message waits for this one to finish: wake whoever may send it.
+        await self.coordinator.notify("outbox")
 
 
 async def record_status(db: Database, platform_id: str, status: str, error_code: str | None) -> int:

@@ -85,15 +85,24 @@ async def running(
     backend: Backend,
     *,
     workers: bool = True,
+    fast_chats: bool = True,
     telegram: dict[str, Any] | None = None,
     twilio: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Stack]:
-    """The whole service on a loopback port, talking to fresh fakes of Telegram and Twilio."""
+    """The whole service on a loopback port, talking to fresh fakes of Telegram and Twilio.
+
+    ``fast_chats`` lifts Telegram's one-message-a-second per chat on both sides, so that
+    dialogs run quickly; the tests of the sender keep it.
+    """
+    telegram = dict(telegram or {})
+    if fast_chats:
+        telegram.setdefault("chat_rate", None)
+        overrides.setdefault("telegram_chat_rate", 0)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     async with (
-        FakeTelegram(**(telegram or {})) as fake_telegram,
+        FakeTelegram(**telegram) as fake_telegram,
         FakeTwilio(deliver_to=url, **(twilio or {})) as fake_twilio,
     ):
         settings = settings_for(backend, fake_telegram.url, fake_twilio.url, **overrides)

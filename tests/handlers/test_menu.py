@@ -1,0 +1,124 @@
+"""Commands and the menu, typed or tapped, on every channel and in several languages."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.commands import words_in
+from bot.i18n import Translator
+from bot.storage.models import Contact
+from tests.dialog import Member, texts
+from tests.harness import running
+
+CHANNELS = ["telegram", "whatsapp", "web"]
+
+
+async def onboard(member: Member, locale: str, country: str = "RO") -> None:
+    await member.say("hello")
+    await member.tap("consent:yes")
+    await member.tap(f"lang:{locale}")
+    await member.tap(f"country:{country}")
+    await member.tap("org:skip")
+
+
+def command(member: Member, name: str, locale: str) -> str:
+    """What a member types: a slash command on Telegram, a word in their language elsewhere."""
+    return f"/{name}" if member.channel == "telegram" else words_in(Translator(locale), name)[0]
+
+
+async def contact_of(member: Member) -> Contact:
+    async with member.stack.service.db.session() as session:
+        found = await session.scalar(
+            select(Contact).where(Contact.channel == member.channel, Contact.address == member.address)
+        )
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_stop_and_start_in_the_members_language(backend, channel):
+    async with running(backend) as stack:
+        member = Member(stack, channel)
+        await onboard(member, "uk", "MD")
+        uk = Translator("uk")
+        stopped = await member.say(command(member, "stop", "uk"))
+        assert texts(stopped).startswith(uk("Done: you will get no more news from ChildPact. You can still ask me questions. To get the news again, write {start}.").split("{")[0])
+        assert (await contact_of(member)).status == "stopped"
+        resumed = await member.say(command(member, "start", "uk"))
+        assert uk("Welcome back! You will receive ChildPact news again.") in resumed[-1].text
+        assert (await contact_of(member)).status == "active"
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_help_menu_language_country_and_cancel(backend, channel):
+    async with running(backend) as stack:
+        member = Member(stack, channel)
+        await onboard(member, "ro")
+        ro = Translator("ro")
+        help_text = texts(await member.say(command(member, "help", "ro")))
+        for name in ("menu", "language", "country", "stop", "start", "cancel"):
+            assert command(member, name, "ro") in help_text
+
+        menu = await member.say(command(member, "menu", "ro"))
+        assert menu[-1].options == [ro("About ChildPact"), ro("Surveys"), ro("Settings"), ro("Talk to the secretariat")]
+
+        picker = await member.say(command(member, "language", "ro"))
+        assert picker[-1].payloads[0] == "lang:ro"
+        switched = await member.tap("lang:tr")
+        assert switched[-1].text == Translator("tr")("Done, I will write to you in {language}.", language="Türkçe")
+
+        countries = await member.say(command(member, "country", "tr"))
+        assert countries[-1].payloads[0] == "country:RO"  # their current country first
+        saved = await member.tap("country:BG")
+        assert Translator("tr").country_name("BG") in saved[-1].text
+
+        await member.say(command(member, "menu", "tr"))
+        await member.tap("menu:settings")
+        await member.tap("set:organisation")
+        cancelled = await member.say(command(member, "cancel", "tr"))
+        assert cancelled[-1].text == Translator("tr")("Okay, cancelled.")
+        assert (await contact_of(member)).flow is None
+
+
+@pytest.mark.parametrize("locale", ["ru", "ro", "ka", "sr", "sr_Latn", "sq", "tr", "hy"])
+async def test_whatsapp_command_words_work_in_every_language(backend, locale):
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp")
+        await onboard(member, locale)
+        t = Translator(locale)
+        for word in words_in(t, "stop"):
+            await member.say(word.upper())  # members type in capitals too
+            assert (await contact_of(member)).status == "stopped", word
+            await member.say(words_in(t, "start")[-1])
+            assert (await contact_of(member)).status == "active"
+        menu = await member.say(words_in(t, "menu")[0])
+        assert menu[-1].payloads[0] == "menu:about"
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_menu_entries_not_built_yet_answer_politely(backend, channel):
+    async with running(backend) as stack:
+        member = Member(stack, channel)
+        await onboard(member, "bg")
+        bg = Translator("bg")
+        for entry in ("about", "surveys", "secretariat"):
+            await member.say(command(member, "menu", "bg"))
+            answer = await member.tap(f"menu:{entry}")
+            assert answer and answer[-1].text
+            assert answer[-1].text != bg("Sorry, I did not understand. Please choose one of the options.")
+
+
+async def test_stop_works_even_before_onboarding(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp", country_code="40")
+        await member.say("STOP")
+        assert (await contact_of(member)).status == "stopped"
+
+
+async def test_free_text_gets_an_honest_answer_and_the_menu(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "en")
+        answer = await member.say("Where is the next general assembly?")
+        assert answer[-1].payloads[0] == "menu:about"
