@@ -68,8 +68,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(
         settings,
         workers=not args.web_only,
-        migrate=settings.is_sqlite,
-        only_process=not args.web_only,
+        migrate=not args.web_only,  # the scaled mode migrates in the Procfile's release step
+        # Without Redis this is the only process, so nobody else can be mid-send.
+        only_process=settings.redis_url is None,
     )
     uvicorn.run(
         app,

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./var/childpact.db"
     redis_url: str | None = None
+    redis_prefix: str = "childpact:"  # lets several deployments share one Redis
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None
