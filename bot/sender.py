@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -67,7 +68,7 @@ class Sender:
         self._in_flight = 0
         self._slot_freed = asyncio.Event()
         self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
-        self._pacing_locks = {name: asyncio.Lock() for name in self.channels}
+        self._idle_wait = 1.0
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- limits -------------------------------------------------------------------------
@@ -88,23 +89,17 @@ class Sender:
         return Bucket(f"rate:{contact_key(row.channel, row.address)}", rate, 1)
 
     async def _pace(self, row: Claimed, message: OutboundMessage) -> None:
+        """Wait for the chat's own limit and for any pause of the whole channel."""
         chat = self._chat_bucket(row, message)
         while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
             await asyncio.sleep(wait)
-        bucket = self._channel_bucket(row.channel)
-        async with self._pacing_locks[row.channel]:
-            while True:
-                wait = await self.coordinator.paused_for(row.channel)
-                if wait <= 0 and bucket is not None:
-                    wait = await self.coordinator.take([bucket])
-                if wait <= 0:
-                    return
-                await asyncio.sleep(min(wait, 5.0))
+        while (wait := await self.coordinator.paused_for(row.channel)) > 0:
+            await asyncio.sleep(min(wait, 5.0))
 
     # ---- the loop -----------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Send until ``stopping`` is set; wakes on ``notify("outbox")`` or every second."""
+        """Send until ``stopping`` is set; wakes on ``notify("outbox")``, a free token, or each second."""
         writer = asyncio.create_task(self._write_results(stopping))
         last_recovery = 0.0
         try:
@@ -113,13 +108,12 @@ class Sender:
                     await self.recover()
                     last_recovery = time.monotonic()
                 claimed = await self.pump()
-                if claimed == 0:
-                    await self.coordinator.wait("outbox", timeout=1.0)
-                elif self._in_flight >= self.max_in_flight:
+                if self._in_flight >= self.max_in_flight:
                     self._slot_freed.clear()
-                    await asyncio.wait_for(self._slot_freed.wait(), timeout=1.0)
-        except TimeoutError:
-            pass
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._slot_freed.wait(), timeout=1.0)
+                elif claimed == 0:
+                    await self.coordinator.wait("outbox", timeout=self._idle_wait)
         finally:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -127,24 +121,37 @@ class Sender:
             await writer
 
     async def pump(self) -> int:
-        """Claim what is due and start sending it; returns how many were claimed."""
-        room = self.max_in_flight - self._in_flight
-        if room <= 0 or not self.channels:
-            return 0
-        rows = await self.claim(room)
-        for row in rows:
-            self._in_flight += 1
-            task = asyncio.create_task(self._deliver(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(rows)
+        """Claim what the limits allow now and start sending it; returns how many were claimed.
 
-    async def claim(self, limit: int) -> list[Claimed]:
+        Tokens are taken before claiming, so that a reply queued a moment later is not stuck
+        behind bulk messages that were claimed early and wait for their turn.
+        """
+        self._idle_wait = 1.0
+        total = 0
+        for name in self.channels:
+            room = self.max_in_flight - self._in_flight
+            if room <= 0:
+                break
+            if await self.coordinator.paused_for(name) > 0:
+                continue
+            bucket = self._channel_bucket(name)
+            if bucket is not None:
+                room = await self.coordinator.take_batch(bucket, min(room, max(1, int(bucket.burst))))
+                if room == 0:
+                    self._idle_wait = min(self._idle_wait, 1.0 / bucket.rate)
+                    continue
+            rows = await self.claim(room, [name])
+            for row in rows:
+                self._in_flight += 1
+                task = asyncio.create_task(self._deliver(row))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            total += len(rows)
+        return total
+
+    async def claim(self, limit: int, channels: list[str]) -> list[Claimed]:
         """Take due messages, at most one per chat, replies before bulk, oldest first."""
         now = time.time()
-        active = [name for name in self.channels if await self.coordinator.paused_for(name) <= 0]
-        if not active:
-            return []
         table = Delivery.__table__
         earlier = aliased(Delivery)
         blocked = exists().where(
@@ -167,7 +174,7 @@ class Sender:
             .where(
                 Delivery.status == "queued",
                 Delivery.due_at <= now,
-                Delivery.channel.in_(active),
+                Delivery.channel.in_(channels),
                 ~blocked,
             )
             .order_by(Delivery.priority, Delivery.id)
