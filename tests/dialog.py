@@ -22,7 +22,9 @@ class Reply:
 class Member:
     """One member on one channel. ``say`` and ``tap`` return the bot's replies to that message."""
 
-    def __init__(self, stack: Stack, channel: str, *, lang: str | None = "en", country_code: str = "40") -> None:
+    def __init__(
+        self, stack: Stack, channel: str, *, lang: str | None = "en", country_code: str = "40"
+    ) -> None:
         self.stack = stack
         self.channel = channel
         self.cursor = 0
@@ -44,7 +46,12 @@ class Member:
         else:
             response = await self.stack.http.post(
                 "/chat/api/messages",
-                json={"session": self.address, "id": uuid.uuid4().hex, "text": text, "lang": self.lang},
+                json={
+                    "session": self.address,
+                    "id": uuid.uuid4().hex,
+                    "text": text,
+                    "lang": self.lang,
+                },
             )
         assert response.status_code in (200, 202), response.text
         return await self.replies()
@@ -74,12 +81,18 @@ class Member:
         async def settled() -> bool:
             async with db.session() as session:
                 pending = await session.scalar(
-                    select(func.count()).select_from(Inbound).where(
-                        Inbound.channel == self.channel, Inbound.address == self.address, Inbound.status == "pending"
+                    select(func.count())
+                    .select_from(Inbound)
+                    .where(
+                        Inbound.channel == self.channel,
+                        Inbound.address == self.address,
+                        Inbound.status == "pending",
                     )
                 )
                 unsent = await session.scalar(
-                    select(func.count()).select_from(Delivery).where(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(
                         Delivery.channel == self.channel,
                         Delivery.address == self.address,
                         Delivery.status.in_(("queued", "sending")),
@@ -92,7 +105,11 @@ class Member:
             rows = (
                 await session.execute(
                     select(Delivery.id, Delivery.message)
-                    .where(Delivery.channel == self.channel, Delivery.address == self.address, Delivery.id > self.cursor)
+                    .where(
+                        Delivery.channel == self.channel,
+                        Delivery.address == self.address,
+                        Delivery.id > self.cursor,
+                    )
                     .order_by(Delivery.id)
                 )
             ).all()
@@ -103,7 +120,9 @@ class Member:
             if message.callback_id and not message.text:
                 continue
             choices = [b for line in message.buttons for b in line]
-            replies.append(Reply(message.text, [b.label for b in choices], [b.payload for b in choices]))
+            replies.append(
+                Reply(message.text, [b.label for b in choices], [b.payload for b in choices])
+            )
         self.last = replies or self.last
         return replies
 

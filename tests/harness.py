@@ -36,7 +36,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def settings_for(backend: Backend, telegram_url: str, twilio_url: str, **overrides: Any) -> Settings:
+def settings_for(
+    backend: Backend, telegram_url: str, twilio_url: str, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = dict(
         database_url=backend.database_url,
         redis_url=backend.redis_url,
@@ -64,11 +66,15 @@ class Stack:
     task: asyncio.Task[None]
     extra: dict[str, Any] = field(default_factory=dict)
 
-    async def post_telegram(self, update: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
+    async def post_telegram(
+        self, update: dict[str, Any], secret: str | None = SECRET
+    ) -> httpx.Response:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         return await self.http.post("/webhook/telegram", json=update, headers=headers)
 
-    async def post_whatsapp(self, path: str = "/webhook/whatsapp", **fields: str | None) -> httpx.Response:
+    async def post_whatsapp(
+        self, path: str = "/webhook/whatsapp", **fields: str | None
+    ) -> httpx.Response:
         form, headers = signed_inbound(PUBLIC + path, AUTH, **fields)
         return await self.http.post(path, data=form, headers=headers)
 
@@ -109,7 +115,9 @@ async def running(
         service = await start_service(backend, settings, workers=workers)
         app = create_app(settings, service=service)
         app.state.service = service
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:

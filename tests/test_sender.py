@@ -15,7 +15,12 @@ BULK, REPLY = 5, 1
 
 
 async def enqueue(
-    service: Service, channel: str, addresses: list[str], *, priority: int = BULK, per_member: int = 1
+    service: Service,
+    channel: str,
+    addresses: list[str],
+    *,
+    priority: int = BULK,
+    per_member: int = 1,
 ) -> None:
     """What a broadcast leaves in the outbox: one row per message, queued."""
     async with service.db.session() as session, session.begin():
@@ -25,7 +30,9 @@ async def enqueue(
                 select(Contact).where(Contact.channel == channel, Contact.address == address)
             )
             if contact is None:
-                contact = Contact(channel=channel, address=address, status="active", flow_data={}, choices=[])
+                contact = Contact(
+                    channel=channel, address=address, status="active", flow_data={}, choices=[]
+                )
                 session.add(contact)
                 await session.flush()
             contacts[address] = contact
@@ -41,7 +48,9 @@ async def enqueue(
 
 async def statuses(service: Service) -> dict[str, int]:
     async with service.db.session() as session:
-        rows = await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        rows = await session.execute(
+            select(Delivery.status, func.count()).group_by(Delivery.status)
+        )
         return dict(rows.all())
 
 
@@ -91,11 +100,17 @@ async def test_blocked_members_are_marked_unreachable_and_not_retried(backend):
     async with running(
         backend, telegram={"blocked": [blocked], "deactivated": [deactivated], "missing": [missing]}
     ) as stack:
-        await enqueue(stack.service, "telegram", [blocked, deactivated, missing, "844444444"], per_member=2)
+        await enqueue(
+            stack.service, "telegram", [blocked, deactivated, missing, "844444444"], per_member=2
+        )
         await eventually(lambda: all_done(stack.service), timeout=20)
         async with stack.service.db.session() as session:
             unreachable = set(
-                (await session.scalars(select(Contact.address).where(Contact.unreachable_at.is_not(None)))).all()
+                (
+                    await session.scalars(
+                        select(Contact.address).where(Contact.unreachable_at.is_not(None))
+                    )
+                ).all()
             )
         assert unreachable == {blocked, deactivated, missing}
         found = await statuses(stack.service)
@@ -121,7 +136,9 @@ async def test_replies_to_members_go_ahead_of_bulk(backend):
         await eventually(lambda: len(stack.telegram.messages) >= 3)
         await enqueue(stack.service, "telegram", ["399999999"], priority=REPLY)
         await eventually(lambda: stack.telegram.messages_to("399999999"), timeout=20)
-        position = next(i for i, m in enumerate(stack.telegram.messages) if m.chat_id == "399999999")
+        position = next(
+            i for i, m in enumerate(stack.telegram.messages) if m.chat_id == "399999999"
+        )
         assert position < 10  # well before the remaining bulk messages
         await eventually(lambda: all_done(stack.service), timeout=30)
 
@@ -133,7 +150,9 @@ async def test_whatsapp_errors_are_classified(backend):
         await eventually(lambda: all_done(stack.service), timeout=20)
         async with stack.service.db.session() as session:
             rows = {r.address: r for r in (await session.scalars(select(Delivery))).all()}
-            contact = await session.scalar(select(Contact).where(Contact.address == f"whatsapp:{stopped}"))
+            contact = await session.scalar(
+                select(Contact).where(Contact.address == f"whatsapp:{stopped}")
+            )
         assert rows[f"whatsapp:{stopped}"].status == "failed"
         assert rows[f"whatsapp:{stopped}"].error_code == "21610"
         assert contact is not None and contact.unreachable_at is not None

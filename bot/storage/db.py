@@ -44,6 +44,10 @@ class Database:
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
         async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Several processes may start at once: one migrates, the others wait and find
+                # nothing left to do.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7246001)"))
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> bool:

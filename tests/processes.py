@@ -1,0 +1,96 @@
+"""Real ``childpact`` processes for the fault tests: started, killed and restarted like in production."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.harness import AUTH, NUMBER, PUBLIC, SECRET, SID, TOKEN, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Process:
+    """One ``childpact serve`` on a loopback port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=out,
+            )
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"childpact serve exited: {self.log.read_text()[-2000:]}")
+                try:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError("childpact serve did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no cleanup, as when a machine dies."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def channel_env(telegram_url: str, twilio_url: str) -> dict[str, str]:
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TELEGRAM_API_URL": telegram_url,
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": AUTH,
+        "TWILIO_WHATSAPP_NUMBER": NUMBER,
+        "TWILIO_API_URL": twilio_url,
+        "PUBLIC_URL": PUBLIC,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@asynccontextmanager
+async def postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for processes that cannot be given a schema."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await admin.dispose()
