@@ -8,9 +8,8 @@ from bot.config import Settings
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
     from bot.channels.telegram import TelegramChannel
-    from bot.channels.whatsapp import WhatsAppChannel
-
     from bot.channels.web import WebChannel
+    from bot.channels.whatsapp import WhatsAppChannel
 
     channels: list[Channel] = [WebChannel()]
     if settings.telegram_enabled:
