@@ -53,7 +53,9 @@ class Page(HTMLParser):
         if tag == "body":
             self.body_class = values.get("class", "")
         self.shown += [values[name] for name in SHOWN_ATTRIBUTES if values.get(name)]
-        self.addresses += [values[name] for name in ("src", "href") if name in values]
+        self.addresses += [
+            values[name] for name in ("src", "href") if not values.get(name, "#").startswith("#")
+        ]
         self._in = values.get("id") if tag == "script" else tag
 
     def handle_endtag(self, tag: str) -> None:
@@ -77,7 +79,9 @@ class WebMember:
 
     def post(self, text: str = "", payload: str | None = None, id: str | None = None) -> Any:
         body = {"session": self.session, "id": id or uuid.uuid4().hex, "text": text}
-        return self.client.post("/chat/api/messages", json=body | {"payload": payload, "lang": self.lang})
+        return self.client.post(
+            "/chat/api/messages", json=body | {"payload": payload, "lang": self.lang}
+        )
 
     def say(self, text: str) -> list[dict[str, Any]]:
         assert self.post(text).status_code == 202
@@ -88,7 +92,11 @@ class WebMember:
         return self.replies()
 
     def fetch(self, wait: float, after: int | None = None) -> list[dict[str, Any]]:
-        query = {"session": self.session, "after": self.cursor if after is None else after, "wait": wait}
+        query = {
+            "session": self.session,
+            "after": self.cursor if after is None else after,
+            "wait": wait,
+        }
         response = self.client.get("/chat/api/messages", params=query)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -144,7 +152,9 @@ def test_every_word_on_the_page_comes_from_the_catalog(client):
 def test_the_page_makes_no_request_elsewhere(client):
     page = Page(client.get("/chat").text)
     assert page.addresses
-    assert all(re.fullmatch(r"chat/static/[a-z0-9_-]+\.(js|css|svg)\?v=\d+", a) for a in page.addresses)
+    assert all(
+        re.fullmatch(r"chat/static/[a-z0-9_-]+\.(js|css|svg)\?v=\d+", a) for a in page.addresses
+    )
     assert not re.search(r"https?://|//[a-z]", (STATIC / "chat.css").read_text())
 
 

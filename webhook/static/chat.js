@@ -8,13 +8,11 @@
   var log = $('log'), scroller = $('scroller'), input = $('text'), form = $('composer');
   var statusLine = $('status'), typing = $('typing');
   var API = 'chat/api/messages', KEY = 'childpact-chat', KEEP = 300, WAIT = 25;
-  var params = new URLSearchParams(location.search);
   // An embedding page that asked for a language wants the bot in it too.
-  var lang = (params.get('lang') && document.documentElement.lang) || navigator.language || '';
+  var lang = (new URLSearchParams(location.search).get('lang') && document.documentElement.lang) || navigator.language || '';
   var embedded = document.body.classList.contains('embed') && window.parent !== window;
-  var state, cursor = 0, generation = 0, started = false, sending = false, caughtUp = false;
-  var pollAbort = null, shownMine = 0, typingTimer = 0, wakers = [];
-  var problems = { poll: '', send: '' };
+  var state, cursor = 0, shown = 0, caughtUp = false, generation = 0, started = false, sending = false;
+  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' };
 
   function uid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, '');
@@ -26,14 +24,12 @@
   function load() {
     try {
       var saved = JSON.parse(localStorage.getItem(KEY) || 'null');
-      if (saved && /^[A-Za-z0-9_-]{16,64}$/.test(saved.session) && Array.isArray(saved.mine)) {
-        saved.mine = saved.mine.slice(-KEEP);
-        return saved;
+      if (/^[A-Za-z0-9_-]{16,64}$/.test(saved.session) && Array.isArray(saved.mine)) {
+        return { session: saved.session, mine: saved.mine.slice(-KEEP) };
       }
-    } catch (e) { /* storage blocked or damaged: start afresh */ }
+    } catch (e) { /* nothing saved, storage blocked or damaged: start afresh */ }
     return null;
   }
-
   function save() {
     try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode: memory only */ }
   }
@@ -47,7 +43,6 @@
   }
 
   function backoff(failures) { return Math.min(30000, 1000 * Math.pow(2, failures - 1)) * (0.75 + Math.random() / 2); }
-
   function showStatus() {
     var key = !navigator.onLine ? 'offline' : problems.send || problems.poll;
     statusLine.textContent = key ? texts[key] : '';
@@ -59,15 +54,14 @@
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text) node.textContent = text;
+    node.className = cls || '';
+    node.textContent = text || '';
     return node;
   }
 
   function safeUrl(url) {
     try { var u = new URL(url, location.href); return /^https?:$/.test(u.protocol) ? u.href : null; } catch (e) { return null; }
   }
-
   function link(href, label, cls) {
     var a = el('a', cls, label);
     a.href = href; a.target = '_blank'; a.rel = 'noopener noreferrer';
@@ -83,30 +77,40 @@
     return p;
   }
 
-  function bubble(cls) {
-    var stick = nearBottom(), li = el('li', 'msg ' + cls);
-    log.appendChild(li);
+  function bubble(cls) {  // bot bubbles go before those typed while the history was loading
+    var li = el('li', 'msg ' + cls), stick = nearBottom();
+    log.insertBefore(li, log.querySelector('.early'));
     return { li: li, stick: stick };
   }
 
-  function showMine(entry) {
-    var b = bubble('me' + (entry.sent ? '' : ' pending'));
-    b.li.id = 'm-' + entry.id;
-    b.li.appendChild(paragraph(entry.text));
+  function showMine(entry, early) {
+    var li = el('li', 'msg me' + (entry.sent ? '' : ' pending') + (early ? ' early' : ''));
+    li.id = 'm-' + entry.id;
+    li.appendChild(paragraph(entry.text));
+    log.insertBefore(li, early ? null : log.querySelector('.early'));
     toBottom();
   }
 
   // The member's bubbles are stored with the cursor they were sent at, to be replayed in place.
   function showMineUpTo(botId) {
-    while (shownMine < state.mine.length && (botId === undefined || state.mine[shownMine].after < botId)) {
-      if (!state.mine[shownMine].hidden) showMine(state.mine[shownMine]);
-      shownMine++;
+    for (; shown < state.mine.length && (botId === undefined || state.mine[shown].after < botId); shown++) {
+      var entry = state.mine[shown];
+      if (!entry.hidden && !$('m-' + entry.id)) showMine(entry, false);
     }
+  }
+
+  function caughtUpNow() {
+    caughtUp = true;
+    showMineUpTo();
+    state.mine.forEach(function (m) { if (m.early) { m.after = cursor; m.early = false; } });
+    log.querySelectorAll('.early').forEach(function (li) { li.classList.remove('early'); });
+    save();
+    toBottom();
   }
 
   function showBot(m) {
     showMineUpTo(m.id);
-    var b = bubble('bot'), url = m.image_url && safeUrl(m.image_url);
+    var b = bubble('bot'), url = m.image_url && safeUrl(m.image_url), chips = el('div', 'chips');
     if (url) {
       var img = el('img', 'picture');
       img.src = url; img.alt = ''; img.loading = 'lazy';
@@ -114,7 +118,6 @@
       b.li.appendChild(img);
     }
     if (m.text) b.li.appendChild(paragraph(m.text));
-    var chips = el('div', 'chips');
     (m.buttons || []).forEach(function (row) {
       row.forEach(function (button) {
         var href = button.url && safeUrl(button.url);
@@ -130,11 +133,10 @@
   }
 
   function send(text, payload, hidden) {
-    var entry = { id: uid(), after: cursor, text: text, payload: payload || null, sent: false };
-    if (hidden) entry.hidden = true;
+    var entry = { id: uid(), after: cursor, text: text, payload: payload || null, sent: false, hidden: !!hidden, early: !caughtUp };
     state.mine.push(entry);
     save();
-    if (!hidden && caughtUp) { showMineUpTo(); }
+    if (!hidden) showMine(entry, !caughtUp);
     flush();
   }
 
@@ -154,16 +156,15 @@
         if (gen !== generation) continue;
         entry.sent = true;
         save();
-        var shown = $('m-' + entry.id);
-        if (shown) shown.classList.remove('pending');
+        var sent = $('m-' + entry.id);
+        if (sent) sent.classList.remove('pending');
         failures = 0;
         problems.send = '';
-        showTyping(true);
+        showTyping(cursor <= entry.after);  // unless the answer came already
       } catch (e) {
         problems.send = 'retrying';
-        failures++;
         showStatus();
-        await sleep(backoff(failures));
+        await sleep(backoff(++failures));
       }
       showStatus();
     }
@@ -172,8 +173,10 @@
 
   function showTyping(on) {
     clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { typing.hidden = true; }, 20000);
+    var stick = nearBottom();
     typing.hidden = !on;
-    if (on) { typingTimer = setTimeout(function () { typing.hidden = true; }, 20000); if (nearBottom()) toBottom(); }
+    if (stick) toBottom();
   }
 
   async function poll(gen) {
@@ -190,16 +193,15 @@
         if (data.messages.length) showTyping(false);
         data.messages.forEach(showBot);
         cursor = Math.max(cursor, data.cursor);
-        if (!data.messages.length && !caughtUp) { caughtUp = true; showMineUpTo(); toBottom(); }
+        if (!data.messages.length && !caughtUp) caughtUpNow();
         if (caughtUp) wait = WAIT;
         failures = 0;
         problems.poll = '';
       } catch (e) {
         if (gen !== generation) return;
         problems.poll = 'connecting';
-        failures++;
         showStatus();
-        await sleep(backoff(failures));
+        await sleep(backoff(++failures));
       } finally {
         clearTimeout(timer);
       }
@@ -211,8 +213,8 @@
     generation++;
     if (pollAbort) pollAbort.abort();
     state = (!fresh && load()) || { session: uid(), mine: [] };
-    cursor = 0; shownMine = 0; caughtUp = false; log.textContent = '';
-    problems.poll = 'connecting'; problems.send = '';
+    cursor = 0; shown = 0; caughtUp = false; log.textContent = '';
+    problems = { poll: 'connecting', send: '' };
     showStatus();
     showTyping(false);
     if (!state.mine.length) send('/start', null, true);  // the bot greets a new session
@@ -221,17 +223,12 @@
     flush();
   }
 
-  function start() {
-    if (started) return;
-    started = true;
-    begin(false);
-  }
+  function start() { if (!started) begin(false); started = true; }
 
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var text = input.value.trim();
-    if (!text) return;
-    send(text);
+    if (text) send(text);
     input.value = '';
     grow();
     input.focus();
@@ -252,12 +249,10 @@
   if (embedded) {
     // In the website's panel: wait until the member opens it, so that visitors who never
     // open the chat start no conversation. The website's button borrows our translated labels.
-    var close = $('close');
-    close.hidden = false;
-    close.addEventListener('click', function () { window.parent.postMessage({ childpact: 'close' }, '*'); });
-    document.addEventListener('keydown', function (event) {
-      if (event.key === 'Escape') window.parent.postMessage({ childpact: 'close' }, '*');
-    });
+    var close = function () { window.parent.postMessage({ childpact: 'close' }, '*'); };
+    $('close').hidden = false;
+    $('close').addEventListener('click', close);
+    document.addEventListener('keydown', function (event) { if (event.key === 'Escape') close(); });
     window.addEventListener('message', function (event) {
       if (event.source !== window.parent || !event.data || event.data.childpact !== 'open') return;
       start();

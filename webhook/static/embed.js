@@ -1,4 +1,4 @@
-/* The ChildPact chat on any website, in one line placed before </body>:
+/* ChildPact's web chat on any website, in one line placed before </body>:
 
      <script src="https://HOST/chat/embed.js" defer></script>
 
@@ -40,7 +40,7 @@
   ].join('');
 
   var host = document.createElement('div');
-  var root = host.attachShadow({ mode: 'closed' });
+  var root = host.attachShadow({ mode: 'open' });
   root.innerHTML = '<style>' + css + '</style><div class="wrap">' +
     '<div class="panel" hidden><iframe></iframe></div>' +
     '<button type="button" class="launcher" aria-expanded="false" hidden>' +
