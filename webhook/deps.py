@@ -1,12 +1,16 @@
-"""Shared pieces of the routes: the service from the app state, and bounded body reading."""
+"""Shared pieces of the routes: the service from the app state, bounded body reading, and
+what makes a platform's payload safe to store."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from bot.messages import InboundMessage
 from bot.service import Service
+from bot.storage.models import Inbound
 
 
 def get_service(request: Request) -> Service:
@@ -37,3 +41,30 @@ def public_url(request: Request, base: str | None) -> str:
     """The URL the platform called: PUBLIC_URL + path + query, not the one behind the proxy."""
     url = (base or str(request.base_url).rstrip("/")) + request.url.path
     return f"{url}?{request.url.query}" if request.url.query else url
+
+
+# Half of a UTF-16 pair can arrive escaped in JSON ("\ud800"); PostgreSQL refuses it, and NUL,
+# in text and JSONB alike, so the same message would fail on every retry of the platform.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` (parsed JSON or a form) with every string safe for both databases: lone
+    surrogates become U+FFFD and NUL characters go (the JSON parser already joined pairs)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+def fits(msg: InboundMessage) -> bool:
+    """Whether the message's ids fit their columns; no platform sends longer ones."""
+    columns = Inbound.__table__.c
+    for name, value in (("platform_id", msg.platform_id), ("address", msg.address)):
+        length = getattr(columns[name].type, "length", None)
+        if length is not None and len(value) > length:
+            return False
+    return True

@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from webhook.deps import ServiceDep, read_body
+from webhook.deps import ServiceDep, fits, read_body, storable
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -28,13 +28,32 @@ async def telegram_update(request: Request, service: ServiceDep) -> JSONResponse
         raise HTTPException(403, "wrong secret token")
     body = await read_body(request, service.settings.max_body_bytes)
     try:
-        data = json.loads(body)
-        msg = channel.parse(data)  # type: ignore[attr-defined]
-    except (ValueError, TypeError, KeyError) as exc:
+        data = storable(json.loads(body))
+    except (ValueError, RecursionError) as exc:
         service.metrics.inbound.labels("telegram", "malformed").inc()
-        raise HTTPException(400, "not a Telegram update") from exc
-    if msg is None:
+        raise HTTPException(400, "not JSON") from exc
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        service.metrics.inbound.labels("telegram", "malformed").inc()
+        raise HTTPException(400, "not a Telegram update: no integer update_id")
+    try:
+        msg = channel.parse(data)  # type: ignore[attr-defined]
+    except Exception as exc:
+        # An update the library cannot read (a field newer or older than it, a date past any
+        # calendar) would fail the same way on each of Telegram's retries for a day: say so
+        # in the log and acknowledge it.
+        cause = exc.__cause__ or exc
+        log.warning("dropped Telegram update %s: %s", update_id, type(cause).__name__)
+        log.debug("update %s could not be read: %s", update_id, cause)
+        service.metrics.inbound.labels("telegram", "unreadable").inc()
         return JSONResponse({"ok": True, "ignored": True})
+    if msg is None or not msg.address:
+        # From nobody we could answer (a poll's new results, an update with no content).
+        service.metrics.inbound.labels("telegram", "ignored").inc()
+        return JSONResponse({"ok": True, "ignored": True})
+    if not fits(msg):
+        service.metrics.inbound.labels("telegram", "malformed").inc()
+        raise HTTPException(400, "not a Telegram update: ids too long")
     try:
         await service.engine.accept(msg)
     except Exception as exc:
