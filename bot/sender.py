@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import time
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +18,11 @@ from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, Outcome, SendResult
 from bot.config import Settings
-from bot.coordination import Bucket, Coordinator
+from bot.coordination import Coordinator
 from bot.engine import contact_key
 from bot.messages import OutboundMessage
 from bot.metrics import Metrics
+from bot.pacing import Pacer
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery, utcnow
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
 BACKOFF_CAP = 300.0
+RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # One-way ranks: a status report may only move a delivery forward (a late "sent" never
 # overwrites "read").
 STATUS_RANK = {
@@ -65,36 +67,13 @@ class Sender:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.max_in_flight = max(1, settings.sender_concurrency)
+        self.pacer = Pacer(coordinator, settings)
         self._in_flight = 0
+        self._in_flight_by: defaultdict[str, int] = defaultdict(int)
         self._slot_freed = asyncio.Event()
         self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
         self._idle_wait = 1.0
         self._tasks: set[asyncio.Task[None]] = set()
-
-    # ---- limits -------------------------------------------------------------------------
-
-    def _channel_bucket(self, channel: str) -> Bucket | None:
-        rate = {"telegram": self.settings.telegram_rate, "whatsapp": self.settings.twilio_rate}.get(
-            channel, 0
-        )
-        if not rate or math.isinf(rate):
-            return None
-        # A burst of one and 97 % of the rate keep every rolling second within the limit.
-        return Bucket(f"rate:{channel}", rate * 0.97, 1)
-
-    def _chat_bucket(self, row: Claimed, message: OutboundMessage) -> Bucket | None:
-        rate = self.settings.telegram_chat_rate
-        if row.channel != "telegram" or message.callback_id or not rate:
-            return None
-        return Bucket(f"rate:{contact_key(row.channel, row.address)}", rate, 1)
-
-    async def _pace(self, row: Claimed, message: OutboundMessage) -> None:
-        """Wait for the chat's own limit and for any pause of the whole channel."""
-        chat = self._chat_bucket(row, message)
-        while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
-            await asyncio.sleep(wait)
-        while (wait := await self.coordinator.paused_for(row.channel)) > 0:
-            await asyncio.sleep(min(wait, 5.0))
 
     # ---- the loop -----------------------------------------------------------------------
 
@@ -107,12 +86,14 @@ class Sender:
                 if time.monotonic() - last_recovery > 5:
                     await self.recover()
                     last_recovery = time.monotonic()
-                claimed = await self.pump()
-                if self._in_flight >= self.max_in_flight:
+                if await self.pump():
+                    continue
+                if self._in_flight:
+                    # Busy: the next claim is due when sends finish and make room.
                     self._slot_freed.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._slot_freed.wait(), timeout=1.0)
-                elif claimed == 0:
+                        await asyncio.wait_for(self._slot_freed.wait(), timeout=self._idle_wait)
+                else:
                     await self.coordinator.wait("outbox", timeout=self._idle_wait)
         finally:
             if self._tasks:
@@ -121,28 +102,26 @@ class Sender:
             await writer
 
     async def pump(self) -> int:
-        """Claim what the limits allow now and start sending it; returns how many were claimed.
+        """Claim what may go soon and start sending it; returns how many were claimed.
 
-        Tokens are taken before claiming, so that a reply queued a moment later is not stuck
-        behind bulk messages that were claimed early and wait for their turn.
+        A rate-limited channel claims only a quarter second ahead, so that a reply queued a
+        moment later is not stuck behind bulk messages already waiting for their turn; claims
+        come in batches, one query for many messages.
         """
         self._idle_wait = 1.0
         total = 0
         for name in self.channels:
-            room = self.max_in_flight - self._in_flight
-            if room <= 0:
-                break
-            if await self.coordinator.paused_for(name) > 0:
+            ahead = self.pacer.lookahead(name, self.max_in_flight)
+            room = min(self.max_in_flight - self._in_flight, ahead - self._in_flight_by[name])
+            if room <= 0 or (self._in_flight_by[name] and room < max(1, ahead // 4)):
                 continue
-            bucket = self._channel_bucket(name)
-            if bucket is not None:
-                room = await self.coordinator.take_batch(bucket, min(room, max(1, int(bucket.burst))))
-                if room == 0:
-                    self._idle_wait = min(self._idle_wait, 1.0 / bucket.rate)
-                    continue
+            if (wait := await self.pacer.paused_for(name)) > 0:
+                self._idle_wait = min(self._idle_wait, wait)
+                continue
             rows = await self.claim(room, [name])
             for row in rows:
                 self._in_flight += 1
+                self._in_flight_by[name] += 1
                 task = asyncio.create_task(self._deliver(row))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -227,14 +206,14 @@ class Sender:
         try:
             message = OutboundMessage.from_json(row.message)
             channel = self.channels[row.channel]
-            await self._pace(row, message)
+            await self.pacer.wait_turn(row.channel, row.address, message)
             try:
                 result = await channel.send(row.address, message)
             except Exception:
                 log.exception("sending outbox %s on %s raised", row.id, row.channel)
                 result = SendResult(Outcome.RETRY, error_code="exception")
             if result.outcome == Outcome.RATE_LIMITED:
-                await self.coordinator.pause(row.channel, max(result.retry_after, 1.0))
+                await self.pacer.pause(row.channel, max(result.retry_after, 1.0))
                 log.warning("%s asked us to wait %.0f s", row.channel, result.retry_after)
             self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
             if result.outcome == Outcome.SENT and row.created_at is not None:
@@ -248,6 +227,7 @@ class Sender:
             await self._results.put((row, result))
         finally:
             self._in_flight -= 1
+            self._in_flight_by[row.channel] -= 1
             self._slot_freed.set()
 
     # ---- recording ----------------------------------------------------------------------
@@ -259,7 +239,16 @@ class Sender:
             except TimeoutError:
                 continue
             batch = [first]
-            while not self._results.empty() and len(batch) < 500:
+            # A moment's patience turns many small commits into one.
+            deadline = time.monotonic() + RECORD_LINGER
+            while len(batch) < 500:
+                if self._results.empty():
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._tasks:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        batch.append(await asyncio.wait_for(self._results.get(), timeout=left))
+                    continue
                 batch.append(self._results.get_nowait())
             await self._record(batch)
 

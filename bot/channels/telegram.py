@@ -24,10 +24,10 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import Outcome, SendResult
+from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.messages import Button, InboundMessage, Kind, OutboundMessage
 
@@ -56,14 +56,8 @@ class TelegramChannel:
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.telegram_enabled
         self._secret = _secret(settings.telegram_webhook_secret).encode()
-        self._request = HTTPXRequest(
-            connection_pool_size=max(1, settings.sender_concurrency),
-            read_timeout=10.0,
-            write_timeout=10.0,
-            connect_timeout=5.0,
-            pool_timeout=10.0,
-        )
-        self._updates_request = HTTPXRequest(connection_pool_size=1)
+        self._request = AiohttpRequest(connection_pool_size=max(1, settings.sender_concurrency))
+        self._updates_request = AiohttpRequest(connection_pool_size=1)
         self.bot: Bot | None = None
         if self.enabled:
             _hide_secrets_in_library_logs()

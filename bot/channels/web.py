@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from bot.channels.base import Outcome, SendResult
 from bot.messages import OutboundMessage
@@ -33,7 +33,7 @@ class WebChannel:
 
 
 async def fetch_replies(
-    db: Database, address: str, after: int, limit: int = 50, channel: str = "web"
+    db: Database, address: str, after: int, limit: int = 200, channel: str = "web"
 ) -> list[dict[str, Any]]:
     """The bot's messages to one web (or terminal) chat after ``after``, marked delivered."""
     async with db.session() as session, session.begin():
@@ -43,10 +43,12 @@ async def fetch_replies(
                 .where(
                     Delivery.channel == channel,
                     Delivery.address == address,
-                    Delivery.id > after,
                     Delivery.status_rank >= 2,
+                    # A reply may overtake an older broadcast: whatever was never fetched
+                    # comes too, even when its id is below the page's cursor.
+                    or_(Delivery.id > after, Delivery.status == "sent"),
                 )
-                .order_by(Delivery.id)
+                .order_by(Delivery.sent_at, Delivery.id)
                 .limit(limit)
             )
         ).all()

@@ -89,8 +89,7 @@ async def chat_page(request: Request, lang: str | None = None, embed: bool = Fal
     locale = page_locale(request, lang)
     t = Translator(locale)
     html = _templates.get_template("chat.html").render(
-        _=t.gettext,
-        gettext=t.gettext,
+        texts={key: t.gettext(text) for key, text in PAGE_TEXTS.items()},
         locale=locale,
         lang_tag=locale.replace("_", "-"),
         embed=embed,

@@ -1,0 +1,195 @@
+"""Outbound: the send rate against the fake Bot API's limit, and the sender's raw capacity.
+
+    python -m bench.bench_outbound [--messages 2000] [--limit 100] [--raw 5000] [--backends sqlite,postgres]
+
+The fake runs in its own process, so that its work does not count against the sender's.
+Targets: at least 95 % of the limit with zero 429s; at least 1,000 messages a second raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from multiprocessing.connection import Connection
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.config import Settings
+from bot.coordination import create_coordinator
+from bot.messages import OutboundMessage
+from bot.sender import Sender
+from bot.storage.db import Database
+from bot.storage.models import Contact, Delivery
+
+TOKEN = "123456789:AA" + "x" * 33
+PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _fake_process(conn: Connection, rate: float | None) -> None:
+    from tests.fakes.telegram_api import FakeTelegram
+
+    async def main() -> None:
+        async with FakeTelegram(rate=rate, chat_rate=None) as fake:
+            conn.send(fake.url)
+            loop = asyncio.get_running_loop()
+            while True:
+                request = await loop.run_in_executor(None, conn.recv)
+                if request == "stop":
+                    return
+                times = [m.time for m in fake.messages]
+                span = (max(times) - min(times)) if len(times) > 1 else 0.0
+                conn.send({"sent": len(times), "429": fake.rate_limited, "max_per_s": fake.max_per_second,
+                           "span": span})  # fmt: skip
+
+    asyncio.run(main())
+
+
+class FakeInProcess:
+    def __init__(self, rate: float | None) -> None:
+        self.conn, child = mp.Pipe()
+        self.proc = mp.get_context("spawn").Process(target=_fake_process, args=(child, rate), daemon=True)
+        self.proc.start()
+        self.url: str = self.conn.recv()
+
+    def stats(self) -> dict[str, int]:
+        self.conn.send("stats")
+        return self.conn.recv()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(5)
+
+
+async def fresh_database(backend: str, folder: str) -> tuple[str, str | None, object]:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{folder}/bench-{uuid.uuid4().hex[:6]}.db", None, None
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    return PG.rsplit("/", 1)[0] + f"/{name}", REDIS, (admin, name)
+
+
+async def drop_database(handle: object) -> None:
+    if handle is None:
+        return
+    admin, name = handle  # type: ignore[misc]
+    async with admin.connect() as conn:
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    await admin.dispose()
+
+
+async def fill(db: Database, count: int) -> None:
+    async with db.session() as session, session.begin():
+        contacts = [
+            {"channel": "telegram", "address": str(600000000 + n), "status": "active", "flow_data": {}, "choices": []}
+            for n in range(count)
+        ]
+        await session.execute(insert(Contact), contacts)
+        ids = (await session.execute(text("SELECT id, address FROM contacts"))).all()
+        body = OutboundMessage(text="ChildPact news: the General Assembly meets in Chișinău on 12 May.").to_json()
+        await session.execute(
+            insert(Delivery),
+            [
+                {"contact_id": cid, "channel": "telegram", "address": address, "priority": 5, "message": body}
+                for cid, address in ids
+            ],
+        )
+
+
+async def run_case(backend: str, count: int, our_rate: float, fake_rate: float | None, folder: str) -> dict[str, float]:
+    fake = FakeInProcess(fake_rate)
+    url, redis_url, handle = await fresh_database(backend, folder)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        redis_url=redis_url,
+        telegram_bot_token=TOKEN,
+        telegram_webhook_secret="s" * 32,
+        telegram_api_url=fake.url,
+        telegram_rate=our_rate,
+        telegram_chat_rate=1.0,
+        sender_concurrency=int(os.environ.get("BENCH_CONCURRENCY", "64")),
+    )
+    from bot.channels.telegram import TelegramChannel
+
+    db = Database(settings.database_url)
+    coordinator = create_coordinator(redis_url, prefix=f"bench:{uuid.uuid4().hex[:8]}:")
+    channel = TelegramChannel(settings)
+    try:
+        await db.migrate()
+        await coordinator.start()
+        await fill(db, count)
+        sender = Sender(db, coordinator, {"telegram": channel}, settings)
+        stopping = asyncio.Event()
+        started = time.perf_counter()
+        task = asyncio.create_task(sender.run(stopping))
+        loop = asyncio.get_running_loop()
+        while (await loop.run_in_executor(None, fake.stats))["sent"] < count:
+            await asyncio.sleep(0.1)
+            if time.perf_counter() - started > 600:
+                break
+        elapsed = time.perf_counter() - started
+        stopping.set()
+        await task
+        stats = fake.stats()
+        # The rate the platform saw: from its first message to its last.
+        rate = (stats["sent"] - 1) / stats["span"] if stats["span"] else stats["sent"] / elapsed
+        return {"sent": stats["sent"], "seconds": elapsed, "rate": rate,
+                "429": stats["429"], "max_per_s": stats["max_per_s"]}  # fmt: skip
+    finally:
+        await channel.stop()
+        await coordinator.close()
+        await db.dispose()
+        await drop_database(handle)
+        fake.close()
+
+
+def reachable(backend: str) -> bool:
+    if backend == "sqlite":
+        return True
+    import socket
+
+    for port in (5432, 6379):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+    return True
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000, help="messages for the limited run")
+    parser.add_argument("--limit", type=float, default=100.0, help="the fake's messages per second")
+    parser.add_argument("--raw", type=int, default=5000, help="messages for the run with no limit")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args(argv)
+    print(f"outbound bench: {os.cpu_count()} cores, Python {platform.python_version()}, {sys.platform}")
+    print(f"{'backend':<22}{'case':<14}{'sent':>7}{'seconds':>9}{'msg/s':>9}{'of limit':>10}{'429s':>6}{'max/s':>7}")
+    with tempfile.TemporaryDirectory() as folder:
+        for backend in args.backends.split(","):
+            label = "sqlite + in-process" if backend == "sqlite" else "postgres + redis"
+            if not reachable(backend):
+                print(f"{label:<22}skipped: PostgreSQL or Redis not reachable")
+                continue
+            limited = await run_case(backend, args.messages, args.limit, args.limit, folder)
+            share = f"{limited['rate'] / args.limit:.1%}"
+            print(f"{label:<22}{f'limit {args.limit:g}/s':<14}{limited['sent']:>7.0f}{limited['seconds']:>9.1f}"
+                  f"{limited['rate']:>9.1f}{share:>10}{limited['429']:>6.0f}{limited['max_per_s']:>7.0f}")  # fmt: skip
+            raw = await run_case(backend, args.raw, 0, None, folder)
+            print(f"{label:<22}{'no limit':<14}{raw['sent']:>7.0f}{raw['seconds']:>9.1f}{raw['rate']:>9.1f}"
+                  f"{'':>10}{raw['429']:>6.0f}{raw['max_per_s']:>7.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
