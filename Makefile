@@ -21,8 +21,9 @@ catalogs: install
 run: catalogs
 	$(BIN)/childpact serve
 
+# Two workers: most tests wait on fakes, limits and processes rather than on the CPU.
 test: catalogs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .

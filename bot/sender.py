@@ -244,7 +244,8 @@ class Sender:
             while len(batch) < 500:
                 if self._results.empty():
                     left = deadline - time.monotonic()
-                    if left <= 0 or not self._tasks:
+                    # Only bulk sending is worth the wait; a lone reply is recorded at once.
+                    if left <= 0 or self._in_flight < 8:
                         break
                     with contextlib.suppress(TimeoutError):
                         batch.append(await asyncio.wait_for(self._results.get(), timeout=left))

@@ -36,6 +36,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening_socket() -> socket.socket:
+    """A bound socket on a free loopback port, handed to the server: no race for the port."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def settings_for(
     backend: Backend, telegram_url: str, twilio_url: str, **overrides: Any
 ) -> Settings:
@@ -105,7 +113,8 @@ async def running(
     if fast_chats:
         telegram.setdefault("chat_rate", None)
         overrides.setdefault("telegram_chat_rate", 0)
-    port = free_port()
+    sock = listening_socket()
+    port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}"
     async with (
         FakeTelegram(**telegram) as fake_telegram,
@@ -119,7 +128,7 @@ async def running(
             app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
         )
         server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             await asyncio.sleep(0.01)
         try:
@@ -131,7 +140,7 @@ async def running(
             await service.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.02) -> Any:
     """Wait until ``check()`` is truthy (awaiting it when it is a coroutine); fail on timeout."""
     deadline = time.monotonic() + timeout
     while True:

@@ -294,7 +294,7 @@ def _secret(value: SecretStr | None) -> str:
 
 
 class _HideSecrets(logging.Filter):
-    """Keeps the bot token (in every URL) and message texts out of httpx's and PTB's logs."""
+    """Keeps the bot token (in every URL) and message texts out of the HTTP clients' and PTB's logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == "telegram.Bot" and str(record.msg).startswith(
@@ -308,7 +308,7 @@ class _HideSecrets(logging.Filter):
 
 
 def _hide_secrets_in_library_logs() -> None:
-    for name in ("httpx", "telegram.Bot", "telegram.ext.ExtBot"):
+    for name in ("httpx", "aiohttp.client", "aiohttp.internal", "telegram.Bot", "telegram.ext.ExtBot"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _HideSecrets) for f in logger.filters):
             logger.addFilter(_HideSecrets())
