@@ -165,39 +165,48 @@ class Engine:
     async def _handle(self, session: AsyncSession, row: Inbound) -> None:
         started = time.perf_counter()
         msg = InboundMessage.from_json(row.message)
-        contact = await self._contact(session, msg)
+        contact: Contact | None = None
         replies: list[OutboundMessage] = []
         if msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
+            contact = await self._contact(session, msg)
             replies = await self._dispatch(msg, contact)
-        priority_rows = [
-            Delivery(
-                contact_id=contact.id,
-                inbound_id=row.id,
-                channel=msg.channel,
-                address=msg.address,
-                priority=REPLY,
-                message=out.to_json(),
-            )
-            for out in replies
-        ]
+        elif msg.payload and msg.payload.startswith("my_chat_member:"):
+            await self._membership(session, msg)
+        deliveries = [self._delivery(row, msg, contact, out, REPLY) for out in replies]
         if msg.callback_id:
             # Telegram shows a spinner on the button until the query is answered.
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
-            priority_rows.insert(
-                0,
-                Delivery(
-                    contact_id=contact.id,
-                    inbound_id=row.id,
-                    channel=msg.channel,
-                    address=msg.address,
-                    priority=CALLBACK,
-                    message=answer.to_json(),
-                ),
-            )
-        session.add_all(priority_rows)
+            deliveries.insert(0, self._delivery(row, msg, contact, answer, CALLBACK))
+        session.add_all(deliveries)
         row.status = "done"
         row.processed_at = utcnow()
         log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    def _delivery(
+        row: Inbound,
+        msg: InboundMessage,
+        contact: Contact | None,
+        out: OutboundMessage,
+        priority: int,
+    ) -> Delivery:
+        return Delivery(
+            contact_id=contact.id if contact else None,
+            inbound_id=row.id,
+            channel=msg.channel,
+            address=msg.address,
+            priority=priority,
+            message=out.to_json(),
+        )
+
+    async def _membership(self, session: AsyncSession, msg: InboundMessage) -> None:
+        """A member blocked the bot ("kicked") or unblocked it: they are unreachable, or not."""
+        status = (msg.payload or "").partition(":")[2]
+        contact = await session.scalar(
+            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
+        )
+        if contact is not None:
+            contact.unreachable_at = utcnow() if status in ("kicked", "left") else None
 
     async def _contact(self, session: AsyncSession, msg: InboundMessage) -> Contact:
         contact = await session.scalar(
@@ -267,19 +276,13 @@ class Engine:
         if contact is None:
             return
         t = translator_for(resolve_locale(contact.locale, contact.lang_hint, contact.country))
+        if msg.callback_id:
+            answer = OutboundMessage(text="", callback_id=msg.callback_id)
+            session.add(self._delivery(row, msg, contact, answer, CALLBACK))
         sorry = OutboundMessage(
             text=t("Sorry, something went wrong on our side. Please try again in a moment.")
         )
-        session.add(
-            Delivery(
-                contact_id=contact.id,
-                inbound_id=row.id,
-                channel=msg.channel,
-                address=msg.address,
-                priority=REPLY,
-                message=sorry.to_json(),
-            )
-        )
+        session.add(self._delivery(row, msg, contact, sorry, REPLY))
 
 
 def _chosen(text: str, choices: list[str]) -> str | None:

@@ -37,7 +37,9 @@ class Service:
         self.settings = settings
         self.metrics = Metrics()
         self.db = Database(settings.database_url, schema=db_schema)
-        self.coordinator = coordinator or create_coordinator(settings.redis_url, settings.redis_prefix)
+        self.coordinator = coordinator or create_coordinator(
+            settings.redis_url, settings.redis_prefix
+        )
         self.channels = channels if channels is not None else build_channels(settings)
         self.engine = Engine(
             self.db,

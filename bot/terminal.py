@@ -17,7 +17,9 @@ CHANNEL = "terminal"
 
 async def chat(settings: Settings, *, lang: str | None, session: str) -> None:
     """Read lines, hand them to the engine, print the replies with their options numbered."""
-    service = Service(settings, coordinator=MemoryCoordinator(), channels={CHANNEL: WebChannel(CHANNEL)})
+    service = Service(
+        settings, coordinator=MemoryCoordinator(), channels={CHANNEL: WebChannel(CHANNEL)}
+    )
     await service.start(migrate=True, workers=False, only_process=False)
     cursor = 0
     try:

@@ -247,15 +247,16 @@ def _inbound(update: Update) -> InboundMessage:
     private = chat is not None and chat.type == ChatType.PRIVATE
     if (query := update.callback_query) is not None:
         # Answered even when ignored, or the member's button keeps spinning.
-        found.callback_id, found.payload = query.id, query.data
-        if (private or chat is None) and query.data:
+        data = query.data if isinstance(query.data, str) else None
+        found.callback_id, found.payload = query.id, data
+        if (private or chat is None) and data:
             found.kind = Kind.BUTTON
     elif not private:
         pass  # groups, channels, inline queries: not a conversation with one member
-    elif (edited := update.edited_message) is not None:
-        found.kind, found.text = Kind.EDITED, edited.text or edited.caption or ""
+    elif update.edited_message is not None:
+        found.kind = Kind.EDITED
     elif (message := update.message) is not None:
-        if message.text is not None:
+        if isinstance(message.text, str):
             found.kind, found.text = Kind.TEXT, message.text
         elif message.effective_attachment is not None:
             found.kind, found.text = Kind.MEDIA, message.caption or ""
@@ -308,7 +309,13 @@ class _HideSecrets(logging.Filter):
 
 
 def _hide_secrets_in_library_logs() -> None:
-    for name in ("httpx", "aiohttp.client", "aiohttp.internal", "telegram.Bot", "telegram.ext.ExtBot"):
+    for name in (
+        "httpx",
+        "aiohttp.client",
+        "aiohttp.internal",
+        "telegram.Bot",
+        "telegram.ext.ExtBot",
+    ):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _HideSecrets) for f in logger.filters):
             logger.addFilter(_HideSecrets())

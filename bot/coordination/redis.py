@@ -126,7 +126,15 @@ class RedisCoordinator(Coordinator):
 
     def __init__(self, url: str, prefix: str = "childpact:") -> None:
         # Building the client connects nothing: connections open on first use, after start().
-        self.client = redis.asyncio.from_url(url, decode_responses=True, socket_keepalive=True)
+        # A Redis that hangs must fail a request in seconds, not hold a webhook past
+        # Twilio's 15-second patience.
+        self.client = redis.asyncio.from_url(
+            url,
+            decode_responses=True,
+            socket_keepalive=True,
+            socket_connect_timeout=3,
+            socket_timeout=5,
+        )
         self._prefix = prefix
         self._take = self.client.register_script(TAKE_LUA)
         self._take_batch = self.client.register_script(TAKE_BATCH_LUA)

@@ -82,3 +82,26 @@ async def test_typed_language_and_skip_of_organisation(backend):
         await member.tap("country:OTHER")
         done = await member.tap("org:skip")
         assert done[-1].payloads[0] == "menu:about"
+
+
+async def test_a_member_who_blocks_the_bot_is_unreachable_until_they_come_back(backend):
+    from sqlalchemy import select
+
+    from bot.storage.models import Contact
+
+    async with running(backend) as stack:
+        member = Member(stack, "telegram", lang="en")
+        await member.say("hello")
+        builder = member.builder
+        assert builder is not None
+        assert (await stack.post_telegram(builder.my_chat_member("kicked"))).status_code == 200
+        await member.replies()
+
+        async def unreachable() -> bool:
+            async with stack.service.db.session() as session:
+                contact = await session.scalar(select(Contact).where(Contact.address == member.address))
+            return contact is not None and contact.unreachable_at is not None
+
+        assert await unreachable()
+        await member.say("/start")  # writing again means they unblocked us
+        assert not await unreachable()
