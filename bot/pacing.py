@@ -32,10 +32,10 @@ class Pacer:
         )
         if not rate or math.isinf(rate):
             return None
-        # Any rolling second sees at most burst + rate tokens: keep that under the limit,
-        # with a second token of burst at higher rates so that a waiter woken a few
-        # milliseconds late does not lose its turn.
-        burst = 2 if rate >= 50 else 1
+        # Any rolling second sees at most burst + rate tokens: keep that under the limit with
+        # a few per cent to spare for the jitter between a grant and the platform. Half a
+        # token of burst lets a waiter woken a little late keep its turn instead of losing it.
+        burst = 1.5 if rate >= 20 else 1.0
         return Bucket(f"rate:{channel}", rate * 0.97 - (burst - 1), burst)
 
     def chat_bucket(self, channel: str, address: str, message: OutboundMessage) -> Bucket | None:
