@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import defaultdict
 
 from bot.config import Settings
 from bot.coordination import Bucket, Coordinator
@@ -13,7 +12,11 @@ from bot.engine import contact_key
 from bot.messages import OutboundMessage
 
 LOOKAHEAD = 0.25  # seconds of sending a rate-limited channel claims ahead of its tokens
-PAUSE_RECHECK = 0.1  # how stale this process's view of another process's pause may be
+PAUSE_RECHECK = 0.1
+SLOTS = 0.96  # share of a platform's limit the shared schedule books
+CATCH_UP = (
+    SLOTS / 0.99
+)  # closest two sends of one process may come, as a share of a slot  # how stale this process's view of another process's pause may be
 
 
 class Pacer:
@@ -22,21 +25,20 @@ class Pacer:
     def __init__(self, coordinator: Coordinator, settings: Settings) -> None:
         self.coordinator = coordinator
         self.settings = settings
-        self._turns: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._paused_until: dict[str, float] = {}
+        self._last_sent: dict[str, float] = {}
         self._pause_checked: dict[str, float] = {}
 
-    def channel_bucket(self, channel: str) -> Bucket | None:
+    def channel_interval(self, channel: str) -> float | None:
+        """Seconds between two messages on ``channel``, or None when it has no limit."""
         rate = {"telegram": self.settings.telegram_rate, "whatsapp": self.settings.twilio_rate}.get(
             channel, 0
         )
         if not rate or math.isinf(rate):
             return None
-        # Any rolling second sees at most burst + rate tokens: keep that under the limit with
-        # a few per cent to spare for the jitter between a grant and the platform. Half a
-        # token of burst lets a waiter woken a little late keep its turn instead of losing it.
-        burst = 1.5 if rate >= 20 else 1.0
-        return Bucket(f"rate:{channel}", rate * 0.97 - (burst - 1), burst)
+        # Evenly spaced slots at 96 % of the limit: any rolling second holds fewer messages
+        # than the limit even when a request reaches the platform a few milliseconds late.
+        return 1.0 / (rate * SLOTS)
 
     def chat_bucket(self, channel: str, address: str, message: OutboundMessage) -> Bucket | None:
         rate = self.settings.telegram_chat_rate
@@ -47,10 +49,10 @@ class Pacer:
     def lookahead(self, channel: str, ceiling: int) -> int:
         """How many messages of ``channel`` may be claimed and waiting for their turn at once:
         few enough that a reply queued now overtakes the bulk within a quarter second."""
-        bucket = self.channel_bucket(channel)
-        if bucket is None:
+        interval = self.channel_interval(channel)
+        if interval is None:
             return ceiling
-        return max(2, min(ceiling, math.ceil(bucket.rate * LOOKAHEAD)))
+        return max(2, min(ceiling, math.ceil(LOOKAHEAD / interval)))
 
     async def paused_for(self, channel: str) -> float:
         now = time.monotonic()
@@ -74,13 +76,21 @@ class Pacer:
         chat = self.chat_bucket(channel, address, message)
         while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
             await asyncio.sleep(wait)
-        bucket = self.channel_bucket(channel)
-        # One waiter per process polls the shared bucket; the others queue behind it in order.
-        async with self._turns[channel]:
-            while True:
-                wait = await self.paused_for(channel)
-                if wait <= 0 and bucket is not None:
-                    wait = await self.coordinator.take([bucket])
-                if wait <= 0:
-                    return
+        interval = self.channel_interval(channel)
+        while True:
+            while (wait := await self.paused_for(channel)) > 0:
                 await asyncio.sleep(min(wait, 5.0))
+            if interval is None:
+                return
+            if (wait := await self.coordinator.reserve(f"rate:{channel}", interval)) > 0:
+                await asyncio.sleep(wait)
+            # A waiter woken late must not land right on top of the next one: keep this
+            # process's own sends apart too (no await between reading and booking).
+            now = time.monotonic()
+            ready = max(now, self._last_sent.get(channel, 0.0) + interval * CATCH_UP)
+            self._last_sent[channel] = ready
+            if ready > now:
+                await asyncio.sleep(ready - now)
+            # A 429 may have paused the channel while this message waited for its slot.
+            if await self.paused_for(channel) <= 0:
+                return

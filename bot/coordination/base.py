@@ -76,6 +76,14 @@ class Coordinator(ABC):
         """Take as many whole tokens as there are, up to ``n``; return how many were taken."""
 
     @abstractmethod
+    async def reserve(self, key: str, interval: float) -> float:
+        """Book the next free slot of a schedule with ``interval`` seconds between slots, for
+        every process; return the seconds to wait until it (0.0 when it is now).
+
+        Unlike a bucket, a waiter that wakes late does not lose its turn, and slots never
+        come closer than ``interval``: the pacing a platform's per-second limit wants."""
+
+    @abstractmethod
     async def pause(self, scope: str, seconds: float) -> None:
         """Pause ``scope`` for ``seconds`` from now, unless it is already paused for longer."""
 

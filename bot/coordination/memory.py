@@ -103,6 +103,7 @@ class MemoryCoordinator(Coordinator):
     def __init__(self) -> None:
         self._locks: Expiring[str] = Expiring()
         self._buckets: Expiring[tuple[float, float]] = Expiring()  # key -> (tokens, when)
+        self._schedules: Expiring[float] = Expiring()  # key -> the next free slot
         self._pauses: Expiring[bool] = Expiring()
         self._seen: Expiring[bool] = Expiring()
         self._doorbell = Doorbell()
@@ -153,6 +154,12 @@ class MemoryCoordinator(Coordinator):
             self._store(bucket, level - granted, now)
         return granted
 
+    async def reserve(self, key: str, interval: float) -> float:
+        now = time.monotonic()
+        slot = max(now, self._schedules.get(key) or now)
+        self._schedules.put(key, slot + interval, slot + interval - now + 60)
+        return slot - now
+
     async def pause(self, scope: str, seconds: float) -> None:
         if seconds > self._pauses.left(scope):
             self._pauses.put(scope, True, seconds)
@@ -175,7 +182,7 @@ class MemoryCoordinator(Coordinator):
 
     async def forget(self, keys: Sequence[str]) -> None:
         for key in keys:
-            for store in (self._locks, self._buckets, self._pauses, self._seen):
+            for store in (self._locks, self._buckets, self._schedules, self._pauses, self._seen):
                 store.pop(key)
             self._doorbell.silence(key)
 

@@ -69,6 +69,18 @@ return granted
 """
 )
 
+# KEYS[1]: the schedule; ARGV[1]: seconds between slots. Books the next free slot on the
+# server's clock and returns the seconds until it, as a string (Lua numbers lose decimals).
+RESERVE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or now))
+redis.call('SET', KEYS[1], string.format('%.6f', slot + interval),
+           'PX', math.ceil((slot + interval - now) * 1000) + 60000)
+return string.format('%.6f', slot - now)
+"""
+
 # KEYS[1]: the pause; ARGV[1]: milliseconds. A pause only ever grows.
 PAUSE_LUA = """
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
@@ -84,7 +96,7 @@ redis.call('PUBLISH', KEYS[1], count)
 return count
 """
 
-KINDS = ("lock", "bucket", "pause", "seen", "notified")
+KINDS = ("lock", "bucket", "schedule", "pause", "seen", "notified")
 COUNTER_LIFETIME_MS = 24 * 3600 * 1000
 
 
@@ -139,6 +151,7 @@ class RedisCoordinator(Coordinator):
         self._take = self.client.register_script(TAKE_LUA)
         self._take_batch = self.client.register_script(TAKE_BATCH_LUA)
         self._pause = self.client.register_script(PAUSE_LUA)
+        self._reserve = self.client.register_script(RESERVE_LUA)
         self._notify = self.client.register_script(NOTIFY_LUA)
         self._doorbell = Doorbell()
         self._counts: dict[str, int] = {}
@@ -192,6 +205,9 @@ class RedisCoordinator(Coordinator):
             return n
         keys = [self._key("bucket", bucket.key)]
         return int(await self._take_batch(keys=keys, args=[n, bucket.rate, bucket.burst]))
+
+    async def reserve(self, key: str, interval: float) -> float:
+        return float(await self._reserve(keys=[self._key("schedule", key)], args=[interval]))
 
     async def pause(self, scope: str, seconds: float) -> None:
         if seconds > 0:

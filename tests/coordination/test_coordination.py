@@ -266,3 +266,18 @@ async def test_create_coordinator_picks_the_backend() -> None:
         await remote.start()
     assert not await remote.ping()
     await remote.close()
+
+
+class TestReserve:
+    """Slots of a shared schedule: never closer than the interval, whichever process books."""
+
+    async def test_slots_are_spaced_by_the_interval(self, coordinator) -> None:
+        waits = [await coordinator.reserve("sched", 0.05) for _ in range(5)]
+        assert waits[0] == pytest.approx(0.0, abs=0.01)
+        for earlier, later in zip(waits, waits[1:], strict=False):
+            assert later - earlier == pytest.approx(0.05, abs=0.01)
+
+    async def test_an_idle_schedule_starts_again_from_now(self, coordinator) -> None:
+        await coordinator.reserve("idle", 0.05)
+        await asyncio.sleep(0.2)
+        assert await coordinator.reserve("idle", 0.05) == pytest.approx(0.0, abs=0.01)
