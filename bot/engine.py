@@ -7,6 +7,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 REPLY, CALLBACK = 1, 0  # outbox priorities: lower goes first; bulk messages use 5
 MAX_ATTEMPTS = 3
 LOCK_TTL = 30.0
+SWEEP_PARALLEL = 8
 
 
 def contact_key(channel: str, address: str) -> str:
@@ -90,77 +92,78 @@ class Engine:
         if self.on_stored:
             self.on_stored(channel, result)
 
-    async def drain(self, channel: str, address: str) -> int:
-        """Handle every pending message of one contact, oldest first; 0 if another worker has it."""
+    async def drain(self, channel: str, address: str) -> int | None:
+        """Handle every pending message of one contact, oldest first; returns how many, or
+        None when another worker holds the contact (it will handle them, or the caller retries).
+        """
+        lease = await self.coordinator.try_lock(contact_key(channel, address), ttl=LOCK_TTL)
+        if lease is None:
+            return None
         handled = 0
-        while True:
-            lease = await self.coordinator.try_lock(contact_key(channel, address), ttl=LOCK_TTL)
-            if lease is None:
-                return handled
-            try:
-                while await self._handle_next(channel, address):
-                    handled += 1
-            finally:
-                await lease.release()
-            # A message stored while we released the lock would otherwise wait for the sweep.
-            if not await self._has_pending(channel, address):
-                return handled
+        try:
+            more = True
+            while more:
+                found, more = await self._handle_next(channel, address)
+                handled += found
+        finally:
+            await lease.release()
+        return handled
 
-    async def sweep(self, limit: int = 200) -> int:
-        """Handle whatever is pending (after a restart, or what a busy lock left behind)."""
+    async def sweep(self, limit: int = 100, older_than: float = 0.0) -> int:
+        """Handle what is pending: after a restart, or what a busy contact left behind.
+
+        Only messages older than ``older_than`` seconds: younger ones are being handled by
+        the web process that stored them.
+        """
+        cutoff = utcnow() - timedelta(seconds=older_than)
         async with self.db.session() as session:
             rows = await session.execute(
                 select(Inbound.channel, Inbound.address)
-                .where(Inbound.status == "pending")
+                .where(Inbound.status == "pending", Inbound.received_at <= cutoff)
                 .group_by(Inbound.channel, Inbound.address)
                 .order_by(func.min(Inbound.id))
                 .limit(limit)
             )
             contacts = rows.all()
-        results = await asyncio.gather(*(self.drain(c, a) for c, a in contacts))
-        return sum(results)
+        # A few at a time: each drain holds a database connection and a Redis lock.
+        gate = asyncio.Semaphore(SWEEP_PARALLEL)
 
-    async def _has_pending(self, channel: str, address: str) -> bool:
-        async with self.db.session() as session:
-            found = await session.scalar(
-                select(Inbound.id)
-                .where(
-                    Inbound.channel == channel,
-                    Inbound.address == address,
-                    Inbound.status == "pending",
-                )
-                .limit(1)
-            )
-        return found is not None
+        async def one(channel: str, address: str) -> int:
+            async with gate:
+                return await self.drain(channel, address) or 0
 
-    async def _handle_next(self, channel: str, address: str) -> bool:
+        return sum(await asyncio.gather(*(one(c, a) for c, a in contacts)))
+
+    async def _handle_next(self, channel: str, address: str) -> tuple[bool, bool]:
+        """Handle the contact's oldest pending message: (handled one, more are pending)."""
         row_id: int | None = None
         attempts = 0
+        pending = (
+            Inbound.channel == channel,
+            Inbound.address == address,
+            Inbound.status == "pending",
+        )
         try:
             async with self.db.session() as session, session.begin():
                 row = await session.scalar(
-                    select(Inbound)
-                    .where(
-                        Inbound.channel == channel,
-                        Inbound.address == address,
-                        Inbound.status == "pending",
-                    )
-                    .order_by(Inbound.id)
-                    .limit(1)
-                    .with_for_update()
+                    select(Inbound).where(*pending).order_by(Inbound.id).limit(1).with_for_update()
                 )
                 if row is None:
-                    return False
+                    return False, False
                 row_id, attempts = row.id, row.attempts
                 await self._handle(session, row)
+                more = await session.scalar(
+                    select(Inbound.id).where(*pending, Inbound.id > row_id).limit(1)
+                )
         except Exception as exc:
             if row_id is None:
                 raise  # the database itself failed: the message stays pending for the sweep
             # A bug in a handler must not block this member forever.
             log.exception("inbound %s failed (attempt %d)", row_id, attempts + 1)
             await self._record_failure(row_id, attempts + 1, exc)
+            more = True
         await self.coordinator.notify("outbox")
-        return True
+        return True, more is not None
 
     async def _handle(self, session: AsyncSession, row: Inbound) -> None:
         started = time.perf_counter()

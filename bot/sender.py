@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, Outcome, SendResult
@@ -37,6 +37,62 @@ STATUS_RANK = {
     "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
     "failed": 5, "undelivered": 5, "skipped": 5,
 }  # fmt: skip
+
+
+def _claim_statement() -> Any:
+    """UPDATE ... RETURNING of the due messages, built once: a chat's message is due when
+    nothing of that chat is being sent and nothing of it comes before it."""
+    table = Delivery.__table__
+    earlier = aliased(Delivery)
+    blocked = exists().where(
+        earlier.channel == Delivery.channel,
+        earlier.address == Delivery.address,
+        earlier.id != Delivery.id,
+        or_(
+            earlier.status == "sending",
+            and_(
+                earlier.status == "queued",
+                or_(
+                    earlier.priority < Delivery.priority,
+                    and_(earlier.priority == Delivery.priority, earlier.id < Delivery.id),
+                ),
+            ),
+        ),
+    )
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == "queued",
+            Delivery.due_at <= bindparam("now"),
+            Delivery.channel.in_(bindparam("channels", expanding=True)),
+            ~blocked,
+        )
+        .order_by(Delivery.priority, Delivery.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=table)
+    )
+    return (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(
+            status="sending",
+            status_rank=1,
+            lease_until=bindparam("lease"),
+            attempts=table.c.attempts + 1,
+        )
+        .returning(
+            table.c.id,
+            table.c.channel,
+            table.c.address,
+            table.c.contact_id,
+            table.c.message,
+            table.c.attempts,
+            table.c.created_at,
+        )
+    )
+
+
+_CLAIM = _claim_statement()
 
 
 @dataclass(slots=True)
@@ -70,7 +126,6 @@ class Sender:
         self.pacer = Pacer(coordinator, settings)
         self._in_flight = 0
         self._in_flight_by: defaultdict[str, int] = defaultdict(int)
-        self._slot_freed = asyncio.Event()
         self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
         self._idle_wait = 1.0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -86,14 +141,9 @@ class Sender:
                 if time.monotonic() - last_recovery > 5:
                     await self.recover()
                     last_recovery = time.monotonic()
-                if await self.pump():
-                    continue
-                if self._in_flight:
-                    # Busy: the next claim is due when sends finish and make room.
-                    self._slot_freed.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._slot_freed.wait(), timeout=self._idle_wait)
-                else:
+                if not await self.pump():
+                    # New messages, and finished sends that make room or unblock a chat's
+                    # next message, all notify "outbox"; retries and pauses end on the timer.
                     await self.coordinator.wait("outbox", timeout=self._idle_wait)
         finally:
             if self._tasks:
@@ -105,82 +155,46 @@ class Sender:
         """Claim what may go soon and start sending it; returns how many were claimed.
 
         A rate-limited channel claims only a quarter second ahead, so that a reply queued a
-        moment later is not stuck behind bulk messages already waiting for their turn; claims
-        come in batches, one query for many messages.
+        moment later is not stuck behind bulk messages already waiting for their turn; the
+        channels without a limit share one claim. Claims come in batches.
         """
         self._idle_wait = 1.0
-        total = 0
+        groups: list[tuple[list[str], int]] = []
+        unpaced: list[str] = []
         for name in self.channels:
+            if self.pacer.channel_interval(name) is None:
+                unpaced.append(name)
+                continue
             ahead = self.pacer.lookahead(name, self.max_in_flight)
-            room = min(self.max_in_flight - self._in_flight, ahead - self._in_flight_by[name])
+            room = ahead - self._in_flight_by[name]
             if room <= 0 or (self._in_flight_by[name] and room < max(1, ahead // 4)):
                 continue
             if (wait := await self.pacer.paused_for(name)) > 0:
                 self._idle_wait = min(self._idle_wait, wait)
                 continue
-            rows = await self.claim(room, [name])
-            for row in rows:
+            groups.append(([name], room))
+        if unpaced:
+            groups.append((unpaced, self.max_in_flight))
+        total = 0
+        for names, room in groups:
+            room = min(room, self.max_in_flight - self._in_flight)
+            if room <= 0:
+                continue
+            for row in await self.claim(room, names):
                 self._in_flight += 1
-                self._in_flight_by[name] += 1
+                self._in_flight_by[row.channel] += 1
                 task = asyncio.create_task(self._deliver(row))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            total += len(rows)
+                total += 1
         return total
 
     async def claim(self, limit: int, channels: list[str]) -> list[Claimed]:
         """Take due messages, at most one per chat, replies before bulk, oldest first."""
         now = time.time()
-        table = Delivery.__table__
-        earlier = aliased(Delivery)
-        blocked = exists().where(
-            earlier.channel == Delivery.channel,
-            earlier.address == Delivery.address,
-            earlier.id != Delivery.id,
-            or_(
-                earlier.status == "sending",
-                and_(
-                    earlier.status == "queued",
-                    or_(
-                        earlier.priority < Delivery.priority,
-                        and_(earlier.priority == Delivery.priority, earlier.id < Delivery.id),
-                    ),
-                ),
-            ),
-        )
-        due = (
-            select(Delivery.id)
-            .where(
-                Delivery.status == "queued",
-                Delivery.due_at <= now,
-                Delivery.channel.in_(channels),
-                ~blocked,
-            )
-            .order_by(Delivery.priority, Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=table)
-        )
-        stmt = (
-            update(table)
-            .where(table.c.id.in_(due.scalar_subquery()))
-            .values(
-                status="sending",
-                status_rank=1,
-                lease_until=now + LEASE,
-                attempts=table.c.attempts + 1,
-            )
-            .returning(
-                table.c.id,
-                table.c.channel,
-                table.c.address,
-                table.c.contact_id,
-                table.c.message,
-                table.c.attempts,
-                table.c.created_at,
-            )
-        )
+        params = {"now": now, "lease": now + LEASE, "limit": limit, "channels": channels}
         async with self.db.session() as session, session.begin():
-            result = await session.execute(stmt)
+            result = await session.execute(_CLAIM, params)
             rows = [Claimed(*r) for r in result.all()]
         rows.sort(key=lambda r: r.id)
         return rows
@@ -228,7 +242,6 @@ class Sender:
         finally:
             self._in_flight -= 1
             self._in_flight_by[row.channel] -= 1
-            self._slot_freed.set()
 
     # ---- recording ----------------------------------------------------------------------
 

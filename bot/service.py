@@ -21,6 +21,8 @@ from handlers import routers
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 2.0
+SWEEP_AFTER = 3.0  # seconds a message may wait for its web process before the sweep takes it
+BUSY_RETRIES = (0.0, 0.2, 1.0)
 
 
 class Service:
@@ -94,13 +96,23 @@ class Service:
 
     def handle_soon(self, channel: str, address: str) -> None:
         """After a webhook stored a message: handle it now rather than at the next sweep."""
-        self.spawn(self.engine.drain(channel, address))
+        self.spawn(self._drain_soon(channel, address))
+
+    async def _drain_soon(self, channel: str, address: str) -> None:
+        # When another worker holds the member, it handles what it finds; a message stored
+        # just as it let go is caught by trying again a moment later.
+        for delay in BUSY_RETRIES:
+            await asyncio.sleep(delay)
+            if await self.engine.drain(channel, address) is not None:
+                return
 
     async def _sweep_forever(self) -> None:
         asyncio.current_task().set_name("sweep")  # type: ignore[union-attr]
+        older_than = 0.0  # at start, whatever is pending was left by a process that stopped
         while not self._stopping.is_set():
             try:
-                await self.engine.sweep()
+                await self.engine.sweep(older_than=older_than)
+                older_than = SWEEP_AFTER
             except Exception:
                 log.exception("sweep failed; retrying")
             await asyncio.sleep(SWEEP_EVERY)

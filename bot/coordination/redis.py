@@ -96,6 +96,7 @@ redis.call('PUBLISH', KEYS[1], count)
 return count
 """
 
+MAX_CONNECTIONS = 64
 KINDS = ("lock", "bucket", "schedule", "pause", "seen", "notified")
 COUNTER_LIFETIME_MS = 24 * 3600 * 1000
 
@@ -140,12 +141,21 @@ class RedisCoordinator(Coordinator):
         # Building the client connects nothing: connections open on first use, after start().
         # A Redis that hangs must fail a request in seconds, not hold a webhook past
         # Twilio's 15-second patience.
-        self.client = redis.asyncio.from_url(
+        # A bounded pool that waits for a free connection, rather than failing with "too many
+        # connections" when many members write at once.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
             url,
             decode_responses=True,
             socket_keepalive=True,
             socket_connect_timeout=3,
             socket_timeout=5,
+            max_connections=MAX_CONNECTIONS,
+            timeout=10,
+        )
+        self.client = redis.asyncio.Redis(connection_pool=pool)
+        # The subscription waits for messages as long as it takes: no read timeout there.
+        self._listen_client = redis.asyncio.from_url(
+            url, decode_responses=True, socket_keepalive=True, socket_connect_timeout=3
         )
         self._prefix = prefix
         self._take = self.client.register_script(TAKE_LUA)
@@ -170,7 +180,8 @@ class RedisCoordinator(Coordinator):
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
-        await self.client.aclose()
+        await self.client.aclose(close_connection_pool=True)
+        await self._listen_client.aclose()
 
     async def ping(self) -> bool:
         try:
@@ -252,7 +263,7 @@ class RedisCoordinator(Coordinator):
 
     async def _listen(self) -> None:
         channels = self._key("notified", "")
-        pubsub = self.client.pubsub()
+        pubsub = self._listen_client.pubsub()
         try:
             while True:
                 try:

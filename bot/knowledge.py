@@ -1,0 +1,113 @@
+"""The coalition's knowledge: topics and small talk per locale, loaded and checked once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.i18n import LOCALES, LOCALES_DIR
+
+MIN_EXAMPLES = 5
+
+
+class KnowledgeError(RuntimeError):
+    """The knowledge base is incomplete; the message lists every gap."""
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    id: str
+    title: str
+    answer: str
+    more: str | None
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SmallTalk:
+    id: str
+    answer: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Every locale's topics and small talk; the same ids everywhere."""
+
+    topics: dict[str, dict[str, Topic]] = field(default_factory=dict)  # locale -> id -> topic
+    smalltalk: dict[str, dict[str, SmallTalk]] = field(default_factory=dict)
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return list(self.topics["en"])
+
+    def topic(self, locale: str, topic_id: str) -> Topic:
+        return self.topics[locale][topic_id]
+
+
+def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
+    """Read and check every ``knowledge.yaml``; raise listing every missing or empty entry."""
+    problems: list[str] = []
+    raw: dict[str, dict] = {}  # type: ignore[type-arg]
+    for locale in LOCALES:
+        path = directory / locale / "knowledge.yaml"
+        if not path.exists():
+            problems.append(f"{locale}: {path.name} is missing")
+            continue
+        try:
+            raw[locale] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{locale}: not valid YAML: {exc}")
+    if "en" not in raw:
+        raise KnowledgeError("\n".join(problems or ["en: knowledge.yaml is missing"]))
+    wanted_topics = list((raw["en"].get("topics") or {}).keys())
+    wanted_talk = list((raw["en"].get("smalltalk") or {}).keys())
+    knowledge = Knowledge()
+    for locale, data in raw.items():
+        topics = data.get("topics") or {}
+        talk = data.get("smalltalk") or {}
+        knowledge.topics[locale] = {}
+        knowledge.smalltalk[locale] = {}
+        for topic_id in wanted_topics:
+            entry = topics.get(topic_id)
+            problem = _problem(entry, ("title", "answer"))
+            if problem:
+                problems.append(f"{locale}: topic {topic_id}: {problem}")
+                continue
+            knowledge.topics[locale][topic_id] = Topic(
+                topic_id,
+                str(entry["title"]).strip(),
+                str(entry["answer"]).strip(),
+                str(entry["more"]).strip() if entry.get("more") else None,
+                tuple(str(e) for e in entry.get("examples") or ()),
+            )
+        for talk_id in wanted_talk:
+            entry = talk.get(talk_id)
+            problem = _problem(entry, ("answer",))
+            if problem:
+                problems.append(f"{locale}: small talk {talk_id}: {problem}")
+                continue
+            knowledge.smalltalk[locale][talk_id] = SmallTalk(
+                talk_id,
+                str(entry["answer"]).strip(),
+                tuple(str(e) for e in entry.get("examples") or ()),
+            )
+        extra = set(topics) - set(wanted_topics)
+        if extra:
+            problems.append(f"{locale}: topics not in English: {sorted(extra)}")
+    if problems:
+        raise KnowledgeError("the knowledge base is incomplete:\n  - " + "\n  - ".join(problems))
+    return knowledge
+
+
+def _problem(entry: object, required: tuple[str, ...]) -> str | None:
+    if not isinstance(entry, dict):
+        return "missing"
+    for key in required:
+        if not str(entry.get(key) or "").strip():
+            return f"empty {key}"
+    if len(entry.get("examples") or ()) < MIN_EXAMPLES:
+        return f"fewer than {MIN_EXAMPLES} examples"
+    return None
