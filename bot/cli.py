@@ -31,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="talk to the bot in this terminal, as a member would")
     chat.add_argument("--lang", help="your language, e.g. ro, ru, sr-Latn")
 
+    ask = sub.add_parser("ask", help="what the bot answers to a question, without any channel")
+    ask.add_argument("question")
+    ask.add_argument("--lang", help="the member's language (default en)")
+    ask.add_argument("--country", help="the member's country, e.g. MD")
+    ask.add_argument(
+        "--json", action="store_true", help="one JSON object: topic, score, lang, answer"
+    )
+
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations (the Procfile's release step)")
 
@@ -111,6 +119,33 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from bot.i18n import Translator, normalize_locale
+    from bot.service import Features
+    from handlers.faq import understand
+
+    locale = normalize_locale(args.lang) or "en"
+    alerted = bool(settings.safeguarding_telegram_chat_id)
+    found = understand(
+        Features.load(), args.question, Translator(locale), args.country, alerted=alerted
+    )
+    if args.json:
+        result = {
+            "topic": found.topic,
+            "score": round(found.score, 4),
+            "lang": found.lang,
+            "answer": found.text,
+        }
+        if found.kind in ("smalltalk", "safeguarding"):
+            result["kind"] = found.kind
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"[{found.kind} {found.topic or '-'} {found.score:.2f} {found.lang}]\n{found.text}")
+    return 0
+
+
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage.db import Database
 
@@ -174,6 +209,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "worker": cmd_worker,
     "chat": cmd_chat,
+    "ask": cmd_ask,
     "db": cmd_db,
     "telegram": cmd_telegram,
     "catalogs": cmd_catalogs,

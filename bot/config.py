@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     twilio_api_url: str = "https://api.twilio.com"
     twilio_rate: float = 80.0  # messages per second for the sender
 
+    # The Telegram chat (a group of secretariat staff) that receives safeguarding alerts.
+    safeguarding_telegram_chat_id: str | None = None
+
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
     send_max_attempts: int = 8

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,12 +48,14 @@ class Engine:
         settings: Settings,
         dispatcher: Dispatcher,
         on_stored: Callable[[str, str], None] | None = None,
+        services: Any = None,
     ) -> None:
         self.db = db
         self.coordinator = coordinator
         self.settings = settings
         self.dispatcher = dispatcher
         self.on_stored = on_stored  # metrics hook: (channel, "stored" | "duplicate")
+        self.services = services
 
     async def accept(self, msg: InboundMessage) -> bool:
         """Store one inbound message; False when it was already stored (a repeat delivery).
@@ -170,9 +173,10 @@ class Engine:
         msg = InboundMessage.from_json(row.message)
         contact: Contact | None = None
         replies: list[OutboundMessage] = []
+        alerts: list[OutboundMessage] = []
         if msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
             contact = await self._contact(session, msg)
-            replies = await self._dispatch(msg, contact)
+            replies, alerts = await self._dispatch(msg, contact)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
             await self._membership(session, msg)
         deliveries = [self._delivery(row, msg, contact, out, REPLY) for out in replies]
@@ -180,6 +184,14 @@ class Engine:
             # Telegram shows a spinner on the button until the query is answered.
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
             deliveries.insert(0, self._delivery(row, msg, contact, answer, CALLBACK))
+        chat = self.settings.safeguarding_telegram_chat_id
+        for alert in alerts if chat else []:
+            deliveries.append(
+                Delivery(
+                    inbound_id=row.id, channel="telegram", address=chat, priority=CALLBACK,
+                    message=alert.to_json(),
+                )
+            )  # fmt: skip
         session.add_all(deliveries)
         row.status = "done"
         row.processed_at = utcnow()
@@ -229,7 +241,9 @@ class Engine:
             contact.country_hint = msg.country_hint
         return contact
 
-    async def _dispatch(self, msg: InboundMessage, contact: Contact) -> list[OutboundMessage]:
+    async def _dispatch(
+        self, msg: InboundMessage, contact: Contact
+    ) -> tuple[list[OutboundMessage], list[OutboundMessage]]:
         locale = resolve_locale(
             contact.locale, contact.lang_hint, contact.country or contact.country_hint
         )
@@ -238,6 +252,7 @@ class Engine:
             contact=contact,
             t=translator_for(locale, contact.country),
             settings=self.settings,
+            services=self.services,
         )
         if msg.kind == Kind.BUTTON:
             ctx.payload = msg.payload
@@ -252,7 +267,7 @@ class Engine:
             if handler is not None:
                 await handler(ctx)
         _remember_choices(ctx)
-        return ctx.replies
+        return ctx.replies, ctx.alerts
 
     async def _record_failure(self, row_id: int, attempts: int, exc: Exception) -> None:
         final = attempts >= MAX_ATTEMPTS

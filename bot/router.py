@@ -27,6 +27,8 @@ class Context:
     )
     payload: str | None = None  # a tapped button or a number chosen from the last options
     replies: list[OutboundMessage] = field(default_factory=list)
+    services: Any = None  # what features share: the knowledge, the matcher, safeguarding
+    alerts: list[OutboundMessage] = field(default_factory=list)  # to the safeguarding chat
 
     @property
     def text(self) -> str:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from bot.channels.base import Channel
@@ -13,13 +15,38 @@ from bot.channels.registry import build_channels
 from bot.config import Settings
 from bot.coordination import Coordinator, create_coordinator
 from bot.engine import Engine
+from bot.faq import Matcher
+from bot.knowledge import Knowledge, load_knowledge
 from bot.metrics import Metrics
 from bot.router import Dispatcher
+from bot.safeguarding import Safeguarding
 from bot.sender import Sender
 from bot.storage.db import Database
 from handlers import routers
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the handlers share, loaded once at start: the knowledge, its matcher, safeguarding."""
+
+    knowledge: Knowledge
+    matcher: Matcher
+    safeguarding: Safeguarding
+
+    @classmethod
+    def load(cls) -> Features:
+        return _features()
+
+
+@cache
+def _features() -> Features:
+    # Read-only once built, so every service of a process (tests start many) shares it.
+    knowledge = load_knowledge()
+    return Features(knowledge, Matcher(knowledge), Safeguarding())
+
+
 SWEEP_EVERY = 2.0
 SWEEP_AFTER = 3.0  # seconds a message may wait for its web process before the sweep takes it
 BUSY_RETRIES = (0.0, 0.2, 1.0)
@@ -43,12 +70,14 @@ class Service:
             settings.redis_url, settings.redis_prefix
         )
         self.channels = channels if channels is not None else build_channels(settings)
+        self.features = Features.load()
         self.engine = Engine(
             self.db,
             self.coordinator,
             settings,
             Dispatcher(routers()),
             on_stored=lambda channel, result: self.metrics.inbound.labels(channel, result).inc(),
+            services=self.features,
         )
         self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
         self._stopping = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.i18n import LANGUAGE_NAMES
 from bot.messages import Button
 from bot.router import Context, Router
+from handlers.faq import browse
 from handlers.onboarding import ask_organisation, save_organisation, welcome
 from handlers.ui import command_word, country_label, country_picker, language_picker, main_menu
 
@@ -87,7 +88,8 @@ async def on_menu(ctx: Context) -> None:
     _ = ctx.t
     entry = (ctx.payload or "").partition(":")[2]
     if entry == "about":
-        ctx.reply(_("Answers about ChildPact will be here soon. Thank you for your patience!"))
+        ctx.payload = "about:0"
+        await browse(ctx)
     elif entry == "surveys":
         ctx.reply(_("There are no surveys for you right now. We will tell you when there is one."))
     elif entry == "secretariat":
@@ -146,21 +148,6 @@ async def typed_organisation(ctx: Context) -> None:
     if save_organisation(ctx):
         ctx.end_flow()
         ctx.reply(ctx.t("Saved: {value}.", value=ctx.contact.organisation))
-
-
-@router.text()
-async def free_text(ctx: Context) -> None:
-    """Questions in free text: the answers come with the knowledge base."""
-    if ctx.msg.kind == "media":
-        return ctx.reply(ctx.t("I can only read text for now. Please type your message."))
-    main_menu(
-        ctx,
-        ctx.t(
-            "Thank you for your message! I cannot answer questions in free text yet; it is coming soon."
-        )
-        + " "
-        + ctx.t("What would you like to do?"),
-    )
 
 
 __all__ = ["router", "welcome"]

@@ -1,0 +1,134 @@
+"""Questions about the coalition: browse the topics, or ask in free text in any language."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bot.i18n import LOCALES, Translator
+from bot.messages import Button, OutboundMessage
+from bot.router import Context, Router
+from handlers.ui import main_menu
+
+router = Router("faq")
+log = logging.getLogger(__name__)
+PAGE = 8  # topics per page of the browser: a phone screen of buttons
+
+
+@router.button("about")
+async def browse(ctx: Context) -> None:
+    """About ChildPact: the topics as buttons, a page at a time."""
+    knowledge = ctx.services.knowledge
+    ids = knowledge.topic_ids
+    page = _page((ctx.payload or "").partition(":")[2], len(ids))
+    topics = knowledge.topics[ctx.t.locale]
+    rows = [[Button(topics[i].title, f"topic:{i}")] for i in ids[page * PAGE : (page + 1) * PAGE]]
+    if (page + 1) * PAGE < len(ids):
+        rows.append([Button(ctx.t("More topics"), f"about:{page + 1}")])
+    rows.append([Button(ctx.t("Back to the menu"), "menu:main")])
+    ctx.reply(ctx.t("What would you like to know about ChildPact?"), rows)
+
+
+@router.button("topic")
+async def show_topic(ctx: Context) -> None:
+    send_topic(ctx, (ctx.payload or "").partition(":")[2], ctx.t)
+
+
+@router.button("more")
+async def show_more(ctx: Context) -> None:
+    topic_id = (ctx.payload or "").partition(":")[2]
+    topics = ctx.services.knowledge.topics[ctx.t.locale]
+    if topic_id not in topics or not topics[topic_id].more:
+        return await browse(ctx)
+    ctx.reply(topics[topic_id].more, [[Button(ctx.t("Other topics"), "about:0")]])
+
+
+def send_topic(ctx: Context, topic_id: str, t: Translator) -> None:
+    topics = ctx.services.knowledge.topics[t.locale]
+    if topic_id not in topics:
+        return main_menu(ctx)
+    topic = topics[topic_id]
+    buttons = [[Button(t("Tell me more"), f"more:{topic_id}")]] if topic.more else []
+    buttons.append([Button(t("Other topics"), "about:0"), Button(t("Menu"), "menu:main")])
+    ctx.reply(topic.answer, buttons)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the bot makes of a question, before it becomes buttons on a channel."""
+
+    kind: str  # "topic", "smalltalk", "safeguarding" or "unknown"
+    topic: str | None
+    score: float
+    lang: str
+    text: str
+
+
+def understand(
+    services: Any, text: str, t: Translator, country: str | None, *, alerted: bool
+) -> Answer:
+    """Safeguarding first, then the knowledge, or an honest "I don't know"."""
+    match = services.matcher.match(text, t.locale)
+    if services.safeguarding.is_disclosure(text, [t.locale, match.lang, "en"]):
+        reply = services.safeguarding.answer(t, country, alerted=alerted)
+        return Answer("safeguarding", None, match.score, t.locale, reply)
+    lang = match.lang if match.lang in LOCALES else t.locale
+    if match.smalltalk:
+        talk = services.knowledge.smalltalk[lang][match.smalltalk]
+        return Answer("smalltalk", None, match.score, lang, talk.answer)
+    if match.topic:
+        topic = services.knowledge.topics[lang][match.topic]
+        return Answer("topic", match.topic, match.score, lang, topic.answer)
+    unknown = t(
+        "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
+    )
+    return Answer("unknown", None, match.score, t.locale, unknown)
+
+
+@router.text()
+async def free_text(ctx: Context) -> None:
+    """A question in free text, in whatever language the member writes."""
+    if ctx.msg.kind == "media":
+        return ctx.reply(ctx.t("I can only read text for now. Please type your message."))
+    if not ctx.text:
+        return main_menu(ctx)
+    country = ctx.contact.country or ctx.contact.country_hint
+    chat = ctx.settings.safeguarding_telegram_chat_id
+    found = understand(ctx.services, ctx.text, ctx.t, country, alerted=bool(chat))
+    if found.kind == "safeguarding":
+        return safeguarding_alert(ctx, found.text)
+    t = Translator(found.lang, ctx.t.timezone)
+    if found.kind == "smalltalk":
+        return ctx.reply(found.text, [[Button(t("Menu"), "menu:main")]])
+    if found.kind == "topic" and found.topic:
+        return send_topic(ctx, found.topic, t)
+    log.info("faq: no answer (score %.2f) for contact %s", found.score, ctx.contact.id)
+    ctx.reply(
+        found.text,
+        [
+            [Button(ctx.t("About ChildPact"), "about:0")],
+            [Button(ctx.t("Talk to the secretariat"), "menu:secretariat")],
+            [Button(ctx.t("Menu"), "menu:main")],
+        ],
+    )
+
+
+def safeguarding_alert(ctx: Context, reply: str) -> None:
+    """The helplines at once, in the member's language; the focal point alerted."""
+    chat = ctx.settings.safeguarding_telegram_chat_id
+    country = ctx.contact.country or ctx.contact.country_hint
+    ctx.reply(reply)
+    log.warning("safeguarding: disclosure from contact %s on %s", ctx.contact.id, ctx.msg.channel)
+    if chat:
+        # For the secretariat's staff, in the coalition's working language.
+        alert = (
+            f"Safeguarding alert: member {ctx.contact.id} on {ctx.msg.channel}, "
+            f"country {country or '?'}, language {ctx.t.locale}, wrote:\n\n{ctx.text[:3000]}"
+        )
+        ctx.alerts.append(OutboundMessage(text=alert))
+
+
+def _page(raw: str, count: int) -> int:
+    page = int(raw) if raw.isdigit() else 0
+    return min(page, max(0, (count - 1) // PAGE))

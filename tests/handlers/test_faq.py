@@ -1,0 +1,111 @@
+"""Questions about the coalition, as members ask them, on each channel and in several languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import Translator
+from bot.service import Features
+from tests.dialog import Member, texts
+from tests.handlers.test_menu import onboard
+from tests.harness import running
+
+ALERTS = "-1001234567890"
+
+
+@pytest.fixture(scope="module")
+def knowledge():
+    return Features.load().knowledge
+
+
+@pytest.mark.parametrize("channel", ["telegram", "whatsapp", "web"])
+async def test_browsing_about_childpact_by_buttons(backend, channel, knowledge):
+    async with running(backend) as stack:
+        member = Member(stack, channel)
+        await onboard(member, "ro", "MD")
+        await member.say("/menu" if channel == "telegram" else "meniu")
+        topics = await member.tap("menu:about")
+        titles = knowledge.topics["ro"]
+        first = knowledge.topic_ids[0]
+        assert topics[-1].options[0] == titles[first].title
+        answer = await member.tap(f"topic:{first}")
+        assert answer[-1].text == titles[first].answer
+        more = await member.tap("about:0")
+        page_two = await member.tap("about:1")
+        assert page_two[-1].payloads[0] == f"topic:{knowledge.topic_ids[8]}"
+        del more
+
+
+async def test_a_question_is_answered_in_the_language_it_is_asked(backend, knowledge):
+    async with running(backend) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "ro", "RO")
+        answer = await member.say("Когда был основан ChildPact?")
+        assert answer[-1].text == knowledge.topics["ru"]["founding"].answer
+        answer = await member.say("cand s-a infiintat childpact")
+        assert answer[-1].text == knowledge.topics["ro"]["founding"].answer
+
+
+async def test_a_long_topic_has_a_more_button(backend, knowledge):
+    async with running(backend) as stack:
+        member = Member(stack, "telegram")
+        await onboard(member, "en")
+        answer = await member.say("tell me the history of childpact year by year")
+        assert "more:history" in answer[-1].payloads
+        more = await member.tap("more:history")
+        assert more[-1].text == knowledge.topics["en"]["history"].more
+
+
+async def test_the_bot_says_when_it_does_not_know(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp", country_code="359")
+        await onboard(member, "bg", "BG")
+        answer = await member.say("какво ще е времето утре в София")
+        bg = Translator("bg")
+        assert answer[-1].text == bg(
+            "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
+        )
+        assert "menu:secretariat" in answer[-1].payloads
+
+
+async def test_small_talk_gets_a_short_friendly_answer(backend, knowledge):
+    async with running(backend) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "uk", "MD")
+        answer = await member.say("дякую!")
+        assert answer[-1].text == knowledge.smalltalk["uk"]["thanks"].answer
+
+
+@pytest.mark.parametrize(
+    ("locale", "country", "disclosure"),
+    [
+        ("ro", "RO", "Vecinul își bate copilul în fiecare seară, aud cum plânge"),
+        ("ru", "MD", "отчим избивает мальчика, ему 9 лет"),
+        ("en", "RS", "i think a girl from our shelter is being sexually abused"),
+    ],
+)
+async def test_a_disclosure_gets_the_helpline_at_once_and_alerts_the_focal_point(
+    backend, locale, country, disclosure
+):
+    async with running(backend, safeguarding_telegram_chat_id=ALERTS) as stack:
+        member = Member(stack, "web")
+        await onboard(member, locale, country)
+        answer = texts(await member.say(disclosure))
+        helpline = Features.load().safeguarding.helpline(country)
+        assert helpline.emergency[0] in answer
+        if helpline.number:
+            assert helpline.number in answer
+        t = Translator(locale)
+        assert t("ChildPact's safeguarding focal point has been told about your message.") in answer
+        alerts = stack.telegram.messages_to(ALERTS)
+        assert len(alerts) == 1 and disclosure[:30] in (alerts[0].text or "")
+        assert member.address not in (alerts[0].text or "")  # the member's id, not their address
+
+
+async def test_professional_talk_about_children_raises_no_alert(backend):
+    async with running(backend, safeguarding_telegram_chat_id=ALERTS) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "en")
+        await member.say("what is childpact's position on physical punishment?")
+        await member.say("our webinar on child abuse prevention is next monday")
+        assert not stack.telegram.messages_to(ALERTS)
