@@ -49,6 +49,9 @@ class Settings(BaseSettings):
 
     # The Telegram chat (a group of secretariat staff) that receives safeguarding alerts.
     safeguarding_telegram_chat_id: str | None = None
+    # The Telegram group of secretariat staff: members' messages go there, replies come back.
+    admin_telegram_chat_id: str | None = None
+    admin_api_token: SecretStr | None = None  # bearer token of /api/inbox; unset: the API is off
 
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
@@ -78,6 +81,12 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None
+
+    @property
+    def staff_chats(self) -> frozenset[str]:
+        """The Telegram chats where staff answer members by replying to the bot's messages."""
+        chats = (self.admin_telegram_chat_id, self.safeguarding_telegram_chat_id)
+        return frozenset(c.strip() for c in chats if c and c.strip())
 
     @property
     def whatsapp_enabled(self) -> bool:
@@ -125,6 +134,22 @@ class Settings(BaseSettings):
                 )
             if not self.public_url:
                 problems.append("PUBLIC_URL is needed to check Twilio's signatures")
+        for name, chat in (
+            ("ADMIN_TELEGRAM_CHAT_ID", self.admin_telegram_chat_id),
+            ("SAFEGUARDING_TELEGRAM_CHAT_ID", self.safeguarding_telegram_chat_id),
+        ):
+            if chat is None:
+                continue
+            if not re.fullmatch(r"-?\d{1,20}", chat.strip()):
+                problems.append(f"{name} must be a Telegram chat id such as -1001234567890")
+            elif not self.telegram_enabled:
+                problems.append(f"{name} needs the Telegram channel: set TELEGRAM_BOT_TOKEN")
+        if self.admin_api_token is not None:
+            token = _secret(self.admin_api_token)
+            if _PLACEHOLDERS.match(token) or len(token) < 16:
+                problems.append(
+                    "ADMIN_API_TOKEN must be at least 16 random characters (and not a placeholder)"
+                )
         if several_processes or self.web_concurrency > 1:
             if not self.redis_url:
                 problems.append(

@@ -19,9 +19,10 @@ from bot.config import Settings
 from bot.coordination import Coordinator
 from bot.i18n import resolve_locale, translator_for
 from bot.messages import InboundMessage, Kind, OutboundMessage
-from bot.router import Context, Dispatcher
+from bot.router import Context, Dispatcher, Effect, Handled
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery, Inbound, utcnow
+from handlers.handoff import staff_message
 from handlers.onboarding import needs_consent, welcome
 
 log = logging.getLogger(__name__)
@@ -174,9 +175,13 @@ class Engine:
         contact: Contact | None = None
         replies: list[OutboundMessage] = []
         alerts: list[OutboundMessage] = []
-        if msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
+        effects: list[Effect] = []
+        if msg.kind == Kind.STAFF:
+            # Secretariat staff answering in their chat: not a member, no contact of their own.
+            await staff_message(session, self.settings, row.id, msg)
+        elif msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
             contact = await self._contact(session, msg)
-            replies, alerts = await self._dispatch(msg, contact)
+            replies, alerts, effects = await self._dispatch(msg, contact)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
             await self._membership(session, msg)
         deliveries = [self._delivery(row, msg, contact, out, REPLY) for out in replies]
@@ -185,14 +190,19 @@ class Engine:
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
             deliveries.insert(0, self._delivery(row, msg, contact, answer, CALLBACK))
         chat = self.settings.safeguarding_telegram_chat_id
-        for alert in alerts if chat else []:
-            deliveries.append(
-                Delivery(
-                    inbound_id=row.id, channel="telegram", address=chat, priority=CALLBACK,
-                    message=alert.to_json(),
-                )
-            )  # fmt: skip
-        session.add_all(deliveries)
+        alert_rows = [
+            Delivery(
+                inbound_id=row.id, channel="telegram", address=chat, priority=CALLBACK,
+                message=alert.to_json(),
+            )
+            for alert in (alerts if chat else [])
+        ]  # fmt: skip
+        session.add_all(deliveries + alert_rows)
+        if effects:
+            await session.flush()  # the alerts' ids, for the effects that link to them
+            done = Handled(session, row.id, alert_rows)
+            for effect in effects:
+                await effect(done)
         row.status = "done"
         row.processed_at = utcnow()
         log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)
@@ -243,7 +253,7 @@ class Engine:
 
     async def _dispatch(
         self, msg: InboundMessage, contact: Contact
-    ) -> tuple[list[OutboundMessage], list[OutboundMessage]]:
+    ) -> tuple[list[OutboundMessage], list[OutboundMessage], list[Effect]]:
         locale = resolve_locale(
             contact.locale, contact.lang_hint, contact.country or contact.country_hint
         )
@@ -267,7 +277,7 @@ class Engine:
             if handler is not None:
                 await handler(ctx)
         _remember_choices(ctx)
-        return ctx.replies, ctx.alerts
+        return ctx.replies, ctx.alerts, ctx.effects
 
     async def _record_failure(self, row_id: int, attempts: int, exc: Exception) -> None:
         final = attempts >= MAX_ATTEMPTS

@@ -15,6 +15,7 @@ class Kind(StrEnum):
     MEDIA = "media"  # photo, voice, sticker, document... we answer politely
     EDITED = "edited"  # an edit of an earlier message: ignored
     UNSUPPORTED = "unsupported"  # group chats, unknown update types: ignored
+    STAFF = "staff"  # secretariat staff replying in their chat; ``payload``: the replied message
 
 
 @dataclass(slots=True)

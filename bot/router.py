@@ -6,12 +6,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messages import Button, InboundMessage, OutboundMessage
-from bot.storage.models import Contact
+from bot.storage.models import Contact, Delivery
 
 Handler = Callable[["Context"], Awaitable[None]]
+
+
+@dataclass
+class Handled:
+    """What an effect gets: the transaction that stores the message's replies, the inbound
+    row's id, and the rows queued for the safeguarding chat (flushed: they have ids)."""
+
+    session: AsyncSession
+    inbound_id: int
+    alerts: list[Delivery]
+
+
+# Storage work a handler asks for; the engine runs it in the same transaction as the replies.
+Effect = Callable[[Handled], Awaitable[None]]
 
 
 @dataclass
@@ -29,6 +45,7 @@ class Context:
     replies: list[OutboundMessage] = field(default_factory=list)
     services: Any = None  # what features share: the knowledge, the matcher, safeguarding
     alerts: list[OutboundMessage] = field(default_factory=list)  # to the safeguarding chat
+    effects: list[Effect] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -74,7 +91,8 @@ class Router:
         return register
 
     def button(self, prefix: str) -> Callable[[Handler], Handler]:
-        """Handle payloads ``prefix`` or ``prefix:argument``."""
+        """Handle payloads ``prefix`` or ``prefix:argument``; a prefix with a colon in it
+        (``menu:secretariat``) is one exact payload, and wins over its shorter prefix."""
 
         def register(fn: Handler) -> Handler:
             self.buttons[prefix] = fn
@@ -122,6 +140,8 @@ class Dispatcher:
         if ctx.command and ctx.command in self.commands:
             return self.commands[ctx.command]
         if ctx.payload:
+            if ctx.payload in self.buttons:
+                return self.buttons[ctx.payload]
             prefix = ctx.payload.split(":", 1)[0]
             if prefix in self.buttons:
                 return self.buttons[prefix]

@@ -9,6 +9,7 @@ from typing import Any
 from bot.i18n import LOCALES, Translator
 from bot.messages import Button, OutboundMessage
 from bot.router import Context, Router
+from handlers.handoff import open_safeguarding, record_unanswered
 from handlers.ui import main_menu
 
 router = Router("faq")
@@ -104,11 +105,12 @@ async def free_text(ctx: Context) -> None:
     if found.kind == "topic" and found.topic:
         return send_topic(ctx, found.topic, t)
     log.info("faq: no answer (score %.2f) for contact %s", found.score, ctx.contact.id)
+    record_unanswered(ctx)
     ctx.reply(
         found.text,
         [
             [Button(ctx.t("About ChildPact"), "about:0")],
-            [Button(ctx.t("Talk to the secretariat"), "menu:secretariat")],
+            [Button(ctx.t("Talk to the secretariat"), "ask:secretariat")],
             [Button(ctx.t("Menu"), "menu:main")],
         ],
     )
@@ -119,6 +121,7 @@ def safeguarding_alert(ctx: Context, reply: str) -> None:
     chat = ctx.settings.safeguarding_telegram_chat_id
     country = ctx.contact.country or ctx.contact.country_hint
     ctx.reply(reply)
+    open_safeguarding(ctx)
     log.warning("safeguarding: disclosure from contact %s on %s", ctx.contact.id, ctx.msg.channel)
     if chat:
         # For the secretariat's staff, in the coalition's working language.

@@ -92,12 +92,6 @@ async def on_menu(ctx: Context) -> None:
         await browse(ctx)
     elif entry == "surveys":
         ctx.reply(_("There are no surveys for you right now. We will tell you when there is one."))
-    elif entry == "secretariat":
-        ctx.reply(
-            _(
-                "Soon you will be able to write to the secretariat from here. Thank you for your patience!"
-            )
-        )
     elif entry == "settings":
         settings(ctx)
     else:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from bot.config import Settings, get_settings
 from bot.service import Service
-from webhook.routes import chat, health, telegram, whatsapp
+from webhook.routes import chat, health, inbox, telegram, whatsapp
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,6 @@ def create_app(
         description="Members of the ChildPact coalition on Telegram, WhatsApp and the web chat.",
         lifespan=lifespan,
     )
-    for area in (health, telegram, whatsapp, chat):
+    for area in (health, telegram, whatsapp, chat, inbox):
         app.include_router(area.router)
     return app

@@ -55,6 +55,10 @@ class TelegramChannel:
 
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.telegram_enabled
+        self._staff_chats = settings.staff_chats
+        token = _secret(settings.telegram_bot_token)
+        # The bot's own user id is the token's first part: replies to our messages carry it.
+        self._bot_id = int(token.split(":")[0]) if token.split(":")[0].isdigit() else None
         self._secret = _secret(settings.telegram_webhook_secret).encode()
         self._request = AiohttpRequest(connection_pool_size=max(1, settings.sender_concurrency))
         self._updates_request = AiohttpRequest(connection_pool_size=1)
@@ -114,7 +118,10 @@ class TelegramChannel:
                 update = Update.de_json(data, self.bot)
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed Telegram update {update_id}") from exc
-        return _inbound(update)
+        found = _inbound(update)
+        if found.kind == Kind.UNSUPPORTED and found.address in self._staff_chats:
+            _staff_reply(update, found, self._bot_id)
+        return found
 
     # ------------------------------------------------------------------ outbound
 
@@ -274,6 +281,19 @@ def _inbound(update: Update) -> InboundMessage:
         # Lets the engine notice a member who blocked (kicked) or unblocked the bot.
         found.payload = f"my_chat_member:{member.new_chat_member.status}"
     return found
+
+
+def _staff_reply(update: Update, found: InboundMessage, bot_id: int | None) -> None:
+    """A text in a staff chat that replies to one of our messages: an answer to a member."""
+    message = update.message
+    replied = message.reply_to_message if message is not None else None
+    if message is None or replied is None or not isinstance(message.text, str):
+        return
+    author = replied.from_user
+    if author is None or not author.is_bot or (bot_id is not None and author.id != bot_id):
+        return  # staff talking among themselves
+    found.kind, found.text = Kind.STAFF, message.text
+    found.payload, found.lang_hint = str(replied.message_id), None
 
 
 def _keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:

@@ -1,4 +1,4 @@
-"""The tables: contacts, inbound messages and the outbox of deliveries."""
+"""The tables: contacts, inbound messages, the outbox of deliveries, and the secretariat's inbox."""
 
 from __future__ import annotations
 
@@ -114,3 +114,58 @@ class Delivery(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Conversation(Base):
+    """A member's thread with the secretariat: from the menu, an unanswered question, or a
+    safeguarding alert."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_contact", "contact_id", "status"),
+        Index("ix_conversations_status", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Id, ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # secretariat question safeguarding
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open closed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationMessage(Base):
+    """One message of a conversation, from the member or from the secretariat."""
+
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(16))  # member secretariat
+    text: Mapped[str] = mapped_column(Text)
+    # The outbox row that put this message in the staff chat: a reply to it finds the thread.
+    delivery_id: Mapped[int | None] = mapped_column(Id, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UnansweredQuestion(Base):
+    """A question the bot could not answer, counted each time a member asks it again."""
+
+    __tablename__ = "unanswered_questions"
+    __table_args__ = (
+        UniqueConstraint("locale", "normalised", name="uq_unanswered_questions_normalised"),
+        Index("ix_unanswered_questions_count", "count"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text)  # as first asked, at most 500 characters
+    normalised: Mapped[str] = mapped_column(String(500))  # case, accents and punctuation folded
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

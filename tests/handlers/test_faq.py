@@ -65,7 +65,7 @@ async def test_the_bot_says_when_it_does_not_know(backend):
         assert answer[-1].text == bg(
             "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
         )
-        assert "menu:secretariat" in answer[-1].payloads
+        assert "ask:secretariat" in answer[-1].payloads
 
 
 async def test_small_talk_gets_a_short_friendly_answer(backend, knowledge):

@@ -1,0 +1,180 @@
+"""The secretariat's inbox in the database: conversations, their messages, unanswered questions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import fold
+from bot.storage.models import (
+    Contact,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    UnansweredQuestion,
+    utcnow,
+)
+
+QUESTION_LIMIT = 500  # characters of an unanswered question that are kept
+KINDS = ("safeguarding", "question", "secretariat")
+# The log shows what members ask, not who they are: a number long enough to be a phone goes.
+_PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
+
+
+async def count_unanswered(session: AsyncSession, locale: str, question: str) -> None:
+    """Log a question the bot could not answer; the same question again counts one more."""
+    question = " ".join(_PHONE.sub("…", question).split())[:QUESTION_LIMIT]
+    if not question:
+        return
+    key = fold(question)[:QUESTION_LIMIT] or question
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(UnansweredQuestion).values(
+        locale=locale, question=question, normalised=key, count=1, first_at=now, last_at=now
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["locale", "normalised"],
+            set_={"count": UnansweredQuestion.count + 1, "last_at": now},
+        )
+    )
+
+
+async def open_conversation(session: AsyncSession, contact_id: int, kind: str) -> Conversation:
+    """The member's open conversation, or a new one of ``kind``: one thread at a time."""
+    found = await session.scalar(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.status == "open")
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if found is None:
+        found = Conversation(contact_id=contact_id, kind=kind, status="open")
+        session.add(found)
+        await session.flush()
+    elif kind == "safeguarding" and found.kind != "safeguarding":
+        found.kind = "safeguarding"  # a disclosure makes the whole thread urgent
+    return found
+
+
+async def add_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    direction: str,
+    text: str,
+    delivery_id: int | None = None,
+) -> ConversationMessage:
+    message = ConversationMessage(
+        conversation_id=conversation.id, direction=direction, text=text, delivery_id=delivery_id
+    )
+    session.add(message)
+    conversation.updated_at = utcnow()
+    if conversation.status != "open":
+        # An answer to a closed thread opens it again: the member is talking with someone.
+        conversation.status, conversation.closed_at = "open", None
+    await session.flush()
+    return message
+
+
+async def message_count(session: AsyncSession, conversation_id: int) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(ConversationMessage)
+        .where(ConversationMessage.conversation_id == conversation_id)
+    )
+    return int(found or 0)
+
+
+async def thread_of(session: AsyncSession, chat: str, platform_id: str) -> Conversation | None:
+    """The conversation of the message we posted in a staff chat as ``platform_id``."""
+    return await session.scalar(
+        select(Conversation)
+        .join(ConversationMessage, ConversationMessage.conversation_id == Conversation.id)
+        .join(Delivery, Delivery.id == ConversationMessage.delivery_id)
+        .where(
+            Delivery.channel == "telegram",
+            Delivery.address == chat,
+            Delivery.platform_id == platform_id,
+        )
+        .limit(1)
+    )
+
+
+async def close(
+    session: AsyncSession, *, contact_id: int | None = None, conversation_id: int | None = None
+) -> list[int]:
+    """Close a member's open conversations, or one conversation; the ids that were open."""
+    where = [Conversation.status == "open"]
+    if contact_id is not None:
+        where.append(Conversation.contact_id == contact_id)
+    if conversation_id is not None:
+        where.append(Conversation.id == conversation_id)
+    now = utcnow()
+    result = await session.execute(
+        update(Conversation)
+        .where(*where)
+        .values(status="closed", closed_at=now, updated_at=now)
+        .returning(Conversation.id)
+    )
+    return [row[0] for row in result.all()]
+
+
+@dataclass
+class Thread:
+    """A conversation with its member and its messages, for the inbox."""
+
+    conversation: Conversation
+    contact: Contact
+    messages: list[ConversationMessage]
+
+
+async def threads(
+    session: AsyncSession,
+    status: str | None = "open",
+    limit: int = 100,
+    ids: list[int] | None = None,
+) -> list[Thread]:
+    """Conversations, safeguarding first, then the most recently active."""
+    urgent = case((Conversation.kind == "safeguarding", 0), else_=1)
+    query = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
+    if status:
+        query = query.where(Conversation.status == status)
+    if ids is not None:
+        query = query.where(Conversation.id.in_(ids))
+    rows = (
+        await session.execute(
+            query.order_by(urgent, Conversation.updated_at.desc(), Conversation.id.desc()).limit(
+                limit
+            )
+        )
+    ).all()
+    ids = [conversation.id for conversation, _ in rows]
+    messages: dict[int, list[ConversationMessage]] = {i: [] for i in ids}
+    if ids:
+        found = await session.scalars(
+            select(ConversationMessage)
+            .where(ConversationMessage.conversation_id.in_(ids))
+            .order_by(ConversationMessage.id)
+        )
+        for message in found:
+            messages[message.conversation_id].append(message)
+    return [Thread(c, contact, messages[c.id]) for c, contact in rows]
+
+
+async def top_unanswered(
+    session: AsyncSession, limit: int = 50, locale: str | None = None
+) -> list[UnansweredQuestion]:
+    query = select(UnansweredQuestion)
+    if locale:
+        query = query.where(UnansweredQuestion.locale == locale)
+    found = await session.scalars(
+        query.order_by(UnansweredQuestion.count.desc(), UnansweredQuestion.last_at.desc()).limit(
+            limit
+        )
+    )
+    return list(found)
