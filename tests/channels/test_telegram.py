@@ -398,3 +398,34 @@ def test_classify_unknown_errors_as_retry() -> None:
 
     assert classify_error(Conflict("terminated by other getUpdates")).outcome == Outcome.RETRY
     assert classify_error(TelegramError("Invalid server response")).outcome == Outcome.RETRY
+
+
+def test_a_staff_reply_in_the_admin_chat_is_a_staff_message() -> None:
+    admin = "-1001112223334"
+    channel = TelegramChannel(make_settings(admin_telegram_chat_id=admin))
+    staff = UpdateBuilder(chat_id=777000111, language_code="en")
+    ours = {"message_id": 4242, "from": {"id": 123456789, "is_bot": True, "first_name": "ChildPact"},
+            "chat": {"id": int(admin), "type": "supergroup", "title": "Secretariat"}, "date": 1,
+            "text": "#3 member 12 (ro, MD, web): hello"}  # fmt: skip
+
+    def reply(to: dict[str, Any], chat: str = admin) -> dict[str, Any]:
+        update = staff.group_message("We answer on Monday.", chat_id=int(chat))
+        update["message"]["reply_to_message"] = to
+        return update
+
+    found = channel.parse(reply(ours))
+    assert found is not None
+    assert (found.kind, found.payload, found.text, found.address, found.lang_hint) == (
+        Kind.STAFF, "4242", "We answer on Monday.", admin, None
+    )  # fmt: skip
+    colleague = {**ours, "from": {"id": 555, "is_bot": False, "first_name": "Ion"}}
+    other_bot = {**ours, "from": {"id": 987654321, "is_bot": True, "first_name": "Other"}}
+    for update in (
+        reply(colleague),  # staff talking among themselves
+        reply(other_bot),
+        staff.group_message("Good morning all", chat_id=int(admin)),  # not a reply
+        reply(ours, chat="-1009999999999"),  # some other group
+    ):
+        assert channel.parse(update).kind == Kind.UNSUPPORTED  # type: ignore[union-attr]
+    without_admin_chat = TelegramChannel(make_settings())
+    assert without_admin_chat.parse(reply(ours)).kind == Kind.UNSUPPORTED  # type: ignore[union-attr]
