@@ -57,11 +57,16 @@ def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
             problems.append(f"{locale}: {path.name} is missing")
             continue
         try:
-            raw[locale] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             problems.append(f"{locale}: not valid YAML: {exc}")
+            continue
+        if not _well_formed(data):
+            problems.append(f"{locale}: expected a mapping with topics: and smalltalk: mappings")
+            continue
+        raw[locale] = data
     if "en" not in raw:
-        raise KnowledgeError("\n".join(problems or ["en: knowledge.yaml is missing"]))
+        raise KnowledgeError(_report(problems))
     wanted_topics = list((raw["en"].get("topics") or {}).keys())
     wanted_talk = list((raw["en"].get("smalltalk") or {}).keys())
     knowledge = Knowledge()
@@ -98,8 +103,18 @@ def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
         if extra:
             problems.append(f"{locale}: topics not in English: {sorted(extra)}")
     if problems:
-        raise KnowledgeError("the knowledge base is incomplete:\n  - " + "\n  - ".join(problems))
+        raise KnowledgeError(_report(problems))
     return knowledge
+
+
+def _report(problems: list[str]) -> str:
+    return "the knowledge base is incomplete:\n  - " + "\n  - ".join(problems)
+
+
+def _well_formed(data: object) -> bool:
+    return isinstance(data, dict) and all(
+        isinstance(data.get(key) or {}, dict) for key in ("topics", "smalltalk")
+    )
 
 
 def _problem(entry: object, required: tuple[str, ...]) -> str | None:
