@@ -32,7 +32,10 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
             if schema:
-                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+                # The application name lets whoever owns the schema find its connections.
+                kwargs["connect_args"] = {
+                    "server_settings": {"search_path": schema, "application_name": schema}
+                }
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
