@@ -139,9 +139,7 @@ class TelegramChannel:
             sent_id = await self._deliver(address, message)
         except TelegramError as exc:
             result = classify_error(exc)
-            log.info(
-                "telegram: send to chat %s: %s (%s)", address, result.outcome, result.error_code
-            )
+            log.info("telegram: send failed: %s (%s)", result.outcome, result.error_code)
             return result
         return SendResult(Outcome.SENT, platform_id=str(sent_id))
 

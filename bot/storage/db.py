@@ -25,7 +25,8 @@ class Database:
     def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Errors must not carry the statement's values (texts, phone numbers) into the logs.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             _ensure_parent_folder(url)
             kwargs["connect_args"] = {"timeout": 30}
