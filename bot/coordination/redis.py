@@ -238,13 +238,13 @@ class RedisCoordinator(Coordinator):
         deadline = asyncio.get_running_loop().time() + timeout
         if self._listener is None or self._listener.done():  # first wait, or it crashed
             self._listener = asyncio.create_task(self._listen(), name="coordination-listener")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), timeout)
-        except TimeoutError:
-            return False
+        # Even when the subscription is not up yet, the counter tells of a notify missed.
         count = int(await self.client.get(self._key("notified", topic)) or 0)
         self._heard(topic, count, catching_up=True)
-        return await self._doorbell.wait(topic, deadline - asyncio.get_running_loop().time())
+        left = max(0.0, deadline - asyncio.get_running_loop().time())
+        return await self._doorbell.wait(topic, left)
 
     async def forget(self, keys: Sequence[str]) -> None:
         if keys:
