@@ -1,27 +1,74 @@
-"""Recognising a member's question: which topic, in which language, or honestly none."""
+"""Recognising a member's question: which topic, in which language, or honestly none.
+
+Every example of every locale (and every topic title) is brought to one spelling: no case, no
+accents, Latin letters for every script (anyascii), and the usual ways of typing Cyrillic,
+Georgian or Armenian in Latin folded together ("kh"/"h", "ts"/"c", "y"/"i", doubled letters), so
+that "kogda sozdali koaliciyu" meets "когда создали коалицию". Texts are described by TF-IDF
+character n-grams inside words (typos, inflections, missing diacritics) and by words and word
+pairs. A question's score for a topic mixes its nearest example and the topic's centroid (all of
+its examples in all languages at once), which copes with wordings nobody wrote down. Chatty texts
+are also read clause by clause, so that "hi! how many countries..." finds the question behind the
+greeting. Below THRESHOLD the bot does not guess.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
+from itertools import repeat
 
 import numpy as np
 from anyascii import anyascii
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
-from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy.sparse import csr_matrix, diags, vstack
 
 from bot.i18n import LOCALES
 from bot.knowledge import Knowledge
 
-THRESHOLD = 0.42  # below this similarity the bot says it does not know
+THRESHOLD = 0.17  # below this score the bot says it does not know
+NEAREST = 0.5  # weight of the nearest example; the rest goes to the topic's centroid
+CHAR_WEIGHT = 0.8  # character n-grams; the rest goes to words and word pairs
+UNKNOWN = 0.5  # how much n-grams that no example has lower a question's score
+NGRAMS = range(3, 6)
+MAX_CHARS = 600  # a long message is read from its beginning
+CLAUSE_CHARS = 300  # shorter messages are also read clause by clause
+MAX_CLAUSES = 6
+LANGID_CONFIDENCE = 0.9
+LANGID_CHARS = 200  # enough to tell a language
 SMALLTALK = "~"  # label prefix of small-talk entries
+
+_NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
+_WORD = re.compile(r"[^\W_]")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-_SCRIPTS = {"ARMENIAN": "hy", "GEORGIAN": "ka"}
+_BEFORE_ASCII = str.maketrans({"ъ": "a", "ь": None, "'": None, "’": None, "ʼ": None, "`": None})
+_FOLDS = (
+    ("shch", "s"), ("sch", "s"), ("dzh", "z"), ("dj", "d"), ("ch", "c"), ("sh", "s"), ("zh", "z"),
+    ("kh", "h"), ("ts", "c"), ("tz", "c"), ("ph", "f"), ("th", "t"), ("y", "i"), ("j", "i"),
+    ("w", "v"), ("q", "k"), ("x", "ks"),
+)  # fmt: skip
+_DOUBLED = re.compile(r"([a-z])\1+")
+_CLAUSES = re.compile(r"[.!?;:,\n]+|\s[-–—]+\s")
+_SCRIPT = re.compile("([\u0530-\u058f\ufb13-\ufb17])|[\u10a0-\u10ff\u1c90-\u1cbf\u2d00-\u2d2f]")
+_BRAND = re.compile(r"child\s*pact", re.IGNORECASE)
+_NOT_SERBIAN = re.compile(r"[yqwx]|ch|zh|kh")  # letters Serbian Latin never writes
+_LETTERS = {
+    "uk": set("іїєґ"),
+    "sr": set("ђћџљњјđ"),
+    "az": set("ə"),
+    "sq": set("ë"),
+    "ro": set("șțţă"),
+}
 _LANGID = ["en", "sq", "hy", "az", "bs", "bg", "ka", "ro", "ru", "sr", "tr", "uk", "hr"]
 _SOUTH_SLAVIC = {"bs", "sr", "sr_Latn"}
+_FAMILY = {"bs", "hr", "sr"}
+_TURKIC = {"tr", "az"}
+
+
+_Vector = tuple[np.ndarray, np.ndarray]  # feature ids, weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,87 +80,191 @@ class Match:
 
 
 def normalize(text: str) -> str:
-    """One spelling for every way of typing: no case, no accents, Latin letters for every
-    script (so that "skolko stran" meets "сколько стран"), words only."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_NON_WORD.sub(" ", anyascii(folded).lower()).split())
+    """One spelling for every way of typing: no case, no accents, no emoji, Latin letters for
+    every script (so that "skolko stran" meets "сколько стран"), words only."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_BEFORE_ASCII)
+    return " ".join(" ".join(map(_latin, _NOT_TEXT.sub(" ", folded).split())).split())
+
+
+@lru_cache(maxsize=1 << 16)
+def _latin(word: str) -> str:
+    return _NON_WORD.sub(" ", anyascii(word).lower().replace("'", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def fold(word: str) -> str:
+    """The transliteration variants of a word brought together: "koalitsiyu" -> "koaliciu"."""
+    for typed, common in _FOLDS:
+        word = word.replace(typed, common)
+    return _DOUBLED.sub(r"\1", word)
+
+
+def _features(text: str) -> tuple[Counter[str], Counter[str]]:
+    """Character n-grams inside words, and words with word pairs."""
+    words = [fold(word) for word in normalize(text).split()]
+    chars: Counter[str] = Counter()
+    for word in words:
+        chars.update(_grams(word))
+    terms = Counter(words)
+    terms.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    return chars, terms
+
+
+@lru_cache(maxsize=1 << 16)
+def _grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    return tuple(padded[i : i + n] for n in NGRAMS for i in range(len(padded) - n + 1))
+
+
+class _Space:
+    """One TF-IDF space (characters, or words): vocabulary, idf, and L2-normalised vectors."""
+
+    def __init__(self, documents: list[Counter[str]], offset: int) -> None:
+        frequency: Counter[str] = Counter()
+        for document in documents:
+            frequency.update(document.keys())
+        self.offset = offset
+        self.ids = {feature: offset + i for i, feature in enumerate(frequency)}
+        count = len(documents) + 1
+        self.idf = np.array([math.log(count / (1 + df)) + 1 for df in frequency.values()])
+        self.unknown_idf = math.log(count) + 1
+
+    def vector(self, counts: Counter[str], weight: float, unknown: float) -> _Vector:
+        """Feature ids and weights; ``unknown`` of the weight of features no example has counts
+        in the norm, so that a text mostly about something else scores low."""
+        ids = np.fromiter(map(self.ids.get, counts, repeat(-1)), np.int64, len(counts))
+        tf = 1 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
+        known = ids >= 0
+        values = tf[known] * self.idf[ids[known] - self.offset]
+        missing = unknown * float(np.sum(tf[~known] ** 2)) * self.unknown_idf**2
+        norm = math.sqrt(float(values @ values) + missing) or 1.0
+        return ids[known], values * (weight / norm)
 
 
 class Matcher:
-    """Nearest examples by character and word n-grams, over every locale's examples at once."""
+    """Nearest examples and topic centroids over every locale's examples at once."""
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
-        documents: list[str] = []
-        labels: list[str] = []
+        examples: list[tuple[str, str]] = []  # (label, text)
         for locale in LOCALES:
             for topic in knowledge.topics[locale].values():
-                for text in (topic.title, *topic.examples):
-                    documents.append(normalize(text))
-                    labels.append(topic.id)
+                examples += [(topic.id, text) for text in (topic.title, *topic.examples)]
             for talk in knowledge.smalltalk[locale].values():
-                for text in talk.examples:
-                    documents.append(normalize(text))
-                    labels.append(SMALLTALK + talk.id)
-        order = np.argsort(np.array(labels), kind="stable")
-        self._labels = [labels[i] for i in order]
-        documents = [documents[i] for i in order]
+                examples += [(SMALLTALK + talk.id, text) for text in talk.examples]
+        examples.sort(key=lambda example: example[0])
+        labels = [label for label, _ in examples]
         self._names = sorted(set(labels))
-        self._starts = np.array([self._labels.index(name) for name in self._names])
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-        self._words = TfidfVectorizer(
-            analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\w+"
+        self._starts = np.array([labels.index(name) for name in self._names])
+        features = [_features(text) for _, text in examples]
+        self._chars = _Space([chars for chars, _ in features], 0)
+        self._terms = _Space([terms for _, terms in features], len(self._chars.ids))
+        width = len(self._chars.ids) + len(self._terms.ids)
+        rows = [self._vector(chars, terms, unknown=0.0) for chars, terms in features]
+        matrix = csr_matrix(
+            (
+                np.concatenate([values for _, values in rows]),
+                np.concatenate([ids for ids, _ in rows]),
+                np.cumsum([0] + [len(ids) for ids, _ in rows]),
+            ),
+            shape=(len(rows), width),
         )
-        self._matrix = hstack(
-            [
-                self._chars.fit_transform(documents) * 0.65,
-                self._words.fit_transform(documents) * 0.35,
-            ]
-        ).tocsr()
+        label_of = np.searchsorted(self._starts, np.arange(len(rows)), side="right") - 1
+        members = csr_matrix((np.ones(len(rows)), (label_of, np.arange(len(rows)))))
+        centroids = members @ matrix
+        norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
+        centroids = diags(1 / np.maximum(norms, 1e-12)) @ centroids
+        # feature -> examples then centroids: a question only reads the rows of its features
+        postings = vstack([matrix, centroids]).T.tocsr()
+        self._indptr, self._columns, self._values = postings.indptr, postings.indices, postings.data
+        self._lengths = np.diff(self._indptr)
+        self._count = len(rows)
         self._languages = _identifier()
 
+    def _vector(self, chars: Counter[str], terms: Counter[str], unknown: float) -> _Vector:
+        char_ids, char_values = self._chars.vector(chars, CHAR_WEIGHT, unknown)
+        term_ids, term_values = self._terms.vector(terms, 1 - CHAR_WEIGHT, unknown)
+        return np.concatenate([char_ids, term_ids]), np.concatenate([char_values, term_values])
+
+    def scores(self, text: str) -> np.ndarray | None:
+        """Every label's score for one text (None when nothing in it can be read)."""
+        ids, weights = self._vector(*_features(text), unknown=UNKNOWN)
+        if not len(ids):
+            return None
+        starts, lengths = self._indptr[ids], self._lengths[ids]
+        ends = np.cumsum(lengths)
+        spots = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
+        similarity = np.bincount(
+            self._columns[spots],
+            self._values[spots] * np.repeat(weights, lengths),
+            minlength=self._count + len(self._names),
+        )
+        nearest = np.maximum.reduceat(similarity[: self._count], self._starts)
+        return NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
+
     def match(self, text: str, member_locale: str) -> Match:
+        text = text[:MAX_CHARS]
         lang = self.language(text, member_locale)
-        query = normalize(text)
-        if not query:
-            return Match(None, None, 0.0, lang)
-        vector = hstack(
-            [self._chars.transform([query]) * 0.65, self._words.transform([query]) * 0.35]
-        ).tocsr()
-        similarities = (self._matrix @ vector.T).toarray().ravel()
-        best_per_label = np.maximum.reduceat(similarities, self._starts)
-        ranked = np.argsort(best_per_label)[::-1]
-        best = self._names[ranked[0]]
-        score = float(best_per_label[ranked[0]])
-        if score < THRESHOLD:
-            return Match(None, None, score, lang)
-        if best.startswith(SMALLTALK):
-            return Match(None, best[len(SMALLTALK) :], score, lang)
-        return Match(best, None, score, lang)
+        (score, topic), (talk_score, talk) = self.best(text)
+        if score >= THRESHOLD:
+            return Match(topic, None, score, lang)
+        if talk_score >= THRESHOLD:
+            return Match(None, talk, talk_score, lang)
+        return Match(None, None, max(score, talk_score), lang)
+
+    def best(self, text: str) -> tuple[tuple[float, str], tuple[float, str]]:
+        """The best topic and the best small talk, over the whole text and each of its clauses
+        (a greeting or thanks glued to a question must not hide it)."""
+        candidates = [text]
+        if len(text) <= CLAUSE_CHARS:  # a long message is read as a whole
+            clauses = [clause for clause in _CLAUSES.split(text) if _WORD.search(clause)]
+            candidates += clauses[:MAX_CLAUSES] if len(clauses) > 1 else []
+        topic, talk = (0.0, ""), (0.0, "")
+        for candidate in candidates:
+            scores = self.scores(candidate)
+            if scores is None:
+                continue
+            best = int(np.argmax(scores))
+            name = self._names[best]
+            if name.startswith(SMALLTALK):
+                talk = max(talk, (float(scores[best]), name[len(SMALLTALK) :]))
+            else:
+                topic = max(topic, (float(scores[best]), name))
+        return topic, talk
 
     def language(self, text: str, member_locale: str) -> str:
         """The question's language when it is clear, else the member's."""
-        for char in text:
-            if char.isalpha() and ord(char) > 0x24F:
-                name = unicodedata.name(char, "")
-                for script, locale in _SCRIPTS.items():
-                    if name.startswith(script):
-                        return locale
-                break
-        if len(text.split()) < 3:
+        script = _SCRIPT.search(text)
+        if script:
+            return "hy" if script.group(1) else "ka"
+        letters = set(text.casefold())
+        for locale, distinctive in _LETTERS.items():
+            if letters & distinctive:
+                return _variant(locale, member_locale, text)
+        plain = _BRAND.sub(" ", text)  # "childpact" is in every language
+        if len(normalize(plain).split()) < 3:
             return member_locale
-        found, confidence = self._languages.classify(text)
-        if confidence < 0.9:
+        sure: Counter[str] = Counter()
+        for found, probability in self._languages.rank(plain[:LANGID_CHARS]):
+            sure["sr" if found in _FAMILY else found] += probability  # bs, hr, sr: one family
+        found, confidence = sure.most_common(1)[0]
+        if confidence < LANGID_CONFIDENCE:
             return member_locale
-        if found in ("sr", "hr", "bs"):
-            if member_locale in _SOUTH_SLAVIC:
-                return member_locale  # one language family: their choice of variant stands
-            return "sr" if _is_cyrillic(text) else "sr_Latn"
-        return str(found) if found in LOCALES else member_locale
+        if found == "sr" and _NOT_SERBIAN.search(plain.casefold()):
+            return member_locale  # Latin-typed Russian or Bulgarian ("kak da stanem chlenove")
+        return _variant(found, member_locale, text)
 
 
-def _is_cyrillic(text: str) -> bool:
-    return any("\u0400" <= c <= "\u04ff" for c in text)
+def _variant(found: str, member_locale: str, text: str) -> str:
+    """Close kin keep the member's own variant (bs, sr, sr_Latn; tr, az); else Serbian's script
+    is the text's."""
+    if found in _FAMILY:
+        if member_locale in _SOUTH_SLAVIC:
+            return member_locale
+        return "sr" if any("\u0400" <= c <= "\u04ff" for c in text) else "sr_Latn"
+    if found in _TURKIC and member_locale in _TURKIC:
+        return member_locale
+    return found if found in LOCALES else member_locale
 
 
 @cache

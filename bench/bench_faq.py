@@ -1,0 +1,151 @@
+"""Question recognition: load time, ms per question, and accuracy per locale.
+
+python -m bench.bench_faq              # on tests/faq/questions.yaml, pinned to one core
+python -m bench.bench_faq --mistakes   # and every question it gets wrong
+
+Prints the time to load and check the knowledge and to build the matcher (done once, at start),
+p50/p99 milliseconds per question over the whole labelled set (each question asked --rounds
+times, one core), the same for 4,000-character messages, and per locale: the share of in-scope
+questions given the right topic, and the share of out-of-scope questions (topic null: weather,
+sports, prices, nonsense, small talk) given a topic anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bench.common import ROOT, machine_line, pin_self, table, usable_cores
+from bot.faq import Matcher
+from bot.i18n import LOCALES
+from bot.knowledge import load_knowledge
+
+QUESTIONS = ROOT / "tests" / "faq" / "questions.yaml"
+
+
+@dataclass
+class Tally:
+    asked: int = 0  # in-scope questions
+    right: int = 0
+    outside: int = 0  # out-of-scope questions (topic null)
+    guessed: int = 0  # of which given a topic
+    mistakes: list[str] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.asked if self.asked else float("nan")
+
+    @property
+    def false_topics(self) -> float:
+        return self.guessed / self.outside if self.outside else float("nan")
+
+    def add(self, other: Tally) -> None:
+        self.asked += other.asked
+        self.right += other.right
+        self.outside += other.outside
+        self.guessed += other.guessed
+
+
+def load_questions(path: Path = QUESTIONS) -> list[dict]:  # type: ignore[type-arg]
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def evaluate(matcher: Matcher, questions: list[dict]) -> dict[str, Tally]:  # type: ignore[type-arg]
+    """Per locale, and "all": how many questions got the right topic or rightly none."""
+    tallies = {locale: Tally() for locale in LOCALES}
+    for question in questions:
+        tally = tallies[question["lang"]]
+        found = matcher.match(question["q"], question["lang"]).topic
+        wanted = question["topic"]
+        if wanted:
+            tally.asked += 1
+            tally.right += found == wanted
+        else:
+            tally.outside += 1
+            tally.guessed += found is not None
+        if found != wanted:
+            tally.mistakes.append(f"{question['lang']}: {question['q']!r}: {wanted} -> {found}")
+    total = Tally()
+    for tally in tallies.values():
+        total.add(tally)
+    tallies["all"] = total
+    return tallies
+
+
+def timings(matcher: Matcher, texts: list[tuple[str, str]], rounds: int) -> tuple[np.ndarray, ...]:
+    """Milliseconds per question, wall-clock and CPU, every question asked ``rounds`` times.
+    CPU time leaves out the moments another process had the core (a busy shared machine)."""
+    wall, cpu = [], []
+    for _ in range(rounds):
+        for text, locale in texts:
+            began, began_cpu = time.perf_counter_ns(), time.process_time_ns()
+            matcher.match(text, locale)
+            cpu.append((time.process_time_ns() - began_cpu) / 1e6)
+            wall.append((time.perf_counter_ns() - began) / 1e6)
+    return np.array(wall), np.array(cpu)
+
+
+def spread(wall: np.ndarray, cpu: np.ndarray) -> str:
+    p50, p99 = np.percentile(wall, [50, 99])
+    cpu50, cpu99 = np.percentile(cpu, [50, 99])
+    return f"p50 {p50:.2f} ms, p99 {p99:.2f} ms (CPU time: p50 {cpu50:.2f} ms, p99 {cpu99:.2f} ms)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="times each question is asked")
+    parser.add_argument("--mistakes", action="store_true", help="list every wrong answer")
+    options = parser.parse_args()
+    pin_self(usable_cores()[:1])
+    print(machine_line())
+    print(
+        "one core; the knowledge loaded once, then every question of", QUESTIONS.relative_to(ROOT)
+    )
+
+    began = time.perf_counter()
+    knowledge = load_knowledge()
+    loaded = time.perf_counter()
+    matcher = Matcher(knowledge)
+    built = time.perf_counter()
+    print(
+        f"load: knowledge {1000 * (loaded - began):.0f} ms, matcher {1000 * (built - loaded):.0f} ms, "
+        f"total {built - began:.2f} s"
+    )
+
+    questions = load_questions()
+    texts = [(q["q"], q["lang"]) for q in questions]
+    timings(matcher, texts, 1)  # warm-up: caches, first calls
+    spent = timings(matcher, texts, options.rounds)
+    print(f"per question ({len(texts)} questions x {options.rounds}): {spread(*spent)}")
+    long = [((text + " ") * (4000 // (len(text) + 1) + 1))[:4000] for text, _ in texts[::10]]
+    spent = timings(matcher, [(text, "en") for text in long], options.rounds)
+    print(f"4,000-character messages ({len(long)} x {options.rounds}): {spread(*spent)}")
+
+    tallies = evaluate(matcher, questions)
+    rows = [
+        (
+            locale,
+            f"{tally.right}/{tally.asked}",
+            f"{100 * tally.accuracy:.1f} %",
+            f"{tally.guessed}/{tally.outside}",
+            f"{100 * tally.false_topics:.1f} %",
+        )
+        for locale, tally in tallies.items()
+    ]
+    print()
+    print(table(("locale", "in scope", "right topic", "out of scope", "given a topic"), rows))
+    print("targets: right topic >= 90 % overall and >= 80 % in every locale; given a topic <= 10 %")
+    if options.mistakes:
+        print()
+        for locale in LOCALES:
+            for mistake in tallies[locale].mistakes:
+                print(mistake)
+
+
+if __name__ == "__main__":
+    main()
