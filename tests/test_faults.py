@@ -92,7 +92,8 @@ async def test_two_processes_keep_each_members_order_and_the_global_limit(tmp_pa
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": unique_prefix(),
-            "TELEGRAM_RATE": "30",
+            # Both processes share one limit: unshared, 28/s each would be 56/s at the fake.
+            "TELEGRAM_RATE": "28",
             "TELEGRAM_CHAT_RATE": "0",
         }
         processes = [Process(env, tmp_path / f"serve{n}.log") for n in range(2)]
