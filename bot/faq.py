@@ -46,9 +46,9 @@ _WORD = re.compile(r"[^\W_]")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _BEFORE_ASCII = str.maketrans({"ъ": "a", "ь": None, "'": None, "’": None, "ʼ": None, "`": None})
 _FOLDS = (
-    ("shch", "s"), ("sch", "s"), ("dzh", "z"), ("dj", "d"), ("ch", "c"), ("sh", "s"), ("zh", "z"),
-    ("kh", "h"), ("ts", "c"), ("tz", "c"), ("ph", "f"), ("th", "t"), ("y", "i"), ("j", "i"),
-    ("w", "v"), ("q", "k"), ("x", "ks"),
+    ("shch", "s"), ("sch", "s"), ("dzh", "z"), ("dz", "z"), ("dj", "d"), ("ch", "c"), ("sh", "s"),
+    ("zh", "z"), ("kh", "h"), ("gh", "h"), ("ts", "c"), ("tz", "c"), ("ph", "f"), ("th", "t"),
+    ("y", "i"), ("j", "i"), ("w", "v"), ("q", "k"), ("x", "h"),
 )  # fmt: skip
 _DOUBLED = re.compile(r"([a-z])\1+")
 _CLAUSES = re.compile(r"[.!?;:,\n]+|\s[-–—]+\s")
@@ -59,6 +59,7 @@ _LETTERS = {
     "uk": set("іїєґ"),
     "sr": set("ђћџљњјđ"),
     "az": set("ə"),
+    "tr": set("ığ"),  # after az: Azerbaijani writes them too
     "sq": set("ë"),
     "ro": set("șțţă"),
 }

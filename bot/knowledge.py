@@ -10,6 +10,7 @@ import yaml
 from bot.i18n import LOCALES, LOCALES_DIR
 
 MIN_EXAMPLES = 5
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when there: 6 times faster
 
 
 class KnowledgeError(RuntimeError):
@@ -57,7 +58,7 @@ def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
             problems.append(f"{locale}: {path.name} is missing")
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
         except yaml.YAMLError as exc:
             problems.append(f"{locale}: not valid YAML: {exc}")
             continue

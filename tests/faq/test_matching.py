@@ -66,6 +66,11 @@ def test_at_most_10_percent_of_out_of_scope_questions_get_a_topic(tallies) -> No
         ("Когда был основан ChildPact?", "ro", "founding"),
         ("cand s-a infiintat childpact", "ro", "founding"),  # no diacritics
         ("ЧАЙЛДПАКТ ЩО ЦЕ ТАКЕ", "uk", "who_we_are"),  # shouting
+        ("ra aris bavshvta dacvis indeksi", "ka", "child_protection_index"),  # Latin-typed
+        ("qani erkir ka", "hy", "numbers"),
+        ("kak da se svarzha sas sekretariata", "bg", "contact"),
+        ("yak zminyty movu", "uk", "bot_language"),
+        ("how to chnage the langauge", "en", "bot_language"),  # typos
     ],
 )
 def test_questions_as_members_type_them(
@@ -134,6 +139,8 @@ def test_nonsense_and_out_of_scope_get_no_topic(matcher: Matcher, text: str) -> 
         ("how can our organisation join the coalition", "tr", "en"),
         ("koalisyona nasıl katılabiliriz acaba", "en", "tr"),
         ("koalisiyaya necə qoşula bilərik", "en", "az"),
+        ("nasıl katılırız", "ru", "tr"),  # short, but only Turkish (or Azerbaijani) writes ı
+        ("nasıl katılırız", "az", "az"),  # and an Azerbaijani member keeps their language
         ("si mund të bashkohemi me koalicionin", "en", "sq"),
         ("како да се придружимо коалицији", "en", "sr"),  # Serbian in Cyrillic
         ("kako da se pridružimo koaliciji", "en", "sr_Latn"),  # and in Latin
@@ -213,6 +220,7 @@ def test_the_knowledge_is_read_once(matcher: Matcher, monkeypatch: pytest.Monkey
         raise AssertionError("the knowledge was read again")
 
     monkeypatch.setattr(knowledge_module, "load_knowledge", refuse)
+    monkeypatch.setattr(knowledge_module.yaml, "load", refuse)
     monkeypatch.setattr(knowledge_module.yaml, "safe_load", refuse)
     assert matcher.match("who founded childpact", "en").topic == "founding"
 
