@@ -2,20 +2,27 @@
 
 python -m bench.bench_faq              # on tests/faq/questions.yaml, pinned to one core
 python -m bench.bench_faq --mistakes   # and every question it gets wrong
+python -m bench.bench_faq --generalisation   # and how it does on questions it never saw
 
 Prints the time to load and check the knowledge and to build the matcher (done once, at start),
 p50/p99 milliseconds per question over the whole labelled set (each question asked --rounds
 times, one core), the same for 4,000-character messages, and per locale: the share of in-scope
 questions given the right topic, and the share of out-of-scope questions (topic null: weather,
 sports, prices, nonsense, small talk) given a topic anyway.
+
+--generalisation adds two checks on wordings the matcher was not built with: each knowledge
+example asked of a matcher built without it (5 folds; small-talk examples must get no topic),
+and each locale's labelled questions asked of a matcher built without that locale's examples
+(what the other languages and the transliteration carry over).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -23,7 +30,7 @@ import yaml
 from bench.common import ROOT, machine_line, pin_self, table, usable_cores
 from bot.faq import Matcher
 from bot.i18n import LOCALES
-from bot.knowledge import load_knowledge
+from bot.knowledge import Knowledge, load_knowledge
 
 QUESTIONS = ROOT / "tests" / "faq" / "questions.yaml"
 
@@ -96,10 +103,71 @@ def spread(wall: np.ndarray, cpu: np.ndarray) -> str:
     return f"p50 {p50:.2f} ms, p99 {p99:.2f} ms (CPU time: p50 {cpu50:.2f} ms, p99 {cpu99:.2f} ms)"
 
 
+def held_out(knowledge: Knowledge, folds: int = 5) -> dict[str, Tally]:
+    """Every example asked of a matcher built without it (titles stay)."""
+    tallies = {locale: Tally() for locale in LOCALES}
+    for fold in range(folds):
+        kept = Knowledge(
+            {loc: _without(topics, fold, folds) for loc, topics in knowledge.topics.items()},
+            {loc: _without(talk, fold, folds) for loc, talk in knowledge.smalltalk.items()},
+        )
+        matcher = Matcher(kept)
+        for locale in LOCALES:
+            tally = tallies[locale]
+            for topic in knowledge.topics[locale].values():
+                for example in topic.examples[fold::folds]:
+                    tally.asked += 1
+                    tally.right += matcher.match(example, locale).topic == topic.id
+            for talk in knowledge.smalltalk[locale].values():
+                for example in talk.examples[fold::folds]:
+                    tally.outside += 1
+                    tally.guessed += matcher.match(example, locale).topic is not None
+    return tallies
+
+
+def _without(entries: dict[str, Any], fold: int, folds: int) -> dict[str, Any]:
+    """Topics or small talk less one fold of their examples."""
+    return {
+        key: replace(
+            entry, examples=tuple(e for i, e in enumerate(entry.examples) if i % folds != fold)
+        )
+        for key, entry in entries.items()
+    }
+
+
+def without_own_locale(knowledge: Knowledge, questions: list[dict]) -> dict[str, Tally]:  # type: ignore[type-arg]
+    """Each locale's questions asked of a matcher built on the other locales' examples only."""
+    tallies = {}
+    for locale in LOCALES:
+        matcher = Matcher(knowledge, tuple(other for other in LOCALES if other != locale))
+        tallies[locale] = evaluate(matcher, [q for q in questions if q["lang"] == locale])[locale]
+    return tallies
+
+
+def print_table(tallies: dict[str, Tally], what: tuple[str, str]) -> None:
+    total = Tally()
+    for locale in LOCALES:
+        total.add(tallies[locale])
+    rows = [
+        (
+            locale,
+            f"{tally.right}/{tally.asked}",
+            f"{100 * tally.accuracy:.1f} %",
+            f"{tally.guessed}/{tally.outside}",
+            f"{100 * tally.false_topics:.1f} %",
+        )
+        for locale, tally in [*((locale, tallies[locale]) for locale in LOCALES), ("all", total)]
+    ]
+    print(table(("locale", what[0], "right topic", what[1], "given a topic"), rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="times each question is asked")
     parser.add_argument("--mistakes", action="store_true", help="list every wrong answer")
+    parser.add_argument(
+        "--generalisation", action="store_true", help="also ask wordings it was not built with"
+    )
     options = parser.parse_args()
     pin_self(usable_cores()[:1])
     print(machine_line())
@@ -127,24 +195,19 @@ def main() -> None:
     print(f"4,000-character messages ({len(long)} x {options.rounds}): {spread(*spent)}")
 
     tallies = evaluate(matcher, questions)
-    rows = [
-        (
-            locale,
-            f"{tally.right}/{tally.asked}",
-            f"{100 * tally.accuracy:.1f} %",
-            f"{tally.guessed}/{tally.outside}",
-            f"{100 * tally.false_topics:.1f} %",
-        )
-        for locale, tally in tallies.items()
-    ]
     print()
-    print(table(("locale", "in scope", "right topic", "out of scope", "given a topic"), rows))
+    print_table(tallies, ("in scope", "out of scope"))
     print("targets: right topic >= 90 % overall and >= 80 % in every locale; given a topic <= 10 %")
     if options.mistakes:
         print()
         for locale in LOCALES:
             for mistake in tallies[locale].mistakes:
                 print(mistake)
+    if options.generalisation:
+        print("\nknowledge examples, each asked of a matcher built without it (5 folds):")
+        print_table(held_out(knowledge), ("examples", "small talk"))
+        print("\nlabelled questions, asked of a matcher built without their locale's examples:")
+        print_table(without_own_locale(knowledge, questions), ("in scope", "out of scope"))
 
 
 if __name__ == "__main__":

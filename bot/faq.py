@@ -145,10 +145,11 @@ class _Space:
 class Matcher:
     """Nearest examples and topic centroids over every locale's examples at once."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, locales: tuple[str, ...] = LOCALES) -> None:
+        """``locales``: whose examples to learn from (all of them but for experiments)."""
         self.knowledge = knowledge
         examples: list[tuple[str, str]] = []  # (label, text)
-        for locale in LOCALES:
+        for locale in locales:
             for topic in knowledge.topics[locale].values():
                 examples += [(topic.id, text) for text in (topic.title, *topic.examples)]
             for talk in knowledge.smalltalk[locale].values():
