@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     catalogs.add_parser("check", help="fail when a catalog misses, fuzzes or breaks an entry")
     catalogs.add_parser("extract", help="refresh the template and every catalog from the code")
 
+    knowledge = sub.add_parser("knowledge", help="the knowledge base").add_subparsers(
+        dest="action", required=True
+    )
+    knowledge.add_parser("check", help="fail when a topic is missing or empty in any locale")
+
     args = parser.parse_args(argv)
     settings = get_settings()
     logging.basicConfig(
@@ -206,6 +211,20 @@ def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_knowledge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge import KnowledgeError, load_knowledge
+
+    try:
+        knowledge = load_knowledge()
+    except KnowledgeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(
+        f"knowledge complete: {len(knowledge.topic_ids)} topics in {len(knowledge.topics)} locales"
+    )
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve,
     "worker": cmd_worker,
@@ -214,6 +233,7 @@ COMMANDS = {
     "db": cmd_db,
     "telegram": cmd_telegram,
     "catalogs": cmd_catalogs,
+    "knowledge": cmd_knowledge,
 }
 
 if __name__ == "__main__":

@@ -108,3 +108,9 @@ async def test_terminal_chat_talks_like_a_member_would(tmp_path):
     assert ro("Do you agree?") in done.stdout
     assert f"1. {ro('Yes, I agree')}" in done.stdout
     assert ro("Which country do you work in?") in done.stdout
+
+
+async def test_knowledge_check_passes():
+    done = await childpact("knowledge", "check")
+    assert done.returncode == 0, done.stderr
+    assert "13 locales" in done.stdout
