@@ -39,3 +39,21 @@ class Channel(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, address: str, message: OutboundMessage) -> SendResult: ...
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a paragraph, else a line, else a word."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut, skip = limit, 0
+        for separator, shortest in (("\n\n", limit // 2), ("\n", limit // 2), (" ", 1)):
+            at = rest.rfind(separator, 1, limit + len(separator))
+            if at >= shortest:
+                cut, skip = at, len(separator)
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut + skip :].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces

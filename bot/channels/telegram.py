@@ -26,7 +26,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.channels.base import Outcome, SendResult
+from bot.channels.base import Outcome, SendResult, split_text
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.messages import Button, InboundMessage, Kind, OutboundMessage
@@ -229,24 +229,6 @@ def classify_error(exc: TelegramError) -> SendResult:
         log.error("telegram: the Bot API rejected TELEGRAM_BOT_TOKEN")
         return SendResult(Outcome.RETRY, error_code="invalid_token")
     return SendResult(Outcome.RETRY, error_code=type(exc).__name__)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at a paragraph, else a line, else a word."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut, skip = limit, 0
-        for separator, shortest in (("\n\n", limit // 2), ("\n", limit // 2), (" ", 1)):
-            at = rest.rfind(separator, 1, limit + len(separator))
-            if at >= shortest:
-                cut, skip = at, len(separator)
-                break
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut + skip :].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
 
 
 def _inbound(update: Update) -> InboundMessage:

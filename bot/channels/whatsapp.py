@@ -14,7 +14,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Outcome, SendResult
+from bot.channels.base import Outcome, SendResult, split_text
 from bot.config import Settings
 from bot.countries import country_from_phone
 from bot.messages import InboundMessage, Kind, OutboundMessage
@@ -191,24 +191,6 @@ def render(message: OutboundMessage) -> str:
         if hint:
             parts.append(hint)
     return "\n\n".join(parts)
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at a paragraph, else a line, else a word."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut, skip = limit, 0
-        for separator, shortest in (("\n\n", limit // 2), ("\n", limit // 2), (" ", 1)):
-            at = rest.rfind(separator, 1, limit + len(separator))
-            if at >= shortest:
-                cut, skip = at, len(separator)
-                break
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut + skip :].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
 
 
 def _count(value: str | None) -> int:
