@@ -82,11 +82,18 @@ class Pacer:
                 await asyncio.sleep(min(wait, 5.0))
             if interval is None:
                 return
-            if (wait := await self.coordinator.reserve(f"rate:{channel}", interval)) > 0:
+            booked = time.monotonic()
+            wait = await self.coordinator.reserve(f"rate:{channel}", interval)
+            slot = booked + wait
+            if wait > 0:
                 await asyncio.sleep(wait)
-            # A waiter woken late must not land right on top of the next one: keep this
-            # process's own sends apart too (no await between reading and booking).
             now = time.monotonic()
+            if now - slot > interval:
+                # Woken well after its slot (a busy or starved process): sending now would land
+                # on the slots other processes are using. Book a new one instead.
+                continue
+            # A waiter woken a little late must not land right on top of the next one: keep
+            # this process's own sends apart too (no await between reading and booking).
             ready = max(now, self._last_sent.get(channel, 0.0) + interval * CATCH_UP)
             self._last_sent[channel] = ready
             if ready > now:
