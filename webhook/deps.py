@@ -3,6 +3,7 @@ what makes a platform's payload safe to store."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any
 
@@ -11,6 +12,8 @@ from fastapi import Depends, HTTPException, Request
 from bot.messages import InboundMessage
 from bot.service import Service
 from bot.storage.models import Inbound
+
+log = logging.getLogger(__name__)
 
 
 def get_service(request: Request) -> Service:
@@ -68,3 +71,15 @@ def fits(msg: InboundMessage) -> bool:
         if length is not None and len(value) > length:
             return False
     return True
+
+
+async def store_then_handle(service: Service, msg: InboundMessage) -> bool:
+    """Store a member's message durably, then have it handled; 503 when it cannot be stored,
+    so that the platform (or the chat page) sends it again. False for a repeat."""
+    try:
+        stored = await service.engine.accept(msg)
+    except Exception as exc:
+        log.exception("could not store %s message %s", msg.channel, msg.platform_id)
+        raise HTTPException(503, "storage unavailable, try again") from exc
+    service.handle_soon(msg.channel, msg.address)
+    return stored

@@ -16,7 +16,7 @@ from bot.channels.web import fetch_replies
 from bot.engine import contact_key
 from bot.i18n import LANGUAGE_NAMES, Translator, normalize_locale
 from bot.messages import InboundMessage, Kind
-from webhook.deps import ServiceDep
+from webhook.deps import ServiceDep, store_then_handle
 
 router = APIRouter(tags=["web chat"])
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -134,12 +134,7 @@ async def send_message(message: ChatMessage, service: ServiceDep) -> Accepted:
         payload=message.payload,
         lang_hint=message.lang,
     )
-    try:
-        stored = await service.engine.accept(inbound)
-    except Exception as exc:
-        raise HTTPException(503, "storage unavailable, try again") from exc
-    service.handle_soon("web", message.session)
-    return Accepted(stored=stored)
+    return Accepted(stored=await store_then_handle(service, inbound))
 
 
 @router.get("/chat/api/messages", response_model=Replies)

@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from webhook.deps import ServiceDep, fits, read_body, storable
+from webhook.deps import ServiceDep, fits, read_body, storable, store_then_handle
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -54,11 +54,5 @@ async def telegram_update(request: Request, service: ServiceDep) -> JSONResponse
     if not fits(msg):
         service.metrics.inbound.labels("telegram", "malformed").inc()
         raise HTTPException(400, "not a Telegram update: ids too long")
-    try:
-        await service.engine.accept(msg)
-    except Exception as exc:
-        log.exception("could not store Telegram update %s", msg.platform_id)
-        # Telegram repeats the update later; nothing is lost.
-        raise HTTPException(503, "storage unavailable, try again") from exc
-    service.handle_soon(msg.channel, msg.address)
+    await store_then_handle(service, msg)  # a 503 makes Telegram repeat the update later
     return JSONResponse({"ok": True})

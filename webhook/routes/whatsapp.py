@@ -15,7 +15,7 @@ from bot.channels.whatsapp import classify_error
 from bot.sender import record_status
 from bot.service import Service
 from bot.storage.models import Contact, Delivery, utcnow
-from webhook.deps import ServiceDep, fits, public_url, read_body, storable
+from webhook.deps import ServiceDep, fits, public_url, read_body, storable, store_then_handle
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -51,12 +51,7 @@ async def whatsapp_message(request: Request, service: ServiceDep) -> Response:
     if not fits(msg):
         service.metrics.inbound.labels("whatsapp", "malformed").inc()
         raise HTTPException(400, "not a WhatsApp message: ids too long")
-    try:
-        await service.engine.accept(msg)
-    except Exception as exc:
-        log.exception("could not store WhatsApp message %s", msg.platform_id)
-        raise HTTPException(503, "storage unavailable, try again") from exc
-    service.handle_soon(msg.channel, msg.address)
+    await store_then_handle(service, msg)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
