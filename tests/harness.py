@@ -154,6 +154,12 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0, every: flo
         await asyncio.sleep(every)
 
 
+async def chunks(body: bytes, size: int = 1024) -> AsyncIterator[bytes]:
+    """A body sent in pieces, without Content-Length (chunked transfer)."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
 def telegram_member(language_code: str | None = "ro", chat_id: int | None = None) -> UpdateBuilder:
     chat = chat_id or 400000000 + uuid.uuid4().int % 99999999
     return UpdateBuilder(chat_id=chat, language_code=language_code, first_update_id=chat * 10)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.i18n import Translator
 from bot.storage.models import Contact
 from tests.dialog import Member
-from tests.harness import SECRET, Stack, eventually, running, telegram_member
+from tests.harness import SECRET, Stack, chunks, eventually, running, telegram_member
 from tests.webhook import (
     deliveries_to,
     inbound_rows,
@@ -107,11 +107,6 @@ async def test_bodies_that_are_not_updates_are_400_and_the_process_stays_up(back
         assert await inbound_rows(stack) == 1
 
 
-async def _chunks(body: bytes, size: int = 1024) -> AsyncIterator[bytes]:
-    for start in range(0, len(body), size):
-        yield body[start : start + size]
-
-
 async def test_an_oversized_body_is_413_with_or_without_content_length(backend):
     limit = 8 * 1024
     async with running(backend, max_body_bytes=limit) as stack:
@@ -119,7 +114,7 @@ async def test_an_oversized_body_is_413_with_or_without_content_length(backend):
         big = json.dumps(member.message("x" * (limit + 100))).encode()
         declared = await post_raw(stack, big)
         assert declared.status_code == 413
-        chunked = await stack.http.post(PATH, content=_chunks(big), headers=HEADERS)
+        chunked = await stack.http.post(PATH, content=chunks(big), headers=HEADERS)
         assert "content-length" not in chunked.request.headers
         assert chunked.request.headers.get("transfer-encoding") == "chunked"
         assert chunked.status_code == 413

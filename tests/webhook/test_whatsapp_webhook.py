@@ -7,7 +7,6 @@ import asyncio
 import base64
 import time
 import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
@@ -18,7 +17,7 @@ from bot.i18n import Translator
 from bot.storage.models import Contact, Delivery
 from tests.dialog import Member
 from tests.fakes.twilio_api import new_sid, signed_inbound, signed_status
-from tests.harness import AUTH, PUBLIC, Stack, eventually, running, whatsapp_number
+from tests.harness import AUTH, PUBLIC, Stack, chunks, eventually, running, whatsapp_number
 from tests.webhook import deliveries_to, inbound_rows, onboarded, settled, stored_messages
 
 INBOUND = "/webhook/whatsapp"
@@ -163,18 +162,13 @@ async def test_garbage_bodies_are_refused_and_never_a_500(backend):
         assert await inbound_rows(stack) == 0
 
 
-async def _chunks(body: bytes, size: int = 1024) -> AsyncIterator[bytes]:
-    for start in range(0, len(body), size):
-        yield body[start : start + size]
-
-
 async def test_an_oversized_body_is_413_with_or_without_content_length(backend):
     limit = 8 * 1024
     async with running(backend, max_body_bytes=limit) as stack:
         form, headers = signed_inbound(PUBLIC + INBOUND, AUTH, Body="x" * (limit + 10))
         body = urlencode(form).encode()
         assert (await stack.http.post(INBOUND, content=body, headers=headers)).status_code == 413
-        chunked = await stack.http.post(INBOUND, content=_chunks(body), headers=headers)
+        chunked = await stack.http.post(INBOUND, content=chunks(body), headers=headers)
         assert chunked.request.headers.get("transfer-encoding") == "chunked"
         assert chunked.status_code == 413
         status = urlencode({"MessageSid": new_sid(), "MessageStatus": "read", "Pad": "x" * limit})
