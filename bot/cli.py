@@ -59,6 +59,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     knowledge.add_parser("check", help="fail when a topic is missing or empty in any locale")
 
+    admin = sub.add_parser("admin", help="the secretariat's accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = admin.add_parser("create", help="create an account (the first administrator)")
+    create.add_argument("email")
+    create.add_argument("--name", default="")
+    create.add_argument("--role", choices=["admin", "editor", "viewer"], default="admin")
+    create.add_argument("--country", help="limit the account to one country's members, e.g. MD")
+    create.add_argument("--locale", choices=["en", "ro", "ru"], default="en")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password = admin.add_parser("set-password", help="set a new password; ends its sessions")
+    password.add_argument("email")
+    password.add_argument("--password-stdin", action="store_true")
+    unlock = admin.add_parser("unlock", help="lift a sign-in lock after too many failures")
+    unlock.add_argument("email")
+
     args = parser.parse_args(argv)
     settings = get_settings()
     logging.basicConfig(
@@ -225,7 +243,67 @@ def cmd_knowledge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from bot import staff
+    from bot.storage.db import Database
+    from bot.storage.models import StaffUser
+
+    secret = _read_password(args) if args.action in ("create", "set-password") else ""
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        await db.migrate()
+        try:
+            async with db.session() as session, session.begin():
+                if args.action == "create":
+                    user = await staff.create_account(
+                        session, args.email, args.role, password=secret, name=args.name,
+                        country=args.country, locale=args.locale,
+                    )  # fmt: skip
+                    await staff.record(session, None, "account.create", f"staff:{user.id}",
+                                       role=user.role, country=user.country, via="command line")  # fmt: skip
+                    return f"{user.role} {user.email} created; sign in at /admin"
+                user = await session.scalar(
+                    select(StaffUser).where(StaffUser.email == staff.normalise_email(args.email))
+                )
+                if user is None:
+                    raise staff.AccountError("no account with that e-mail address")
+                if args.action == "set-password":
+                    await staff.set_password(session, user, secret)
+                    user.status = "active" if user.status == "invited" else user.status
+                    await staff.record(session, None, "account.password", f"staff:{user.id}",
+                                       via="command line")  # fmt: skip
+                    return f"new password set for {user.email}"
+                await staff.unlock(session, user.email)
+                await staff.record(session, None, "account.unlock", f"staff:{user.id}",
+                                   via="command line")  # fmt: skip
+                return f"{user.email} may sign in again"
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(run()))
+    except staff.AccountError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 COMMANDS = {
+    "admin": cmd_admin,
     "serve": cmd_serve,
     "worker": cmd_worker,
     "chat": cmd_chat,

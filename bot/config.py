@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     admin_telegram_chat_id: str | None = None
     admin_api_token: SecretStr | None = None  # bearer token of /api/inbox; unset: the API is off
 
+    # The dashboard: a browser session ends after this long, or sooner when left idle.
+    session_hours: float = 12.0
+    session_idle_minutes: float = 60.0
+
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
     send_max_attempts: int = 8

@@ -1,4 +1,5 @@
-"""The tables: contacts, inbound messages, the outbox of deliveries, and the secretariat's inbox."""
+"""The tables: contacts, inbound messages, the outbox of deliveries, the secretariat's inbox,
+and the secretariat's accounts, sessions, API tokens and audit log."""
 
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ class Conversation(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
 
 
 class ConversationMessage(Base):
@@ -169,3 +173,82 @@ class UnansweredQuestion(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffUser(Base):
+    """A person of the secretariat: an administrator, editor or viewer, optionally limited to
+    the members of one country."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))  # admin editor viewer
+    country: Mapped[str | None] = mapped_column(String(8))  # None: every country
+    locale: Mapped[str] = mapped_column(String(16), default="en")  # of the dashboard
+    status: Mapped[str] = mapped_column(String(16), default="active")  # invited active disabled
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in browser. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A personal API token: it acts with its owner's role and country."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(12))  # shown, so the owner can tell tokens apart
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per e-mail address, known or not: they slow down, then lock, sign-in."""
+
+    __tablename__ = "login_failures"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what, when: every sign-in and every change or send. Rows are never updated or
+    deleted (the database refuses it); the actor's e-mail is copied so the row outlives them."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Id)  # no foreign key: the log outlives accounts
+    actor: Mapped[str] = mapped_column(String(254))  # e-mail, or "system"
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "login", "member.delete"
+    target: Mapped[str | None] = mapped_column(String(64))  # e.g. "member:12"; ids, never texts
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)

@@ -1,0 +1,358 @@
+"""The secretariat's accounts: roles and country scope, passwords, sign-in throttling, browser
+sessions, personal API tokens, invitations and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import (
+    ApiToken,
+    AuditEntry,
+    Contact,
+    LoginFailure,
+    StaffSession,
+    StaffUser,
+    utcnow,
+)
+
+ROLES = ("admin", "editor", "viewer")
+DASHBOARD_LOCALES = ("en", "ro", "ru")
+TOKEN_PREFIX = "cpm_"  # lets secret scanners and people recognise our tokens
+
+# Sign-in throttling: after FREE_FAILURES wrong passwords for one address, each further attempt
+# waits a little longer; at LOCK_AFTER the address is locked for LOCK_FOR.
+FREE_FAILURES = 3
+LOCK_AFTER = 10
+LOCK_FOR = timedelta(minutes=15)
+FORGET_FAILURES_AFTER = timedelta(hours=1)
+MAX_DELAY = 5.0  # seconds
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verifying against this when the address is unknown costs the same time as a real check,
+# so response times do not tell which addresses have accounts.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """An account operation that cannot be done; the message says why, for the secretariat."""
+
+
+class LoginRefused(Exception):
+    """Sign-in failed. ``delay`` is how long the caller should wait before answering;
+    ``locked_until`` is set when the address is locked."""
+
+    def __init__(self, delay: float = 0.0, locked_until: datetime | None = None) -> None:
+        super().__init__("wrong e-mail or password" if locked_until is None else "locked")
+        self.delay = delay
+        self.locked_until = locked_until
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who is acting, as the permission checks need it."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    country: str | None
+    locale: str
+
+    @classmethod
+    def of(cls, user: StaffUser) -> Staff:
+        return cls(user.id, user.email, user.name, user.role, user.country, user.locale)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def can_send(self) -> bool:
+        """Compose and send broadcasts and surveys, answer the inbox, change members."""
+        return self.role in ("admin", "editor")
+
+    def sees(self, country: str | None) -> bool:
+        """Whether a member of ``country`` is within this person's scope."""
+        return self.country is None or country == self.country
+
+
+def member_scope(stmt: Select[Any], staff: Staff) -> Select[Any]:
+    """Limit a query over contacts to the members this person may see."""
+    if staff.country is None:
+        return stmt
+    return stmt.where(Contact.country == staff.country)
+
+
+def digest(token: str) -> str:
+    """What is stored of a session, invitation or API token: never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 10:
+        raise AccountError("the password needs at least 10 characters")
+    if len(password) > 1024:
+        raise AccountError("the password is too long")
+
+
+def _validate(email: str, role: str, country: str | None, locale: str) -> None:
+    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
+        raise AccountError("that is not an e-mail address")
+    if role not in ROLES:
+        raise AccountError(f"the role must be one of {', '.join(ROLES)}")
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        raise AccountError("the country must be a two-letter code")
+    if locale not in DASHBOARD_LOCALES:
+        raise AccountError(f"the language must be one of {', '.join(DASHBOARD_LOCALES)}")
+
+
+async def create_account(
+    session: AsyncSession,
+    email: str,
+    role: str,
+    *,
+    password: str | None = None,
+    name: str = "",
+    country: str | None = None,
+    locale: str = "en",
+) -> StaffUser:
+    """A new account; without a password it stays ``invited`` until the invitation is taken."""
+    email = normalise_email(email)
+    country = country.upper() if country else None
+    _validate(email, role, country, locale)
+    if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
+        raise AccountError("there is already an account with that e-mail address")
+    if password is not None:
+        check_password_strength(password)
+    user = StaffUser(
+        email=email,
+        name=name.strip()[:200],
+        role=role,
+        country=country,
+        locale=locale,
+        status="active" if password is not None else "invited",
+        password_hash=hash_password(password) if password is not None else None,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def invite(
+    session: AsyncSession,
+    email: str,
+    role: str,
+    *,
+    country: str | None = None,
+    locale: str = "en",
+    valid_for: timedelta = timedelta(days=7),
+) -> tuple[StaffUser, str]:
+    """An invited account and the one-time token of its link (shown once, stored hashed)."""
+    user = await create_account(session, email, role, country=country, locale=locale)
+    token = secrets.token_urlsafe(32)
+    user.invite_hash = digest(token)
+    user.invite_expires_at = utcnow() + valid_for
+    return user, token
+
+
+async def accept_invite(session: AsyncSession, token: str, name: str, password: str) -> Staff:
+    """The invited person sets their name and password; the link works once."""
+    user = await session.scalar(select(StaffUser).where(StaffUser.invite_hash == digest(token)))
+    if user is None or user.status != "invited":
+        raise AccountError("this invitation is not valid (it may have been used already)")
+    if user.invite_expires_at is None or user.invite_expires_at <= utcnow():
+        raise AccountError("this invitation has expired; ask an administrator for a new one")
+    check_password_strength(password)
+    user.name = name.strip()[:200]
+    user.password_hash = hash_password(password)
+    user.status = "active"
+    user.invite_hash = None
+    user.invite_expires_at = None
+    await session.flush()
+    return Staff.of(user)
+
+
+async def set_password(session: AsyncSession, user: StaffUser, password: str) -> None:
+    """A new password; every session of the account ends with it."""
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Staff | LoginRefused:
+    """The account behind an e-mail and password, or why not. The refusal is returned, not
+    raised, so that the caller's transaction commits the failure it counted. Failures are
+    counted per address, whether or not it has an account, so throttling tells nothing either."""
+    email = normalise_email(email)[:254]
+    now = utcnow()
+    failure = await session.get(LoginFailure, email)
+    if failure is not None and failure.last_at < now - FORGET_FAILURES_AFTER:
+        failure.count, failure.locked_until = 0, None
+    if failure is not None and failure.locked_until is not None and failure.locked_until > now:
+        return LoginRefused(delay=MAX_DELAY, locked_until=failure.locked_until)
+    user = await session.scalar(select(StaffUser).where(StaffUser.email == email))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        ok = _hasher.verify(stored, password[:1024]) and stored is not _DUMMY_HASH
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if ok and user is not None and user.status == "active":
+        if failure is not None:
+            await session.delete(failure)
+        if _hasher.check_needs_rehash(stored):
+            user.password_hash = hash_password(password)
+        user.last_login_at = now
+        return Staff.of(user)
+    if failure is None:
+        failure = LoginFailure(email=email, count=0)
+        session.add(failure)
+    failure.count += 1
+    failure.last_at = now
+    if failure.count >= LOCK_AFTER:
+        failure.locked_until = now + LOCK_FOR
+    await session.flush()
+    delay = (
+        min(MAX_DELAY, 0.5 * 2 ** (failure.count - FREE_FAILURES))
+        if failure.count > FREE_FAILURES
+        else 0.0
+    )
+    return LoginRefused(delay=delay, locked_until=failure.locked_until)
+
+
+async def unlock(session: AsyncSession, email: str) -> None:
+    """An administrator lifts a lock (or the person proved who they are another way)."""
+    await session.execute(delete(LoginFailure).where(LoginFailure.email == normalise_email(email)))
+
+
+async def open_session(
+    session: AsyncSession, staff: Staff, *, lifetime: timedelta
+) -> tuple[str, str]:
+    """A new browser session: the cookie's token and the session's CSRF token."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        StaffSession(
+            token_hash=digest(token),
+            user_id=staff.id,
+            csrf=csrf,
+            created_at=now,
+            seen_at=now,
+            expires_at=now + lifetime,
+        )  # fmt: skip
+    )
+    await session.flush()
+    return token, csrf
+
+
+async def session_staff(
+    session: AsyncSession, token: str, *, idle: timedelta
+) -> tuple[Staff, str] | None:
+    """Who is signed in with this cookie, and their CSRF token; None when it has expired, has
+    been idle too long or its account is no longer active."""
+    if not token or len(token) > 128:
+        return None
+    found = (
+        await session.execute(
+            select(StaffSession, StaffUser)
+            .join(StaffUser, StaffUser.id == StaffSession.user_id)
+            .where(StaffSession.token_hash == digest(token))
+        )
+    ).first()
+    if found is None:
+        return None
+    browser, user = found
+    now = utcnow()
+    if browser.expires_at <= now or browser.seen_at <= now - idle or user.status != "active":
+        await session.delete(browser)
+        return None
+    if now - browser.seen_at > timedelta(minutes=1):  # one write a minute, not one per request
+        browser.seen_at = now
+    return Staff.of(user), browser.csrf
+
+
+async def close_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(StaffSession).where(StaffSession.token_hash == digest(token)))
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+async def create_api_token(session: AsyncSession, staff: Staff, name: str) -> tuple[ApiToken, str]:
+    """A personal API token; the plain token is returned once and never stored."""
+    name = name.strip()[:100]
+    if not name:
+        raise AccountError("give the token a name, so you know later what uses it")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=staff.id, name=name, prefix=token[:12], token_hash=digest(token))
+    session.add(row)
+    await session.flush()
+    return row, token
+
+
+async def token_staff(session: AsyncSession, token: str) -> Staff | None:
+    """Whose token this is, when it is valid and its owner active."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    found = (
+        await session.execute(
+            select(ApiToken, StaffUser)
+            .join(StaffUser, StaffUser.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
+        )
+    ).first()
+    if found is None or found[1].status != "active":
+        return None
+    row, user = found
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+    return Staff.of(user)
+
+
+async def revoke_api_token(session: AsyncSession, staff: Staff, token_id: int) -> bool:
+    """Revoke one of ``staff``'s own tokens (an administrator may revoke anyone's)."""
+    stmt = update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+    if not staff.is_admin:
+        stmt = stmt.where(ApiToken.user_id == staff.id)
+    result = await session.execute(stmt.values(revoked_at=utcnow()))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def record(
+    session: AsyncSession,
+    actor: Staff | None,
+    action: str,
+    target: str | None = None,
+    **detail: Any,
+) -> None:
+    """One line of the audit log, in the caller's transaction: the change and its record
+    commit together or not at all. ``detail`` holds ids and settings, never member texts."""
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor_id=actor.id if actor else None,
+            actor=actor.email if actor else "system",
+            action=action,
+            target=target,
+            detail=detail,
+        )
+    )
