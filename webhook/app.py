@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bot.config import Settings, get_settings
 from bot.service import Service
+from webhook import admin
 from webhook.routes import chat, health, inbox, telegram, whatsapp
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,6 @@ def create_app(
         description="Members of the ChildPact coalition on Telegram, WhatsApp and the web chat.",
         lifespan=lifespan,
     )
-    for area in (health, telegram, whatsapp, chat, inbox):
+    for area in (health, telegram, whatsapp, chat, inbox, admin):
         app.include_router(area.router)
     return app
