@@ -1,6 +1,6 @@
 """Question recognition: load time, ms per question, and accuracy per locale.
 
-python -m bench.bench_faq              # on tests/faq/questions.yaml, pinned to one core
+python -m bench.bench_faq              # on tests/faq/questions.yaml and heldout.yaml, one core
 python -m bench.bench_faq --mistakes   # and every question it gets wrong
 python -m bench.bench_faq --generalisation   # and how it does on questions it never saw
 
@@ -33,6 +33,7 @@ from bot.i18n import LOCALES
 from bot.knowledge import Knowledge, load_knowledge
 
 QUESTIONS = ROOT / "tests" / "faq" / "questions.yaml"
+HELDOUT = ROOT / "tests" / "faq" / "heldout.yaml"  # never used to build the matcher
 
 
 @dataclass
@@ -198,11 +199,15 @@ def main() -> None:
     print()
     print_table(tallies, ("in scope", "out of scope"))
     print("targets: right topic >= 90 % overall and >= 80 % in every locale; given a topic <= 10 %")
+    unseen = evaluate(matcher, load_questions(HELDOUT))
+    print(f"\nheld-out questions ({HELDOUT.relative_to(ROOT)}, never used to build the matcher):")
+    print_table(unseen, ("in scope", "out of scope"))
     if options.mistakes:
-        print()
-        for locale in LOCALES:
-            for mistake in tallies[locale].mistakes:
-                print(mistake)
+        for found in (tallies, unseen):
+            print()
+            for locale in LOCALES:
+                for mistake in found[locale].mistakes:
+                    print(mistake)
     if options.generalisation:
         print("\nknowledge examples, each asked of a matcher built without it (5 folds):")
         print_table(held_out(knowledge), ("examples", "small talk"))
