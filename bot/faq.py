@@ -29,7 +29,7 @@ from scipy.sparse import csr_matrix, diags, vstack
 from bot.i18n import LOCALES
 from bot.knowledge import Knowledge
 
-THRESHOLD = 0.17  # below this score the bot says it does not know
+THRESHOLD = 0.14  # below this score the bot says it does not know
 NEAREST = 0.5  # weight of the nearest example; the rest goes to the topic's centroid
 CHAR_WEIGHT = 0.8  # character n-grams; the rest goes to words and word pairs
 UNKNOWN = 0.5  # how much n-grams that no example has lower a question's score
@@ -40,6 +40,7 @@ MAX_CLAUSES = 6
 LANGID_CONFIDENCE = 0.9
 LANGID_CHARS = 200  # enough to tell a language
 SMALLTALK = "~"  # label prefix of small-talk entries
+OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
 
 _NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
 _WORD = re.compile(r"[^\W_]")
@@ -154,6 +155,7 @@ class Matcher:
                 examples += [(topic.id, text) for text in (topic.title, *topic.examples)]
             for talk in knowledge.smalltalk[locale].values():
                 examples += [(SMALLTALK + talk.id, text) for text in talk.examples]
+            examples += [(OUTSIDE, text) for text in knowledge.outside.get(locale, ())]
         examples.sort(key=lambda example: example[0])
         labels = [label for label, _ in examples]
         self._names = sorted(set(labels))
@@ -228,6 +230,8 @@ class Matcher:
                 continue
             best = int(np.argmax(scores))
             name = self._names[best]
+            if name == OUTSIDE:
+                continue  # closest to what the bot does not answer: this reading proposes nothing
             if name.startswith(SMALLTALK):
                 talk = max(talk, (float(scores[best]), name[len(SMALLTALK) :]))
             else:

@@ -39,6 +39,10 @@ class Knowledge:
 
     topics: dict[str, dict[str, Topic]] = field(default_factory=dict)  # locale -> id -> topic
     smalltalk: dict[str, dict[str, SmallTalk]] = field(default_factory=dict)
+    # locale -> questions the bot must not answer with a topic (weather, prices, the time...):
+    # they teach the matcher what "outside" looks like, so "how much is bread" does not meet
+    # "how many children"
+    outside: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def topic_ids(self) -> list[str]:
@@ -100,6 +104,7 @@ def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
                 str(entry["answer"]).strip(),
                 tuple(str(e) for e in entry.get("examples") or ()),
             )
+        knowledge.outside[locale] = tuple(str(e) for e in data.get("outside") or ())
         extra = set(topics) - set(wanted_topics)
         if extra:
             problems.append(f"{locale}: topics not in English: {sorted(extra)}")
@@ -113,8 +118,10 @@ def _report(problems: list[str]) -> str:
 
 
 def _well_formed(data: object) -> bool:
-    return isinstance(data, dict) and all(
-        isinstance(data.get(key) or {}, dict) for key in ("topics", "smalltalk")
+    return (
+        isinstance(data, dict)
+        and all(isinstance(data.get(key) or {}, dict) for key in ("topics", "smalltalk"))
+        and isinstance(data.get("outside") or [], list)
     )
 
 
