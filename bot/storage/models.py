@@ -91,6 +91,8 @@ class Delivery(Base):
         Index("ix_outbox_due", "status", "priority", "id"),
         Index("ix_outbox_chat", "channel", "address", "status", "id"),
         Index("ix_outbox_platform_id", "platform_id"),
+        # A member gets one row per broadcast: expanding the audience again adds nothing.
+        UniqueConstraint("broadcast_id", "contact_id", name="uq_outbox_broadcast_contact"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -115,6 +117,40 @@ class Delivery(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     note: Mapped[str | None] = mapped_column(Text)
+    broadcast_id: Mapped[int | None] = mapped_column(Id)
+    locale: Mapped[str | None] = mapped_column(String(16))  # of a broadcast's text
+
+
+class Broadcast(Base):
+    """News for members, written once with its translations and sent to an audience."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status", "status", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")  # for the secretariat only
+    # draft awaiting_approval scheduled sending sent cancelled
+    status: Mapped[str] = mapped_column(String(24), default="draft")
+    base_locale: Mapped[str] = mapped_column(String(16), default="en")
+    texts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: {text, base}
+    image_url: Mapped[str | None] = mapped_column(String(1000))
+    buttons: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    audience: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    templates: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: content SID
+    parent_id: Mapped[int | None] = mapped_column(Id)  # the broadcast this one follows up
+    created_by: Mapped[int | None] = mapped_column(Id)
+    approved_by: Mapped[int | None] = mapped_column(Id)
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    local_hour: Mapped[int | None] = mapped_column(Integer)  # in each member's own time zone
+    expanded_to: Mapped[int] = mapped_column(Id, default=0)  # last contact id in the outbox
+    expanded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):
