@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import fold
+from bot.staff import Staff, member_scope
 from bot.storage.models import (
     Contact,
     Conversation,
@@ -124,6 +125,27 @@ async def close(
     return [row[0] for row in result.all()]
 
 
+async def assign(session: AsyncSession, conversation_id: int, staff_id: int | None) -> bool:
+    """Give the conversation to one person of the secretariat, or to nobody; False when there
+    is no such conversation."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(assignee_id=staff_id, updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reopen(session: AsyncSession, conversation_id: int) -> bool:
+    """Open a closed conversation again; False when it was not closed (or does not exist)."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == "closed")
+        .values(status="open", closed_at=None, updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 @dataclass
 class Thread:
     """A conversation with its member and its messages, for the inbox."""
@@ -138,19 +160,24 @@ async def threads(
     status: str | None = "open",
     limit: int = 100,
     ids: list[int] | None = None,
+    staff: Staff | None = None,
+    offset: int = 0,
 ) -> list[Thread]:
-    """Conversations, safeguarding first, then the most recently active."""
+    """Conversations, safeguarding first, then the most recently active; with ``staff``, only
+    those of the members in their country scope."""
     urgent = case((Conversation.kind == "safeguarding", 0), else_=1)
     query = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
+    if staff is not None:
+        query = member_scope(query, staff)
     if status:
         query = query.where(Conversation.status == status)
     if ids is not None:
         query = query.where(Conversation.id.in_(ids))
     rows = (
         await session.execute(
-            query.order_by(urgent, Conversation.updated_at.desc(), Conversation.id.desc()).limit(
-                limit
-            )
+            query.order_by(urgent, Conversation.updated_at.desc(), Conversation.id.desc())
+            .offset(offset)
+            .limit(limit)
         )
     ).all()
     ids = [conversation.id for conversation, _ in rows]

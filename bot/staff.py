@@ -8,11 +8,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -354,5 +355,103 @@ async def record(
             action=action,
             target=target,
             detail=detail,
+        )
+    )
+
+
+# ---------------------------------------------------------------- for the dashboard and the API
+
+
+async def audit_entries(
+    session: AsyncSession,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    action: str | None = None,
+    actor: str | None = None,
+) -> tuple[list[AuditEntry], int]:
+    """A page of the audit log, newest first, and how many entries match in all. ``action``
+    matches exactly or as a prefix ending in a dot ("member." finds every member action);
+    ``actor`` is an e-mail address."""
+    stmt = select(AuditEntry)
+    if action:
+        stmt = stmt.where(
+            AuditEntry.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditEntry.action == action
+        )
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == normalise_email(actor))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    found = await session.scalars(
+        stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).offset(offset).limit(limit)
+    )
+    return list(found), int(total or 0)
+
+
+async def list_accounts(session: AsyncSession) -> list[StaffUser]:
+    """Every account, invited and disabled ones too, by e-mail address."""
+    return list(await session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
+async def update_account(
+    session: AsyncSession,
+    actor: Staff,
+    user_id: int,
+    *,
+    role: str | None = None,
+    country: str | None | EllipsisType = ...,
+    status: str | None = None,
+) -> StaffUser | None:
+    """Change someone's role, country scope (None: every country) or status (active or
+    disabled); None when there is no such account. Disabling ends the person's sessions and
+    tokens stop working with it. The last active administrator stays one, so that someone can
+    always manage accounts. The change is recorded in the audit log."""
+    user = await session.get(StaffUser, user_id)
+    if user is None:
+        return None
+    changes: dict[str, Any] = {}
+    if role is not None and role != user.role:
+        if role not in ROLES:
+            raise AccountError(f"the role must be one of {', '.join(ROLES)}")
+        changes["role"] = role
+    if not isinstance(country, EllipsisType):  # None means every country, so ... is unchanged
+        country = country.strip().upper() if country else None
+        if country is not None and not (len(country) == 2 and country.isalpha()):
+            raise AccountError("the country must be a two-letter code")
+        if country != user.country:
+            changes["country"] = country
+    if status is not None and status != user.status:
+        if status not in ("active", "disabled"):
+            raise AccountError("the status must be active or disabled")
+        if status == "active" and user.password_hash is None:
+            raise AccountError("this person has not accepted their invitation yet")
+        changes["status"] = status
+    demoted = changes.get("role", "admin") != "admin" or changes.get("status") == "disabled"
+    if user.role == "admin" and user.status == "active" and demoted:
+        admins = await session.scalar(
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == "admin", StaffUser.status == "active")
+        )
+        if (admins or 0) <= 1:
+            raise AccountError("this is the last active administrator; make someone else one first")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if changes.get("status") == "disabled":
+        await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    if changes:
+        await record(session, actor, "account.update", f"account:{user.id}", **changes)
+    await session.flush()
+    return user
+
+
+async def list_api_tokens(session: AsyncSession, staff: Staff) -> list[ApiToken]:
+    """``staff``'s own tokens, revoked ones too, newest first. Only their prefix is known."""
+    return list(
+        await session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == staff.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )

@@ -1,0 +1,244 @@
+"""The members as the secretariat sees them: search and filters, one member's history, CSV
+export and deletion, always within the country scope of the person asking."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.staff import Staff, member_scope, record
+from bot.storage.models import (
+    Contact,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    Inbound,
+)
+
+STATUSES = ("active", "stopped", "unreachable", "new", "declined")
+EXPORT_COLUMNS = (
+    "id",
+    "channel",
+    "status",
+    "locale",
+    "country",
+    "organisation",
+    "created_at",
+    "last_inbound_at",
+)
+_EXPORT_BATCH = 500
+_PHONE = re.compile(r"\+?[\d ().-]{6,}")
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    """What the secretariat searches for; every field left None matches everyone."""
+
+    q: str | None = None  # organisation (part of it), a member id, or an exact chat address
+    country: str | None = None
+    locale: str | None = None
+    channel: str | None = None
+    organisation: str | None = None  # part of the organisation's name, any case
+    status: str | None = None  # one of STATUSES
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One message of a member's history, either way."""
+
+    at: datetime
+    direction: str  # "in" from the member, "out" to them
+    text: str
+    status: str
+
+
+def status_of(contact: Contact) -> str:
+    """The status the secretariat sees: a member the platform no longer reaches is
+    unreachable, whatever they last chose."""
+    return "unreachable" if contact.unreachable_at is not None else contact.status
+
+
+def _status_is(status: str) -> ColumnElement[bool]:
+    if status == "unreachable":
+        return Contact.unreachable_at.is_not(None)
+    return and_(Contact.status == status, Contact.unreachable_at.is_(None))
+
+
+def _addresses(q: str) -> list[str]:
+    """The chat addresses a typed search may mean: as typed, and a phone number in the form
+    WhatsApp addresses are stored in."""
+    found = [q]
+    if _PHONE.fullmatch(q):
+        digits = re.sub(r"\D", "", q)
+        found += [f"whatsapp:+{digits}", f"+{digits}", digits]
+    elif q.startswith("whatsapp:"):
+        found.append(q.replace(" ", ""))
+    return found
+
+
+def _matching(stmt: Select[Any], where: MemberFilter) -> Select[Any]:
+    q = (where.q or "").strip()
+    if q:
+        either: list[ColumnElement[bool]] = [
+            func.lower(Contact.organisation).contains(q.lower(), autoescape=True),
+            Contact.address.in_(_addresses(q)),
+        ]
+        if q.isdigit() and len(q) < 19:  # an id; longer digit strings are phone numbers
+            either.append(Contact.id == int(q))
+        stmt = stmt.where(or_(*either))
+    if where.country:
+        stmt = stmt.where(Contact.country == where.country.upper())
+    if where.locale:
+        stmt = stmt.where(Contact.locale == where.locale)
+    if where.channel:
+        stmt = stmt.where(Contact.channel == where.channel)
+    if where.organisation:
+        stmt = stmt.where(
+            func.lower(Contact.organisation).contains(
+                where.organisation.strip().lower(), autoescape=True
+            )
+        )
+    if where.status:
+        stmt = stmt.where(_status_is(where.status))
+    return stmt
+
+
+async def search(
+    session: AsyncSession,
+    staff: Staff,
+    where: MemberFilter,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Contact], int]:
+    """One page of the members matching ``where`` that ``staff`` may see, newest first, and how
+    many match in all."""
+    stmt = _matching(member_scope(select(Contact), staff), where)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    found = await session.scalars(
+        stmt.order_by(Contact.created_at.desc(), Contact.id.desc()).offset(offset).limit(limit)
+    )
+    return list(found), int(total or 0)
+
+
+async def get(session: AsyncSession, staff: Staff, member_id: int) -> Contact | None:
+    """The member, or None when there is none or they are outside ``staff``'s country."""
+    return await session.scalar(member_scope(select(Contact), staff).where(Contact.id == member_id))
+
+
+def _inbound_text(message: dict[str, Any]) -> str:
+    text = message.get("text") or ""
+    if not text and message.get("kind") == "button":
+        return f"[{message.get('payload') or ''}]"  # a tap: which button, not what it said
+    return str(text)
+
+
+async def history(session: AsyncSession, member_id: int, limit: int = 200) -> list[HistoryItem]:
+    """The member's messages and the bot's, oldest first: the last ``limit`` of them."""
+    contact = await session.get(Contact, member_id)
+    if contact is None:
+        return []
+    inbound = await session.execute(
+        select(Inbound.received_at, Inbound.message, Inbound.status)
+        .where(Inbound.channel == contact.channel, Inbound.address == contact.address)
+        .order_by(Inbound.id.desc())
+        .limit(limit)
+    )
+    outbound = await session.execute(
+        select(Delivery.created_at, Delivery.message, Delivery.status)
+        .where(Delivery.contact_id == member_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    items = [HistoryItem(at, "in", _inbound_text(m or {}), s) for at, m, s in inbound]
+    items += [HistoryItem(at, "out", str((m or {}).get("text") or ""), s) for at, m, s in outbound]
+    # Inbound first at the same instant: a reply never comes before what it answers.
+    items.sort(key=lambda i: (_naive(i.at), i.direction != "in"))
+    return items[-limit:]
+
+
+def _naive(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes, PostgreSQL aware ones; both are UTC.
+    return at.replace(tzinfo=None)
+
+
+async def delete_member(session: AsyncSession, contact: Contact) -> None:
+    """Remove the member and every row about them, including what was relayed of their
+    messages to the staff chat; nothing is recorded here."""
+    conversations = select(Conversation.id).where(Conversation.contact_id == contact.id)
+    relayed = select(ConversationMessage.delivery_id).where(
+        ConversationMessage.conversation_id.in_(conversations),
+        ConversationMessage.delivery_id.is_not(None),
+    )
+    await session.execute(delete_rows(Delivery).where(Delivery.id.in_(relayed)))
+    await session.execute(
+        delete_rows(ConversationMessage).where(
+            ConversationMessage.conversation_id.in_(conversations)
+        )
+    )
+    await session.execute(delete_rows(Conversation).where(Conversation.contact_id == contact.id))
+    await session.execute(
+        delete_rows(Delivery).where(
+            or_(
+                Delivery.contact_id == contact.id,
+                and_(Delivery.channel == contact.channel, Delivery.address == contact.address),
+            )
+        )
+    )
+    await session.execute(
+        delete_rows(Inbound).where(
+            Inbound.channel == contact.channel, Inbound.address == contact.address
+        )
+    )
+    await session.execute(delete_rows(Contact).where(Contact.id == contact.id))
+
+
+async def delete(session: AsyncSession, staff: Staff, member_id: int) -> bool:
+    """Delete a member ``staff`` may see, with all their data; the audit log keeps the id only.
+    False when there is no such member in scope."""
+    contact = await get(session, staff, member_id)
+    if contact is None:
+        return False
+    await delete_member(session, contact)
+    await record(session, staff, "member.delete", f"member:{member_id}")
+    return True
+
+
+def export_row(contact: Contact) -> dict[str, Any]:
+    """A member as one CSV row: no chat address, no phone number."""
+    return {
+        "id": contact.id,
+        "channel": contact.channel,
+        "status": status_of(contact),
+        "locale": contact.locale or "",
+        "country": contact.country or "",
+        "organisation": contact.organisation or "",
+        "created_at": contact.created_at.isoformat() if contact.created_at else "",
+        "last_inbound_at": contact.last_inbound_at.isoformat() if contact.last_inbound_at else "",
+    }
+
+
+async def export_rows(
+    session: AsyncSession, staff: Staff, where: MemberFilter
+) -> AsyncIterator[dict[str, Any]]:
+    """Every member matching ``where`` in scope, as CSV rows, read in batches so that a large
+    export never sits in memory at once."""
+    stmt = _matching(member_scope(select(Contact), staff), where)
+    after: int | None = None
+    while True:
+        page = stmt.order_by(Contact.id.desc()).limit(_EXPORT_BATCH)
+        if after is not None:
+            page = page.where(Contact.id < after)
+        batch = list(await session.scalars(page))
+        for contact in batch:
+            yield export_row(contact)
+        if len(batch) < _EXPORT_BATCH:
+            return
+        after = batch[-1].id
