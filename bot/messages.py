@@ -61,6 +61,9 @@ class OutboundMessage:
     callback_id: str | None = None  # answers a Telegram callback query instead of sending
     notice: str | None = None  # short text shown with a callback answer
     choice_hint: str | None = None  # "reply with a number", for channels without buttons
+    # An approved WhatsApp template (Twilio content SID), for members outside the 24-hour
+    # window; its variable {{1}} carries ``text``.
+    template: str | None = None
 
     def choices(self) -> list[Button]:
         return [b for row in self.buttons for b in row if b.url is None]

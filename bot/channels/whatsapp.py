@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 
@@ -148,6 +149,8 @@ class WhatsAppChannel:
             return SendResult(Outcome.FAILED, error_code="channel_off")
         if message.callback_id and not message.text.strip():
             return SendResult(Outcome.SENT)  # no callback queries to answer on WhatsApp
+        if message.template:
+            return await self._send_template(address, message)
         pieces = split_text(render(message), BODY_LIMIT)
         if not pieces and not message.image_url:
             return SendResult(Outcome.FAILED, error_code="empty_message")
@@ -171,6 +174,26 @@ class WhatsAppChannel:
             return self._failed(Outcome.RETRY, "network")
         log.debug("whatsapp: accepted %s", sid)
         return SendResult(Outcome.SENT, platform_id=sid)
+
+    async def _send_template(self, address: str, message: OutboundMessage) -> SendResult:
+        """Outside the 24-hour window only an approved template may start the conversation;
+        its variable 1 carries the text."""
+        variables = json.dumps({"1": message.text.strip()}, ensure_ascii=False)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                created = await self.client.messages.create_async(
+                    to=address,
+                    from_=self._from,
+                    content_sid=message.template,
+                    content_variables=variables,
+                    status_callback=self._status_callback or values.unset,
+                )
+        except TwilioException as exc:
+            code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+            return self._failed(classify_error(code, status), str(code or status or "twilio"))
+        except (aiohttp.ClientError, TimeoutError):
+            return self._failed(Outcome.RETRY, "network")
+        return SendResult(Outcome.SENT, platform_id=created.sid or "")
 
     def _failed(self, outcome: Outcome, error_code: str) -> SendResult:
         log.info("whatsapp: send failed: %s (%s)", outcome, error_code)
