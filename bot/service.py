@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from bot.broadcaster import Broadcaster
 from bot.channels.base import Channel
 from bot.channels.registry import build_channels
 from bot.config import Settings
@@ -80,6 +81,7 @@ class Service:
             services=self.features,
         )
         self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
+        self.broadcaster = Broadcaster(self.db, self.coordinator)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -97,6 +99,7 @@ class Service:
                 # Nobody else can be sending: whatever was "sending" died with the last run.
                 await self.sender.recover(everything=True)
             self.spawn(self.sender.run(self._stopping))
+            self.spawn(self.broadcaster.run(self._stopping))
             self.spawn(self._sweep_forever())
 
     async def stop(self) -> None:

@@ -1,0 +1,83 @@
+"""The broadcast worker: moves scheduled broadcasts into the outbox, page by page, and marks
+them sent when nothing is left. Several workers may run; one lock per broadcast keeps them
+from doing the same page twice, and every page is safe to repeat after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from bot import broadcasts
+from bot.coordination import Coordinator
+from bot.i18n import LOCALES, Translator
+from bot.storage.db import Database
+from bot.storage.models import Broadcast, utcnow
+
+log = logging.getLogger(__name__)
+
+TOPIC = "broadcasts"  # notified when a broadcast is launched, approved or cancelled
+IDLE_WAIT = 2.0  # seconds between looks when nobody notifies (scheduled ones come due)
+LOCK_TTL = 30.0
+
+
+def tell_me_more_labels() -> dict[str, str]:
+    """The label of a "tell me more" button in every locale, from the catalogs."""
+    return {loc: Translator(loc).gettext("Tell me more") for loc in LOCALES}
+
+
+class Broadcaster:
+    def __init__(self, db: Database, coordinator: Coordinator) -> None:
+        self.db = db
+        self.coordinator = coordinator
+        self.labels = tell_me_more_labels()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.step()
+            except Exception:
+                log.exception("broadcasts: step failed; retrying")
+            await self.coordinator.wait(TOPIC, IDLE_WAIT)
+
+    async def step(self) -> int:
+        """Move every due broadcast on; returns how many were touched."""
+        async with self.db.session() as session:
+            ids = (
+                await session.scalars(
+                    select(Broadcast.id).where(broadcasts.due(utcnow())).order_by(Broadcast.id)
+                )
+            ).all()
+        for broadcast_id in ids:
+            lease = await self.coordinator.try_lock(f"broadcast:{broadcast_id}", LOCK_TTL)
+            if lease is None:
+                continue  # another worker has it
+            try:
+                await self.advance(broadcast_id, lease)
+            finally:
+                await lease.release()
+        return len(ids)
+
+    async def advance(self, broadcast_id: int, lease: object) -> None:
+        """Expand the audience into the outbox one committed page at a time; the sender is
+        woken after the first page, so the first message goes out within moments."""
+        while True:
+            async with self.db.session() as session, session.begin():
+                broadcast = await session.get(Broadcast, broadcast_id)
+                if broadcast is None or broadcast.status not in ("scheduled", "sending"):
+                    return
+                if broadcast.status == "scheduled":
+                    broadcast.status = "sending"
+                    broadcast.started_at = broadcast.started_at or utcnow()
+                    log.info("broadcast %s: sending", broadcast_id)
+                if broadcast.expanded_at is not None:
+                    finished = await broadcasts.finish_if_done(session, broadcast)
+                    if finished:
+                        log.info("broadcast %s: sent", broadcast_id)
+                    return
+                taken = await broadcasts.expand(session, broadcast, self.labels)
+                if not taken:
+                    broadcast.expanded_at = utcnow()
+            await self.coordinator.notify("outbox")
+            await lease.extend(LOCK_TTL)  # type: ignore[attr-defined]
