@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 catalogs: install
 	$(BIN)/pybabel compile --domain messages --directory locales --statistics 2>&1 | grep -v "^compiling" || true
+	$(BIN)/pybabel compile --domain admin --directory locales --statistics 2>&1 | grep -v "^compiling" || true
 
 run: catalogs
 	$(BIN)/childpact serve

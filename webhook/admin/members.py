@@ -1,0 +1,151 @@
+"""The members: search and filters, paging, CSV export, one member's page with their history,
+and deleting a member with a confirmation step."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+
+from bot import members
+from bot import staff as accounts
+from bot.countries import MEMBER_COUNTRIES, OTHER
+from bot.i18n import LOCALES
+from bot.members import MemberFilter
+from bot.service import Service
+from bot.staff import Staff
+from bot.storage.models import Conversation
+from webhook.admin.catalog import N_
+from webhook.admin.web import AdminRoute, EditorVisit, VisitDep, render
+from webhook.deps import ServiceDep
+
+router = APIRouter(route_class=AdminRoute)
+PAGE = 50
+CHANNELS = ("telegram", "whatsapp", "web")
+
+
+def member_filter(
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    country: Annotated[str | None, Query(max_length=8)] = None,
+    locale: Annotated[str | None, Query(max_length=16)] = None,
+    channel: Annotated[str | None, Query(max_length=16)] = None,
+    organisation: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> MemberFilter:
+    """The filters of the list, the same for its CSV; an empty field filters nothing."""
+    return MemberFilter(
+        q=(q or "").strip() or None,
+        country=country or None,
+        locale=locale or None,
+        channel=channel or None,
+        organisation=(organisation or "").strip() or None,
+        status=status or None,
+    )
+
+
+FilterDep = Annotated[MemberFilter, Depends(member_filter)]
+
+
+def _query(where: MemberFilter) -> str:
+    return urlencode({k: v for k, v in vars(where).items() if v})
+
+
+@router.get("/members")
+async def member_list(
+    request: Request,
+    service: ServiceDep,
+    visit: VisitDep,
+    where: FilterDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    async with service.db.session() as session:
+        found, total = await members.search(
+            session, visit.staff, where, offset=(page - 1) * PAGE, limit=PAGE
+        )
+    countries = (visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER)
+    return render(
+        request, "members.html", visit, title=N_("Members"), found=found, total=total,
+        page=page, pages=max(1, -(-total // PAGE)), where=where, status_of=members.status_of,
+        countries=countries, locales=LOCALES, channels=CHANNELS, statuses=members.STATUSES,
+        filtered=any(vars(where).values()), query=_query(where),
+    )  # fmt: skip
+
+
+async def _csv(service: Service, staff: Staff, where: MemberFilter) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=members.EXPORT_COLUMNS)
+    writer.writeheader()
+    async with service.db.session() as session:
+        async for row in members.export_rows(session, staff, where):
+            writer.writerow(row)
+            if buffer.tell() > 16_384:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+@router.get("/members.csv")
+async def export(service: ServiceDep, visit: VisitDep, where: FilterDep) -> Response:
+    """The filtered list, all pages of it; who exported what is in the audit log."""
+    async with service.db.session() as session, session.begin():
+        filters = {k: v for k, v in vars(where).items() if v and k != "q"}
+        await accounts.record(session, visit.staff, "member.export", None, **filters)
+    return StreamingResponse(
+        _csv(service, visit.staff, where),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="childpact-members.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/members/{member_id}")
+async def member_page(
+    request: Request, member_id: int, service: ServiceDep, visit: VisitDep
+) -> Response:
+    async with service.db.session() as session:
+        contact = await members.get(session, visit.staff, member_id)
+        if contact is None:
+            raise HTTPException(404)
+        history = await members.history(session, member_id)
+        conversations = list(
+            await session.scalars(
+                select(Conversation)
+                .where(Conversation.contact_id == member_id)
+                .order_by(Conversation.id.desc())
+            )
+        )
+    return render(
+        request, "member.html", visit, contact=contact, status=members.status_of(contact),
+        history=history, conversations=conversations,
+    )  # fmt: skip
+
+
+@router.get("/members/{member_id}/delete")
+async def confirm_delete(
+    request: Request, member_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    async with service.db.session() as session:
+        contact = await members.get(session, visit.staff, member_id)
+    if contact is None:
+        raise HTTPException(404)
+    return render(request, "member_delete.html", visit, contact=contact)
+
+
+@router.post("/members/{member_id}/delete")
+async def delete(member_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+    if visit.form.get("confirm") != str(member_id):
+        raise HTTPException(400)  # the confirmation page sends the id back; nothing else does
+    async with service.db.session() as session, session.begin():
+        # members.delete records the deletion in the audit log itself.
+        if not await members.delete(session, visit.staff, member_id):
+            raise HTTPException(404)
+    return RedirectResponse("/admin/members?done=deleted", status_code=303)

@@ -1,0 +1,206 @@
+"""Signing in and out, taking an invitation, and choosing the dashboard's language."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from bot import staff as accounts
+from bot.staff import DASHBOARD_LOCALES, AccountError, LoginRefused
+from bot.storage.models import StaffUser, utcnow
+from webhook.admin.catalog import N_
+from webhook.admin.web import (
+    AdminRoute,
+    Texts,
+    VisitDep,
+    browser_locale,
+    presession_form,
+    presession_token,
+    render,
+    safe_next,
+    set_presession_cookie,
+)
+from webhook.auth import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from webhook.deps import ServiceDep
+
+log = logging.getLogger(__name__)
+router = APIRouter(route_class=AdminRoute)
+FormDep = Annotated[dict[str, str], Depends(presession_form)]
+
+WRONG = N_("The e-mail address or the password is not right.")
+SLOWED = N_(
+    "After several failed attempts, each new attempt waits a little longer. "
+    "Check the address and the password carefully."
+)
+LOCKED = N_(
+    "There were too many failed attempts with this address. Sign-in is paused until {time}; "
+    "an administrator can lift the pause."
+)
+# The account's own messages (bot.staff) are in English; these are the ones people meet here.
+ACCOUNT_ERRORS = {
+    "the password needs at least 10 characters": N_("The password needs at least 10 characters."),
+    "the password is too long": N_("The password is too long."),
+}
+INVITE_GONE = N_(
+    "This invitation link is no longer valid: it was used already or it has expired. "
+    "Ask an administrator for a new one."
+)
+
+
+def _login_page(
+    request: Request,
+    *,
+    email: str = "",
+    error: str | None = None,
+    detail: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    token = presession_token(request)
+    response = render(
+        request,
+        "login.html",
+        None,
+        title=N_("Sign in"),
+        email=email,
+        error=error,
+        detail=detail,
+        form_token=token,
+        next=safe_next(request.query_params.get("next")),
+        status_code=status_code,
+    )
+    set_presession_cookie(request, response, token)
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request, service: ServiceDep) -> Response:
+    return _login_page(request)
+
+
+@router.post("/login")
+async def login(request: Request, service: ServiceDep, form: FormDep) -> Response:
+    email, password = form.get("email", "")[:254], form.get("password", "")
+    async with service.db.session() as session, session.begin():
+        outcome = await accounts.authenticate(session, email, password)
+        if not isinstance(outcome, LoginRefused):
+            lifetime = timedelta(hours=service.settings.session_hours)
+            token, _csrf = await accounts.open_session(session, outcome, lifetime=lifetime)
+            await accounts.record(
+                session, outcome, "login", f"account:{outcome.id}", via="dashboard"
+            )
+    if isinstance(outcome, LoginRefused):
+        # The failure is committed first, then the answer waits: a script gains nothing by
+        # sending the next guess before this one is answered.
+        await asyncio.sleep(outcome.delay)
+        texts = Texts(browser_locale(request))
+        detail = None
+        if outcome.locked_until is not None:
+            detail = texts.gettext(LOCKED, time=texts.when(outcome.locked_until))
+        elif outcome.delay > 0:
+            detail = texts.gettext(SLOWED)
+        return _login_page(request, email=email, error=WRONG, detail=detail, status_code=401)
+    response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+    set_session_cookie(request, response, token, service.settings)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, service: ServiceDep, visit: VisitDep) -> Response:
+    async with service.db.session() as session, session.begin():
+        await accounts.close_session(session, request.cookies.get(SESSION_COOKIE, ""))
+        await accounts.record(session, visit.staff, "logout", f"account:{visit.staff.id}")
+    response = RedirectResponse("/admin/login?done=signed-out", status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
+async def _invited(service: ServiceDep, token: str) -> StaffUser | None:
+    """The account waiting for this invitation, while the link is still good."""
+    if len(token) > 128:
+        return None
+    async with service.db.session() as session:
+        user = await session.scalar(
+            select(StaffUser).where(StaffUser.invite_hash == accounts.digest(token))
+        )
+    if user is None or user.status != "invited" or user.invite_expires_at is None:
+        return None
+    expires = user.invite_expires_at
+    return user if expires.replace(tzinfo=expires.tzinfo or UTC) > utcnow() else None
+
+
+def _invite_page(
+    request: Request, user: StaffUser | None, *, name: str = "", error: str | None = None
+) -> Response:
+    token = presession_token(request)
+    locale = user.locale if user is not None else browser_locale(request)
+    response = render(
+        request,
+        "invite.html",
+        None,
+        locale=locale if locale in DASHBOARD_LOCALES else "en",
+        title=N_("Welcome to the ChildPact dashboard"),
+        user=user,
+        name=name,
+        error=error if user is not None else INVITE_GONE,
+        form_token=token,
+        status_code=200 if user is not None and error is None else 400 if user else 404,
+    )
+    set_presession_cookie(request, response, token)
+    return response
+
+
+@router.get("/invite/{token}")
+async def invite_form(request: Request, token: str, service: ServiceDep) -> Response:
+    return _invite_page(request, await _invited(service, token))
+
+
+@router.post("/invite/{token}")
+async def accept_invite(
+    request: Request, token: str, service: ServiceDep, form: FormDep
+) -> Response:
+    user = await _invited(service, token)
+    name, password = form.get("name", "").strip(), form.get("password", "")
+    if user is None:
+        return _invite_page(request, None)
+    if not name:
+        return _invite_page(request, user, error=N_("Please write your name."))
+    if password != form.get("password2", ""):
+        return _invite_page(request, user, name=name, error=N_("The two passwords differ."))
+    try:
+        async with service.db.session() as session, session.begin():
+            staff = await accounts.accept_invite(session, token, name, password)
+            lifetime = timedelta(hours=service.settings.session_hours)
+            cookie, _csrf = await accounts.open_session(session, staff, lifetime=lifetime)
+            await accounts.record(session, staff, "account.accept_invite", f"account:{staff.id}")
+            await accounts.record(session, staff, "login", f"account:{staff.id}", via="dashboard")
+    except AccountError as exc:
+        error = ACCOUNT_ERRORS.get(str(exc), INVITE_GONE)
+        return _invite_page(request, user, name=name, error=error)
+    response = RedirectResponse("/admin?done=welcome", status_code=303)
+    set_session_cookie(request, response, cookie, service.settings)
+    return response
+
+
+@router.post("/locale")
+async def choose_locale(service: ServiceDep, visit: VisitDep) -> Response:
+    """The dashboard's language is kept with the account, so it follows the person."""
+    locale = visit.form.get("locale", "")
+    if locale in DASHBOARD_LOCALES and locale != visit.staff.locale:
+        async with service.db.session() as session, session.begin():
+            user = await session.get(StaffUser, visit.staff.id)
+            if user is not None:
+                user.locale = locale
+                await accounts.record(
+                    session,
+                    visit.staff,
+                    "account.locale",
+                    f"account:{visit.staff.id}",
+                    locale=locale,
+                )
+    return RedirectResponse(safe_next(visit.form.get("next")), status_code=303)

@@ -1,0 +1,62 @@
+"""Personal API tokens: everyone creates and revokes their own; a token is shown only once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from bot import staff as accounts
+from bot.staff import AccountError
+from bot.storage.models import ApiToken
+from webhook.admin.catalog import N_
+from webhook.admin.web import AdminRoute, Visit, VisitDep, render
+from webhook.deps import ServiceDep
+
+router = APIRouter(route_class=AdminRoute)
+
+
+async def _page(
+    request: Request,
+    service: ServiceDep,
+    visit: Visit,
+    *,
+    created: str | None = None,
+    error: str | None = None,
+) -> Response:
+    async with service.db.session() as session:
+        tokens = await accounts.list_api_tokens(session, visit.staff)
+    return render(request, "tokens.html", visit, title=N_("API tokens"), tokens=tokens,
+                  created=created, error=error, status_code=400 if error else 200)  # fmt: skip
+
+
+@router.get("/tokens")
+async def token_list(request: Request, service: ServiceDep, visit: VisitDep) -> Response:
+    return await _page(request, service, visit)
+
+
+@router.post("/tokens")
+async def create_token(request: Request, service: ServiceDep, visit: VisitDep) -> Response:
+    # Answered with the page itself, not a redirect: the token must not travel in a URL.
+    try:
+        async with service.db.session() as session, session.begin():
+            row, token = await accounts.create_api_token(
+                session, visit.staff, visit.form.get("name", "")
+            )
+            await accounts.record(session, visit.staff, "token.create", f"token:{row.id}")
+    except AccountError:
+        return await _page(request, service, visit, error=N_("Give the token a name."))
+    return await _page(request, service, visit, created=token)
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(token_id: int, service: ServiceDep, visit: VisitDep) -> Response:
+    async with service.db.session() as session, session.begin():
+        own = await session.scalar(
+            select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.user_id == visit.staff.id)
+        )
+        # Only one's own tokens here, administrators included: others' are on their pages.
+        if own is None or not await accounts.revoke_api_token(session, visit.staff, token_id):
+            raise HTTPException(404)
+        await accounts.record(session, visit.staff, "token.revoke", f"token:{token_id}")
+    return RedirectResponse("/admin/tokens?done=revoked", status_code=303)
