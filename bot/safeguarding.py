@@ -12,6 +12,18 @@ import yaml
 from bot.i18n import LOCALES_DIR, Translator
 
 PARTS = ("harm", "child", "urgent", "benign")
+# Languages members mix or type in each other's place: a Serbian member writing Latin, Bosnian
+# and Serbian Latin words, Russian from a Ukrainian member and back, Turkish and Azerbaijani.
+# A disclosure in a kin language's words is still a disclosure.
+KIN: dict[str, tuple[str, ...]] = {
+    "bs": ("sr_Latn",),
+    "sr_Latn": ("bs",),
+    "sr": ("sr_Latn", "bs"),
+    "ru": ("uk",),
+    "uk": ("ru",),
+    "tr": ("az",),
+    "az": ("tr",),
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,7 @@ class Safeguarding:
     def is_disclosure(self, text: str, locales: list[str]) -> bool:
         """A disclosure in any of ``locales`` (the member's, the message's, English)."""
         folded = _fold(text[:4000])
-        for locale in dict.fromkeys(locales):
+        for locale in dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))):
             found = self._patterns.get(locale)
             if found is None:
                 continue
