@@ -1,20 +1,19 @@
 """The dashboard's own gettext domain, ``admin``, in English, Romanian and Russian: loading it,
 extracting its texts from the pages, and checking that every catalog is whole.
 
-Run ``python -m webhook.admin.catalog extract`` after changing the dashboard's texts, then
+Run ``python -m webhook.admin extract`` after changing the dashboard's texts, then
 translate what is new in ``locales/{ro,ru}/LC_MESSAGES/admin.po``."""
 
 from __future__ import annotations
 
 import copy
 import re
-import sys
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
@@ -29,7 +28,7 @@ ROOT = LOCALES_DIR.parent
 MAPPING = ROOT / "babel-admin.cfg"
 # N_ in Python only marks a text: the member catalog's extractor looks for _, t and gettext in
 # webhook/, and the dashboard's texts must not end up among the members' 13 languages.
-KEYWORDS = {"N_": None, "_": None, "ngettext": (1, 2)}
+KEYWORDS = {"N_": None, "_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 
@@ -84,6 +83,7 @@ def update(template: Catalog) -> None:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=locale, domain=DOMAIN, fuzzy=False)
+        catalog.project, catalog.version = "ChildPact Messenger dashboard", "0.1.0"
         catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         catalog.obsolete.clear()
         if locale == "en":
@@ -117,7 +117,8 @@ def check(template: Catalog | None = None, directory: Path = LOCALES_DIR) -> lis
             catalog = read_po(fh, locale=locale, domain=DOMAIN)
         for wanted in template:
             if wanted.id:
-                problems.extend(_check(locale, wanted.id, catalog, catalog.num_plurals))
+                message = catalog.get(wanted.id, context=wanted.context)
+                problems.extend(_check(locale, wanted.id, message, catalog.num_plurals))
         try:
             write_mo(BytesIO(), catalog, use_fuzzy=False)
         except Exception as exc:
@@ -126,10 +127,9 @@ def check(template: Catalog | None = None, directory: Path = LOCALES_DIR) -> lis
 
 
 def _check(
-    locale: str, msgid: str | tuple[str, ...], catalog: Catalog, forms: int
+    locale: str, msgid: str | tuple[str, ...], message: Message | None, forms: int
 ) -> list[Problem]:
     key = msgid if isinstance(msgid, str) else msgid[0]
-    message = catalog.get(msgid)
     if message is None:
         return [Problem(locale, key, "missing")]
     if message.fuzzy:
@@ -154,7 +154,3 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(problem)
     return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

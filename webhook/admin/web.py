@@ -229,6 +229,9 @@ class Texts:
         found = self._t.ugettext(text)
         return found.format(**values) if values else found
 
+    def pgettext(self, context: str, text: str) -> str:
+        return self._t.upgettext(context, text)
+
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
         return self._t.ungettext(singular, plural, n).format(n=self.number(n), **values)
 
@@ -277,6 +280,7 @@ def render(
     html = _env.get_template(name).render(
         _=texts.gettext,
         ngettext=texts.ngettext,
+        pgettext=texts.pgettext,
         texts=texts,
         visit=visit,
         staff=visit.staff if visit else None,
