@@ -51,11 +51,14 @@ class Settings(BaseSettings):
     safeguarding_telegram_chat_id: str | None = None
     # The Telegram group of secretariat staff: members' messages go there, replies come back.
     admin_telegram_chat_id: str | None = None
-    admin_api_token: SecretStr | None = None  # bearer token of /api/inbox; unset: the API is off
 
     # The dashboard: a browser session ends after this long, or sooner when left idle.
     session_hours: float = 12.0
     session_idle_minutes: float = 60.0
+
+    # A broadcast to more members than this waits for an administrator's approval (a second
+    # person); unset: no approval step.
+    broadcast_approval_above: int | None = None
 
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
@@ -148,12 +151,6 @@ class Settings(BaseSettings):
                 problems.append(f"{name} must be a Telegram chat id such as -1001234567890")
             elif not self.telegram_enabled:
                 problems.append(f"{name} needs the Telegram channel: set TELEGRAM_BOT_TOKEN")
-        if self.admin_api_token is not None:
-            token = _secret(self.admin_api_token)
-            if _PLACEHOLDERS.match(token) or len(token) < 16:
-                problems.append(
-                    "ADMIN_API_TOKEN must be at least 16 random characters (and not a placeholder)"
-                )
         if several_processes or self.web_concurrency > 1:
             if not self.redis_url:
                 problems.append(

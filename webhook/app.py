@@ -11,7 +11,19 @@ from fastapi import FastAPI
 from bot.config import Settings, get_settings
 from bot.service import Service
 from webhook import admin
-from webhook.routes import chat, health, inbox, telegram, whatsapp
+from webhook.routes import (
+    api_accounts,
+    api_audit,
+    api_broadcasts,
+    api_inbox,
+    api_members,
+    api_overview,
+    api_tokens,
+    chat,
+    health,
+    telegram,
+    whatsapp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +56,15 @@ def create_app(
         description="Members of the ChildPact coalition on Telegram, WhatsApp and the web chat.",
         lifespan=lifespan,
     )
-    for area in (health, telegram, whatsapp, chat, inbox, admin):
+    api = (
+        api_accounts,
+        api_overview,
+        api_members,
+        api_inbox,
+        api_broadcasts,
+        api_tokens,
+        api_audit,
+    )
+    for area in (health, telegram, whatsapp, chat, *api, admin):
         app.include_router(area.router)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,6 +28,24 @@ Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INT
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, aware on both databases: SQLite keeps no offset and hands back naive
+    datetimes, which cannot be compared with ``utcnow()``."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -49,16 +68,14 @@ class Contact(Base):
     country_hint: Mapped[str | None] = mapped_column(String(8))
     organisation: Mapped[str | None] = mapped_column(String(200))
     consent_version: Mapped[str | None] = mapped_column(String(16))
-    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    unreachable_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     flow: Mapped[str | None] = mapped_column(String(32))
     flow_data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     choices: Mapped[list[str]] = mapped_column(Json, default=list)  # payloads of the last options
-    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Inbound(Base):
@@ -79,8 +96,8 @@ class Inbound(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending done failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Delivery(Base):
@@ -111,11 +128,9 @@ class Delivery(Base):
     lease_until: Mapped[float | None] = mapped_column(Float)
     platform_id: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
     broadcast_id: Mapped[int | None] = mapped_column(Id)
     locale: Mapped[str | None] = mapped_column(String(16))  # of a broadcast's text
@@ -140,17 +155,15 @@ class Broadcast(Base):
     parent_id: Mapped[int | None] = mapped_column(Id)  # the broadcast this one follows up
     created_by: Mapped[int | None] = mapped_column(Id)
     approved_by: Mapped[int | None] = mapped_column(Id)
-    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     local_hour: Mapped[int | None] = mapped_column(Integer)  # in each member's own time zone
     expanded_to: Mapped[int] = mapped_column(Id, default=0)  # last contact id in the outbox
-    expanded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expanded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Conversation(Base):
@@ -167,11 +180,9 @@ class Conversation(Base):
     contact_id: Mapped[int] = mapped_column(Id, ForeignKey("contacts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # secretariat question safeguarding
     status: Mapped[str] = mapped_column(String(16), default="open")  # open closed
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     assignee_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("staff_users.id", ondelete="SET NULL")
     )
@@ -190,7 +201,7 @@ class ConversationMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     # The outbox row that put this message in the staff chat: a reply to it finds the thread.
     delivery_id: Mapped[int | None] = mapped_column(Id, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class UnansweredQuestion(Base):
@@ -207,8 +218,8 @@ class UnansweredQuestion(Base):
     question: Mapped[str] = mapped_column(Text)  # as first asked, at most 500 characters
     normalised: Mapped[str] = mapped_column(String(500))  # case, accents and punctuation folded
     count: Mapped[int] = mapped_column(Integer, default=1)
-    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class StaffUser(Base):
@@ -226,9 +237,9 @@ class StaffUser(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # invited active disabled
     password_hash: Mapped[str | None] = mapped_column(String(200))
     invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    invite_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class StaffSession(Base):
@@ -241,9 +252,9 @@ class StaffSession(Base):
         Id, ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
     )
     csrf: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ApiToken(Base):
@@ -258,9 +269,9 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(12))  # shown, so the owner can tell tokens apart
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LoginFailure(Base):
@@ -270,8 +281,8 @@ class LoginFailure(Base):
 
     email: Mapped[str] = mapped_column(String(254), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
-    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class AuditEntry(Base):
@@ -282,7 +293,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_at", "at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(Id)  # no foreign key: the log outlives accounts
     actor: Mapped[str] = mapped_column(String(254))  # e-mail, or "system"
     action: Mapped[str] = mapped_column(String(64))  # e.g. "login", "member.delete"
