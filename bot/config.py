@@ -60,10 +60,6 @@ class Settings(BaseSettings):
     # person); unset: no approval step.
     broadcast_approval_above: int | None = None
 
-    # A broadcast to more members than this waits for an administrator's approval (a second
-    # person); unset: no approval step.
-    broadcast_approval_above: int | None = None
-
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
     send_max_attempts: int = 8
