@@ -9,6 +9,7 @@ import signal
 import sys
 import uuid
 
+from bot import cli_broadcast
 from bot.config import ConfigError, Settings, get_settings
 
 log = logging.getLogger("childpact")
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     password.add_argument("--password-stdin", action="store_true")
     unlock = admin.add_parser("unlock", help="lift a sign-in lock after too many failures")
     unlock.add_argument("email")
+
+    cli_broadcast.add_parser(sub)
 
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -304,6 +307,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "admin": cmd_admin,
+    "broadcast": lambda args, settings: cli_broadcast.run(args, settings),
     "serve": cmd_serve,
     "worker": cmd_worker,
     "chat": cmd_chat,
