@@ -264,7 +264,7 @@ def iso(at: datetime | None) -> str:
 
 def render(
     request: Request,
-    name: str,
+    template: str,
     visit: Visit | None,
     *,
     locale: str | None = None,
@@ -277,7 +277,7 @@ def render(
     texts = Texts(locale or (visit.locale if visit else browser_locale(request)))
     done = NOTICES.get(request.query_params.get("done", ""))
     context.setdefault("notice", texts.gettext(done) if done else None)
-    html = _env.get_template(name).render(
+    html = _env.get_template(template).render(
         _=texts.gettext,
         ngettext=texts.ngettext,
         pgettext=texts.pgettext,
