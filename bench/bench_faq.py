@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from bench.common import ROOT, machine_line, pin_self, table, usable_cores
+from bot import faq
 from bot.faq import Matcher
 from bot.i18n import LOCALES
 from bot.knowledge import Knowledge, load_knowledge
@@ -61,6 +62,21 @@ class Tally:
 
 def load_questions(path: Path = QUESTIONS) -> list[dict]:  # type: ignore[type-arg]
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _spelling(text: str) -> str:
+    return " ".join(faq.fold(word) for word in faq.normalize(text).split())
+
+
+def unseen(knowledge: Knowledge, questions: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """The questions that no knowledge example (or title, or out-of-scope example) spells the same
+    way once normalised: what the held-out figures are measured on, so that a wording added to the
+    knowledge stops counting instead of inflating them."""
+    known = {_spelling(text) for locale in knowledge.topics for text in knowledge.outside[locale]}
+    for entries in (*knowledge.topics.values(), *knowledge.smalltalk.values()):
+        for entry in entries.values():
+            known.update(map(_spelling, (getattr(entry, "title", ""), *entry.examples)))
+    return [question for question in questions if _spelling(question["q"]) not in known]
 
 
 def evaluate(matcher: Matcher, questions: list[dict]) -> dict[str, Tally]:  # type: ignore[type-arg]
@@ -200,11 +216,16 @@ def main() -> None:
     print()
     print_table(tallies, ("in scope", "out of scope"))
     print("targets: right topic >= 90 % overall and >= 80 % in every locale; given a topic <= 10 %")
-    unseen = evaluate(matcher, load_questions(HELDOUT))
-    print(f"\nheld-out questions ({HELDOUT.relative_to(ROOT)}, never used to build the matcher):")
-    print_table(unseen, ("in scope", "out of scope"))
+    heldout = load_questions(HELDOUT)
+    new = unseen(knowledge, heldout)
+    fresh = evaluate(matcher, new)
+    print(
+        f"\nheld-out questions ({HELDOUT.relative_to(ROOT)}, never used to build the matcher; "
+        f"{len(new)} of {len(heldout)}, the rest spelt as a knowledge example is):"
+    )
+    print_table(fresh, ("in scope", "out of scope"))
     if options.mistakes:
-        for found in (tallies, unseen):
+        for found in (tallies, fresh):
             print()
             for locale in LOCALES:
                 for mistake in found[locale].mistakes:

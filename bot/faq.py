@@ -55,6 +55,10 @@ _DOUBLED = re.compile(r"([a-z])\1+")
 _CLAUSES = re.compile(r"[.!?;:,\n]+|\s[-–—]+\s")
 _SCRIPT = re.compile("([\u0530-\u058f\ufb13-\ufb17])|[\u10a0-\u10ff\u1c90-\u1cbf\u2d00-\u2d2f]")
 _BRAND = re.compile(r"child\s*pact", re.IGNORECASE)
+# The coalition's name is in nearly every question: as one word and no character n-grams, it does
+# not drown the rest of a short question nor pull it towards "who we are"
+_FOLDED_BRAND = re.compile(r"c[aie]{1,2}l?d?pa[ck]t")
+_BRAND_WORD = "childpact"
 _NOT_SERBIAN = re.compile(r"[yqwx]|ch|zh|kh")  # letters Serbian Latin never writes
 _LETTERS = {
     "uk": set("іїєґ"),
@@ -103,10 +107,11 @@ def fold(word: str) -> str:
 
 def _features(text: str) -> tuple[Counter[str], Counter[str]]:
     """Character n-grams inside words, and words with word pairs."""
-    words = [fold(word) for word in normalize(text).split()]
+    words = [_BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())]
     chars: Counter[str] = Counter()
     for word in words:
-        chars.update(_grams(word))
+        if word != _BRAND_WORD:
+            chars.update(_grams(word))
     terms = Counter(words)
     terms.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
     return chars, terms

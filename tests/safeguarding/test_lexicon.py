@@ -66,5 +66,7 @@ def test_recall_and_false_alarms(safeguarding: Safeguarding, name: str, locale: 
         ("ögey ata kızı dövüyor", ["az"]),  # Turkish from a member set to Azerbaijani
     ],
 )
-def test_kin_languages_are_read_too(safeguarding: Safeguarding, text: str, locales: list[str]) -> None:
+def test_kin_languages_are_read_too(
+    safeguarding: Safeguarding, text: str, locales: list[str]
+) -> None:
     assert safeguarding.is_disclosure(text, locales)
