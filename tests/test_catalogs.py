@@ -108,3 +108,43 @@ def test_numbers_and_dates_in_the_members_locale():
     evening = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
     assert "00:00" in Translator("ka", "Asia/Tbilisi").datetime(evening)  # already 2 March there
     assert "22:00" in Translator("ro", "Europe/Bucharest").datetime(evening)
+
+
+def test_the_dashboard_catalogs_are_complete_in_english_romanian_and_russian_and_compile():
+    from webhook.admin import catalog as admin_catalog
+
+    template = admin_catalog.extract()
+    assert len(template) > 150  # the pages' texts were found, templates included
+    problems = admin_catalog.check(template)
+    assert not problems, "\n".join(str(p) for p in problems)
+    for locale in ("ro", "ru"):
+        texts = admin_catalog.translations(locale)
+        assert texts.ugettext("Sign in to the dashboard") != "Sign in to the dashboard"
+        assert texts.upgettext("inbox tab", "Open") != texts.ugettext("Open")
+
+
+def test_the_dashboard_catalog_check_catches_what_is_missing(tmp_path):
+    import shutil
+
+    from webhook.admin import catalog as admin_catalog
+
+    copy = tmp_path / "locales"
+    for locale in ("en", "ro", "ru"):
+        shutil.copytree(admin_catalog.po_path(locale).parent, copy / locale / "LC_MESSAGES")
+    po = admin_catalog.po_path("ru", copy)
+    text = po.read_text(encoding="utf-8").replace("Участник № {id}", "Участник № {номер}")
+    po.write_text(text.replace('msgid "Overview"', '#, fuzzy\nmsgid "Overview"', 1), encoding="utf-8")
+    admin_catalog.po_path("ro", copy).unlink()
+    found = {(p.locale, p.what) for p in admin_catalog.check(directory=copy)}
+    assert ("ru", "placeholders differ from the English text") in found
+    assert ("ru", "fuzzy") in found
+    assert ("ro", "catalog missing") in found
+
+
+def test_no_dashboard_text_leaks_into_the_members_catalogs():
+    # The member catalogs' extractor reads webhook/ too: the dashboard marks its texts with N_.
+    from webhook.admin import catalog as admin_catalog
+
+    member_texts = {m.id for m in catalogs.extract() if m.id}
+    assert not member_texts & {"Sign in to the dashboard", "Administrator", "Audit log"}
+    assert admin_catalog.extract()

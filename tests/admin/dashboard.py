@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from bot import inbox
 from bot import staff as accounts
 from bot.storage.models import Contact
 from tests.conftest import Backend
@@ -65,6 +66,15 @@ class Dashboard:
             await session.flush()
             self.ids[f"member{len(self.ids)}"] = contact.id
             return contact.id
+
+    async def conversation(
+        self, member_id: int, kind: str = "secretariat", text: str = "Bună ziua"
+    ) -> int:
+        """An open conversation of the member's with the secretariat, with their message."""
+        async with self.stack.service.db.session() as session, session.begin():
+            found = await inbox.open_conversation(session, member_id, kind)
+            await inbox.add_message(session, found, "member", text)
+            return found.id
 
 
 @dataclass

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from webhook.admin import accounts, assets, audit, inbox, members, overview, signin, tokens
-from webhook.admin.web import AdminRoute
+from webhook.admin.web import AdminRoute, Visit
+from webhook.auth import request_staff
+from webhook.deps import ServiceDep
 
 router = APIRouter(include_in_schema=False)
 for area in (assets, signin, overview, members, inbox, accounts, tokens, audit):
     router.include_router(area.router, prefix="/admin", include_in_schema=False)
 
 
-async def _not_found() -> None:
+async def _not_found(request: Request, service: ServiceDep) -> None:
+    """A page that does not exist, said in the person's language when they are signed in."""
+    found = await request_staff(request, service)
+    if found is not None and found[1] is not None:
+        request.state.visit = Visit(found[0], found[1])
     raise HTTPException(404)
 
 
