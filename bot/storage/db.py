@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ class Database:
         # Errors must not carry the statement's values (texts, phone numbers) into the logs.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
+            # The driver's debug log prints every statement's values: phone numbers, members'
+            # texts, session tokens. Nobody needs that more than they need those kept out.
+            logging.getLogger("aiosqlite").setLevel(logging.INFO)
             _ensure_parent_folder(url)
             kwargs["connect_args"] = {"timeout": 30}
         else:

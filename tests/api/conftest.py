@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 
 from bot import staff as accounts
 from bot.config import Settings
@@ -113,6 +114,15 @@ async def seed(api: Api) -> None:
             session.add(
                 ConversationMessage(conversation_id=conversation.id, direction="member", text=text)
             )
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with the smallest cost: the real parameters take half a second a hash, and these
+    tests are about who may do what, not about the hash (bot.staff's own choice stands)."""
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
 
 @pytest.fixture

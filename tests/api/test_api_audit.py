@@ -1,0 +1,28 @@
+"""The audit log API: administrators only, newest first, filtered by action or actor."""
+
+from __future__ import annotations
+
+
+async def test_administrators_read_the_log_of_changes(api):
+    await api.call("editor", "POST", f"/api/inbox/{api.conversations['ro']}/close")
+    await api.call("viewer", "POST", "/api/tokens", json={"name": "cli"})
+    await api.call("editor", "DELETE", f"/api/members/{api.members['md']}")
+    for who in ("editor", "viewer", "md_editor"):
+        assert (await api.call(who, "GET", "/api/audit")).status_code == 403
+    assert (await api.call(None, "GET", "/api/audit")).status_code == 401
+    page = (await api.call("admin", "GET", "/api/audit")).json()
+    assert page["total"] == 3
+    assert [e["action"] for e in page["entries"]] == [
+        "member.delete",
+        "token.create",
+        "inbox.close",
+    ]
+    assert page["entries"][0]["target"] == f"member:{api.members['md']}"
+    by_actor = (await api.call("admin", "GET", "/api/audit?actor=Editor@childpact.org")).json()
+    assert by_actor["total"] == 2
+    members = (await api.call("admin", "GET", "/api/audit?action=member.")).json()
+    assert [e["action"] for e in members["entries"]] == ["member.delete"]
+    exact = (await api.call("admin", "GET", "/api/audit?action=inbox.close")).json()
+    assert exact["total"] == 1
+    second = (await api.call("admin", "GET", "/api/audit?limit=1&offset=1")).json()
+    assert [e["action"] for e in second["entries"]] == ["token.create"]
