@@ -59,11 +59,24 @@ class Settings(BaseSettings):
     # A broadcast to more members than this waits for an administrator's approval (a second
     # person); unset: no approval step.
     broadcast_approval_above: int | None = None
+    # The secretariat's own time zone: scheduled broadcasts are written and shown in it.
+    secretariat_timezone: str = "Europe/Bucharest"
 
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
     send_max_attempts: int = 8
     privacy_version: str = "1"
+
+    @field_validator("secretariat_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"SECRETARIAT_TIMEZONE {zone!r} is not a time zone name") from exc
+        return zone
 
     @field_validator("database_url")
     @classmethod
