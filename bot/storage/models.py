@@ -164,6 +164,8 @@ class Broadcast(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # A Telegram message kept up to date with the progress: the outbox row that posted it.
+    progress_delivery_id: Mapped[int | None] = mapped_column(Id)
 
 
 class Conversation(Base):
@@ -240,6 +242,11 @@ class StaffUser(Base):
     invite_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # The person's own Telegram chat with the bot, once linked with a one-time code: there
+    # they can compose a short broadcast and follow it.
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class StaffSession(Base):
