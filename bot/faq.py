@@ -40,6 +40,7 @@ MAX_CLAUSES = 6
 LANGID_CONFIDENCE = 0.9
 LANGID_CHARS = 200  # enough to tell a language
 SMALLTALK = "~"  # label prefix of small-talk entries
+TALK_RATIO = 0.9  # a topic wins over closer small talk when it scores at least this share of it
 OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
 
 _NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
@@ -107,7 +108,9 @@ def fold(word: str) -> str:
 
 def _features(text: str) -> tuple[Counter[str], Counter[str]]:
     """Character n-grams inside words, and words with word pairs."""
-    words = [_BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())]
+    words = [
+        _BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())
+    ]
     chars: Counter[str] = Counter()
     for word in words:
         if word != _BRAND_WORD:
@@ -165,6 +168,11 @@ class Matcher:
         labels = [label for label, _ in examples]
         self._names = sorted(set(labels))
         self._starts = np.array([labels.index(name) for name in self._names])
+        kinds = [name[:1] for name in self._names]
+        self._talks = np.array([i for i, kind in enumerate(kinds) if kind == SMALLTALK])
+        self._topics = np.array(
+            [i for i, kind in enumerate(kinds) if kind not in (SMALLTALK, OUTSIDE)]
+        )
         features = [_features(text) for _, text in examples]
         self._chars = _Space([chars for chars, _ in features], 0)
         self._terms = _Space([terms for _, terms in features], len(self._chars.ids))
@@ -233,14 +241,15 @@ class Matcher:
             scores = self.scores(candidate)
             if scores is None:
                 continue
-            best = int(np.argmax(scores))
-            name = self._names[best]
-            if name == OUTSIDE:
+            if self._names[int(np.argmax(scores))] == OUTSIDE:
                 continue  # closest to what the bot does not answer: this reading proposes nothing
-            if name.startswith(SMALLTALK):
-                talk = max(talk, (float(scores[best]), name[len(SMALLTALK) :]))
-            else:
-                topic = max(topic, (float(scores[best]), name))
+            # a topic nearly as close as small talk still counts: "a person, not a bot" is a
+            # question for the secretariat that mentions the bot
+            best_talk = int(self._talks[np.argmax(scores[self._talks])])
+            talk = max(talk, (float(scores[best_talk]), self._names[best_talk][len(SMALLTALK) :]))
+            best = int(self._topics[np.argmax(scores[self._topics])])
+            if scores[best] >= TALK_RATIO * scores[best_talk]:
+                topic = max(topic, (float(scores[best]), self._names[best]))
         return topic, talk
 
     def language(self, text: str, member_locale: str) -> str:
