@@ -8,6 +8,9 @@ from functools import cache
 from bot.i18n import LOCALES, Translator, fold
 
 COMMANDS: tuple[str, ...] = ("start", "help", "menu", "language", "country", "stop", "cancel")
+# The secretariat's own commands: Telegram slash commands only, no words to translate.
+STAFF_COMMANDS: tuple[str, ...] = ("staff", "news")
+STAFF_FLOW = "staff_news"  # composing a broadcast in the bot
 
 
 def C_(context: str, words: str) -> str:  # noqa: N802 - marks words for extraction
@@ -54,7 +57,7 @@ def recognise(text: str) -> str | None:
     slash = _SLASH.match(stripped)
     if slash:
         name = slash.group(1).lower()
-        return name if name in COMMANDS else None
+        return name if name in COMMANDS or name in STAFF_COMMANDS else None
     if len(stripped) > 40:
         return None
     return vocabulary().get(fold(stripped))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands import recognise
+from bot.commands import STAFF_COMMANDS, STAFF_FLOW, recognise
 from bot.config import Settings
 from bot.coordination import Coordinator
 from bot.i18n import resolve_locale, translator_for
@@ -270,7 +270,9 @@ class Engine:
             ctx.command = recognise(msg.text)
             ctx.payload = _chosen(msg.text, contact.choices or [])
         consenting = bool(ctx.payload and ctx.payload.startswith("consent:"))
-        if needs_consent(ctx) and not consenting and ctx.command != "stop":
+        # Secretariat staff use their own chat with the bot without becoming members.
+        staff = ctx.command in STAFF_COMMANDS or contact.flow == STAFF_FLOW
+        if needs_consent(ctx) and not consenting and not staff and ctx.command != "stop":
             await welcome(ctx)
         else:
             handler = self.dispatcher.pick(ctx)

@@ -7,6 +7,6 @@ from bot.router import Router
 
 def routers() -> list[Router]:
     """Every feature's router, in the order their free-text handlers are tried."""
-    from handlers import faq, handoff, menu, onboarding
+    from handlers import faq, handoff, menu, onboarding, staff
 
-    return [onboarding.router, menu.router, handoff.router, faq.router]
+    return [onboarding.router, menu.router, handoff.router, staff.router, faq.router]

@@ -1,0 +1,117 @@
+"""The secretariat in the bot: a staff member links their Telegram chat with a one-time code
+and composes a broadcast step by step, which then reaches members in their languages."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert
+
+from bot import staff as accounts
+from bot.storage.models import Broadcast, Contact
+from tests.conftest import Backend
+from tests.dialog import Member, texts
+from tests.harness import Stack, eventually, running
+
+PASSWORD = "correct horse battery"
+
+
+async def account(
+    stack: Stack, role: str = "editor", country: str | None = None
+) -> tuple[accounts.Staff, str]:
+    async with stack.service.db.session() as session, session.begin():
+        user = await accounts.create_account(
+            session, f"{role}{country or ''}@childpact.org", role, password=PASSWORD,
+            name="Elena", country=country,
+        )  # fmt: skip
+        person = accounts.Staff.of(user)
+        code, _until = await accounts.telegram_link_code(session, person)
+    return person, code
+
+
+async def members(stack: Stack) -> None:
+    async with stack.service.db.session() as session, session.begin():
+        await session.execute(
+            insert(Contact),
+            [
+                {"channel": "telegram", "address": address, "status": "active", "locale": locale,
+                 "country": country, "flow_data": {}, "choices": []}
+                for address, locale, country in (
+                    ("31001", "ro", "MD"), ("31002", "ru", "MD"), ("31003", "ka", "GE"),
+                )
+            ],
+        )  # fmt: skip
+
+
+async def test_a_linked_editor_composes_and_sends_a_broadcast_from_telegram(
+    backend: Backend,
+) -> None:
+    async with running(backend) as stack:
+        await members(stack)
+        _person, code = await account(stack)
+        elena = Member(stack, "telegram", lang="en")
+
+        linked = await elena.say(f"/staff {code}")
+        assert "now linked" in texts(linked)
+        again = await elena.say(f"/staff {code}")  # the code worked once
+        assert "now linked" not in texts(again)
+
+        asked = await elena.say("/news")
+        assert "Write the news in English" in texts(asked)
+        menu = await elena.say("The General Assembly meets on 12 May.")
+        assert "English" in texts(menu)
+        await elena.tap("staffnews:translate")
+        prompt = await elena.tap("staffnews:lang:ro")
+        assert "Write the text in Romanian" in texts(prompt)
+        await elena.say("Adunarea Generală are loc pe 12 mai.")
+        await elena.tap("staffnews:audience")
+        ticked = await elena.tap("staffnews:country:MD")
+        assert any("✓" in label and "Moldova" in label for r in ticked for label in r.options)
+        await elena.tap("staffnews:menu")
+        preview = await elena.tap("staffnews:preview")
+        assert "2 members will get it" in texts(preview)
+        sending = await elena.tap("staffnews:send")
+        assert "Sending to 2 members" in texts(sending)
+
+        await eventually(lambda: {"31001", "31002"} <= {m.chat_id for m in stack.telegram.messages})
+        got = {m.chat_id: m.text for m in stack.telegram.messages if m.chat_id.startswith("310")}
+        assert got == {
+            "31001": "Adunarea Generală are loc pe 12 mai.",
+            "31002": "Adunarea Generală are loc pe 12 mai.",  # Russian not written: Moldova's
+        }
+        async with stack.service.db.session() as session:
+            (sent,) = (await session.scalars(Broadcast.__table__.select())).all() or [None]
+        assert sent is not None
+
+
+async def test_wrong_codes_lock_the_chat_and_strangers_get_the_members_help(
+    backend: Backend,
+) -> None:
+    async with running(backend) as stack:
+        _person, code = await account(stack)
+        stranger = Member(stack, "telegram", lang="en")
+        help_reply = texts(await stranger.say("/news"))
+        assert "Write the news" not in help_reply and help_reply
+        for guess in ("AAAA2222", "BBBB3333", "CCCC4444", "DDDD5555", "EEEE6666"):
+            assert "now linked" not in texts(await stranger.say(f"/staff {guess}"))
+        # Five wrong guesses: even the right code no longer works from this chat.
+        assert "now linked" not in texts(await stranger.say(f"/staff {code}"))
+
+
+async def test_a_viewer_cannot_send_and_a_coordinator_sends_to_their_country(
+    backend: Backend,
+) -> None:
+    async with running(backend) as stack:
+        await members(stack)
+        _viewer, viewer_code = await account(stack, "viewer")
+        viewer = Member(stack, "telegram", lang="en")
+        await viewer.say(f"/staff {viewer_code}")
+        assert "Viewers can read" in texts(await viewer.say("/news"))
+
+        _md, md_code = await account(stack, "editor", "MD")
+        maria = Member(stack, "telegram", lang="en")
+        await maria.say(f"/staff {md_code}")
+        await maria.say("/news")
+        await maria.say("Meeting of the Moldovan members on Friday.")
+        scoped = await maria.tap("staffnews:audience")
+        assert "Moldova" in texts(scoped)
+        preview = await maria.tap("staffnews:preview")
+        assert "2 members will get it" in texts(preview)
