@@ -142,7 +142,6 @@ async def test_an_editor_answers_a_member_from_the_dashboard_and_a_viewer_cannot
             .click()
         )
         await expect(page.get_by_text("CCF Moldova")).to_be_visible()
-        await shoot(page, "member")
 
         # The inbox: the safeguarding alert on top, then the member who wrote on Telegram.
         await page.get_by_role("link", name="Inbox", exact=True).click()
@@ -166,6 +165,9 @@ async def test_an_editor_answers_a_member_from_the_dashboard_and_a_viewer_cannot
         await member.say("Mulțumesc! Aștept detaliile.")  # the open page shows it by itself
         await expect(page.locator("#messages")).to_contain_text("Aștept detaliile", timeout=15_000)
         await shoot(page, "conversation")
+        await page.locator("h1 a").click()  # the member's own page, with their whole history
+        await expect(page.locator(".history")).to_contain_text("Aștept detaliile")
+        await shoot(page, "member")
 
         await page.locator(".me summary").click()
         await page.get_by_role("button", name="Sign out").click()
