@@ -13,7 +13,7 @@ from bot import staff as accounts
 from bot.storage.models import StaffUser
 from webhook.auth import AdminDep, StaffDep
 from webhook.deps import ServiceDep
-from webhook.routes.api_common import READ, errors
+from webhook.routes.api_common import READ, ItemId, errors
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -137,7 +137,7 @@ async def invite(body: NewAccount, person: AdminDep, service: ServiceDep) -> Inv
     responses=errors(401, 403, 404, 409, 422),
 )
 async def update(
-    account_id: int, body: AccountChange, person: AdminDep, service: ServiceDep
+    account_id: ItemId, body: AccountChange, person: AdminDep, service: ServiceDep
 ) -> AccountOut:
     """Administrators: change the role, the country scope or the status. Disabling signs the
     person out and stops their API tokens. The last active administrator cannot be demoted or

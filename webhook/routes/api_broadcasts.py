@@ -236,6 +236,7 @@ async def create(body: BroadcastIn, service: ServiceDep, staff: EditorDep) -> Br
 
 @router.get("/broadcasts/{broadcast_id}", response_model=BroadcastOut, responses=errors(401, 404))
 async def get(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDep) -> BroadcastOut:
+    """One broadcast by its id; 404 when there is none you may see."""
     async with service.db.session() as session:
         return _out(await _get(session, broadcast_id, staff))
 

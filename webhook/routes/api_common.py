@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import BaseModel
 
 
@@ -35,3 +35,6 @@ WRITE = errors(401, 403)
 
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip, for paging")]
 Limit = Annotated[int, Query(ge=1, le=500, description="rows per page, at most 500")]
+
+# Ids are 64-bit in both databases; a larger number is no id at all, and must not reach them.
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]

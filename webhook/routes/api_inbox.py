@@ -17,7 +17,7 @@ from bot.storage.models import Conversation, StaffUser
 from handlers.handoff import answer_member
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
-from webhook.routes.api_common import READ, Limit, Offset, errors
+from webhook.routes.api_common import READ, ItemId, Limit, Offset, errors
 
 router = APIRouter(prefix="/api", tags=["inbox"])
 CHANGE = errors(401, 403, 404)
@@ -63,7 +63,9 @@ class StaffReply(BaseModel):
 
 
 class Assignment(BaseModel):
-    staff_id: int | None = Field(description="an active account's id; null: nobody")
+    staff_id: int | None = Field(
+        ge=1, le=2**63 - 1, description="an active account's id; null: nobody"
+    )
 
 
 class UnansweredOut(BaseModel):
@@ -144,7 +146,7 @@ async def list_conversations(
     responses=errors(401, 404),
 )
 async def get_conversation(
-    conversation_id: int, person: StaffDep, service: ServiceDep
+    conversation_id: ItemId, person: StaffDep, service: ServiceDep
 ) -> ConversationOut:
     """The conversation with all its messages; 404 outside your country scope."""
     return await _thread(service, person, conversation_id)
@@ -157,7 +159,7 @@ async def get_conversation(
     responses=CHANGE,
 )
 async def reply(
-    conversation_id: int, body: StaffReply, person: EditorDep, service: ServiceDep
+    conversation_id: ItemId, body: StaffReply, person: EditorDep, service: ServiceDep
 ) -> ConversationOut:
     """Editors and administrators: the answer reaches the member on their channel, in their
     language's frame, as a reply in the staff chat does, and is echoed to the staff chat. A
@@ -179,7 +181,7 @@ async def reply(
     responses={**CHANGE, **errors(422)},
 )
 async def assign(
-    conversation_id: int, body: Assignment, person: EditorDep, service: ServiceDep
+    conversation_id: ItemId, body: Assignment, person: EditorDep, service: ServiceDep
 ) -> ConversationOut:
     """Editors and administrators: give the conversation to an active account, or to nobody."""
     async with service.db.session() as session, session.begin():
@@ -205,7 +207,7 @@ async def assign(
     summary="Close the conversation",
     responses=CHANGE,
 )
-async def close(conversation_id: int, person: EditorDep, service: ServiceDep) -> ConversationOut:
+async def close(conversation_id: ItemId, person: EditorDep, service: ServiceDep) -> ConversationOut:
     """Editors and administrators: the member's next message to the secretariat opens a new
     conversation. Closing a closed conversation changes nothing."""
     async with service.db.session() as session, session.begin():
@@ -221,7 +223,9 @@ async def close(conversation_id: int, person: EditorDep, service: ServiceDep) ->
     summary="Reopen the conversation",
     responses=CHANGE,
 )
-async def reopen(conversation_id: int, person: EditorDep, service: ServiceDep) -> ConversationOut:
+async def reopen(
+    conversation_id: ItemId, person: EditorDep, service: ServiceDep
+) -> ConversationOut:
     """Editors and administrators: a closed conversation is open again. Reopening an open
     conversation changes nothing."""
     async with service.db.session() as session, session.begin():

@@ -21,7 +21,7 @@ from bot.staff import Staff
 from bot.storage.models import Contact, Conversation
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
-from webhook.routes.api_common import READ, Limit, Offset, errors
+from webhook.routes.api_common import READ, ItemId, Limit, Offset, errors
 
 router = APIRouter(prefix="/api", tags=["members"])
 
@@ -169,7 +169,7 @@ async def export(
     responses=errors(401, 404),
 )
 async def detail(
-    member_id: int,
+    member_id: ItemId,
     person: StaffDep,
     service: ServiceDep,
     history: Annotated[int, Query(ge=0, le=1000, description="messages of history")] = 200,
@@ -201,7 +201,7 @@ async def detail(
     summary="Delete a member and their data",
     responses=errors(401, 403, 404),
 )
-async def delete(member_id: int, person: EditorDep, service: ServiceDep) -> Response:
+async def delete(member_id: ItemId, person: EditorDep, service: ServiceDep) -> Response:
     """Editors and administrators: the member, their messages both ways and their inbox
     conversations are deleted for good. The audit log keeps the member's id only."""
     async with service.db.session() as session, session.begin():

@@ -11,7 +11,7 @@ from bot import staff as accounts
 from bot.storage.models import ApiToken
 from webhook.auth import StaffDep
 from webhook.deps import ServiceDep
-from webhook.routes.api_common import READ, errors
+from webhook.routes.api_common import READ, ItemId, errors
 
 router = APIRouter(prefix="/api", tags=["tokens"])
 
@@ -75,7 +75,7 @@ async def create(body: NewToken, person: StaffDep, service: ServiceDep) -> Creat
     summary="Revoke an API token",
     responses=errors(401, 403, 404),
 )
-async def revoke(token_id: int, person: StaffDep, service: ServiceDep) -> Response:
+async def revoke(token_id: ItemId, person: StaffDep, service: ServiceDep) -> Response:
     """Revoke one of your tokens (administrators may revoke anyone's); it stops working at
     once. 404 when there is no such token of yours, or it is revoked already."""
     async with service.db.session() as session, session.begin():
