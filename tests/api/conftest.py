@@ -120,9 +120,9 @@ async def seed(api: Api) -> None:
 def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 with the smallest cost: the real parameters take half a second a hash, and these
     tests are about who may do what, not about the hash (bot.staff's own choice stands)."""
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", quick)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", quick.hash("unknown address"))
 
 
 @pytest.fixture
