@@ -19,6 +19,7 @@ and each locale's labelled questions asked of a matcher built without that local
 from __future__ import annotations
 
 import argparse
+import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,6 +78,28 @@ def unseen(knowledge: Knowledge, questions: list[dict]) -> list[dict]:  # type: 
         for entry in entries.values():
             known.update(map(_spelling, (getattr(entry, "title", ""), *entry.examples)))
     return [question for question in questions if _spelling(question["q"]) not in known]
+
+
+def misspelt(questions: list[dict], seed: int = 7) -> list[dict]:  # type: ignore[type-arg]
+    """The same questions with one or two typos each (a letter dropped, swapped or doubled inside
+    a word of four letters or more), as a thumb on a phone makes them; seeded, so repeatable."""
+    chance = random.Random(seed)
+    out = []
+    for question in questions:
+        words = question["q"].split()
+        for _ in range(1 + (len(words) > 3)):
+            at = chance.randrange(len(words))
+            word = words[at]
+            if len(word) < 4:
+                continue
+            i = chance.randrange(1, len(word) - 1)
+            words[at] = [
+                word[:i] + word[i + 1 :],
+                word[:i] + word[i + 1] + word[i] + word[i + 2 :],
+                word[:i] + word[i] + word[i:],
+            ][chance.randrange(3)]
+        out.append({**question, "q": " ".join(words)})
+    return out
 
 
 def evaluate(matcher: Matcher, questions: list[dict]) -> dict[str, Tally]:  # type: ignore[type-arg]
@@ -224,6 +247,8 @@ def main() -> None:
         f"{len(new)} of {len(heldout)}, the rest spelt as a knowledge example is):"
     )
     print_table(fresh, ("in scope", "out of scope"))
+    print("\nthe same held-out questions with one or two typos each:")
+    print_table(evaluate(matcher, misspelt(new)), ("in scope", "out of scope"))
     if options.mistakes:
         for found in (tallies, fresh):
             print()
