@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Sequence
 
 from bot.config import Settings
 from bot.coordination import Bucket, Coordinator
@@ -72,8 +73,26 @@ class Pacer:
         )
         await self.coordinator.pause(channel, seconds)
 
-    async def wait_turn(self, channel: str, address: str, message: OutboundMessage) -> None:
-        chat = self.chat_bucket(channel, address, message)
+    async def take_chat_turns(
+        self, sends: Sequence[tuple[str, str, OutboundMessage]]
+    ) -> list[bool]:
+        """Take each chat's token for a batch of claimed messages (channel, address, message)
+        in one call to the coordinator; True where the message may go as far as its chat is
+        concerned. A claim holds at most one message per chat, so the takes do not compete."""
+        chats = [self.chat_bucket(*send) for send in sends]
+        limited = [(i, chat) for i, chat in enumerate(chats) if chat is not None]
+        taken = [True] * len(sends)
+        if limited:
+            waits = await self.coordinator.take_each([chat for _, chat in limited])
+            for (i, _), wait in zip(limited, waits, strict=True):
+                taken[i] = wait <= 0
+        return taken
+
+    async def wait_turn(
+        self, channel: str, address: str, message: OutboundMessage, *, chat_taken: bool = False
+    ) -> None:
+        """Wait until ``message`` may go; ``chat_taken`` when its chat's token is already taken."""
+        chat = None if chat_taken else self.chat_bucket(channel, address, message)
         while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
             await asyncio.sleep(wait)
         interval = self.channel_interval(channel)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import DateTime, Float, String, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, Outcome, SendResult
@@ -93,6 +93,34 @@ def _claim_statement() -> Any:
 
 
 _CLAIM = _claim_statement()
+
+
+def _record_statement() -> Any:
+    """One UPDATE for every outcome, run as one executemany: each row binds the same keys,
+    and the columns an outcome leaves alone bind NULL and keep their value."""
+    table = Delivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"),
+            status_rank=bindparam("new_rank"),
+            attempts=bindparam("new_attempts"),
+            lease_until=None,
+            error_code=bindparam("new_error"),
+            due_at=func.coalesce(bindparam("new_due", type_=Float()), table.c.due_at),
+            platform_id=func.coalesce(
+                bindparam("new_platform_id", type_=String()), table.c.platform_id
+            ),
+            sent_at=func.coalesce(
+                bindparam("new_sent_at", type_=DateTime(timezone=True)), table.c.sent_at
+            ),
+            updated_at=bindparam("new_updated_at"),
+        )
+    )
+
+
+_RECORD = _record_statement()
 
 
 @dataclass(slots=True)
@@ -180,13 +208,28 @@ class Sender:
             room = min(room, self.max_in_flight - self._in_flight)
             if room <= 0:
                 continue
-            for row in await self.claim(room, names):
+            rows = await self.claim(room, names)
+            if not rows:
+                continue
+            sendable: list[tuple[Claimed, OutboundMessage]] = []
+            for row in rows:
+                try:
+                    sendable.append((row, OutboundMessage.from_json(row.message)))
+                except (TypeError, ValueError):
+                    # A row no code version could send: fail it rather than retry forever.
+                    log.exception("outbox %s holds no message this version can send", row.id)
+                    await self._results.put((row, SendResult(Outcome.FAILED, error_code="bad_row")))
+            # One round trip takes every claimed chat's token, rather than one per message.
+            taken = await self.pacer.take_chat_turns(
+                [(row.channel, row.address, message) for row, message in sendable]
+            )
+            for (row, message), chat_taken in zip(sendable, taken, strict=True):
                 self._in_flight += 1
                 self._in_flight_by[row.channel] += 1
-                task = asyncio.create_task(self._deliver(row))
+                task = asyncio.create_task(self._deliver(row, message, chat_taken))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-                total += 1
+            total += len(rows)
         return total
 
     async def claim(self, limit: int, channels: list[str]) -> list[Claimed]:
@@ -216,11 +259,10 @@ class Sender:
             log.warning("requeued %d messages whose sender stopped while sending", count)
         return count
 
-    async def _deliver(self, row: Claimed) -> None:
+    async def _deliver(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
         try:
-            message = OutboundMessage.from_json(row.message)
             channel = self.channels[row.channel]
-            await self.pacer.wait_turn(row.channel, row.address, message)
+            await self.pacer.wait_turn(row.channel, row.address, message, chat_taken=chat_taken)
             try:
                 result = await channel.send(row.address, message)
             except Exception:
@@ -283,38 +325,41 @@ class Sender:
         web_addresses: set[str] = set()
         for row, result in batch:
             values: dict[str, Any] = {
-                "id": row.id,
-                "lease_until": None,
-                "error_code": result.error_code,
+                "row_id": row.id,
+                "new_status": "failed",
+                "new_rank": 5,
+                "new_attempts": row.attempts,
+                "new_error": result.error_code,
+                "new_due": None,
+                "new_platform_id": None,
+                "new_sent_at": None,
+                "new_updated_at": stamp,
             }
             outcome = result.outcome
             if outcome == Outcome.SENT:
                 status = result.status or "sent"
-                values.update(
-                    status=status,
-                    status_rank=STATUS_RANK.get(status, 2),
-                    platform_id=result.platform_id,
-                    sent_at=stamp,
-                )
+                values["new_status"] = status
+                values["new_rank"] = STATUS_RANK.get(status, 2)
+                values["new_platform_id"] = result.platform_id
+                values["new_sent_at"] = stamp
                 if row.channel == "web":
                     web_addresses.add(row.address)
             elif outcome == Outcome.RATE_LIMITED:
-                values.update(
-                    status="queued",
-                    status_rank=0,
-                    attempts=row.attempts - 1,
-                    due_at=now + max(result.retry_after, 1.0),
-                )
+                values["new_status"], values["new_rank"] = "queued", 0
+                values["new_attempts"] = row.attempts - 1
+                values["new_due"] = now + max(result.retry_after, 1.0)
             elif outcome == Outcome.RETRY and row.attempts < self.settings.send_max_attempts:
                 delay = min(BACKOFF_CAP, 2.0**row.attempts) * random.uniform(0.8, 1.2)
-                values.update(status="queued", status_rank=0, due_at=now + delay)
-            else:
-                values.update(status="failed", status_rank=5)
-                if outcome == Outcome.UNREACHABLE and row.contact_id is not None:
-                    unreachable.add(row.contact_id)
+                values["new_status"], values["new_rank"] = "queued", 0
+                values["new_due"] = now + delay
+            elif outcome == Outcome.UNREACHABLE and row.contact_id is not None:
+                unreachable.add(row.contact_id)
             updates.append(values)
         async with self.db.session() as session, session.begin():
-            await session.execute(update(Delivery), updates)
+            # Core, not the ORM's bulk update: the same statement for every row, no
+            # per-row bookkeeping, and asyncpg pipelines the executemany.
+            connection = await session.connection()
+            await connection.execute(_RECORD, updates)
             if unreachable:
                 await session.execute(
                     update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)

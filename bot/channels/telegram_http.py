@@ -13,6 +13,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_JSON = {"Content-Type": "application/json"}
+
 
 class AiohttpRequest(BaseRequest):
     """One aiohttp session with a bounded pool of keep-alive connections."""
@@ -62,7 +64,8 @@ class AiohttpRequest(BaseRequest):
             sock_connect=_seconds(connect_timeout, self._connect_timeout),
             sock_read=_seconds(read_timeout, self._read_timeout),
         )
-        body: aiohttp.FormData | None = None
+        body: aiohttp.FormData | bytes | None = None
+        headers: dict[str, str] | None = None
         if request_data is not None:
             files = request_data.multipart_data
             if files:
@@ -72,9 +75,13 @@ class AiohttpRequest(BaseRequest):
                 for name, (filename, content, mimetype) in files.items():
                     body.add_field(name, content, filename=filename, content_type=mimetype)
             else:
-                body = aiohttp.FormData(request_data.json_parameters)
+                # The Bot API takes a JSON body; PTB has it ready, where a form would have to
+                # be url-encoded field by field on every message.
+                body, headers = request_data.json_payload, _JSON
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
             raise TimedOut from exc

@@ -76,6 +76,12 @@ class Coordinator(ABC):
         """Take as many whole tokens as there are, up to ``n``; return how many were taken."""
 
     @abstractmethod
+    async def take_each(self, buckets: Sequence[Bucket]) -> list[float]:
+        """Take one token from each bucket on its own (unlike ``take``, one bucket's refusal
+        does not stop the others): per bucket, 0.0 when taken, else the seconds until it has
+        one. One round trip for many chats' buckets at once."""
+
+    @abstractmethod
     async def reserve(self, key: str, interval: float) -> float:
         """Book the next free slot of a schedule with ``interval`` seconds between slots, for
         every process; return the seconds to wait until it (0.0 when it is now).
@@ -120,6 +126,12 @@ def check_ttl(ttl: float) -> None:
 def check_amount(n: float) -> None:
     if not n >= 0:
         raise ValueError(f"cannot take {n!r} tokens")
+
+
+def check_whole(bucket: Bucket) -> None:
+    """Refuse a bucket that can never hold one whole token."""
+    if bucket.burst < 1:
+        raise ValueError(f"bucket {bucket.key!r} of burst {bucket.burst} never holds a token")
 
 
 def limiting(buckets: Sequence[Bucket], n: float) -> list[Bucket]:

@@ -9,7 +9,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from bot.coordination.base import Bucket, Coordinator, Lease, check_amount, check_ttl, limiting
+from bot.coordination.base import (
+    Bucket,
+    Coordinator,
+    Lease,
+    check_amount,
+    check_ttl,
+    check_whole,
+    limiting,
+)
 
 V = TypeVar("V")
 
@@ -153,6 +161,22 @@ class MemoryCoordinator(Coordinator):
         if granted > 0:
             self._store(bucket, level - granted, now)
         return granted
+
+    async def take_each(self, buckets: Sequence[Bucket]) -> list[float]:
+        now = time.monotonic()
+        waits: list[float] = []
+        for bucket in buckets:
+            if bucket.unlimited:
+                waits.append(0.0)
+                continue
+            check_whole(bucket)
+            level = self._level(bucket, now)
+            if level < 1:
+                waits.append((1 - level) / bucket.rate)
+            else:
+                self._store(bucket, level - 1, now)
+                waits.append(0.0)
+        return waits
 
     async def reserve(self, key: str, interval: float) -> float:
         now = time.monotonic()

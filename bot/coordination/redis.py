@@ -18,6 +18,7 @@ from bot.coordination.base import (
     Lease,
     check_amount,
     check_ttl,
+    check_whole,
     limiting,
 )
 from bot.coordination.memory import Doorbell
@@ -66,6 +67,26 @@ local tokens = level(KEYS[1], rate, burst, now)
 local granted = math.min(n, math.floor(tokens))
 if granted > 0 then store(KEYS[1], tokens - granted, rate, burst, now) end
 return granted
+"""
+)
+
+# KEYS: the buckets; ARGV: rate and burst of each. Takes one token from each bucket that has
+# one; returns the wait of each (0 when taken), as text.
+TAKE_EACH_LUA = (
+    _BUCKET_LUA
+    + """
+local waits = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local tokens = level(key, rate, burst, now)
+  if tokens < 1 then
+    waits[i] = string.format('%.17g', (1 - tokens) / rate)
+  else
+    store(key, tokens - 1, rate, burst, now)
+    waits[i] = '0'
+  end
+end
+return waits
 """
 )
 
@@ -160,6 +181,7 @@ class RedisCoordinator(Coordinator):
         self._prefix = prefix
         self._take = self.client.register_script(TAKE_LUA)
         self._take_batch = self.client.register_script(TAKE_BATCH_LUA)
+        self._take_each = self.client.register_script(TAKE_EACH_LUA)
         self._pause = self.client.register_script(PAUSE_LUA)
         self._reserve = self.client.register_script(RESERVE_LUA)
         self._notify = self.client.register_script(NOTIFY_LUA)
@@ -216,6 +238,22 @@ class RedisCoordinator(Coordinator):
             return n
         keys = [self._key("bucket", bucket.key)]
         return int(await self._take_batch(keys=keys, args=[n, bucket.rate, bucket.burst]))
+
+    async def take_each(self, buckets: Sequence[Bucket]) -> list[float]:
+        limited = [i for i, bucket in enumerate(buckets) if not bucket.unlimited]
+        waits = [0.0] * len(buckets)
+        if not limited:
+            return waits
+        keys: list[str] = []
+        args: list[float] = []
+        for i in limited:
+            bucket = buckets[i]
+            check_whole(bucket)
+            keys.append(self._key("bucket", bucket.key))
+            args += [bucket.rate, bucket.burst]
+        for i, wait in zip(limited, await self._take_each(keys=keys, args=args), strict=True):
+            waits[i] = float(wait)
+        return waits
 
     async def reserve(self, key: str, interval: float) -> float:
         return float(await self._reserve(keys=[self._key("schedule", key)], args=[interval]))

@@ -170,6 +170,20 @@ class TestCoordinator:
         assert 2 <= granted < 1 + bucket.rate * (time.monotonic() - began)
         assert await coordinator.take_batch(bucket, 0) == 0
 
+    async def test_take_each_takes_from_every_bucket_that_has_a_token(self, spawn: Spawn) -> None:
+        a, b = await spawn(), await spawn()
+        chats = [Bucket(f"telegram:chat:{n}", rate=10, burst=1) for n in range(3)]
+        free = Bucket("free", rate=0, burst=0)
+        assert await a.take_each([chats[0], free]) == [0.0, 0.0]
+        waits = await b.take_each([*chats, free])  # another process sees the first take
+        assert 0.05 < waits[0] <= 0.1
+        assert waits[1:] == [0.0, 0.0, 0.0]  # one bucket's refusal stops no other
+        assert await a.take_each([]) == []
+        await asyncio.sleep(waits[0])
+        assert await a.take_each(chats[:1]) == [0.0]
+        with pytest.raises(ValueError):
+            await a.take_each([Bucket("tiny", rate=1, burst=0.5)])
+
     async def test_pause_extends_never_shortens_then_ends(self, spawn: Spawn) -> None:
         a, b = await spawn(), await spawn()
         assert await b.paused_for("telegram") == 0.0
