@@ -27,6 +27,21 @@ from webhook.routes import (
 
 log = logging.getLogger(__name__)
 
+API_DESCRIPTION = """Members of the ChildPact coalition on Telegram, WhatsApp and the web chat.
+
+The `/api` routes serve the secretariat, on the same permissions as the dashboard at `/admin`.
+Send a personal API token, created on the dashboard under *API tokens* or with
+`POST /api/tokens`, as `Authorization: Bearer cpm_...`; it acts with its owner's role and
+country scope. A signed-in dashboard session works too; a browser request that changes
+something must then carry the session's CSRF token (`X-CSRF-Token`).
+
+Roles: **admin** (everything, accounts and the audit log), **editor** (answers the inbox,
+changes and deletes members, sends), **viewer** (reads). An account limited to one country sees
+only that country's members and conversations: others answer 404, as if they did not exist.
+Errors are `{"detail": "..."}`: 401 without valid credentials, 403 when the role does not allow
+it, 404, 409 and 422 as described per operation. Responses never carry a member's phone number
+or chat address."""
+
 
 def create_app(
     settings: Settings | None = None,
@@ -53,7 +68,7 @@ def create_app(
     app = FastAPI(
         title="ChildPact Messenger",
         version="0.1.0",
-        description="Members of the ChildPact coalition on Telegram, WhatsApp and the web chat.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
     )
     api = (
