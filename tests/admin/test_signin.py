@@ -132,6 +132,12 @@ async def test_a_session_ends_when_idle_and_when_old(backend):
             assert "Sign in to the dashboard" in login.text
             refused = await person.post("/admin/tokens", {"name": "late"})
             assert refused.status_code == 303  # back to sign-in, nothing created
+            polled = await person.get("/admin/inbox/list?show=open", headers={
+                "HX-Request": "true", "HX-Current-URL": f"{board.stack.url}/admin/inbox?show=open"})  # fmt: skip
+            assert polled.status_code == 204  # htmx leaves the page for sign-in, then back
+            assert (
+                polled.headers["HX-Redirect"] == "/admin/login?next=%2Fadmin%2Finbox%3Fshow%3Dopen"
+            )
             await person.close()
 
 

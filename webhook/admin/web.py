@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -158,8 +158,13 @@ class Visit:
 
 
 def login_url(request: Request) -> str:
+    """Sign in, then back here; for htmx's polling, back to the page that polled."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return "/admin/login?next=" + quote(here, safe="")
+    polled_from = request.headers.get("HX-Current-URL")
+    if request.headers.get("HX-Request") and polled_from:
+        parts = urlsplit(polled_from)
+        here = parts.path + (f"?{parts.query}" if parts.query else "")
+    return "/admin/login?next=" + quote(safe_next(here), safe="")
 
 
 async def _form(request: Request) -> dict[str, str]:
