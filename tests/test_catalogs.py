@@ -133,7 +133,8 @@ def test_the_dashboard_catalog_check_catches_what_is_missing(tmp_path):
         shutil.copytree(admin_catalog.po_path(locale).parent, copy / locale / "LC_MESSAGES")
     po = admin_catalog.po_path("ru", copy)
     text = po.read_text(encoding="utf-8").replace("Участник № {id}", "Участник № {номер}")
-    po.write_text(text.replace('msgid "Overview"', '#, fuzzy\nmsgid "Overview"', 1), encoding="utf-8")
+    text = text.replace('msgid "Overview"', '#, fuzzy\nmsgid "Overview"', 1)
+    po.write_text(text, encoding="utf-8")
     admin_catalog.po_path("ro", copy).unlink()
     found = {(p.locale, p.what) for p in admin_catalog.check(directory=copy)}
     assert ("ru", "placeholders differ from the English text") in found
