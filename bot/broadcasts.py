@@ -546,3 +546,54 @@ def test_message(broadcast: Broadcast, locale: str, tell_me_more: str | None) ->
     message = message_for(broadcast, locale, tell_me_more)
     message.text = f"[TEST {locale}]\n{message.text}"
     return message
+
+
+# What the API and the dashboard share, so that both treat a broadcast the same way.
+
+
+def visible(broadcast: Broadcast, staff: Staff) -> bool:
+    """A country coordinator sees the broadcasts to their own country only."""
+    return staff.country is None or (broadcast.audience or {}).get("countries") == [staff.country]
+
+
+def scoped(audience: Audience, staff: Staff) -> Audience:
+    """The audience as ``staff`` may send it: a coordinator writes to their country only."""
+    if staff.country is not None:
+        audience.countries = [staff.country]
+    return audience
+
+
+def changed(broadcast: Broadcast) -> None:
+    """After an edit: what was approved is not what will be sent."""
+    broadcast.approved_by = None
+    if broadcast.status == "awaiting_approval":
+        broadcast.status = "draft"
+
+
+def rates(settings: Any) -> dict[str, float]:
+    """Messages per second per channel, for the preview's estimate."""
+    return {"telegram": settings.telegram_rate, "whatsapp": settings.twilio_rate, "web": 1000.0}
+
+
+def queue_test(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    member: Contact,
+    locales: list[str],
+    labels: dict[str, str],
+) -> int:
+    """Put the broadcast, marked as a test, in the outbox for one chat (the author's own),
+    once per locale, ahead of the bulk; returns how many messages."""
+    for locale in locales:
+        message = test_message(broadcast, locale, labels.get(locale))
+        session.add(
+            Delivery(
+                contact_id=member.id,
+                channel=member.channel,
+                address=member.address,
+                priority=1,
+                message=message.to_json(),
+                locale=locale,
+            )
+        )
+    return len(locales)

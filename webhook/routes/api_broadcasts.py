@@ -15,7 +15,7 @@ from bot import broadcasts, members
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
 from bot.staff import Staff, record
-from bot.storage.models import Broadcast, Delivery
+from bot.storage.models import Broadcast
 from webhook.auth import AdminDep, EditorDep, StaffDep
 from webhook.deps import ServiceDep
 from webhook.routes.api_common import READ, Limit, Offset, errors
@@ -173,9 +173,7 @@ def _apply(b: Broadcast, body: BroadcastIn | BroadcastPatch, staff: Staff) -> No
         ]
     if body.audience is not None or staff.country is not None:
         audience = Audience.from_json(body.audience.model_dump() if body.audience else b.audience)
-        if staff.country is not None:
-            audience.countries = [staff.country]  # a coordinator writes to their country
-        b.audience = audience.to_json()
+        b.audience = broadcasts.scoped(audience, staff).to_json()
     if body.templates is not None:
         b.templates = {k: v for k, v in body.templates.items() if k in LOCALES and v}
 
@@ -187,7 +185,7 @@ async def _get(
     if lock and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     found = await session.scalar(stmt)
-    if found is None or not _visible(found, staff):
+    if found is None or not broadcasts.visible(found, staff):
         raise HTTPException(404, "no such broadcast")
     return found
 
@@ -206,15 +204,10 @@ async def list_broadcasts(
         rows = [
             b
             for b in await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()))
-            if _visible(b, staff)
+            if broadcasts.visible(b, staff)
         ]
     return BroadcastList(broadcasts=[_out(b) for b in rows[offset : offset + limit]],
                          total=len(rows))  # fmt: skip
-
-
-def _visible(b: Broadcast, staff: Staff) -> bool:
-    """A country coordinator sees the broadcasts to their own country only."""
-    return staff.country is None or (b.audience or {}).get("countries") == [staff.country]
 
 
 @router.post("/broadcasts", response_model=BroadcastOut, status_code=201, responses=CHANGE)
@@ -250,9 +243,7 @@ async def change(
         b = await _get(session, broadcast_id, staff, lock=True)
         _editable(b)
         _apply(b, body, staff)
-        b.approved_by = None  # what was approved is not what will be sent
-        if b.status == "awaiting_approval":
-            b.status = "draft"
+        broadcasts.changed(b)
         await record(session, staff, "broadcast.update", f"broadcast:{b.id}")
         return _out(b)
 
@@ -264,13 +255,8 @@ async def preview(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDe
     """Who will get it, in which language, who will not and why, and how long it will take."""
     async with service.db.session() as session:
         b = await _get(session, broadcast_id, staff)
-        found = await broadcasts.preview(session, b, staff, _rates(service))
+        found = await broadcasts.preview(session, b, staff, broadcasts.rates(service.settings))
     return PreviewOut(**found.__dict__)
-
-
-def _rates(service: Any) -> dict[str, float]:
-    s = service.settings
-    return {"telegram": s.telegram_rate, "whatsapp": s.twilio_rate, "web": 1000.0}
 
 
 @router.post("/broadcasts/{broadcast_id}/test", status_code=202, responses=CHANGE)
@@ -284,19 +270,7 @@ async def test_send(
         if member is None:
             raise HTTPException(404, "no such member")
         locales = [body.locale] if body.locale else broadcasts.locales_written(b)
-        labels = service.broadcaster.labels
-        for locale in locales:
-            message = broadcasts.test_message(b, locale, labels.get(locale))
-            session.add(
-                Delivery(
-                    contact_id=member.id,
-                    channel=member.channel,
-                    address=member.address,
-                    priority=1,
-                    message=message.to_json(),
-                    locale=locale,
-                )  # fmt: skip
-            )
+        broadcasts.queue_test(session, b, member, locales, service.broadcaster.labels)
         await record(session, staff, "broadcast.test", f"broadcast:{b.id}", member=member.id)
     await service.coordinator.notify("outbox")
     return {"queued": len(locales)}
