@@ -1,5 +1,5 @@
 """The tables: contacts, inbound messages, the outbox of deliveries, the secretariat's inbox,
-and the secretariat's accounts, sessions, API tokens and audit log."""
+and the secretariat's accounts, sessions, API tokens and audit log; surveys and their answers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -306,3 +307,109 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))  # e.g. "login", "member.delete"
     target: Mapped[str | None] = mapped_column(String(64))  # e.g. "member:12"; ids, never texts
     detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class Survey(Base):
+    """A quick survey: its texts per locale, questions, and when members may answer it."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (Index("ix_surveys_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")  # for the secretariat only
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft open closed
+    base_locale: Mapped[str] = mapped_column(String(16), default="en")
+    title: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: text
+    intro: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    closing: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    reminder: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # its own text, if any
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_again: Mapped[bool] = mapped_column(Boolean, default=False)
+    closes_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    country: Mapped[str | None] = mapped_column(String(8))  # a coordinator's survey
+    # The invitation broadcast and, once, the reminder to those who have not finished.
+    broadcast_id: Mapped[int | None] = mapped_column(Id)
+    remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reminder_broadcast_id: Mapped[int | None] = mapped_column(Id)
+    created_by: Mapped[int | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SurveyQuestion(Base):
+    """One question of a survey, in its place; ``key`` names it in conditions and exports."""
+
+    __tablename__ = "survey_questions"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "key", name="uq_survey_questions_key"),
+        Index("ix_survey_questions_order", "survey_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(Id, ForeignKey("surveys.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(40))
+    # single multiple yes_no rating5 rating10 number short_text date
+    kind: Mapped[str] = mapped_column(String(16))
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    text: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: text
+    options: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)  # {key, label}
+    min_value: Mapped[float | None] = mapped_column(Float)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    show_if: Mapped[dict[str, Any] | None] = mapped_column(Json)  # on an earlier answer
+
+
+class SurveyResponse(Base):
+    """One member answering one survey: where they are, and a snapshot of who they were
+    (country, organisation, language, channel) for the results.
+
+    One per contact; one per person once a member's channels are linked (issue 7). For an
+    anonymous survey ``contact_id`` only serves resuming and refusing a second answer:
+    results and exports never show it."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "contact_id", "attempt", name="uq_survey_responses_member"),
+        Index("ix_survey_responses_survey", "survey_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(Id, ForeignKey("surveys.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # above 1 when answering again
+    status: Mapped[str] = mapped_column(String(16), default="started")  # started finished
+    current_question_id: Mapped[int | None] = mapped_column(Id)
+    path: Mapped[list[int]] = mapped_column(Json, default=list)  # questions shown, for "back"
+    channel: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str | None] = mapped_column(String(8))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    invited: Mapped[bool] = mapped_column(Boolean, default=False)  # came from the invitation
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SurveyAnswer(Base):
+    """One answer, stored the moment it is given; changed in place when the member goes back."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("response_id", "question_id", name="uq_survey_answers_question"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("survey_responses.id", ondelete="CASCADE")
+    )
+    question_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("survey_questions.id", ondelete="CASCADE"), index=True
+    )
+    # option keys (a list), True/False, a number, an ISO date or the text; None when skipped
+    value: Mapped[Any] = mapped_column(Json, nullable=True)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
