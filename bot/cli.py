@@ -276,7 +276,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
                         session, args.email, args.role, password=secret, name=args.name,
                         country=args.country, locale=args.locale,
                     )  # fmt: skip
-                    await staff.record(session, None, "account.create", f"staff:{user.id}",
+                    await staff.record(session, None, "account.create", f"account:{user.id}",
                                        role=user.role, country=user.country, via="command line")  # fmt: skip
                     return f"{user.role} {user.email} created; sign in at /admin"
                 user = await session.scalar(
@@ -287,11 +287,11 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
                 if args.action == "set-password":
                     await staff.set_password(session, user, secret)
                     user.status = "active" if user.status == "invited" else user.status
-                    await staff.record(session, None, "account.password", f"staff:{user.id}",
+                    await staff.record(session, None, "account.password", f"account:{user.id}",
                                        via="command line")  # fmt: skip
                     return f"new password set for {user.email}"
                 await staff.unlock(session, user.email)
-                await staff.record(session, None, "account.unlock", f"staff:{user.id}",
+                await staff.record(session, None, "account.unlock", f"account:{user.id}",
                                    via="command line")  # fmt: skip
                 return f"{user.email} may sign in again"
         finally:

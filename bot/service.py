@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import cache
@@ -89,6 +90,10 @@ class Service:
         """Connect everything; with ``workers``, also handle the backlog and send in this process."""
         for line in self.settings.channel_report():
             log.info("channel %s", line)
+        if os.environ.get("ADMIN_API_TOKEN"):
+            log.warning(
+                "ADMIN_API_TOKEN is no longer read: create personal API tokens on the dashboard"
+            )
         if migrate:
             await self.db.migrate()
         await self.coordinator.start()

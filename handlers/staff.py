@@ -118,7 +118,7 @@ async def link(ctx: Context) -> None:
         staff = await link_telegram(h.session, code, ctx.msg.address)
         if staff is None:
             return await _member_reply(h, ctx)
-        await record(h.session, staff, "account.telegram_link", f"staff:{staff.id}")
+        await record(h.session, staff, "account.telegram_link", f"account:{staff.id}")
         _say(
             h, ctx,
             _(staff, N_("Hello {name}! This chat is now linked to your dashboard account. "

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from bot.config import Settings, get_settings
 from bot.service import Service
@@ -71,6 +72,8 @@ def create_app(
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
+    # Pages and API answers travel compressed: members and staff are often on slow networks.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     api = (
         api_accounts,
         api_overview,
