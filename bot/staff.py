@@ -175,8 +175,10 @@ async def invite(
     country: str | None = None,
     locale: str = "en",
     valid_for: timedelta = timedelta(days=7),
+    by: Staff | None = None,
 ) -> tuple[StaffUser, str]:
     """An invited account and the one-time token of its link (shown once, stored hashed)."""
+    country = scoped_country(by, country)
     user = await create_account(session, email, role, country=country, locale=locale)
     token = secrets.token_urlsafe(32)
     user.invite_hash = digest(token)
@@ -396,9 +398,24 @@ async def audit_entries(
     return list(found), int(total or 0)
 
 
-async def list_accounts(session: AsyncSession) -> list[StaffUser]:
-    """Every account, invited and disabled ones too, by e-mail address."""
-    return list(await session.scalars(select(StaffUser).order_by(StaffUser.email)))
+async def list_accounts(session: AsyncSession, by: Staff | None = None) -> list[StaffUser]:
+    """Every account, invited and disabled ones too, by e-mail address; for an administrator
+    limited to a country, the accounts of that country."""
+    stmt = select(StaffUser).order_by(StaffUser.email)
+    if by is not None and by.country is not None:
+        stmt = stmt.where(StaffUser.country == by.country)
+    return list(await session.scalars(stmt))
+
+
+def scoped_country(by: Staff | None, country: str | None) -> str | None:
+    """The country an account may have when ``by`` gives it: an administrator limited to a
+    country creates and changes accounts of that country only."""
+    country = country.strip().upper() if country else None
+    if by is None or by.country is None:
+        return country
+    if country not in (None, by.country):
+        raise AccountError(f"you manage accounts of {by.country} only")
+    return by.country
 
 
 async def update_account(
@@ -415,7 +432,7 @@ async def update_account(
     tokens stop working with it. The last active administrator stays one, so that someone can
     always manage accounts. The change is recorded in the audit log."""
     user = await session.get(StaffUser, user_id)
-    if user is None:
+    if user is None or (actor.country is not None and user.country != actor.country):
         return None
     changes: dict[str, Any] = {}
     if role is not None and role != user.role:
@@ -423,7 +440,7 @@ async def update_account(
             raise AccountError(f"the role must be one of {', '.join(ROLES)}")
         changes["role"] = role
     if not isinstance(country, EllipsisType):  # None means every country, so ... is unchanged
-        country = country.strip().upper() if country else None
+        country = scoped_country(actor, country)
         if country is not None and not (len(country) == 2 and country.isalpha()):
             raise AccountError("the country must be a two-letter code")
         if country != user.country:

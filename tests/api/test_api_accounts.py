@@ -107,3 +107,38 @@ async def test_the_last_active_administrator_stays_one(api):
     stepped_down = await api.call("admin", "PATCH", f"/api/accounts/{me}", json={"role": "viewer"})
     assert stepped_down.status_code == 200
     assert (await api.call("admin", "GET", "/api/accounts")).status_code == 403
+
+
+async def test_an_administrator_limited_to_a_country_manages_that_countrys_accounts_only(api):
+    from bot import staff as accounts
+
+    async with api.service.db.session() as session, session.begin():
+        user = await accounts.create_account(
+            session, "md-admin@childpact.org", "admin", password="correct horse battery",
+            country="MD",
+        )  # fmt: skip
+        _, api.tokens["md_admin"] = await accounts.create_api_token(
+            session, accounts.Staff.of(user), "tests"
+        )
+    listed = (await api.call("md_admin", "GET", "/api/accounts")).json()
+    assert {a["country"] for a in listed["accounts"]} == {"MD"}
+
+    broader = await api.call(
+        "md_admin", "POST", "/api/accounts",
+        json={"email": "ro@childpact.org", "role": "editor", "country": "RO"},
+    )  # fmt: skip
+    assert broader.status_code == 422 and "MD only" in broader.json()["detail"]
+    unscoped = await api.call(
+        "md_admin", "POST", "/api/accounts", json={"email": "new@childpact.org", "role": "viewer"}
+    )
+    assert unscoped.status_code == 201 and unscoped.json()["account"]["country"] == "MD"
+
+    other = api.staff["editor"].id  # an account with no country limit
+    assert (await api.call("md_admin", "PATCH", f"/api/accounts/{other}",
+                           json={"role": "viewer"})).status_code == 404  # fmt: skip
+    mine = api.staff["md_editor"].id
+    # "Every country" from them means their own country: the account stays within it.
+    widened = await api.call("md_admin", "PATCH", f"/api/accounts/{mine}", json={"country": None})
+    assert widened.status_code == 200 and widened.json()["country"] == "MD"
+    moved = await api.call("md_admin", "PATCH", f"/api/accounts/{mine}", json={"country": "RO"})
+    assert moved.status_code == 422

@@ -39,7 +39,7 @@ async def _page(
     error: str | None = None,
 ) -> Response:
     async with service.db.session() as session:
-        people = await accounts.list_accounts(session)
+        people = await accounts.list_accounts(session, visit.staff)
     return render(request, "accounts.html", visit, title=N_("Accounts"), people=people,
                   roles=ROLES, countries=MEMBER_COUNTRIES, locales=DASHBOARD_LOCALES,
                   link=link, error=error, status_code=400 if error else 200)  # fmt: skip
@@ -67,7 +67,7 @@ async def invite(request: Request, service: ServiceDep, visit: AdminVisit) -> Re
         async with service.db.session() as session, session.begin():
             user, token = await accounts.invite(
                 session, form.get("email", ""), role, country=_country(form.get("country")),
-                locale=locale,
+                locale=locale, by=visit.staff,
             )  # fmt: skip
             await accounts.record(session, visit.staff, "account.invite", f"account:{user.id}",
                                   role=role, country=user.country)  # fmt: skip

@@ -101,7 +101,7 @@ async def me(person: StaffDep) -> Me:
 async def list_accounts(person: AdminDep, service: ServiceDep) -> Accounts:
     """Administrators: every account, invited and disabled ones too."""
     async with service.db.session() as session:
-        found = await accounts.list_accounts(session)
+        found = await accounts.list_accounts(session, person)
     return Accounts(accounts=[account_out(u) for u in found])
 
 
@@ -118,7 +118,12 @@ async def invite(body: NewAccount, person: AdminDep, service: ServiceDep) -> Inv
     async with service.db.session() as session, session.begin():
         try:
             user, token = await accounts.invite(
-                session, body.email, body.role, country=body.country, locale=body.locale
+                session,
+                body.email,
+                body.role,
+                country=body.country,
+                locale=body.locale,
+                by=person,
             )
         except accounts.AccountError as exc:
             code = 409 if "already" in str(exc) else 422
