@@ -6,6 +6,8 @@ The fake runs in its own process, so that its work does not count against the se
 Targets: at least 95 % of the limit with zero 429s; at least 1,000 messages a second raw.
 "msg/cpu-s" is messages per second of the sender process's own CPU time: what one core
 running only the sender sustains, whatever else the machine (the fake included) is doing.
+"sender cpu-s" and "fake cpu-s" are the CPU seconds each process spent during the run. Where
+there are two cores or more, the fake runs on the last one and the sender on the others.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from multiprocessing.connection import Connection
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import pin_self, usable_cores
 from bot.config import Settings
 from bot.coordination import create_coordinator
 from bot.messages import OutboundMessage
@@ -36,10 +39,12 @@ PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _fake_process(conn: Connection, rate: float | None) -> None:
+def _fake_process(conn: Connection, rate: float | None, cores: list[int] | None) -> None:
     import gc
 
     from tests.fakes.telegram_api import FakeTelegram
+
+    pin_self(cores)
 
     # The fake stamps each request when its loop gets to it; a garbage-collector pause of a
     # few milliseconds would bunch requests that arrived evenly. The fake's memory is small.
@@ -56,16 +61,18 @@ def _fake_process(conn: Connection, rate: float | None) -> None:
                 times = [m.time for m in fake.messages]
                 span = (max(times) - min(times)) if len(times) > 1 else 0.0
                 conn.send({"sent": len(times), "429": fake.rate_limited, "max_per_s": fake.max_per_second,
-                           "span": span})  # fmt: skip
+                           "span": span, "cpu": time.process_time()})  # fmt: skip
 
     asyncio.run(main())
 
 
 class FakeInProcess:
-    def __init__(self, rate: float | None) -> None:
+    """The fake Bot API in a process of its own, on a core of its own where there are two."""
+
+    def __init__(self, rate: float | None, cores: list[int] | None) -> None:
         self.conn, child = mp.Pipe()
         self.proc = mp.get_context("spawn").Process(
-            target=_fake_process, args=(child, rate), daemon=True
+            target=_fake_process, args=(child, rate, cores), daemon=True
         )
         self.proc.start()
         self.url: str = self.conn.recv()
@@ -133,7 +140,11 @@ async def fill(db: Database, count: int) -> None:
 async def run_case(
     backend: str, count: int, our_rate: float, fake_rate: float | None, folder: str
 ) -> dict[str, float]:
-    fake = FakeInProcess(fake_rate)
+    # The fake on one core, the sender on the others: a capacity figure of the sender, not
+    # of the two fighting over one core. The database and Redis servers are not pinned.
+    fake_cores, sender_cores = _cores()
+    fake = FakeInProcess(fake_rate, fake_cores)
+    everywhere = usable_cores()
     url, redis_url, handle = await fresh_database(backend, folder)
     settings = Settings(
         _env_file=None,
@@ -157,6 +168,8 @@ async def run_case(
         await fill(db, count)
         sender = Sender(db, coordinator, {"telegram": channel}, settings)
         stopping = asyncio.Event()
+        pin_self(sender_cores)
+        fake_cpu_started = fake.stats()["cpu"]
         started, cpu_started = time.perf_counter(), time.process_time()
         task = asyncio.create_task(sender.run(stopping))
         loop = asyncio.get_running_loop()
@@ -166,19 +179,29 @@ async def run_case(
                 break
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        stats = fake.stats()
         stopping.set()
         await task
-        stats = fake.stats()
         # The rate the platform saw: from its first message to its last.
         rate = (stats["sent"] - 1) / stats["span"] if stats["span"] else stats["sent"] / elapsed
         return {"sent": stats["sent"], "seconds": elapsed, "rate": rate, "per_core": stats["sent"] / cpu,
-                "429": stats["429"], "max_per_s": stats["max_per_s"]}  # fmt: skip
+                "429": stats["429"], "max_per_s": stats["max_per_s"], "cpu": cpu,
+                "fake_cpu": stats["cpu"] - fake_cpu_started}  # fmt: skip
     finally:
+        pin_self(everywhere)
         await channel.stop()
         await coordinator.close()
         await db.dispose()
         await drop_database(handle)
         fake.close()
+
+
+def _cores() -> tuple[list[int] | None, list[int] | None]:
+    """The fake's core and the sender's cores; None, None where nothing can be pinned."""
+    cores = usable_cores()
+    if len(cores) < 2 or not hasattr(os, "sched_setaffinity") or os.environ.get("BENCH_PIN") == "0":
+        return None, None
+    return cores[-1:], cores[:-1]
 
 
 def reachable(backend: str) -> bool:
@@ -209,7 +232,7 @@ async def main(argv: list[str] | None = None) -> None:
         f"outbound bench: {os.cpu_count()} cores, Python {platform.python_version()}, {sys.platform}"
     )
     print(f"{'backend':<22}{'case':<14}{'sent':>7}{'seconds':>9}{'msg/s':>9}{'of limit':>10}{'429s':>6}"
-          f"{'max/s':>7}{'msg/cpu-s':>11}")  # fmt: skip
+          f"{'max/s':>7}{'msg/cpu-s':>11}{'sender cpu-s':>14}{'fake cpu-s':>12}")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         for backend in args.backends.split(","):
             label = "sqlite + in-process" if backend == "sqlite" else "postgres + redis"
@@ -220,10 +243,11 @@ async def main(argv: list[str] | None = None) -> None:
             share = f"{limited['rate'] / args.limit:.1%}"
             print(f"{label:<22}{f'limit {args.limit:g}/s':<14}{limited['sent']:>7.0f}{limited['seconds']:>9.1f}"
                   f"{limited['rate']:>9.1f}{share:>10}{limited['429']:>6.0f}{limited['max_per_s']:>7.0f}"
-                  f"{limited['per_core']:>11.0f}")  # fmt: skip
+                  f"{limited['per_core']:>11.0f}{limited['cpu']:>14.2f}{limited['fake_cpu']:>12.2f}")  # fmt: skip
             raw = await run_case(backend, args.raw, 0, None, folder)
             print(f"{label:<22}{'no limit':<14}{raw['sent']:>7.0f}{raw['seconds']:>9.1f}{raw['rate']:>9.1f}"
-                  f"{'':>10}{raw['429']:>6.0f}{raw['max_per_s']:>7.0f}{raw['per_core']:>11.0f}")  # fmt: skip
+                  f"{'':>10}{raw['429']:>6.0f}{raw['max_per_s']:>7.0f}{raw['per_core']:>11.0f}"
+                  f"{raw['cpu']:>14.2f}{raw['fake_cpu']:>12.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
