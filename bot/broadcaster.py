@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot import broadcasts
 from bot.coordination import Coordinator
 from bot.i18n import LOCALES, Translator
+from bot.quiet import QuietHours
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, utcnow
 
@@ -28,9 +29,12 @@ def tell_me_more_labels() -> dict[str, str]:
 
 
 class Broadcaster:
-    def __init__(self, db: Database, coordinator: Coordinator) -> None:
+    def __init__(
+        self, db: Database, coordinator: Coordinator, quiet: QuietHours | None = None
+    ) -> None:
         self.db = db
         self.coordinator = coordinator
+        self.quiet = quiet
         self.labels = tell_me_more_labels()
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -76,7 +80,7 @@ class Broadcaster:
                     if finished:
                         log.info("broadcast %s: sent", broadcast_id)
                     return
-                taken = await broadcasts.expand(session, broadcast, self.labels)
+                taken = await broadcasts.expand(session, broadcast, self.labels, quiet=self.quiet)
                 if not taken:
                     broadcast.expanded_at = utcnow()
             await self.coordinator.notify("outbox")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.countries import COUNTRY_LOCALE, COUNTRY_TIMEZONE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
 from bot.messages import Button, OutboundMessage
+from bot.quiet import QuietHours, member_zone
 from bot.staff import Staff, member_scope
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 
@@ -200,10 +201,15 @@ class Plan:
     skip: str | None = None
     template: str | None = None  # WhatsApp content SID, outside the 24-hour window
     due_at: float = 0.0
+    waits_for_morning: bool = False
 
 
 def plan(
-    broadcast: Broadcast, contact: Contact, now: datetime, excluded: set[int] | frozenset[int]
+    broadcast: Broadcast,
+    contact: Contact,
+    now: datetime,
+    excluded: set[int] | frozenset[int],
+    quiet: QuietHours | None = None,
 ) -> Plan | None:
     """What this member gets, or None when the locale filter leaves them out."""
     audience = Audience.from_json(broadcast.audience)
@@ -211,6 +217,12 @@ def plan(
         return None
     locale, fallback = pick_text(broadcast, contact)
     found = Plan(contact, locale, fallback, due_at=_due_at(broadcast, contact, now))
+    zone = member_zone(contact) if quiet is not None else None
+    if quiet is not None and zone is not None:
+        due = datetime.fromtimestamp(max(found.due_at, now.timestamp()), UTC)
+        released = quiet.release(due, zone)
+        if released > due:
+            found.due_at, found.waits_for_morning = released.timestamp(), True
     if contact.id in excluded:
         found.skip = "excluded"
     elif contact.status == "stopped":
@@ -272,6 +284,7 @@ class Preview:
     by_fallback: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     templated: int = 0  # WhatsApp members outside the window, reached with the template
+    waits_for_morning: int = 0  # in their quiet hours now: it reaches them in the morning
     missing_locales: dict[str, int] = field(default_factory=dict)  # members' locales not written
     stale_locales: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -279,7 +292,11 @@ class Preview:
 
 
 async def preview(
-    session: AsyncSession, broadcast: Broadcast, staff: Staff | None, rates: dict[str, float]
+    session: AsyncSession,
+    broadcast: Broadcast,
+    staff: Staff | None,
+    rates: dict[str, float],
+    quiet: QuietHours | None = None,
 ) -> Preview:
     """Count the audience as the sending would treat it, without sending anything."""
     now = utcnow()
@@ -295,7 +312,7 @@ async def preview(
     missing: Counter[str] = Counter()
     result = await session.stream_scalars(audience_query(audience, staff))
     async for contact in result:
-        member = plan(broadcast, contact, now, excluded)
+        member = plan(broadcast, contact, now, excluded, quiet)
         if member is None:
             continue
         if member.skip:
@@ -307,6 +324,7 @@ async def preview(
         if member.fallback != "own":
             missing[member_locale(contact)] += 1
         found.templated += member.template is not None
+        found.waits_for_morning += member.waits_for_morning
     found.recipients = sum(by_channel.values())
     found.by_channel, found.by_locale = dict(by_channel), dict(by_locale)
     found.by_fallback, found.skipped, found.missing_locales = (
@@ -327,11 +345,13 @@ async def expand(
     tell_me_more: dict[str, str],
     *,
     page: int = PAGE,
+    quiet: QuietHours | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Put the next page of the audience into the outbox; returns how many members it took
     (0 when the audience is all there). Safe to repeat after a crash: a member has at most
     one row per broadcast, and the page resumes after the last member written."""
-    now = utcnow()
+    now = now or utcnow()
     audience = Audience.from_json(broadcast.audience)
     excluded = await excluded_members(session, audience)
     author = None  # the scope was applied when the audience was saved
@@ -345,7 +365,7 @@ async def expand(
     rows: list[dict[str, Any]] = []
     messages: dict[str, dict[str, Any]] = {}
     for contact in contacts:
-        member = plan(broadcast, contact, now, excluded)
+        member = plan(broadcast, contact, now, excluded, quiet)
         if member is None:
             continue
         if member.locale not in messages:

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     broadcast_approval_above: int | None = None
     # The secretariat's own time zone: scheduled broadcasts are written and shown in it.
     secretariat_timezone: str = "Europe/Bucharest"
+    # No broadcast reaches a member in these hours of their own day; "off" lifts them.
+    quiet_hours: str = "21:00-08:00"
 
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64
@@ -77,6 +79,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"SECRETARIAT_TIMEZONE {zone!r} is not a time zone name") from exc
         return zone
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, text: str) -> str:
+        from bot.quiet import QuietHours
+
+        QuietHours.parse(text)  # says what is wrong
+        return text
 
     @field_validator("database_url")
     @classmethod

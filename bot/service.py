@@ -20,6 +20,7 @@ from bot.engine import Engine
 from bot.faq import Matcher
 from bot.knowledge import Knowledge, load_knowledge
 from bot.metrics import Metrics
+from bot.quiet import QuietHours
 from bot.router import Dispatcher
 from bot.safeguarding import Safeguarding
 from bot.sender import Sender
@@ -82,7 +83,9 @@ class Service:
             services=self.features,
         )
         self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
-        self.broadcaster = Broadcaster(self.db, self.coordinator)
+        self.broadcaster = Broadcaster(
+            self.db, self.coordinator, QuietHours.parse(settings.quiet_hours)
+        )
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 

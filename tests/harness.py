@@ -58,6 +58,7 @@ def settings_for(
         twilio_whatsapp_number=NUMBER,
         twilio_api_url=twilio_url,
         public_url=PUBLIC,
+        quiet_hours="off",  # tests run at any hour; the quiet-hours tests set their own
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)
