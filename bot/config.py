@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     secretariat_timezone: str = "Europe/Bucharest"
     # No broadcast reaches a member in these hours of their own day; "off" lifts them.
     quiet_hours: str = "21:00-08:00"
+    # The texts of messages older than this are erased (0: kept until the member is deleted).
+    message_retention_days: int = 365
 
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 64

@@ -21,6 +21,7 @@ from bot.faq import Matcher
 from bot.knowledge import Knowledge, load_knowledge
 from bot.metrics import Metrics
 from bot.quiet import QuietHours
+from bot.retention import erase_old_texts
 from bot.router import Dispatcher
 from bot.safeguarding import Safeguarding
 from bot.sender import Sender
@@ -53,6 +54,7 @@ def _features() -> Features:
 SWEEP_EVERY = 2.0
 SWEEP_AFTER = 3.0  # seconds a message may wait for its web process before the sweep takes it
 BUSY_RETRIES = (0.0, 0.2, 1.0)
+RETENTION_EVERY = 3600.0
 
 
 class Service:
@@ -108,12 +110,13 @@ class Service:
                 await self.sender.recover(everything=True)
             self.spawn(self.sender.run(self._stopping))
             self.spawn(self.broadcaster.run(self._stopping))
+            self.spawn(self._retention_forever(), name="retention")
             self.spawn(self._sweep_forever())
 
     async def stop(self) -> None:
         self._stopping.set()
         for task in list(self._tasks):
-            if task.get_name() == "sweep":
+            if task.get_name() in ("sweep", "retention"):
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for channel in self.channels.values():
@@ -145,6 +148,22 @@ class Service:
             await asyncio.sleep(delay)
             if await self.engine.drain(channel, address) is not None:
                 return
+
+    async def _retention_forever(self) -> None:
+        """Erase old message texts every hour, in one process at a time."""
+        days = self.settings.message_retention_days
+        while days > 0 and not self._stopping.is_set():
+            try:
+                lease = await self.coordinator.try_lock("retention", ttl=600.0)
+                if lease is not None:
+                    try:
+                        async with self.db.session() as session, session.begin():
+                            await erase_old_texts(session, days)
+                    finally:
+                        await lease.release()
+            except Exception:
+                log.exception("retention failed; trying again in an hour")
+            await asyncio.sleep(RETENTION_EVERY)
 
     async def _sweep_forever(self) -> None:
         asyncio.current_task().set_name("sweep")  # type: ignore[union-attr]

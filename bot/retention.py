@@ -1,0 +1,55 @@
+"""Retention: the texts of messages older than MESSAGE_RETENTION_DAYS are erased on a
+schedule. What remains of an old message is that it existed: when, which channel, its status."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, func, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import ConversationMessage, Delivery, Inbound, UnansweredQuestion, utcnow
+
+log = logging.getLogger(__name__)
+FINAL = ("sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
+
+
+def _without_text(session: AsyncSession, column: str) -> tuple[str, str]:
+    """SQL that drops the ``text`` key of a JSON column, and that tells it is still there."""
+    if session.get_bind().dialect.name == "postgresql":
+        return f"{column} - 'text'", f"{column} ? 'text'"
+    return f"json_remove({column}, '$.text')", f"json_extract({column}, '$.text') IS NOT NULL"
+
+
+async def erase_old_texts(session: AsyncSession, days: int) -> dict[str, int]:
+    """Erase what members and the secretariat wrote more than ``days`` ago; returns how many
+    rows of each kind lost their text."""
+    cutoff = utcnow() - timedelta(days=days)
+    counts: dict[str, int] = {}
+    drop, present = _without_text(session, "message")
+    result = await session.execute(
+        update(Inbound)
+        .where(Inbound.received_at < cutoff, Inbound.status != "pending", text(present))
+        .values(message=text(drop))
+    )
+    counts["inbound"] = result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.created_at < cutoff, Delivery.status.in_(FINAL), text(present))
+        .values(message=text(drop))
+    )
+    counts["outbox"] = result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        update(ConversationMessage)
+        .where(ConversationMessage.created_at < cutoff, func.length(ConversationMessage.text) > 0)
+        .values(text="")
+    )
+    counts["conversations"] = result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        delete(UnansweredQuestion).where(UnansweredQuestion.last_at < cutoff)
+    )
+    counts["unanswered"] = result.rowcount or 0  # type: ignore[attr-defined]
+    if any(counts.values()):
+        log.info("retention: erased the texts of %s", counts)
+    return counts

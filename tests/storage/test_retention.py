@@ -1,0 +1,98 @@
+"""Retention: old message texts are erased, recent ones and everything else are kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.retention import erase_old_texts
+from bot.storage.db import Database
+from bot.storage.models import (
+    Contact,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    Inbound,
+    UnansweredQuestion,
+    utcnow,
+)
+from tests.conftest import Backend
+
+
+async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
+    backend: Backend,
+) -> None:
+    db = Database(backend.database_url, schema=backend.schema)
+    await db.migrate()
+    old, recent = utcnow() - timedelta(days=400), utcnow() - timedelta(days=3)
+    async with db.session() as session, session.begin():
+        member = Contact(
+            channel="telegram", address="555", status="active", flow_data={}, choices=[]
+        )
+        session.add(member)
+        await session.flush()
+        for n, when in enumerate((old, recent)):
+            session.add(
+                Inbound(
+                    channel="telegram",
+                    platform_id=f"u{n}",
+                    address="555",
+                    status="done",
+                    message={"channel": "telegram", "kind": "text", "text": f"secret {n}"},
+                    received_at=when,
+                )
+            )
+            session.add(
+                Delivery(
+                    contact_id=member.id,
+                    channel="telegram",
+                    address="555",
+                    status="delivered",
+                    message={"text": f"answer {n}", "buttons": []},
+                    created_at=when,
+                )
+            )
+            session.add(UnansweredQuestion(locale="en", question=f"q{n}", normalised=f"q{n}",
+                                           first_at=when, last_at=when))  # fmt: skip
+        # A broadcast still waiting to go keeps its text, however old its row.
+        session.add(
+            Delivery(
+                contact_id=member.id, channel="telegram", address="555", status="queued",
+                message={"text": "tomorrow's news", "buttons": []}, created_at=old,
+            )
+        )  # fmt: skip
+        conversation = Conversation(contact_id=member.id, kind="secretariat", status="closed")
+        session.add(conversation)
+        await session.flush()
+        session.add_all(
+            [
+                ConversationMessage(conversation_id=conversation.id, direction="member",
+                                    text="old worry", created_at=old),
+                ConversationMessage(conversation_id=conversation.id, direction="member",
+                                    text="new worry", created_at=recent),
+            ]
+        )  # fmt: skip
+
+    async with db.session() as session, session.begin():
+        counts = await erase_old_texts(session, days=365)
+    assert counts == {"inbound": 1, "outbox": 1, "conversations": 1, "unanswered": 1}
+    async with db.session() as session, session.begin():
+        assert await erase_old_texts(session, days=365) == dict.fromkeys(counts, 0)
+
+    async with db.session() as session:
+        inbound = {r.platform_id: r.message for r in await session.scalars(select(Inbound))}
+        outbox = sorted(
+            (r.status, r.message.get("text", "(erased)"))
+            for r in await session.scalars(select(Delivery))
+        )
+        said = sorted(r.text for r in await session.scalars(select(ConversationMessage)))
+        questions = [q.question for q in await session.scalars(select(UnansweredQuestion))]
+    assert "text" not in inbound["u0"] and inbound["u0"]["kind"] == "text"
+    assert inbound["u1"]["text"] == "secret 1"
+    assert outbox == [
+        ("delivered", "(erased)"), ("delivered", "answer 1"), ("queued", "tomorrow's news")
+    ]  # fmt: skip
+    assert said == ["", "new worry"]
+    assert questions == ["q1"]
+    await db.dispose()
