@@ -617,3 +617,23 @@ def queue_test(
             )
         )
     return len(locales)
+
+
+def text_of(broadcast: Broadcast, locale: str) -> str:
+    """The text written for ``locale``, or an empty string."""
+    return _text(broadcast.texts or {}, locale)
+
+
+async def done_shares(session: AsyncSession, ids: list[int]) -> dict[int, tuple[int, float]]:
+    """For a list of broadcasts: how many messages each has, and the share no longer queued."""
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(Delivery.broadcast_id, Delivery.status, func.count())
+        .where(Delivery.broadcast_id.in_(ids))
+        .group_by(Delivery.broadcast_id, Delivery.status)
+    )
+    counts: dict[int, list[int]] = {}
+    for broadcast_id, status, count in found.all():
+        counts.setdefault(broadcast_id, [0, 0])[status in ("queued", "sending")] += count
+    return {i: (done + waiting, done / (done + waiting)) for i, (done, waiting) in counts.items()}

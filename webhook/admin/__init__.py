@@ -4,13 +4,36 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
-from webhook.admin import accounts, assets, audit, inbox, members, overview, signin, tokens
+from webhook.admin import (
+    accounts,
+    assets,
+    audit,
+    broadcasts,
+    compose,
+    inbox,
+    members,
+    overview,
+    signin,
+    tokens,
+)
 from webhook.admin.web import AdminRoute, Visit
 from webhook.auth import request_staff
 from webhook.deps import ServiceDep
 
 router = APIRouter(include_in_schema=False)
-for area in (assets, signin, overview, members, inbox, accounts, tokens, audit):
+# compose before broadcasts: /broadcasts/new is not a broadcast's number.
+for area in (
+    assets,
+    signin,
+    overview,
+    members,
+    inbox,
+    compose,
+    broadcasts,
+    accounts,
+    tokens,
+    audit,
+):
     router.include_router(area.router, prefix="/admin", include_in_schema=False)
 
 

@@ -1,6 +1,9 @@
-"""Personal API tokens: everyone creates and revokes their own; a token is shown only once."""
+"""Personal API tokens: everyone creates and revokes their own; a token is shown only once.
+And linking one's own Telegram chat, for composing broadcasts in the bot on the move."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -8,9 +11,9 @@ from sqlalchemy import select
 
 from bot import staff as accounts
 from bot.staff import AccountError
-from bot.storage.models import ApiToken
+from bot.storage.models import ApiToken, StaffUser
 from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, Visit, VisitDep, render
+from webhook.admin.web import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)
@@ -23,11 +26,15 @@ async def _page(
     *,
     created: str | None = None,
     error: str | None = None,
+    link: tuple[str, datetime] | None = None,
 ) -> Response:
     async with service.db.session() as session:
         tokens = await accounts.list_api_tokens(session, visit.staff)
+        user = await session.get(StaffUser, visit.staff.id)
     return render(request, "tokens.html", visit, title=N_("API tokens"), tokens=tokens,
-                  created=created, error=error, status_code=400 if error else 200)  # fmt: skip
+                  created=created, error=error, link=link,
+                  linked=bool(user and user.telegram_chat_id),
+                  status_code=400 if error else 200)  # fmt: skip
 
 
 @router.get("/tokens")
@@ -60,3 +67,15 @@ async def revoke_token(token_id: int, service: ServiceDep, visit: VisitDep) -> R
             raise HTTPException(404)
         await accounts.record(session, visit.staff, "token.revoke", f"token:{token_id}")
     return RedirectResponse("/admin/tokens?done=revoked", status_code=303)
+
+
+@router.post("/tokens/telegram")
+async def link_telegram(request: Request, service: ServiceDep, visit: EditorVisit) -> Response:
+    """A one-time code to send to the bot from one's own Telegram chat, shown in the page
+    (never in a URL); a new code replaces the previous one. For those who can compose: the
+    bot's staff commands send broadcasts."""
+    async with service.db.session() as session, session.begin():
+        code, until = await accounts.telegram_link_code(session, visit.staff)
+        await accounts.record(session, visit.staff, "staff.telegram_link_code",
+                              f"staff:{visit.staff.id}")  # fmt: skip
+    return await _page(request, service, visit, link=(code, until))

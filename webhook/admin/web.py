@@ -29,7 +29,7 @@ from webhook.deps import ServiceDep
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ASSET_VERSION = "3"  # bump when admin.css or admin.js change, so browsers fetch them again
+ASSET_VERSION = "4"  # bump when admin.css or admin.js change, so browsers fetch them again
 # Before there is a session (sign-in, invitation) forms carry a token that must match this
 # cookie: another site cannot read it, so it cannot forge the form.
 PRESESSION_COOKIE = "childpact_form"
@@ -108,6 +108,23 @@ LABELS: dict[str, str] = {
     "kind:safeguarding": N_("Safeguarding alert"),
     "kind:question": N_("Unanswered question"),
     "kind:secretariat": N_("Asked for the secretariat"),
+    "broadcast:draft": N_("Draft"),
+    "broadcast:awaiting_approval": N_("Awaiting approval"),
+    "broadcast:scheduled": N_("Scheduled"),
+    "broadcast:sending": N_("Sending"),
+    "broadcast:sent": N_("Sent"),
+    "broadcast:cancelled": N_("Cancelled"),
+    "delivery:queued": N_("queued"),
+    "delivery:sent": N_("sent"),
+    "delivery:delivered": N_("delivered"),
+    "delivery:read": N_("read"),
+    "delivery:failed": N_("failed"),
+    "delivery:undelivered": N_("undelivered"),
+    "delivery:skipped": N_("skipped"),
+    "delivery:cancelled": N_("cancelled"),
+    "fallback:own": N_("in their own language"),
+    "fallback:country": N_("in their country's language"),
+    "fallback:base": N_("in the base language"),
 }
 # What a page says after a form did its work (?done=...), so a reload does not send it again.
 NOTICES: dict[str, str] = {
@@ -121,6 +138,14 @@ NOTICES: dict[str, str] = {
     "revoked": N_("The token is revoked; nothing can use it any more."),
     "welcome": N_("Welcome! Your account is ready."),
     "signed-out": N_("You are signed out."),
+    "draft-saved": N_("The draft is saved."),
+    "test-sent": N_("The test is on its way to the chat you chose."),
+    "broadcast-going": N_("The broadcast is going out now."),
+    "broadcast-scheduled": N_("The broadcast is scheduled."),
+    "broadcast-awaiting": N_("The broadcast waits for an administrator's approval."),
+    "broadcast-approved": N_("Approved: the broadcast goes out as planned."),
+    "broadcast-cancelled": N_("The broadcast is cancelled; what had not gone yet stays unsent."),
+    "follow-up": N_("A new draft for those who did not receive it: check it, then send it."),
 }
 
 

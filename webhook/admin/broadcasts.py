@@ -1,0 +1,157 @@
+"""The broadcasts: the list with each one's status and progress, a page per broadcast whose
+progress refreshes itself until everything has gone, and approving, cancelling and resending
+to those who did not receive it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from bot import broadcasts
+from bot import staff as accounts
+from bot.broadcasts import Audience, BroadcastError
+from bot.i18n import LOCALES
+from bot.service import Service
+from bot.storage.models import Broadcast, StaffUser
+from webhook.admin.catalog import N_
+from webhook.admin.compose import SKIPS, load, refusal
+from webhook.admin.web import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
+from webhook.deps import ServiceDep
+
+router = APIRouter(route_class=AdminRoute)
+PAGE = 50
+STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
+# Still moving: the page asks for its progress again until the broadcast is done.
+MOVING = ("awaiting_approval", "scheduled", "sending")
+
+
+def scheduled_in_zone(at: datetime | None, zone: str, locale: str) -> str:
+    """A scheduled time as the secretariat writes it: in its own zone, named."""
+    if at is None:
+        return ""
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    shown = format_datetime(at, "medium", tzinfo=ZoneInfo(zone), locale=locale)
+    return f"{shown} ({zone})"
+
+
+@router.get("/broadcasts")
+async def broadcast_list(
+    request: Request,
+    service: ServiceDep,
+    visit: VisitDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    async with service.db.session() as session:
+        found = [
+            b
+            for b in await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()))
+            if broadcasts.visible(b, visit.staff)
+        ]
+        shown = found[(page - 1) * PAGE : page * PAGE]
+        shares = await broadcasts.done_shares(session, [b.id for b in shown])
+    return render(
+        request, "broadcasts.html", visit, title=N_("Broadcasts"), found=shown, shares=shares,
+        page=page, pages=max(1, -(-len(found) // PAGE)), total=len(found),
+        zone=service.settings.secretariat_timezone, when_in_zone=scheduled_in_zone,
+    )  # fmt: skip
+
+
+async def _page(
+    request: Request, service: Service, visit: Visit, broadcast_id: int, template: str,
+    error: tuple[str, dict[str, Any]] | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    async with service.db.session() as session:
+        b = await load(session, broadcast_id, visit)
+        progress = await broadcasts.progress(session, b.id)
+        people = {u.id: u for u in await session.scalars(
+            select(StaffUser).where(StaffUser.id.in_([b.created_by or 0, b.approved_by or 0]))
+        )}  # fmt: skip
+    written = [loc for loc in LOCALES if broadcasts.text_of(b, loc)]
+    return render(
+        request, template, visit, title=N_("Broadcast"), b=b, progress=progress,
+        statuses=[s for s in STATUSES if progress["statuses"].get(s) or s in STATUSES[:6]],
+        written=written, text_of=broadcasts.text_of, stale=broadcasts.stale_locales(b),
+        audience=Audience.from_json(b.audience), people=people, moving=b.status in MOVING,
+        zone=service.settings.secretariat_timezone, when_in_zone=scheduled_in_zone,
+        may_approve=visit.staff.is_admin and b.created_by != visit.staff.id,
+        error=error, status_code=status_code, skips=SKIPS,
+    )  # fmt: skip
+
+
+@router.get("/broadcasts/{broadcast_id}")
+async def broadcast_page(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: VisitDep
+) -> Response:
+    return await _page(request, service, visit, broadcast_id, "broadcast.html")
+
+
+@router.get("/broadcasts/{broadcast_id}/progress")
+async def progress_fragment(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: VisitDep
+) -> Response:
+    """The status, progress and actions alone, for the page's polling."""
+    return await _page(request, service, visit, broadcast_id, "broadcast_progress.html")
+
+
+async def _change(
+    request: Request, service: Service, visit: Visit, broadcast_id: int, action: str
+) -> Response:
+    """Approve or cancel; a refusal is the page again, saying why."""
+    try:
+        async with service.db.session() as session, session.begin():
+            b = await load(session, broadcast_id, visit, lock=True)
+            if action == "approve":
+                await broadcasts.approve(session, b, visit.staff)
+                detail: dict[str, Any] = {}
+            else:
+                detail = {"held_back": await broadcasts.cancel(session, b)}
+            await accounts.record(session, visit.staff, f"broadcast.{action}",
+                                  f"broadcast:{b.id}", **detail)  # fmt: skip
+    except BroadcastError as exc:
+        return await _page(request, service, visit, broadcast_id, "broadcast.html",
+                           error=refusal(exc), status_code=409)  # fmt: skip
+    await service.coordinator.notify("broadcasts")
+    done = "approved" if action == "approve" else "cancelled"
+    return RedirectResponse(f"/admin/broadcasts/{broadcast_id}?done=broadcast-{done}",
+                            status_code=303)  # fmt: skip
+
+
+@router.post("/broadcasts/{broadcast_id}/approve")
+async def approve(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: AdminVisit
+) -> Response:
+    return await _change(request, service, visit, broadcast_id, "approve")
+
+
+@router.post("/broadcasts/{broadcast_id}/cancel")
+async def cancel(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    return await _change(request, service, visit, broadcast_id, "cancel")
+
+
+@router.post("/broadcasts/{broadcast_id}/follow-up")
+async def follow_up(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    """A new draft for those who did not receive it and can be reached now, to check and send."""
+    try:
+        async with service.db.session() as session, session.begin():
+            b = await load(session, broadcast_id, visit)
+            if b.status not in ("sent", "cancelled"):
+                raise HTTPException(409)
+            again = await broadcasts.follow_up(session, b, visit.staff.id)
+            await accounts.record(session, visit.staff, "broadcast.follow_up",
+                                  f"broadcast:{again.id}", parent=b.id)  # fmt: skip
+            again_id = again.id
+    except BroadcastError as exc:
+        return await _page(request, service, visit, broadcast_id, "broadcast.html",
+                           error=refusal(exc), status_code=409)  # fmt: skip
+    return RedirectResponse(f"/admin/broadcasts/{again_id}/edit?done=follow-up",
+                            status_code=303)  # fmt: skip

@@ -1,0 +1,483 @@
+"""Composing a broadcast: its texts per language, image, buttons, audience and WhatsApp
+templates, with the preview beside it (refreshed as the author types), a test to the author's
+own chat, and sending now or at a chosen time."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_timedelta
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import broadcasts, members
+from bot import staff as accounts
+from bot.broadcasts import LIMITS, Audience, BroadcastError
+from bot.countries import MEMBER_COUNTRIES, OTHER
+from bot.i18n import LANGUAGE_NAMES, LOCALES
+from bot.members import MemberFilter
+from bot.service import Service
+from bot.storage.models import Broadcast, Contact, StaffUser
+from webhook.admin.catalog import N_
+from webhook.admin.web import AdminRoute, EditorVisit, Visit, render
+from webhook.deps import ServiceDep
+
+router = APIRouter(route_class=AdminRoute)
+CHANNELS = ("telegram", "whatsapp", "web")
+BUTTONS = 3
+TEMPLATE_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+ACTIONS = ("save", "add", "test", "send", "schedule")
+
+# What a BroadcastError's code means, said to the secretariat.
+REFUSALS: dict[str, str] = {
+    "too_long": N_(
+        "The {language} text has {length} characters; {channel} allows {limit}. "
+        "Shorten it: nothing is cut off by itself."
+    ),
+    "no_base_text": N_("Write the {language} text first: it is what every fallback ends at."),
+    "button_url": N_("A button's link must be a web address (https://…)."),
+    "locale": N_("That language is not one the bot speaks."),
+    "local_hour": N_("The local hour must be between 0 and 23."),
+    "not_editable": N_("This broadcast is going out or has finished; it can no longer change."),
+    "not_draft": N_("This broadcast is already scheduled or sent."),
+    "finished": N_("This broadcast has already finished."),
+    "not_waiting": N_("This broadcast is not waiting for approval."),
+    "own": N_("Someone other than its author must approve it."),
+    "not_admin": N_("Only an administrator can approve a broadcast."),
+    "nobody": N_("Everyone who can be reached has already received it."),
+}
+
+
+# Why a member of the audience gets nothing, as the preview and the progress say it.
+SKIPS: dict[str, str] = {
+    "stopped": N_("stopped the news"),
+    "unreachable": N_("cannot be reached"),
+    "no_template": N_("WhatsApp, outside 24 hours, no template"),
+    "excluded": N_("already received an earlier one"),
+}
+
+
+def refusal(exc: BroadcastError, b: Broadcast | None = None) -> tuple[str, dict[str, Any]]:
+    """A refusal as a catalog text and its values, for the page to translate."""
+    locale = exc.detail.get("locale") or (b.base_locale if b is not None else "en")
+    values = {
+        "language": LANGUAGE_NAMES.get(locale, locale),
+        "channel": {"whatsapp": "WhatsApp", "telegram": "Telegram"}.get(
+            exc.detail.get("channel", ""), ""
+        ),
+        "length": exc.detail.get("length", 0),
+        "limit": exc.detail.get("limit", 0),
+    }
+    return REFUSALS.get(exc.code, N_("This is not possible now.")), values
+
+
+@dataclass
+class Draft:
+    """The compose form as sent, checked; ``problems`` are (text, values) to translate."""
+
+    title: str = ""
+    base_locale: str = "en"
+    texts: dict[str, str] = field(default_factory=dict)
+    image_url: str | None = None
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    audience: Audience = field(default_factory=Audience)
+    templates: dict[str, str] = field(default_factory=dict)
+    problems: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _web_address(value: str) -> bool:
+    return value.startswith(("https://", "http://")) and len(value) <= 1000 and " " not in value
+
+
+def read_form(form: dict[str, str], topics: list[str]) -> Draft:
+    """Checkboxes are named per value (``country:MD``), so one field holds one value."""
+    d = Draft(title=form.get("title", "").strip()[:200])
+    d.base_locale = form.get("base_locale", "en")
+    if d.base_locale not in LOCALES:
+        raise HTTPException(400)
+    for key, value in form.items():
+        kind, _, value_of = key.partition(":")
+        if kind == "text" and value_of in LOCALES:
+            d.texts[value_of] = value.replace("\r\n", "\n")
+        elif kind == "template" and value_of in LOCALES and value.strip():
+            d.templates[value_of] = value.strip()
+            if not TEMPLATE_SID.match(value.strip()):
+                d.problems.append((N_("The WhatsApp template for {language} must be a content "
+                                      "SID: HX and 32 letters or digits."),
+                                   {"language": LANGUAGE_NAMES[value_of]}))  # fmt: skip
+    image = form.get("image_url", "").strip()
+    if image and not _web_address(image):
+        d.problems.append((N_("The image link must be a web address (https://…)."), {}))
+    d.image_url = image or None
+    for n in range(BUTTONS):
+        label = form.get(f"button{n}-label", "").strip()[:64]
+        url = form.get(f"button{n}-url", "").strip()
+        topic = form.get(f"button{n}-topic", "")
+        if url and topic:
+            d.problems.append((N_("Button {n}: a link or a topic, not both."), {"n": n + 1}))
+        elif url:
+            if not label or not _web_address(url):
+                d.problems.append((N_("Button {n}: a link needs its text and a web address "
+                                      "(https://…)."), {"n": n + 1}))  # fmt: skip
+            d.buttons.append({"label": {d.base_locale: label}, "url": url})
+        elif topic:
+            if topic not in topics:
+                raise HTTPException(400)
+            button: dict[str, Any] = {"payload": f"topic:{topic}"}
+            if label:
+                button["label"] = {d.base_locale: label}
+            d.buttons.append(button)
+    d.audience = Audience(
+        countries=[c for c in (*MEMBER_COUNTRIES, OTHER) if form.get(f"country:{c}")],
+        locales=[loc for loc in LOCALES if form.get(f"locale:{loc}")],
+        channels=[ch for ch in CHANNELS if form.get(f"channel:{ch}")],
+        organisations=[
+            o.strip()[:200] for o in re.split(r"[\n;]", form.get("organisations", "")) if o.strip()
+        ][:50],
+        exclude_broadcasts=sorted(
+            int(k.partition(":")[2]) for k in form if re.fullmatch(r"exclude:\d{1,18}", k)
+        ),
+        contact_ids=[int(i) for i in form.get("contact_ids", "").split(",") if i.isdigit()],
+    )
+    return d
+
+
+def apply(b: Broadcast, d: Draft, visit: Visit) -> None:
+    """Write the form into the broadcast. The base text goes first, so that a translation
+    changed in the same save counts as made from the new base; an unchanged translation keeps
+    the base it was made from, and so is flagged when the base has moved on."""
+    b.title, b.base_locale = d.title, d.base_locale
+    written = {loc: broadcasts.text_of(b, loc) for loc in b.texts or {}}
+    order = [d.base_locale] + sorted(loc for loc in d.texts if loc != d.base_locale)
+    for locale in order:
+        text = d.texts.get(locale, "").strip()
+        if text != written.get(locale, ""):
+            broadcasts.set_text(b, locale, text)
+    b.image_url = d.image_url
+    b.buttons = d.buttons
+    b.audience = broadcasts.scoped(d.audience, visit.staff).to_json()
+    b.templates = d.templates
+
+
+def copy_of(b: Broadcast) -> Broadcast:
+    """A broadcast that is never stored: what the preview counts while the author types."""
+    return Broadcast(
+        id=b.id, title=b.title, status=b.status or "draft", base_locale=b.base_locale,
+        texts=dict(b.texts or {}), image_url=b.image_url, buttons=list(b.buttons or []),
+        audience=dict(b.audience or {}), templates=dict(b.templates or {}),
+        created_by=b.created_by, scheduled_at=b.scheduled_at, local_hour=b.local_hour,
+    )  # fmt: skip
+
+
+def blank(visit: Visit) -> Broadcast:
+    return Broadcast(
+        title="", status="draft", base_locale="en", texts={}, buttons=[],
+        audience=broadcasts.scoped(Audience(), visit.staff).to_json(), templates={},
+        created_by=visit.staff.id, expanded_to=0,
+    )  # fmt: skip
+
+
+async def load(
+    session: AsyncSession, broadcast_id: int, visit: Visit, *, lock: bool = False
+) -> Broadcast:
+    """The broadcast, when ``visit``'s person may see it; 404 otherwise. ``lock`` holds it
+    until the transaction ends, so that two people's changes do not cross."""
+    stmt = select(Broadcast).where(Broadcast.id == broadcast_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    found = await session.scalar(stmt)
+    if found is None or not broadcasts.visible(found, visit.staff):
+        raise HTTPException(404)
+    return found
+
+
+def topics_of(service: Service, locale: str) -> dict[str, str]:
+    """The knowledge's topics a "tell me more" button can open, by their title."""
+    knowledge = service.features.knowledge
+    return {i: knowledge.topic(locale, i).title for i in knowledge.topic_ids}
+
+
+async def _own_chat(session: AsyncSession, visit: Visit) -> Contact | None:
+    """The member record of the person's own Telegram chat, when they have linked it."""
+    user = await session.get(StaffUser, visit.staff.id)
+    if user is None or not user.telegram_chat_id:
+        return None
+    found = await members.search(session, visit.staff, MemberFilter(q=user.telegram_chat_id))
+    return next((c for c in found[0] if c.channel == "telegram"), None)
+
+
+async def _earlier(session: AsyncSession, visit: Visit, own_id: int | None) -> list[Broadcast]:
+    """Broadcasts that went out, for "leave out who already received these"."""
+    found = await session.scalars(
+        select(Broadcast)
+        .where(Broadcast.status.in_(("sending", "sent")), Broadcast.id != (own_id or 0))
+        .order_by(Broadcast.id.desc())
+        .limit(100)
+    )
+    return [b for b in found if broadcasts.visible(b, visit.staff)][:20]
+
+
+async def page(
+    request: Request,
+    service: Service,
+    visit: Visit,
+    b: Broadcast,
+    *,
+    form: dict[str, str] | None = None,
+    problems: list[tuple[str, dict[str, Any]]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The compose page: the stored broadcast, or what the author sent when it was refused."""
+    shown = [loc for loc in LOCALES if broadcasts.text_of(b, loc)]
+    for wanted in [b.base_locale, *request.query_params.getlist("add")]:
+        if wanted in LOCALES and wanted not in shown:
+            shown.append(wanted)
+    async with service.db.session() as session:
+        own = await _own_chat(session, visit)
+        earlier = await _earlier(session, visit, b.id)
+    zone = service.settings.secretariat_timezone
+    return render(
+        request, "broadcast_compose.html", visit, title=N_("Compose a broadcast"), b=b,
+        shown=sorted(shown, key=lambda loc: (loc != b.base_locale, LOCALES.index(loc))),
+        texts_of={loc: broadcasts.text_of(b, loc) for loc in LOCALES}, form=form or {},
+        audience=Audience.from_json(b.audience), locales=LOCALES, channels=CHANNELS,
+        countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
+        topics=topics_of(service, visit.locale), buttons=_buttons(b), own=own, earlier=earlier,
+        problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
+        limits=LIMITS, stale=broadcasts.stale_locales(b), status_code=status_code,
+    )  # fmt: skip
+
+
+def _buttons(b: Broadcast) -> list[dict[str, str]]:
+    rows = []
+    for button in (b.buttons or [])[:BUTTONS]:
+        payload = str(button.get("payload") or "")
+        rows.append({
+            "label": (button.get("label") or {}).get(b.base_locale, ""),
+            "url": button.get("url") or "",
+            "topic": payload.removeprefix("topic:") if payload.startswith("topic:") else "",
+        })  # fmt: skip
+    return rows + [{"label": "", "url": "", "topic": ""}] * (BUTTONS - len(rows))
+
+
+@router.get("/broadcasts/new")
+async def new(request: Request, service: ServiceDep, visit: EditorVisit) -> Response:
+    return await page(request, service, visit, blank(visit))
+
+
+@router.get("/broadcasts/{broadcast_id}/edit")
+async def edit(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    async with service.db.session() as session:
+        b = await load(session, broadcast_id, visit)
+    if b.status not in broadcasts.EDITABLE:
+        return RedirectResponse(f"/admin/broadcasts/{b.id}", status_code=303)
+    return await page(request, service, visit, b)
+
+
+@router.post("/broadcasts/preview")
+async def preview(
+    request: Request,
+    service: ServiceDep,
+    visit: EditorVisit,
+    broadcast_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> Response:
+    """The preview of the form as it stands, stored or not; nothing is saved."""
+    draft = read_form(visit.form, list(topics_of(service, visit.locale)))
+    async with service.db.session() as session:
+        b = copy_of(await load(session, broadcast_id, visit)) if broadcast_id else blank(visit)
+        try:
+            apply(b, draft, visit)
+        except BroadcastError as exc:
+            raise HTTPException(409) from exc
+        seen = await broadcasts.preview(session, b, visit.staff, broadcasts.rates(service.settings))
+    problems = draft.problems + [refusal(p, b) for p in broadcasts.check(b)]
+    return render(
+        request, "broadcast_preview.html", visit, b=b, p=seen, problems=problems, limits=LIMITS,
+        lengths={loc: len(text.strip()) for loc, text in draft.texts.items()}, skips=SKIPS,
+        text_of=broadcasts.text_of, duration=format_timedelta(
+            timedelta(seconds=max(seen.estimated_seconds, 1.0)), locale=visit.locale
+        ),
+    )  # fmt: skip
+
+
+@router.get("/broadcasts/test-members")
+async def test_members(
+    request: Request,
+    service: ServiceDep,
+    visit: EditorVisit,
+    test_q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The members a test can go to, found by number or organisation within one's scope."""
+    found: list[Contact] = []
+    if test_q.strip():
+        async with service.db.session() as session:
+            found = list(
+                (await members.search(session, visit.staff, MemberFilter(q=test_q.strip()),
+                                      limit=20))[0]
+            )  # fmt: skip
+    return render(request, "broadcast_test_members.html", visit, found=found, chosen=None)
+
+
+def _when(form: dict[str, str], zone: str) -> tuple[datetime | None, int | None, str | None]:
+    """The time chosen on the form, in the secretariat's zone, as UTC; or what is wrong."""
+    tz = ZoneInfo(zone)
+    if form.get("when") == "local":
+        hour = form.get("local_hour", "")
+        if not hour.isdigit() or not 0 <= int(hour) <= 23:
+            return None, None, N_("Choose the hour of the members' own day.")
+        day = _date(form.get("day", ""))
+        today = datetime.now(tz).date()
+        if day is not None and day < today:
+            return None, None, N_("That time has already passed.")
+        at = datetime.combine(day, time(0), tz).astimezone(UTC) if day and day > today else None
+        return at, int(hour), None
+    try:
+        at = datetime.fromisoformat(form.get("at", "")).replace(tzinfo=tz)
+    except ValueError:
+        return None, None, N_("Choose the date and time to send it.")
+    if at <= datetime.now(tz):
+        return None, None, N_("That time has already passed.")
+    return at.astimezone(UTC), None, None
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+async def _save(service: Service, visit: Visit, broadcast_id: int | None, d: Draft) -> int:
+    async with service.db.session() as session, session.begin():
+        if broadcast_id is None:
+            b = blank(visit)
+            session.add(b)
+        else:
+            b = await load(session, broadcast_id, visit, lock=True)
+        apply(b, d, visit)
+        broadcasts.changed(b)
+        await session.flush()
+        action = "broadcast.create" if broadcast_id is None else "broadcast.update"
+        await accounts.record(session, visit.staff, action, f"broadcast:{b.id}")
+        return b.id
+
+
+async def _refused(
+    request: Request, service: Service, visit: Visit, broadcast_id: int | None,
+    problems: list[tuple[str, dict[str, Any]]], status_code: int,
+) -> Response:  # fmt: skip
+    """The compose page again, showing what the author sent (stored or not) and why not."""
+    async with service.db.session() as session:
+        b = copy_of(await load(session, broadcast_id, visit)) if broadcast_id else blank(visit)
+    shown = copy_of(b)
+    try:
+        apply(shown, read_form(visit.form, list(topics_of(service, visit.locale))), visit)
+    except BroadcastError:
+        shown = b  # it can no longer change: show it as it is
+    return await page(request, service, visit, shown, form=visit.form, problems=problems,
+                      status_code=status_code)  # fmt: skip
+
+
+@router.post("/broadcasts/new")
+async def create(request: Request, service: ServiceDep, visit: EditorVisit) -> Response:
+    return await _act(request, service, visit, None)
+
+
+@router.post("/broadcasts/{broadcast_id}/edit")
+async def save(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    return await _act(request, service, visit, broadcast_id)
+
+
+async def _act(
+    request: Request, service: Service, visit: Visit, broadcast_id: int | None
+) -> Response:
+    """Save the form, then do what the button asked: add a language, test, send, schedule.
+    What was written is saved even when sending is refused, so nothing typed is lost."""
+    action = visit.form.get("action", "save")
+    action, _, add = action.partition(":")  # "add:ru" from the preview's missing languages
+    if action not in ACTIONS:
+        raise HTTPException(400)
+    d = read_form(visit.form, list(topics_of(service, visit.locale)))
+    if d.problems:
+        return await _refused(request, service, visit, broadcast_id, d.problems, 400)
+
+    try:
+        broadcast_id = await _save(service, visit, broadcast_id, d)
+    except BroadcastError as exc:
+        return await _refused(request, service, visit, broadcast_id, [refusal(exc)], 409)
+    edit_url = f"/admin/broadcasts/{broadcast_id}/edit"
+    if action == "add":
+        wanted = add or visit.form.get("add_locale", "")
+        extra = f"?add={wanted}" if wanted in LOCALES else ""
+        return RedirectResponse(f"{edit_url}{extra}#texts", status_code=303)
+    if action == "save":
+        return RedirectResponse(f"{edit_url}?done=draft-saved", status_code=303)
+    if action == "test":
+        return await _test(request, service, visit, broadcast_id, edit_url)
+    at, hour, wrong = (None, None, None)
+    if action == "schedule":
+        at, hour, wrong = _when(visit.form, service.settings.secretariat_timezone)
+    if wrong:
+        return await _refused(request, service, visit, broadcast_id, [(wrong, {})], 400)
+    return await _launch(request, service, visit, broadcast_id, at, hour)
+
+
+async def _test(
+    request: Request, service: Service, visit: Visit, broadcast_id: int, edit_url: str
+) -> Response:
+    chosen = visit.form.get("test_member", "")
+    async with service.db.session() as session, session.begin():
+        b = await load(session, broadcast_id, visit, lock=True)
+        member = await members.get(session, visit.staff, int(chosen)) if chosen.isdigit() else None
+        problems = [refusal(p, b) for p in broadcasts.check(b)]
+        if member is None:
+            problems.append((N_("Choose the chat that gets the test: your own."), {}))
+        if not problems and member is not None:
+            locales = broadcasts.locales_written(b)
+            broadcasts.queue_test(session, b, member, locales, service.broadcaster.labels)
+            await accounts.record(session, visit.staff, "broadcast.test", f"broadcast:{b.id}",
+                                  member=member.id)  # fmt: skip
+    if problems:
+        return await _refused(request, service, visit, broadcast_id, problems, 422)
+    await service.coordinator.notify("outbox")
+    return RedirectResponse(f"{edit_url}?done=test-sent", status_code=303)
+
+
+async def _launch(
+    request: Request, service: Service, visit: Visit, broadcast_id: int,
+    at: datetime | None, hour: int | None,
+) -> Response:  # fmt: skip
+    problems: list[tuple[str, dict[str, Any]]] = []
+    async with service.db.session() as session, session.begin():
+        b = await load(session, broadcast_id, visit, lock=True)
+        size = (await broadcasts.preview(session, b, visit.staff, {})).recipients
+        try:
+            if size == 0 and not broadcasts.check(b):
+                problems.append((N_("Nobody in this audience can receive it."), {}))
+            else:
+                await broadcasts.launch(
+                    session, b, visit.staff, audience_size=size, at=at, local_hour=hour,
+                    approval_above=service.settings.broadcast_approval_above,
+                )  # fmt: skip
+                await accounts.record(session, visit.staff, "broadcast.send", f"broadcast:{b.id}",
+                                      status=b.status, recipients=size,
+                                      at=at.isoformat() if at else None, local_hour=hour)  # fmt: skip
+        except BroadcastError as exc:
+            problems.append(refusal(exc, b))
+        status, scheduled = b.status, at is not None or hour is not None
+    if problems:
+        return await _refused(request, service, visit, broadcast_id, problems, 422)
+    await service.coordinator.notify("broadcasts")
+    done = "awaiting" if status == "awaiting_approval" else "scheduled" if scheduled else "going"
+    return RedirectResponse(f"/admin/broadcasts/{broadcast_id}?done=broadcast-{done}",
+                            status_code=303)  # fmt: skip
