@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     message_retention_days: int = 365
 
     max_body_bytes: int = 256 * 1024
-    sender_concurrency: int = 64
+    sender_concurrency: int = 128
     send_max_attempts: int = 8
     privacy_version: str = "1"
 

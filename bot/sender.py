@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, String, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Float,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, Outcome, SendResult
@@ -93,6 +105,7 @@ def _claim_statement() -> Any:
 
 
 _CLAIM = _claim_statement()
+_NO_SORT = text("SET LOCAL enable_sort = off")
 
 
 def _record_statement() -> Any:
@@ -157,6 +170,11 @@ class Sender:
         self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
         self._idle_wait = 1.0
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set when finished sends free a quarter of the places: the next claim need not wait
+        # for their results to be written first.
+        self._room = asyncio.Event()
+        self._room_at = self.max_in_flight - max(1, self.max_in_flight // 4)
+        self._notified: asyncio.Future[bool] | None = None
 
     # ---- the loop -----------------------------------------------------------------------
 
@@ -170,14 +188,30 @@ class Sender:
                     await self.recover()
                     last_recovery = time.monotonic()
                 if not await self.pump():
-                    # New messages, and finished sends that make room or unblock a chat's
-                    # next message, all notify "outbox"; retries and pauses end on the timer.
-                    await self.coordinator.wait("outbox", timeout=self._idle_wait)
+                    await self._wait_for_work()
         finally:
+            if self._notified is not None:
+                self._notified.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             stopping.set()
             await writer
+
+    async def _wait_for_work(self) -> None:
+        """New messages and recorded sends (which unblock a chat's next message) notify
+        "outbox"; sends finishing here make room; retries and pauses end on the timer."""
+        if self._notified is None or self._notified.done():
+            # Kept across calls rather than cancelled: a wait cut short mid-command would
+            # cost the coordinator its connection.
+            self._notified = asyncio.ensure_future(
+                self.coordinator.wait("outbox", timeout=self._idle_wait)
+            )
+        self._room.clear()
+        room = asyncio.ensure_future(self._room.wait())
+        await asyncio.wait(
+            {self._notified, room}, timeout=self._idle_wait, return_when=asyncio.FIRST_COMPLETED
+        )
+        room.cancel()
 
     async def pump(self) -> int:
         """Claim what may go soon and start sending it; returns how many were claimed.
@@ -237,6 +271,13 @@ class Sender:
         now = time.time()
         params = {"now": now, "lease": now + LEASE, "limit": limit, "channels": channels}
         async with self.db.session() as session, session.begin():
+            if not self.db.is_sqlite:
+                # Right after a broadcast fills the outbox, PostgreSQL's statistics still say
+                # few rows are queued, and it plans to check every queued row's chat before
+                # sorting them (14-22 ms a claim at 4,000 queued, growing with the queue). With
+                # sorting ruled out it walks ix_outbox_due in order and stops at the limit
+                # (0.2 ms). SET LOCAL ends with this transaction.
+                await session.execute(_NO_SORT)
             result = await session.execute(_CLAIM, params)
             rows = [Claimed(*r) for r in result.all()]
         rows.sort(key=lambda r: r.id)
@@ -284,6 +325,8 @@ class Sender:
         finally:
             self._in_flight -= 1
             self._in_flight_by[row.channel] -= 1
+            if self._in_flight == self._room_at:  # once per crossing, not once per send
+                self._room.set()
 
     # ---- recording ----------------------------------------------------------------------
 
