@@ -7,6 +7,8 @@ from bot.router import Router
 
 def routers() -> list[Router]:
     """Every feature's router, in the order their free-text handlers are tried."""
-    from handlers import faq, handoff, menu, onboarding, staff
+    from handlers import faq, handoff, menu, onboarding, staff, survey
 
-    return [onboarding.router, menu.router, handoff.router, staff.router, faq.router]
+    return [
+        onboarding.router, menu.router, handoff.router, staff.router, survey.router, faq.router,
+    ]  # fmt: skip

@@ -7,6 +7,8 @@ from bot.messages import Button
 from bot.router import Context, Router
 from handlers.faq import browse
 from handlers.onboarding import ask_organisation, save_organisation, welcome
+from handlers.survey import FLOW as SURVEY_FLOW
+from handlers.survey import list_surveys, pause
 from handlers.ui import command_word, country_label, country_picker, language_picker, main_menu
 
 router = Router("menu")
@@ -65,6 +67,8 @@ async def country(ctx: Context) -> None:
 
 @router.command("stop")
 async def stop(ctx: Context) -> None:
+    if ctx.contact.flow == SURVEY_FLOW:
+        return pause(ctx, stopping=True)  # in a survey, "stop" pauses it; again, the news
     ctx.end_flow()
     ctx.contact.status = "stopped"
     ctx.reply(
@@ -78,6 +82,8 @@ async def stop(ctx: Context) -> None:
 
 @router.command("cancel")
 async def cancel(ctx: Context) -> None:
+    if ctx.contact.flow == SURVEY_FLOW:
+        return pause(ctx, stopping=False)
     had_flow = ctx.contact.flow is not None
     ctx.end_flow()
     main_menu(ctx, ctx.t("Okay, cancelled.") if had_flow else ctx.t("There is nothing to cancel."))
@@ -91,7 +97,7 @@ async def on_menu(ctx: Context) -> None:
         ctx.payload = "about:0"
         await browse(ctx)
     elif entry == "surveys":
-        ctx.reply(_("There are no surveys for you right now. We will tell you when there is one."))
+        list_surveys(ctx)
     elif entry == "settings":
         settings(ctx)
     else:

@@ -331,6 +331,7 @@ class Survey(Base):
     broadcast_id: Mapped[int | None] = mapped_column(Id)
     remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     reminder_broadcast_id: Mapped[int | None] = mapped_column(Id)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # done, even to nobody
     created_by: Mapped[int | None] = mapped_column(Id)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

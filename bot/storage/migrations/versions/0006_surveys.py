@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("broadcast_id", Id, nullable=True),
         sa.Column("remind_at", When, nullable=True),
         sa.Column("reminder_broadcast_id", Id, nullable=True),
+        sa.Column("reminded_at", When, nullable=True),
         sa.Column("created_by", Id, nullable=True),
         sa.Column("created_at", When, nullable=False),
         sa.Column("updated_at", When, nullable=False),
