@@ -26,6 +26,7 @@ from bot.router import Dispatcher
 from bot.safeguarding import Safeguarding
 from bot.sender import Sender
 from bot.storage.db import Database
+from bot.surveys_launch import SurveyReminders
 from handlers import routers
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Service:
         self.broadcaster = Broadcaster(
             self.db, self.coordinator, QuietHours.parse(settings.quiet_hours)
         )
+        self.survey_reminders = SurveyReminders(self.db, self.coordinator)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -110,6 +112,7 @@ class Service:
                 await self.sender.recover(everything=True)
             self.spawn(self.sender.run(self._stopping))
             self.spawn(self.broadcaster.run(self._stopping))
+            self.spawn(self.survey_reminders.run(self._stopping))
             self.spawn(self._retention_forever(), name="retention")
             self.spawn(self._sweep_forever())
 

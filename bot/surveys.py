@@ -33,7 +33,8 @@ LocalText = Annotated[
     dict[str, Annotated[str, Field(max_length=2000)]] | Annotated[str, Field(max_length=2000)],
     Field(description="a text per locale ({en: ..., ro: ...}), or one text in the base locale"),
 ]
-Value = str | float | bool
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+Value = Annotated[str, Field(max_length=200)] | Number | bool
 MAX_OPTIONS = 12  # a phone screen of buttons
 
 
@@ -62,8 +63,8 @@ class ConditionIn(Strict):
     question: Key
     equals: Value | None = None
     any_of: list[Value] | None = Field(default=None, max_length=50)
-    at_least: float | None = None
-    at_most: float | None = None
+    at_least: Number | None = None
+    at_most: Number | None = None
 
     @model_validator(mode="after")
     def _one_test(self) -> ConditionIn:
@@ -84,8 +85,8 @@ class QuestionIn(Strict):
     options: list[OptionIn] = Field(default_factory=list, max_length=MAX_OPTIONS)
     required: bool = True
     skippable: bool | None = Field(default=None, description="the same as required: false")
-    min: float | None = Field(default=None, description="numbers: the smallest allowed")
-    max: float | None = Field(default=None, description="numbers: the largest allowed")
+    min: Number | None = Field(default=None, description="numbers: the smallest allowed")
+    max: Number | None = Field(default=None, description="numbers: the largest allowed")
     show_if: ConditionIn | None = None
 
 
@@ -139,6 +140,13 @@ def _problems(s: SurveyIn) -> list[str]:
         if required and base not in found:
             problems.append(f"{where}: the {base} text is missing")
 
+    if s.closes_at is not None and (
+        s.closes_at.tzinfo is None or not 2000 <= s.closes_at.year <= 2100
+    ):
+        problems.append("closes_at: give a date and time with its time zone, e.g. "
+                        "2026-12-31T18:00:00+02:00")  # fmt: skip
+    if _has_nul(s.model_dump()):
+        problems.append("texts must not contain NUL characters")
     check_text("title", s.title)
     for field in ("intro", "closing", "reminder"):
         check_text(field, getattr(s, field), required=False)
@@ -166,6 +174,17 @@ def _problems(s: SurveyIn) -> list[str]:
             problems.extend(_condition_problems(where, q.show_if, seen))
         seen[q.id] = q
     return problems
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL cannot store the NUL character, in text or JSON."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _condition_problems(where: str, c: ConditionIn, earlier: dict[str, QuestionIn]) -> list[str]:

@@ -271,8 +271,8 @@ async def typed(ctx: Context) -> None:
         alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
         ctx.end_flow()
         return safeguarding_alert(ctx, safeguarding.answer(ctx.t, country, alerted=alerted))
-    word = meaning(ctx.text)
-    action = {"back": "b", "skip": "s", "done": "d"}.get(word or "")
+    # "done" only means something to a multiple choice: elsewhere it may be the answer.
+    action = {"back": "b", "skip": "s"}.get(meaning(ctx.text) or "")
     if action:
         return _step(ctx, None, action)
     _step(ctx, None, "text", text=ctx.text)
@@ -365,6 +365,8 @@ async def _apply(
     session, response, q = turn.done.session, step.response, step.question
     assert q is not None
     stored = step.answers.get(q.id)
+    if action == "text" and q.kind == "multiple" and meaning(text) == "done":
+        action = "d"
     if action == "b":
         if not response.path:
             turn.say(t("This is the first question."))

@@ -19,6 +19,7 @@ from webhook.routes import (
     api_inbox,
     api_members,
     api_overview,
+    api_surveys,
     api_tokens,
     chat,
     health,
@@ -80,6 +81,7 @@ def create_app(
         api_members,
         api_inbox,
         api_broadcasts,
+        api_surveys,
         api_tokens,
         api_audit,
     )

@@ -27,11 +27,14 @@ Status = Literal["draft", "awaiting_approval", "scheduled", "sending", "sent", "
 
 
 class ButtonIn(BaseModel):
-    """A link, or "tell me more" that opens a topic of the knowledge base (``topic:<id>``)."""
+    """A link, "tell me more" that opens a topic of the knowledge base (``topic:<id>``), or a
+    survey's invitation (``survey:<id>``)."""
 
     label: dict[str, str] = Field(default_factory=dict, description="text per locale")
     url: HttpUrl | None = None
-    payload: str | None = Field(default=None, pattern=r"^topic:[a-z0-9_-]{1,40}$")
+    payload: str | None = Field(
+        default=None, pattern=r"^(topic:[a-z0-9_-]{1,40}|survey:[1-9][0-9]{0,17})$"
+    )
 
 
 class AudienceIn(BaseModel):
