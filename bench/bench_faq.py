@@ -151,6 +151,7 @@ def held_out(knowledge: Knowledge, folds: int = 5) -> dict[str, Tally]:
             {loc: _without(topics, fold, folds) for loc, topics in knowledge.topics.items()},
             {loc: _without(talk, fold, folds) for loc, talk in knowledge.smalltalk.items()},
             knowledge.outside,
+            knowledge.synonyms,
         )
         matcher = Matcher(kept)
         for locale in LOCALES:

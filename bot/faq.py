@@ -17,6 +17,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import repeat
@@ -106,16 +107,19 @@ def fold(word: str) -> str:
     return _DOUBLED.sub(r"\1", word)
 
 
-def _features(text: str) -> tuple[Counter[str], Counter[str]]:
-    """Character n-grams inside words, and words with word pairs."""
+def _features(text: str, synonyms: Mapping[str, str]) -> tuple[Counter[str], Counter[str]]:
+    """Character n-grams inside words, and words with word pairs; a word with a synonym in the
+    knowledge also counts as that word."""
     words = [
         _BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())
     ]
+    meant = [synonyms[word] for word in words if word in synonyms]
     chars: Counter[str] = Counter()
-    for word in words:
+    for word in (*words, *meant):
         if word != _BRAND_WORD:
             chars.update(_grams(word))
     terms = Counter(words)
+    terms.update(meant)
     terms.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
     return chars, terms
 
@@ -173,7 +177,9 @@ class Matcher:
         self._topics = np.array(
             [i for i, kind in enumerate(kinds) if kind not in (SMALLTALK, OUTSIDE)]
         )
-        features = [_features(text) for _, text in examples]
+        # examples stay as written: synonyms only widen what a question can meet
+        features = [_features(text, {}) for _, text in examples]
+        self._synonyms = _synonyms(knowledge, locales)
         self._chars = _Space([chars for chars, _ in features], 0)
         self._terms = _Space([terms for _, terms in features], len(self._chars.ids))
         width = len(self._chars.ids) + len(self._terms.ids)
@@ -205,7 +211,7 @@ class Matcher:
 
     def scores(self, text: str) -> np.ndarray | None:
         """Every label's score for one text (None when nothing in it can be read)."""
-        ids, weights = self._vector(*_features(text), unknown=UNKNOWN)
+        ids, weights = self._vector(*_features(text, self._synonyms), unknown=UNKNOWN)
         if not len(ids):
             return None
         starts, lengths = self._indptr[ids], self._lengths[ids]
@@ -273,6 +279,19 @@ class Matcher:
         if found == "sr" and _NOT_SERBIAN.search(plain.casefold()):
             return member_locale  # Latin-typed Russian or Bulgarian ("kak da stanem chlenove")
         return _variant(found, member_locale, text)
+
+
+def _synonyms(knowledge: Knowledge, locales: tuple[str, ...]) -> dict[str, str]:
+    """Every locale's variants, spelt as questions are, each to the word it stands for."""
+    spelt = {}
+    for locale in locales:
+        for word, variants in knowledge.synonyms.get(locale, {}).items():
+            spelt.update((_spelling(variant), _spelling(word)) for variant in variants)
+    return spelt
+
+
+def _spelling(word: str) -> str:
+    return " ".join(fold(part) for part in normalize(word).split())
 
 
 def _variant(found: str, member_locale: str, text: str) -> str:

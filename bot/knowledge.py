@@ -43,6 +43,9 @@ class Knowledge:
     # they teach the matcher what "outside" looks like, so "how much is bread" does not meet
     # "how many children"
     outside: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # locale -> word -> the words members use for it ("funds", "donor" -> "supports"): a question
+    # with a variant also reads as if it had the word, so one example covers them all
+    synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def topic_ids(self) -> list[str]:
@@ -105,6 +108,10 @@ def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
                 tuple(str(e) for e in entry.get("examples") or ()),
             )
         knowledge.outside[locale] = tuple(str(e) for e in data.get("outside") or ())
+        knowledge.synonyms[locale] = {
+            str(word): tuple(str(v) for v in variants or ())
+            for word, variants in (data.get("synonyms") or {}).items()
+        }
         extra = set(topics) - set(wanted_topics)
         if extra:
             problems.append(f"{locale}: topics not in English: {sorted(extra)}")
@@ -122,6 +129,7 @@ def _well_formed(data: object) -> bool:
         isinstance(data, dict)
         and all(isinstance(data.get(key) or {}, dict) for key in ("topics", "smalltalk"))
         and isinstance(data.get("outside") or [], list)
+        and isinstance(data.get("synonyms") or {}, dict)
     )
 
 

@@ -150,3 +150,21 @@ def test_without_english_the_other_gaps_are_still_named(locales: Path) -> None:
         load_knowledge(locales)
     assert "en: knowledge.yaml is missing" in str(caught.value)
     assert "sr: knowledge.yaml is missing" in str(caught.value)
+
+
+def test_synonyms_stand_for_a_word_of_the_english_examples(knowledge: Knowledge) -> None:
+    """Every locale's synonyms lead to an English word that the examples use, one word each,
+    and the same words in every locale."""
+    english = {
+        word
+        for topic in knowledge.topics["en"].values()
+        for example in topic.examples
+        for word in example.lower().split()
+    }
+    words = set(knowledge.synonyms["en"])
+    assert words and words <= english
+    for locale in LOCALES:
+        assert set(knowledge.synonyms[locale]) == words, locale
+        for word, variants in knowledge.synonyms[locale].items():
+            assert variants, (locale, word)
+            assert all(len(variant.split()) == 1 for variant in variants), (locale, word)
