@@ -16,6 +16,8 @@ HERE = Path(__file__).parent
 FLOORS = {
     "disclosures.yaml": (0.95, 0.05),
     "heldout.yaml": (0.90, 0.10),
+    # two disclosures and one harmless text per locale, never tuned on: one miss is allowed
+    "sealed.yaml": (0.50, 0.0),
 }
 
 
@@ -54,8 +56,11 @@ def test_recall_and_false_alarms(safeguarding: Safeguarding, name: str, locale: 
             harmless += 1
             if found:
                 alarmed.append(message["text"])
-    assert 1 - len(missed) / disclosures >= recall_floor, missed
-    assert len(alarmed) / harmless <= false_ceiling, alarmed
+    recall, false_alarms = 1 - len(missed) / disclosures, len(alarmed) / harmless
+    if name == "sealed.yaml":  # its texts are never shown: nothing is tuned on them
+        missed, alarmed = [], []
+    assert recall >= recall_floor, missed
+    assert false_alarms <= false_ceiling, alarmed
 
 
 @pytest.mark.parametrize(
