@@ -26,7 +26,8 @@ from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50
-STATUSES = ("queued", "sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
+# The first six always show; the others when a broadcast has any.
+STATUSES = ("queued", "sent", "delivered", "read", "failed", "skipped", "undelivered", "cancelled")
 # Still moving: the page asks for its progress again until the broadcast is done.
 MOVING = ("awaiting_approval", "scheduled", "sending")
 
