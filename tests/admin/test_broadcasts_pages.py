@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.storage.models import AuditEntry, Broadcast, Delivery, StaffUser
 from tests.admin.dashboard import Browser, Dashboard, dashboard
 from tests.admin.test_pages import ADMIN, EDITOR, MD, VIEWER, audit, post_forms
+from tests.conftest import Backend
 from tests.harness import eventually
 
 EN = "The General Assembly meets on 12 May in Chișinău."
@@ -341,3 +342,32 @@ async def _address(board: Dashboard, member_id: int) -> Any:
 
     async with board.stack.service.db.session() as session:
         return (await session.get(Contact, member_id)).address  # type: ignore[union-attr]
+
+
+async def test_the_broadcast_pages_speak_romanian_and_russian(tmp_path):
+    """The words are the catalogs' business (tests/test_catalogs.py); here, that every page of
+    broadcasts uses them. The language does not depend on the database: SQLite is enough."""
+    words = {
+        "ro": ["Anunțuri", "Anunț nou", "Previzualizare", "Trimite acum", "Progres", "Ciornă"],
+        "ru": ["Рассылки", "Новая рассылка", "Предпросмотр", "Отправить сейчас", "Ход отправки",
+               "Черновик"],
+    }  # fmt: skip
+    async with dashboard(Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/c.db")) as board:
+        await members(board)
+        editor = await board.sign_in(EDITOR)
+        broadcast_id = await compose(editor)
+        for locale, expected in words.items():
+            await editor.post("/admin/locale", {"locale": locale, "next": "/admin"})
+            seen = ""
+            for path in ("/admin/broadcasts", "/admin/broadcasts/new",
+                         f"/admin/broadcasts/{broadcast_id}/edit",
+                         f"/admin/broadcasts/{broadcast_id}"):  # fmt: skip
+                page = await editor.get(path)
+                assert page.status_code == 200 and f'<html lang="{locale}">' in page.text, path
+                seen += page.text
+            seen += (await editor.post("/admin/broadcasts/preview", news())).text
+            missing = [word for word in expected if word not in seen]
+            assert not missing, (locale, missing)
+            for english in ("New broadcast", "Send now", "members will receive it"):
+                assert english not in seen, (locale, english)
+        await editor.close()

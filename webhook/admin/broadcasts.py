@@ -19,8 +19,8 @@ from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
 from bot.service import Service
 from bot.storage.models import Broadcast, StaffUser
+from webhook.admin.broadcast_form import SKIPS, load, refusal
 from webhook.admin.catalog import N_
-from webhook.admin.compose import SKIPS, load, refusal
 from webhook.admin.web import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
