@@ -1,6 +1,6 @@
 """Question recognition: load time, ms per question, and accuracy per locale.
 
-python -m bench.bench_faq              # on tests/faq/questions.yaml and heldout.yaml, one core
+python -m bench.bench_faq              # on tests/faq/questions.yaml, heldout.yaml, sealed.yaml
 python -m bench.bench_faq --mistakes   # and every question it gets wrong
 python -m bench.bench_faq --generalisation   # and how it does on questions it never saw
 
@@ -36,6 +36,7 @@ from bot.knowledge import Knowledge, load_knowledge
 
 QUESTIONS = ROOT / "tests" / "faq" / "questions.yaml"
 HELDOUT = ROOT / "tests" / "faq" / "heldout.yaml"  # never used to build the matcher
+SEALED = ROOT / "tests" / "faq" / "sealed.yaml"  # nor to tune it: only its totals are printed
 
 
 @dataclass
@@ -250,6 +251,15 @@ def main() -> None:
     print_table(fresh, ("in scope", "out of scope"))
     print("\nthe same held-out questions with one or two typos each:")
     print_table(evaluate(matcher, misspelt(new)), ("in scope", "out of scope"))
+    sealed = unseen(knowledge, load_questions(SEALED))
+    found, typos = evaluate(matcher, sealed), evaluate(matcher, misspelt(sealed))
+    print(
+        f"\nsealed questions ({SEALED.relative_to(ROOT)}, {len(sealed)}, totals only): "
+        f"right topic {100 * found['all'].accuracy:.1f} %, lowest locale "
+        f"{100 * min(found[locale].accuracy for locale in LOCALES):.1f} %, out of scope given a "
+        f"topic {100 * found['all'].false_topics:.1f} %; with typos "
+        f"{100 * typos['all'].accuracy:.1f} % / {100 * typos['all'].false_topics:.1f} %"
+    )
     if options.mistakes:
         for found in (tallies, fresh):
             print()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from bench.bench_faq import HELDOUT, evaluate, load_questions, unseen
+from bench.bench_faq import HELDOUT, SEALED, evaluate, load_questions, unseen
 from bot import knowledge as knowledge_module
 from bot.faq import Match, Matcher, normalize
 from bot.i18n import LOCALES
@@ -73,14 +73,23 @@ def test_held_out_questions_overall(unseen_tallies) -> None:  # type: ignore[no-
         unseen_tallies["all"],
         [m for t in unseen_tallies.values() for m in t.mistakes],
     )
-    assert total.accuracy >= 0.93, "\n".join(mistakes)
+    assert total.accuracy >= 0.96, "\n".join(mistakes)
     assert total.false_topics <= 0.10, "\n".join(mistakes)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_held_out_questions_in_every_locale(unseen_tallies, locale: str) -> None:  # type: ignore[no-untyped-def]
     tally = unseen_tallies[locale]
-    assert tally.accuracy >= 0.85, "\n".join(tally.mistakes)
+    assert tally.accuracy >= 0.92, "\n".join(tally.mistakes)
+
+
+def test_sealed_questions_overall(matcher: Matcher) -> None:
+    """tests/faq/sealed.yaml is never tuned on: totals only, its questions never shown."""
+    questions = load_questions(SEALED)
+    assert {q["lang"] for q in questions} == set(LOCALES)
+    total = evaluate(matcher, unseen(matcher.knowledge, questions))["all"]
+    assert total.accuracy >= 0.90, f"{100 * total.accuracy:.1f} %"
+    assert total.false_topics <= 0.10, f"{100 * total.false_topics:.1f} %"
 
 
 # ---------------------------------------------------------------- how members write

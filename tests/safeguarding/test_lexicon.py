@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 # reaches, so that a change that loses real disclosures fails and noise does not
 FLOORS = {
     "disclosures.yaml": (0.95, 0.05),
-    "heldout.yaml": (0.90, 0.10),
+    "heldout.yaml": (0.95, 0.05),
     # two disclosures and one harmless text per locale, never tuned on: one miss is allowed
     "sealed.yaml": (0.50, 0.0),
 }
