@@ -23,7 +23,8 @@ from bot.storage.models import Broadcast, Delivery, Survey, SurveyResponse, utcn
 log = logging.getLogger(__name__)
 
 TOPIC = "surveys"  # notified when a reminder is set
-IDLE_WAIT = 30.0  # seconds between looks: reminders are set to the minute
+LOOK_EVERY = 30.0  # seconds between looks when nobody notifies: reminders are set to the minute
+SLICE = 1.0  # the longest wait without checking whether the service is stopping
 LOCK_TTL = 60.0
 REACHED = ("sent", "delivered", "read")
 
@@ -161,7 +162,11 @@ class SurveyReminders:
                 await self.step()
             except Exception:
                 log.exception("surveys: step failed; retrying")
-            await self.coordinator.wait(TOPIC, IDLE_WAIT)
+            waited = 0.0
+            while waited < LOOK_EVERY and not stopping.is_set():
+                if await self.coordinator.wait(TOPIC, SLICE):
+                    break
+                waited += SLICE
 
     async def step(self) -> int:
         """Close what has passed its date, send what is due; returns reminders sent."""

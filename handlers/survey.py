@@ -28,6 +28,7 @@ from bot.surveys import (
     latest_response,
     open_for,
     questions_of,
+    survey_locale,
 )
 from bot.surveys_answers import (
     RATINGS,
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 FLOW = "survey"
 REPLY = 1  # outbox priority of a reply, as the engine gives its own
 TICK = "✅ "
+# Mid-survey, text that is not an answer is taken for a question about the coalition only when
+# the FAQ is this sure ("many" at a number question is a wrong answer, not a question about
+# the coalition's size), and for a short text only when it ends in "?" ("more funding?").
+FAQ_MID_SURVEY = 0.3
 
 
 class Turn:
@@ -100,7 +105,8 @@ def list_surveys(ctx: Context) -> None:
         else:
             rows = []
             for survey, state in found:
-                title = label(survey.title or {}, t.locale, survey.base_locale)
+                locale = survey_locale(survey, ctx.contact)  # as the survey will speak
+                title = label(survey.title or {}, locale, survey.base_locale)
                 if state == "started":
                     title = t("{title} (continue)", title=title)
                 rows.append([Button(title[:120], f"survey:{survey.id}")])
@@ -129,7 +135,6 @@ async def open_survey(ctx: Context) -> None:
         questions = await questions_of(session, survey.id)
         latest = await latest_response(session, survey.id, ctx.contact.id)
         if latest is not None and latest.status == "started":
-            t = _translator(ctx, latest)
             turn.say(t("Welcome back! Let us continue where you left off."))
             step = Step(latest, _current(latest, questions), await answers_of(session, latest.id))
         elif latest is not None and not survey.allow_again:
@@ -138,11 +143,10 @@ async def open_survey(ctx: Context) -> None:
         else:
             attempt = latest.attempt + 1 if latest is not None else 1
             step = await begin(session, survey, ctx.contact, questions, attempt, ctx.msg.channel)
-            t = _translator(ctx, step.response)
-            base = survey.base_locale
+            base, locale = survey.base_locale, step.response.locale
             intro = [
-                label(survey.title or {}, t.locale, base),
-                label(survey.intro or {}, t.locale, base),
+                label(survey.title or {}, locale, base),
+                label(survey.intro or {}, locale, base),
             ]
             turn.say("\n\n".join(part for part in intro if part))
             log.info("survey %s: contact %s started response %s", survey.id, ctx.contact.id,
@@ -159,11 +163,6 @@ def _finish_turn(turn: Turn, t: Translator, choices: list[str]) -> None:
     turn.send(t)
 
 
-def _translator(ctx: Context, response: SurveyResponse) -> Translator:
-    """The survey's texts and its buttons speak the same language."""
-    return Translator(response.locale, ctx.t.timezone)
-
-
 def _current(response: SurveyResponse, questions: list[SurveyQuestion]) -> SurveyQuestion | None:
     return next((q for q in questions if q.id == response.current_question_id), None)
 
@@ -175,7 +174,7 @@ def ask(turn: Turn, ctx: Context, survey: Survey, step: Step, t: Translator) -> 
     """The current question, or the closing message when there is none left."""
     if step.question is None:
         ctx.end_flow()
-        closing = label(survey.closing or {}, t.locale, survey.base_locale)
+        closing = label(survey.closing or {}, step.response.locale, survey.base_locale)
         turn.say(closing or t("Thank you! Your answers are saved."), [_menu_row(t)])
         turn.choices = ["menu:main"]
         log.info("survey %s: response %s finished", survey.id, step.response.id)
@@ -195,9 +194,10 @@ def question_message(
     base, whatsapp = survey.base_locale, channel == "whatsapp"
     stored = step.answers.get(q.id)
     value = stored.value if stored is not None and not stored.skipped else None
-    lines = [label(q.text or {}, t.locale, base)]
+    locale = step.response.locale  # the survey's texts by the chain; the rest is the member's
+    lines = [label(q.text or {}, locale, base)]
     rows: list[list[Button]] = []
-    names = [label(o.get("label") or {}, t.locale, base) for o in q.options or []]
+    names = [label(o.get("label") or {}, locale, base) for o in q.options or []]
     if q.kind == "single":
         rows = [[Button(name, f"sv:a:{q.id}:{i}")] for i, name in enumerate(names)]
     elif q.kind == "yes_no":
@@ -218,7 +218,7 @@ def question_message(
         scale = [Button(str(n), f"sv:a:{q.id}:{n}") for n in range(low, high + 1)]
         rows = [scale] if len(scale) <= 5 else [scale[:6], scale[6:]]
     if value is not None and q.kind != "multiple":
-        lines.append(t("Your answer so far: {answer}", answer=shown(q, value, t.locale, base, t)))
+        lines.append(t("Your answer so far: {answer}", answer=shown(q, value, locale, base, t)))
     if whatsapp and q.kind not in ("single", "yes_no"):
         lines.append(hint(q, t, channel))
     elif q.kind in ("number", "date", "short_text"):
@@ -331,7 +331,7 @@ async def _act(
         ctx.end_flow()
         turn.say(ctx.t("This survey is no longer waiting for your answers."), [_menu_row(ctx.t)])
         return _finish_turn(turn, ctx.t, ["menu:main"])
-    t = _translator(ctx, response)
+    t = ctx.t
     if not is_open(survey):
         ctx.end_flow()
         turn.say(t("This survey is closed. Thank you for your interest!"), [_menu_row(t)])
@@ -438,7 +438,8 @@ def _faq(turn: Turn, ctx: Context, text: str, *, topic: bool) -> bool:
         return False
     country = ctx.contact.country or ctx.contact.country_hint
     found = understand(ctx.services, text, ctx.t, country, alerted=False)
-    if found.kind == "topic" or (found.kind == "smalltalk" and not topic):
+    sure = found.kind == "topic" and found.score >= FAQ_MID_SURVEY
+    if sure or (found.kind == "smalltalk" and not topic):
         turn.say(found.text)
         log.info("survey: contact %s asked the FAQ mid-survey (%s)", ctx.contact.id, found.kind)
         return True

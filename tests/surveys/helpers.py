@@ -58,3 +58,29 @@ async def get_survey(service: Service, survey_id: int) -> Survey:
         found = await session.get(Survey, survey_id)
     assert found is not None
     return found
+
+
+async def stored_answers(service: Service, survey_id: int) -> list[dict[str, Any]]:
+    """Every response of a survey with its answers by question key, oldest first."""
+    from sqlalchemy import select
+
+    from bot.storage.models import SurveyAnswer, SurveyQuestion, SurveyResponse
+
+    async with service.db.session() as session:
+        responses = (
+            await session.scalars(
+                select(SurveyResponse)
+                .where(SurveyResponse.survey_id == survey_id)
+                .order_by(SurveyResponse.id)
+            )
+        ).all()
+        found = []
+        for r in responses:
+            rows = await session.execute(
+                select(SurveyQuestion.key, SurveyAnswer.value, SurveyAnswer.skipped)
+                .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+                .where(SurveyAnswer.response_id == r.id)
+            )
+            answers = {key: ("skipped" if skipped else value) for key, value, skipped in rows}
+            found.append({"response": r, "answers": answers})
+    return found
