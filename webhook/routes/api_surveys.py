@@ -217,7 +217,8 @@ async def _status(
             s.opened_at, s.closed_at = s.opened_at or datetime.now(UTC), None
         else:
             s.closed_at = datetime.now(UTC)
-        await record(session, staff, f"survey.{wanted}", f"survey:{s.id}")
+        action = "survey.open" if wanted == "open" else "survey.close"
+        await record(session, staff, action, f"survey:{s.id}")
         return await _full(session, s)
 
 

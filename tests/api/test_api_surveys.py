@@ -1,0 +1,223 @@
+"""The surveys API: create from JSON or YAML, change a draft, open, close, launch (the invitation
+broadcast), the reminder, results and exports, for every role and within a coordinator's
+country; every change in the audit log."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from openpyxl import load_workbook
+from sqlalchemy import select, update
+
+from bot import surveys
+from bot.broadcaster import Broadcaster
+from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery
+from bot.surveys_launch import SurveyReminders
+from tests.api.conftest import Api
+from tests.surveys.helpers import EVERY_TYPE, EXAMPLE
+
+TEMPLATE = "HX" + "0" * 32  # the Moldovan member is outside WhatsApp's 24 hours
+
+
+async def create(api: Api, who: str = "editor", **fields: object) -> dict:
+    response = await api.call(who, "POST", "/api/surveys", json={**EVERY_TYPE, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def answer_as(api: Api, member: str, survey_id: int, answers: dict, finish: bool) -> None:
+    """A member answers directly through the survey logic (the dialogs are tested elsewhere)."""
+    async with api.service.db.session() as session, session.begin():
+        from bot.storage.models import Survey
+
+        survey = await session.get(Survey, survey_id)
+        contact = await session.get(Contact, api.members[member])
+        questions = await surveys.questions_of(session, survey_id)
+        step = await surveys.begin(session, survey, contact, questions, 1, contact.channel)
+        while step.question is not None and (finish or step.question.key in answers):
+            value = answers.get(step.question.key)
+            step = await surveys.answer(
+                session, step.response, questions, step.question, value, skipped=value is None
+            )
+
+
+async def test_roles_yaml_import_draft_changes_open_and_close(api: Api) -> None:
+    refused = await api.call("viewer", "POST", "/api/surveys", json=EVERY_TYPE)
+    assert refused.status_code == 403
+    assert (await api.call(None, "GET", "/api/surveys")).status_code == 401
+
+    files = {"file": ("example.yaml", EXAMPLE.read_bytes(), "application/x-yaml")}
+    imported = await api.call("editor", "POST", "/api/surveys/import", files=files)
+    assert imported.status_code == 201, imported.text
+    survey = imported.json()
+    assert survey["status"] == "draft" and len(survey["definition"]["questions"]) == 7
+    broken = {"file": ("bad.yaml", b"title: T\nquestions:\n- {id: a, type: slider, text: A}", "x")}
+    bad = await api.call("editor", "POST", "/api/surveys/import", files=broken)
+    assert bad.status_code == 422 and "question 1" in bad.json()["detail"]
+    binary = {"file": ("x.yaml", b"\xff\xfe\x00", "x")}
+    assert (
+        await api.call("editor", "POST", "/api/surveys/import", files=binary)
+    ).status_code == 422
+
+    path = f"/api/surveys/{survey['id']}"
+    seen = await api.call("viewer", "GET", path)
+    assert seen.status_code == 200 and seen.json()["definition"]["title"]["ru"]
+    changed = await api.call("editor", "PUT", path, json={**EVERY_TYPE, "anonymous": True})
+    assert changed.status_code == 200 and changed.json()["definition"]["anonymous"] is True
+    assert (await api.call("viewer", "POST", f"{path}/open")).status_code == 403
+    opened = await api.call("editor", "POST", f"{path}/open")
+    assert opened.json()["status"] == "open" and opened.json()["opened_at"]
+    late = await api.call("editor", "PUT", path, json=EVERY_TYPE)
+    assert late.status_code == 409  # answers given so far must keep their meaning
+    closed = await api.call("editor", "POST", f"{path}/close")
+    assert closed.json()["status"] == "closed"
+    assert (await api.call("editor", "POST", f"{path}/close")).status_code == 409
+    listed = (await api.call("viewer", "GET", "/api/surveys")).json()
+    assert listed["total"] == 1
+
+    async with api.service.db.session() as session:
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    assert {"survey.create", "survey.update", "survey.open", "survey.close"} <= actions
+
+
+async def test_a_country_coordinator_works_on_their_own_country_only(api: Api) -> None:
+    everyone = await create(api)
+    theirs = await create(api, "md_editor")
+    assert theirs["country"] == "MD"
+    assert (await api.call("md_editor", "GET", f"/api/surveys/{everyone['id']}")).status_code == 404
+    listed = (await api.call("md_editor", "GET", "/api/surveys")).json()
+    assert [s["id"] for s in listed["surveys"]] == [theirs["id"]]
+    assert (await api.call("admin", "GET", f"/api/surveys/{theirs['id']}")).status_code == 200
+
+    launched = await api.call(
+        "md_editor", "POST", f"/api/surveys/{theirs['id']}/launch",
+        json={"audience": {"countries": ["RO"]}, "templates": {"ro": TEMPLATE}},
+    )  # fmt: skip
+    assert launched.status_code == 200, launched.text
+    async with api.service.db.session() as session:
+        invitation = await session.get(Broadcast, launched.json()["broadcast_id"])
+    assert invitation.audience["countries"] == ["MD"]  # whatever the filter said
+
+
+async def test_launch_invites_as_a_broadcast_and_the_reminder_reaches_who_has_not_finished(
+    api: Api,
+) -> None:
+    survey = await create(api)
+    path = f"/api/surveys/{survey['id']}"
+    early = await api.call("editor", "POST", f"{path}/reminder", json={"at": "2026-01-01T09:00Z"})
+    assert early.status_code == 409  # nobody invited yet
+    assert (await api.call("viewer", "POST", f"{path}/launch", json={})).status_code == 403
+    naive = await api.call("editor", "POST", f"{path}/launch", json={"at": "2026-12-01T09:00"})
+    assert naive.status_code == 422
+
+    launched = await api.call(
+        "editor", "POST", f"{path}/launch", json={"templates": {"ru": TEMPLATE}}
+    )
+    assert launched.status_code == 200, launched.text
+    assert launched.json()["status"] == "open"
+    again = await api.call("editor", "POST", f"{path}/launch", json={})
+    assert again.status_code == 409
+    await Broadcaster(api.service.db, api.service.coordinator).step()
+    async with api.service.db.session() as session, session.begin():
+        rows = (await session.scalars(
+            select(Delivery).where(Delivery.broadcast_id == launched.json()["broadcast_id"])
+        )).all()  # fmt: skip
+        assert {(r.contact_id, r.locale, r.status) for r in rows} == {
+            (api.members["ro"], "ro", "queued"), (api.members["md"], "ru", "queued")
+        }  # fmt: skip
+        ro_row = next(r for r in rows if r.contact_id == api.members["ro"])
+        assert ro_row.message["text"].startswith("Verificare rapidă")
+        assert ro_row.message["buttons"][0][0]["payload"] == f"survey:{survey['id']}"
+        assert next(r for r in rows if r.contact_id == api.members["md"]).message["template"]
+        await session.execute(
+            update(Delivery).where(Delivery.id.in_([r.id for r in rows])).values(status="delivered")
+        )
+    await answer_as(api, "ro", survey["id"], {"role": "lead"}, finish=True)
+    await answer_as(api, "md", survey["id"], {"role": "field"}, finish=False)
+
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    scheduled = await api.call("editor", "POST", f"{path}/reminder", json={"at": at})
+    assert scheduled.status_code == 200 and scheduled.json()["remind_at"]
+    reminders = SurveyReminders(api.service.db, api.service.coordinator)
+    assert await reminders.step() == 1
+    assert await reminders.step() == 0  # once
+    found = (await api.call("viewer", "GET", path)).json()
+    assert found["reminded_at"] and found["reminder_broadcast_id"]
+    async with api.service.db.session() as session:
+        reminder = await session.get(Broadcast, found["reminder_broadcast_id"])
+    assert reminder.audience == {"contact_ids": [api.members["md"]]}
+    assert reminder.status == "scheduled" and reminder.templates == {"ru": TEMPLATE}
+    assert reminder.texts["ro"]["text"].startswith("Un memento: chestionarul „Verificare rapidă”")
+    late = await api.call("editor", "POST", f"{path}/reminder", json={"at": at})
+    assert late.status_code == 409
+
+    results = (await api.call("viewer", "GET", f"{path}/results")).json()
+    assert results["invited"] == 2 and results["response_rate"] == 1.0
+    assert results["started"] == 2 and results["finished"] == 1
+    assert results["completion_rate"] == 0.5
+    role = results["questions"][0]
+    assert [c["count"] for c in role["counts"]] == [1, 1]
+
+
+async def test_results_filters_comparison_and_exports(api: Api) -> None:
+    survey = await create(api)
+    sid = survey["id"]
+    await api.call("editor", "POST", f"/api/surveys/{sid}/open")
+    full = {"role": "lead", "topics": ["care", "online"], "funded": False, "gap": "=cmd()",
+            "cases": 12, "meeting": "2026-03-15", "support": 9}  # fmt: skip
+    await answer_as(api, "ro", sid, full, finish=True)
+    await answer_as(api, "md", sid, {**full, "role": "field", "funded": True, "cases": 30},
+                    finish=True)  # fmt: skip
+
+    found = (await api.call("viewer", "GET", f"/api/surveys/{sid}/results?by=country")).json()
+    by_key = {q["id"]: q for q in found["questions"]}
+    assert by_key["topics"]["counts"][0] == {"option": "care", "label": "Care", "count": 2}
+    assert by_key["funded"]["counts"] == [
+        {"option": "yes", "label": "yes", "count": 1}, {"option": "no", "label": "no", "count": 1}
+    ]  # fmt: skip
+    assert by_key["gap"]["texts"] == ["=cmd()"] and by_key["gap"]["answered"] == 1
+    assert (
+        by_key["cases"]["mean"] == 21 and sum(b["count"] for b in by_key["cases"]["histogram"]) == 2
+    )
+    assert by_key["support"]["counts"][9]["count"] == 2
+    assert set(found["groups"]) == {"MD", "RO"}
+    assert found["groups"]["MD"]["started"] == 1
+    moldova = (await api.call("viewer", "GET", f"/api/surveys/{sid}/results?country=MD")).json()
+    assert moldova["started"] == 1 and moldova["questions"][0]["counts"][1]["count"] == 1
+    scoped = (await api.call("md_editor", "GET", f"/api/surveys/{sid}/results")).status_code
+    assert scoped == 404  # not their survey
+
+    exported = await api.call("viewer", "GET", f"/api/surveys/{sid}/export.csv")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["response", "member", "status"] and rows[0][-7:] == [
+        "role", "topics", "funded", "gap", "cases", "meeting", "support"
+    ]  # fmt: skip
+    assert rows[1][-7:] == ["Lead", "Care; Online", "no", "'=cmd()", "12", "2026-03-15", "9"]
+    assert rows[1][1] == str(api.members["ro"])
+    xlsx = await api.call("viewer", "GET", f"/api/surveys/{sid}/export.xlsx?channel=whatsapp")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    values = list(sheet.values)
+    assert len(values) == 2 and values[1][values[0].index("cases")] == 30
+    assert values[1][values[0].index("country")] == "MD"
+
+    async with api.service.db.session() as session:
+        exports = (await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "survey.export")
+        )).all()  # fmt: skip
+    assert [e.detail["format"] for e in exports] == ["csv", "xlsx"]
+
+
+async def test_an_anonymous_survey_never_names_a_member(api: Api) -> None:
+    survey = await create(api, anonymous=True)
+    await api.call("editor", "POST", f"/api/surveys/{survey['id']}/open")
+    await answer_as(api, "ro", survey["id"], {"role": "lead"}, finish=False)
+    text = (await api.call("admin", "GET", f"/api/surveys/{survey['id']}/export.csv")).text
+    header, row = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert "member" not in header
+    assert row[0] == "1"  # a number in the export, not the response's id
+    assert len(row[header.index("started")]) == 10  # a day, not a moment
+    results = (await api.call("admin", "GET", f"/api/surveys/{survey['id']}/results")).text
+    assert "member" not in results and "contact" not in results
