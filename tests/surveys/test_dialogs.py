@@ -240,3 +240,22 @@ async def test_a_required_question_cannot_be_skipped_and_old_buttons_ask_the_cur
         assert none[0].text == en("Please choose at least one option.")
     (found,) = await stored_answers(stack.service, survey)
     assert found["answers"] == {"role": "lead"}
+
+
+async def test_a_disclosure_mid_survey_gets_the_helplines_and_the_survey_waits(backend):
+    async with running(backend) as stack:
+        survey, q = await open_survey(stack.service)
+        member = Member(stack, "telegram")
+        await onboard(member, "en")
+        await member.say("/menu")
+        await member.tap("menu:surveys")
+        await member.tap(f"survey:{survey}")
+        await member.tap(f"sv:a:{q['role']}:0")
+        await member.tap(f"sv:t:{q['topics']}:0")
+        await member.tap(f"sv:d:{q['topics']}")
+        await member.tap(f"sv:a:{q['funded']}:0")
+        helped = await member.say("my neighbour hurts the boy next door")
+        assert "116 111" in texts(helped)
+        assert (await contact_of(member)).flow is None  # no next question after that
+    (found,) = await stored_answers(stack.service, survey)
+    assert "gap" not in found["answers"] and found["response"].status == "started"
