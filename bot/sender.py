@@ -184,11 +184,16 @@ class Sender:
         last_recovery = 0.0
         try:
             while not stopping.is_set():
-                if time.monotonic() - last_recovery > 5:
-                    await self.recover()
-                    last_recovery = time.monotonic()
-                if not await self.pump():
-                    await self._wait_for_work()
+                try:
+                    if time.monotonic() - last_recovery > 5:
+                        await self.recover()
+                        last_recovery = time.monotonic()
+                    if not await self.pump():
+                        await self._wait_for_work()
+                except Exception:
+                    # A database or Redis outage must not stop sending for good: try again.
+                    log.exception("the sender's loop failed; trying again in a second")
+                    await asyncio.sleep(1.0)
         finally:
             if self._notified is not None:
                 self._notified.cancel()
@@ -200,7 +205,12 @@ class Sender:
     async def _wait_for_work(self) -> None:
         """New messages and recorded sends (which unblock a chat's next message) notify
         "outbox"; sends finishing here make room; retries and pauses end on the timer."""
-        if self._notified is None or self._notified.done():
+        if self._notified is not None and self._notified.done():
+            # Woken while pumping (or the wait failed): look again before waiting.
+            notified, self._notified = self._notified, None
+            notified.result()
+            return
+        if self._notified is None:
             # Kept across calls rather than cancelled: a wait cut short mid-command would
             # cost the coordinator its connection.
             self._notified = asyncio.ensure_future(
@@ -254,9 +264,15 @@ class Sender:
                     log.exception("outbox %s holds no message this version can send", row.id)
                     await self._results.put((row, SendResult(Outcome.FAILED, error_code="bad_row")))
             # One round trip takes every claimed chat's token, rather than one per message.
-            taken = await self.pacer.take_chat_turns(
-                [(row.channel, row.address, message) for row, message in sendable]
-            )
+            try:
+                taken = await self.pacer.take_chat_turns(
+                    [(row.channel, row.address, message) for row, message in sendable]
+                )
+            except Exception:
+                # The rows are claimed: each send takes its own token (and meets the outage
+                # there) rather than leaving them all to wait out their lease.
+                log.warning("taking the chats' tokens failed; each send takes its own")
+                taken = [False] * len(sendable)
             for (row, message), chat_taken in zip(sendable, taken, strict=True):
                 self._in_flight += 1
                 self._in_flight_by[row.channel] += 1
@@ -413,10 +429,14 @@ class Sender:
                     .where(Delivery.contact_id.in_(unreachable), Delivery.status == "queued")
                     .values(status="skipped", status_rank=5, error_code="unreachable")
                 )
-        for address in web_addresses:
-            await self.coordinator.notify(f"web:{contact_key('web', address)}")
-        # A chat's next message waits for this one to finish: wake whoever may send it.
-        await self.coordinator.notify("outbox")
+        try:
+            for address in web_addresses:
+                await self.coordinator.notify(f"web:{contact_key('web', address)}")
+            # A chat's next message waits for this one to finish: wake whoever may send it.
+            await self.coordinator.notify("outbox")
+        except Exception:
+            # The results are committed; without the wake-up, waiters find them on their timer.
+            log.warning("recorded %d results but could not notify", len(batch), exc_info=True)
 
 
 async def record_status(db: Database, platform_id: str, status: str, error_code: str | None) -> int:
