@@ -371,3 +371,22 @@ async def test_the_broadcast_pages_speak_romanian_and_russian(tmp_path):
             for english in ("New broadcast", "Send now", "members will receive it"):
                 assert english not in seen, (locale, english)
         await editor.close()
+
+
+async def test_a_broadcast_that_has_gone_out_no_longer_changes(tmp_path):
+    async with dashboard(Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/c.db")) as board:
+        await members(board)
+        editor = await board.sign_in(EDITOR)
+        broadcast_id = await compose(editor)
+        await editor.post(f"/admin/broadcasts/{broadcast_id}/edit", news(action="send"))
+        await eventually(lambda: _status_is(board, broadcast_id, "sent"), timeout=15)
+        assert (await editor.get(f"/admin/broadcasts/{broadcast_id}/edit")).status_code == 303
+        late = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
+                                 news(action="save", **{"country:MD": "on"}))  # fmt: skip
+        assert late.status_code == 409 and "can no longer change" in late.text
+        assert (await stored(board, broadcast_id)).audience == {}
+        await editor.close()
+
+
+async def _status_is(board: Dashboard, broadcast_id: int, status: str) -> bool:
+    return (await stored(board, broadcast_id)).status == status

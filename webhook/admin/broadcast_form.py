@@ -144,6 +144,9 @@ def apply(b: Broadcast, d: Draft, visit: Visit) -> None:
     """Write the form into the broadcast. The base text goes first, so that a translation
     changed in the same save counts as made from the new base; an unchanged translation keeps
     the base it was made from, and so is flagged when the base has moved on."""
+    if (b.status or "draft") not in broadcasts.EDITABLE:
+        # Checked here, not only by set_text: a change of audience alone must be refused too.
+        raise BroadcastError("not_editable", "a broadcast that is sending or sent cannot change")
     b.title, b.base_locale = d.title, d.base_locale
     written = {loc: broadcasts.text_of(b, loc) for loc in b.texts or {}}
     order = [d.base_locale] + sorted(loc for loc in d.texts if loc != d.base_locale)
