@@ -118,8 +118,12 @@ async def run(backend: str, members: int, limit: float, folder: str) -> dict[str
             insert(Contact),
             [
                 {
-                    "channel": "telegram", "address": str(700000000 + n), "status": "active",
-                    "locale": LOCALES[n % len(LOCALES)], "country": "MD", "flow_data": {},
+                    "channel": "telegram",
+                    "address": str(700000000 + n),
+                    "status": "active",
+                    "locale": LOCALES[n % len(LOCALES)],
+                    "country": "MD",
+                    "flow_data": {},
                     "choices": [],
                 }  # fmt: skip
                 for n in range(members)
@@ -155,9 +159,7 @@ async def run(backend: str, members: int, limit: float, folder: str) -> dict[str
     async with db.session() as session, session.begin():
         found = await session.get(Broadcast, broadcast_id)
         assert found is not None
-        await broadcasts.launch(
-            session, found, None, audience_size=members, approval_above=None
-        )
+        await broadcasts.launch(session, found, None, audience_size=members, approval_above=None)
     await coordinator.notify("broadcasts")
     stats = fake.stats()
     while stats["sent"] < members:
