@@ -8,6 +8,7 @@ from typing import Any
 from bot import surveys
 from bot.service import Service
 from bot.storage.models import Survey
+from bot.surveys_format import parse_definition
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "surveys" / "example.yaml"
 
@@ -44,7 +45,7 @@ async def open_survey(
     """Store a survey, open it; returns its id and its questions' ids by key."""
     async with service.db.session() as session, session.begin():
         survey = await surveys.create(
-            session, surveys.parse_definition(definition or EVERY_TYPE), author=None, country=None
+            session, parse_definition(definition or EVERY_TYPE), author=None, country=None
         )
         survey.status = "open"
         for name, value in fields.items():

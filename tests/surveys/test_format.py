@@ -1,4 +1,5 @@
-"""The survey format: the shipped example loads, and every mistake is named where it is."""
+"""The survey format: the shipped example loads, a stored survey gives its definition back, and
+every mistake is named where it is."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from bot import surveys
 from bot.storage.models import Survey
-from bot.surveys import SurveyFormatError, load_yaml, parse_definition
+from bot.surveys_format import SurveyFormatError, load_yaml, parse_definition
 from tests.surveys.helpers import EVERY_TYPE, EXAMPLE
 
 

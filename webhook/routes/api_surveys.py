@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import surveys, surveys_launch, surveys_results
+from bot import surveys, surveys_format, surveys_launch, surveys_results
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
 from bot.staff import Staff, record
 from bot.storage.models import Survey
-from bot.surveys import SurveyFormatError, SurveyIn
+from bot.surveys_format import SurveyFormatError, SurveyIn
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
 from webhook.routes.api_broadcasts import AudienceIn
@@ -169,7 +169,7 @@ async def import_yaml(file: UploadFile, service: ServiceDep, staff: EditorDep) -
     if len(raw) > YAML_LIMIT:
         raise HTTPException(422, f"the file is larger than {YAML_LIMIT // 1024} KB")
     try:
-        definition = surveys.load_yaml(raw.decode("utf-8"))
+        definition = surveys_format.load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise HTTPException(422, "the file is not UTF-8 text") from None
     except SurveyFormatError as exc:
