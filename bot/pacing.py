@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Sequence
 
 from bot.config import Settings
@@ -15,9 +16,11 @@ from bot.messages import OutboundMessage
 LOOKAHEAD = 0.25  # seconds of sending a rate-limited channel claims ahead of its tokens
 PAUSE_RECHECK = 0.1
 SLOTS = 0.96  # share of a platform's limit the shared schedule books
-CATCH_UP = (
-    SLOTS / 0.99
-)  # closest two sends of one process may come, as a share of a slot  # how stale this process's view of another process's pause may be
+CATCH_UP = SLOTS / 0.99  # closest two sends of one process may come, as a share of a slot
+# However late its waiters wake, one process never sends more than this share of the limit in
+# any rolling second: a request that reaches the platform a little late then still finds room.
+WINDOW_SHARE = 0.97
+WINDOW = 1.0
 
 
 class Pacer:
@@ -29,6 +32,7 @@ class Pacer:
         self._paused_until: dict[str, float] = {}
         self._last_sent: dict[str, float] = {}
         self._pause_checked: dict[str, float] = {}
+        self._recent: dict[str, deque[float]] = {}
 
     def channel_interval(self, channel: str) -> float | None:
         """Seconds between two messages on ``channel``, or None when it has no limit."""
@@ -117,6 +121,21 @@ class Pacer:
             self._last_sent[channel] = ready
             if ready > now:
                 await asyncio.sleep(ready - now)
+            await self._within_window(channel)
             # A 429 may have paused the channel while this message waited for its slot.
             if await self.paused_for(channel) <= 0:
+                self._recent[channel].append(time.monotonic())
                 return
+
+    async def _within_window(self, channel: str) -> None:
+        """Wait while this process's sends of the last second already fill its share."""
+        rate = 1.0 / (self.channel_interval(channel) or 1.0) / SLOTS
+        cap = max(1, math.floor(rate * WINDOW_SHARE))
+        recent = self._recent.setdefault(channel, deque())
+        while True:
+            now = time.monotonic()
+            while recent and recent[0] <= now - WINDOW:
+                recent.popleft()
+            if len(recent) < cap:
+                return
+            await asyncio.sleep(recent[0] + WINDOW - now + 0.001)
