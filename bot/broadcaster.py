@@ -28,6 +28,13 @@ def tell_me_more_labels() -> dict[str, str]:
     return {loc: Translator(loc).gettext("Tell me more") for loc in LOCALES}
 
 
+def choice_hints() -> dict[str, str]:
+    """What WhatsApp shows under numbered options, in every locale."""
+    return {
+        loc: Translator(loc).gettext("Reply with the number of your choice.") for loc in LOCALES
+    }
+
+
 class Broadcaster:
     def __init__(
         self, db: Database, coordinator: Coordinator, quiet: QuietHours | None = None
@@ -36,6 +43,7 @@ class Broadcaster:
         self.coordinator = coordinator
         self.quiet = quiet
         self.labels = tell_me_more_labels()
+        self.hints = choice_hints()
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -80,7 +88,9 @@ class Broadcaster:
                     if finished:
                         log.info("broadcast %s: sent", broadcast_id)
                     return
-                taken = await broadcasts.expand(session, broadcast, self.labels, quiet=self.quiet)
+                taken = await broadcasts.expand(
+                    session, broadcast, self.labels, quiet=self.quiet, hints=self.hints
+                )
                 if not taken:
                     broadcast.expanded_at = utcnow()
             await self.coordinator.notify("outbox")

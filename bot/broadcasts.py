@@ -176,7 +176,9 @@ def check(broadcast: Broadcast) -> list[BroadcastError]:
     return problems
 
 
-def message_for(broadcast: Broadcast, locale: str, tell_me_more: str | None) -> OutboundMessage:
+def message_for(
+    broadcast: Broadcast, locale: str, tell_me_more: str | None, hint: str | None = None
+) -> OutboundMessage:
     """The message a member reading ``locale`` gets."""
     rows: list[list[Button]] = []
     for button in broadcast.buttons or []:
@@ -186,9 +188,13 @@ def message_for(broadcast: Broadcast, locale: str, tell_me_more: str | None) -> 
             rows.append([Button(label=label, payload="", url=button["url"])])
         elif button.get("payload"):
             rows.append([Button(label=label, payload=str(button["payload"]))])
-    return OutboundMessage(
+    message = OutboundMessage(
         text=_text(broadcast.texts or {}, locale), buttons=rows, image_url=broadcast.image_url
     )
+    if message.choices():
+        message.remember_choices = True
+        message.choice_hint = hint
+    return message
 
 
 @dataclass
@@ -347,6 +353,7 @@ async def expand(
     page: int = PAGE,
     quiet: QuietHours | None = None,
     now: datetime | None = None,
+    hints: dict[str, str] | None = None,
 ) -> int:
     """Put the next page of the audience into the outbox; returns how many members it took
     (0 when the audience is all there). Safe to repeat after a crash: a member has at most
@@ -370,8 +377,9 @@ async def expand(
             continue
         if member.locale not in messages:
             messages[member.locale] = message_for(
-                broadcast, member.locale, tell_me_more.get(member.locale)
-            ).to_json()
+                broadcast, member.locale, tell_me_more.get(member.locale),
+                (hints or {}).get(member.locale),
+            ).to_json()  # fmt: skip
         message = dict(messages[member.locale])
         if member.template:
             message["template"] = member.template

@@ -64,6 +64,9 @@ class OutboundMessage:
     # An approved WhatsApp template (Twilio content SID), for members outside the 24-hour
     # window; its variable {{1}} carries ``text``.
     template: str | None = None
+    # Sent unasked (a broadcast): its options become the member's numbered choices only once
+    # it is sent, so that "1" answers what they saw last.
+    remember_choices: bool = False
 
     def choices(self) -> list[Button]:
         return [b for row in self.buttons for b in row if b.url is None]

@@ -136,6 +136,14 @@ def _record_statement() -> Any:
 _RECORD = _record_statement()
 
 
+# A broadcast's options become the member's numbered choices once it reaches them.
+_CHOICES = (
+    update(Contact.__table__)
+    .where(Contact.__table__.c.id == bindparam("member"))
+    .values(choices=bindparam("payloads"))
+)
+
+
 @dataclass(slots=True)
 class Claimed:
     id: int
@@ -382,6 +390,7 @@ class Sender:
         updates: list[dict[str, Any]] = []
         unreachable: set[int] = set()
         web_addresses: set[str] = set()
+        choices: list[dict[str, Any]] = []
         for row, result in batch:
             values: dict[str, Any] = {
                 "row_id": row.id,
@@ -403,6 +412,12 @@ class Sender:
                 values["new_sent_at"] = stamp
                 if row.channel == "web":
                     web_addresses.add(row.address)
+                if row.message.get("remember_choices") and row.contact_id is not None:
+                    payloads = [
+                        b["payload"] for line in row.message.get("buttons") or [] for b in line
+                        if not b.get("url")
+                    ]  # fmt: skip
+                    choices.append({"member": row.contact_id, "payloads": payloads})
             elif outcome == Outcome.RATE_LIMITED:
                 values["new_status"], values["new_rank"] = "queued", 0
                 values["new_attempts"] = row.attempts - 1
@@ -419,6 +434,8 @@ class Sender:
             # per-row bookkeeping, and asyncpg pipelines the executemany.
             connection = await session.connection()
             await connection.execute(_RECORD, updates)
+            if choices:
+                await connection.execute(_CHOICES, choices)
             if unreachable:
                 await session.execute(
                     update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)

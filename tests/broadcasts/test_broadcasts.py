@@ -30,9 +30,9 @@ async def add_members(stack: Stack, *members: dict[str, Any]) -> list[int]:
     async with stack.service.db.session() as session, session.begin():
         rows = [
             Contact(
-                **{"channel": "telegram", "status": "active", "consent_version": "1", **m},
+                **{"channel": "telegram", "status": "active", "consent_version": "1",
+                   "choices": [], **m},
                 flow_data={},
-                choices=[],
             )  # fmt: skip
             for m in members
         ]
@@ -313,3 +313,25 @@ async def test_at_a_local_hour_each_member_gets_it_at_that_hour_of_their_own_day
             )
         assert due["601"] == start.replace(hour=5).timestamp()  # 09:00 in Yerevan
         assert due["602"] == start.replace(hour=7).timestamp()  # 09:00 in Bucharest
+
+
+async def test_on_whatsapp_the_number_of_a_broadcast_button_opens_what_it_offers(
+    backend: Backend,
+) -> None:
+    async with running(backend) as stack:
+        address = "whatsapp:+37360000777"
+        await add_members(
+            stack,
+            {"channel": "whatsapp", "address": address, "locale": "en", "country": "MD",
+             "last_inbound_at": utcnow() - timedelta(hours=1), "choices": ["menu:about"]},
+        )  # fmt: skip
+        broadcast_id = await compose(stack, buttons=[{"payload": "topic:who_we_are"}])
+        await launch(stack, broadcast_id)
+        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=20)
+        (news,) = stack.twilio.messages
+        assert "1" in news.body and "Tell me more" in news.body
+        assert "number of your choice" in news.body
+
+        await stack.post_whatsapp(Body="1", From=address)
+        await eventually(lambda: len(stack.twilio.messages) >= 2, timeout=15)
+        assert "network of networks" in stack.twilio.messages[1].body
