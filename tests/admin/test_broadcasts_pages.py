@@ -390,3 +390,42 @@ async def test_a_broadcast_that_has_gone_out_no_longer_changes(tmp_path):
 
 async def _status_is(board: Dashboard, broadcast_id: int, status: str) -> bool:
     return (await stored(board, broadcast_id)).status == status
+
+
+async def test_buttons_open_a_link_a_topic_or_an_open_survey(tmp_path):
+    from bot.storage.models import Survey
+
+    async with dashboard(Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/c.db")) as board:
+        async with board.stack.service.db.session() as session, session.begin():
+            survey = Survey(name="Members' needs 2027", status="open", base_locale="en",
+                            title={"en": "Your needs"})  # fmt: skip
+            session.add(survey)
+            await session.flush()
+            survey_id = survey.id
+        editor = await board.sign_in(EDITOR)
+        page = await editor.get("/admin/broadcasts/new")
+        assert "Members&#39; needs 2027" in page.text and 'name="button0-survey"' in page.text
+        buttons = {
+            "button0-label": "Programme", "button0-url": "https://childpact.org/ga",
+            "button1-topic": "who_we_are", "button2-survey": str(survey_id),
+        }  # fmt: skip
+        broadcast_id = await compose(editor, **buttons)
+        assert (await stored(board, broadcast_id)).buttons == [
+            {"label": {"en": "Programme"}, "url": "https://childpact.org/ga"},
+            {"payload": "topic:who_we_are"},
+            {"payload": f"survey:{survey_id}"},
+        ]
+        edit = await editor.get(f"/admin/broadcasts/{broadcast_id}/edit")
+        assert f'<option value="{survey_id}" selected>' in edit.text
+        both = await editor.post("/admin/broadcasts/new",
+                                 news(action="save", **{"button0-url": "https://x.org",
+                                                        "button0-label": "x",
+                                                        "button0-topic": "who_we_are"}))  # fmt: skip
+        assert both.status_code == 400 and "only one of them" in both.text
+        bare = await editor.post("/admin/broadcasts/new",
+                                 news(action="save", **{"button0-url": "https://x.org"}))  # fmt: skip
+        assert bare.status_code == 400 and "needs its text" in bare.text
+        unknown = await editor.post("/admin/broadcasts/new",
+                                    news(action="save", **{"button0-survey": "999"}))  # fmt: skip
+        assert unknown.status_code == 400
+        await editor.close()

@@ -87,7 +87,7 @@ def _web_address(value: str) -> bool:
     return value.startswith(("https://", "http://")) and len(value) <= 1000 and " " not in value
 
 
-def read_form(form: dict[str, str], topics: list[str]) -> Draft:
+def read_form(form: dict[str, str], topics: list[str], surveys: list[int]) -> Draft:
     """Checkboxes are named per value (``country:MD``), so one field holds one value."""
     d = Draft(title=form.get("title", "").strip()[:200])
     d.base_locale = form.get("base_locale", "en")
@@ -111,17 +111,21 @@ def read_form(form: dict[str, str], topics: list[str]) -> Draft:
         label = form.get(f"button{n}-label", "").strip()[:64]
         url = form.get(f"button{n}-url", "").strip()
         topic = form.get(f"button{n}-topic", "")
-        if url and topic:
-            d.problems.append((N_("Button {n}: a link or a topic, not both."), {"n": n + 1}))
+        survey = form.get(f"button{n}-survey", "")
+        if sum(map(bool, (url, topic, survey))) > 1:
+            d.problems.append((N_("Button {n}: a link, a topic or a survey, only one of them."),
+                               {"n": n + 1}))  # fmt: skip
         elif url:
             if not label or not _web_address(url):
                 d.problems.append((N_("Button {n}: a link needs its text and a web address "
                                       "(https://…)."), {"n": n + 1}))  # fmt: skip
             d.buttons.append({"label": {d.base_locale: label}, "url": url})
-        elif topic:
-            if topic not in topics:
-                raise HTTPException(400)
-            button: dict[str, Any] = {"payload": f"topic:{topic}"}
+        elif topic or survey:
+            if (topic and topic not in topics) or (
+                survey and (not survey.isdigit() or int(survey) not in surveys)
+            ):
+                raise HTTPException(400)  # not one the form offered
+            button: dict[str, Any] = {"payload": f"topic:{topic}" if topic else f"survey:{survey}"}
             if label:
                 button["label"] = {d.base_locale: label}
             d.buttons.append(button)
@@ -200,8 +204,9 @@ def button_rows(b: Broadcast) -> list[dict[str, str]]:
             "label": (button.get("label") or {}).get(b.base_locale, ""),
             "url": button.get("url") or "",
             "topic": payload.removeprefix("topic:") if payload.startswith("topic:") else "",
+            "survey": payload.removeprefix("survey:") if payload.startswith("survey:") else "",
         })  # fmt: skip
-    return rows + [{"label": "", "url": "", "topic": ""}] * (BUTTONS - len(rows))
+    return rows + [{"label": "", "url": "", "topic": "", "survey": ""}] * (BUTTONS - len(rows))
 
 
 def chosen_time(form: dict[str, str], zone: str) -> tuple[datetime | None, int | None, str | None]:

@@ -14,14 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts, members
+from bot import broadcasts, members, surveys
 from bot import staff as accounts
 from bot.broadcasts import LIMITS, Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.members import MemberFilter
 from bot.service import Service
-from bot.storage.models import Broadcast, Contact, StaffUser
+from bot.storage.models import Broadcast, Contact, StaffUser, Survey
 from webhook.admin.broadcast_form import (
     CHANNELS,
     SKIPS,
@@ -47,6 +47,25 @@ def topics_of(service: Service, locale: str) -> dict[str, str]:
     """The knowledge's topics a "tell me more" button can open, by their title."""
     knowledge = service.features.knowledge
     return {i: knowledge.topic(locale, i).title for i in knowledge.topic_ids}
+
+
+async def surveys_of(session: AsyncSession, visit: Visit) -> dict[int, str]:
+    """Open surveys a button can invite to: the coalition's, and one's own country's."""
+    found = await session.scalars(
+        select(Survey).where(Survey.status == "open").order_by(Survey.id.desc()).limit(50)
+    )
+    return {
+        s.id: s.name or (s.title or {}).get(s.base_locale) or f"#{s.id}"
+        for s in found
+        if surveys.is_open(s) and s.country in (None, visit.staff.country or s.country)
+    }
+
+
+async def _read(service: Service, visit: Visit) -> Draft:
+    """The form as sent, checked against the topics and surveys it offered."""
+    async with service.db.session() as session:
+        offered = await surveys_of(session, visit)
+    return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered))
 
 
 async def _own_chat(session: AsyncSession, visit: Visit) -> Contact | None:
@@ -87,6 +106,7 @@ async def page(
     async with service.db.session() as session:
         own = await _own_chat(session, visit)
         earlier = await _earlier(session, visit, b.id)
+        offered = await surveys_of(session, visit)
     zone = service.settings.secretariat_timezone
     return render(
         request, "broadcast_compose.html", visit, title=N_("Compose a broadcast"), b=b,
@@ -94,7 +114,7 @@ async def page(
         texts_of={loc: broadcasts.text_of(b, loc) for loc in LOCALES}, form=form or {},
         audience=Audience.from_json(b.audience), locales=LOCALES, channels=CHANNELS,
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
-        topics=topics_of(service, visit.locale), buttons=button_rows(b), own=own, earlier=earlier,
+        topics=topics_of(service, visit.locale), surveys=offered, buttons=button_rows(b), own=own, earlier=earlier,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
         limits=LIMITS, stale=broadcasts.stale_locales(b), status_code=status_code,
     )  # fmt: skip
@@ -124,7 +144,7 @@ async def preview(
     broadcast_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     """The preview of the form as it stands, stored or not; nothing is saved."""
-    draft = read_form(visit.form, list(topics_of(service, visit.locale)))
+    draft = await _read(service, visit)
     async with service.db.session() as session:
         b = copy_of(await load(session, broadcast_id, visit)) if broadcast_id else blank(visit)
         try:
@@ -184,7 +204,7 @@ async def _refused(
         b = copy_of(await load(session, broadcast_id, visit)) if broadcast_id else blank(visit)
     shown = copy_of(b)
     try:
-        apply(shown, read_form(visit.form, list(topics_of(service, visit.locale))), visit)
+        apply(shown, await _read(service, visit), visit)
     except BroadcastError:
         shown = b  # it can no longer change: show it as it is
     return await page(request, service, visit, shown, form=visit.form, problems=problems,
@@ -212,7 +232,7 @@ async def _act(
     action, _, add = action.partition(":")  # "add:ru" from the preview's missing languages
     if action not in ACTIONS:
         raise HTTPException(400)
-    d = read_form(visit.form, list(topics_of(service, visit.locale)))
+    d = await _read(service, visit)
     if d.problems:
         return await _refused(request, service, visit, broadcast_id, d.problems, 400)
 
