@@ -327,15 +327,26 @@ class Sender:
     async def _deliver(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
         try:
             channel = self.channels[row.channel]
-            await self.pacer.wait_turn(row.channel, row.address, message, chat_taken=chat_taken)
+            try:
+                await self.pacer.wait_turn(row.channel, row.address, message, chat_taken=chat_taken)
+            except Exception as exc:
+                # Redis away: the limits cannot be kept, so nothing goes. Back to the queue
+                # in a second, without counting an attempt.
+                log.warning("outbox %s: no pacing (%s); queued again", row.id, type(exc).__name__)
+                await self._results.put((row, SendResult(Outcome.RATE_LIMITED, retry_after=1.0,
+                                                         error_code="coordination")))  # fmt: skip
+                return
             try:
                 result = await channel.send(row.address, message)
             except Exception:
                 log.exception("sending outbox %s on %s raised", row.id, row.channel)
                 result = SendResult(Outcome.RETRY, error_code="exception")
             if result.outcome == Outcome.RATE_LIMITED:
-                await self.pacer.pause(row.channel, max(result.retry_after, 1.0))
                 log.warning("%s asked us to wait %.0f s", row.channel, result.retry_after)
+                try:
+                    await self.pacer.pause(row.channel, max(result.retry_after, 1.0))
+                except Exception:
+                    log.warning("could not share the pause of %s", row.channel, exc_info=True)
             self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
             if result.outcome == Outcome.SENT and row.created_at is not None:
                 created = row.created_at
@@ -373,7 +384,25 @@ class Sender:
                         batch.append(await asyncio.wait_for(self._results.get(), timeout=left))
                     continue
                 batch.append(self._results.get_nowait())
-            await self._record(batch)
+            await self._record_until_stored(batch, stopping)
+
+    async def _record_until_stored(
+        self, batch: list[tuple[Claimed, SendResult]], stopping: asyncio.Event
+    ) -> None:
+        """What was sent must be written down, or it is sent again when its lease ends: a
+        database that is briefly away is waited for (until the process stops)."""
+        delay = 0.5
+        while True:
+            try:
+                await self._record(batch)
+                return
+            except Exception:
+                if stopping.is_set() and not self._tasks:
+                    log.exception("could not record %d results; their leases will end", len(batch))
+                    return
+                log.warning("could not record %d results; retrying", len(batch), exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def flush(self) -> None:
         """Record every finished send now (tests and benchmarks call this)."""
