@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts
 from bot.coordination import Coordinator
@@ -35,13 +39,24 @@ def choice_hints() -> dict[str, str]:
     }
 
 
+# Told where a broadcast stands, in its transaction (the staff's Telegram progress message).
+Reporter = Callable[[AsyncSession, Broadcast, dict[str, Any]], Awaitable[None]]
+REPORT_EVERY = 3.0  # seconds between two progress reports of one broadcast
+
+
 class Broadcaster:
     def __init__(
-        self, db: Database, coordinator: Coordinator, quiet: QuietHours | None = None
+        self,
+        db: Database,
+        coordinator: Coordinator,
+        quiet: QuietHours | None = None,
+        report: Reporter | None = None,
     ) -> None:
         self.db = db
         self.coordinator = coordinator
         self.quiet = quiet
+        self.report = report
+        self._reported: dict[int, float] = {}
         self.labels = tell_me_more_labels()
         self.hints = choice_hints()
 
@@ -71,6 +86,16 @@ class Broadcaster:
                 await lease.release()
         return len(ids)
 
+    async def _report(self, session: AsyncSession, broadcast: Broadcast, *, force: bool) -> None:
+        if self.report is None or broadcast.progress_delivery_id is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._reported.get(broadcast.id, 0.0) < REPORT_EVERY:
+            return
+        self._reported[broadcast.id] = now
+        await self.report(session, broadcast, await broadcasts.progress(session, broadcast.id))
+        await self.coordinator.notify("outbox")
+
     async def advance(self, broadcast_id: int, lease: object) -> None:
         """Expand the audience into the outbox one committed page at a time; the sender is
         woken after the first page, so the first message goes out within moments."""
@@ -87,6 +112,7 @@ class Broadcaster:
                     finished = await broadcasts.finish_if_done(session, broadcast)
                     if finished:
                         log.info("broadcast %s: sent", broadcast_id)
+                    await self._report(session, broadcast, force=finished)
                     return
                 taken = await broadcasts.expand(
                     session, broadcast, self.labels, quiet=self.quiet, hints=self.hints

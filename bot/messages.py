@@ -67,6 +67,7 @@ class OutboundMessage:
     # Sent unasked (a broadcast): its options become the member's numbered choices only once
     # it is sent, so that "1" answers what they saw last.
     remember_choices: bool = False
+    edit_message_id: int | None = None  # Telegram: replace the text of this earlier message
 
     def choices(self) -> list[Button]:
         return [b for row in self.buttons for b in row if b.url is None]

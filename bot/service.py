@@ -86,8 +86,10 @@ class Service:
             services=self.features,
         )
         self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
+        from handlers.staff import report_progress
+
         self.broadcaster = Broadcaster(
-            self.db, self.coordinator, QuietHours.parse(settings.quiet_hours)
+            self.db, self.coordinator, QuietHours.parse(settings.quiet_hours), report_progress
         )
         self.survey_reminders = SurveyReminders(self.db, self.coordinator)
         self._stopping = asyncio.Event()

@@ -136,12 +136,29 @@ class TelegramChannel:
                 return SendResult(Outcome.SENT)
             if not message.text.strip() and not message.image_url:
                 return SendResult(Outcome.FAILED, error_code="empty_message")
+            if message.edit_message_id:
+                return await self._edit(address, message)
             sent_id = await self._deliver(address, message)
         except TelegramError as exc:
             result = classify_error(exc)
             log.info("telegram: send failed: %s (%s)", result.outcome, result.error_code)
             return result
         return SendResult(Outcome.SENT, platform_id=str(sent_id))
+
+    async def _edit(self, chat_id: str, message: OutboundMessage) -> SendResult:
+        """Replace the text of an earlier message (a progress report that keeps up)."""
+        assert self.bot is not None
+        try:
+            await self.bot.edit_message_text(
+                html.escape(message.text.strip()[:TEXT_LIMIT], quote=False),
+                chat_id=chat_id,
+                message_id=message.edit_message_id,
+                parse_mode=ParseMode.HTML,
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        return SendResult(Outcome.SENT, platform_id=str(message.edit_message_id))
 
     async def _deliver(self, chat_id: str, message: OutboundMessage) -> int:
         """Photo first if any, then the text in pieces that fit; buttons go on the last one.

@@ -298,6 +298,7 @@ class FakeTelegram(FakeServer):
             "deletewebhook": self._delete_webhook,
             "getwebhookinfo": self._get_webhook_info,
             "editmessagereplymarkup": self._edit_reply_markup,
+            "editmessagetext": self._edit_text,
         }
 
     # -------------------------------------------------------------- what tests read
@@ -483,6 +484,25 @@ class FakeTelegram(FakeServer):
         message = self._message(chat, reply_markup=markup)
         message["message_id"], message["edit_date"] = wanted, int(time.time())
         self._record("editMessageReplyMarkup", params, message)
+        return message
+
+    def _edit_text(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        wanted = int(params.get("message_id") or 0)
+        earlier = [m for m in self.messages_to(chat["id"]) if m.message_id == wanted]
+        if not earlier:
+            raise bad_request("message to edit not found")
+        text = _visible_text(str(params.get("text") or ""), params.get("parse_mode"))
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if earlier[-1].text == text:
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        message = self._message(chat, text=text)
+        message["message_id"], message["edit_date"] = wanted, int(time.time())
+        self._record("editMessageText", params, message)
         return message
 
     def _answer_callback_query(self, params: JSON) -> bool:
