@@ -22,9 +22,9 @@ catalogs: install
 run: catalogs
 	$(BIN)/childpact serve
 
-# Two workers: most tests wait on fakes, limits and processes rather than on the CPU.
+# Four workers on two cores: most tests wait on fakes, limits and processes, not on the CPU.
 test: catalogs
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 4
 
 lint: install
 	$(BIN)/ruff check .
