@@ -19,6 +19,10 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import surveys_results
+from bot.storage.models import Survey
 
 WIDTH, HEIGHT, DPI = 8.0, 4.5, 100  # 800 x 450 pixels: sharp on a phone, small to send
 BAR = "#2b6cb0"
@@ -130,3 +134,20 @@ def verify(secret: str, token: str, now: float | None = None) -> tuple[int, str,
     if expires < (now or time.time()):
         return None
     return int(survey_id), str(question), country
+
+
+def link_secret(settings: Any) -> str | None:
+    """What signs chart links: the bot's token (a bot that sends charts to Telegram has one;
+    a new token ends the old links), else the webhook's secret."""
+    for value in (settings.telegram_bot_token, settings.telegram_webhook_secret):
+        if value is not None and value.get_secret_value().strip():
+            return str(value.get_secret_value().strip())
+    return None
+
+
+async def summary(
+    session: AsyncSession, survey: Survey, key: str, filters: surveys_results.Filters
+) -> dict[str, Any] | None:
+    """One question's results, as the results page shows it; None for an unknown key."""
+    found = await surveys_results.results(session, survey, filters)
+    return next((q for q in found["questions"] if q["id"] == key), None)

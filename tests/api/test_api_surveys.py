@@ -9,6 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from openpyxl import load_workbook
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from bot import surveys
@@ -221,3 +222,50 @@ async def test_an_anonymous_survey_never_names_a_member(api: Api) -> None:
     assert len(row[header.index("started")]) == 10  # a day, not a moment
     results = (await api.call("admin", "GET", f"/api/surveys/{survey['id']}/results")).text
     assert "member" not in results and "contact" not in results
+
+
+async def test_charts_for_every_role_within_scope_and_none_for_short_texts(api: Api) -> None:
+    from bot import survey_charts
+
+    survey = await create(api)
+    sid = survey["id"]
+    await api.call("editor", "POST", f"/api/surveys/{sid}/open")
+    full = {"role": "lead", "topics": ["care"], "funded": False, "gap": "a lawyer",
+            "cases": 12, "meeting": "2026-03-15", "support": 9}  # fmt: skip
+    await answer_as(api, "ro", sid, full, finish=True)
+    await answer_as(api, "md", sid, {**full, "cases": 40}, finish=True)
+
+    for key in ("role", "topics", "funded", "cases", "meeting", "support"):
+        got = await api.call("viewer", "GET", f"/api/surveys/{sid}/charts/{key}.png")
+        assert got.status_code == 200, (key, got.text)
+        assert got.headers["content-type"] == "image/png" and got.content.startswith(b"\x89PNG")
+    filtered = await api.call("viewer", "GET", f"/api/surveys/{sid}/charts/role.png?country=MD")
+    assert filtered.status_code == 200
+    assert (
+        await api.call("viewer", "GET", f"/api/surveys/{sid}/charts/gap.png")
+    ).status_code == 404
+    assert (
+        await api.call("viewer", "GET", f"/api/surveys/{sid}/charts/nope.png")
+    ).status_code == 404
+    assert (await api.call(None, "GET", f"/api/surveys/{sid}/charts/role.png")).status_code == 401
+    assert (
+        await api.call("md_editor", "GET", f"/api/surveys/{sid}/charts/role.png")
+    ).status_code == 404
+    theirs = (await create(api, "md_editor"))["id"]
+    await api.call("md_editor", "POST", f"/api/surveys/{theirs}/open")
+    own = await api.call("md_editor", "GET", f"/api/surveys/{theirs}/charts/role.png")
+    assert own.status_code == 200
+
+    # The link the bot sends: no account needed, only the chart it names, in its scope.
+    token = survey_charts.sign("1:" + "x" * 40, sid, "cases", None)
+    assert (await api.call(None, "GET", f"/api/charts/{token}.png")).status_code == 404  # no bot
+    secret = "1:" + "x" * 40
+    api.service.settings.telegram_bot_token = SecretStr(secret)
+    link = await api.call(
+        None, "GET", f"/api/charts/{survey_charts.sign(secret, sid, 'cases', None)}.png"
+    )
+    assert link.status_code == 200 and link.content.startswith(b"\x89PNG")
+    out_of_scope = survey_charts.sign(secret, sid, "cases", "MD")  # not Moldova's survey
+    assert (await api.call(None, "GET", f"/api/charts/{out_of_scope}.png")).status_code == 404
+    forged = survey_charts.sign("x" * 32, sid, "cases", None)
+    assert (await api.call(None, "GET", f"/api/charts/{forged}.png")).status_code == 404

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import surveys, surveys_format, surveys_launch, surveys_results
+from bot import survey_charts, surveys, surveys_format, surveys_launch, surveys_results
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
 from bot.staff import Staff, record
@@ -392,3 +392,73 @@ async def export(
         media_type=EXPORT_TYPES[kind],
         headers={"Content-Disposition": f'attachment; filename="survey-{s.id}.{kind}"'},
     )
+
+
+PNG = "image/png"
+QuestionKey = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="the question's id")
+]
+CHART_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the chart, 800 × 450 pixels",
+        "content": {PNG: {"schema": {"type": "string", "format": "binary"}}},
+    },
+}
+
+
+async def _chart(
+    session: AsyncSession, s: Survey, key: str, filters: surveys_results.Filters
+) -> Response:
+    found = await survey_charts.summary(session, s, key, filters)
+    if found is None or not survey_charts.chartable(found):
+        raise HTTPException(404, "no such question, or a question without a chart (short text)")
+    png = await survey_charts.chart(found)
+    return Response(png, media_type=PNG, headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get(
+    "/surveys/{survey_id}/charts/{question_key}.png",
+    response_class=Response,
+    summary="A question's results as a chart",
+    responses={**CHART_RESPONSE, **errors(401, 404)},
+)
+async def chart(
+    survey_id: SurveyId,
+    question_key: QuestionKey,
+    service: ServiceDep,
+    staff: StaffDep,
+    country: Country = None,
+    locale: Locale = None,
+    organisation: Organisation = None,
+    channel: Channel = None,
+) -> Response:
+    """A PNG of one question's results, with the filters of the results: bars for choices,
+    yes/no, ratings and dates, a histogram for numbers. Short texts have no chart (404): read
+    them in the results."""
+    filters = _filters(staff, country, locale, organisation, channel)
+    async with service.db.session() as session:
+        s = await _get(session, survey_id, staff)
+        return await _chart(session, s, question_key, filters)
+
+
+# Not part of the described API: a link the bot makes for Telegram to fetch, with no account
+# (the API's operations all take a bearer token).
+@router.get("/charts/{token}.png", response_class=Response, include_in_schema=False)
+async def signed_chart(
+    token: Annotated[str, Path(max_length=400, description="from a chart link the bot sent")],
+    service: ServiceDep,
+) -> Response:
+    """The chart a link in a staff member's Telegram chat names, within their country scope,
+    for a day after it was sent: Telegram fetches the picture from here, without an account.
+    Any other token: 404."""
+    secret = survey_charts.link_secret(service.settings)
+    named = survey_charts.verify(secret, token) if secret else None
+    if named is None:
+        raise HTTPException(404, "no such chart")
+    survey_id, key, country = named
+    filters = surveys_results.Filters(countries=[country] if country else [])
+    async with service.db.session() as session:
+        s = await session.get(Survey, survey_id)
+        if s is None or (country is not None and s.country != country):
+            raise HTTPException(404, "no such chart")
+        return await _chart(session, s, key, filters)
