@@ -9,7 +9,7 @@ from bot.i18n import LOCALES, Translator, fold
 
 COMMANDS: tuple[str, ...] = ("start", "help", "menu", "language", "country", "stop", "cancel")
 # The secretariat's own commands: Telegram slash commands only, no words to translate.
-STAFF_COMMANDS: tuple[str, ...] = ("staff", "news")
+STAFF_COMMANDS: tuple[str, ...] = ("staff", "news", "results")
 STAFF_FLOW = "staff_news"  # composing a broadcast in the bot
 
 

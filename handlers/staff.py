@@ -1,6 +1,7 @@
 """The secretariat on the move: a staff member links their own Telegram chat to their dashboard
 account (``/staff CODE``), then composes a short broadcast in the bot (``/news``): the text in
-English, translations one by one, the countries by buttons, a preview, and send.
+English, translations one by one, the countries by buttons, a preview, and send; and reads a
+survey's results as charts (``/results 12``).
 
 These texts are for the secretariat, in the dashboard's languages (gettext domain ``admin``,
 marked with ``N_``); the member catalogs stay the members' own."""
@@ -13,7 +14,7 @@ from typing import Any
 
 from babel import Locale
 
-from bot import broadcasts
+from bot import broadcasts, survey_charts, surveys_results
 from bot.broadcasts import Audience, BroadcastError
 from bot.commands import STAFF_FLOW
 from bot.countries import MEMBER_COUNTRIES
@@ -21,7 +22,8 @@ from bot.i18n import LOCALES
 from bot.messages import Button, OutboundMessage
 from bot.router import Context, Handled, Router
 from bot.staff import Staff, link_telegram, record, telegram_staff
-from bot.storage.models import Broadcast, Delivery, StaffUser
+from bot.storage.models import Broadcast, Delivery, StaffUser, Survey
+from bot.surveys_answers import label
 from webhook.admin.catalog import N_, translations
 
 router = Router("staff")
@@ -356,3 +358,77 @@ async def report_progress(session: Any, broadcast: Broadcast, found: dict[str, A
             message=OutboundMessage(text=text, edit_message_id=int(posted.platform_id)).to_json(),
         )
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------- results
+
+CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
+KEEP = 2  # characters kept back for the "…" of a caption that had to be cut
+
+
+async def _results(h: Handled, ctx: Context, staff: Staff) -> None:
+    """``/results <survey>``: a photo per question with a chart, its numbers in the caption,
+    within the staff member's country scope. Telegram fetches each chart from a signed link
+    under PUBLIC_URL; without one, the numbers come as text."""
+    raw = ctx.text.partition(" ")[2].strip().lstrip("#")
+    survey = await h.session.get(Survey, int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    if survey is None or (staff.country is not None and survey.country != staff.country):
+        _say(h, ctx, _(staff, N_("Send /results and the number of one of your surveys, "
+                                 "for example /results 12.")))  # fmt: skip
+        return
+    filters = surveys_results.Filters(countries=[staff.country] if staff.country else [])
+    found = await surveys_results.results(h.session, survey, filters)
+    base = survey.base_locale
+    title = label(survey.title or {}, base, base)
+    head = _(staff, N_("{title}: {started} started, {finished} finished."), title=title,
+             started=found["started"], finished=found["finished"])  # fmt: skip
+    secret, public = survey_charts.link_secret(ctx.settings), ctx.settings.public_url
+    charts = [q for q in found["questions"] if survey_charts.chartable(q)]
+    if not charts:
+        head += "\n" + _(staff, N_("None of its questions has a chart."))
+    elif not (secret and public):
+        head += "\n" + _(staff, N_("Charts need the service's public address (PUBLIC_URL); "
+                                   "here are the numbers."))  # fmt: skip
+    _say(h, ctx, head)
+    for q in charts:
+        url = None
+        if secret and public:
+            token = survey_charts.sign(secret, survey.id, q["id"], staff.country)
+            url = f"{public.rstrip('/')}/api/charts/{token}.png"
+        h.session.add(
+            Delivery(
+                contact_id=ctx.contact.id, inbound_id=h.inbound_id, channel=ctx.msg.channel,
+                address=ctx.msg.address, priority=REPLY,
+                message=OutboundMessage(text=caption(staff, q), image_url=url).to_json(),
+            )
+        )  # fmt: skip
+
+
+router.command("results")(_as_staff(_results, senders_only=False))
+
+
+def caption(staff: Staff, q: dict[str, Any]) -> str:
+    """A chart's numbers: the question, each bar's count and share of those who answered, and
+    how many answered; cut to fit Telegram's caption."""
+    answered = int(q.get("answered") or 0)
+    names = {"yes": _(staff, N_("Yes")), "no": _(staff, N_("No"))} if q["type"] == "yes_no" else {}
+    lines = []
+    if "histogram" in q and q.get("mean") is not None:
+        lines.append(_(staff, N_("Mean {mean}, median {median}, from {low} to {high}."),
+                       mean=_figure(q["mean"]), median=_figure(q["median"]),
+                       low=_figure(q["min"]), high=_figure(q["max"])))  # fmt: skip
+    for name, count in survey_charts.bars(q):
+        share = f"{count / answered:.0%}" if answered else "–"
+        lines.append(f"{names.get(name, name)[:80]}: {count} ({share})")
+    tail = _(staff, N_("n = {answered} answered, {skipped} skipped"), answered=answered,
+             skipped=q.get("skipped", 0))  # fmt: skip
+    head = str(q.get("text") or q["id"])[:300]
+    cut = False
+    while lines and len("\n".join([head, *lines, tail])) > CAPTION_LIMIT - KEEP:
+        lines.pop()
+        cut = True
+    return "\n".join([head, *lines, *(["…"] if cut else []), tail])
+
+
+def _figure(value: float) -> str:
+    return f"{float(value):g}"

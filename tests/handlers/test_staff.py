@@ -9,7 +9,7 @@ from bot import staff as accounts
 from bot.storage.models import Contact
 from tests.conftest import Backend
 from tests.dialog import Member, texts
-from tests.harness import Stack, eventually, running
+from tests.harness import PUBLIC, Stack, eventually, running
 
 PASSWORD = "correct horse battery"
 
@@ -122,3 +122,60 @@ async def test_a_viewer_cannot_send_and_a_coordinator_sends_to_their_country(
         assert "Moldova" in texts(scoped)
         preview = await maria.tap("staffnews:preview")
         assert "2 members will get it" in texts(preview)
+
+
+async def answer(stack: Stack, survey_id: int, roles: dict[str, str]) -> None:
+    """Members at these addresses answer the first question (who they are) and stop there."""
+    from sqlalchemy import select
+
+    from bot import surveys
+    from bot.storage.models import Survey
+
+    async with stack.service.db.session() as session, session.begin():
+        survey = await session.get(Survey, survey_id)
+        questions = await surveys.questions_of(session, survey_id)
+        for address, role in roles.items():
+            contact = await session.scalar(select(Contact).where(Contact.address == address))
+            step = await surveys.begin(session, survey, contact, questions, 1, "telegram")
+            await surveys.answer(session, step.response, questions, step.question, role)
+
+
+async def test_results_come_as_one_chart_per_question_with_the_numbers_in_the_caption(
+    backend: Backend,
+) -> None:
+    from tests.surveys.helpers import open_survey
+
+    async with running(backend) as stack:
+        sid, _ids = await open_survey(stack.service)
+        theirs, _ = await open_survey(stack.service, country="MD")
+        await members(stack)
+        await answer(stack, sid, {"31001": "lead", "31002": "field", "31003": "field"})
+        member = Member(stack, "telegram", lang="en")
+        _viewer, code = await account(stack, "viewer")
+        elena = Member(stack, "telegram", lang="en")
+        await elena.say(f"/staff {code}")
+        assert "/results 12" in texts(await elena.say("/results"))
+        assert "/results 12" in texts(await elena.say("/results 999"))
+
+        got = await elena.say(f"/results {sid}")
+        assert got[0].text.startswith("Quick check: 3 started, 0 finished.")
+        captions = [r.text for r in got[1:]]
+        assert len(captions) == 6  # seven questions; the short text has no chart
+        assert captions[0].splitlines() == ["Your role?", "Lead: 1 (33%)", "Field: 2 (67%)",
+                                            "n = 3 answered, 0 skipped"]  # fmt: skip
+        assert all(len(c) < 1024 for c in captions)
+
+        photos = [m for m in stack.telegram.messages_to(elena.address) if m.method == "sendPhoto"]
+        assert len(photos) == 6 and photos[0].caption.startswith("Your role?")
+        png = await stack.http.get(photos[0].photo.removeprefix(PUBLIC))
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+        # A Moldovan coordinator sees Moldova's surveys only.
+        _md, md_code = await account(stack, "editor", "MD")
+        maria = Member(stack, "telegram", lang="en")
+        await maria.say(f"/staff {md_code}")
+        assert "/results 12" in texts(await maria.say(f"/results {sid}"))
+        scoped = await maria.say(f"/results {theirs}")
+        assert len(scoped) == 7 and scoped[0].text.startswith("Quick check: 0 started")
+        # A member who is not staff gets the members' help.
+        assert "Quick check" not in texts(await member.say(f"/results {sid}"))
