@@ -78,6 +78,11 @@ def _broadcast(
     return b
 
 
+def invitation(survey: Survey, author: int | None, templates: dict[str, str]) -> Broadcast:
+    """The invitation as it would go out, not stored: what a preview counts."""
+    return _broadcast(survey, "invitation", author, templates)
+
+
 async def launch(
     session: AsyncSession,
     survey: Survey,

@@ -14,6 +14,10 @@ from webhook.admin import (
     members,
     overview,
     signin,
+    survey_builder,
+    survey_launch,
+    survey_results,
+    surveys,
     tokens,
 )
 from webhook.admin.web import AdminRoute, Visit
@@ -21,7 +25,7 @@ from webhook.auth import request_staff
 from webhook.deps import ServiceDep
 
 router = APIRouter(include_in_schema=False)
-# compose before broadcasts: /broadcasts/new is not a broadcast's number.
+# compose before broadcasts: /broadcasts/new is not a broadcast's number; the same for surveys.
 for area in (
     assets,
     signin,
@@ -30,6 +34,10 @@ for area in (
     inbox,
     compose,
     broadcasts,
+    survey_builder,
+    survey_launch,
+    survey_results,
+    surveys,
     accounts,
     tokens,
     audit,

@@ -29,7 +29,7 @@ from webhook.deps import ServiceDep
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ASSET_VERSION = "4"  # bump when admin.css or admin.js change, so browsers fetch them again
+ASSET_VERSION = "5"  # bump when admin.css or admin.js change, so browsers fetch them again
 # Before there is a session (sign-in, invitation) forms carry a token that must match this
 # cookie: another site cannot read it, so it cannot forge the form.
 PRESESSION_COOKIE = "childpact_form"
@@ -125,6 +125,9 @@ LABELS: dict[str, str] = {
     "fallback:own": N_("in their own language"),
     "fallback:country": N_("in their country's language"),
     "fallback:base": N_("in the base language"),
+    "survey:draft": N_("Draft"),
+    "survey:open": N_("Open"),
+    "survey:closed": N_("Closed"),
 }
 # What a page says after a form did its work (?done=...), so a reload does not send it again.
 NOTICES: dict[str, str] = {
@@ -146,6 +149,12 @@ NOTICES: dict[str, str] = {
     "broadcast-approved": N_("Approved: the broadcast goes out as planned."),
     "broadcast-cancelled": N_("The broadcast is cancelled; what had not gone yet stays unsent."),
     "follow-up": N_("A new draft for those who did not receive it: check it, then send it."),
+    "survey-saved": N_("The survey is saved."),
+    "survey-imported": N_("The survey is imported as a draft: check it, then launch it."),
+    "survey-launched": N_("The survey is open and its invitation is going out."),
+    "survey-awaiting": N_("The survey is open; its invitation waits for an administrator's approval."),
+    "survey-closed": N_("The survey is closed: no more answers."),
+    "reminder-set": N_("The reminder is set."),
 }
 
 
