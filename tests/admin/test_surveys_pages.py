@@ -65,7 +65,9 @@ async def test_an_editor_builds_reshapes_and_saves_a_survey(backend: Backend) ->
         assert moved.text.index('value="useful"') < moved.text.index('value="role"')
         removed = await editor.post("/admin/surveys/new", builder(action="remove:0"))
         assert 'value="role"' not in removed.text and 'name="q1-type"' not in removed.text
-        more = await editor.post("/admin/surveys/new", builder(action="add-locale", add_locale="ru"))
+        more = await editor.post(
+            "/admin/surveys/new", builder(action="add-locale", add_locale="ru")
+        )
         assert 'name="title:ru"' in more.text
         async with board.stack.service.db.session() as session:
             assert (await session.scalars(select(Survey))).first() is None
@@ -76,8 +78,10 @@ async def test_an_editor_builds_reshapes_and_saves_a_survey(backend: Backend) ->
         assert [(q.key, q.kind, q.required) for q in questions] == [
             ("role", "single", True), ("useful", "rating5", False),
         ]  # fmt: skip
-        assert questions[0].options[1] == {"key": "volunteer",
-                                           "label": {"en": "Volunteer", "ro": "Voluntar"}}
+        assert questions[0].options[1] == {
+            "key": "volunteer",
+            "label": {"en": "Volunteer", "ro": "Voluntar"},
+        }
         assert await audit(board, "survey.create")
 
         # Edited again: a condition on an earlier answer and a number with its range.
@@ -216,7 +220,9 @@ async def answered(board: Dashboard, survey_id: int, values: list[tuple[str, str
             session.add(r)
             await session.flush()
             session.add(SurveyAnswer(response_id=r.id, question_id=questions[0].id, value=role))
-            session.add(SurveyAnswer(response_id=r.id, question_id=questions[1].id, value=n % 5 + 1))
+            session.add(
+                SurveyAnswer(response_id=r.id, question_id=questions[1].id, value=n % 5 + 1)
+            )
 
 
 async def test_results_filter_and_compare_with_one_series_per_group(backend: Backend) -> None:
@@ -265,7 +271,7 @@ async def test_roles_scope_and_csrf(backend: Backend) -> None:
         md = await board.sign_in(MD)
         listing = await md.get("/admin/surveys")
         assert f"/admin/surveys/{own}" in listing.text
-        assert f"/admin/surveys/{coalition}\"" not in listing.text
+        assert f'/admin/surveys/{coalition}"' not in listing.text
         for path in ("", "/edit", "/launch", "/results", "/results/live"):
             assert (await md.get(f"/admin/surveys/{coalition}{path}")).status_code == 404, path
         assert (await md.get(f"/admin/surveys/{own}/results")).status_code == 200

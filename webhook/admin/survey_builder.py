@@ -51,7 +51,9 @@ async def new(request: Request, visit: EditorVisit) -> Response:
 
 
 @router.get("/surveys/{survey_id}/edit")
-async def edit(request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def edit(
+    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
     async with service.db.session() as session:
         s = await load(session, survey_id, visit)
         questions = await surveys.questions_of(session, s.id)
@@ -67,7 +69,9 @@ async def create(request: Request, service: ServiceDep, visit: EditorVisit) -> R
 
 
 @router.post("/surveys/{survey_id}/edit")
-async def save(request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def save(
+    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
     return await _act(request, service, visit, survey_id)
 
 
@@ -163,11 +167,17 @@ def _transient(b: Builder) -> tuple[Survey, list[SurveyQuestion]]:
     s = Survey(base_locale=b.base_locale, title=b.title, intro=b.intro, closing=b.closing)
     questions = [
         SurveyQuestion(
-            id=n, position=n, key=q.key, kind=q.kind if q.kind in KINDS else "single",
-            required=not q.skippable, text=q.text,
+            id=n,
+            position=n,
+            key=q.key,
+            kind=q.kind if q.kind in KINDS else "single",
+            required=not q.skippable,
+            text=q.text,
             options=[{"key": o.key or f"o{i}", "label": o.label} for i, o in enumerate(q.options)]
-            if q.kind in CHOICE_KINDS else [],
-            min_value=_float(q.min), max_value=_float(q.max),
+            if q.kind in CHOICE_KINDS
+            else [],
+            min_value=_float(q.min),
+            max_value=_float(q.max),
         )  # fmt: skip
         for n, q in enumerate(b.questions, start=1)
     ]

@@ -277,26 +277,38 @@ _WHERE = re.compile(
 )
 # The format's explanation (English, for the API and files) → the dashboard's words.
 _SAYS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"the (?P<loc>[\w-]+) text is missing"),
-     N_("Write the {language} text: it is what every other language falls back to.")),
+    (
+        re.compile(r"the (?P<loc>[\w-]+) text is missing"),
+        N_("Write the {language} text: it is what every other language falls back to."),
+    ),
     (re.compile(r"choice needs at least 2 options"), N_("A choice needs at least two options.")),
     (re.compile(r"option ids must differ"), N_("Two options have the same id.")),
     (re.compile(r"is used twice"), N_("Two questions have the same id.")),
     (re.compile(r"min is above max"), N_("The smallest number is above the largest.")),
-    (re.compile(r"which is not an earlier question"),
-     N_("A question can only depend on an earlier question.")),
-    (re.compile(r"at_least/at_most need a number"),
-     N_("“At least” and “at most” need a number or rating question.")),
+    (
+        re.compile(r"which is not an earlier question"),
+        N_("A question can only depend on an earlier question."),
+    ),
+    (
+        re.compile(r"at_least/at_most need a number"),
+        N_("“At least” and “at most” need a number or rating question."),
+    ),
     (re.compile(r"has no option (?P<value>.+)$"), N_("That question has no option {value}.")),
     (re.compile(r"is answered yes or no"), N_("That question is answered “yes” or “no”.")),
     (re.compile(r"is answered with a number"), N_("That question is answered with a number.")),
-    (re.compile(r"show_if cannot test"),
-     N_("An answer to a short text or a date question cannot be tested.")),
+    (
+        re.compile(r"show_if cannot test"),
+        N_("An answer to a short text or a date question cannot be tested."),
+    ),
     (re.compile(r"give one of equals"), N_("Write the answer this question waits for.")),
-    (re.compile(r"closes_at|datetime|date and time"),
-     N_("Give the closing date as a day and a time between 2000 and 2100.")),
-    (re.compile(r"should match pattern"),
-     N_("Use up to 40 letters, digits, hyphens or underscores, without spaces.")),
+    (
+        re.compile(r"closes_at|datetime|date and time"),
+        N_("Give the closing date as a day and a time between 2000 and 2100."),
+    ),
+    (
+        re.compile(r"should match pattern"),
+        N_("Use up to 40 letters, digits, hyphens or underscores, without spaces."),
+    ),
     (re.compile(r"valid number|finite number"), N_("Write a number.")),
     (re.compile(r"at least 1 item"), N_("Add at least one question.")),
     (re.compile(r"at most 12 items"), N_("A question has at most 12 options.")),

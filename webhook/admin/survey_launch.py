@@ -95,7 +95,9 @@ async def preview(
 
 
 @router.post("/surveys/{survey_id}/launch")
-async def launch(request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def launch(
+    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
     """Open the survey and send its invitation; the reminder, if chosen, is set with it."""
     s = await _launchable(service, visit, survey_id)
     _, d = _invitation_of(s, visit, visit.form)

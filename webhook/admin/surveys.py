@@ -123,9 +123,13 @@ async def import_yaml(request: Request, service: ServiceDep, visit: EditorVisit)
     async with service.db.session() as session, session.begin():
         s = await surveys.create(session, definition, author=visit.staff.id,
                                  country=visit.staff.country)  # fmt: skip
-        await accounts.record(session, visit.staff, "survey.create", f"survey:{s.id}", source="yaml")
+        await accounts.record(
+            session, visit.staff, "survey.create", f"survey:{s.id}", source="yaml"
+        )
         survey_id = s.id
-    return RedirectResponse(f"/admin/surveys/{survey_id}/edit?done=survey-imported", status_code=303)
+    return RedirectResponse(
+        f"/admin/surveys/{survey_id}/edit?done=survey-imported", status_code=303
+    )
 
 
 async def survey_page(
@@ -149,12 +153,16 @@ async def survey_page(
 
 
 @router.get("/surveys/{survey_id}")
-async def survey(request: Request, survey_id: int, service: ServiceDep, visit: VisitDep) -> Response:
+async def survey(
+    request: Request, survey_id: int, service: ServiceDep, visit: VisitDep
+) -> Response:
     return await survey_page(request, service, visit, survey_id)
 
 
 @router.post("/surveys/{survey_id}/close")
-async def close(request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def close(
+    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
     """No more answers; members who tap the invitation are told it has closed."""
     async with service.db.session() as session, session.begin():
         s = await load(session, survey_id, visit, lock=True)
@@ -183,7 +191,9 @@ async def reminder(
     request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Once, at the chosen time, a reminder to those invited who have not finished."""
-    at, wrong = reminder_time(visit.form.get("remind_at", ""), service.settings.secretariat_timezone)
+    at, wrong = reminder_time(
+        visit.form.get("remind_at", ""), service.settings.secretariat_timezone
+    )
     if wrong is None and at is None:
         wrong = N_("Choose the date and time of the reminder.")
     async with service.db.session() as session, session.begin():

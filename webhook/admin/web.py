@@ -152,7 +152,9 @@ NOTICES: dict[str, str] = {
     "survey-saved": N_("The survey is saved."),
     "survey-imported": N_("The survey is imported as a draft: check it, then launch it."),
     "survey-launched": N_("The survey is open and its invitation is going out."),
-    "survey-awaiting": N_("The survey is open; its invitation waits for an administrator's approval."),
+    "survey-awaiting": N_(
+        "The survey is open; its invitation waits for an administrator's approval."
+    ),
     "survey-closed": N_("The survey is closed: no more answers."),
     "reminder-set": N_("The reminder is set."),
 }
