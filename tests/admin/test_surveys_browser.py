@@ -43,7 +43,7 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("console", lambda m: problems.append(f"{page.url} {m.text}") if m.type == "error" else None)
 
         await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Surveys", exact=True).click()
