@@ -100,7 +100,10 @@ def summarise(
     questions: list[SurveyQuestion],
     responses: list[SurveyResponse],
     answers: dict[int, dict[int, SurveyAnswer]],
+    bins: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """Rates and a summary per question; ``bins`` gives number questions the histogram bins
+    of another summary (a group's, the same as the whole's, so that groups compare)."""
     started = len(responses)
     finished = sum(r.status == "finished" for r in responses)
     return {
@@ -108,13 +111,23 @@ def summarise(
         "finished": finished,
         "completion_rate": round(finished / started, 4) if started else None,
         "questions": [
-            _question(survey, q, [answers[r.id][q.id] for r in responses if q.id in answers[r.id]])
+            _question(
+                survey,
+                q,
+                [answers[r.id][q.id] for r in responses if q.id in answers[r.id]],
+                (bins or {}).get(q.key),
+            )
             for q in questions
         ],
     }
 
 
-def _question(survey: Survey, q: SurveyQuestion, given: list[SurveyAnswer]) -> dict[str, Any]:
+def _question(
+    survey: Survey,
+    q: SurveyQuestion,
+    given: list[SurveyAnswer],
+    bins: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     base = survey.base_locale
     values = [a.value for a in given if not a.skipped and a.value is not None]
     found: dict[str, Any] = {
@@ -148,7 +161,7 @@ def _question(survey: Survey, q: SurveyQuestion, given: list[SurveyAnswer]) -> d
     elif q.kind == "number":
         numbers = [float(v) for v in values if isinstance(v, int | float)]
         found.update(_stats(numbers))
-        found["histogram"] = histogram(numbers)
+        found["histogram"] = histogram(numbers) if bins is None else counted(numbers, bins)
     elif q.kind == "date":
         days = Counter(str(v) for v in values)
         found["counts"] = [{"option": d, "label": d, "count": days[d]} for d in sorted(days)]
@@ -195,6 +208,18 @@ def histogram(numbers: list[float], bins: int = BINS) -> list[dict[str, Any]]:
     return edges
 
 
+def counted(numbers: list[float], bins: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``numbers`` counted into given bins (each from its ``from`` up to the next one's)."""
+    found = [{"from": b["from"], "to": b["to"], "count": 0} for b in bins]
+    for n in numbers:
+        for index, b in enumerate(found):
+            last = index == len(found) - 1
+            if n >= b["from"] and (last or n < found[index + 1]["from"]):
+                b["count"] += 1
+                break
+    return found
+
+
 async def results(
     session: AsyncSession, survey: Survey, filters: Filters, by: str | None = None
 ) -> dict[str, Any]:
@@ -216,8 +241,10 @@ async def results(
         keyed: dict[str, list[SurveyResponse]] = {}
         for r in responses:
             keyed.setdefault(str(getattr(r, by) or ""), []).append(r)
+        # The whole's bins for every group: one histogram per group over the same bins.
+        bins = {q["id"]: q["histogram"] for q in found["questions"] if "histogram" in q}
         found["groups"] = {
-            key: summarise(survey, questions, members, answers)
+            key: summarise(survey, questions, members, answers, bins)
             for key, members in sorted(keyed.items())
         }
     return found

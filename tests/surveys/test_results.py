@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.surveys_results import _safe, histogram, to_csv
+from bot.surveys_results import _safe, counted, histogram, to_csv
 
 
 def test_histogram_of_whole_numbers_has_whole_bins_that_add_up():
@@ -24,3 +24,14 @@ def test_formulas_stay_text_and_csv_opens_in_excel():
     assert _safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _safe("-5 kids") == "'-5 kids"
     assert _safe(-5) == -5 and _safe("fine") == "fine"
     assert to_csv(["a"], [["ș"]]).startswith("\ufeff".encode())
+
+
+def test_a_groups_numbers_are_counted_in_the_wholes_bins():
+    whole = histogram([float(n) for n in (0, 3, 9, 10, 25, 40)])
+    group = counted([3.0, 40.0, 25.0], whole)
+    assert [(b["from"], b["to"]) for b in group] == [(b["from"], b["to"]) for b in whole]
+    assert sum(b["count"] for b in group) == 3
+    assert group[0]["count"] == 1 and group[-1]["count"] == 1  # the largest: the last bin
+    assert counted([4.0], [{"from": 4.0, "to": 4.0, "count": 2}]) == [
+        {"from": 4.0, "to": 4.0, "count": 1}
+    ]

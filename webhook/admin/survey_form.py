@@ -75,8 +75,8 @@ class Builder:
     questions: list[Question] = field(default_factory=list)
     problems: dict[str, list[Problem]] = field(default_factory=dict)
 
-    def problem(self, where: str, text: str, **values: Any) -> None:
-        self.problems.setdefault(where, []).append((text, values))
+    def problem(self, where: str, says: str, **values: Any) -> None:
+        self.problems.setdefault(where, []).append((says, values))
 
     def missing(self) -> dict[str, int]:
         """Per shown language, how many texts members would read in the base language instead."""

@@ -34,7 +34,7 @@ BY = ("country", "locale", "organisation", "channel")
 class Chart:
     """One question's chart: a row per option (or bin), a count per series."""
 
-    kind: str  # bars, numbers, texts
+    kind: str  # bars or texts
     rows: list[tuple[str, list[int]]] = field(default_factory=list)
     totals: list[int] = field(default_factory=list)  # answers per series, for the shares
     top: int = 1
@@ -42,15 +42,17 @@ class Chart:
 
 def chart(q: dict[str, Any], groups: list[dict[str, Any]]) -> Chart:
     """Bars for choices, yes/no, ratings and dates, a histogram for numbers; with groups,
-    one series per group (numbers compare by their mean and median instead)."""
+    one series per group (the groups' histograms share the whole's bins)."""
     if "texts" in q:
         return Chart("texts")
     series = groups or [q]
-    if "histogram" in q and not groups:
-        rows = [(_bin(b), [int(b["count"])]) for b in q["histogram"]]
-        return _scaled(Chart("bars", rows, [q["answered"]]))
+    totals = [int(found["answered"]) for found in series]
     if "histogram" in q:
-        return Chart("numbers", totals=[g["answered"] for g in groups])
+        rows = [
+            (_bin(b), [int(found["histogram"][i]["count"]) for found in series])
+            for i, b in enumerate(q["histogram"])
+        ]
+        return _scaled(Chart("bars", rows, totals))
     keys: list[tuple[str, str]] = []
     for found in series:
         for c in found.get("counts", []):
@@ -63,7 +65,7 @@ def chart(q: dict[str, Any], groups: list[dict[str, Any]]) -> Chart:
             for found in series
         ]
         rows.append((YES_NO.get(key, name) if q["type"] == "yes_no" else name, counts))
-    return _scaled(Chart("bars", rows, [found["answered"] for found in series]))
+    return _scaled(Chart("bars", rows, totals))
 
 
 def _scaled(c: Chart) -> Chart:
