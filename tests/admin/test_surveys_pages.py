@@ -61,6 +61,7 @@ async def test_an_editor_builds_reshapes_and_saves_a_survey(backend: Backend) ->
         # Reshaping shows the form again, unsaved: a question added, moved up, removed.
         added = await editor.post("/admin/surveys/new", builder(action="add-question"))
         assert added.status_code == 200 and 'name="q2-type"' in added.text
+        assert "Not saved yet" in added.text
         moved = await editor.post("/admin/surveys/new", builder(action="up:1"))
         assert moved.text.index('value="useful"') < moved.text.index('value="role"')
         removed = await editor.post("/admin/surveys/new", builder(action="remove:0"))

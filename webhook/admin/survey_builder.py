@@ -35,13 +35,19 @@ router = APIRouter(route_class=AdminRoute)
 
 
 def page(
-    request: Request, visit: Visit, b: Builder, survey: Survey | None, status_code: int = 200
+    request: Request,
+    visit: Visit,
+    b: Builder,
+    survey: Survey | None,
+    status_code: int = 200,
+    unsaved: bool = False,
 ) -> Response:
     zone = request.app.state.service.settings.secretariat_timezone
     return render(
         request, "survey_builder.html", visit, title=N_("Build a survey"), b=b, s=survey,
         locales=LOCALES, kinds=KIND_NAMES, tests=TEST_NAMES, choice_kinds=CHOICE_KINDS,
-        max_options=MAX_OPTIONS, missing=b.missing(), zone_name=zone, status_code=status_code,
+        max_options=MAX_OPTIONS, missing=b.missing(), zone_name=zone, unsaved=unsaved,
+        status_code=status_code,
     )  # fmt: skip
 
 
@@ -116,7 +122,7 @@ async def _act(request: Request, service: Service, visit: Visit, survey_id: int 
         if s.status != "draft":
             raise HTTPException(409)
     if change(b, action, arg):
-        return page(request, visit, b, s)
+        return page(request, visit, b, s, unsaved=True)
     if action not in ("save", "launch"):
         raise HTTPException(400)
     zone = service.settings.secretariat_timezone
