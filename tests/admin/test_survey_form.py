@@ -69,3 +69,15 @@ def test_every_problem_of_a_wrong_form_is_placed():
     assert set(b.problems) == {"q0-options", "q1-range", "q1-if"}
     with pytest.raises(ValueError):
         parse_definition(definition(b, ZONE))
+
+
+def test_an_option_id_made_of_digits_stays_an_option_id_in_a_condition():
+    form = {**FORM, "q0-type": "single", "q0-o0-key": "1", "q0-o1-key": "2",
+            "q1-if-test": "equals", "q1-if-value": "2"}  # fmt: skip
+    b = read(form)
+    found = check(b, ZONE)
+    assert found is not None, b.problems
+    assert definition(b, ZONE)["questions"][1]["show_if"] == {"question": "topics", "equals": "2"}
+    rated = read({**FORM, "q0-type": "rating5", "q1-if-test": "at_least", "q1-if-value": "4"})
+    assert definition(rated, ZONE)["questions"][1]["show_if"]["at_least"] == 4.0
+    assert check(rated, ZONE) is not None, rated.problems

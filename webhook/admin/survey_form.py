@@ -219,8 +219,9 @@ def _parsed(raw: str) -> float | str:
         return raw  # the format says it is not a number, beside the field
 
 
-def _condition_value(raw: str) -> Any:
-    return raw if not re.fullmatch(r"-?\d+(?:[.,]\d+)?", raw) else _parsed(raw)
+def _condition_value(raw: str, numeric: bool) -> Any:
+    """A number for a number or rating question; an option's id or yes/no stays text."""
+    return _parsed(raw) if numeric and re.fullmatch(r"-?\d+(?:[.,]\d+)?", raw) else raw
 
 
 def definition(b: Builder, zone: str) -> dict[str, Any]:
@@ -235,6 +236,7 @@ def definition(b: Builder, zone: str) -> dict[str, Any]:
             found["closes_at"] = datetime.fromisoformat(b.closes_at).replace(tzinfo=ZoneInfo(zone))
         except ValueError:
             found["closes_at"] = b.closes_at
+    numeric = {q.key for q in b.questions if q.kind in ("number", "rating5", "rating10")}
     for number, q in enumerate(b.questions, start=1):
         item: dict[str, Any] = {"id": q.key or f"q{number}", "type": q.kind, "text": q.text,
                                 "required": not q.skippable}  # fmt: skip
@@ -250,10 +252,12 @@ def definition(b: Builder, zone: str) -> dict[str, Any]:
             condition: dict[str, Any] = {"question": q.if_question}
             if q.if_test == "any_of":
                 condition["any_of"] = [
-                    _condition_value(v.strip()) for v in q.if_value.split(",") if v.strip()
+                    _condition_value(v.strip(), q.if_question in numeric)
+                    for v in q.if_value.split(",")
+                    if v.strip()
                 ]
             else:
-                condition[q.if_test] = _condition_value(q.if_value)
+                condition[q.if_test] = _condition_value(q.if_value, q.if_question in numeric)
             item["show_if"] = condition
         found["questions"].append(item)
     return found
