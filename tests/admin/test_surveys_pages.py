@@ -145,6 +145,10 @@ async def test_the_preview_shows_the_bots_own_messages_on_telegram_and_whatsapp(
         assert "Care este rolul dvs.?" in ro.text and "Personal" in ro.text
         long = await editor.post("/admin/surveys/preview", builder(**{"q1-text:en": "x " * 900}))
         assert "Longer than 1,600 characters: it arrives as 2 messages." in long.text
+        invitation = await editor.post(
+            "/admin/surveys/preview", builder(**{"intro:en": "x " * 900})
+        )
+        assert "The English text has 1815 characters; WhatsApp allows 1600." in invitation.text
 
 
 async def test_a_yaml_file_is_imported_or_refused_with_where_it_is_wrong(backend: Backend) -> None:
@@ -186,6 +190,13 @@ async def test_launch_with_the_broadcast_audience_then_close(backend: Backend) -
         everyone = await editor.post(f"/admin/surveys/{survey_id}/launch/preview", {})
         assert re.search(r'class="big">2<', everyone.text)
         assert "Русский: 1 member reads another language instead" in everyone.text
+
+        long = await build(editor, **{"intro:en": "Long. " * 300})
+        refused = await editor.post(f"/admin/surveys/{long}/launch", {})
+        assert refused.status_code == 409
+        assert "The English text has" in refused.text and "WhatsApp allows 1600" in refused.text
+        s, _ = await stored(board, long)
+        assert s.status == "draft" and s.broadcast_id is None
 
         past = await editor.post(f"/admin/surveys/{survey_id}/launch",
                                  {"country:RO": "on", "remind_at": "2001-01-01T09:00"})  # fmt: skip

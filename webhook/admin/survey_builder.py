@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from bot import broadcasts, surveys, surveys_launch
 from bot import staff as accounts
-from bot import surveys
 from bot.broadcasts import LIMITS
 from bot.channels.base import split_text
 from bot.channels.whatsapp import BODY_LIMIT
@@ -25,6 +25,7 @@ from bot.surveys_answers import CHOICE_KINDS, KINDS, label
 from bot.surveys_format import MAX_OPTIONS
 from handlers.survey import question_message
 from webhook.admin import survey_form
+from webhook.admin.broadcast_form import refusal
 from webhook.admin.catalog import N_
 from webhook.admin.survey_form import KIND_NAMES, MAX_QUESTIONS, TEST_NAMES, Builder, Option
 from webhook.admin.surveys import load
@@ -226,5 +227,16 @@ async def preview(request: Request, service: ServiceDep, visit: EditorVisit) -> 
     found: list[Any] = messages(b, locale)
     return render(
         request, "survey_preview.html", visit, b=b, seen=found, preview_locale=locale,
-        limits=LIMITS, tests=TEST_NAMES, missing=b.missing(),
+        limits=LIMITS, tests=TEST_NAMES, missing=b.missing(), invitation=invitation_problems(b),
     )  # fmt: skip
+
+
+def invitation_problems(b: Builder) -> list[tuple[str, dict[str, Any]]]:
+    """The invitation is a broadcast: one too long for a channel is refused, not split."""
+    s, _ = _transient(b)
+    s.name = b.name
+    try:
+        invitation = surveys_launch.invitation(s, None, {})
+    except broadcasts.BroadcastError:
+        return []  # a language the bot does not speak: the format says so already
+    return [refusal(p, invitation) for p in broadcasts.check(invitation) if p.code == "too_long"]

@@ -122,6 +122,8 @@ async def launch(
     except BroadcastError as exc:
         said = REFUSALS.get(exc.code)
         found = (said, {}) if said else refusal(exc)
+        async with service.db.session() as session:  # as it is after the rollback
+            s = await load(session, survey_id, visit)
         return _page(request, service, visit, s, form=visit.form, problems=[found], status_code=409)
     await service.coordinator.notify("broadcasts")
     if remind_at is not None:
