@@ -275,6 +275,8 @@ async def test_roles_scope_and_csrf(backend: Backend) -> None:
             assert page.status_code == 200
             assert post_forms(page.text) == set() and "New survey" not in page.text
             assert "/edit" not in page.text and "/launch" not in page.text
+        results = await viewer.get(f"/admin/surveys/{coalition}/results")
+        assert results.status_code == 200 and post_forms(results.text) == set()
         for path in ("/admin/surveys/new", f"/admin/surveys/{coalition}/edit"):
             assert (await viewer.get(path)).status_code == 403
         refused = await viewer.post(f"/admin/surveys/{coalition}/close")
