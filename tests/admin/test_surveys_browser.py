@@ -2,7 +2,7 @@
 choice and a rating question, watches the Telegram and WhatsApp preview follow the typing,
 launches it to the members, who answer through the fake Telegram and WhatsApp, and watches
 the results page's chart change by itself. Screenshots of the builder, the launch page and
-the results, at desktop and phone widths, go to test-artifacts/admin/."""
+the results and the list, at desktop and phone widths, go to test-artifacts/admin/."""
 
 from __future__ import annotations
 
@@ -43,7 +43,10 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: problems.append(f"{page.url} {m.text}") if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: problems.append(f"{page.url} {m.text}") if m.type == "error" else None,
+        )
 
         await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Surveys", exact=True).click()
@@ -114,6 +117,10 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         await expect(page.locator(".legend")).to_contain_text("Moldova")
         await expect(role_chart.locator("rect.s1")).to_have_count(2)
         await shoot(page, "survey-results-by-country")
+        await page.get_by_role("link", name="Surveys", exact=True).click()
+        await expect(page.locator("table.surveys tbody tr")).to_have_count(1)
+        await expect(page.locator("table.surveys")).to_contain_text("Open")
+        await shoot(page, "surveys")
         await context.close()
         await browser.close()
         assert not problems, problems
