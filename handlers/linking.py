@@ -202,7 +202,7 @@ async def on_unlink(ctx: Context) -> None:
                 done,
                 other,
                 t(
-                    "Your {channel} chat is no longer linked with this one.",
+                    "Your chat on {channel} is no longer linked with this one.",
                     channel=channel_name(t, ctx.contact.channel),
                 ),
             )
