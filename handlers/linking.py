@@ -79,6 +79,7 @@ def offer_code(ctx: Context) -> None:
     async def effect(done: Handled) -> None:
         t = ctx.t
         code = await linking.issue(done.session, ctx.contact)
+        word = word_for(t, "link")
         text = t.ngettext(
             "Your link code: {code}\nSend it from your other chat (Telegram, WhatsApp or "
             "the web chat) within {n} minute: write “{word} {code}” there.",
@@ -86,7 +87,7 @@ def offer_code(ctx: Context) -> None:
             "the web chat) within {n} minutes: write “{word} {code}” there.",
             minutes,
             code=code,
-            word=word_for(t, "link"),
+            word=word,
         )
         hint = t("Do you already have a code from your other chat? Send it here.")
         say(done, ctx.contact, f"{text}\n\n{hint}")
@@ -129,8 +130,8 @@ def redeem_code(ctx: Context, code: str) -> None:
             text = t("These chats are already linked.")
         elif found.result == "same_channel":
             text = t(
-                "You already have a linked {channel} chat. To link another one, first write "
-                "{word} there.",
+                "One of your linked chats is already on {channel}. To link another one there, "
+                "first write {word} in it.",
                 channel=channel_name(t, found.channel or ""),
                 word=word_for(t, "unlink"),
             )
