@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import linking
 from bot.countries import COUNTRY_LOCALE, COUNTRY_TIMEZONE
@@ -539,7 +540,20 @@ async def cancel(session: AsyncSession, broadcast: Broadcast) -> int:
 
 
 async def follow_up(session: AsyncSession, broadcast: Broadcast, author: int | None) -> Broadcast:
-    """A new draft for those who did not receive ``broadcast`` and can be reached now."""
+    """A new draft for those who did not receive ``broadcast`` and can be reached now (not
+    those who got it on another of their linked chats)."""
+    got_it = aliased(Delivery)
+    sibling = aliased(Contact)
+    reached_elsewhere = (
+        select(got_it.id)
+        .join(sibling, sibling.id == got_it.contact_id)
+        .where(
+            got_it.broadcast_id == broadcast.id,
+            got_it.status.in_(DELIVERED),
+            sibling.person_id == Contact.person_id,
+        )
+        .exists()
+    )
     failed = (
         await session.scalars(
             select(Delivery.contact_id)
@@ -549,6 +563,7 @@ async def follow_up(session: AsyncSession, broadcast: Broadcast, author: int | N
                 Delivery.status.in_(("failed", "undelivered", "skipped", "cancelled")),
                 Contact.status == "active",
                 Contact.unreachable_at.is_(None),
+                Contact.person_id.is_(None) | ~reached_elsewhere,
             )
         )
     ).all()

@@ -214,8 +214,7 @@ async def history(session: AsyncSession, member_id: int, limit: int = 200) -> li
     )
     items = [HistoryItem(at, "in", _inbound_text(m or {}), s, ch) for at, m, s, ch in inbound]
     items += [
-        HistoryItem(at, "out", str((m or {}).get("text") or ""), s, ch)
-        for at, m, s, ch in outbound
+        HistoryItem(at, "out", str((m or {}).get("text") or ""), s, ch) for at, m, s, ch in outbound
     ]
     # Inbound first at the same instant: a reply never comes before what it answers.
     items.sort(key=lambda i: (_naive(i.at), i.direction != "in"))

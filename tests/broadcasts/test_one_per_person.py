@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot import broadcasts
+from bot.broadcasts import BroadcastError
 from bot.storage.models import Broadcast, Contact, Delivery, Person, utcnow
 from tests.broadcasts.test_broadcasts import ADMIN, TEXTS, _is, add_members, compose, launch
 from tests.broadcasts.test_broadcasts import status_of as broadcast_status
@@ -143,6 +145,13 @@ async def test_a_whatsapp_failure_reported_later_falls_back_to_telegram(backend:
         statuses = await sent_to(stack, broadcast_id)
         assert statuses[wa] == "failed" and statuses[tg] == "sent"
         assert [m.text for m in stack.telegram.messages] == [TEXTS["ro"]]
+        # They got it: a follow-up "to those who did not receive it" leaves them out.
+        async with stack.service.db.session() as session:
+            broadcast = await session.get(Broadcast, broadcast_id)
+            assert broadcast is not None
+            with pytest.raises(BroadcastError) as nobody:
+                await broadcasts.follow_up(session, broadcast, ADMIN.id)
+        assert nobody.value.code == "nobody"
 
 
 async def test_a_stopped_member_is_counted_once_and_gets_nothing(backend: Backend) -> None:

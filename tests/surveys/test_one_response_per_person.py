@@ -60,9 +60,9 @@ async def test_a_survey_begun_on_telegram_continues_on_whatsapp_and_is_answered_
         )
         async with stack.service.db.session() as session:
             count = await session.scalar(
-                select(func.count()).select_from(SurveyResponse).where(
-                    SurveyResponse.survey_id == survey
-                )
+                select(func.count())
+                .select_from(SurveyResponse)
+                .where(SurveyResponse.survey_id == survey)
             )
             status = await session.scalar(
                 select(SurveyResponse.status).where(SurveyResponse.survey_id == survey)
