@@ -91,9 +91,10 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
-    person_id: Mapped[int | None] = mapped_column(
-        Id, ForeignKey("people.id", ondelete="SET NULL"), index=True
-    )
+    # The person this address is linked into (``people.id``); None: an address on its own.
+    # No foreign key: adding one to an existing SQLite table means copying the table, and
+    # dropping the old copy would cascade to every row that points at a contact.
+    person_id: Mapped[int | None] = mapped_column(Id, index=True)
     # When the member last changed a setting (language, country, organisation, news): on
     # linking, the most recent settings win.
     settings_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

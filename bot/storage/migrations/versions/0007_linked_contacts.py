@@ -25,13 +25,11 @@ def upgrade() -> None:
         sa.Column("updated_at", When, nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("contacts") as batch:
-        batch.add_column(sa.Column("person_id", Id, nullable=True))
-        batch.add_column(sa.Column("settings_at", When, nullable=True))
-        batch.create_foreign_key(
-            "fk_contacts_person_id_people", "people", ["person_id"], ["id"], ondelete="SET NULL"
-        )
-        batch.create_index(op.f("ix_contacts_person_id"), ["person_id"])
+    # Plain ALTER TABLE, not a batch: on SQLite a batch copies "contacts" and drops the old
+    # table, which cascades to the outbox, conversations and answers that point at it.
+    op.add_column("contacts", sa.Column("person_id", Id, nullable=True))
+    op.add_column("contacts", sa.Column("settings_at", When, nullable=True))
+    op.create_index(op.f("ix_contacts_person_id"), "contacts", ["person_id"])
     op.create_table(
         "link_codes",
         sa.Column("id", Id, nullable=False),
@@ -59,9 +57,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("link_failures")
     op.drop_table("link_codes")
-    with op.batch_alter_table("contacts") as batch:
-        batch.drop_index(op.f("ix_contacts_person_id"))
-        batch.drop_constraint("fk_contacts_person_id_people", type_="foreignkey")
-        batch.drop_column("settings_at")
-        batch.drop_column("person_id")
+    op.drop_index(op.f("ix_contacts_person_id"), table_name="contacts")
+    op.drop_column("contacts", "settings_at")
+    op.drop_column("contacts", "person_id")
     op.drop_table("people")
