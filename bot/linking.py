@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import SETTINGS, Contact, LinkCode, LinkFailure, Person, utcnow
@@ -23,6 +23,7 @@ LOCKOUT = timedelta(minutes=15)
 # Wrong codes from everyone within CODE_TTL before every chat waits: many new web chats
 # guessing side by side must not get further than one chat could.
 MAX_FAILURES_OVERALL = 100
+KEEP = timedelta(days=1)  # how long used codes and old mistakes stay before they are cleared
 CHANNELS: tuple[str, ...] = ("telegram", "whatsapp", "web")
 
 
@@ -41,8 +42,16 @@ def normalise_code(text: str) -> str | None:
 
 
 async def issue(session: AsyncSession, contact: Contact, now: datetime | None = None) -> str:
-    """A new code for this chat; its earlier codes stop working."""
+    """A new code for this chat; its earlier codes stop working. Codes and wrong attempts
+    that no longer matter are cleared on the way."""
     now = now or utcnow()
+    await session.execute(delete(LinkCode).where(LinkCode.expires_at < now - KEEP))
+    await session.execute(
+        delete(LinkFailure).where(
+            LinkFailure.last_at < now - KEEP,
+            (LinkFailure.locked_until.is_(None)) | (LinkFailure.locked_until < now),
+        )
+    )
     await session.execute(
         update(LinkCode)
         .where(LinkCode.contact_id == contact.id, LinkCode.used_at.is_(None))
