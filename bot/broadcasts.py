@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from bot import linking
 from bot.countries import COUNTRY_LOCALE, COUNTRY_TIMEZONE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
 from bot.messages import Button, OutboundMessage
@@ -246,6 +248,70 @@ def plan(
     return found
 
 
+def choose(
+    broadcast: Broadcast,
+    contacts: list[Contact],
+    preferred: str | None,
+    now: datetime,
+    excluded: set[int] | frozenset[int],
+    quiet: QuietHours | None = None,
+) -> Plan | None:
+    """What a person with several linked addresses gets: one message, on the preferred
+    channel, or on the next one when that one cannot deliver (blocked, outside WhatsApp's
+    window with no template); when none can, the preferred one's reason to skip."""
+    if excluded & {c.id for c in contacts}:
+        excluded = excluded | {c.id for c in contacts}  # they got it on one of them
+    plans = [
+        found
+        for contact in linking.ordered(contacts, preferred)
+        if (found := plan(broadcast, contact, now, excluded, quiet)) is not None
+    ]
+    return next((p for p in plans if not p.skip), plans[0] if plans else None)
+
+
+class People:
+    """The linked addresses among an audience, by person, for choosing one per person."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[int, list[Contact]] = {}
+        self.preferred: dict[int, str | None] = {}
+        self.done: set[int] = set()  # people already given their one message
+
+    @classmethod
+    async def load(
+        cls, session: AsyncSession, stmt: Select[tuple[Contact]], person_ids: set[int] | None
+    ) -> People:
+        found = cls()
+        stmt = stmt.where(Contact.person_id.is_not(None))
+        if person_ids is not None:
+            if not person_ids:
+                return found
+            stmt = stmt.where(Contact.person_id.in_(person_ids))
+        for contact in await session.scalars(stmt):
+            found.contacts.setdefault(contact.person_id or 0, []).append(contact)
+        found.preferred = await linking.preferences(session, found.contacts)
+        return found
+
+    def choose(
+        self,
+        broadcast: Broadcast,
+        contact: Contact,
+        now: datetime,
+        excluded: set[int] | frozenset[int],
+        quiet: QuietHours | None,
+    ) -> Plan | None:
+        """This address's plan; for a linked one, its person's plan the first time the person
+        comes up, and None after."""
+        person = contact.person_id
+        if person is None:
+            return plan(broadcast, contact, now, excluded, quiet)
+        if person in self.done:
+            return None
+        self.done.add(person)
+        group = self.contacts.get(person) or [contact]
+        return choose(broadcast, group, self.preferred.get(person), now, excluded, quiet)
+
+
 def _in_window(contact: Contact, now: datetime) -> bool:
     """WhatsApp lets a business write freely only within 24 hours of the member's message."""
     last = contact.last_inbound_at
@@ -284,7 +350,9 @@ async def excluded_members(session: AsyncSession, audience: Audience) -> frozens
 class Preview:
     """The check before sending: who gets it, in which language, who does not and why."""
 
-    recipients: int = 0
+    recipients: int = 0  # people, each reached once on one of their chats
+    people: int = 0  # in the audience, reached or not
+    addresses: int = 0  # their chat addresses: more than people when chats are linked
     by_channel: dict[str, int] = field(default_factory=dict)
     by_locale: dict[str, int] = field(default_factory=dict)
     by_fallback: dict[str, int] = field(default_factory=dict)
@@ -316,19 +384,23 @@ async def preview(
     by_fallback: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     missing: Counter[str] = Counter()
-    result = await session.stream_scalars(audience_query(audience, staff))
+    stmt = audience_query(audience, staff)
+    people = await People.load(session, stmt, None)
+    result = await session.stream_scalars(stmt)
     async for contact in result:
-        member = plan(broadcast, contact, now, excluded, quiet)
+        found.addresses += 1
+        member = people.choose(broadcast, contact, now, excluded, quiet)
         if member is None:
             continue
+        found.people += 1
         if member.skip:
             skipped[member.skip] += 1
             continue
-        by_channel[contact.channel] += 1
+        by_channel[member.contact.channel] += 1
         by_locale[member.locale] += 1
         by_fallback[member.fallback] += 1
         if member.fallback != "own":
-            missing[member_locale(contact)] += 1
+            missing[member_locale(member.contact)] += 1
         found.templated += member.template is not None
         found.waits_for_morning += member.waits_for_morning
     found.recipients = sum(by_channel.values())
@@ -369,12 +441,24 @@ async def expand(
     ).all()
     if not contacts:
         return 0
+    # A linked person gets one row, on the address chosen for them; it may lie on a later page.
+    linked = {c.person_id for c in contacts if c.person_id is not None}
+    people = await People.load(session, audience_query(audience, author), linked)
+    if linked:
+        people.done = set(
+            await session.scalars(
+                select(Contact.person_id)
+                .join(Delivery, Delivery.contact_id == Contact.id)
+                .where(Delivery.broadcast_id == broadcast.id, Contact.person_id.in_(linked))
+            )
+        )
     rows: list[dict[str, Any]] = []
     messages: dict[str, dict[str, Any]] = {}
     for contact in contacts:
-        member = plan(broadcast, contact, now, excluded, quiet)
+        member = people.choose(broadcast, contact, now, excluded, quiet)
         if member is None:
             continue
+        contact = member.contact
         if member.locale not in messages:
             messages[member.locale] = message_for(
                 broadcast, member.locale, tell_me_more.get(member.locale),
@@ -456,7 +540,20 @@ async def cancel(session: AsyncSession, broadcast: Broadcast) -> int:
 
 
 async def follow_up(session: AsyncSession, broadcast: Broadcast, author: int | None) -> Broadcast:
-    """A new draft for those who did not receive ``broadcast`` and can be reached now."""
+    """A new draft for those who did not receive ``broadcast`` and can be reached now (not
+    those who got it on another of their linked chats)."""
+    got_it = aliased(Delivery)
+    sibling = aliased(Contact)
+    reached_elsewhere = (
+        select(got_it.id)
+        .join(sibling, sibling.id == got_it.contact_id)
+        .where(
+            got_it.broadcast_id == broadcast.id,
+            got_it.status.in_(DELIVERED),
+            sibling.person_id == Contact.person_id,
+        )
+        .exists()
+    )
     failed = (
         await session.scalars(
             select(Delivery.contact_id)
@@ -466,6 +563,7 @@ async def follow_up(session: AsyncSession, broadcast: Broadcast, author: int | N
                 Delivery.status.in_(("failed", "undelivered", "skipped", "cancelled")),
                 Contact.status == "active",
                 Contact.unreachable_at.is_(None),
+                Contact.person_id.is_(None) | ~reached_elsewhere,
             )
         )
     ).all()

@@ -7,7 +7,9 @@ from functools import cache
 
 from bot.i18n import LOCALES, Translator, fold
 
-COMMANDS: tuple[str, ...] = ("start", "help", "menu", "language", "country", "stop", "cancel")
+COMMANDS: tuple[str, ...] = (
+    "start", "help", "menu", "language", "country", "stop", "cancel", "link", "unlink",
+)  # fmt: skip
 # The secretariat's own commands: Telegram slash commands only, no words to translate.
 STAFF_COMMANDS: tuple[str, ...] = ("staff", "news", "results")
 STAFF_FLOW = "staff_news"  # composing a broadcast in the bot
@@ -27,9 +29,13 @@ COMMAND_WORDS: dict[str, str] = {
     "country": C_("command", "country"),
     "stop": C_("command", "stop, stopall, unsubscribe, end, quit"),
     "cancel": C_("command", "cancel, exit, leave"),
+    "link": C_("command", "link, connect"),
+    "unlink": C_("command", "unlink, disconnect"),
 }
 
 _SLASH = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s.*)?$", re.DOTALL)
+# "link 123456": the command word followed by the code from the member's other chat.
+_WITH_CODE = re.compile(r"^(\D+?)[\s:]*(\d[\d\s.-]*)$")
 
 
 def words_in(t: Translator, command: str) -> list[str]:
@@ -60,4 +66,8 @@ def recognise(text: str) -> str | None:
         return name if name in COMMANDS or name in STAFF_COMMANDS else None
     if len(stripped) > 40:
         return None
-    return vocabulary().get(fold(stripped))
+    found = vocabulary().get(fold(stripped))
+    coded = _WITH_CODE.match(stripped) if found is None else None
+    if coded and vocabulary().get(fold(coded.group(1))) == "link":
+        return "link"
+    return found

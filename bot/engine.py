@@ -18,6 +18,7 @@ from bot.commands import STAFF_COMMANDS, STAFF_FLOW, recognise
 from bot.config import Settings
 from bot.coordination import Coordinator
 from bot.i18n import resolve_locale, translator_for
+from bot.linking import keep_in_step
 from bot.messages import InboundMessage, Kind, OutboundMessage
 from bot.router import Context, Dispatcher, Effect, Handled
 from bot.storage.db import Database
@@ -203,6 +204,8 @@ class Engine:
             done = Handled(session, row.id, alert_rows)
             for effect in effects:
                 await effect(done)
+        if contact is not None:
+            await keep_in_step(session, contact)
         row.status = "done"
         row.processed_at = utcnow()
         log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)

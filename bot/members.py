@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from bot import linking
 from bot.staff import Staff, member_scope, record
 from bot.storage.models import (
     Contact,
@@ -57,6 +59,15 @@ class HistoryItem:
     direction: str  # "in" from the member, "out" to them
     text: str
     status: str
+    channel: str = ""  # which of the member's linked chats
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A member's chats: this one and those linked with it, and where news reaches them."""
+
+    contacts: list[Contact]
+    preferred: str | None
 
 
 def status_of(contact: Contact) -> str:
@@ -65,10 +76,10 @@ def status_of(contact: Contact) -> str:
     return "unreachable" if contact.unreachable_at is not None else contact.status
 
 
-def _status_is(status: str) -> ColumnElement[bool]:
+def _status_is(status: str, c: Any = Contact) -> ColumnElement[bool]:
     if status == "unreachable":
-        return Contact.unreachable_at.is_not(None)
-    return and_(Contact.status == status, Contact.unreachable_at.is_(None))
+        return c.unreachable_at.is_not(None)
+    return and_(c.status == status, c.unreachable_at.is_(None))
 
 
 def _addresses(q: str) -> list[str]:
@@ -83,31 +94,50 @@ def _addresses(q: str) -> list[str]:
     return found
 
 
-def _matching(stmt: Select[Any], where: MemberFilter) -> Select[Any]:
+def _conditions(where: MemberFilter, c: Any = Contact) -> list[ColumnElement[bool]]:
+    """The filters as conditions on ``c``: the contacts table, or another name for it."""
+    found: list[ColumnElement[bool]] = []
     q = (where.q or "").strip()
     if q:
         either: list[ColumnElement[bool]] = [
-            func.lower(Contact.organisation).contains(q.lower(), autoescape=True),
-            Contact.address.in_(_addresses(q)),
+            func.lower(c.organisation).contains(q.lower(), autoescape=True),
+            c.address.in_(_addresses(q)),
         ]
         if q.isdigit() and len(q) < 19:  # an id; longer digit strings are phone numbers
-            either.append(Contact.id == int(q))
-        stmt = stmt.where(or_(*either))
+            either.append(c.id == int(q))
+        found.append(or_(*either))
     if where.country:
-        stmt = stmt.where(Contact.country == where.country.upper())
+        found.append(c.country == where.country.upper())
     if where.locale:
-        stmt = stmt.where(Contact.locale == where.locale)
+        found.append(c.locale == where.locale)
     if where.channel:
-        stmt = stmt.where(Contact.channel == where.channel)
+        found.append(c.channel == where.channel)
     if where.organisation:
-        stmt = stmt.where(
-            func.lower(Contact.organisation).contains(
-                where.organisation.strip().lower(), autoescape=True
-            )
+        found.append(
+            func.lower(c.organisation).contains(where.organisation.strip().lower(), autoescape=True)
         )
     if where.status:
-        stmt = stmt.where(_status_is(where.status))
-    return stmt
+        found.append(_status_is(where.status, c))
+    return found
+
+
+def _matching(stmt: Select[Any], where: MemberFilter) -> Select[Any]:
+    return stmt.where(*_conditions(where))
+
+
+def _one_per_person(stmt: Select[Any], where: MemberFilter) -> Select[Any]:
+    """A member with linked chats is one row: the first of their chats that matches."""
+    earlier = aliased(Contact)
+    return stmt.where(
+        or_(
+            Contact.person_id.is_(None),
+            ~exists().where(
+                earlier.person_id == Contact.person_id,
+                earlier.id < Contact.id,
+                *_conditions(where, earlier),
+            ),
+        )
+    )
 
 
 async def search(
@@ -119,8 +149,8 @@ async def search(
     limit: int = 50,
 ) -> tuple[list[Contact], int]:
     """One page of the members matching ``where`` that ``staff`` may see, newest first, and how
-    many match in all."""
-    stmt = _matching(member_scope(select(Contact), staff), where)
+    many match in all; linked chats of one member count once."""
+    stmt = _one_per_person(_matching(member_scope(select(Contact), staff), where), where)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     found = await session.scalars(
         stmt.order_by(Contact.created_at.desc(), Contact.id.desc()).offset(offset).limit(limit)
@@ -140,25 +170,52 @@ def _inbound_text(message: dict[str, Any]) -> str:
     return str(text)
 
 
+async def linked(session: AsyncSession, contact: Contact) -> Linked:
+    contacts = await linking.person_contacts(session, contact)
+    return Linked(contacts, await linking.preferred_channel(session, contact))
+
+
+async def channels_of(session: AsyncSession, contacts: list[Contact]) -> dict[int, list[str]]:
+    """For a page of members: the channels of each one's linked chats, by the row's id."""
+    people = {c.person_id for c in contacts if c.person_id is not None}
+    found: dict[int, set[str]] = {}
+    if people:
+        rows = await session.execute(
+            select(Contact.person_id, Contact.channel).where(Contact.person_id.in_(people))
+        )
+        for person_id, channel in rows.all():
+            found.setdefault(person_id, set()).add(channel)
+    order = {name: i for i, name in enumerate(linking.CHANNELS)}
+    return {
+        c.id: sorted(found.get(c.person_id or 0) or {c.channel}, key=lambda ch: order.get(ch, 9))
+        for c in contacts
+    }
+
+
 async def history(session: AsyncSession, member_id: int, limit: int = 200) -> list[HistoryItem]:
-    """The member's messages and the bot's, oldest first: the last ``limit`` of them."""
+    """The member's messages and the bot's, oldest first: the last ``limit`` of them, from
+    every chat linked with this one."""
     contact = await session.get(Contact, member_id)
     if contact is None:
         return []
+    chats = await linking.person_contacts(session, contact)
     inbound = await session.execute(
-        select(Inbound.received_at, Inbound.message, Inbound.status)
-        .where(Inbound.channel == contact.channel, Inbound.address == contact.address)
+        select(Inbound.received_at, Inbound.message, Inbound.status, Inbound.channel)
+        .where(or_(*(and_(Inbound.channel == c.channel, Inbound.address == c.address)
+                     for c in chats)))
         .order_by(Inbound.id.desc())
         .limit(limit)
-    )
+    )  # fmt: skip
     outbound = await session.execute(
-        select(Delivery.created_at, Delivery.message, Delivery.status)
-        .where(Delivery.contact_id == member_id)
+        select(Delivery.created_at, Delivery.message, Delivery.status, Delivery.channel)
+        .where(Delivery.contact_id.in_([c.id for c in chats]))
         .order_by(Delivery.id.desc())
         .limit(limit)
     )
-    items = [HistoryItem(at, "in", _inbound_text(m or {}), s) for at, m, s in inbound]
-    items += [HistoryItem(at, "out", str((m or {}).get("text") or ""), s) for at, m, s in outbound]
+    items = [HistoryItem(at, "in", _inbound_text(m or {}), s, ch) for at, m, s, ch in inbound]
+    items += [
+        HistoryItem(at, "out", str((m or {}).get("text") or ""), s, ch) for at, m, s, ch in outbound
+    ]
     # Inbound first at the same instant: a reply never comes before what it answers.
     items.sort(key=lambda i: (_naive(i.at), i.direction != "in"))
     return items[-limit:]

@@ -32,6 +32,7 @@ from bot.channels.base import Channel, Outcome, SendResult
 from bot.config import Settings
 from bot.coordination import Coordinator
 from bot.engine import contact_key
+from bot.fallback import deliver_elsewhere
 from bot.messages import OutboundMessage
 from bot.metrics import Metrics
 from bot.pacing import Pacer
@@ -100,6 +101,7 @@ def _claim_statement() -> Any:
             table.c.message,
             table.c.attempts,
             table.c.created_at,
+            table.c.broadcast_id,
         )
     )
 
@@ -153,6 +155,7 @@ class Claimed:
     message: dict[str, Any]
     attempts: int
     created_at: datetime | None
+    broadcast_id: int | None = None
 
 
 class Sender:
@@ -420,6 +423,7 @@ class Sender:
         unreachable: set[int] = set()
         web_addresses: set[str] = set()
         choices: list[dict[str, Any]] = []
+        lost: list[tuple[int, int]] = []  # broadcasts that failed for good on a member's chat
         for row, result in batch:
             values: dict[str, Any] = {
                 "row_id": row.id,
@@ -457,6 +461,8 @@ class Sender:
                 values["new_due"] = now + delay
             elif outcome == Outcome.UNREACHABLE and row.contact_id is not None:
                 unreachable.add(row.contact_id)
+            if values["new_status"] == "failed" and row.broadcast_id and row.contact_id:
+                lost.append((row.broadcast_id, row.contact_id))
             updates.append(values)
         async with self.db.session() as session, session.begin():
             # Core, not the ORM's bulk update: the same statement for every row, no
@@ -470,11 +476,16 @@ class Sender:
                     update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)
                 )
                 # Whatever else waits for them would only fail the same way.
-                await session.execute(
+                held = await session.execute(
                     update(Delivery)
                     .where(Delivery.contact_id.in_(unreachable), Delivery.status == "queued")
                     .values(status="skipped", status_rank=5, error_code="unreachable")
+                    .returning(Delivery.broadcast_id, Delivery.contact_id)
                 )
+                lost += [(b, c) for b, c in held.all() if b and c]
+            if lost:
+                # A linked member gets the broadcast on their next chat instead.
+                await deliver_elsewhere(session, lost)
         try:
             for address in web_addresses:
                 await self.coordinator.notify(f"web:{contact_key('web', address)}")
@@ -498,5 +509,11 @@ async def record_status(db: Database, platform_id: str, status: str, error_code:
             update(Delivery)
             .where(Delivery.platform_id == platform_id, Delivery.status_rank < rank)
             .values(**values)
+            .returning(Delivery.broadcast_id, Delivery.contact_id)
         )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+        changed = result.all()
+        if status in ("failed", "undelivered"):
+            # Reported failed after it left (e.g. outside WhatsApp's window): a linked
+            # member gets the broadcast on their next chat instead.
+            await deliver_elsewhere(session, [(b, c) for b, c in changed if b and c])
+    return len(changed)

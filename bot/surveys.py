@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.broadcasts import member_locale
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import normalize_locale
+from bot.linking import person_contact_ids
 from bot.storage.models import (
     Contact,
     Delivery,
@@ -165,10 +166,11 @@ async def open_for(session: AsyncSession, contact: Contact) -> list[tuple[Survey
     surveys = [s for s in found if for_member(s, contact)]
     if not surveys:
         return []
+    ids = await person_contact_ids(session, contact)  # one response per person
     mine = await session.execute(
         select(SurveyResponse.survey_id, SurveyResponse.status)
         .where(
-            SurveyResponse.contact_id == contact.id,
+            SurveyResponse.contact_id.in_(ids),
             SurveyResponse.survey_id.in_([s.id for s in surveys]),
         )
         .order_by(SurveyResponse.attempt)
@@ -242,23 +244,26 @@ async def answers_of(session: AsyncSession, response_id: int) -> dict[int, Surve
 
 
 async def latest_response(
-    session: AsyncSession, survey_id: int, contact_id: int
+    session: AsyncSession, survey_id: int, contact: Contact
 ) -> SurveyResponse | None:
+    """The member's latest response, from whichever of their linked chats they answered."""
+    ids = await person_contact_ids(session, contact)
     return await session.scalar(
         select(SurveyResponse)
-        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.contact_id == contact_id)
-        .order_by(SurveyResponse.attempt.desc())
+        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.contact_id.in_(ids))
+        .order_by(SurveyResponse.attempt.desc(), SurveyResponse.id.desc())
         .limit(1)
     )
 
 
-async def was_invited(session: AsyncSession, survey: Survey, contact_id: int) -> bool:
+async def was_invited(session: AsyncSession, survey: Survey, contact: Contact) -> bool:
     sent = [i for i in (survey.broadcast_id, survey.reminder_broadcast_id) if i]
     if not sent:
         return False
+    ids = await person_contact_ids(session, contact)
     found = await session.scalar(
         select(Delivery.id)
-        .where(Delivery.broadcast_id.in_(sent), Delivery.contact_id == contact_id)
+        .where(Delivery.broadcast_id.in_(sent), Delivery.contact_id.in_(ids))
         .limit(1)
     )
     return found is not None
@@ -283,7 +288,7 @@ async def begin(
         locale=survey_locale(survey, contact),
         country=contact.country or contact.country_hint,
         organisation=(contact.organisation or "").strip()[:200] or None,
-        invited=await was_invited(session, survey, contact.id),
+        invited=await was_invited(session, survey, contact),
     )
     session.add(response)
     await session.flush()

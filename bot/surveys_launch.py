@@ -18,7 +18,7 @@ from bot.coordination import Coordinator
 from bot.i18n import LOCALES, Translator
 from bot.staff import Staff
 from bot.storage.db import Database
-from bot.storage.models import Broadcast, Delivery, Survey, SurveyResponse, utcnow
+from bot.storage.models import Broadcast, Contact, Delivery, Survey, SurveyResponse, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,19 @@ async def not_finished(session: AsyncSession, survey: Survey) -> list[int]:
                 SurveyResponse.survey_id == survey.id, SurveyResponse.status == "finished"
             )
         )
+    )
+    # A member who finished on one of their linked chats has finished on all of them.
+    finished_people = (
+        select(Contact.person_id)
+        .join(SurveyResponse, SurveyResponse.contact_id == Contact.id)
+        .where(
+            SurveyResponse.survey_id == survey.id,
+            SurveyResponse.status == "finished",
+            Contact.person_id.is_not(None),
+        )
+    )
+    finished |= set(
+        await session.scalars(select(Contact.id).where(Contact.person_id.in_(finished_people)))
     )
     return sorted(i for i in reached - finished if i is not None)
 

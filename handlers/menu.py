@@ -6,6 +6,7 @@ from bot.i18n import LANGUAGE_NAMES
 from bot.messages import Button
 from bot.router import Context, Router
 from handlers.faq import browse
+from handlers.linking import ask_unlink, offer_code, preferred_picker, show_settings
 from handlers.onboarding import ask_organisation, save_organisation, welcome
 from handlers.survey import FLOW as SURVEY_FLOW
 from handlers.survey import list_surveys, pause
@@ -109,7 +110,8 @@ def settings(ctx: Context) -> None:
     contact = ctx.contact
     stopped = contact.status == "stopped"
     news = _("off") if stopped else _("on")
-    ctx.reply(
+    show_settings(
+        ctx,
         _(
             "Your settings:\nLanguage: {language}\nCountry: {country}\n"
             "Organisation: {organisation}\nNews: {news}",
@@ -123,8 +125,8 @@ def settings(ctx: Context) -> None:
             [Button(_("Change country"), "set:country")],
             [Button(_("Change organisation"), "set:organisation")],
             [Button(_("Resume the news") if stopped else _("Stop the news"), "set:news")],
-            [Button(_("Back to the menu"), "menu:main")],
         ],
+        [Button(_("Back to the menu"), "menu:main")],
     )
 
 
@@ -140,6 +142,12 @@ async def on_setting(ctx: Context) -> None:
         return ask_organisation(ctx)
     if choice == "news":
         return await (start(ctx) if ctx.contact.status == "stopped" else stop(ctx))
+    if choice == "link":
+        return offer_code(ctx)
+    if choice == "unlink":
+        return ask_unlink(ctx)
+    if choice == "preferred":
+        return preferred_picker(ctx)
     settings(ctx)
 
 

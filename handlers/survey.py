@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.i18n import Translator
+from bot.linking import person_contact_ids
 from bot.messages import Button, OutboundMessage
 from bot.router import Context, Handled, Router
 from bot.storage.models import Delivery, Survey, SurveyQuestion, SurveyResponse
@@ -133,7 +134,7 @@ async def open_survey(ctx: Context) -> None:
             turn.say(t("This survey is closed. Thank you for your interest!"), [_menu_row(t)])
             return _finish_turn(turn, t, ["menu:main"])
         questions = await questions_of(session, survey.id)
-        latest = await latest_response(session, survey.id, ctx.contact.id)
+        latest = await latest_response(session, survey.id, ctx.contact)
         if latest is not None and latest.status == "started":
             turn.say(t("Welcome back! Let us continue where you left off."))
             step = Step(latest, _current(latest, questions), await answers_of(session, latest.id))
@@ -315,10 +316,12 @@ async def _response(turn: Turn, question_id: int | None) -> SurveyResponse | Non
         )
         if survey_id is None:
             return None
-        return await latest_response(session, survey_id, ctx.contact.id)
+        return await latest_response(session, survey_id, ctx.contact)
     response_id = (ctx.contact.flow_data or {}).get("response")
     found = await session.get(SurveyResponse, response_id) if isinstance(response_id, int) else None
-    return found if found is not None and found.contact_id == ctx.contact.id else None
+    if found is None or found.contact_id is None:
+        return None
+    return found if found.contact_id in await person_contact_ids(session, ctx.contact) else None
 
 
 async def _act(

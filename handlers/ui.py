@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.commands import words_in
 from bot.countries import MEMBER_COUNTRIES, OTHER
-from bot.i18n import LANGUAGE_NAMES, LOCALES
+from bot.i18n import LANGUAGE_NAMES, LOCALES, Translator
 from bot.messages import Button
 from bot.router import Context
 
@@ -13,7 +13,12 @@ def command_word(ctx: Context, command: str) -> str:
     """How the member should type a command here: ``/stop`` on Telegram, a word elsewhere."""
     if ctx.msg.channel == "telegram":
         return f"/{command}"
-    words = words_in(ctx.t, command)
+    return word_for(ctx.t, command)
+
+
+def word_for(t: Translator, command: str) -> str:
+    """The word for a command in one language, which works on every channel."""
+    words = words_in(t, command)
     return words[0] if words else command
 
 

@@ -1,4 +1,4 @@
-"""The tables: contacts, inbound messages, the outbox of deliveries, the secretariat's inbox,
+"""The tables: people and their contacts, inbound messages, the outbox of deliveries, the secretariat's inbox,
 and the secretariat's accounts, sessions, API tokens and audit log; surveys and their answers."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -53,8 +54,21 @@ class Base(DeclarativeBase):
     pass
 
 
+class Person(Base):
+    """A member with several linked chat addresses: the contacts that share its id are one
+    person, who gets a broadcast once, on their preferred channel when it can deliver."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))  # None: the latest used
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class Contact(Base):
-    """One chat address of a member on one channel, with their settings and flow state."""
+    """One chat address of a member on one channel, with their settings and flow state;
+    linked addresses share a ``person_id`` and keep their settings in step."""
 
     __tablename__ = "contacts"
     __table_args__ = (UniqueConstraint("channel", "address", name="uq_contacts_address"),)
@@ -77,6 +91,56 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # The person this address is linked into (``people.id``); None: an address on its own.
+    # No foreign key: adding one to an existing SQLite table means copying the table, and
+    # dropping the old copy would cascade to every row that points at a contact.
+    person_id: Mapped[int | None] = mapped_column(Id, index=True)
+    # When the member last changed a setting (language, country, organisation, news): on
+    # linking, the most recent settings win.
+    settings_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+# What a person has once, whichever of their chats they write from; a change stamps
+# ``settings_at``, and on linking or later the newest change wins.
+SETTINGS: tuple[str, ...] = ("locale", "country", "organisation", "status")
+
+
+def _settings_changed(target: Contact, value: object, old: object, initiator: object) -> None:
+    target.settings_at = utcnow()
+
+
+for _setting in SETTINGS:
+    event.listen(getattr(Contact, _setting), "set", _settings_changed)
+
+
+class LinkCode(Base):
+    """A one-time code that links the chat that asked for it with the chat it is sent from.
+    Only a hash of the code is kept."""
+
+    __tablename__ = "link_codes"
+    __table_args__ = (Index("ix_link_codes_hash", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LinkFailure(Base):
+    """Wrong link codes sent from one chat: a few of them lock that chat out for a while."""
+
+    __tablename__ = "link_failures"
+
+    contact_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Inbound(Base):

@@ -68,12 +68,13 @@ async def member_list(
         found, total = await members.search(
             session, visit.staff, where, offset=(page - 1) * PAGE, limit=PAGE
         )
+        channels = await members.channels_of(session, found)
     countries = (visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER)
     return render(
         request, "members.html", visit, title=N_("Members"), found=found, total=total,
         page=page, pages=max(1, -(-total // PAGE)), where=where, status_of=members.status_of,
         countries=countries, locales=LOCALES, channels=CHANNELS, statuses=members.STATUSES,
-        filtered=any(vars(where).values()), query=_query(where),
+        filtered=any(vars(where).values()), query=_query(where), member_channels=channels,
     )  # fmt: skip
 
 
@@ -116,16 +117,19 @@ async def member_page(
         if contact is None:
             raise HTTPException(404)
         history = await members.history(session, member_id)
+        chats = await members.linked(session, contact)
         conversations = list(
             await session.scalars(
                 select(Conversation)
-                .where(Conversation.contact_id == member_id)
+                .where(Conversation.contact_id.in_([c.id for c in chats.contacts]))
                 .order_by(Conversation.id.desc())
             )
         )
+    linked = [c for c in chats.contacts if c.id != contact.id]
     return render(
         request, "member.html", visit, contact=contact, status=members.status_of(contact),
-        history=history, conversations=conversations,
+        history=history, conversations=conversations, linked=linked,
+        preferred=chats.preferred, status_of=members.status_of,
     )  # fmt: skip
 
 

@@ -100,7 +100,9 @@ class BroadcastList(BaseModel):
 
 
 class PreviewOut(BaseModel):
-    recipients: int
+    recipients: int = Field(description="people who will get it, each once")
+    people: int = Field(0, description="people in the audience, reached or skipped")
+    addresses: int = Field(0, description="their chat addresses: more when chats are linked")
     by_channel: dict[str, int]
     by_locale: dict[str, int]
     by_fallback: dict[str, int] = Field(description="own language, country's, or base text")

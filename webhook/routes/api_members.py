@@ -39,6 +39,7 @@ class MemberOut(BaseModel):
     organisation: str | None
     created_at: datetime
     last_inbound_at: datetime | None
+    channels: list[str] = []  # of every chat linked with this one, this one's included
 
 
 class MemberPage(BaseModel):
@@ -53,15 +54,27 @@ class HistoryItemOut(BaseModel):
     direction: Literal["in", "out"]
     text: str
     status: str
+    channel: str  # which of the member's chats
+
+
+class LinkedChat(BaseModel):
+    """One of a member's linked chats: its member id and channel, never its address."""
+
+    id: int
+    channel: str
+    status: Status
+    last_inbound_at: datetime | None
 
 
 class MemberDetail(MemberOut):
     consent_at: datetime | None
     conversations: list[int]  # ids in the inbox, newest first
-    history: list[HistoryItemOut]
+    history: list[HistoryItemOut]  # from every linked chat
+    linked: list[LinkedChat]  # the member's other chats, linked with this one
+    preferred_channel: str | None  # where news and surveys go first; None: the latest used
 
 
-def member_out(contact: Contact) -> MemberOut:
+def member_out(contact: Contact, channels: list[str] | None = None) -> MemberOut:
     return MemberOut(
         id=contact.id,
         channel=contact.channel,
@@ -71,6 +84,7 @@ def member_out(contact: Contact) -> MemberOut:
         organisation=contact.organisation,
         created_at=contact.created_at,
         last_inbound_at=contact.last_inbound_at,
+        channels=channels or [contact.channel],
     )
 
 
@@ -113,8 +127,12 @@ async def search(
     `status` unreachable means the platform no longer delivers to them, whatever they chose."""
     async with service.db.session() as session:
         found, total = await members.search(session, person, where, offset=offset, limit=limit)
+        channels = await members.channels_of(session, found)
     return MemberPage(
-        total=total, offset=offset, limit=limit, members=[member_out(c) for c in found]
+        total=total,
+        offset=offset,
+        limit=limit,
+        members=[member_out(c, channels[c.id]) for c in found],
     )
 
 
@@ -181,16 +199,28 @@ async def detail(
         if contact is None:
             raise HTTPException(404, "no such member")
         items = await members.history(session, member_id, history) if history else []
+        chats = await members.linked(session, contact)
         conversations = await session.scalars(
             select(Conversation.id)
-            .where(Conversation.contact_id == member_id)
+            .where(Conversation.contact_id.in_([c.id for c in chats.contacts]))
             .order_by(Conversation.id.desc())
         )
+    others = [c for c in chats.contacts if c.id != contact.id]
     return MemberDetail(
-        **member_out(contact).model_dump(),
+        **member_out(contact, sorted({c.channel for c in chats.contacts})).model_dump(),
         consent_at=contact.consent_at,
         conversations=list(conversations),
         history=[HistoryItemOut(**vars(i)) for i in items],  # type: ignore[arg-type]
+        linked=[
+            LinkedChat(
+                id=c.id,
+                channel=c.channel,
+                status=members.status_of(c),  # type: ignore[arg-type]
+                last_inbound_at=c.last_inbound_at,
+            )
+            for c in others
+        ],
+        preferred_channel=chats.preferred,
     )
 
 
