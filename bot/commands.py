@@ -7,7 +7,9 @@ from functools import cache
 
 from bot.i18n import LOCALES, Translator, fold
 
-COMMANDS: tuple[str, ...] = ("start", "help", "menu", "language", "country", "stop", "cancel")
+COMMANDS: tuple[str, ...] = (
+    "start", "help", "menu", "language", "country", "stop", "cancel", "mydata", "deleteme",
+)  # fmt: skip
 # The secretariat's own commands: Telegram slash commands only, no words to translate.
 STAFF_COMMANDS: tuple[str, ...] = ("staff", "news", "results")
 STAFF_FLOW = "staff_news"  # composing a broadcast in the bot
@@ -27,6 +29,8 @@ COMMAND_WORDS: dict[str, str] = {
     "country": C_("command", "country"),
     "stop": C_("command", "stop, stopall, unsubscribe, end, quit"),
     "cancel": C_("command", "cancel, exit, leave"),
+    "mydata": C_("command", "my data, mydata"),
+    "deleteme": C_("command", "delete me, deleteme, delete my data"),
 }
 
 _SLASH = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s.*)?$", re.DOTALL)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     or_,
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
 BACKOFF_CAP = 300.0
+PAGE_CHANNELS = ("web", "terminal")  # chats that fetch their messages from the outbox
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # One-way ranks: a status report may only move a delivery forward (a late "sent" never
 # overwrites "read").
@@ -417,6 +419,7 @@ class Sender:
     async def _record(self, batch: list[tuple[Claimed, SendResult]]) -> None:
         now, stamp = time.time(), utcnow()
         updates: list[dict[str, Any]] = []
+        ephemeral: list[int] = []  # sent or given up: erased (the web chat's page erases its own)
         unreachable: set[int] = set()
         web_addresses: set[str] = set()
         choices: list[dict[str, Any]] = []
@@ -457,6 +460,9 @@ class Sender:
                 values["new_due"] = now + delay
             elif outcome == Outcome.UNREACHABLE and row.contact_id is not None:
                 unreachable.add(row.contact_id)
+            if row.message.get("ephemeral") and values["new_status"] != "queued":
+                if row.channel not in PAGE_CHANNELS or outcome != Outcome.SENT:
+                    ephemeral.append(row.id)
             updates.append(values)
         async with self.db.session() as session, session.begin():
             # Core, not the ORM's bulk update: the same statement for every row, no
@@ -465,6 +471,8 @@ class Sender:
             await connection.execute(_RECORD, updates)
             if choices:
                 await connection.execute(_CHOICES, choices)
+            if ephemeral:
+                await session.execute(delete(Delivery).where(Delivery.id.in_(ephemeral)))
             if unreachable:
                 await session.execute(
                     update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)

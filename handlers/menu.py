@@ -123,6 +123,8 @@ def settings(ctx: Context) -> None:
             [Button(_("Change country"), "set:country")],
             [Button(_("Change organisation"), "set:organisation")],
             [Button(_("Resume the news") if stopped else _("Stop the news"), "set:news")],
+            [Button(_("My data"), "privacy:data")],
+            [Button(_("Delete me"), "privacy:erase")],
             [Button(_("Back to the menu"), "menu:main")],
         ],
     )
