@@ -229,6 +229,14 @@ async def test_delete_me_asks_first_then_leaves_nothing_behind(backend, channel,
         async with stack.service.db.session() as session:
             assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 1
 
+        needles = [member.address, ORGANISATION, QUESTION, SECRET_NOTE, "What is ChildPact"]
+        if channel == "whatsapp":
+            needles.append(member.address.removeprefix("whatsapp:"))
+        before = await leftovers(stack, backend, needles)  # the search does find them
+        assert {"contacts: " + member.address, "survey_responses: " + ORGANISATION} <= set(before)
+        if channel == "telegram" and backend.redis_url:  # dedupe marks carry the chat id
+            assert "redis: " + member.address in before
+
         asked = await member.say(word(lang, "deleteme", channel))
         assert asked[-1].payloads == ["erase:yes", "erase:no"]
         kept = await member.tap("erase:no")
@@ -256,9 +264,6 @@ async def test_delete_me_asks_first_then_leaves_nothing_behind(backend, channel,
         await eventually(lambda: goodbye in said())
         await eventually(lambda: emptied(stack, member))
 
-        needles = [member.address, ORGANISATION, QUESTION, SECRET_NOTE, "What is ChildPact"]
-        if channel == "whatsapp":
-            needles.append(member.address.removeprefix("whatsapp:"))
         assert await leftovers(stack, backend, needles) == []
         logged = caplog.text
         assert [n for n in needles if n in logged] == []
