@@ -319,9 +319,13 @@ def link_secret(settings: Any) -> str | None:
     return None
 
 
-def link(settings: Any, contact_ids: list[int], suffix: str = "json") -> str | None:
-    """The public URL of the member's file, or None without PUBLIC_URL or a secret."""
+def link(
+    settings: Any, contact_ids: list[int], suffix: str = "json", *, relative: bool = False
+) -> str | None:
+    """The public URL of the member's file; without PUBLIC_URL, a path when ``relative`` (the
+    web chat's page is on this server) or None; None without a secret to sign it."""
     secret = link_secret(settings)
-    if not secret or not settings.public_url:
+    if not secret or not (settings.public_url or relative):
         return None
-    return f"{settings.public_url.rstrip('/')}/api/exports/{sign(secret, contact_ids)}.{suffix}"
+    path = f"/api/exports/{sign(secret, contact_ids)}.{suffix}"
+    return f"{settings.public_url.rstrip('/')}{path}" if settings.public_url else path

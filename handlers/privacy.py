@@ -92,12 +92,14 @@ async def _send_data(ctx: Context, done: Handled) -> None:
     sections = await export.collect(done.session, ids)
     _queue(ctx, done, OutboundMessage(export.readable(sections, _, SUMMARY_LIMIT), ephemeral=True))
     # Twilio takes documents it knows the type of: a plain text file (its content is JSON).
-    url = export.link(ctx.settings, ids, "txt" if ctx.msg.channel == "whatsapp" else "json")
+    channel = ctx.msg.channel
+    suffix = "txt" if channel == "whatsapp" else "json"
+    url = export.link(ctx.settings, ids, suffix, relative=channel in ("web", "terminal"))
     if url is None:
         _queue(ctx, done, OutboundMessage(_("Sorry, I cannot prepare the file right now.")))
         return
     document = {"filename": export.FILENAME, "url": url}
-    if ctx.msg.channel == "telegram":  # Telegram takes only PDF and ZIP files by link
+    if channel == "telegram":  # Telegram takes only PDF and ZIP files by link
         document["content"] = export.as_json(sections)
     caption = _("Your data as a file (JSON).")
     _queue(ctx, done, OutboundMessage(caption, document=document, ephemeral=True))

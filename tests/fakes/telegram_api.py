@@ -31,9 +31,7 @@ _TAG = re.compile(r"<(/?)([^\s>/]*)")
 _ANY_TAG = re.compile(r"<[^>]*>")
 _BOT_TOKEN = re.compile(r"\d+:[\w-]+")
 _CHAT_ID = re.compile(r"-?\d+")
-_MESSAGE_METHODS = frozenset(
-    {"sendmessage", "sendphoto", "senddocument", "editmessagereplymarkup"}
-)
+_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "editmessagereplymarkup"})
 # Sending a document by URL works only for these (the Bot API's documentation says so).
 _DOCUMENT_BY_URL = (".pdf", ".zip", ".gif")
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may upload

@@ -55,7 +55,9 @@ async def onboard(member: Member, country: str = "RO") -> None:
 async def contact_of(stack: Stack, member: Member) -> Contact:
     async with stack.service.db.session() as session:
         found = await session.scalar(
-            select(Contact).where(Contact.channel == member.channel, Contact.address == member.address)
+            select(Contact).where(
+                Contact.channel == member.channel, Contact.address == member.address
+            )
         )
     assert found is not None
     return found
@@ -94,7 +96,11 @@ async def test_consent_is_recorded_and_asked_again_when_the_notice_changes(backe
         stack.service.settings.privacy_version = "3"
         await member.say("hello again")
         await member.tap("consent:no")
-        assert [c.event for c in await consents_of(stack, contact.id)] == ["given", "given", "withdrawn"]
+        assert [c.event for c in await consents_of(stack, contact.id)] == [
+            "given",
+            "given",
+            "withdrawn",
+        ]
         async with stack.service.db.session() as session:
             reached = await session.scalars(audience_query(Audience(), None))
             assert contact.id not in [c.id for c in reached]  # no more broadcasts
@@ -115,16 +121,23 @@ async def test_my_data_on_telegram_is_a_summary_and_an_uploaded_file(backend):
         await member.tap("privacy:data")
 
         def documents() -> list[Any]:
-            return [m for m in stack.telegram.messages_to(member.address) if m.method == "sendDocument"]
+            return [
+                m for m in stack.telegram.messages_to(member.address) if m.method == "sendDocument"
+            ]
 
         [sent] = await eventually(documents)
-        assert sent.document == export.FILENAME and sent.caption == ro("Your data as a file (JSON).")
+        assert sent.document == export.FILENAME and sent.caption == ro(
+            "Your data as a file (JSON)."
+        )
         data = json.loads(sent.file)["childpact_member_data"]
         assert data["profile"][0]["organisation"] == ORGANISATION
         assert any(m["text"] == QUESTION for m in data["messages"])
         assert [c["answer"] for c in data["consents"]] == ["given"]
         summary = [m.text or "" for m in stack.telegram.messages_to(member.address)]
-        assert any(ro("Here is what ChildPact keeps about you:") in s and ORGANISATION in s for s in summary)
+        assert any(
+            ro("Here is what ChildPact keeps about you:") in s and ORGANISATION in s
+            for s in summary
+        )
         await eventually(lambda: emptied(stack, member, ephemeral=True))
 
 
@@ -157,7 +170,10 @@ async def test_my_data_on_whatsapp_comes_through_a_signed_link(backend):
         fetched = await stack.http.get(url.removeprefix(PUBLIC))
         assert fetched.status_code == 200
         assert fetched.headers["content-type"].startswith("text/plain")
-        assert json.loads(fetched.text)["childpact_member_data"]["profile"][0]["organisation"] == ORGANISATION
+        assert (
+            json.loads(fetched.text)["childpact_member_data"]["profile"][0]["organisation"]
+            == ORGANISATION
+        )
         token = url.rsplit("/", 1)[1].removesuffix(".txt")
         forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         assert (await stack.http.get(f"/api/exports/{forged}.json")).status_code == 404
@@ -177,15 +193,22 @@ async def add_history(stack: Stack, contact_id: int) -> tuple[int, int]:
         thread = Conversation(contact_id=contact_id, kind="secretariat", status="open")
         session.add(thread)
         await session.flush()
-        session.add(ConversationMessage(conversation_id=thread.id, direction="member", text=SECRET_NOTE))
-        for survey_id, questions, text in ((named, named_q, SECRET_NOTE), (anonymous, anonymous_q, ANONYMOUS_ANSWER)):
+        session.add(
+            ConversationMessage(conversation_id=thread.id, direction="member", text=SECRET_NOTE)
+        )
+        for survey_id, questions, text in (
+            (named, named_q, SECRET_NOTE),
+            (anonymous, anonymous_q, ANONYMOUS_ANSWER),
+        ):
             response = SurveyResponse(
                 survey_id=survey_id, contact_id=contact_id, channel="telegram", locale="ro",
                 country="RO", organisation=ORGANISATION, status="finished",
             )  # fmt: skip
             session.add(response)
             await session.flush()
-            session.add(SurveyAnswer(response_id=response.id, question_id=questions["gap"], value=text))
+            session.add(
+                SurveyAnswer(response_id=response.id, question_id=questions["gap"], value=text)
+            )
     return named, anonymous
 
 
@@ -269,11 +292,18 @@ async def test_delete_me_asks_first_then_leaves_nothing_behind(backend, channel,
         assert [n for n in needles if n in logged] == []
 
         async with stack.service.db.session() as session:
-            rest = (await session.execute(select(SurveyResponse.survey_id, SurveyResponse.contact_id))).all()
+            rest = (
+                await session.execute(select(SurveyResponse.survey_id, SurveyResponse.contact_id))
+            ).all()
             assert rest == [(anonymous, None)]  # the anonymous answer stays, without them
-            assert await session.scalar(
-                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "member.erase")
-            ) == 1
+            assert (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action == "member.erase")
+                )
+                == 1
+            )
 
         member.cursor = 0  # SQLite hands out the freed row ids again
         again = await member.say("hello")  # a stranger now: welcomed afresh
@@ -294,3 +324,24 @@ async def test_the_secretariat_deleting_a_member_erases_as_much(backend):
         await stack.service.coordinator.forget(erased.keys)
         needles = [member.address, ORGANISATION, QUESTION, SECRET_NOTE]
         assert await leftovers(stack, backend, needles) == []
+
+
+async def test_my_data_in_the_web_chat_is_a_download_link_under_the_summary(backend):
+    async with running(backend, public_url=None) as stack:
+        member = Member(stack, "web", lang="bg")
+        bg = Translator("bg")
+        await onboard(member, country="BG")
+        await member.say("/mydata")
+        page = await stack.http.get(
+            "/chat/api/messages", params={"session": member.address, "wait": 0}
+        )
+        shown = page.json()["messages"]
+        assert any(bg("Here is what ChildPact keeps about you:") in m["text"] for m in shown)
+        [link] = [b for m in shown for row in m["buttons"] for b in row if b.get("url")]
+        assert link["label"] == export.FILENAME and link["url"].startswith("/api/exports/")
+        fetched = await stack.http.get(link["url"])
+        assert fetched.status_code == 200 and fetched.headers["content-type"].startswith(
+            "application/json"
+        )
+        assert json.loads(fetched.text)["childpact_member_data"]["profile"][0]["country"] == "BG"
+        assert await emptied(stack, member, ephemeral=True)  # the page has them: gone
