@@ -283,7 +283,7 @@ class Engine:
         if ctx.again is not None:  # the message held while they answered the privacy notice
             text, ctx.again = ctx.again, None
             ctx.msg = replace(msg, kind=Kind.TEXT, text=text, payload=None, callback_id=None)
-            ctx.command, ctx.payload = recognise(text), _chosen(text, contact.choices or [])
+            ctx.command, ctx.payload = recognise(text), None
             await self._pick_and_run(ctx)
         _remember_choices(ctx)
         return ctx.replies, ctx.alerts, ctx.effects
@@ -352,8 +352,9 @@ def _without_consent(ctx: Context) -> bool:
 def _held(ctx: Context) -> str | None:
     """A returning member's message, kept while they answer a new privacy notice."""
     returning = ctx.contact.status in ("active", "stopped")
-    if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and ctx.text:
-        return ctx.text[:1000]
+    # A number picked from earlier options means nothing once the notice has been answered.
+    if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and not ctx.payload:
+        return ctx.text[:1000] or None
     return None
 
 
