@@ -32,6 +32,11 @@ async def help_(ctx: Context) -> None:
         c: command_word(ctx, c)
         for c in ("menu", "language", "country", "stop", "start", "cancel", "help")
     }
+    privacy = ctx.t(
+        "{mydata} — everything I keep about you\n{deleteme} — delete it all",
+        mydata=command_word(ctx, "mydata"),
+        deleteme=command_word(ctx, "deleteme"),
+    )
     ctx.reply(
         ctx.t(
             "Here is what you can write to me:\n"
@@ -44,6 +49,8 @@ async def help_(ctx: Context) -> None:
             "{help} — this help",
             **words,
         )
+        + "\n"
+        + privacy
     )
 
 

@@ -157,6 +157,11 @@ async def test_my_data_on_whatsapp_comes_through_a_signed_link(backend):
         member = Member(stack, "whatsapp", lang="uk", country_code="380")
         uk = Translator("uk")
         await onboard(member, country="MD")
+        helped = texts(await member.say(word("uk", "help", "whatsapp")))
+        assert (
+            word("uk", "mydata", "whatsapp") in helped
+            and word("uk", "deleteme", "whatsapp") in helped
+        )
         await member.say(word("uk", "mydata", "whatsapp"))
 
         def media() -> list[str]:
