@@ -71,11 +71,20 @@ def _erase(ctx: Context) -> None:
     ctx.effects.append(lambda done: _erase_now(ctx, done))
 
 
-def _queue(ctx: Context, done: Handled, out: OutboundMessage, priority: int = REPLY) -> None:
+def _queue(
+    ctx: Context,
+    done: Handled,
+    out: OutboundMessage,
+    priority: int = REPLY,
+    *,
+    erased: bool = False,
+) -> None:
+    """Put one reply in the outbox; after an erasure it names neither the member nor the
+    message it answers, only the chat it goes to."""
     done.session.add(
         Delivery(
             contact_id=None if out.ephemeral else ctx.contact.id,
-            inbound_id=done.inbound_id,
+            inbound_id=None if erased else done.inbound_id,
             channel=ctx.msg.channel,
             address=ctx.msg.address,
             priority=priority,
@@ -121,8 +130,9 @@ async def _erase_now(ctx: Context, done: Handled) -> None:
             done,
             OutboundMessage("", callback_id=ctx.msg.callback_id, ephemeral=True),
             CALLBACK,
+            erased=True,
         )
-    _queue(ctx, done, OutboundMessage(goodbye, ephemeral=True))
+    _queue(ctx, done, OutboundMessage(goodbye, ephemeral=True), erased=True)
     session.add(
         AuditEntry(at=utcnow(), actor="member", action=ERASED_BY_MEMBER, target=None, detail={})
     )
