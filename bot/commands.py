@@ -9,6 +9,7 @@ from bot.i18n import LOCALES, Translator, fold
 
 COMMANDS: tuple[str, ...] = (
     "start", "help", "menu", "language", "country", "stop", "cancel", "link", "unlink",
+    "mydata", "deleteme",
 )  # fmt: skip
 # The secretariat's own commands: Telegram slash commands only, no words to translate.
 STAFF_COMMANDS: tuple[str, ...] = ("staff", "news", "results")
@@ -31,6 +32,8 @@ COMMAND_WORDS: dict[str, str] = {
     "cancel": C_("command", "cancel, exit, leave"),
     "link": C_("command", "link, connect"),
     "unlink": C_("command", "unlink, disconnect"),
+    "mydata": C_("command", "my data, mydata"),
+    "deleteme": C_("command", "delete me, deleteme, delete my data"),
 }
 
 _SLASH = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s.*)?$", re.DOTALL)

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -156,7 +157,7 @@ class Engine:
                 if row is None:
                     return False, False
                 row_id, attempts = row.id, row.attempts
-                await self._handle(session, row)
+                forget = await self._handle(session, row)
                 more = await session.scalar(
                     select(Inbound.id).where(*pending, Inbound.id > row_id).limit(1)
                 )
@@ -166,11 +167,14 @@ class Engine:
             # A bug in a handler must not block this member forever.
             log.exception("inbound %s failed (attempt %d)", row_id, attempts + 1)
             await self._record_failure(row_id, attempts + 1, exc)
-            more = True
+            more, forget = True, []
+        if forget:  # an erased member's dedupe marks and buckets
+            await self.coordinator.forget(forget)
         await self.coordinator.notify("outbox")
         return True, more is not None
 
-    async def _handle(self, session: AsyncSession, row: Inbound) -> None:
+    async def _handle(self, session: AsyncSession, row: Inbound) -> list[str]:
+        """Handle one message in ``session``; returns the coordination keys to forget."""
         started = time.perf_counter()
         msg = InboundMessage.from_json(row.message)
         contact: Contact | None = None
@@ -199,16 +203,17 @@ class Engine:
             for alert in (alerts if chat else [])
         ]  # fmt: skip
         session.add_all(deliveries + alert_rows)
+        done = Handled(session, row.id, alert_rows)
         if effects:
             await session.flush()  # the alerts' ids, for the effects that link to them
-            done = Handled(session, row.id, alert_rows)
             for effect in effects:
                 await effect(done)
-        if contact is not None:
+        if contact is not None and contact in session:  # not when it erased itself
             await keep_in_step(session, contact)
         row.status = "done"
         row.processed_at = utcnow()
         log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)
+        return done.forget
 
     @staticmethod
     def _delivery(
@@ -272,17 +277,24 @@ class Engine:
         elif msg.kind == Kind.TEXT:
             ctx.command = recognise(msg.text)
             ctx.payload = _chosen(msg.text, contact.choices or [])
-        consenting = bool(ctx.payload and ctx.payload.startswith("consent:"))
         # Secretariat staff use their own chat with the bot without becoming members.
         staff = ctx.command in STAFF_COMMANDS or contact.flow == STAFF_FLOW
-        if needs_consent(ctx) and not consenting and not staff and ctx.command != "stop":
-            await welcome(ctx)
+        if needs_consent(ctx) and not staff and not _without_consent(ctx):
+            await welcome(ctx, held=_held(ctx))
         else:
-            handler = self.dispatcher.pick(ctx)
-            if handler is not None:
-                await handler(ctx)
+            await self._pick_and_run(ctx)
+        if ctx.again is not None:  # the message held while they answered the privacy notice
+            text, ctx.again = ctx.again, None
+            ctx.msg = replace(msg, kind=Kind.TEXT, text=text, payload=None, callback_id=None)
+            ctx.command, ctx.payload = recognise(text), None
+            await self._pick_and_run(ctx)
         _remember_choices(ctx)
         return ctx.replies, ctx.alerts, ctx.effects
+
+    async def _pick_and_run(self, ctx: Context) -> None:
+        handler = self.dispatcher.pick(ctx)
+        if handler is not None:
+            await handler(ctx)
 
     async def _record_failure(self, row_id: int, attempts: int, exc: Exception) -> None:
         final = attempts >= MAX_ATTEMPTS
@@ -325,6 +337,27 @@ def _chosen(text: str, choices: list[str]) -> str | None:
         index = int(stripped) - 1
         if 0 <= index < len(choices):
             return choices[index]
+    return None
+
+
+# What a member may do before agreeing to the privacy notice: answer it, stop, or see and
+# erase what is kept about them.
+_FREE_COMMANDS = ("stop", "mydata", "deleteme")
+_FREE_BUTTONS = ("consent:", "erase:", "privacy:")
+
+
+def _without_consent(ctx: Context) -> bool:
+    if ctx.command in _FREE_COMMANDS:
+        return True
+    return bool(ctx.payload and ctx.payload.startswith(_FREE_BUTTONS))
+
+
+def _held(ctx: Context) -> str | None:
+    """A returning member's message, kept while they answer a new privacy notice."""
+    returning = ctx.contact.status in ("active", "stopped")
+    # A number picked from earlier options means nothing once the notice has been answered.
+    if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and not ctx.payload:
+        return ctx.text[:1000] or None
     return None
 
 

@@ -26,12 +26,17 @@ KINDS = ("safeguarding", "question", "secretariat")
 _PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
 
 
+def as_kept(question: str) -> tuple[str, str]:
+    """A question as the log keeps it, and the key that finds it again."""
+    question = " ".join(_PHONE.sub("…", question).split())[:QUESTION_LIMIT]
+    return question, fold(question)[:QUESTION_LIMIT] or question
+
+
 async def count_unanswered(session: AsyncSession, locale: str, question: str) -> None:
     """Log a question the bot could not answer; the same question again counts one more."""
-    question = " ".join(_PHONE.sub("…", question).split())[:QUESTION_LIMIT]
+    question, key = as_kept(question)
     if not question:
         return
-    key = fold(question)[:QUESTION_LIMIT] or question
     now = utcnow()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

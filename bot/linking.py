@@ -244,6 +244,8 @@ async def keep_in_step(session: AsyncSession, contact: Contact) -> None:
     if contact.person_id is None:
         return
     everyone = await person_contacts(session, contact)
+    if not everyone:  # erased in this very message
+        return
     newest = max(everyone, key=_changed_at)
     for other in everyone:
         copy_settings(newest, other)

@@ -10,16 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
-from sqlalchemy import delete as delete_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot import linking
+from bot import erasure, linking
 from bot.staff import Staff, member_scope, record
 from bot.storage.models import (
     Contact,
-    Conversation,
-    ConversationMessage,
     Delivery,
     Inbound,
 )
@@ -226,46 +223,24 @@ def _naive(at: datetime) -> datetime:
     return at.replace(tzinfo=None)
 
 
-async def delete_member(session: AsyncSession, contact: Contact) -> None:
-    """Remove the member and every row about them, including what was relayed of their
-    messages to the staff chat; nothing is recorded here."""
-    conversations = select(Conversation.id).where(Conversation.contact_id == contact.id)
-    relayed = select(ConversationMessage.delivery_id).where(
-        ConversationMessage.conversation_id.in_(conversations),
-        ConversationMessage.delivery_id.is_not(None),
-    )
-    await session.execute(delete_rows(Delivery).where(Delivery.id.in_(relayed)))
-    await session.execute(
-        delete_rows(ConversationMessage).where(
-            ConversationMessage.conversation_id.in_(conversations)
-        )
-    )
-    await session.execute(delete_rows(Conversation).where(Conversation.contact_id == contact.id))
-    await session.execute(
-        delete_rows(Delivery).where(
-            or_(
-                Delivery.contact_id == contact.id,
-                and_(Delivery.channel == contact.channel, Delivery.address == contact.address),
-            )
-        )
-    )
-    await session.execute(
-        delete_rows(Inbound).where(
-            Inbound.channel == contact.channel, Inbound.address == contact.address
-        )
-    )
-    await session.execute(delete_rows(Contact).where(Contact.id == contact.id))
+async def delete_member(session: AsyncSession, contact: Contact) -> erasure.Erased:
+    """Remove the member and everything personal about them, as a member's own "delete me"
+    does; nothing is recorded here. The caller forgets the returned coordination keys."""
+    erased = await erasure.erase(session, [contact.id])
+    if contact in session:
+        session.expunge(contact)
+    return erased
 
 
-async def delete(session: AsyncSession, staff: Staff, member_id: int) -> bool:
+async def delete(session: AsyncSession, staff: Staff, member_id: int) -> erasure.Erased | None:
     """Delete a member ``staff`` may see, with all their data; the audit log keeps the id only.
-    False when there is no such member in scope."""
+    None when there is no such member in scope; else what to forget once committed."""
     contact = await get(session, staff, member_id)
     if contact is None:
-        return False
-    await delete_member(session, contact)
+        return None
+    erased = await delete_member(session, contact)
     await record(session, staff, "member.delete", f"member:{member_id}")
-    return True
+    return erased
 
 
 def export_row(contact: Contact) -> dict[str, Any]:

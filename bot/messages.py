@@ -68,6 +68,11 @@ class OutboundMessage:
     # it is sent, so that "1" answers what they saw last.
     remember_choices: bool = False
     edit_message_id: int | None = None  # Telegram: replace the text of this earlier message
+    # A file: ``filename``, a signed ``url`` to fetch it, and, where the platform needs an
+    # upload (Telegram), its ``content``.
+    document: dict[str, str] | None = None
+    # Erased from the outbox once sent: a member's own data, or the goodbye to an erased member.
+    ephemeral: bool = False
 
     def choices(self) -> list[Button]:
         return [b for row in self.buttons for b in row if b.url is None]

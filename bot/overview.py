@@ -11,11 +11,12 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.staff import Staff, member_scope
-from bot.storage.models import Contact, Conversation, Delivery, Inbound, utcnow
+from bot.storage.models import AuditEntry, Contact, Conversation, Delivery, Inbound, utcnow
 
 WEEKS = 8
 UNKNOWN = "unknown"  # a member who has not said (yet) which country or language
 FAILED = ("failed", "undelivered")
+ERASED_BY_MEMBER = "member.erase"  # the audit log's action for a member's own "delete me"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Overview:
     activity: list[Week]
     attention: Attention
     members: int = field(default=0)
+    # Members who erased themselves: a count only, kept in the audit log without identity.
+    erased_by_members: int = field(default=0)
 
 
 _STATUS = case((Contact.unreachable_at.is_not(None), "unreachable"), else_=Contact.status)
@@ -131,4 +134,12 @@ async def overview(session: AsyncSession, staff: Staff) -> Overview:
             failed_deliveries_7d=int(await session.scalar(failed) or 0),
         ),
         members=sum(by_status.values()),
+        erased_by_members=int(
+            await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == ERASED_BY_MEMBER)
+            )
+            or 0
+        ),
     )

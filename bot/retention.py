@@ -13,6 +13,7 @@ from bot.storage.models import ConversationMessage, Delivery, Inbound, Unanswere
 
 log = logging.getLogger(__name__)
 FINAL = ("sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
+UNFETCHED_HOURS = 24  # a member's own data, sent to a web chat page that never fetched it
 
 
 def _without_text(session: AsyncSession, column: str) -> tuple[str, str]:
@@ -53,3 +54,18 @@ async def erase_old_texts(session: AsyncSession, days: int) -> dict[str, int]:
     if any(counts.values()):
         log.info("retention: erased the texts of %s", counts)
     return counts
+
+
+async def drop_unfetched(session: AsyncSession, hours: float = UNFETCHED_HOURS) -> int:
+    """Erase the outbox rows meant to go once delivered (a member's own data, a goodbye) that a
+    web chat page never fetched; returns how many."""
+    if session.get_bind().dialect.name == "postgresql":
+        ephemeral = "(message->>'ephemeral')::boolean IS TRUE"
+    else:
+        ephemeral = "json_extract(message, '$.ephemeral') = 1"
+    result = await session.execute(
+        delete(Delivery).where(
+            Delivery.created_at < utcnow() - timedelta(hours=hours), text(ephemeral)
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]

@@ -24,6 +24,8 @@ class Handled:
     session: AsyncSession
     inbound_id: int
     alerts: list[Delivery]
+    # Coordination keys (dedupe marks, buckets) to drop once the transaction commits.
+    forget: list[str] = field(default_factory=list)
 
 
 # Storage work a handler asks for; the engine runs it in the same transaction as the replies.
@@ -46,6 +48,9 @@ class Context:
     services: Any = None  # what features share: the knowledge, the matcher, safeguarding
     alerts: list[OutboundMessage] = field(default_factory=list)  # to the safeguarding chat
     effects: list[Effect] = field(default_factory=list)
+    # A message to handle now as if just sent: one held while the member answered the privacy
+    # notice.
+    again: str | None = None
 
     @property
     def text(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     or_,
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
 BACKOFF_CAP = 300.0
+PAGE_CHANNELS = ("web", "terminal")  # chats that fetch their messages from the outbox
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # One-way ranks: a status report may only move a delivery forward (a late "sent" never
 # overwrites "read").
@@ -420,6 +422,7 @@ class Sender:
     async def _record(self, batch: list[tuple[Claimed, SendResult]]) -> None:
         now, stamp = time.time(), utcnow()
         updates: list[dict[str, Any]] = []
+        ephemeral: list[int] = []  # sent or given up: erased (the web chat's page erases its own)
         unreachable: set[int] = set()
         web_addresses: set[str] = set()
         choices: list[dict[str, Any]] = []
@@ -463,6 +466,9 @@ class Sender:
                 unreachable.add(row.contact_id)
             if values["new_status"] == "failed" and row.broadcast_id and row.contact_id:
                 lost.append((row.broadcast_id, row.contact_id))
+            if row.message.get("ephemeral") and values["new_status"] != "queued":
+                if row.channel not in PAGE_CHANNELS or outcome != Outcome.SENT:
+                    ephemeral.append(row.id)
             updates.append(values)
         async with self.db.session() as session, session.begin():
             # Core, not the ORM's bulk update: the same statement for every row, no
@@ -471,6 +477,8 @@ class Sender:
             await connection.execute(_RECORD, updates)
             if choices:
                 await connection.execute(_CHOICES, choices)
+            if ephemeral:
+                await session.execute(delete(Delivery).where(Delivery.id.in_(ephemeral)))
             if unreachable:
                 await session.execute(
                     update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)

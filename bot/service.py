@@ -21,7 +21,7 @@ from bot.faq import Matcher
 from bot.knowledge import Knowledge, load_knowledge
 from bot.metrics import Metrics
 from bot.quiet import QuietHours
-from bot.retention import erase_old_texts
+from bot.retention import drop_unfetched, erase_old_texts
 from bot.router import Dispatcher
 from bot.safeguarding import Safeguarding
 from bot.sender import Sender
@@ -155,15 +155,18 @@ class Service:
                 return
 
     async def _retention_forever(self) -> None:
-        """Erase old message texts every hour, in one process at a time."""
+        """Erase old message texts every hour, in one process at a time, and a member's own
+        data a web chat page never fetched."""
         days = self.settings.message_retention_days
-        while days > 0 and not self._stopping.is_set():
+        while not self._stopping.is_set():
             try:
                 lease = await self.coordinator.try_lock("retention", ttl=600.0)
                 if lease is not None:
                     try:
                         async with self.db.session() as session, session.begin():
-                            await erase_old_texts(session, days)
+                            if days > 0:
+                                await erase_old_texts(session, days)
+                            await drop_unfetched(session)
                     finally:
                         await lease.release()
             except Exception:

@@ -7,9 +7,10 @@ from bot.router import Router
 
 def routers() -> list[Router]:
     """Every feature's router, in the order their free-text handlers are tried."""
-    from handlers import faq, handoff, linking, menu, onboarding, staff, survey
+    from handlers import faq, handoff, linking, menu, onboarding, privacy, staff, survey
 
     return [
-        onboarding.router, menu.router, linking.router, handoff.router, staff.router,
+        onboarding.router, menu.router, linking.router, privacy.router, handoff.router,
+        staff.router,
         survey.router, faq.router,
     ]  # fmt: skip

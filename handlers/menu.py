@@ -33,6 +33,11 @@ async def help_(ctx: Context) -> None:
         c: command_word(ctx, c)
         for c in ("menu", "language", "country", "stop", "start", "cancel", "help")
     }
+    privacy = ctx.t(
+        "{mydata} — everything I keep about you\n{deleteme} — delete it all",
+        mydata=command_word(ctx, "mydata"),
+        deleteme=command_word(ctx, "deleteme"),
+    )
     ctx.reply(
         ctx.t(
             "Here is what you can write to me:\n"
@@ -45,6 +50,8 @@ async def help_(ctx: Context) -> None:
             "{help} — this help",
             **words,
         )
+        + "\n"
+        + privacy
     )
 
 
@@ -125,6 +132,8 @@ def settings(ctx: Context) -> None:
             [Button(_("Change country"), "set:country")],
             [Button(_("Change organisation"), "set:organisation")],
             [Button(_("Resume the news") if stopped else _("Stop the news"), "set:news")],
+            [Button(_("My data"), "privacy:data")],
+            [Button(_("Delete me"), "privacy:erase")],
         ],
         [Button(_("Back to the menu"), "menu:main")],
     )

@@ -1,11 +1,13 @@
-"""Onboarding: welcome and consent, language, country, organisation, then the menu."""
+"""Onboarding: welcome and consent (recorded), language, country, organisation, then the menu;
+consent asked again, at the next message, when the privacy notice changes."""
 
 from __future__ import annotations
 
+from bot import consent
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES, fold
 from bot.messages import Button
-from bot.router import Context, Router
+from bot.router import Context, Handled, Router
 from bot.storage.models import utcnow
 from handlers.ui import command_word, country_picker, language_picker, main_menu, not_understood
 
@@ -22,29 +24,64 @@ def needs_consent(ctx: Context) -> bool:
     return contact.consent_version != ctx.settings.privacy_version
 
 
-async def welcome(ctx: Context) -> None:
+def notice(ctx: Context) -> str:
+    """The privacy notice a member agrees to, in their language."""
     _ = ctx.t
-    ctx.start_flow(FLOW, step="consent")
-    ctx.reply(
+    return (
         _(
-            "Hello! I am the ChildPact assistant. I answer questions about the coalition, "
-            "bring you news from the secretariat in your language, and send short surveys."
-        )
-        + "\n\n"
-        + _(
             "To do this I keep your chat address, language, country, organisation and our "
             "messages. You can stop the news or delete your data at any time."
         )
         + "\n\n"
-        + _("Do you agree?"),
+        + _("Do you agree?")
+    )
+
+
+async def welcome(ctx: Context, held: str | None = None) -> None:
+    """Ask for consent: a new member after a hello; a returning one when the notice changed,
+    keeping what they just wrote (``held``) to answer it once they agree."""
+    _ = ctx.t
+    returning = ctx.contact.status in ("active", "stopped")
+    earlier = (ctx.contact.flow_data or {}).get("held") if ctx.contact.flow == FLOW else None
+    kept = held or earlier
+    ctx.start_flow(FLOW, step="consent", **({"held": kept} if kept else {}))
+    if returning:
+        intro = _(
+            "Our privacy notice has changed, please read it again. I answer your questions, "
+            "bring you the secretariat's news and send short surveys."
+        )
+    else:
+        intro = _(
+            "Hello! I am the ChildPact assistant. I answer questions about the coalition, "
+            "bring you news from the secretariat in your language, and send short surveys."
+        )
+    ctx.reply(
+        intro + "\n\n" + notice(ctx),
         [[Button(_("Yes, I agree"), "consent:yes"), Button(_("No, thanks"), "consent:no")]],
     )
+
+
+def _record(ctx: Context, agreed: bool) -> None:
+    """Keep the answer: which notice, in which version and language, on which channel."""
+    contact, event = ctx.contact, consent.event_for(ctx.contact, agreed)
+    version, locale, channel = ctx.settings.privacy_version, ctx.t.locale, ctx.msg.channel
+    shown = notice(ctx)
+
+    async def store(done: Handled) -> None:
+        await consent.record(
+            done.session, contact.id, event,
+            version=version, locale=locale, channel=channel, text=shown,
+        )  # fmt: skip
+
+    ctx.effects.append(store)
 
 
 @router.button("consent")
 async def on_consent(ctx: Context) -> None:
     contact = ctx.contact
+    held = (contact.flow_data or {}).get("held") if contact.flow == FLOW else None
     if ctx.payload == "consent:no":
+        _record(ctx, agreed=False)
         ctx.end_flow()
         contact.status = "declined"
         contact.locale = contact.country = contact.organisation = None
@@ -54,12 +91,17 @@ async def on_consent(ctx: Context) -> None:
             ).format(start=command_word(ctx, "start"))
         )
         return
+    _record(ctx, agreed=True)
     returning = contact.status in ("active", "stopped")
     contact.consent_version = ctx.settings.privacy_version
     contact.consent_at = utcnow()
     if returning:
         ctx.end_flow()
-        main_menu(ctx, ctx.t("Thank you!") + " " + ctx.t("What would you like to do?"))
+        if held:  # what they wrote before the notice: answered now
+            ctx.reply(ctx.t("Thank you!"))
+            ctx.again = held
+        else:
+            main_menu(ctx, ctx.t("Thank you!") + " " + ctx.t("What would you like to do?"))
         return
     contact.status = "active"
     ctx.start_flow(FLOW, step="language")

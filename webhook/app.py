@@ -22,6 +22,7 @@ from webhook.routes import (
     api_surveys,
     api_tokens,
     chat,
+    exports,
     health,
     telegram,
     whatsapp,
@@ -85,6 +86,6 @@ def create_app(
         api_tokens,
         api_audit,
     )
-    for area in (health, telegram, whatsapp, chat, *api, admin):
+    for area in (health, telegram, whatsapp, chat, exports, *api, admin):
         app.include_router(area.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from bot.channels.base import Outcome, SendResult
 from bot.messages import OutboundMessage
@@ -52,15 +52,25 @@ async def fetch_replies(
                 .limit(limit)
             )
         ).all()
-        ids = [row.id for row in rows]
+        ids = [row.id for row in rows if not row.message.get("ephemeral")]
         if ids:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(ids), Delivery.status_rank < 3)
                 .values(status="delivered", status_rank=3)
             )
-    return [
-        {"id": row.id, **{k: row.message.get(k) for k in ("text", "buttons", "image_url")}}
-        for row in rows
-        if row.message.get("text")
-    ]
+        # A member's own data and a goodbye leave the outbox once the page has them.
+        gone = [row.id for row in rows if row.message.get("ephemeral")]
+        if gone:
+            await session.execute(delete(Delivery).where(Delivery.id.in_(gone)))
+    return [_shown(row.id, row.message) for row in rows if row.message.get("text")]
+
+
+def _shown(row_id: int, message: dict[str, Any]) -> dict[str, Any]:
+    """What the page draws; a file is a download link under the text."""
+    shown = {"id": row_id, **{k: message.get(k) for k in ("text", "buttons", "image_url")}}
+    document = message.get("document") or {}
+    if document.get("url"):
+        link = {"label": document.get("filename") or "file", "payload": "", "url": document["url"]}
+        shown["buttons"] = [*(shown["buttons"] or []), [link]]
+    return shown

@@ -152,12 +152,20 @@ class WhatsAppChannel:
         if message.template:
             return await self._send_template(address, message)
         pieces = split_text(render(message), BODY_LIMIT)
-        if not pieces and not message.image_url:
+        document = (message.document or {}).get("url")
+        if not pieces and not message.image_url and not document:
             return SendResult(Outcome.FAILED, error_code="empty_message")
         sid = ""
+        # WhatsApp shows no caption with a document: the text goes first, the file alone after.
+        sends: list[tuple[str, str | None]] = [
+            (body, message.image_url if number == 0 else None)
+            for number, body in enumerate(pieces or ([] if document else [""]))
+        ]
+        if document:
+            sends.append(("", document))
         try:
-            for number, body in enumerate(pieces or [""]):
-                media = [message.image_url] if message.image_url and number == 0 else values.unset
+            for body, attached in sends:
+                media = [attached] if attached else values.unset
                 async with asyncio.timeout(SEND_TIMEOUT):
                     created = await self.client.messages.create_async(
                         to=address,

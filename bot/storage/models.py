@@ -1,5 +1,6 @@
-"""The tables: people and their contacts, inbound messages, the outbox of deliveries, the secretariat's inbox,
-and the secretariat's accounts, sessions, API tokens and audit log; surveys and their answers."""
+"""The tables: people and their contacts, inbound messages, the outbox of deliveries, the
+secretariat's inbox, and the secretariat's accounts, sessions, API tokens and audit log; surveys
+and their answers; the members' consents."""
 
 from __future__ import annotations
 
@@ -478,3 +479,20 @@ class SurveyAnswer(Base):
     value: Mapped[Any] = mapped_column(Json, nullable=True)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     answered_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Consent(Base):
+    """A member's answer to the privacy text: given, declined, or withdrawn (a member who had
+    agreed and then said no). The text itself is kept as a digest, beside its version."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_contact", "contact_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Id, ForeignKey("contacts.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(16))  # given declined withdrawn
+    version: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    text_digest: Mapped[str] = mapped_column(String(64))  # sha256 of the text as shown
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -31,7 +31,10 @@ _TAG = re.compile(r"<(/?)([^\s>/]*)")
 _ANY_TAG = re.compile(r"<[^>]*>")
 _BOT_TOKEN = re.compile(r"\d+:[\w-]+")
 _CHAT_ID = re.compile(r"-?\d+")
-_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "editmessagereplymarkup"})
+_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "editmessagereplymarkup"})
+# Sending a document by URL works only for these (the Bot API's documentation says so).
+_DOCUMENT_BY_URL = (".pdf", ".zip", ".gif")
+DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may upload
 
 
 # ---------------------------------------------------------------- shared plumbing
@@ -221,6 +224,8 @@ class SentMessage:
     time: float
     photo: str | None = None
     caption: str | None = None
+    document: str | None = None  # the file's name, or the URL it was sent by
+    file: bytes | None = None  # an uploaded document's content
 
 
 @dataclass(slots=True)
@@ -293,6 +298,7 @@ class FakeTelegram(FakeServer):
             "getme": self._get_me,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
+            "senddocument": self._send_document,
             "answercallbackquery": self._answer_callback_query,
             "setwebhook": self._set_webhook,
             "deletewebhook": self._delete_webhook,
@@ -471,6 +477,39 @@ class FakeTelegram(FakeServer):
         message = self._message(chat, photo=sizes, caption=visible, reply_markup=markup)
         url = photo if isinstance(photo, str) else "<upload>"
         self._record("sendPhoto", params, message, photo=url, caption=caption)
+        return message
+
+    def _send_document(self, params: JSON) -> JSON:
+        chat = self._chat(params)
+        sent = params.get("document")
+        if not sent:
+            raise bad_request("there is no document in the request")
+        if isinstance(sent, web.FileField):
+            content = sent.file.read()
+            if not content:
+                raise bad_request("file must be non-empty")
+            if len(content) > DOCUMENT_LIMIT:
+                raise TelegramApiError(413, "Request Entity Too Large")
+            name, file = sent.filename or "document", content
+        else:
+            name, file = str(sent), None
+            if name.startswith(("http://", "https://")) and not name.lower().endswith(
+                _DOCUMENT_BY_URL
+            ):
+                raise bad_request("wrong type of the web page content")
+        caption = params.get("caption")
+        visible = _visible_text(str(caption), params.get("parse_mode")) if caption else None
+        if visible and len(visible) > 1024:
+            raise bad_request("message caption is too long")
+        markup = _check_markup(params.get("reply_markup"))
+        document = {
+            "file_name": name.rsplit("/", 1)[-1],
+            "file_id": f"BQACAgQAAxk{len(self.messages)}",
+            "file_unique_id": f"AgAD{len(self.messages)}",
+            "file_size": len(file or b""),
+        }
+        message = self._message(chat, document=document, caption=visible, reply_markup=markup)
+        self._record("sendDocument", params, message, caption=caption, document=name, file=file)
         return message
 
     def _edit_reply_markup(self, params: JSON) -> JSON | bool:

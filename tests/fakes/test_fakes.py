@@ -192,6 +192,32 @@ async def test_telegram_caption_limit_and_photo(http: httpx.AsyncClient) -> None
     assert [(m.method, m.photo) for m in fake.messages] == [("sendPhoto", "https://x/p.jpg")]
 
 
+async def test_telegram_documents_upload_or_come_by_a_pdf_or_zip_link(
+    http: httpx.AsyncClient,
+) -> None:
+    async with FakeTelegram() as fake:
+        base = f"{fake.url}/bot{TOKEN}/sendDocument"
+        uploaded = await http.post(
+            base,
+            data={"chat_id": "1", "caption": "yours"},
+            files={"document": ("data.json", b'{"a": 1}', "application/json")},
+        )
+        empty = await http.post(
+            base, data={"chat_id": "2"}, files={"document": ("e.json", b"", "application/json")}
+        )
+        by_pdf_link, _ = await call(http, fake, "sendDocument", chat_id=3, document="https://x/a.pdf")
+        by_json_link, refused = await call(
+            http, fake, "sendDocument", chat_id=4, document="https://x/a.json"
+        )
+    assert (uploaded.status_code, empty.status_code, by_pdf_link, by_json_link) == (200, 400, 200, 400)
+    assert uploaded.json()["result"]["document"]["file_name"] == "data.json"
+    assert refused["description"] == "Bad Request: wrong type of the web page content"
+    assert [(m.document, m.file, m.caption) for m in fake.messages] == [
+        ("data.json", b'{"a": 1}', "yours"),
+        ("https://x/a.pdf", None, None),
+    ]
+
+
 async def test_telegram_faults_are_one_shot(http: httpx.AsyncClient) -> None:
     async with FakeTelegram() as fake:
         fake.fail_next(2)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.retention import erase_old_texts
+from bot.retention import drop_unfetched, erase_old_texts
 from bot.storage.db import Database
 from bot.storage.models import (
     Contact,
@@ -95,4 +95,24 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
     ]  # fmt: skip
     assert said == ["", "new worry"]
     assert questions == ["q1"]
+    await db.dispose()
+
+
+async def test_a_members_own_data_never_fetched_goes_after_a_day(backend: Backend) -> None:
+    db = Database(backend.database_url, schema=backend.schema)
+    await db.migrate()
+    old, recent = utcnow() - timedelta(hours=25), utcnow() - timedelta(hours=1)
+    async with db.session() as session, session.begin():
+        for n, (when, ephemeral) in enumerate(((old, True), (recent, True), (old, False))):
+            session.add(
+                Delivery(
+                    channel="web", address=f"web{n}", status="sent", created_at=when,
+                    message={"text": f"data {n}", "buttons": [], "ephemeral": ephemeral},
+                )
+            )  # fmt: skip
+    async with db.session() as session, session.begin():
+        assert await drop_unfetched(session) == 1
+    async with db.session() as session:
+        left = await session.scalars(select(Delivery.address).order_by(Delivery.address))
+        assert list(left) == ["web1", "web2"]
     await db.dispose()

@@ -21,6 +21,7 @@ ACTIONS = {
     "logout": N_("Signed out"),
     "member.": N_("Members (all)"),
     "member.delete": N_("Member deleted"),
+    "member.erase": N_("A member deleted their own data"),
     "member.export": N_("Members exported"),
     "inbox.": N_("Inbox (all)"),
     "inbox.reply": N_("Answer sent"),

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 
-from bot import members
+from bot import erasure, members
 from bot import staff as accounts
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
@@ -150,6 +150,8 @@ async def delete(member_id: int, service: ServiceDep, visit: EditorVisit) -> Res
         raise HTTPException(400)  # the confirmation page sends the id back; nothing else does
     async with service.db.session() as session, session.begin():
         # members.delete records the deletion in the audit log itself.
-        if not await members.delete(session, visit.staff, member_id):
+        erased = await members.delete(session, visit.staff, member_id)
+        if erased is None:
             raise HTTPException(404)
+    await erasure.forget(service.coordinator, erased)
     return RedirectResponse("/admin/members?done=deleted", status_code=303)

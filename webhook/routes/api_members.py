@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from bot import members
+from bot import erasure, members
 from bot import staff as accounts
 from bot.members import MemberFilter
 from bot.service import Service
@@ -235,6 +235,8 @@ async def delete(member_id: ItemId, person: EditorDep, service: ServiceDep) -> R
     """Editors and administrators: the member, their messages both ways and their inbox
     conversations are deleted for good. The audit log keeps the member's id only."""
     async with service.db.session() as session, session.begin():
-        if not await members.delete(session, person, member_id):
+        erased = await members.delete(session, person, member_id)
+        if erased is None:
             raise HTTPException(404, "no such member")
+    await erasure.forget(service.coordinator, erased)
     return Response(status_code=204)

@@ -40,6 +40,9 @@ class OverviewOut(BaseModel):
     )
     activity: list[WeekOut] = Field(description=f"the last {numbers.WEEKS} weeks, oldest first")
     attention: AttentionOut
+    erased_by_members: int = Field(
+        0, description="members who deleted their own data (a count: nothing else is kept)"
+    )
 
 
 @router.get("/overview", response_model=OverviewOut, summary="Overview", responses=READ)

@@ -1,0 +1,153 @@
+"""Privacy: a member gets everything stored about them ("my data"), or erases it ("delete me")."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import erasure, export, linking
+from bot.messages import Button, OutboundMessage
+from bot.overview import ERASED_BY_MEMBER
+from bot.router import Context, Handled, Router
+from bot.storage.models import AuditEntry, Contact, Delivery, Inbound, utcnow
+from bot.surveys_answers import meaning
+from handlers.ui import main_menu
+
+router = Router("privacy")
+FLOW = "erase"
+REPLY, CALLBACK = 1, 0  # outbox priorities, as the engine's
+SUMMARY_LIMIT = 1500  # within WhatsApp's 1,600 characters; Telegram takes 4,096
+
+
+@router.command("mydata")
+async def my_data(ctx: Context) -> None:
+    ctx.end_flow()
+    ctx.effects.append(lambda done: _send_data(ctx, done))
+
+
+@router.command("deleteme")
+async def delete_me(ctx: Context) -> None:
+    _ = ctx.t
+    ctx.start_flow(FLOW)
+    ctx.reply(
+        _(
+            "Do you want me to delete everything I keep about you: your profile, our messages "
+            "and your survey answers? This cannot be undone."
+        ),
+        [
+            [Button(_("Yes, delete everything"), "erase:yes")],
+            [Button(_("No, keep it"), "erase:no")],
+        ],
+    )
+
+
+@router.button("privacy")
+async def on_privacy(ctx: Context) -> None:
+    choice = (ctx.payload or "").partition(":")[2]
+    await (my_data(ctx) if choice == "data" else delete_me(ctx))
+
+
+@router.button("erase")
+async def on_erase(ctx: Context) -> None:
+    if ctx.payload == "erase:yes" and ctx.contact.flow == FLOW:
+        return _erase(ctx)
+    _keep(ctx)
+
+
+@router.flow(FLOW)
+async def typed_answer(ctx: Context) -> None:
+    """On a channel without buttons the member may type "yes" (in their language)."""
+    if meaning(ctx.text) == "yes":
+        return _erase(ctx)
+    _keep(ctx)
+
+
+def _keep(ctx: Context) -> None:
+    ctx.end_flow()
+    main_menu(ctx, ctx.t("All right, I deleted nothing."))
+
+
+def _erase(ctx: Context) -> None:
+    ctx.end_flow()
+    ctx.effects.append(lambda done: _erase_now(ctx, done))
+
+
+def _queue(
+    ctx: Context,
+    done: Handled,
+    out: OutboundMessage,
+    priority: int = REPLY,
+    *,
+    erased: bool = False,
+) -> None:
+    """Put one reply in the outbox; after an erasure it names neither the member nor the
+    message it answers, only the chat it goes to."""
+    done.session.add(
+        Delivery(
+            contact_id=None if out.ephemeral else ctx.contact.id,
+            inbound_id=None if erased else done.inbound_id,
+            channel=ctx.msg.channel,
+            address=ctx.msg.address,
+            priority=priority,
+            message=out.to_json(),
+        )
+    )
+
+
+async def _send_data(ctx: Context, done: Handled) -> None:
+    """The summary, then the file; both rows leave the outbox once sent, so no second copy of
+    the member's data stays behind."""
+    _ = ctx.t
+    ids = await linking.person_contact_ids(done.session, ctx.contact)
+    sections = await export.collect(done.session, ids)
+    _queue(ctx, done, OutboundMessage(export.readable(sections, _, SUMMARY_LIMIT), ephemeral=True))
+    # Twilio takes documents it knows the type of: a plain text file (its content is JSON).
+    channel = ctx.msg.channel
+    suffix = "txt" if channel == "whatsapp" else "json"
+    url = export.link(ctx.settings, ids, suffix, relative=channel in ("web", "terminal"))
+    if url is None:
+        _queue(ctx, done, OutboundMessage(_("Sorry, I cannot prepare the file right now.")))
+        return
+    document = {"filename": export.FILENAME, "url": url}
+    if channel == "telegram":  # Telegram takes only PDF and ZIP files by link
+        document["content"] = export.as_json(sections)
+    caption = _("Your data as a file (JSON).")
+    _queue(ctx, done, OutboundMessage(caption, document=document, ephemeral=True))
+
+
+async def _erase_now(ctx: Context, done: Handled) -> None:
+    """Erase the member, say goodbye once, and count it for the secretariat, without them."""
+    session = done.session
+    goodbye = ctx.t(
+        "Done: I deleted everything I kept about you. Goodbye, and thank you! "
+        "If you write to me again, we start afresh."
+    )
+    erased = await erasure.erase(session, await linking.person_contact_ids(session, ctx.contact))
+    _forget_loaded(session, ctx.contact, done.inbound_id)
+    done.forget += erased.keys
+    if ctx.msg.callback_id:
+        _queue(
+            ctx,
+            done,
+            OutboundMessage("", callback_id=ctx.msg.callback_id, ephemeral=True),
+            CALLBACK,
+            erased=True,
+        )
+    _queue(ctx, done, OutboundMessage(goodbye, ephemeral=True), erased=True)
+    session.add(
+        AuditEntry(at=utcnow(), actor="member", action=ERASED_BY_MEMBER, target=None, detail={})
+    )
+
+
+def _forget_loaded(session: AsyncSession, contact: Contact, inbound_id: int) -> None:
+    """The engine holds the contact and the message being handled: they are gone now."""
+    message = next(
+        (
+            row
+            for row in session.sync_session.identity_map.values()
+            if isinstance(row, Inbound) and row.id == inbound_id
+        ),
+        None,
+    )
+    for held in (contact, message):
+        if held is not None and held in session:
+            session.expunge(held)

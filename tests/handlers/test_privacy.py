@@ -1,0 +1,352 @@
+"""Privacy as members meet it: consent recorded and asked again, "my data", "delete me", and
+then nothing of the member anywhere: database, Redis, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from bot import consent, export
+from bot.broadcasts import Audience, audience_query
+from bot.commands import words_in
+from bot.i18n import Translator
+from bot.members import delete as staff_delete
+from bot.staff import Staff
+from bot.storage.models import (
+    AuditEntry,
+    Base,
+    Consent,
+    Contact,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    SurveyAnswer,
+    SurveyResponse,
+    UnansweredQuestion,
+)
+from bot.surveys_answers import words
+from tests.dialog import Member, texts
+from tests.harness import PUBLIC, Stack, eventually, running
+from tests.surveys.helpers import open_survey
+
+ORGANISATION = "Zorblax Child Rights Network"
+QUESTION = "Where can I find the quarterly zorblax grid?"  # nothing in the knowledge answers it
+SECRET_NOTE = "Our zorblax shelter needs a second social worker"
+ANONYMOUS_ANSWER = "anonymous shelter staffing gap"
+
+
+def word(locale: str, command: str, channel: str) -> str:
+    return f"/{command}" if channel == "telegram" else words_in(Translator(locale), command)[0]
+
+
+async def onboard(member: Member, country: str = "RO") -> None:
+    await member.say("hello")
+    await member.tap("consent:yes")
+    await member.tap(f"lang:{member.lang}")
+    await member.tap(f"country:{country}")
+    await member.say(ORGANISATION)
+
+
+async def contact_of(stack: Stack, member: Member) -> Contact:
+    async with stack.service.db.session() as session:
+        found = await session.scalar(
+            select(Contact).where(
+                Contact.channel == member.channel, Contact.address == member.address
+            )
+        )
+    assert found is not None
+    return found
+
+
+async def consents_of(stack: Stack, contact_id: int) -> list[Consent]:
+    async with stack.service.db.session() as session:
+        return await consent.history(session, [contact_id])
+
+
+# ---------------------------------------------------------------- consent
+
+
+@pytest.mark.parametrize(("channel", "lang"), [("telegram", "ro"), ("whatsapp", "uk")])
+async def test_consent_is_recorded_and_asked_again_when_the_notice_changes(backend, channel, lang):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=lang, country_code="380")
+        t = Translator(lang)
+        await onboard(member)
+        contact = await contact_of(stack, member)
+        [given] = await consents_of(stack, contact.id)
+        assert (given.event, given.version, given.channel) == ("given", "1", channel)
+        notice = t("To do this I keep your chat address, language, country, organisation and our "
+                   "messages. You can stop the news or delete your data at any time.") + "\n\n" + t("Do you agree?")  # fmt: skip
+        assert given.text_digest == consent.digest(notice)
+
+        stack.service.settings.privacy_version = "2"
+        asked = await member.say("What is ChildPact?")
+        assert asked[-1].payloads == ["consent:yes", "consent:no"]
+        assert t("Do you agree?") in asked[-1].text
+        answered = await member.tap("consent:yes")
+        assert answered[0].text == t("Thank you!")
+        assert len(answered) >= 2 and "consent:yes" not in answered[-1].payloads  # the question
+        assert [c.version for c in await consents_of(stack, contact.id)] == ["1", "2"]
+
+        stack.service.settings.privacy_version = "3"
+        await member.say("hello again")
+        await member.tap("consent:no")
+        assert [c.event for c in await consents_of(stack, contact.id)] == [
+            "given",
+            "given",
+            "withdrawn",
+        ]
+        async with stack.service.db.session() as session:
+            reached = await session.scalars(audience_query(Audience(), None))
+            assert contact.id not in [c.id for c in reached]  # no more broadcasts
+
+
+# ---------------------------------------------------------------- my data
+
+
+async def test_my_data_on_telegram_is_a_summary_and_an_uploaded_file(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "telegram", lang="ro")
+        ro = Translator("ro")
+        await onboard(member)
+        await member.say(QUESTION)
+        await member.say("/menu")
+        settings = await member.tap("menu:settings")
+        assert ro("My data") in settings[-1].options
+        await member.tap("privacy:data")
+
+        def documents() -> list[Any]:
+            return [
+                m for m in stack.telegram.messages_to(member.address) if m.method == "sendDocument"
+            ]
+
+        [sent] = await eventually(documents)
+        assert sent.document == export.FILENAME and sent.caption == ro(
+            "Your data as a file (JSON)."
+        )
+        data = json.loads(sent.file)["childpact_member_data"]
+        assert data["profile"][0]["organisation"] == ORGANISATION
+        assert any(m["text"] == QUESTION for m in data["messages"])
+        assert [c["answer"] for c in data["consents"]] == ["given"]
+        summary = [m.text or "" for m in stack.telegram.messages_to(member.address)]
+        assert any(
+            ro("Here is what ChildPact keeps about you:") in s and ORGANISATION in s
+            for s in summary
+        )
+        await eventually(lambda: emptied(stack, member, ephemeral=True))
+
+
+async def emptied(stack: Stack, member: Member, *, ephemeral: bool = False) -> bool:
+    """No row of the member's chat left in the outbox (of those erased once sent)."""
+    async with stack.service.db.session() as session:
+        rows = await session.scalars(
+            select(Delivery.message).where(
+                Delivery.channel == member.channel, Delivery.address == member.address
+            )
+        )
+        return not [m for m in rows if not ephemeral or m.get("ephemeral")]
+
+
+async def test_my_data_on_whatsapp_comes_through_a_signed_link(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp", lang="uk", country_code="380")
+        uk = Translator("uk")
+        await onboard(member, country="MD")
+        helped = texts(await member.say(word("uk", "help", "whatsapp")))
+        assert (
+            word("uk", "mydata", "whatsapp") in helped
+            and word("uk", "deleteme", "whatsapp") in helped
+        )
+        await member.say(word("uk", "mydata", "whatsapp"))
+
+        def media() -> list[str]:
+            return [u for m in stack.twilio.messages if m.to == member.address for u in m.media_url]
+
+        [url] = await eventually(media)
+        assert url.startswith(f"{PUBLIC}/api/exports/") and url.endswith(".txt")
+        bodies = [m.body or "" for m in stack.twilio.messages if m.to == member.address]
+        assert any(uk("Here is what ChildPact keeps about you:") in b for b in bodies)
+        assert all(len(b) <= 1600 for b in bodies)
+        fetched = await stack.http.get(url.removeprefix(PUBLIC))
+        assert fetched.status_code == 200
+        assert fetched.headers["content-type"].startswith("text/plain")
+        assert (
+            json.loads(fetched.text)["childpact_member_data"]["profile"][0]["organisation"]
+            == ORGANISATION
+        )
+        token = url.rsplit("/", 1)[1].removesuffix(".txt")
+        forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        assert (await stack.http.get(f"/api/exports/{forged}.json")).status_code == 404
+        secret = export.link_secret(stack.service.settings)
+        assert export.verify(secret, token) is not None
+        assert export.verify(secret, token, now=10**11) is None  # it expires
+
+
+# ---------------------------------------------------------------- delete me
+
+
+async def add_history(stack: Stack, contact_id: int) -> tuple[int, int]:
+    """A conversation with the secretariat, and answers to a named and an anonymous survey."""
+    named, named_q = await open_survey(stack.service)
+    anonymous, anonymous_q = await open_survey(stack.service, anonymous=True)
+    async with stack.service.db.session() as session, session.begin():
+        thread = Conversation(contact_id=contact_id, kind="secretariat", status="open")
+        session.add(thread)
+        await session.flush()
+        session.add(
+            ConversationMessage(conversation_id=thread.id, direction="member", text=SECRET_NOTE)
+        )
+        for survey_id, questions, text in (
+            (named, named_q, SECRET_NOTE),
+            (anonymous, anonymous_q, ANONYMOUS_ANSWER),
+        ):
+            response = SurveyResponse(
+                survey_id=survey_id, contact_id=contact_id, channel="telegram", locale="ro",
+                country="RO", organisation=ORGANISATION, status="finished",
+            )  # fmt: skip
+            session.add(response)
+            await session.flush()
+            session.add(
+                SurveyAnswer(response_id=response.id, question_id=questions["gap"], value=text)
+            )
+    return named, anonymous
+
+
+async def leftovers(stack: Stack, backend: Any, needles: list[str]) -> list[str]:
+    """Every place in the database and in Redis where one of ``needles`` still shows."""
+    found = []
+    async with stack.service.db.session() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                text = " ".join(str(v) for v in row)
+                found += [f"{table.name}: {n}" for n in needles if n in text]
+    if backend.redis_url:
+        redis = Redis.from_url(backend.redis_url)
+        try:
+            async for key in redis.scan_iter(match=f"{backend.redis_prefix}*"):
+                kind = (await redis.type(key)).decode()
+                value: Any = {
+                    "string": redis.get, "hash": redis.hgetall, "list": lambda k: redis.lrange(k, 0, -1),
+                    "set": redis.smembers, "zset": lambda k: redis.zrange(k, 0, -1),
+                }.get(kind, lambda k: redis.type(k))(key)  # fmt: skip
+                text = f"{key!r} {await value!r}"
+                found += [f"redis: {n}" for n in needles if n in text]
+        finally:
+            await redis.aclose()
+    else:
+        memory = repr(vars(stack.service.coordinator))
+        found += [f"coordinator: {n}" for n in needles if n in memory]
+    return found
+
+
+@pytest.mark.parametrize(("channel", "lang"), [("telegram", "ro"), ("whatsapp", "uk")])
+async def test_delete_me_asks_first_then_leaves_nothing_behind(backend, channel, lang, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=lang, country_code="380")
+        t = Translator(lang)
+        await onboard(member)
+        await member.say(QUESTION)
+        contact = await contact_of(stack, member)
+        _, anonymous = await add_history(stack, contact.id)
+        async with stack.service.db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(UnansweredQuestion)) == 1
+
+        needles = [member.address, ORGANISATION, QUESTION, SECRET_NOTE, "What is ChildPact"]
+        if channel == "whatsapp":
+            needles.append(member.address.removeprefix("whatsapp:"))
+        before = await leftovers(stack, backend, needles)  # the search does find them
+        assert {"contacts: " + member.address, "survey_responses: " + ORGANISATION} <= set(before)
+        if channel == "telegram" and backend.redis_url:  # dedupe marks carry the chat id
+            assert "redis: " + member.address in before
+
+        asked = await member.say(word(lang, "deleteme", channel))
+        assert asked[-1].payloads == ["erase:yes", "erase:no"]
+        kept = await member.tap("erase:no")
+        assert t("All right, I deleted nothing.") in texts(kept)
+        assert (await contact_of(stack, member)).organisation == ORGANISATION
+
+        if channel == "telegram":  # from the settings this time
+            await member.say("/menu")
+            await member.tap("menu:settings")
+            await member.tap("privacy:erase")
+        else:
+            await member.say(word(lang, "deleteme", channel))
+        if channel == "whatsapp":  # typed, in their language
+            await member.say(words(t, "yes")[0])
+        else:
+            await member.tap("erase:yes")
+        goodbye = t("Done: I deleted everything I kept about you. Goodbye, and thank you! "
+                    "If you write to me again, we start afresh.")  # fmt: skip
+
+        def said() -> list[str]:
+            if channel == "telegram":
+                return [m.text or "" for m in stack.telegram.messages_to(member.address)]
+            return [m.body or "" for m in stack.twilio.messages if m.to == member.address]
+
+        await eventually(lambda: goodbye in said())
+        await eventually(lambda: emptied(stack, member))
+
+        assert await leftovers(stack, backend, needles) == []
+        logged = caplog.text
+        assert [n for n in needles if n in logged] == []
+
+        async with stack.service.db.session() as session:
+            rest = (
+                await session.execute(select(SurveyResponse.survey_id, SurveyResponse.contact_id))
+            ).all()
+            assert rest == [(anonymous, None)]  # the anonymous answer stays, without them
+            assert (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action == "member.erase")
+                )
+                == 1
+            )
+
+        member.cursor = 0  # SQLite hands out the freed row ids again
+        again = await member.say("hello")  # a stranger now: welcomed afresh
+        assert again[-1].payloads == ["consent:yes", "consent:no"]
+
+
+async def test_the_secretariat_deleting_a_member_erases_as_much(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "telegram", lang="ro")
+        await onboard(member)
+        await member.say(QUESTION)
+        contact = await contact_of(stack, member)
+        await add_history(stack, contact.id)
+        admin = Staff(1, "admin@example.org", "Admin", "admin", None, "en")
+        async with stack.service.db.session() as session, session.begin():
+            erased = await staff_delete(session, admin, contact.id)
+        assert erased is not None
+        await stack.service.coordinator.forget(erased.keys)
+        needles = [member.address, ORGANISATION, QUESTION, SECRET_NOTE]
+        assert await leftovers(stack, backend, needles) == []
+
+
+async def test_my_data_in_the_web_chat_is_a_download_link_under_the_summary(backend):
+    async with running(backend, public_url=None) as stack:
+        member = Member(stack, "web", lang="bg")
+        bg = Translator("bg")
+        await onboard(member, country="BG")
+        await member.say("/mydata")
+        page = await stack.http.get(
+            "/chat/api/messages", params={"session": member.address, "wait": 0}
+        )
+        shown = page.json()["messages"]
+        assert any(bg("Here is what ChildPact keeps about you:") in m["text"] for m in shown)
+        [link] = [b for m in shown for row in m["buttons"] for b in row if b.get("url")]
+        assert link["label"] == export.FILENAME and link["url"].startswith("/api/exports/")
+        fetched = await stack.http.get(link["url"])
+        assert fetched.status_code == 200 and fetched.headers["content-type"].startswith(
+            "application/json"
+        )
+        assert json.loads(fetched.text)["childpact_member_data"]["profile"][0]["country"] == "BG"
+        assert await emptied(stack, member, ephemeral=True)  # the page has them: gone
