@@ -96,6 +96,9 @@ async def launch(
         raise BroadcastError("launched", "this survey's invitation has already been sent")
     if staff.country is not None:
         audience.countries = [staff.country]  # a coordinator invites their own country
+    missing = await topics.not_offered(session, audience.topics)
+    if missing:
+        raise BroadcastError("topic", f"no such topic: {', '.join(missing)}")
     if not audience.topics and await _surveys_topic(session):
         # Who switched the surveys topic off gets no invitation, unless the launch names
         # its own topics.

@@ -81,6 +81,17 @@ async def by_key(session: AsyncSession, key: str) -> Topic | None:
     return await session.scalar(select(Topic).where(Topic.key == key))
 
 
+async def not_offered(session: AsyncSession, keys: list[str]) -> list[str]:
+    """Of these keys, those that name no topic, or an archived one."""
+    if not keys:
+        return []
+    found = await session.scalars(
+        select(Topic.key).where(Topic.key.in_(keys), Topic.archived_at.is_(None))
+    )
+    live = set(found)
+    return [k for k in keys if k not in live]
+
+
 async def create(
     session: AsyncSession,
     key: str,
