@@ -15,6 +15,7 @@ from webhook.admin import (
     overview,
     signin,
     tokens,
+    topics,
 )
 from webhook.admin.web import AdminRoute, Visit
 from webhook.auth import request_staff
@@ -30,6 +31,7 @@ for area in (
     inbox,
     compose,
     broadcasts,
+    topics,
     accounts,
     tokens,
     audit,
