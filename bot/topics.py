@@ -188,4 +188,3 @@ def receiving_any(keys: list[str]) -> ColumnElement[bool]:
         )
         .exists()
     )
-

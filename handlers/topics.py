@@ -60,7 +60,9 @@ async def _list(ctx: Context, done: Handled, first: str | None = None) -> None:
               start=command_word(ctx, "start"))
         )  # fmt: skip
     if offered:
-        lines.append(t("Which topics would you like to receive? Choose one to switch it on or off."))
+        lines.append(
+            t("Which topics would you like to receive? Choose one to switch it on or off.")
+        )
     else:
         lines.append(t("There are no topics to choose from yet."))
     rows = [

@@ -55,7 +55,9 @@ async def test_editors_create_change_and_archive_and_viewers_only_read(api: Api)
     async with api.service.db.session() as session:
         actions = list(
             await session.scalars(
-                select(AuditEntry.action).where(AuditEntry.action.like("topic.%")).order_by(AuditEntry.id)
+                select(AuditEntry.action)
+                .where(AuditEntry.action.like("topic.%"))
+                .order_by(AuditEntry.id)
             )
         )
     assert actions == ["topic.create", "topic.update", "topic.archive", "topic.update"]

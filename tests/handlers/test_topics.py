@@ -34,7 +34,10 @@ async def test_a_member_switches_topics_and_keeps_them_through_stop_and_start(
         listed = await member.tap("set:topics")
         assert listed[-1].payloads == [f"sub:{k}" for k in SEEDED] + ["menu:main"]
         assert listed[-1].options[:2] == [f"✓ {topic(t, 'News')}", f"✓ {topic(t, 'Events')}"]
-        assert t("Which topics would you like to receive? Choose one to switch it on or off.") in listed[-1].text
+        assert (
+            t("Which topics would you like to receive? Choose one to switch it on or off.")
+            in listed[-1].text
+        )
 
         off = await member.tap("sub:events")  # a tap on Telegram, "2" on WhatsApp
         assert t("You will no longer receive: {topic}.", topic=topic(t, "Events")) in off[-1].text

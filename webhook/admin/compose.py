@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts, members, surveys
-from bot import topics as news_topics
 from bot import staff as accounts
+from bot import topics as news_topics
 from bot.broadcasts import LIMITS, Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
@@ -66,7 +66,11 @@ async def news_topics_of(session: AsyncSession, visit: Visit, chosen: list[str])
     """The topics an audience may aim at: those offered, and archived ones already chosen."""
     found = await news_topics.listed(session, archived=True)
     return [
-        {"key": t.key, "name": news_topics.name_of(t, visit.locale), "archived": bool(t.archived_at)}
+        {
+            "key": t.key,
+            "name": news_topics.name_of(t, visit.locale),
+            "archived": bool(t.archived_at),
+        }
         for t in found
         if t.archived_at is None or t.key in chosen
     ]
@@ -77,9 +81,7 @@ async def _read(service: Service, visit: Visit) -> Draft:
     async with service.db.session() as session:
         offered = await surveys_of(session, visit)
         aimed = [t.key for t in await news_topics.listed(session, archived=True)]
-    return read_form(
-        visit.form, list(topics_of(service, visit.locale)), list(offered), aimed
-    )
+    return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered), aimed)
 
 
 async def _own_chat(session: AsyncSession, visit: Visit) -> Contact | None:

@@ -121,7 +121,9 @@ async def get(key: TopicKey, service: ServiceDep, staff: StaffDep) -> TopicOut:
 
 
 @router.patch("/topics/{key}", response_model=TopicOut, responses=CHANGE)
-async def change(key: TopicKey, body: TopicPatch, service: ServiceDep, staff: EditorDep) -> TopicOut:
+async def change(
+    key: TopicKey, body: TopicPatch, service: ServiceDep, staff: EditorDep
+) -> TopicOut:
     """Change names, the default, the order, or archive and restore."""
     _coalition(staff)
     async with service.db.session() as session, session.begin():
