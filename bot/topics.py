@@ -61,7 +61,9 @@ def clean_names(names: dict[str, str]) -> dict[str, str]:
     for locale, name in names.items():
         if locale not in LOCALES:
             raise TopicError("locale", f"unknown locale {locale!r}")
-        name = " ".join(str(name).split())
+        # Neither database stores NUL, and PostgreSQL refuses half a UTF-16 pair.
+        name = " ".join(str(name).replace("\x00", "").split())
+        name = name.encode("utf-8", "replace").decode("utf-8")
         if len(name) > NAME_LIMIT:
             raise TopicError("too_long", f"a topic's name has at most {NAME_LIMIT} characters")
         if name:

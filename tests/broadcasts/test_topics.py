@@ -106,3 +106,17 @@ async def test_a_survey_invitation_goes_to_who_receives_surveys(backend: Backend
                 await session.scalars(select(Delivery.address).where(Delivery.broadcast_id == b.id))
             )
             assert invited == {"81", "82", "83", "84"}  # 85 switched surveys off
+
+
+async def test_a_deleted_member_leaves_no_choice_behind(backend: Backend) -> None:
+    from bot import members
+
+    async with running(backend, workers=False) as stack:
+        async with stack.service.db.session() as session, session.begin():
+            ids = await seed(session)
+            contact = await session.get(Contact, ids["83"])
+            assert contact is not None
+            await members.delete_member(session, contact)
+        async with stack.service.db.session() as session:
+            assert await topics.choices(session, ids["83"]) == {}
+            assert await topics.choices(session, ids["82"]) != {}
