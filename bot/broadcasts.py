@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot import linking
-from bot.countries import COUNTRY_LOCALE, COUNTRY_TIMEZONE
+from bot.countries import COUNTRY_LOCALE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
 from bot.messages import Button, OutboundMessage
 from bot.quiet import QuietHours, member_zone
 from bot.staff import Staff, member_scope
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
+from bot.topics import receiving_any
 
 BULK = 5  # outbox priority: replies to members (0-1) always go first
 LIMITS = {"telegram": 4096, "whatsapp": 1600, "web": 4096}
@@ -57,6 +58,7 @@ class Audience:
     channels: list[str] = field(default_factory=list)
     organisations: list[str] = field(default_factory=list)
     exclude_broadcasts: list[int] = field(default_factory=list)  # not those who got these
+    topics: list[str] = field(default_factory=list)  # those who receive any of these topics
     contact_ids: list[int] = field(default_factory=list)  # a follow-up's own list
 
     def to_json(self) -> dict[str, Any]:
@@ -71,13 +73,15 @@ class Audience:
             channels=[str(c) for c in data.get("channels") or []],
             organisations=[str(o) for o in data.get("organisations") or []],
             exclude_broadcasts=[int(i) for i in data.get("exclude_broadcasts") or []],
+            topics=[str(k) for k in data.get("topics") or []],
             contact_ids=[int(i) for i in data.get("contact_ids") or []],
         )
 
 
 def audience_query(audience: Audience, staff: Staff | None) -> Select[tuple[Contact]]:
-    """Members who agreed to hear from us (active or stopped since), within the filters and
-    the author's country scope. Locale filtering happens per member, after the chain."""
+    """Members who agreed to hear from us (active or stopped since), within the filters, the
+    topics and the author's country scope. Locale filtering happens per member, after the
+    chain."""
     stmt = select(Contact).where(Contact.status.in_(("active", "stopped")))
     if staff is not None:
         stmt = member_scope(stmt, staff)
@@ -88,6 +92,8 @@ def audience_query(audience: Audience, staff: Staff | None) -> Select[tuple[Cont
     if audience.organisations:
         folded = [o.strip().lower() for o in audience.organisations]
         stmt = stmt.where(func.lower(func.trim(Contact.organisation)).in_(folded))
+    if audience.topics:
+        stmt = stmt.where(receiving_any(audience.topics))
     if audience.contact_ids:
         stmt = stmt.where(Contact.id.in_(audience.contact_ids))
     return stmt.order_by(Contact.id)
@@ -326,7 +332,7 @@ def _due_at(broadcast: Broadcast, contact: Contact, now: datetime) -> float:
     """When this member's message may go: now, or at the chosen hour of their own day."""
     if broadcast.local_hour is None:
         return 0.0
-    zone = ZoneInfo(COUNTRY_TIMEZONE.get(contact.country or contact.country_hint or "", "UTC"))
+    zone = member_zone(contact) or ZoneInfo("UTC")
     start = (broadcast.scheduled_at or now).astimezone(zone)
     due = start.replace(hour=broadcast.local_hour, minute=0, second=0, microsecond=0)
     if due < start:

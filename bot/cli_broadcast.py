@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot import broadcasts
+from bot import broadcasts, topics
 from bot.broadcasts import Audience, BroadcastError
 from bot.config import Settings
 from bot.coordination import create_coordinator
@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--channel", action="append", default=[], choices=["telegram", "whatsapp", "web"]
     )
     send.add_argument("--organisation", action="append", default=[])
+    send.add_argument(
+        "--topic", action="append", default=[], help="only who receives it, e.g. events"
+    )
     send.add_argument("--image", help="an image's https address")
     send.add_argument("--at", help="when, with its offset: 2026-12-01T09:00+02:00")
     send.add_argument("--local-hour", type=int, help="at this hour of each member's own day")
@@ -104,12 +107,15 @@ async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> i
         texts[locale.strip()] = text
     audience = Audience(
         countries=[c.upper() for c in args.country], locales=args.locale,
-        channels=args.channel, organisations=args.organisation,
+        channels=args.channel, organisations=args.organisation, topics=args.topic,
     )  # fmt: skip
     at = datetime.fromisoformat(args.at) if args.at else None
     if at is not None and at.tzinfo is None:
         raise BroadcastError("at", "give --at with its offset, e.g. 2026-12-01T09:00+02:00")
     async with db.session() as session, session.begin():
+        missing = await topics.not_offered(session, audience.topics)
+        if missing:
+            raise BroadcastError("topic", f"no such topic: {', '.join(missing)}")
         b = Broadcast(
             title=args.title, base_locale=args.base, status="draft", texts={}, buttons=[],
             audience=audience.to_json(), templates={}, image_url=args.image, expanded_to=0,

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import STAFF_COMMANDS, STAFF_FLOW, recognise
 from bot.config import Settings
 from bot.coordination import Coordinator
-from bot.i18n import resolve_locale, translator_for
+from bot.i18n import Translator, resolve_locale, translator_for
 from bot.linking import keep_in_step
 from bot.messages import InboundMessage, Kind, OutboundMessage
 from bot.router import Context, Dispatcher, Effect, Handled
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery, Inbound, utcnow
+from bot.timezones import zone_name
 from handlers.handoff import staff_message
 from handlers.onboarding import needs_consent, welcome
 
@@ -268,7 +269,7 @@ class Engine:
         ctx = Context(
             msg=msg,
             contact=contact,
-            t=translator_for(locale, contact.country),
+            t=Translator(locale, zone_name(contact)),
             settings=self.settings,
             services=self.services,
         )

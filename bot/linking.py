@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import SETTINGS, Contact, LinkCode, LinkFailure, Person, utcnow
+from bot.storage.models import (
+    SETTINGS,
+    Contact,
+    LinkCode,
+    LinkFailure,
+    Person,
+    Subscription,
+    utcnow,
+)  # fmt: skip
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
@@ -218,7 +226,33 @@ async def join(session: AsyncSession, contacts: Sequence[Contact]) -> list[Conta
     newest = max(everyone, key=_changed_at)
     for contact in everyone:
         copy_settings(newest, contact)
+    await _merge_subscriptions(session, [c.id for c in everyone])
     return everyone
+
+
+async def _merge_subscriptions(session: AsyncSession, contact_ids: list[int]) -> None:
+    """Each topic takes the choice made most recently in any of the chats, in all of them."""
+    chosen = (
+        await session.scalars(select(Subscription).where(Subscription.contact_id.in_(contact_ids)))
+    ).all()
+    latest: dict[int, Subscription] = {}
+    for row in chosen:
+        if row.topic_id not in latest or row.chosen_at > latest[row.topic_id].chosen_at:
+            latest[row.topic_id] = row
+    have = {(row.contact_id, row.topic_id): row for row in chosen}
+    for topic_id, newest in latest.items():
+        for contact_id in contact_ids:
+            row = have.get((contact_id, topic_id))
+            if row is None:
+                session.add(
+                    Subscription(
+                        contact_id=contact_id, topic_id=topic_id,
+                        subscribed=newest.subscribed, chosen_at=newest.chosen_at,
+                    )
+                )  # fmt: skip
+            elif row is not newest:
+                row.subscribed, row.chosen_at = newest.subscribed, newest.chosen_at
+    await session.flush()
 
 
 def _changed_at(contact: Contact) -> datetime:

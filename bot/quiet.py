@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.countries import COUNTRY_TIMEZONE
 from bot.storage.models import Contact
+from bot.timezones import zone_of
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,6 @@ class QuietHours:
 
 
 def member_zone(contact: Contact) -> ZoneInfo | None:
-    """The member's time zone: their country's; None when we cannot know it."""
-    name = COUNTRY_TIMEZONE.get(contact.country or contact.country_hint or "")
-    return ZoneInfo(name) if name else None
+    """The member's time zone: the one they set, else their country's; None when we cannot
+    know it."""
+    return zone_of(contact)

@@ -1,5 +1,6 @@
 """Sending a survey out: the invitation is a broadcast (limits, fallbacks, the WhatsApp 24-hour
-rule and its templates all apply) whose button opens the survey; once, at the time the
+rule and its templates all apply) whose button opens the survey, to those who receive the
+"surveys" topic unless the launch names other topics; once, at the time the
 secretariat picks, a reminder broadcast to the invited members who have not finished. The
 reminder worker also closes surveys whose closing date has passed."""
 
@@ -12,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
+from bot import broadcasts, topics
 from bot.broadcasts import Audience, BroadcastError
 from bot.coordination import Coordinator
 from bot.i18n import LOCALES, Translator
@@ -100,6 +101,13 @@ async def launch(
         raise BroadcastError("launched", "this survey's invitation has already been sent")
     if staff.country is not None:
         audience.countries = [staff.country]  # a coordinator invites their own country
+    missing = await topics.not_offered(session, audience.topics)
+    if missing:
+        raise BroadcastError("topic", f"no such topic: {', '.join(missing)}")
+    if not audience.topics and await _surveys_topic(session):
+        # Who switched the surveys topic off gets no invitation, unless the launch names
+        # its own topics.
+        audience.topics = [topics.SURVEYS]
     b = _broadcast(survey, "invitation", staff.id, templates)
     b.audience = audience.to_json()
     session.add(b)
@@ -112,6 +120,11 @@ async def launch(
     survey.opened_at = survey.opened_at or utcnow()
     survey.broadcast_id = b.id
     return b
+
+
+async def _surveys_topic(session: AsyncSession) -> bool:
+    found = await topics.by_key(session, topics.SURVEYS)
+    return found is not None and found.archived_at is None
 
 
 async def not_finished(session: AsyncSession, survey: Survey) -> list[int]:
@@ -157,7 +170,9 @@ async def remind(session: AsyncSession, survey: Survey) -> Broadcast | None:
     invitation = await session.get(Broadcast, survey.broadcast_id)
     templates = dict(invitation.templates or {}) if invitation is not None else {}
     b = _broadcast(survey, "reminder", None, templates)
-    b.audience = Audience(contact_ids=waiting).to_json()
+    # The invitation's topics still hold: who has switched them off since hears no more.
+    invited = Audience.from_json(invitation.audience if invitation is not None else {})
+    b.audience = Audience(contact_ids=waiting, topics=invited.topics).to_json()
     session.add(b)
     await session.flush()
     # Approval, if needed, was given for the invitation: the reminder goes to fewer people.

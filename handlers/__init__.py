@@ -7,10 +7,20 @@ from bot.router import Router
 
 def routers() -> list[Router]:
     """Every feature's router, in the order their free-text handlers are tried."""
-    from handlers import faq, handoff, linking, menu, onboarding, privacy, staff, survey
+    from handlers import (
+        faq,
+        handoff,
+        linking,
+        menu,
+        onboarding,
+        privacy,
+        staff,
+        survey,
+        timezone,
+        topics,
+    )
 
     return [
-        onboarding.router, menu.router, linking.router, privacy.router, handoff.router,
-        staff.router,
-        survey.router, faq.router,
+        onboarding.router, menu.router, linking.router, privacy.router, topics.router,
+        timezone.router, handoff.router, staff.router, survey.router, faq.router,
     ]  # fmt: skip

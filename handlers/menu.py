@@ -10,6 +10,7 @@ from handlers.linking import ask_unlink, offer_code, preferred_picker, show_sett
 from handlers.onboarding import ask_organisation, save_organisation, welcome
 from handlers.survey import FLOW as SURVEY_FLOW
 from handlers.survey import list_surveys, pause
+from handlers.timezone import zone_label
 from handlers.ui import command_word, country_label, country_picker, language_picker, main_menu
 
 router = Router("menu")
@@ -126,11 +127,15 @@ def settings(ctx: Context) -> None:
             country=country_label(ctx, contact.country),
             organisation=contact.organisation or _("not given"),
             news=news,
-        ),
+        )
+        + "\n"
+        + _("Time zone: {zone}", zone=zone_label(ctx)),
         [
             [Button(_("Change language"), "set:language")],
             [Button(_("Change country"), "set:country")],
             [Button(_("Change organisation"), "set:organisation")],
+            [Button(_("Topics"), "set:topics")],
+            [Button(_("Time zone"), "set:timezone")],
             [Button(_("Resume the news") if stopped else _("Stop the news"), "set:news")],
             [Button(_("My data"), "privacy:data")],
             [Button(_("Delete me"), "privacy:erase")],

@@ -14,7 +14,7 @@ from typing import Any
 
 from babel import Locale
 
-from bot import broadcasts, survey_charts, surveys_results
+from bot import broadcasts, survey_charts, surveys_results, topics
 from bot.broadcasts import Audience, BroadcastError
 from bot.commands import STAFF_FLOW
 from bot.countries import MEMBER_COUNTRIES
@@ -140,9 +140,11 @@ def _menu(staff: Staff, data: dict[str, Any]) -> list[list[Button]]:
         if countries
         else _(staff, N_("all members"))
     )
+    which = ", ".join(data.get("topics") or []) or _(staff, N_("any"))
     return [
         [Button(_(staff, N_("Add a translation")), "staffnews:translate")],
         [Button(_(staff, N_("Who gets it: {who}"), who=who), "staffnews:audience")],
+        [Button(_(staff, N_("Topics: {which}"), which=which), "staffnews:topics")],
         [Button(_(staff, N_("Preview")), "staffnews:preview")],
         [Button(_(staff, N_("Cancel")), "staffnews:cancel")],
     ]
@@ -227,6 +229,20 @@ async def _button(h: Handled, ctx: Context, staff: Staff) -> None:
         ctx.update_flow(countries=chosen)
         await _countries(h, ctx, staff, {**data, "countries": chosen})
         return
+    if action == "topics":
+        await _topics(h, ctx, staff, data)
+        return
+    if action == "topic":
+        chosen = list(data.get("topics") or [])
+        if argument == "any":
+            chosen = []
+        elif topics.KEY.match(argument):
+            chosen = (
+                [k for k in chosen if k != argument] if argument in chosen else [*chosen, argument]
+            )
+        ctx.update_flow(topics=chosen)
+        await _topics(h, ctx, staff, {**data, "topics": chosen})
+        return
     if action == "preview":
         await _preview(h, ctx, staff, data)
         return
@@ -257,6 +273,21 @@ async def _countries(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any
     _say(h, ctx, _(staff, N_("Tap the countries that should get it.")), rows)
 
 
+async def _topics(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any]) -> None:
+    chosen = set(data.get("topics") or [])
+    offered = await topics.listed(h.session)
+    rows = [
+        [Button(("✓ " if t.key in chosen else "") + topics.name_of(t, staff.locale),
+                f"staffnews:topic:{t.key}")]
+        for t in offered
+    ]  # fmt: skip
+    rows.append([Button(("✓ " if not chosen else "") + _(staff, N_("Any topic")),
+                        "staffnews:topic:any")])  # fmt: skip
+    rows.append([Button(_(staff, N_("Done")), "staffnews:menu")])
+    _say(h, ctx, _(staff, N_("Tap the topics it is about: it goes to members who receive any "
+                             "of them.")), rows)  # fmt: skip
+
+
 async def _draft(h: Handled, staff: Staff, data: dict[str, Any]) -> Broadcast:
     """The broadcast row behind the conversation, created at the first preview."""
     found = None
@@ -271,7 +302,10 @@ async def _draft(h: Handled, staff: Staff, data: dict[str, Any]) -> Broadcast:
     for locale, text in (data.get("texts") or {}).items():
         broadcasts.set_text(found, locale, text)
     countries = [staff.country] if staff.country else list(data.get("countries") or [])
-    found.audience = Audience(countries=countries).to_json()
+    wanted = list(data.get("topics") or [])
+    gone = set(await topics.not_offered(h.session, wanted))  # archived while composing
+    aimed = [k for k in wanted if k not in gone]
+    found.audience = Audience(countries=countries, topics=aimed).to_json()
     await h.session.flush()
     return found
 

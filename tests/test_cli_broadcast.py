@@ -80,3 +80,14 @@ async def test_refusals_name_what_to_change(tmp_path: Path) -> None:
     assert too_long.returncode == 1 and "whatsapp allows 1600" in too_long.stderr
     naive = await childpact(url, "send", "--text", "en=hi", "--at", "2026-12-01T09:00", "--yes")
     assert naive.returncode == 1 and "offset" in naive.stderr
+
+
+async def test_send_to_a_topic_counts_who_receives_it(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
+    db = await members(url)
+    await db.dispose()
+    texts = ("--text", "en=A call for proposals is open.")
+    preview = await childpact(url, "send", *texts, "--topic", "calls", stdin="n\n")
+    assert "recipients: 3" in preview.stdout  # on by default: nobody has chosen yet
+    unknown = await childpact(url, "send", *texts, "--topic", "nope", "--yes")
+    assert unknown.returncode == 1 and "no such topic: nope" in unknown.stderr

@@ -21,6 +21,7 @@ from webhook.routes import (
     api_overview,
     api_surveys,
     api_tokens,
+    api_topics,
     chat,
     exports,
     health,
@@ -83,6 +84,7 @@ def create_app(
         api_inbox,
         api_broadcasts,
         api_surveys,
+        api_topics,
         api_tokens,
         api_audit,
     )

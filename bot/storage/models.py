@@ -1,6 +1,6 @@
 """The tables: people and their contacts, inbound messages, the outbox of deliveries, the
 secretariat's inbox, and the secretariat's accounts, sessions, API tokens and audit log; surveys
-and their answers; the members' consents."""
+and their answers; the members' consents; the topics members subscribe to."""
 
 from __future__ import annotations
 
@@ -83,6 +83,8 @@ class Contact(Base):
     country: Mapped[str | None] = mapped_column(String(8))
     country_hint: Mapped[str | None] = mapped_column(String(8))
     organisation: Mapped[str | None] = mapped_column(String(200))
+    # An IANA zone the member chose ("Asia/Tbilisi", "Etc/GMT-4"); None: their country's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     unreachable_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -103,7 +105,7 @@ class Contact(Base):
 
 # What a person has once, whichever of their chats they write from; a change stamps
 # ``settings_at``, and on linking or later the newest change wins.
-SETTINGS: tuple[str, ...] = ("locale", "country", "organisation", "status")
+SETTINGS: tuple[str, ...] = ("locale", "country", "organisation", "status", "time_zone")
 
 
 def _settings_changed(target: Contact, value: object, old: object, initiator: object) -> None:
@@ -496,3 +498,36 @@ class Consent(Base):
     channel: Mapped[str] = mapped_column(String(16))
     text_digest: Mapped[str] = mapped_column(String(64))  # sha256 of the text as shown
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Topic(Base):
+    """What broadcasts are about (news, events, calls for proposals, surveys): the secretariat
+    defines them, members choose which they receive."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)  # named by audiences; never changes
+    names: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: name
+    default_on: Mapped[bool] = mapped_column(Boolean, default=True)  # for who has not chosen
+    position: Mapped[int] = mapped_column(Integer, default=0)  # in the member's list
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Subscription(Base):
+    """A member's own choice about one topic. Only choices are stored: without one, the
+    topic's default applies, so a new topic or a new member needs no rows."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_topic", "topic_id", "subscribed"),)
+
+    contact_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscribed: Mapped[bool] = mapped_column(Boolean)
+    chosen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -148,7 +148,8 @@ async def test_launch_invites_as_a_broadcast_and_the_reminder_reaches_who_has_no
     assert found["reminded_at"] and found["reminder_broadcast_id"]
     async with api.service.db.session() as session:
         reminder = await session.get(Broadcast, found["reminder_broadcast_id"])
-    assert reminder.audience == {"contact_ids": [api.members["md"]]}
+    # The invitation went to who receives the surveys topic; so does the reminder.
+    assert reminder.audience == {"contact_ids": [api.members["md"]], "topics": ["surveys"]}
     assert reminder.status == "scheduled" and reminder.templates == {"ru": TEMPLATE}
     assert reminder.texts["ro"]["text"].startswith("Un memento: chestionarul „Verificare rapidă”")
     late = await api.call("editor", "POST", f"{path}/reminder", json={"at": at})

@@ -19,6 +19,7 @@ from webhook.admin import (
     survey_results,
     surveys,
     tokens,
+    topics,
 )
 from webhook.admin.web import AdminRoute, Visit
 from webhook.auth import request_staff
@@ -38,6 +39,7 @@ for area in (
     survey_launch,
     survey_results,
     surveys,
+    topics,
     accounts,
     tokens,
     audit,

@@ -87,8 +87,15 @@ def _web_address(value: str) -> bool:
     return value.startswith(("https://", "http://")) and len(value) <= 1000 and " " not in value
 
 
-def read_form(form: dict[str, str], topics: list[str], surveys: list[int]) -> Draft:
-    """Checkboxes are named per value (``country:MD``), so one field holds one value."""
+def read_form(
+    form: dict[str, str],
+    topics: list[str],
+    surveys: list[int],
+    news_topics: list[str] | None = None,
+) -> Draft:
+    """Checkboxes are named per value (``country:MD``), so one field holds one value.
+    ``topics`` are the knowledge's, for "tell me more"; ``news_topics`` those members
+    subscribe to."""
     d = Draft(title=form.get("title", "").strip()[:200])
     d.base_locale = form.get("base_locale", "en")
     if d.base_locale not in LOCALES:
@@ -136,6 +143,7 @@ def read_form(form: dict[str, str], topics: list[str], surveys: list[int]) -> Dr
         organisations=[
             o.strip()[:200] for o in re.split(r"[\n;]", form.get("organisations", "")) if o.strip()
         ][:50],
+        topics=[k for k in news_topics or [] if form.get(f"news_topic:{k}")],
         exclude_broadcasts=sorted(
             int(k.partition(":")[2]) for k in form if re.fullmatch(r"exclude:\d{1,18}", k)
         ),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts, members, surveys
 from bot import staff as accounts
+from bot import topics as news_topics
 from bot.broadcasts import LIMITS, Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
@@ -61,11 +62,26 @@ async def surveys_of(session: AsyncSession, visit: Visit) -> dict[int, str]:
     }
 
 
+async def news_topics_of(session: AsyncSession, visit: Visit, chosen: list[str]) -> list[Any]:
+    """The topics an audience may aim at: those offered, and archived ones already chosen."""
+    found = await news_topics.listed(session, archived=True)
+    return [
+        {
+            "key": t.key,
+            "name": news_topics.name_of(t, visit.locale),
+            "archived": bool(t.archived_at),
+        }
+        for t in found
+        if t.archived_at is None or t.key in chosen
+    ]
+
+
 async def _read(service: Service, visit: Visit) -> Draft:
     """The form as sent, checked against the topics and surveys it offered."""
     async with service.db.session() as session:
         offered = await surveys_of(session, visit)
-    return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered))
+        aimed = [t.key for t in await news_topics.listed(session, archived=True)]
+    return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered), aimed)
 
 
 async def _own_chat(session: AsyncSession, visit: Visit) -> Contact | None:
@@ -107,6 +123,7 @@ async def page(
         own = await _own_chat(session, visit)
         earlier = await _earlier(session, visit, b.id)
         offered = await surveys_of(session, visit)
+        aimed = await news_topics_of(session, visit, Audience.from_json(b.audience).topics)
     zone = service.settings.secretariat_timezone
     return render(
         request, "broadcast_compose.html", visit, title=N_("Compose a broadcast"), b=b,
@@ -114,7 +131,7 @@ async def page(
         texts_of={loc: broadcasts.text_of(b, loc) for loc in LOCALES}, form=form or {},
         audience=Audience.from_json(b.audience), locales=LOCALES, channels=CHANNELS,
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
-        topics=topics_of(service, visit.locale), surveys=offered, buttons=button_rows(b), own=own, earlier=earlier,
+        topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=earlier,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
         limits=LIMITS, stale=broadcasts.stale_locales(b), status_code=status_code,
     )  # fmt: skip

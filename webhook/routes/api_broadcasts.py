@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts, members
+from bot import broadcasts, members, topics
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
 from bot.staff import Staff, record
@@ -44,6 +44,11 @@ class AudienceIn(BaseModel):
     organisations: list[str] = Field(default_factory=list)
     exclude_broadcasts: list[int] = Field(
         default_factory=list, description="leave out who already received these broadcasts"
+    )
+    topics: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]] = Field(
+        default_factory=list,
+        description="only members who receive at least one of these topics (keys from "
+        "/api/topics), by their choice or the topic's default",
     )
 
 
@@ -183,6 +188,13 @@ def _apply(b: Broadcast, body: BroadcastIn | BroadcastPatch, staff: Staff) -> No
         b.templates = {k: v for k, v in body.templates.items() if k in LOCALES and v}
 
 
+async def _offered(session: AsyncSession, audience: AudienceIn | None) -> None:
+    """A broadcast names topics that exist and are not archived."""
+    missing = await topics.not_offered(session, audience.topics if audience else [])
+    if missing:
+        raise HTTPException(422, f"no such topic: {', '.join(missing)}")
+
+
 async def _get(
     session: AsyncSession, broadcast_id: int, staff: Staff, *, lock: bool = False
 ) -> Broadcast:
@@ -225,6 +237,7 @@ async def create(body: BroadcastIn, service: ServiceDep, staff: EditorDep) -> Br
             title="", base_locale=body.base_locale, status="draft", texts={}, buttons=[],
             audience={}, templates={}, created_by=staff.id, expanded_to=0,
         )  # fmt: skip
+        await _offered(session, body.audience)
         _apply(b, body, staff)
         session.add(b)
         await session.flush()
@@ -247,6 +260,7 @@ async def change(
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff, lock=True)
         _editable(b)
+        await _offered(session, body.audience)
         _apply(b, body, staff)
         broadcasts.changed(b)
         await record(session, staff, "broadcast.update", f"broadcast:{b.id}")

@@ -1,0 +1,82 @@
+"""A member's time zone: the one they set, else their country's; the zones a member may pick,
+and how they read in the member's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.core import get_global
+from babel.dates import format_time, get_timezone_location
+
+from bot.countries import COUNTRY_TIMEZONE
+from bot.storage.models import Contact, utcnow
+
+# Whole-hour offsets for members outside the countries we know. IANA's Etc zones count the
+# other way round: Etc/GMT-4 is four hours ahead of UTC.
+OFFSETS: tuple[int, ...] = tuple(range(-12, 15))
+
+
+def offset_zone(hours: int) -> str:
+    return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+
+
+@cache
+def known(name: str | None) -> ZoneInfo | None:
+    """The zone of that name, or None when there is no such zone."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def country_zone(country: str | None) -> str | None:
+    return COUNTRY_TIMEZONE.get(country or "")
+
+
+def zone_of(contact: Contact) -> ZoneInfo | None:
+    """The member's zone: the one they chose, else their country's; None when unknown."""
+    chosen = known(contact.time_zone)
+    if chosen is not None:
+        return chosen
+    return known(country_zone(contact.country or contact.country_hint))
+
+
+def zone_name(contact: Contact) -> str:
+    zone = zone_of(contact)
+    return zone.key if zone is not None else "UTC"
+
+
+def country_zones(country: str | None) -> list[str]:
+    """The zones of a country, its usual one first."""
+    usual = country_zone(country)
+    found = [usual] if usual else []
+    for name in get_global("territory_zones").get(country or "", []):
+        if name not in found and known(name) is not None:
+            found.append(name)
+    return found
+
+
+def offered(name: str) -> bool:
+    """A zone the pickers offer: any real zone, but not a typing mistake or a path."""
+    return known(name) is not None and len(name) <= 60
+
+
+def label(name: str, locale: str, now: datetime | None = None) -> str:
+    """How a zone reads on a button: its city in the member's language and the time there
+    now (``Tbilisi 09:14``), or ``UTC+4 09:14`` for an offset."""
+    zone = known(name)
+    if zone is None:
+        return name
+    now = now or utcnow()
+    clock = format_time(now, "short", tzinfo=zone, locale=locale)
+    if name.startswith("Etc/"):
+        offset = now.astimezone(zone).utcoffset()
+        hours = int(offset.total_seconds() // 3600) if offset else 0
+        place = f"UTC{hours:+d}" if hours else "UTC"
+    else:
+        place = get_timezone_location(zone, locale=locale, return_city=True)
+    return f"{place} {clock}"

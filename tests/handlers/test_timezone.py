@@ -1,0 +1,63 @@
+"""Settings → Time zone, as dialogs: the zones of the member's country with the time there,
+a UTC offset for anywhere else, in the member's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import timezones
+from bot.i18n import Translator
+from tests.dialog import Member
+from tests.handlers.test_menu import command, contact_of, onboard
+from tests.harness import running
+
+
+@pytest.mark.parametrize(("channel", "locale", "country", "zone"), [
+    ("telegram", "ka", "GE", "Asia/Tbilisi"),
+    ("whatsapp", "ru", "MD", "Europe/Chisinau"),
+])  # fmt: skip
+async def test_a_member_sets_their_own_time_zone_and_goes_back_to_their_countrys(
+    backend, channel, locale, country, zone
+):
+    async with running(backend) as stack:
+        member = Member(stack, channel)
+        await onboard(member, locale, country)
+        t = Translator(locale)
+        await member.say(command(member, "menu", locale))
+        settings = await member.tap("menu:settings")
+        city = timezones.label(zone, locale).rsplit(" ", 1)[0]
+        assert city in settings[-1].text  # "Time zone: Tbilisi 09:14", in their language
+
+        picker = await member.tap("set:timezone")
+        assert picker[-1].payloads == [f"tz:{zone}", "tz:other", "menu:main"]
+        assert picker[-1].options[0].startswith(city)
+        assert (
+            t("News never reaches you at night where you are. Which time zone are you in?")
+            in picker[-1].text
+        )
+
+        offsets = await member.tap("tz:other")
+        assert len(offsets[-1].payloads) == len(timezones.OFFSETS) + 1
+        assert offsets[-1].options[timezones.OFFSETS.index(3)].startswith("UTC+3 ")
+        saved = await member.tap("tz:+3")
+        assert saved[-1].text.startswith(t("Saved: {value}.", value="UTC+3").split("UTC")[0])
+        assert (await contact_of(member)).time_zone == "Etc/GMT-3"
+
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:settings")
+        picker = await member.tap("set:timezone")
+        assert picker[-1].payloads[:2] == ["tz:Etc/GMT-3", f"tz:{zone}"]  # their choice first
+        await member.tap(f"tz:{zone}")
+        assert (await contact_of(member)).time_zone is None  # follows their country again
+
+
+async def test_a_zone_that_was_not_offered_is_refused(backend):
+    async with running(backend) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "en")
+        await member.say("menu")
+        await member.tap("menu:settings")
+        member.last[-1].payloads.append("tz:Mars/Olympus")  # as if a client forged the button
+        answer = await member.tap("tz:Mars/Olympus")
+        assert answer[-1].text == "Sorry, I did not understand. Please choose one of the options."
+        assert (await contact_of(member)).time_zone is None
