@@ -350,3 +350,28 @@ async def test_my_data_in_the_web_chat_is_a_download_link_under_the_summary(back
         )
         assert json.loads(fetched.text)["childpact_member_data"]["profile"][0]["country"] == "BG"
         assert await emptied(stack, member, ephemeral=True)  # the page has them: gone
+
+
+async def test_delete_me_in_one_linked_chat_erases_the_person_in_every_chat(backend):
+    from bot.storage.models import Person
+    from tests.handlers.test_linking import ask_code
+
+    async with running(backend) as stack:
+        tg, wa = Member(stack, "telegram", lang="ro"), Member(stack, "whatsapp", lang="ro")
+        await onboard(tg)
+        await onboard(wa)
+        code = await ask_code(wa, "ro")
+        await tg.say(f"/link {code}")
+        await wa.say("Din WhatsApp: " + SECRET_NOTE)
+        linked = await contact_of(stack, wa)
+        assert linked.person_id is not None
+
+        await tg.say("/deleteme")
+        await tg.tap("erase:yes")
+        await eventually(lambda: emptied(stack, tg))
+
+        needles = [tg.address, wa.address.removeprefix("whatsapp:"), ORGANISATION, SECRET_NOTE]
+        assert await leftovers(stack, backend, needles) == []
+        async with stack.service.db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(Contact)) == 0
+            assert await session.scalar(select(func.count()).select_from(Person)) == 0
