@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import os
 import platform
 import sys
 import tempfile
 import time
 import uuid
-from multiprocessing.connection import Connection
 
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import pin_self, usable_cores
+from bench.fake_bot_api import FakeBotApi
 from bot.config import Settings
 from bot.coordination import create_coordinator
 from bot.messages import OutboundMessage
@@ -37,53 +36,6 @@ from bot.storage.models import Contact, Delivery
 TOKEN = "123456789:AA" + "x" * 33
 PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _fake_process(conn: Connection, rate: float | None, cores: list[int] | None) -> None:
-    import gc
-
-    from tests.fakes.telegram_api import FakeTelegram
-
-    pin_self(cores)
-
-    # The fake stamps each request when its loop gets to it; a garbage-collector pause of a
-    # few milliseconds would bunch requests that arrived evenly. The fake's memory is small.
-    gc.disable()
-
-    async def main() -> None:
-        async with FakeTelegram(rate=rate, chat_rate=None) as fake:
-            conn.send(fake.url)
-            loop = asyncio.get_running_loop()
-            while True:
-                request = await loop.run_in_executor(None, conn.recv)
-                if request == "stop":
-                    return
-                times = [m.time for m in fake.messages]
-                span = (max(times) - min(times)) if len(times) > 1 else 0.0
-                conn.send({"sent": len(times), "429": fake.rate_limited, "max_per_s": fake.max_per_second,
-                           "span": span, "cpu": time.process_time()})  # fmt: skip
-
-    asyncio.run(main())
-
-
-class FakeInProcess:
-    """The fake Bot API in a process of its own, on a core of its own where there are two."""
-
-    def __init__(self, rate: float | None, cores: list[int] | None) -> None:
-        self.conn, child = mp.Pipe()
-        self.proc = mp.get_context("spawn").Process(
-            target=_fake_process, args=(child, rate, cores), daemon=True
-        )
-        self.proc.start()
-        self.url: str = self.conn.recv()
-
-    def stats(self) -> dict[str, int]:
-        self.conn.send("stats")
-        return self.conn.recv()  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.conn.send("stop")
-        self.proc.join(5)
 
 
 async def fresh_database(backend: str, folder: str) -> tuple[str, str | None, object]:
@@ -143,7 +95,7 @@ async def run_case(
     # The fake on one core, the sender on the others: a capacity figure of the sender, not
     # of the two fighting over one core. The database and Redis servers are not pinned.
     fake_cores, sender_cores = _cores()
-    fake = FakeInProcess(fake_rate, fake_cores)
+    fake = FakeBotApi(fake_rate, fake_cores)
     everywhere = usable_cores()
     url, redis_url, handle = await fresh_database(backend, folder)
     settings = Settings(
@@ -186,7 +138,7 @@ async def run_case(
         rate = (stats["sent"] - 1) / stats["span"] if stats["span"] else stats["sent"] / elapsed
         return {"sent": stats["sent"], "seconds": elapsed, "rate": rate, "per_core": stats["sent"] / cpu,
                 "429": stats["429"], "max_per_s": stats["max_per_s"], "cpu": cpu,
-                "fake_cpu": stats["cpu"] - fake_cpu_started}  # fmt: skip
+                "fake_cpu": stats["cpu"] - fake_cpu_started, "prioritised": fake.prioritised}  # fmt: skip
     finally:
         pin_self(everywhere)
         await channel.stop()
@@ -244,6 +196,10 @@ async def main(argv: list[str] | None = None) -> None:
             print(f"{label:<22}{f'limit {args.limit:g}/s':<14}{limited['sent']:>7.0f}{limited['seconds']:>9.1f}"
                   f"{limited['rate']:>9.1f}{share:>10}{limited['429']:>6.0f}{limited['max_per_s']:>7.0f}"
                   f"{limited['per_core']:>11.0f}{limited['cpu']:>14.2f}{limited['fake_cpu']:>12.2f}")  # fmt: skip
+            if not limited["prioritised"]:
+                print(
+                    "  (the fake ran at normal priority: the sender's own load can move its clock)"
+                )
             raw = await run_case(backend, args.raw, 0, None, folder)
             print(f"{label:<22}{'no limit':<14}{raw['sent']:>7.0f}{raw['seconds']:>9.1f}{raw['rate']:>9.1f}"
                   f"{'':>10}{raw['429']:>6.0f}{raw['max_per_s']:>7.0f}{raw['per_core']:>11.0f}"
