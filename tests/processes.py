@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,8 +41,11 @@ class Process:
                 stdout=out,
                 stderr=out,
             )
+        # A minute: on a machine busy with other test workers, importing the app alone has
+        # taken over 15 s; a healthy start on a quiet one takes about two.
+        deadline = time.monotonic() + 60.0
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"childpact serve exited: {self.log.read_text()[-2000:]}")
                 try:
