@@ -337,6 +337,42 @@ async def test_a_test_goes_to_ones_own_chat_and_telegram_is_linked_with_a_code(b
         await viewer.close()
 
 
+async def test_a_buttons_text_is_written_in_each_language_and_each_member_sees_their_own(backend):
+    async with dashboard(backend) as board:
+        ids = await members(board)
+        editor = await board.sign_in(EDITOR)
+        chat = await _address(board, ids["ro"])
+        async with board.stack.service.db.session() as session, session.begin():
+            user = await session.get(StaffUser, board.ids[EDITOR])
+            user.telegram_chat_id = chat  # type: ignore[union-attr]
+        page = await editor.get("/admin/broadcasts/new")
+        assert 'name="button0-label:ro"' not in page.text  # no Romanian text yet, no field
+        labels = {"button0-label": "Programme", "button0-label:ro": "Programul",
+                  "button0-url": "https://childpact.org/ga",
+                  "button1-topic": "who_we_are", "button1-label:ro": "Cine suntem"}  # fmt: skip
+        broadcast_id = await compose(editor, **labels)
+        assert (await stored(board, broadcast_id)).buttons == [
+            {"label": {"en": "Programme", "ro": "Programul"}, "url": "https://childpact.org/ga"},
+            {"label": {"ro": "Cine suntem"}, "payload": "topic:who_we_are"},
+        ]
+        edit = await editor.get(f"/admin/broadcasts/{broadcast_id}/edit")
+        assert 'name="button0-label:ro" value="Programul"' in edit.text
+        assert 'name="button1-label:ro" value="Cine suntem"' in edit.text
+        tested = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
+                                   news(action="test", test_member=str(ids["ro"]), **labels))  # fmt: skip
+        assert tested.headers["location"].endswith("done=test-sent")
+        got = await eventually(lambda: len(board.stack.telegram.messages_to(chat)) >= 2 and
+                               board.stack.telegram.messages_to(chat))  # fmt: skip
+        seen = {
+            m.text.split("\n")[0]: [row[0]["text"] for row in m.reply_markup["inline_keyboard"]]
+            for m in got
+        }
+        # English keeps "tell me more" in its own words where no English text was written.
+        assert seen["[TEST ro]"] == ["Programul", "Cine suntem"]
+        assert seen["[TEST en]"][0] == "Programme" and seen["[TEST en]"][1] != "Cine suntem"
+        await editor.close()
+
+
 async def _address(board: Dashboard, member_id: int) -> Any:
     from bot.storage.models import Contact
 

@@ -116,6 +116,14 @@ def read_form(
     d.image_url = image or None
     for n in range(BUTTONS):
         label = form.get(f"button{n}-label", "").strip()[:64]
+        labels = {
+            loc: words
+            for loc in LOCALES
+            if loc != d.base_locale
+            and (words := form.get(f"button{n}-label:{loc}", "").strip()[:64])
+        }
+        if label:
+            labels[d.base_locale] = label
         url = form.get(f"button{n}-url", "").strip()
         topic = form.get(f"button{n}-topic", "")
         survey = form.get(f"button{n}-survey", "")
@@ -126,15 +134,15 @@ def read_form(
             if not label or not _web_address(url):
                 d.problems.append((N_("Button {n}: a link needs its text and a web address "
                                       "(https://…)."), {"n": n + 1}))  # fmt: skip
-            d.buttons.append({"label": {d.base_locale: label}, "url": url})
+            d.buttons.append({"label": labels, "url": url})
         elif topic or survey:
             if (topic and topic not in topics) or (
                 survey and (not survey.isdigit() or int(survey) not in surveys)
             ):
                 raise HTTPException(400)  # not one the form offered
             button: dict[str, Any] = {"payload": f"topic:{topic}" if topic else f"survey:{survey}"}
-            if label:
-                button["label"] = {d.base_locale: label}
+            if labels:
+                button["label"] = labels
             d.buttons.append(button)
     d.audience = Audience(
         countries=[c for c in (*MEMBER_COUNTRIES, OTHER) if form.get(f"country:{c}")],
@@ -204,17 +212,20 @@ async def load(
     return found
 
 
-def button_rows(b: Broadcast) -> list[dict[str, str]]:
+def button_rows(b: Broadcast) -> list[dict[str, Any]]:
     rows = []
     for button in (b.buttons or [])[:BUTTONS]:
         payload = str(button.get("payload") or "")
+        labels = dict(button.get("label") or {})
         rows.append({
-            "label": (button.get("label") or {}).get(b.base_locale, ""),
+            "label": labels.pop(b.base_locale, ""),
+            "labels": labels,
             "url": button.get("url") or "",
             "topic": payload.removeprefix("topic:") if payload.startswith("topic:") else "",
             "survey": payload.removeprefix("survey:") if payload.startswith("survey:") else "",
         })  # fmt: skip
-    return rows + [{"label": "", "url": "", "topic": "", "survey": ""}] * (BUTTONS - len(rows))
+    blank = {"label": "", "labels": {}, "url": "", "topic": "", "survey": ""}
+    return rows + [blank] * (BUTTONS - len(rows))
 
 
 def chosen_time(form: dict[str, str], zone: str) -> tuple[datetime | None, int | None, str | None]:
