@@ -377,7 +377,7 @@ async def report_progress(session: Any, broadcast: Broadcast, found: dict[str, A
         staff,
         N_("Broadcast {id}: {percent} done. Sent {sent} of {total}, failed {failed}, "
            "skipped {skipped}."),
-        id=broadcast.id, percent=f"{found['done_share']:.0%}", sent=reached,
+        id=broadcast.id, percent=format(found["done_share"], ".0%"), sent=reached,
         total=found["total"], failed=failed, skipped=statuses.get("skipped", 0),
     )  # fmt: skip
     if broadcast.status == "sent":
