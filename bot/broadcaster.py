@@ -1,6 +1,7 @@
 """The broadcast worker: moves scheduled broadcasts into the outbox, page by page, and marks
-them sent when nothing is left. Several workers may run; one lock per broadcast keeps them
-from doing the same page twice, and every page is safe to repeat after a crash."""
+them sent when nothing is left; makes the next occurrence of a repeating one when it is due.
+Several workers may run; one lock per broadcast keeps them from doing the same page twice,
+every page is safe to repeat after a crash, and the database makes each occurrence once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
+from bot import broadcast_series, broadcasts
 from bot.coordination import Coordinator
 from bot.i18n import LOCALES, Translator
 from bot.quiet import QuietHours
@@ -84,7 +85,27 @@ class Broadcaster:
                 await self.advance(broadcast_id, lease)
             finally:
                 await lease.release()
-        return len(ids)
+        return len(ids) + await self.repeat()
+
+    async def repeat(self) -> int:
+        """Make the next occurrence of every series whose latest one is due; returns how many
+        this worker made. No coordinator lock here: a lock lost with a Redis restart must not
+        make an occurrence twice, and the database's conditional update cannot."""
+        now = utcnow()
+        async with self.db.session() as session:
+            due = (
+                await session.scalars(
+                    select(Broadcast.id).where(broadcast_series.pending(now)).order_by(Broadcast.id)
+                )
+            ).all()
+        made = 0
+        for latest_id in due:
+            async with self.db.session() as session, session.begin():
+                found = await broadcast_series.follow(session, latest_id, now)
+                if found is not None:
+                    log.info("broadcast %s: next occurrence is %s", latest_id, found.id)
+                    made += 1
+        return made
 
     async def _report(self, session: AsyncSession, broadcast: Broadcast, *, force: bool) -> None:
         if self.report is None or broadcast.progress_delivery_id is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot import linking
+from bot import linking, repeats
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
 from bot.messages import Button, OutboundMessage
@@ -535,6 +536,10 @@ async def cancel(session: AsyncSession, broadcast: Broadcast) -> int:
     """Stop what has not gone yet; returns the number of messages held back."""
     if broadcast.status in ("sent", "cancelled"):
         raise BroadcastError("finished", "this broadcast has already finished")
+    if broadcast.repeat_of is None and broadcast.started_at is None and broadcast.repeat_pending:
+        # A series goes on from its first broadcast: when that never went, nothing follows.
+        broadcast.repeat_pending = False
+        broadcast.repeat_stopped_at = utcnow()
     broadcast.status = "cancelled"
     broadcast.cancelled_at = utcnow()
     result = await session.execute(
@@ -577,20 +582,28 @@ async def follow_up(session: AsyncSession, broadcast: Broadcast, author: int | N
         raise BroadcastError("nobody", "everyone who can be reached has received it")
     audience = Audience.from_json(broadcast.audience)
     audience.contact_ids = sorted({i for i in failed if i is not None})
-    copy = Broadcast(
-        title=broadcast.title,
-        base_locale=broadcast.base_locale,
-        texts=dict(broadcast.texts or {}),
-        image_url=broadcast.image_url,
-        buttons=list(broadcast.buttons or []),
-        audience=audience.to_json(),
-        templates=dict(broadcast.templates or {}),
-        parent_id=broadcast.id,
-        created_by=author,
-    )
-    session.add(copy)
+    again = copied(broadcast, audience=audience.to_json(), parent_id=broadcast.id,
+                   created_by=author)  # fmt: skip
+    session.add(again)
     await session.flush()
-    return copy
+    return again
+
+
+def copied(broadcast: Broadcast, **changes: Any) -> Broadcast:
+    """A new draft with ``broadcast``'s title, texts, image, buttons, audience and templates as
+    they are now; ``changes`` set the rest (another audience, its place in a series...)."""
+    values: dict[str, Any] = {
+        "title": broadcast.title,
+        "status": "draft",
+        "base_locale": broadcast.base_locale,
+        "texts": deepcopy(broadcast.texts or {}),
+        "image_url": broadcast.image_url,
+        "buttons": deepcopy(broadcast.buttons or []),
+        "audience": deepcopy(broadcast.audience or {}),
+        "templates": dict(broadcast.templates or {}),
+        "expanded_to": 0,
+    }
+    return Broadcast(**(values | changes))
 
 
 async def finish_if_done(session: AsyncSession, broadcast: Broadcast) -> bool:
@@ -651,12 +664,26 @@ async def launch(
         broadcast.audience = audience.to_json()
     broadcast.scheduled_at = at
     broadcast.local_hour = local_hour
+    if broadcast.repeat_of is None:
+        _start_series(broadcast, at or utcnow())
     needs_approval = approval_above is not None and audience_size > approval_above
     if needs_approval and broadcast.approved_by is None:
         broadcast.status = "awaiting_approval"
     else:
         broadcast.status = "scheduled"
     return broadcast.status
+
+
+def _start_series(broadcast: Broadcast, first: datetime) -> None:
+    """A repeating broadcast becomes the first occurrence of its series; its next one is made
+    once it is due. A one-off one is no series."""
+    until = broadcast.repeat_until
+    if broadcast.repeat and until is not None:
+        if first.astimezone(repeats.zone_of(broadcast.repeat_zone)).date() > until:
+            raise BroadcastError("repeat_until", "the series would end before it starts")
+    broadcast.occurrence = 1 if broadcast.repeat else None
+    broadcast.repeat_pending = bool(broadcast.repeat)
+    broadcast.repeat_stopped_at = None
 
 
 async def approve(session: AsyncSession, broadcast: Broadcast, staff: Staff) -> None:

@@ -4,13 +4,14 @@ and their answers; the members' consents; the topics members subscribe to."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -208,7 +209,12 @@ class Broadcast(Base):
     """News for members, written once with its translations and sent to an audience."""
 
     __tablename__ = "broadcasts"
-    __table_args__ = (Index("ix_broadcasts_status", "status", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_broadcasts_status", "status", "scheduled_at"),
+        # One broadcast per occurrence of a series, however many workers make it.
+        Index("uq_broadcasts_occurrence", "repeat_of", "occurrence", unique=True),
+        Index("ix_broadcasts_repeat_pending", "repeat_pending", "scheduled_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     title: Mapped[str] = mapped_column(String(200), default="")  # for the secretariat only
@@ -234,6 +240,17 @@ class Broadcast(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # A Telegram message kept up to date with the progress: the outbox row that posted it.
     progress_delivery_id: Mapped[int | None] = mapped_column(Id)
+    # A repeating broadcast: the rule lives on the series' first broadcast; every occurrence is
+    # a broadcast of its own, linked to the first by ``repeat_of`` (null on the first itself).
+    repeat: Mapped[str | None] = mapped_column(String(8))  # daily weekly monthly
+    repeat_zone: Mapped[str | None] = mapped_column(String(64))  # whose clock "09:00" is
+    repeat_until: Mapped[date | None] = mapped_column(Date)  # the last day, in that zone
+    repeat_times: Mapped[int | None] = mapped_column(Integer)  # occurrences in all
+    repeat_stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    repeat_of: Mapped[int | None] = mapped_column(Id)
+    occurrence: Mapped[int | None] = mapped_column(Integer)  # 1 for the first
+    # The series' latest occurrence, whose next one is still to be made once it is due.
+    repeat_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Conversation(Base):

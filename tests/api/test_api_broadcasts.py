@@ -1,12 +1,15 @@
-"""The broadcasts API: compose, preview, test, send, approve, cancel, follow up, progress, for
-every role and within a coordinator's country."""
+"""The broadcasts API: compose, preview, test, send, approve, cancel, follow up, progress,
+repeat and stop a series, for every role and within a coordinator's country."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from bot.broadcaster import Broadcaster
-from bot.storage.models import AuditEntry, Delivery
+from bot.storage.models import AuditEntry, Broadcast, Delivery, utcnow
 from tests.api.conftest import Api
 
 NEWS = {
@@ -153,3 +156,140 @@ async def test_cancel_then_follow_up_for_those_left(api: Api) -> None:
     follow = again.json()
     assert follow["parent_id"] == draft["id"] and follow["status"] == "draft"
     assert sorted(follow["audience"]["contact_ids"]) == sorted(api.members.values())
+
+
+# Repeating broadcasts. No worker runs here: each test moves the broadcaster on by hand, and
+# "the days go by" by setting an occurrence's time in the past in the database.
+
+
+async def _step(api: Api) -> None:
+    await Broadcaster(api.service.db, api.service.coordinator).step()
+
+
+async def _due(api: Api, broadcast_id: int) -> None:
+    async with api.service.db.session() as session, session.begin():
+        found = await session.get(Broadcast, broadcast_id)
+        assert found is not None
+        found.scheduled_at = utcnow() - timedelta(minutes=1)
+
+
+async def _series(api: Api, head: int) -> list[tuple[int, int | None, str]]:
+    async with api.service.db.session() as session:
+        found = await session.execute(
+            select(Broadcast.id, Broadcast.occurrence, Broadcast.status)
+            .where((Broadcast.id == head) | (Broadcast.repeat_of == head))
+            .order_by(Broadcast.id)
+        )
+        return [tuple(row) for row in found.all()]  # type: ignore[misc]
+
+
+async def test_a_weekly_series_goes_one_occurrence_at_a_time_until_it_is_stopped(api: Api) -> None:
+    draft = await create(api, repeat="weekly")
+    assert (draft["repeat"], draft["occurrence"], draft["next_occurrence_at"]) == (
+        "weekly", None, None
+    )  # fmt: skip
+    head = draft["id"]
+    sent = (await api.call("editor", "POST", f"/api/broadcasts/{head}/send", json={})).json()
+    assert sent["occurrence"] == 1 and sent["next_occurrence_id"] == head
+
+    await _step(api)  # the first goes, and its next occurrence is made
+    (_, (second, number, status)) = await _series(api, head)
+    assert (number, status) == (2, "scheduled")
+    first = (await api.call("viewer", "GET", f"/api/broadcasts/{head}")).json()
+    assert first["status"] == "sending" and first["next_occurrence_id"] == second
+    started = datetime.fromisoformat(first["started_at"]).replace(second=0, microsecond=0)
+    assert datetime.fromisoformat(first["next_occurrence_at"]) == started + timedelta(weeks=1)
+    listed = (await api.call("viewer", "GET", "/api/broadcasts")).json()["broadcasts"]
+    assert [(b["id"], b["repeat_of"], b["occurrence"]) for b in listed[:1]] == [(second, head, 2)]
+    await _step(api)
+    assert len(await _series(api, head)) == 2  # the second is not due: nothing more
+
+    path = f"/api/broadcasts/{second}"
+    assert (await api.call("editor", "PATCH", path, json={"repeat": "daily"})).status_code == 422
+    assert (await api.call("editor", "PATCH", path, json={"title": "This week"})).status_code == 200
+    assert (await api.call("viewer", "POST", f"{path}/stop-series")).status_code == 403
+    assert (await api.call("md_editor", "POST", f"{path}/stop-series")).status_code == 404
+    stopped = await api.call("editor", "POST", f"/api/broadcasts/{head}/stop-series")
+    assert stopped.status_code == 200, stopped.text
+    body = stopped.json()
+    assert body["series_stopped_at"] and body["next_occurrence_at"] is None
+    # The first, sending, goes on; the second, made but not started, is cancelled.
+    assert body["status"] == "sending"
+    progress = (await api.call("viewer", "GET", f"/api/broadcasts/{head}/progress")).json()
+    assert progress["statuses"] == {"queued": 2}
+    await _due(api, second)
+    await _step(api)
+    assert [s for _, _, s in await _series(api, head)] == ["sending", "cancelled"]
+    again = await api.call("editor", "POST", f"/api/broadcasts/{head}/stop-series")
+    assert again.status_code == 409
+    once = await create(api)
+    assert (
+        await api.call("editor", "POST", f"/api/broadcasts/{once['id']}/stop-series")
+    ).status_code == 409
+    async with api.service.db.session() as session:
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert actions.count("broadcast.stop_series") == 1 and actions.count("broadcast.repeat") == 1
+
+
+async def test_a_series_ends_after_its_number_of_times_or_at_its_last_day(api: Api) -> None:
+    twice = (await create(api, repeat="daily", repeat_times=2))["id"]
+    today = datetime.now(ZoneInfo("Europe/Bucharest")).date()
+    until = (await create(api, repeat="daily", repeat_until=str(today + timedelta(days=1))))["id"]
+    for head in (twice, until):
+        await api.call("editor", "POST", f"/api/broadcasts/{head}/send", json={})
+    await _step(api)
+    ends = {}
+    for head in (twice, until):
+        (_, (second, number, _)) = await _series(api, head)
+        assert number == 2
+        ends[head] = second
+        await _due(api, second)
+    await _step(api)
+    for head, second in ends.items():
+        assert [s for _, _, s in await _series(api, head)] == ["sending", "sending"]
+        last = (await api.call("viewer", "GET", f"/api/broadcasts/{second}")).json()
+        assert last["next_occurrence_at"] is None and last["series_stopped_at"] is None
+
+
+async def test_approving_the_first_of_a_series_approves_the_series(api: Api) -> None:
+    api.service.settings.broadcast_approval_above = 1
+    head = (await create(api, repeat="monthly"))["id"]
+    waiting = await api.call("editor", "POST", f"/api/broadcasts/{head}/send", json={})
+    assert waiting.json()["status"] == "awaiting_approval"
+    await _step(api)
+    assert len(await _series(api, head)) == 1  # nothing goes, nothing follows, until approved
+    assert (await api.call("admin", "POST", f"/api/broadcasts/{head}/approve")).status_code == 200
+    await _step(api)
+    (_, (second, _, status)) = await _series(api, head)
+    assert status == "scheduled"
+    made = (await api.call("viewer", "GET", f"/api/broadcasts/{second}")).json()
+    assert made["approved_by"] == api.staff["admin"].id and made["created_by"] == api.staff[
+        "editor"
+    ].id
+
+
+async def test_repeat_values_that_cannot_be_kept_are_refused(api: Api) -> None:
+    for wrong in (
+        {"repeat": "hourly"},
+        {"repeat": "weekly", "repeat_times": 1},
+        {"repeat": "weekly", "repeat_times": 1001},
+        {"repeat": "weekly", "repeat_times": 3, "repeat_until": "2030-01-01"},
+        {"repeat_until": "2030-01-01"},
+        {"repeat": "weekly", "repeat_until": "someday"},
+    ):
+        refused = await api.call("editor", "POST", "/api/broadcasts", json={**NEWS, **wrong})
+        assert refused.status_code == 422, (wrong, refused.text)
+    draft = await create(api, repeat="weekly")
+    path = f"/api/broadcasts/{draft['id']}"
+    assert (await api.call("viewer", "PATCH", path, json={"repeat": None})).status_code == 403
+    ended = await api.call("editor", "PATCH", path, json={"repeat_times": 4})
+    assert (ended.json()["repeat"], ended.json()["repeat_times"]) == ("weekly", 4)
+    both = await api.call("editor", "PATCH", path, json={"repeat_until": "2030-01-01"})
+    assert both.status_code == 422
+    early = await api.call("editor", "PATCH", path,
+                           json={"repeat_until": "2026-01-01", "repeat_times": None})  # fmt: skip
+    assert early.status_code == 200
+    refused = await api.call("editor", "POST", f"{path}/send", json={})
+    assert refused.status_code == 422 and "end before it starts" in refused.json()["detail"]
+    once = await api.call("editor", "PATCH", path, json={"repeat": None})
+    assert once.json()["repeat"] is None and once.json()["repeat_until"] is None

@@ -1,6 +1,6 @@
 """The compose form of a broadcast, read and checked: its fields into a draft, the draft into
 a broadcast (marking translations older than the base text), the chosen time in the
-secretariat's zone, and refusals in words the secretariat can act on."""
+secretariat's zone and how it repeats, and refusals in words the secretariat can act on."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
+from bot import broadcast_series, broadcasts, repeats
 from bot.broadcasts import Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
@@ -43,6 +43,12 @@ REFUSALS: dict[str, str] = {
     "own": N_("Someone other than its author must approve it."),
     "not_admin": N_("Only an administrator can approve a broadcast."),
     "nobody": N_("Everyone who can be reached has already received it."),
+    "repeat_end": N_("Choose an end date or a number of times, not both."),
+    "repeat_times": N_("A series goes out between 2 and 1000 times."),
+    "repeat_until": N_("The series would end before it starts: choose a later end date."),
+    "in_series": N_("This is one occurrence of a series; its first broadcast says how it repeats."),
+    "not_series": N_("This broadcast does not repeat."),
+    "series_stopped": N_("This series has already stopped."),
 }
 
 
@@ -80,6 +86,10 @@ class Draft:
     buttons: list[dict[str, Any]] = field(default_factory=list)
     audience: Audience = field(default_factory=Audience)
     templates: dict[str, str] = field(default_factory=dict)
+    repeat: str | None = None  # daily weekly monthly
+    repeat_until: date | None = None
+    repeat_times: int | None = None
+    zone: str = "UTC"  # the secretariat's: whose clock a repeating one keeps
     problems: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -92,11 +102,12 @@ def read_form(
     topics: list[str],
     surveys: list[int],
     news_topics: list[str] | None = None,
+    zone: str = "UTC",
 ) -> Draft:
     """Checkboxes are named per value (``country:MD``), so one field holds one value.
     ``topics`` are the knowledge's, for "tell me more"; ``news_topics`` those members
-    subscribe to."""
-    d = Draft(title=form.get("title", "").strip()[:200])
+    subscribe to; ``zone`` is the secretariat's."""
+    d = Draft(title=form.get("title", "").strip()[:200], zone=zone)
     d.base_locale = form.get("base_locale", "en")
     if d.base_locale not in LOCALES:
         raise HTTPException(400)
@@ -157,7 +168,32 @@ def read_form(
         ),
         contact_ids=[int(i) for i in form.get("contact_ids", "").split(",") if i.isdigit()],
     )
+    _read_repeat(d, form)
     return d
+
+
+def _read_repeat(d: Draft, form: dict[str, str]) -> None:
+    """How it repeats. The end fields count only when it repeats; the page keeps them filled
+    while "never" is chosen, so that a change of mind loses nothing."""
+    every = form.get("repeat", "")
+    if every and every not in repeats.REPEATS:
+        raise HTTPException(400)  # not one the form offered
+    if not every:
+        return
+    until, times = form.get("repeat_until", "").strip(), form.get("repeat_times", "").strip()
+    day = _date(until)
+    if until and day is None:
+        d.problems.append((N_("Choose the day the series ends."), {}))
+        return
+    if times and not (times.isdigit() and len(times) <= 4):
+        d.problems.append((REFUSALS["repeat_times"], {}))
+        return
+    count = int(times) if times else None
+    problem = repeats.rule_problem(every, day, count)
+    if problem is not None:
+        d.problems.append((REFUSALS[problem], {}))
+        return
+    d.repeat, d.repeat_until, d.repeat_times = every, day, count
 
 
 def apply(b: Broadcast, d: Draft, visit: Visit) -> None:
@@ -178,6 +214,9 @@ def apply(b: Broadcast, d: Draft, visit: Visit) -> None:
     b.buttons = d.buttons
     b.audience = broadcasts.scoped(d.audience, visit.staff).to_json()
     b.templates = d.templates
+    if b.repeat_of is None:  # an occurrence follows its series' rule; its page offers none
+        broadcast_series.set_rule(b, d.repeat, until=d.repeat_until, times=d.repeat_times,
+                                  zone=d.zone)  # fmt: skip
 
 
 def copy_of(b: Broadcast) -> Broadcast:
@@ -187,6 +226,8 @@ def copy_of(b: Broadcast) -> Broadcast:
         texts=dict(b.texts or {}), image_url=b.image_url, buttons=list(b.buttons or []),
         audience=dict(b.audience or {}), templates=dict(b.templates or {}),
         created_by=b.created_by, scheduled_at=b.scheduled_at, local_hour=b.local_hour,
+        repeat=b.repeat, repeat_until=b.repeat_until, repeat_times=b.repeat_times,
+        repeat_zone=b.repeat_zone, repeat_of=b.repeat_of, occurrence=b.occurrence,
     )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
-"""The broadcasts: the list with each one's status and progress, a page per broadcast whose
-progress refreshes itself until everything has gone, and approving, cancelling and resending
-to those who did not receive it."""
+"""The broadcasts: the list with each one's status, progress and series, a page per broadcast
+whose progress refreshes itself until everything has gone, and approving, cancelling, stopping
+a series and resending to those who did not receive it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from bot import broadcasts
+from bot import broadcast_series, broadcasts
 from bot import staff as accounts
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
@@ -56,8 +56,10 @@ async def broadcast_list(
         ]
         shown = found[(page - 1) * PAGE : page * PAGE]
         shares = await broadcasts.done_shares(session, [b.id for b in shown])
+        series = await broadcast_series.series_of(session, shown)
     return render(
         request, "broadcasts.html", visit, title=N_("Broadcasts"), found=shown, shares=shares,
+        series=series,
         page=page, pages=max(1, -(-len(found) // PAGE)), total=len(found),
         zone=service.settings.secretariat_timezone, when_in_zone=scheduled_in_zone,
     )  # fmt: skip
@@ -73,6 +75,7 @@ async def _page(
         people = {u.id: u for u in await session.scalars(
             select(StaffUser).where(StaffUser.id.in_([b.created_by or 0, b.approved_by or 0]))
         )}  # fmt: skip
+        series = (await broadcast_series.series_of(session, [b])).get(b.id)
     written = [loc for loc in LOCALES if broadcasts.text_of(b, loc)]
     return render(
         request, template, visit, title=N_("Broadcast"), b=b, progress=progress,
@@ -81,7 +84,7 @@ async def _page(
         audience=Audience.from_json(b.audience), people=people, moving=b.status in MOVING,
         zone=service.settings.secretariat_timezone, when_in_zone=scheduled_in_zone,
         may_approve=visit.staff.is_admin and b.created_by != visit.staff.id,
-        error=error, status_code=status_code, skips=SKIPS,
+        error=error, status_code=status_code, skips=SKIPS, series=series,
     )  # fmt: skip
 
 
@@ -103,13 +106,16 @@ async def progress_fragment(
 async def _change(
     request: Request, service: Service, visit: Visit, broadcast_id: int, action: str
 ) -> Response:
-    """Approve or cancel; a refusal is the page again, saying why."""
+    """Approve, cancel or stop the series; a refusal is the page again, saying why."""
     try:
         async with service.db.session() as session, session.begin():
             b = await load(session, broadcast_id, visit, lock=True)
             if action == "approve":
                 await broadcasts.approve(session, b, visit.staff)
                 detail: dict[str, Any] = {}
+            elif action == "stop_series":
+                detail = {"series": broadcast_series.head_id(b),
+                          "cancelled": await broadcast_series.stop(session, b)}  # fmt: skip
             else:
                 detail = {"held_back": await broadcasts.cancel(session, b)}
             await accounts.record(session, visit.staff, f"broadcast.{action}",
@@ -118,9 +124,10 @@ async def _change(
         return await _page(request, service, visit, broadcast_id, "broadcast.html",
                            error=refusal(exc), status_code=409)  # fmt: skip
     await service.coordinator.notify("broadcasts")
-    done = "approved" if action == "approve" else "cancelled"
-    return RedirectResponse(f"/admin/broadcasts/{broadcast_id}?done=broadcast-{done}",
-                            status_code=303)  # fmt: skip
+    done = {"approve": "broadcast-approved", "cancel": "broadcast-cancelled"}.get(
+        action, "series-stopped"
+    )
+    return RedirectResponse(f"/admin/broadcasts/{broadcast_id}?done={done}", status_code=303)
 
 
 @router.post("/broadcasts/{broadcast_id}/approve")
@@ -135,6 +142,14 @@ async def cancel(
     request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     return await _change(request, service, visit, broadcast_id, "cancel")
+
+
+@router.post("/broadcasts/{broadcast_id}/stop-series")
+async def stop_series(
+    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    """No further occurrence: the one sending now, if any, goes on."""
+    return await _change(request, service, visit, broadcast_id, "stop_series")
 
 
 @router.post("/broadcasts/{broadcast_id}/follow-up")

@@ -1,6 +1,6 @@
 """Composing a broadcast: its texts per language, image, buttons, audience and WhatsApp
 templates, with the preview beside it (refreshed as the author types), a test to the author's
-own chat, and sending now or at a chosen time."""
+own chat, and sending now or at a chosen time, once or repeating."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts, members, surveys
+from bot import broadcast_series, broadcasts, members, surveys
 from bot import staff as accounts
 from bot import topics as news_topics
 from bot.broadcasts import LIMITS, Audience, BroadcastError
@@ -81,7 +81,8 @@ async def _read(service: Service, visit: Visit) -> Draft:
     async with service.db.session() as session:
         offered = await surveys_of(session, visit)
         aimed = [t.key for t in await news_topics.listed(session, archived=True)]
-    return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered), aimed)
+    return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered), aimed,
+                     service.settings.secretariat_timezone)  # fmt: skip
 
 
 async def _own_chat(session: AsyncSession, visit: Visit) -> Contact | None:
@@ -124,6 +125,7 @@ async def page(
         earlier = await _earlier(session, visit, b.id)
         offered = await surveys_of(session, visit)
         aimed = await news_topics_of(session, visit, Audience.from_json(b.audience).topics)
+        series = (await broadcast_series.series_of(session, [b])).get(b.id) if b.id else None
     zone = service.settings.secretariat_timezone
     return render(
         request, "broadcast_compose.html", visit, title=N_("Compose a broadcast"), b=b,
@@ -134,6 +136,7 @@ async def page(
         topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=earlier,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
         limits=LIMITS, stale=broadcasts.stale_locales(b), status_code=status_code,
+        series=series,
     )  # fmt: skip
 
 
@@ -313,7 +316,8 @@ async def _launch(
                 )  # fmt: skip
                 await accounts.record(session, visit.staff, "broadcast.send", f"broadcast:{b.id}",
                                       status=b.status, recipients=size,
-                                      at=at.isoformat() if at else None, local_hour=hour)  # fmt: skip
+                                      at=at.isoformat() if at else None, local_hour=hour,
+                                      repeat=b.repeat)  # fmt: skip
         except BroadcastError as exc:
             problems.append(refusal(exc, b))
         status, scheduled = b.status, at is not None or hour is not None

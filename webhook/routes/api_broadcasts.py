@@ -1,9 +1,9 @@
-"""Broadcasts over HTTP: compose with translations, preview, test, approve, send or schedule,
-cancel, follow up, and watch the progress."""
+"""Broadcasts over HTTP: compose with translations, preview, test, approve, send or schedule
+(once or repeating), cancel, stop a series, follow up, and watch the progress."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts, members, topics
+from bot import broadcast_series, broadcasts, members, topics
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
 from bot.staff import Staff, record
@@ -52,6 +52,17 @@ class AudienceIn(BaseModel):
     )
 
 
+Repeat = Literal["daily", "weekly", "monthly"]
+REPEAT = (
+    "repeat the broadcast: every day, every week (on the weekday of its first sending) or "
+    "every month (on the same day, the last day in a shorter month), at the same time in the "
+    "secretariat's time zone, or at the same local hour when sent at each member's hour; "
+    "each occurrence is a broadcast of its own, made when the one before it goes"
+)
+UNTIL = "the last day an occurrence may fall on, in the secretariat's time zone"
+TIMES = "how many occurrences in all, the first included; at most one of until and times"
+
+
 class BroadcastIn(BaseModel):
     title: str = Field(default="", max_length=200, description="for the secretariat only")
     base_locale: str = Field(default="en", description="the text every fallback ends at")
@@ -64,6 +75,9 @@ class BroadcastIn(BaseModel):
         description="approved WhatsApp template (content SID) per locale, for members "
         "outside the 24-hour window; its variable 1 carries the text",
     )
+    repeat: Repeat | None = Field(default=None, description=REPEAT)
+    repeat_until: date | None = Field(default=None, description=UNTIL)
+    repeat_times: int | None = Field(default=None, ge=2, le=1000, description=TIMES)
 
 
 class BroadcastPatch(BaseModel):
@@ -75,6 +89,9 @@ class BroadcastPatch(BaseModel):
     buttons: list[ButtonIn] | None = Field(default=None, max_length=3)
     audience: AudienceIn | None = None
     templates: dict[str, str] | None = None
+    repeat: Repeat | None = Field(default=None, description=REPEAT + "; null: once")
+    repeat_until: date | None = Field(default=None, description=UNTIL)
+    repeat_times: int | None = Field(default=None, ge=2, le=1000, description=TIMES)
 
 
 class BroadcastOut(BaseModel):
@@ -97,6 +114,18 @@ class BroadcastOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     cancelled_at: datetime | None
+    repeat: Repeat | None = Field(description="how its series repeats (on the first only)")
+    repeat_until: date | None
+    repeat_times: int | None
+    repeat_of: int | None = Field(description="the first broadcast of the series this repeats")
+    occurrence: int | None = Field(description="its number in its series, 1 for the first")
+    series_stopped_at: datetime | None = Field(description="when its series was stopped")
+    next_occurrence_at: datetime | None = Field(
+        description="when its series' next occurrence goes; null when none will"
+    )
+    next_occurrence_id: int | None = Field(
+        description="that occurrence, once made (it is made when the one before it goes)"
+    )
 
 
 class BroadcastList(BaseModel):
@@ -140,7 +169,7 @@ class ProgressOut(BaseModel):
     done_share: float
 
 
-def _out(b: Broadcast) -> BroadcastOut:
+def _out(b: Broadcast, series: broadcast_series.Series | None = None) -> BroadcastOut:
     texts = {loc: entry.get("text", "") for loc, entry in (b.texts or {}).items()}
     return BroadcastOut(
         id=b.id, title=b.title, status=b.status, base_locale=b.base_locale,  # type: ignore[arg-type]
@@ -149,19 +178,31 @@ def _out(b: Broadcast) -> BroadcastOut:
         templates=dict(b.templates or {}), parent_id=b.parent_id, created_by=b.created_by,
         approved_by=b.approved_by, scheduled_at=b.scheduled_at, local_hour=b.local_hour,
         created_at=b.created_at, started_at=b.started_at, finished_at=b.finished_at,
-        cancelled_at=b.cancelled_at,
+        cancelled_at=b.cancelled_at, repeat=b.repeat, repeat_until=b.repeat_until,  # type: ignore[arg-type]
+        repeat_times=b.repeat_times, repeat_of=b.repeat_of, occurrence=b.occurrence,
+        series_stopped_at=series.head.repeat_stopped_at if series else None,
+        next_occurrence_at=series.next_at if series else None,
+        next_occurrence_id=series.next_id if series else None,
     )  # fmt: skip
+
+
+async def _shown(session: AsyncSession, b: Broadcast) -> BroadcastOut:
+    """The broadcast with where its series stands, when it is in one."""
+    await session.flush()
+    return _out(b, (await broadcast_series.series_of(session, [b])).get(b.id))
 
 
 def _refuse(exc: BroadcastError) -> HTTPException:
     return HTTPException(409 if exc.code in ("not_editable", "not_draft", "finished",
-                                             "not_waiting") else 422, str(exc))  # fmt: skip
+                                             "not_waiting", "not_series",
+                                             "series_stopped") else 422, str(exc))  # fmt: skip
 
 
-def _apply(b: Broadcast, body: BroadcastIn | BroadcastPatch, staff: Staff) -> None:
+def _apply(b: Broadcast, body: BroadcastIn | BroadcastPatch, staff: Staff, zone: str) -> None:
     try:
         for locale, text in (body.texts or {}).items():
             broadcasts.set_text(b, locale, text)
+        _repeat(b, body, zone)
     except BroadcastError as exc:
         raise _refuse(exc) from exc
     if body.title is not None:
@@ -186,6 +227,19 @@ def _apply(b: Broadcast, body: BroadcastIn | BroadcastPatch, staff: Staff) -> No
         b.audience = broadcasts.scoped(audience, staff).to_json()
     if body.templates is not None:
         b.templates = {k: v for k, v in body.templates.items() if k in LOCALES and v}
+
+
+def _repeat(b: Broadcast, body: BroadcastIn | BroadcastPatch, zone: str) -> None:
+    """The repeat rule: a new broadcast's as given; a change keeps what it does not name,
+    except that a broadcast made to repeat no more keeps no end either."""
+    given = body.model_fields_set & {"repeat", "repeat_until", "repeat_times"}
+    if isinstance(body, BroadcastPatch) and not given:
+        return
+    every = body.repeat if "repeat" in given or isinstance(body, BroadcastIn) else b.repeat
+    kept = every is not None and isinstance(body, BroadcastPatch)
+    until = body.repeat_until if "repeat_until" in given or not kept else b.repeat_until
+    times = body.repeat_times if "repeat_times" in given or not kept else b.repeat_times
+    broadcast_series.set_rule(b, every, until=until, times=times, zone=zone)
 
 
 async def _offered(session: AsyncSession, audience: AudienceIn | None) -> None:
@@ -223,7 +277,9 @@ async def list_broadcasts(
             for b in await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()))
             if broadcasts.visible(b, staff)
         ]
-    return BroadcastList(broadcasts=[_out(b) for b in rows[offset : offset + limit]],
+        shown = rows[offset : offset + limit]
+        series = await broadcast_series.series_of(session, shown)
+    return BroadcastList(broadcasts=[_out(b, series.get(b.id)) for b in shown],
                          total=len(rows))  # fmt: skip
 
 
@@ -238,18 +294,18 @@ async def create(body: BroadcastIn, service: ServiceDep, staff: EditorDep) -> Br
             audience={}, templates={}, created_by=staff.id, expanded_to=0,
         )  # fmt: skip
         await _offered(session, body.audience)
-        _apply(b, body, staff)
+        _apply(b, body, staff, service.settings.secretariat_timezone)
         session.add(b)
         await session.flush()
-        await record(session, staff, "broadcast.create", f"broadcast:{b.id}")
-        return _out(b)
+        await record(session, staff, "broadcast.create", f"broadcast:{b.id}", repeat=b.repeat)
+        return await _shown(session, b)
 
 
 @router.get("/broadcasts/{broadcast_id}", response_model=BroadcastOut, responses=errors(401, 404))
 async def get(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDep) -> BroadcastOut:
     """One broadcast by its id; 404 when there is none you may see."""
     async with service.db.session() as session:
-        return _out(await _get(session, broadcast_id, staff))
+        return await _shown(session, await _get(session, broadcast_id, staff))
 
 
 @router.patch("/broadcasts/{broadcast_id}", response_model=BroadcastOut, responses=CHANGE)
@@ -261,10 +317,10 @@ async def change(
         b = await _get(session, broadcast_id, staff, lock=True)
         _editable(b)
         await _offered(session, body.audience)
-        _apply(b, body, staff)
+        _apply(b, body, staff, service.settings.secretariat_timezone)
         broadcasts.changed(b)
-        await record(session, staff, "broadcast.update", f"broadcast:{b.id}")
-        return _out(b)
+        await record(session, staff, "broadcast.update", f"broadcast:{b.id}", repeat=b.repeat)
+        return await _shown(session, b)
 
 
 @router.get(
@@ -315,8 +371,9 @@ async def send(
         except BroadcastError as exc:
             raise _refuse(exc) from exc
         await record(session, staff, "broadcast.send", f"broadcast:{b.id}", status=b.status,
-                     recipients=size, at=at.isoformat() if at else None)  # fmt: skip
-        out = _out(b)
+                     recipients=size, at=at.isoformat() if at else None,
+                     repeat=b.repeat)  # fmt: skip
+        out = await _shown(session, b)
     await service.coordinator.notify("broadcasts")
     return out
 
@@ -331,7 +388,7 @@ async def approve(broadcast_id: BroadcastId, service: ServiceDep, staff: AdminDe
         except BroadcastError as exc:
             raise _refuse(exc) from exc
         await record(session, staff, "broadcast.approve", f"broadcast:{b.id}")
-        out = _out(b)
+        out = await _shown(session, b)
     await service.coordinator.notify("broadcasts")
     return out
 
@@ -346,7 +403,29 @@ async def cancel(broadcast_id: BroadcastId, service: ServiceDep, staff: EditorDe
         except BroadcastError as exc:
             raise _refuse(exc) from exc
         await record(session, staff, "broadcast.cancel", f"broadcast:{b.id}", held_back=held)
-        return _out(b)
+        return await _shown(session, b)
+
+
+@router.post(
+    "/broadcasts/{broadcast_id}/stop-series", response_model=BroadcastOut, responses=CHANGE
+)
+async def stop_series(
+    broadcast_id: BroadcastId, service: ServiceDep, staff: EditorDep
+) -> BroadcastOut:
+    """No further occurrence of this broadcast's series: none is made any more, and one made
+    that has not started is cancelled. An occurrence already sending goes on (cancel it to
+    hold back the rest of it). 409 when it does not repeat or has already stopped."""
+    async with service.db.session() as session, session.begin():
+        b = await _get(session, broadcast_id, staff, lock=True)
+        try:
+            held = await broadcast_series.stop(session, b)
+        except BroadcastError as exc:
+            raise _refuse(exc) from exc
+        await record(session, staff, "broadcast.stop_series", f"broadcast:{b.id}",
+                     series=broadcast_series.head_id(b), cancelled=held)  # fmt: skip
+        out = await _shown(session, b)
+    await service.coordinator.notify("broadcasts")
+    return out
 
 
 @router.post(
@@ -369,7 +448,7 @@ async def follow_up(
             raise _refuse(exc) from exc
         await record(session, staff, "broadcast.follow_up", f"broadcast:{again.id}",
                      parent=b.id)  # fmt: skip
-        return _out(again)
+        return await _shown(session, again)
 
 
 @router.get(
