@@ -95,6 +95,10 @@ async def follow(session: AsyncSession, latest_id: int, now: datetime) -> Broadc
     if head is None or found is None:
         return None
     number, at = found
+    if await session.scalar(
+        select(Broadcast.id).where(Broadcast.repeat_of == head.id, Broadcast.occurrence == number)
+    ):
+        return None  # made already, from a first broadcast launched again in the meantime
     made = broadcasts.copied(
         latest, status="scheduled", scheduled_at=at, local_hour=head.local_hour,
         repeat_of=head.id, occurrence=number, repeat_pending=True,

@@ -536,7 +536,7 @@ async def cancel(session: AsyncSession, broadcast: Broadcast) -> int:
     """Stop what has not gone yet; returns the number of messages held back."""
     if broadcast.status in ("sent", "cancelled"):
         raise BroadcastError("finished", "this broadcast has already finished")
-    if broadcast.repeat_of is None and broadcast.started_at is None and broadcast.repeat_pending:
+    if broadcast.repeat_of is None and broadcast.occurrence and broadcast.started_at is None:
         # A series goes on from its first broadcast: when that never went, nothing follows.
         broadcast.repeat_pending = False
         broadcast.repeat_stopped_at = utcnow()

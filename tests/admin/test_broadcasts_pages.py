@@ -386,9 +386,10 @@ async def test_the_broadcast_pages_speak_romanian_and_russian(tmp_path):
     """The words are the catalogs' business (tests/test_catalogs.py); here, that every page of
     broadcasts uses them. The language does not depend on the database: SQLite is enough."""
     words = {
-        "ro": ["Anunțuri", "Anunț nou", "Previzualizare", "Trimite acum", "Progres", "Ciornă"],
+        "ro": ["Anunțuri", "Anunț nou", "Previzualizare", "Trimite acum", "Progres", "Ciornă",
+               "Repetare", "Săptămânal"],
         "ru": ["Рассылки", "Новая рассылка", "Предпросмотр", "Отправить сейчас", "Ход отправки",
-               "Черновик"],
+               "Черновик", "Повтор", "Каждую неделю"],
     }  # fmt: skip
     async with dashboard(Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/c.db")) as board:
         await members(board)
@@ -406,7 +407,7 @@ async def test_the_broadcast_pages_speak_romanian_and_russian(tmp_path):
             seen += (await editor.post("/admin/broadcasts/preview", news())).text
             missing = [word for word in expected if word not in seen]
             assert not missing, (locale, missing)
-            for english in ("New broadcast", "Send now", "members will receive it"):
+            for english in ("New broadcast", "Send now", "members will receive it", "Repeat"):
                 assert english not in seen, (locale, english)
         await editor.close()
 
