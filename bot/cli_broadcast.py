@@ -1,15 +1,16 @@
-"""``childpact broadcast``: compose, preview, send and follow a broadcast from a shell."""
+"""``childpact broadcast``: compose, preview, send (once or repeating) and follow a broadcast
+from a shell, and stop a series."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 
-from bot import broadcasts, topics
+from bot import broadcast_series, broadcasts, repeats, topics
 from bot.broadcasts import Audience, BroadcastError
 from bot.config import Settings
 from bot.coordination import create_coordinator
@@ -42,11 +43,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     send.add_argument("--image", help="an image's https address")
     send.add_argument("--at", help="when, with its offset: 2026-12-01T09:00+02:00")
     send.add_argument("--local-hour", type=int, help="at this hour of each member's own day")
+    send.add_argument(
+        "--repeat", choices=repeats.REPEATS,
+        help="again every day, week or month, at the same time of the secretariat's day",
+    )  # fmt: skip
+    send.add_argument("--until", type=date.fromisoformat, help="the series' last day: 2027-06-30")
+    send.add_argument("--times", type=int, help="how many times the series goes out in all")
     send.add_argument("--yes", action="store_true", help="do not ask before sending")
     send.add_argument("--no-wait", action="store_true", help="return once it is queued")
     for verb, words in (
         ("progress", "follow a broadcast until it finishes"),
         ("cancel", "stop what has not gone yet"),
+        ("stop-series", "no further occurrence of a repeating broadcast"),
     ):
         verbs.add_parser(verb, help=words).add_argument("id", type=int)
     verbs.add_parser("list", help="the latest broadcasts")
@@ -91,6 +99,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 held = await broadcasts.cancel(session, found)
             print(f"cancelled: {held} messages held back")
             return 0
+        elif args.action == "stop-series":
+            return await _stop_series(db, args.id)
         await _follow(db, args.id if args.action == "progress" else broadcast_id)
         return 0
     finally:
@@ -122,6 +132,8 @@ async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> i
         )  # fmt: skip
         for locale, text in texts.items():
             broadcasts.set_text(b, locale, text)
+        broadcast_series.set_rule(b, args.repeat, until=args.until, times=args.times,
+                                  zone=settings.secretariat_timezone)  # fmt: skip
         session.add(b)
         await session.flush()
         rates = {"telegram": settings.telegram_rate, "whatsapp": settings.twilio_rate}
@@ -141,9 +153,26 @@ async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> i
         from bot.staff import record
 
         await record(session, None, "broadcast.send", f"broadcast:{b.id}", via="command line",
-                     recipients=seen.recipients)  # fmt: skip
+                     recipients=seen.recipients, repeat=b.repeat)  # fmt: skip
         print(f"broadcast {b.id}: {status.replace('_', ' ')}")
+        if b.repeat:
+            print(f"repeats {b.repeat} in {b.repeat_zone}; stop it with: childpact broadcast "
+                  f"stop-series {b.id}")  # fmt: skip
         return b.id
+
+
+async def _stop_series(db: Database, broadcast_id: int) -> int:
+    from bot.staff import record
+
+    async with db.session() as session, session.begin():
+        found = await session.get(Broadcast, broadcast_id)
+        if found is None:
+            raise BroadcastError("missing", f"there is no broadcast {broadcast_id}")
+        held = await broadcast_series.stop(session, found)
+        await record(session, None, "broadcast.stop_series", f"broadcast:{found.id}",
+                     via="command line", cancelled=held)  # fmt: skip
+    print(f"series stopped: {held} upcoming occurrence(s) cancelled")
+    return 0
 
 
 def _print_preview(seen: broadcasts.Preview) -> None:

@@ -91,3 +91,23 @@ async def test_send_to_a_topic_counts_who_receives_it(tmp_path: Path) -> None:
     assert "recipients: 3" in preview.stdout  # on by default: nobody has chosen yet
     unknown = await childpact(url, "send", *texts, "--topic", "nope", "--yes")
     assert unknown.returncode == 1 and "no such topic: nope" in unknown.stderr
+
+
+async def test_a_repeating_broadcast_is_sent_and_its_series_stopped(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/db.sqlite"
+    db = await members(url)
+    text = ("--text", "en=Send us your monthly report.")
+    wrong = await childpact(url, "send", *text, "--repeat", "weekly", "--times", "1", "--yes")
+    assert wrong.returncode == 1 and "between 2 and 1000" in wrong.stderr
+    sent = await childpact(url, "send", *text, "--repeat", "monthly", "--times", "6", "--yes",
+                           "--no-wait")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert "repeats monthly in Europe/Bucharest" in sent.stdout
+    async with db.session() as session:
+        b = await session.scalar(select(Broadcast))
+        assert b is not None and (b.repeat, b.repeat_times, b.occurrence) == ("monthly", 6, 1)
+    stopped = await childpact(url, "stop-series", str(b.id))
+    assert stopped.returncode == 0 and "series stopped" in stopped.stdout
+    again = await childpact(url, "stop-series", str(b.id))
+    assert again.returncode == 1 and "already stopped" in again.stderr
+    await db.dispose()

@@ -263,9 +263,10 @@ async def test_approving_the_first_of_a_series_approves_the_series(api: Api) -> 
     (_, (second, _, status)) = await _series(api, head)
     assert status == "scheduled"
     made = (await api.call("viewer", "GET", f"/api/broadcasts/{second}")).json()
-    assert made["approved_by"] == api.staff["admin"].id and made["created_by"] == api.staff[
-        "editor"
-    ].id
+    assert (
+        made["approved_by"] == api.staff["admin"].id
+        and made["created_by"] == api.staff["editor"].id
+    )
 
 
 async def test_repeat_values_that_cannot_be_kept_are_refused(api: Api) -> None:
@@ -293,3 +294,14 @@ async def test_repeat_values_that_cannot_be_kept_are_refused(api: Api) -> None:
     assert refused.status_code == 422 and "end before it starts" in refused.json()["detail"]
     once = await api.call("editor", "PATCH", path, json={"repeat": None})
     assert once.json()["repeat"] is None and once.json()["repeat_until"] is None
+
+
+async def test_cancelling_the_first_before_it_goes_cancels_the_series(api: Api) -> None:
+    head = (await create(api, repeat="daily"))["id"]
+    at = (utcnow() + timedelta(days=3)).isoformat()
+    await api.call("editor", "POST", f"/api/broadcasts/{head}/send", json={"at": at})
+    cancelled = (await api.call("editor", "POST", f"/api/broadcasts/{head}/cancel")).json()
+    assert cancelled["series_stopped_at"] and cancelled["next_occurrence_at"] is None
+    await _due(api, head)
+    await _step(api)
+    assert await _series(api, head) == [(head, 1, "cancelled")]

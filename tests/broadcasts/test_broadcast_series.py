@@ -121,9 +121,7 @@ async def test_two_broadcasters_racing_make_each_next_occurrence_once(backend: B
         async with stack.service.db.session() as session, session.begin():
             session.add(Contact(channel="telegram", address="7001", status="active",
                                 locale="en", flow_data={}, choices=[]))  # fmt: skip
-        heads = [
-            await _series(stack, "weekly", utcnow() - timedelta(minutes=1)) for _ in range(6)
-        ]
+        heads = [await _series(stack, "weekly", utcnow() - timedelta(minutes=1)) for _ in range(6)]
         # A second worker process: the same database, a coordinator of its own (a Redis
         # restart loses every lock, so none is relied on here).
         other = create_coordinator(backend.redis_url, prefix=backend.redis_prefix)
