@@ -122,7 +122,9 @@ class Broadcaster:
         woken after the first page, so the first message goes out within moments."""
         while True:
             async with self.db.session() as session, session.begin():
-                broadcast = await session.get(Broadcast, broadcast_id)
+                # Locked, so that a cancel or a stopped series that commits first is seen here,
+                # and one that comes second finds the broadcast already sending.
+                broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
                 if broadcast is None or broadcast.status not in ("scheduled", "sending"):
                     return
                 if broadcast.status == "scheduled":
