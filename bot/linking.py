@@ -205,7 +205,8 @@ async def others(session: AsyncSession, contact: Contact) -> list[Contact]:
 
 async def join(session: AsyncSession, contacts: Sequence[Contact]) -> list[Contact]:
     """Make these addresses (and the people they belong to) one person, with the settings
-    changed most recently and the first preferred channel that was chosen."""
+    changed most recently, the latest agreement to the privacy notice, and the first
+    preferred channel that was chosen."""
     ids = sorted({c.person_id for c in contacts if c.person_id is not None})
     people = [p for i in ids if (p := await session.get(Person, i)) is not None]
     if people:
@@ -224,10 +225,26 @@ async def join(session: AsyncSession, contacts: Sequence[Contact]) -> list[Conta
     await session.flush()
     everyone = list(contacts)
     newest = max(everyone, key=_changed_at)
+    latest = max(everyone, key=_agreed_at)
+    version, agreed_at = latest.consent_version, latest.consent_at  # before copying over it
     for contact in everyone:
         copy_settings(newest, contact)
+    if agreed_at is not None:
+        _keep_agreement(everyone, version, agreed_at)
     await _merge_subscriptions(session, [c.id for c in everyone])
     return everyone
+
+
+def _keep_agreement(contacts: Sequence[Contact], version: str | None, at: datetime) -> None:
+    """Give every chat the person's latest agreement to the privacy notice. Agreeing is a
+    setting change, so the chat that agreed usually has the newest settings anyway; but
+    ``stop`` needs no agreement, and the secretariat may edit a member, so a chat that never
+    saw the new notice can be newer, and it must not take the agreement back."""
+    for contact in contacts:
+        if (contact.consent_version, contact.consent_at) != (version, at):
+            stamped = contact.settings_at  # the member changed nothing now
+            contact.consent_version, contact.consent_at = version, at
+            contact.settings_at = stamped
 
 
 async def _merge_subscriptions(session: AsyncSession, contact_ids: list[int]) -> None:
@@ -257,6 +274,10 @@ async def _merge_subscriptions(session: AsyncSession, contact_ids: list[int]) ->
 
 def _changed_at(contact: Contact) -> datetime:
     return contact.settings_at or contact.created_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _agreed_at(contact: Contact) -> datetime:
+    return contact.consent_at or datetime.min.replace(tzinfo=UTC)
 
 
 def copy_settings(source: Contact, target: Contact) -> bool:

@@ -1,8 +1,9 @@
 """Sending a survey out: the invitation is a broadcast (limits, fallbacks, the WhatsApp 24-hour
 rule and its templates all apply) whose button opens the survey, to those who receive the
-"surveys" topic unless the launch names other topics; once, at the time the
-secretariat picks, a reminder broadcast to the invited members who have not finished. The
-reminder worker also closes surveys whose closing date has passed."""
+"surveys" topic unless the launch names other topics, now or at a chosen time; once, at the
+time the secretariat picks, a reminder broadcast to the invited members who have not finished.
+An open survey's closing date can move; the reminder worker closes surveys whose closing date
+has passed."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ async def launch(
     """Open the survey and send its invitation to ``audience`` as a broadcast."""
     if survey.status == "closed":
         raise BroadcastError("closed", "this survey is closed")
-    if survey.broadcast_id is not None:
+    if await invitation_stands(session, survey):
         raise BroadcastError("launched", "this survey's invitation has already been sent")
     if staff.country is not None:
         audience.countries = [staff.country]  # a coordinator invites their own country
@@ -120,6 +121,28 @@ async def launch(
     survey.opened_at = survey.opened_at or utcnow()
     survey.broadcast_id = b.id
     return b
+
+
+async def invitation_stands(session: AsyncSession, survey: Survey) -> bool:
+    """Whether the survey has an invitation that went, goes or waits to go. A cancelled one
+    does not stand: the survey can be launched again (leaving out who got the first, if the
+    secretariat wishes)."""
+    if survey.broadcast_id is None:
+        return False
+    invitation = await session.get(Broadcast, survey.broadcast_id)
+    return invitation is not None and invitation.status != "cancelled"
+
+
+def change_closing(survey: Survey, at: datetime | None, now: datetime | None = None) -> str | None:
+    """Move an open survey's closing date, earlier or later, or remove it (``at`` None).
+    Returns what stops it ("not_open", "past"), or None once changed. Who answers after the
+    new date is told the survey has closed; the worker below closes it for good."""
+    if survey.status != "open":
+        return "not_open"
+    if at is not None and at <= (now or utcnow()):
+        return "past"
+    survey.closes_at = at
+    return None
 
 
 async def _surveys_topic(session: AsyncSession) -> bool:

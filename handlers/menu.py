@@ -40,20 +40,61 @@ async def help_(ctx: Context) -> None:
         deleteme=command_word(ctx, "deleteme"),
     )
     ctx.reply(
-        ctx.t(
-            "Here is what you can write to me:\n"
-            "{menu} — the main menu\n"
-            "{language} — change your language\n"
-            "{country} — change your country\n"
-            "{stop} — stop the news\n"
-            "{start} — start again and resume the news\n"
-            "{cancel} — leave what you are doing\n"
-            "{help} — this help",
-            **words,
+        "\n".join(
+            [
+                ctx.t(
+                    "Here is what you can write to me:\n"
+                    "{menu} — the main menu\n"
+                    "{language} — change your language\n"
+                    "{country} — change your country\n"
+                    "{stop} — stop the news\n"
+                    "{start} — start again and resume the news\n"
+                    "{cancel} — leave what you are doing\n"
+                    "{help} — this help",
+                    **words,
+                ),
+                privacy,
+                _help_linking(ctx),
+                *_help_settings(ctx),
+            ]
         )
-        + "\n"
-        + privacy
     )
+
+
+def _help_linking(ctx: Context) -> str:
+    return ctx.t(
+        "{link} — link this chat with your chat on another app\n"
+        "{unlink} — separate this chat from your other chats",
+        link=command_word(ctx, "link"),
+        unlink=command_word(ctx, "unlink"),
+    )
+
+
+def _help_settings(ctx: Context) -> list[str]:
+    """What only Settings offers, named as its buttons are; the preferred channel only for a
+    member whose chats are linked, the only ones who see it there."""
+    _ = ctx.t
+    lines = [
+        # Translators: {settings}, {topics} and {time_zone} are the labels of those buttons.
+        _(
+            "In {menu} → {settings}:\n"
+            "{topics} — choose which news you receive\n"
+            "{time_zone} — no news at night where you are",
+            menu=command_word(ctx, "menu"),
+            settings=_("Settings"),
+            topics=_("Topics"),
+            time_zone=_("Time zone"),
+        )
+    ]
+    if ctx.contact.person_id is not None:
+        lines.append(
+            # Translators: {preferred} is the label of the "Preferred channel" button.
+            _(
+                "{preferred} — which of your linked chats gets the news",
+                preferred=_("Preferred channel"),
+            )
+        )
+    return lines
 
 
 @router.command("menu")

@@ -1,5 +1,6 @@
 """Onboarding: welcome and consent (recorded), language, country, organisation, then the menu;
-consent asked again, at the next message, when the privacy notice changes."""
+consent asked again, at the next message, when the privacy notice changes, and answered once
+for all of a member's linked chats."""
 
 from __future__ import annotations
 
@@ -180,7 +181,20 @@ async def in_onboarding(ctx: Context) -> None:
         if not save_organisation(ctx):
             return
         return finish(ctx)
+    if step == "consent" and not needs_consent(ctx):
+        return answered_elsewhere(ctx)
     await welcome(ctx)
+
+
+def answered_elsewhere(ctx: Context) -> None:
+    """The question is still open here, but the member has agreed in one of their linked
+    chats: this message goes through as if the question had never been asked. What was held
+    here is dropped; the member has carried on in the other chat meanwhile."""
+    ctx.end_flow()
+    if ctx.text:
+        ctx.again = ctx.text
+    else:
+        main_menu(ctx)
 
 
 def save_organisation(ctx: Context) -> bool:

@@ -1,5 +1,6 @@
 """Link codes and people, on both databases: a new code ends the old one, the newest
-settings win, and wrong codes from many chats at once stop every guess for a while."""
+settings win but the latest agreement to the privacy notice holds, and wrong codes from many
+chats at once stop every guess for a while."""
 
 from __future__ import annotations
 
@@ -45,5 +46,34 @@ async def test_codes_people_and_the_overall_limit(backend):
             assert tg.person_id is not None and tg.person_id == wa.person_id
             assert wa.locale == "ro"
             assert await linking.person_contact_ids(session, wa) == sorted([tg.id, wa.id])
+    finally:
+        await db.dispose()
+
+
+async def test_linking_keeps_the_latest_agreement_even_when_the_other_chat_changed_later(backend):
+    db = Database(backend.database_url, schema=backend.schema)
+    try:
+        await db.migrate()
+        async with db.session() as session, session.begin():
+            now = utcnow()
+            agreed = Contact(channel="telegram", address="2", status="active", locale="ro",
+                             flow_data={}, choices=[])  # fmt: skip
+            stopped = Contact(channel="whatsapp", address="whatsapp:+2", status="active",
+                              locale="uk", flow_data={}, choices=[])  # fmt: skip
+            session.add_all([agreed, stopped])
+            await session.flush()
+            agreed.consent_version, agreed.consent_at = "2", now - timedelta(hours=1)
+            stopped.consent_version, stopped.consent_at = "1", now - timedelta(days=30)
+            agreed.settings_at = now - timedelta(hours=1)
+            # "stop" needs no agreement: this chat's settings are newer, its consent older.
+            stopped.status, stopped.settings_at = "stopped", now
+
+            linked = await linking.redeem(session, agreed, await linking.issue(session, stopped))
+            assert linked.result == "linked"
+            for contact in (agreed, stopped):
+                assert (contact.status, contact.locale) == ("stopped", "uk")  # the newest
+                assert contact.consent_version == "2"  # the latest agreement
+                assert contact.consent_at == now - timedelta(hours=1)
+                assert contact.settings_at == now  # taking the agreement changed nothing
     finally:
         await db.dispose()

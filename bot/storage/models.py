@@ -99,14 +99,17 @@ class Contact(Base):
     # No foreign key: adding one to an existing SQLite table means copying the table, and
     # dropping the old copy would cascade to every row that points at a contact.
     person_id: Mapped[int | None] = mapped_column(Id, index=True)
-    # When the member last changed a setting (language, country, organisation, news): on
-    # linking, the most recent settings win.
+    # When the member last changed a setting (language, country, organisation, news, their
+    # answer to the privacy notice): on linking, the most recent settings win.
     settings_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 # What a person has once, whichever of their chats they write from; a change stamps
-# ``settings_at``, and on linking or later the newest change wins.
-SETTINGS: tuple[str, ...] = ("locale", "country", "organisation", "status", "time_zone")
+# ``settings_at``, and on linking or later the newest change wins. Agreeing to the privacy
+# notice is one of them: an agreement in one chat holds in all, and is their newest change.
+SETTINGS: tuple[str, ...] = (
+    "locale", "country", "organisation", "status", "time_zone", "consent_version", "consent_at",
+)  # fmt: skip
 
 
 def _settings_changed(target: Contact, value: object, old: object, initiator: object) -> None:

@@ -1,8 +1,9 @@
 """A survey from the dashboard in a real browser (headless Chromium): an editor builds a single
 choice and a rating question, watches the Telegram and WhatsApp preview follow the typing,
-launches it to the members, who answer through the fake Telegram and WhatsApp, and watches
-the results page's chart change by itself. Screenshots of the builder, the launch page and
-the results and the list, at desktop and phone widths, go to test-artifacts/admin/."""
+launches it to the members, moves its closing date, and while the members answer through the
+fake Telegram and WhatsApp, watches the results page's chart change by itself. Screenshots of
+the builder, the launch page, the survey's page, the results and the list, at desktop and
+phone widths, go to test-artifacts/admin/."""
 
 from __future__ import annotations
 
@@ -84,6 +85,13 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         found = re.search(r"/admin/surveys/(\d+)", page.url)
         assert found
         survey_id = int(found.group(1))
+        # The closing date moves from the survey's page, and goes.
+        await page.get_by_label("Answers are taken until").fill("2099-06-01T18:00")
+        await page.get_by_role("button", name="Change the closing date").click()
+        await expect(page.get_by_role("status").first).to_have_text("The closing date is changed.")
+        await shoot(page, "survey")
+        await page.get_by_role("button", name="Remove the closing date").click()
+        await expect(page.get_by_role("status").first).to_contain_text("has no closing date now")
         await page.get_by_role("link", name="Results", exact=True).click()
         await expect(page.locator("#finished")).to_have_text("0")
         role_chart = page.locator("#result-role")

@@ -1,21 +1,28 @@
 """The dashboard's survey pages: building a survey with its questions reshaped and its problems
 beside the fields (in the reader's language), the preview made by the bot's own handler,
-importing a YAML file, launching to an audience, closing, results with filters and
-comparison; roles, CSRF and country scope."""
+importing a YAML file, launching to an audience now or at a time in the secretariat's zone
+(leaving out who an earlier survey invited), cancelling the invitation, moving the closing
+date, closing, results with filters and comparison; roles, CSRF and country scope."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import surveys_format
-from bot.storage.models import Broadcast, Survey, SurveyAnswer, SurveyResponse
+from bot.i18n import Translator
+from bot.storage.models import Broadcast, Contact, Delivery, Survey, SurveyAnswer, SurveyResponse
 from bot.surveys import create, questions_of
 from tests.admin.dashboard import Browser, Dashboard, dashboard
 from tests.admin.test_pages import ADMIN, EDITOR, MD, VIEWER, audit, post_forms
 from tests.conftest import Backend
+from tests.dialog import Member
+from tests.handlers.test_menu import onboard
+from tests.harness import eventually
 
 _LOCATION = re.compile(r"/admin/surveys/(\d+)")
 
@@ -297,3 +304,245 @@ async def test_roles_scope_and_csrf(backend: Backend) -> None:
         assert forged.status_code == 403
         s, _ = await stored(board, coalition)
         assert s.status == "draft"
+
+
+async def invitation_of(board: Dashboard, survey_id: int) -> Broadcast:
+    s, _ = await stored(board, survey_id)
+    async with board.stack.service.db.session() as session:
+        found = await session.get(Broadcast, s.broadcast_id)
+        assert found is not None
+        return found
+
+
+async def received(board: Dashboard, member_id: int) -> list[str]:
+    """The texts a member's Telegram chat got from the bot."""
+    async with board.stack.service.db.session() as session:
+        contact = await session.get(Contact, member_id)
+        assert contact is not None
+    return [m.text or "" for m in board.stack.telegram.messages_to(contact.address)]
+
+
+async def test_a_launch_scheduled_in_the_secretariats_zone_goes_at_its_time(backend: Backend):
+    zone = ZoneInfo("Asia/Tbilisi")
+    async with dashboard(backend, secretariat_timezone="Asia/Tbilisi") as board:
+        ro = await board.member("RO", locale="ro")
+        editor = await board.sign_in(EDITOR)
+        survey_id = await build(editor)
+        page = await editor.get(f"/admin/surveys/{survey_id}/launch")
+        assert 'name="at"' in page.text and "At a date and time in Asia/Tbilisi" in page.text
+        assert 'value="local"' not in page.text  # members' own hours are for broadcasts
+
+        past = await editor.post(f"/admin/surveys/{survey_id}/launch",
+                                 {"action": "schedule", "at": "2020-01-01T09:00"})  # fmt: skip
+        assert past.status_code == 400 and "That time has already passed." in past.text
+        unset = await editor.post(f"/admin/surveys/{survey_id}/launch", {"action": "schedule"})
+        assert unset.status_code == 400 and "Choose the date and time to send it." in unset.text
+        day = (datetime.now(zone) + timedelta(days=30)).date()
+        early = await editor.post(f"/admin/surveys/{survey_id}/launch", {
+            "action": "schedule", "at": f"{day}T09:30", "remind_at": f"{day}T08:00",
+        })  # fmt: skip
+        assert early.status_code == 400
+        assert "The reminder must come after the invitation." in early.text
+        s, _ = await stored(board, survey_id)
+        assert s.status == "draft" and s.broadcast_id is None
+
+        scheduled = await editor.post(f"/admin/surveys/{survey_id}/launch",
+                                      {"action": "schedule", "at": f"{day}T09:30"})  # fmt: skip
+        assert scheduled.status_code == 303, scheduled.text
+        assert scheduled.headers["location"].endswith("done=survey-scheduled")
+        invitation = await invitation_of(board, survey_id)
+        assert invitation.status == "scheduled"
+        assert invitation.scheduled_at == datetime(day.year, day.month, day.day, 5, 30, tzinfo=UTC)
+        shown = await editor.get(scheduled.headers["location"])
+        assert "its invitation goes out at the time you chose" in shown.text
+        assert "Goes out at" in shown.text and "9:30" in shown.text
+        assert "(Asia/Tbilisi)" in shown.text
+        entry = (await audit(board, "survey.launch"))[-1]
+        assert entry.detail["at"] == invitation.scheduled_at.isoformat()
+
+        # Not before its time: the broadcaster passes it by.
+        await board.stack.service.broadcaster.step()
+        assert (await invitation_of(board, survey_id)).status == "scheduled"
+        assert await received(board, ro) == []
+        # Its time comes.
+        async with board.stack.service.db.session() as session, session.begin():
+            await session.execute(
+                update(Broadcast).where(Broadcast.id == invitation.id)
+                .values(scheduled_at=datetime.now(UTC) - timedelta(seconds=1))
+            )  # fmt: skip
+        await board.stack.service.coordinator.notify("broadcasts")
+        got = await eventually(lambda: received(board, ro))
+        assert got[0].startswith("Nevoi de formare")
+        await editor.close()
+
+
+async def test_an_invitation_not_gone_yet_is_cancelled_and_the_survey_launched_again(
+    backend: Backend,
+) -> None:
+    async with dashboard(backend) as board:
+        ro = await board.member("RO", locale="ro")
+        editor = await board.sign_in(EDITOR)
+        survey_id = await build(editor)
+        await editor.post(f"/admin/surveys/{survey_id}/launch",
+                          {"action": "schedule", "at": "2099-01-01T09:00"})  # fmt: skip
+        first = await invitation_of(board, survey_id)
+        page = await editor.get(f"/admin/surveys/{survey_id}")
+        assert f"/admin/surveys/{survey_id}/invitation/cancel" in post_forms(page.text)
+        assert f'href="/admin/surveys/{survey_id}/launch"' not in page.text
+        viewer = await board.sign_in(VIEWER)
+        refused = await viewer.post(f"/admin/surveys/{survey_id}/invitation/cancel")
+        assert refused.status_code == 403
+        md = await board.sign_in(MD)
+        assert (await md.post(f"/admin/surveys/{survey_id}/invitation/cancel")).status_code == 404
+
+        cancelled = await editor.post(f"/admin/surveys/{survey_id}/invitation/cancel")
+        assert cancelled.headers["location"].endswith("done=invitation-cancelled")
+        assert (await invitation_of(board, survey_id)).status == "cancelled"
+        (entry,) = await audit(board, "broadcast.cancel")
+        assert entry.target == f"broadcast:{first.id}" and entry.detail["survey"] == survey_id
+        page = await editor.get(cancelled.headers["location"])
+        assert "The invitation is cancelled" in page.text
+        assert f'href="/admin/surveys/{survey_id}/launch"' in page.text
+        again = await editor.post(f"/admin/surveys/{survey_id}/invitation/cancel")
+        assert again.status_code == 409 and "already finished" in again.text
+
+        relaunched = await editor.post(f"/admin/surveys/{survey_id}/launch", {})
+        assert relaunched.headers["location"].endswith("done=survey-launched")
+        second = await invitation_of(board, survey_id)
+        assert second.id != first.id
+        assert (await eventually(lambda: received(board, ro)))[0].startswith("Nevoi de formare")
+        for who in (editor, viewer, md):
+            await who.close()
+
+
+async def test_a_launch_leaves_out_who_was_invited_to_an_earlier_survey(backend: Backend) -> None:
+    async with dashboard(backend) as board:
+        asked = await board.member("RO", locale="ro")
+        new = await board.member("MD", locale="ro")
+        editor = await board.sign_in(EDITOR)
+        first = await build(editor)
+        await editor.post(f"/admin/surveys/{first}/launch", {"country:RO": "on"})
+        invited = await invitation_of(board, first)
+        await eventually(lambda: received(board, asked))
+        await eventually(lambda: _delivered(board, invited.id))
+
+        second = await build(editor, **{"title:ro": "A doua", "title:en": "Second"})
+        page = await editor.get(f"/admin/surveys/{second}/launch")
+        assert f'name="exclude:{invited.id}"' in page.text
+        assert invited.title in page.text  # "Survey 1 invitation: Training needs"
+        counted = await editor.post(f"/admin/surveys/{second}/launch/preview",
+                                    {f"exclude:{invited.id}": "on"})  # fmt: skip
+        assert re.search(r'class="big">1<', counted.text), counted.text
+        assert "already received an earlier one" in counted.text
+
+        launched = await editor.post(f"/admin/surveys/{second}/launch",
+                                     {f"exclude:{invited.id}": "on"})  # fmt: skip
+        assert launched.status_code == 303, launched.text
+        assert (await invitation_of(board, second)).audience["exclude_broadcasts"] == [invited.id]
+        assert (await eventually(lambda: received(board, new)))[0].startswith("A doua")
+        await eventually(lambda: _finished(board, second))
+        assert [t for t in await received(board, asked) if t.startswith("A doua")] == []
+        await editor.close()
+
+
+async def _delivered(board: Dashboard, broadcast_id: int) -> bool:
+    async with board.stack.service.db.session() as session:
+        found = await session.scalars(
+            select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
+        )
+        statuses = list(found)
+    return bool(statuses) and all(s in ("sent", "delivered", "read") for s in statuses)
+
+
+async def _finished(board: Dashboard, survey_id: int) -> bool:
+    return (await invitation_of(board, survey_id)).status == "sent"
+
+
+async def test_an_open_surveys_closing_date_moves_or_goes(backend: Backend) -> None:
+    zone = ZoneInfo("Asia/Tbilisi")
+    async with dashboard(backend, secretariat_timezone="Asia/Tbilisi") as board:
+        editor = await board.sign_in(EDITOR)
+        survey_id = await build(editor, closes_at="2099-06-01T18:00")
+        draft = await editor.get(f"/admin/surveys/{survey_id}")
+        assert f"/admin/surveys/{survey_id}/closing" not in post_forms(draft.text)  # the builder's
+        assert (await editor.post(f"/admin/surveys/{survey_id}/closing",
+                                  {"closes_at": "2099-07-01T18:00"})).status_code == 409  # fmt: skip
+        await editor.post(f"/admin/surveys/{survey_id}/launch", {})
+        page = await editor.get(f"/admin/surveys/{survey_id}")
+        assert f"/admin/surveys/{survey_id}/closing" in post_forms(page.text)
+        assert 'value="2099-06-01T18:00"' in page.text  # as stored, in the secretariat's zone
+
+        later = await editor.post(f"/admin/surveys/{survey_id}/closing",
+                                  {"action": "set", "closes_at": "2099-09-01T12:00"})  # fmt: skip
+        assert later.headers["location"].endswith("done=closing-set")
+        s, _ = await stored(board, survey_id)
+        assert s.closes_at == datetime(2099, 9, 1, 8, 0, tzinfo=UTC)
+        day = (datetime.now(zone) + timedelta(days=2)).date()
+        earlier = await editor.post(f"/admin/surveys/{survey_id}/closing",
+                                    {"action": "set", "closes_at": f"{day}T10:00"})  # fmt: skip
+        assert earlier.status_code == 303
+        s, _ = await stored(board, survey_id)
+        assert s.closes_at == datetime(day.year, day.month, day.day, 6, 0, tzinfo=UTC)
+        shown = await editor.get(earlier.headers["location"])
+        assert "The closing date is changed." in shown.text
+
+        past = await editor.post(f"/admin/surveys/{survey_id}/closing",
+                                 {"action": "set", "closes_at": "2020-01-01T10:00"})  # fmt: skip
+        assert past.status_code == 400 and "That time has already passed." in past.text
+        empty = await editor.post(f"/admin/surveys/{survey_id}/closing", {"action": "set"})
+        assert empty.status_code == 400 and "Choose the new closing date and time." in empty.text
+        viewer = await board.sign_in(VIEWER)
+        seen = await viewer.get(f"/admin/surveys/{survey_id}")
+        assert post_forms(seen.text) == set() and "Closing date" not in seen.text
+        refused = await viewer.post(f"/admin/surveys/{survey_id}/closing",
+                                    {"action": "remove"})  # fmt: skip
+        assert refused.status_code == 403
+        md = await board.sign_in(MD)
+        hidden = await md.post(f"/admin/surveys/{survey_id}/closing", {"action": "remove"})
+        assert hidden.status_code == 404
+        s, _ = await stored(board, survey_id)
+        assert s.closes_at == datetime(day.year, day.month, day.day, 6, 0, tzinfo=UTC)
+
+        removed = await editor.post(f"/admin/surveys/{survey_id}/closing", {"action": "remove"})
+        assert removed.headers["location"].endswith("done=closing-removed")
+        s, _ = await stored(board, survey_id)
+        assert s.closes_at is None
+        page = await editor.get(removed.headers["location"])
+        assert "it stays open until you close it" in page.text and ">Closes<" not in page.text
+        entries = await audit(board, "survey.closing")
+        assert [e.detail["at"] for e in entries] == [
+            "2099-09-01T08:00:00+00:00", f"{day}T06:00:00+00:00", None
+        ]  # fmt: skip
+
+        await editor.post("/admin/locale", {"locale": "ru", "next": "/admin"})
+        refused = await editor.post(f"/admin/surveys/{survey_id}/closing", {"action": "set"})
+        assert "Выберите новые дату и время закрытия." in refused.text
+        assert "Дата закрытия" in refused.text and "Изменить дату закрытия" in refused.text
+        for who in (editor, viewer, md):
+            await who.close()
+
+
+async def test_who_answers_after_the_new_closing_date_is_told_it_has_closed(
+    backend: Backend,
+) -> None:
+    async with dashboard(backend) as board:
+        member = Member(board.stack, "telegram", lang="ro")
+        await onboard(member, "ro")
+        editor = await board.sign_in(EDITOR)
+        survey_id = await build(editor)
+        await editor.post(f"/admin/surveys/{survey_id}/launch", {"country:RO": "on"})
+        moved = await editor.post(f"/admin/surveys/{survey_id}/closing",
+                                  {"action": "set", "closes_at": "2099-01-01T10:00"})  # fmt: skip
+        assert moved.status_code == 303
+        # The new date comes.
+        async with board.stack.service.db.session() as session, session.begin():
+            await session.execute(
+                update(Survey).where(Survey.id == survey_id)
+                .values(closes_at=datetime.now(UTC) - timedelta(seconds=1))
+            )  # fmt: skip
+        member.last[-1].payloads.append(f"survey:{survey_id}")  # the invitation's button
+        told = await member.tap(f"survey:{survey_id}")
+        assert told[-1].text == Translator("ro")(
+            "This survey is closed. Thank you for your interest!"
+        )
+        await editor.close()

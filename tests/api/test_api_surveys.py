@@ -1,6 +1,7 @@
 """The surveys API: create from JSON or YAML, change a draft, open, close, launch (the invitation
-broadcast), the reminder, results and exports, for every role and within a coordinator's
-country; every change in the audit log."""
+broadcast) now or at a time and leaving out who earlier invitations reached, launching again
+once the invitation is cancelled, the reminder, moving the closing date, results and exports,
+for every role and within a coordinator's country; every change in the audit log."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import select, update
 
 from bot import surveys
 from bot.broadcaster import Broadcaster
-from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery
+from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery, Survey
 from bot.surveys_launch import SurveyReminders
 from tests.api.conftest import Api
 from tests.surveys.helpers import EVERY_TYPE, EXAMPLE
@@ -31,8 +32,6 @@ async def create(api: Api, who: str = "editor", **fields: object) -> dict:
 async def answer_as(api: Api, member: str, survey_id: int, answers: dict, finish: bool) -> None:
     """A member answers directly through the survey logic (the dialogs are tested elsewhere)."""
     async with api.service.db.session() as session, session.begin():
-        from bot.storage.models import Survey
-
         survey = await session.get(Survey, survey_id)
         contact = await session.get(Contact, api.members[member])
         questions = await surveys.questions_of(session, survey_id)
@@ -270,3 +269,128 @@ async def test_charts_for_every_role_within_scope_and_none_for_short_texts(api: 
     assert (await api.call(None, "GET", f"/api/charts/{out_of_scope}.png")).status_code == 404
     forged = survey_charts.sign("x" * 32, sid, "cases", None)
     assert (await api.call(None, "GET", f"/api/charts/{forged}.png")).status_code == 404
+
+
+async def deliveries(api: Api, broadcast_id: int) -> dict[int, str]:
+    """A broadcast's rows by member: their status, and why a skipped one was skipped."""
+    async with api.service.db.session() as session:
+        rows = await session.scalars(select(Delivery).where(Delivery.broadcast_id == broadcast_id))
+        return {r.contact_id: ":".join(filter(None, (r.status, r.error_code))) for r in rows}
+
+
+async def test_a_launch_at_a_time_waits_for_it_and_leaves_out_earlier_invitations(
+    api: Api,
+) -> None:
+    broadcaster = Broadcaster(api.service.db, api.service.coordinator)
+    first = await create(api)
+    invited = await api.call("editor", "POST", f"/api/surveys/{first['id']}/launch",
+                             json={"audience": {"countries": ["RO"]}})  # fmt: skip
+    first_invitation = invited.json()["broadcast_id"]
+    await broadcaster.step()
+    async with api.service.db.session() as session, session.begin():
+        await session.execute(
+            update(Delivery).where(Delivery.broadcast_id == first_invitation)
+            .values(status="delivered")
+        )  # fmt: skip
+    assert await deliveries(api, first_invitation) == {api.members["ro"]: "delivered"}
+
+    second = await create(api)
+    at = datetime.now(UTC) + timedelta(days=1)
+    launched = await api.call(
+        "editor", "POST", f"/api/surveys/{second['id']}/launch",
+        json={"at": at.isoformat(), "templates": {"ru": TEMPLATE},
+              "audience": {"exclude_broadcasts": [first_invitation]}},
+    )  # fmt: skip
+    assert launched.status_code == 200, launched.text
+    assert launched.json()["status"] == "open"
+    invitation = launched.json()["broadcast_id"]
+    got = (await api.call("viewer", "GET", f"/api/broadcasts/{invitation}")).json()
+    assert got["status"] == "scheduled"
+    assert datetime.fromisoformat(got["scheduled_at"]) == at
+    assert got["audience"]["exclude_broadcasts"] == [first_invitation]
+
+    await broadcaster.step()
+    assert await deliveries(api, invitation) == {}  # not before its time
+    async with api.service.db.session() as session, session.begin():
+        await session.execute(
+            update(Broadcast).where(Broadcast.id == invitation)
+            .values(scheduled_at=datetime.now(UTC) - timedelta(seconds=1))
+        )  # fmt: skip
+    await broadcaster.step()
+    # The Romanian member had the first survey's invitation; only the Moldovan one is asked.
+    assert await deliveries(api, invitation) == {
+        api.members["ro"]: "skipped:excluded", api.members["md"]: "queued"
+    }  # fmt: skip
+
+
+async def test_a_cancelled_invitation_lets_the_survey_be_launched_again(api: Api) -> None:
+    survey = await create(api)
+    path = f"/api/surveys/{survey['id']}"
+    later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    first = (await api.call("editor", "POST", f"{path}/launch", json={"at": later})).json()
+    assert (await api.call("editor", "POST", f"{path}/launch", json={})).status_code == 409
+    cancelled = await api.call("editor", "POST", f"/api/broadcasts/{first['broadcast_id']}/cancel")
+    assert cancelled.json()["status"] == "cancelled"
+    again = await api.call("editor", "POST", f"{path}/launch", json={})
+    assert again.status_code == 200, again.text
+    assert again.json()["broadcast_id"] != first["broadcast_id"]
+    assert (await api.call("editor", "POST", f"{path}/launch", json={})).status_code == 409
+
+
+async def test_an_open_surveys_closing_date_moves_or_goes_within_scope(api: Api) -> None:
+    survey = await create(api, closes_at="2099-12-31T18:00:00+02:00")
+    path = f"/api/surveys/{survey['id']}/closing"
+    later = {"at": "2100-01-31T18:00:00+02:00"}
+    assert (await api.call("editor", "POST", path, json=later)).status_code == 409  # a draft
+    await api.call("editor", "POST", f"/api/surveys/{survey['id']}/open")
+
+    assert (await api.call("viewer", "POST", path, json=later)).status_code == 403
+    assert (await api.call("md_editor", "POST", path, json=later)).status_code == 404
+    assert (await api.call(None, "POST", path, json=later)).status_code == 401
+    past = await api.call("editor", "POST", path, json={"at": "2020-01-01T10:00:00Z"})
+    assert past.status_code == 422 and "passed" in past.json()["detail"]
+    naive = await api.call("editor", "POST", path, json={"at": "2099-01-01T10:00"})
+    assert naive.status_code == 422
+    assert (await api.call("editor", "POST", path, json={})).status_code == 422  # say null
+
+    moved = await api.call("editor", "POST", path, json=later)
+    assert moved.status_code == 200, moved.text
+    closes = datetime.fromisoformat(moved.json()["definition"]["closes_at"])
+    assert closes == datetime(2100, 1, 31, 16, 0, tzinfo=UTC)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    earlier = await api.call("editor", "POST", path, json={"at": soon.isoformat()})
+    assert datetime.fromisoformat(earlier.json()["definition"]["closes_at"]) == soon
+    removed = await api.call("editor", "POST", path, json={"at": None})
+    assert removed.status_code == 200 and removed.json()["definition"]["closes_at"] is None
+    assert removed.json()["status"] == "open"
+
+    theirs = await create(api, "md_editor")
+    await api.call("md_editor", "POST", f"/api/surveys/{theirs['id']}/open")
+    own = await api.call("md_editor", "POST", f"/api/surveys/{theirs['id']}/closing",
+                         json={"at": soon.isoformat()})  # fmt: skip
+    assert own.status_code == 200
+
+    # The new date comes: the worker closes the survey, and its date no longer moves.
+    async with api.service.db.session() as session, session.begin():
+        await session.execute(
+            update(Survey).where(Survey.id == theirs["id"])
+            .values(closes_at=datetime.now(UTC) - timedelta(seconds=1))
+        )  # fmt: skip
+    await SurveyReminders(api.service.db, api.service.coordinator).step()
+    closed = (await api.call("viewer", "GET", f"/api/surveys/{theirs['id']}")).json()
+    assert closed["status"] == "closed"
+    refused = await api.call("md_editor", "POST", f"/api/surveys/{theirs['id']}/closing",
+                             json={"at": None})  # fmt: skip
+    assert refused.status_code == 409
+
+    async with api.service.db.session() as session:
+        entries = (await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "survey.closing")
+            .order_by(AuditEntry.id)
+        )).all()  # fmt: skip
+    assert [(e.target, e.detail["at"]) for e in entries] == [
+        (f"survey:{survey['id']}", "2100-01-31T16:00:00+00:00"),
+        (f"survey:{survey['id']}", soon.isoformat()),
+        (f"survey:{survey['id']}", None),
+        (f"survey:{theirs['id']}", soon.isoformat()),
+    ]

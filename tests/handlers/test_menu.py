@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
 from bot.commands import words_in
-from bot.i18n import Translator
+from bot.i18n import LOCALES, Translator
 from bot.storage.models import Contact
 from tests.dialog import Member, texts
-from tests.harness import running
+from tests.harness import Stack, eventually, running
 
 CHANNELS = ["telegram", "whatsapp", "web"]
 
@@ -30,7 +32,9 @@ def command(member: Member, name: str, locale: str) -> str:
 async def contact_of(member: Member) -> Contact:
     async with member.stack.service.db.session() as session:
         found = await session.scalar(
-            select(Contact).where(Contact.channel == member.channel, Contact.address == member.address)
+            select(Contact).where(
+                Contact.channel == member.channel, Contact.address == member.address
+            )
         )
     assert found is not None
     return found
@@ -43,7 +47,11 @@ async def test_stop_and_start_in_the_members_language(backend, channel):
         await onboard(member, "uk", "MD")
         uk = Translator("uk")
         stopped = await member.say(command(member, "stop", "uk"))
-        assert texts(stopped).startswith(uk("Done: you will get no more news from ChildPact. You can still ask me questions. To get the news again, write {start}.").split("{")[0])
+        assert texts(stopped).startswith(
+            uk(
+                "Done: you will get no more news from ChildPact. You can still ask me questions. To get the news again, write {start}."
+            ).split("{")[0]
+        )
         assert (await contact_of(member)).status == "stopped"
         resumed = await member.say(command(member, "start", "uk"))
         assert uk("Welcome back! You will receive ChildPact news again.") in resumed[-1].text
@@ -61,12 +69,19 @@ async def test_help_menu_language_country_and_cancel(backend, channel):
             assert command(member, name, "ro") in help_text
 
         menu = await member.say(command(member, "menu", "ro"))
-        assert menu[-1].options == [ro("About ChildPact"), ro("Surveys"), ro("Settings"), ro("Talk to the secretariat")]
+        assert menu[-1].options == [
+            ro("About ChildPact"),
+            ro("Surveys"),
+            ro("Settings"),
+            ro("Talk to the secretariat"),
+        ]
 
         picker = await member.say(command(member, "language", "ro"))
         assert picker[-1].payloads[0] == "lang:ro"
         switched = await member.tap("lang:tr")
-        assert switched[-1].text == Translator("tr")("Done, I will write to you in {language}.", language="Türkçe")
+        assert switched[-1].text == Translator("tr")(
+            "Done, I will write to you in {language}.", language="Türkçe"
+        )
 
         countries = await member.say(command(member, "country", "tr"))
         assert countries[-1].payloads[0] == "country:RO"  # their current country first
@@ -79,6 +94,61 @@ async def test_help_menu_language_country_and_cancel(backend, channel):
         cancelled = await member.say(command(member, "cancel", "tr"))
         assert cancelled[-1].text == Translator("tr")("Okay, cancelled.")
         assert (await contact_of(member)).flow is None
+
+
+def described(help_text: str, name: str) -> bool:
+    """The help has a line "{name} — what it does"."""
+    return any(line.startswith(f"{name} — ") for line in help_text.splitlines())
+
+
+def sent_to(stack: Stack, member: Member) -> list[str]:
+    return [m.body for m in stack.twilio.messages if m.to == member.address]
+
+
+@pytest.mark.parametrize(
+    ("channel", "locale"),
+    [("telegram", "ro"), ("telegram", "ka"), ("whatsapp", "ru"), ("whatsapp", "tr"),
+     ("whatsapp", "sr_Latn")],
+)  # fmt: skip
+async def test_help_names_linking_topics_and_the_time_zone(backend, channel, locale):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        await onboard(member, locale)
+        t = Translator(locale)
+        help_text = texts(await member.say(command(member, "help", locale)))
+        for name in ("link", "unlink", "mydata", "deleteme", "menu", "stop"):
+            assert described(help_text, command(member, name, locale)), name
+        assert described(help_text, t("Topics")) and described(help_text, t("Time zone"))
+        assert f"{command(member, 'menu', locale)} → {t('Settings')}" in help_text
+        # Only linked chats have a preferred channel to choose.
+        assert t("Preferred channel") not in help_text
+        if channel == "whatsapp":
+            await in_one_message(stack, member, help_text)
+
+
+async def test_help_fits_one_whatsapp_message_in_every_language(backend):
+    async with running(backend) as stack:
+        wa, tg = Member(stack, "whatsapp"), Member(stack, "telegram")
+        await onboard(wa, "en")
+        await onboard(tg, "en")
+        code = re.search(r"\b(\d{6})\b", texts(await tg.say("/link")))
+        assert code is not None
+        await wa.say(f"link {code.group(1)}")
+        current = Translator("en")
+        for locale in LOCALES:
+            await wa.say(words_in(current, "language")[0])
+            await wa.tap(f"lang:{locale}")
+            current = Translator(locale)
+            help_text = texts(await wa.say(words_in(current, "help")[0]))
+            assert described(help_text, words_in(current, "link")[0]), locale
+            assert described(help_text, current("Preferred channel")), locale  # linked
+            assert len(help_text) <= 1000, (locale, len(help_text))  # about a phone screen
+            await in_one_message(stack, wa, help_text)
+
+
+async def in_one_message(stack: Stack, member: Member, text: str) -> None:
+    """Twilio was asked to send ``text`` whole: the channel did not have to split it."""
+    await eventually(lambda: text in sent_to(stack, member))
 
 
 @pytest.mark.parametrize("locale", ["ru", "ro", "ka", "sr", "sr_Latn", "sq", "tr", "hy"])
@@ -106,7 +176,9 @@ async def test_menu_entries_not_built_yet_answer_politely(backend, channel):
             await member.say(command(member, "menu", "bg"))
             answer = await member.tap(f"menu:{entry}")
             assert answer and answer[-1].text
-            assert answer[-1].text != bg("Sorry, I did not understand. Please choose one of the options.")
+            assert answer[-1].text != bg(
+                "Sorry, I did not understand. Please choose one of the options."
+            )
 
 
 async def test_stop_works_even_before_onboarding(backend):

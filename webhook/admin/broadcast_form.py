@@ -253,6 +253,21 @@ async def load(
     return found
 
 
+async def earlier(session: AsyncSession, visit: Visit, own_id: int | None) -> list[Broadcast]:
+    """Broadcasts that went out, survey invitations among them, for "leave out who already
+    received these"; a cancelled one too once it had begun, as some received it."""
+    went = Broadcast.status.in_(("sending", "sent")) | (
+        (Broadcast.status == "cancelled") & Broadcast.started_at.is_not(None)
+    )
+    found = await session.scalars(
+        select(Broadcast)
+        .where(went, Broadcast.id != (own_id or 0))
+        .order_by(Broadcast.id.desc())
+        .limit(100)
+    )
+    return [b for b in found if broadcasts.visible(b, visit.staff)][:20]
+
+
 def button_rows(b: Broadcast) -> list[dict[str, Any]]:
     rows = []
     for button in (b.buttons or [])[:BUTTONS]:

@@ -32,6 +32,7 @@ from webhook.admin.broadcast_form import (
     button_rows,
     chosen_time,
     copy_of,
+    earlier,
     load,
     read_form,
     refusal,
@@ -94,17 +95,6 @@ async def _own_chat(session: AsyncSession, visit: Visit) -> Contact | None:
     return next((c for c in found[0] if c.channel == "telegram"), None)
 
 
-async def _earlier(session: AsyncSession, visit: Visit, own_id: int | None) -> list[Broadcast]:
-    """Broadcasts that went out, for "leave out who already received these"."""
-    found = await session.scalars(
-        select(Broadcast)
-        .where(Broadcast.status.in_(("sending", "sent")), Broadcast.id != (own_id or 0))
-        .order_by(Broadcast.id.desc())
-        .limit(100)
-    )
-    return [b for b in found if broadcasts.visible(b, visit.staff)][:20]
-
-
 async def page(
     request: Request,
     service: Service,
@@ -122,7 +112,7 @@ async def page(
             shown.append(wanted)
     async with service.db.session() as session:
         own = await _own_chat(session, visit)
-        earlier = await _earlier(session, visit, b.id)
+        gone = await earlier(session, visit, b.id)
         offered = await surveys_of(session, visit)
         aimed = await news_topics_of(session, visit, Audience.from_json(b.audience).topics)
         series = (await broadcast_series.series_of(session, [b])).get(b.id) if b.id else None
@@ -133,7 +123,7 @@ async def page(
         texts_of={loc: broadcasts.text_of(b, loc) for loc in LOCALES}, form=form or {},
         audience=Audience.from_json(b.audience), locales=LOCALES, channels=CHANNELS,
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
-        topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=earlier,
+        topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=gone,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
         limits=LIMITS, stale=broadcasts.stale_locales(b), status_code=status_code,
         series=series,

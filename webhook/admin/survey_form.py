@@ -107,7 +107,8 @@ def blank() -> Builder:
     return b
 
 
-def _local(at: datetime | None, zone: str) -> str:
+def local_value(at: datetime | None, zone: str) -> str:
+    """A stored time as a datetime-local field shows it: in the secretariat's zone."""
     if at is None:
         return ""
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
@@ -129,7 +130,7 @@ def from_survey(s: Survey, questions: list[SurveyQuestion], zone: str) -> Builde
         name=s.name or "", base_locale=s.base_locale, title=dict(s.title or {}),
         intro=dict(s.intro or {}), closing=dict(s.closing or {}),
         reminder=dict(s.reminder or {}), anonymous=s.anonymous,
-        allow_again=s.allow_again, closes_at=_local(s.closes_at, zone),
+        allow_again=s.allow_again, closes_at=local_value(s.closes_at, zone),
         locales=sorted((loc for loc in written if loc in LOCALES),
                        key=lambda loc: (loc != s.base_locale, LOCALES.index(loc))),
     )  # fmt: skip

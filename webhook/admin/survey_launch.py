@@ -1,6 +1,7 @@
-"""Launching a survey: the audience with the broadcasts' filters and their preview counts,
-WhatsApp templates for those outside the 24-hour window, an optional reminder, and the
-invitation sent by the launch code the API uses."""
+"""Launching a survey: the audience with the broadcasts' filters and their preview counts
+(leaving out who received an earlier broadcast or survey invitation), WhatsApp templates for
+those outside the 24-hour window, an optional reminder, and the invitation sent now or at a
+chosen time by the launch code the API uses; cancelling an invitation that has not gone."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.service import Service
 from bot.storage.models import Survey
-from webhook.admin.broadcast_form import CHANNELS, SKIPS, read_form, refusal
+from webhook.admin.broadcast_form import CHANNELS, SKIPS, chosen_time, earlier, read_form, refusal
+from webhook.admin.broadcast_form import load as load_broadcast
 from webhook.admin.catalog import N_
-from webhook.admin.surveys import load, reminder_time, title_of
+from webhook.admin.surveys import load, reminder_time, survey_page, title_of
 from webhook.admin.web import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ServiceDep
 
@@ -35,39 +37,40 @@ def _written(s: Survey) -> list[str]:
     return [loc for loc in LOCALES if (s.title or {}).get(loc)]
 
 
-def _page(
+async def _page(
     request: Request, service: Service, visit: Visit, s: Survey, *,
     form: dict[str, str] | None = None, problems: list[tuple[str, dict[str, Any]]] | None = None,
     status_code: int = 200,
 ) -> Response:  # fmt: skip
     form = form or {}
     audience = read_form(form, [], []).audience if form else Audience()
+    async with service.db.session() as session:
+        gone = await earlier(session, visit, None)
     return render(
         request, "survey_launch.html", visit, title=N_("Launch a survey"), s=s,
-        title_of=title_of, audience=audience, locales=LOCALES, channels=CHANNELS, earlier=[],
+        title_of=title_of, audience=audience, locales=LOCALES, channels=CHANNELS, earlier=gone,
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
         written=_written(s), form=form, problems=problems or [], status_code=status_code,
         zone=service.settings.secretariat_timezone,
     )  # fmt: skip
 
 
-async def _launchable(service: Service, visit: Visit, survey_id: int) -> Survey:
+async def _launchable(service: Service, visit: Visit, survey_id: int) -> Survey | None:
+    """The survey, when it can be launched: not closed, and no invitation standing."""
     async with service.db.session() as session:
         s = await load(session, survey_id, visit)
-    if s.status == "closed" or s.broadcast_id is not None:
-        raise HTTPException(409)
-    return s
+        invited = await surveys_launch.invitation_stands(session, s)
+    return None if s.status == "closed" or invited else s
 
 
 @router.get("/surveys/{survey_id}/launch")
 async def launch_page(
     request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
 ) -> Response:
-    async with service.db.session() as session:
-        s = await load(session, survey_id, visit)
-    if s.status == "closed" or s.broadcast_id is not None:
-        return RedirectResponse(f"/admin/surveys/{s.id}", status_code=303)
-    return _page(request, service, visit, s)
+    s = await _launchable(service, visit, survey_id)
+    if s is None:
+        return RedirectResponse(f"/admin/surveys/{survey_id}", status_code=303)
+    return await _page(request, service, visit, s)
 
 
 def _invitation_of(s: Survey, visit: Visit, form: dict[str, str]) -> Any:
@@ -83,6 +86,8 @@ async def preview(
 ) -> Response:
     """Who the invitation would reach, in which language, and who it would skip."""
     s = await _launchable(service, visit, survey_id)
+    if s is None:
+        raise HTTPException(409)
     b, d = _invitation_of(s, visit, visit.form)
     async with service.db.session() as session:
         seen = await broadcasts.preview(session, b, visit.staff, broadcasts.rates(service.settings))
@@ -94,29 +99,48 @@ async def preview(
     )  # fmt: skip
 
 
+def _when(form: dict[str, str], zone: str) -> tuple[Any, Any, list[tuple[str, dict[str, Any]]]]:
+    """The invitation's time (None: now) and the reminder's, in the secretariat's zone, as
+    UTC; or what is wrong with them."""
+    problems: list[tuple[str, dict[str, Any]]] = []
+    at = None
+    if form.get("action") == "schedule":  # a date and time: members' own hours are not offered
+        at, _, wrong = chosen_time({**form, "when": "at"}, zone)
+        problems += [(wrong, {})] if wrong else []
+    remind_at, wrong = reminder_time(form.get("remind_at", ""), zone)
+    problems += [(wrong, {})] if wrong else []
+    if at is not None and remind_at is not None and remind_at <= at:
+        problems.append((N_("The reminder must come after the invitation."), {}))
+    return at, remind_at, problems
+
+
 @router.post("/surveys/{survey_id}/launch")
 async def launch(
     request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
 ) -> Response:
-    """Open the survey and send its invitation; the reminder, if chosen, is set with it."""
+    """Open the survey and send its invitation, now or at the chosen time; the reminder, if
+    chosen, is set with it."""
     s = await _launchable(service, visit, survey_id)
+    if s is None:
+        raise HTTPException(409)
     _, d = _invitation_of(s, visit, visit.form)
-    zone = service.settings.secretariat_timezone
-    remind_at, wrong = reminder_time(visit.form.get("remind_at", ""), zone)
-    problems = d.problems + ([(wrong, {})] if wrong else [])
+    at, remind_at, problems = _when(visit.form, service.settings.secretariat_timezone)
+    problems = d.problems + problems
     if problems:
-        return _page(request, service, visit, s, form=visit.form, problems=problems,
-                     status_code=400)  # fmt: skip
+        return await _page(request, service, visit, s, form=visit.form, problems=problems,
+                           status_code=400)  # fmt: skip
     try:
         async with service.db.session() as session, session.begin():
             s = await load(session, survey_id, visit, lock=True)
             b = await surveys_launch.launch(
                 session, s, visit.staff, broadcasts.scoped(d.audience, visit.staff),
                 templates=d.templates, approval_above=service.settings.broadcast_approval_above,
+                at=at,
             )  # fmt: skip
             s.remind_at = remind_at
             await accounts.record(session, visit.staff, "survey.launch", f"survey:{s.id}",
                                   broadcast=b.id, status=b.status,
+                                  at=at.isoformat() if at else None,
                                   remind_at=remind_at.isoformat() if remind_at else None)  # fmt: skip
             waiting = b.status == "awaiting_approval"
     except BroadcastError as exc:
@@ -124,9 +148,33 @@ async def launch(
         found = (said, {}) if said else refusal(exc)
         async with service.db.session() as session:  # as it is after the rollback
             s = await load(session, survey_id, visit)
-        return _page(request, service, visit, s, form=visit.form, problems=[found], status_code=409)
+        return await _page(request, service, visit, s, form=visit.form, problems=[found],
+                           status_code=409)  # fmt: skip
     await service.coordinator.notify("broadcasts")
     if remind_at is not None:
         await service.coordinator.notify(surveys_launch.TOPIC)
-    done = "survey-awaiting" if waiting else "survey-launched"
+    done = "survey-awaiting" if waiting else "survey-scheduled" if at else "survey-launched"
     return RedirectResponse(f"/admin/surveys/{survey_id}?done={done}", status_code=303)
+
+
+@router.post("/surveys/{survey_id}/invitation/cancel")
+async def cancel_invitation(
+    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    """Stop the invitation as a broadcast is stopped: what has not gone stays unsent. The
+    survey stays open, and can be launched again."""
+    try:
+        async with service.db.session() as session, session.begin():
+            s = await load(session, survey_id, visit, lock=True)
+            if s.broadcast_id is None:
+                raise HTTPException(409)
+            b = await load_broadcast(session, s.broadcast_id, visit, lock=True)
+            held = await broadcasts.cancel(session, b)
+            await accounts.record(session, visit.staff, "broadcast.cancel", f"broadcast:{b.id}",
+                                  survey=s.id, held_back=held)  # fmt: skip
+    except BroadcastError as exc:
+        return await survey_page(request, service, visit, survey_id, problem=refusal(exc)[0],
+                                 status_code=409)  # fmt: skip
+    await service.coordinator.notify("broadcasts")
+    return RedirectResponse(f"/admin/surveys/{survey_id}?done=invitation-cancelled",
+                            status_code=303)  # fmt: skip

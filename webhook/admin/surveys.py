@@ -1,5 +1,5 @@
 """The surveys: the list with each one's status, audience and responses, a page per survey,
-importing one from a YAML file, setting its reminder and closing it."""
+importing one from a YAML file, setting its reminder, moving its closing date and closing it."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import broadcasts, surveys, surveys_format, surveys_launch
 from bot import staff as accounts
-from bot import surveys, surveys_format, surveys_launch
 from bot.broadcasts import Audience
 from bot.service import Service
 from bot.storage.models import Broadcast, Survey, SurveyResponse
 from bot.surveys_format import SurveyFormatError
+from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.catalog import N_
-from webhook.admin.survey_form import KIND_NAMES, condition_of
+from webhook.admin.survey_form import KIND_NAMES, condition_of, local_value
 from webhook.admin.web import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
@@ -147,6 +148,10 @@ async def survey_page(
         counts=counts, invitation=invitation, kinds=KIND_NAMES, title_of=title_of,
         condition=condition_of,
         audience=Audience.from_json(invitation.audience) if invitation else None, zone=zone,
+        invited=invitation is not None and invitation.status != "cancelled",
+        may_cancel=invitation is not None and broadcasts.visible(invitation, visit.staff)
+        and invitation.status in ("awaiting_approval", "scheduled", "sending"),
+        when_in_zone=scheduled_in_zone, closes=local_value(s.closes_at, zone),
         problem=problem, status_code=status_code,
         now=datetime.now(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M"),
     )  # fmt: skip
@@ -173,17 +178,23 @@ async def close(
     return RedirectResponse(f"/admin/surveys/{survey_id}?done=survey-closed", status_code=303)
 
 
-def reminder_time(raw: str, zone: str) -> tuple[datetime | None, str | None]:
-    """A reminder's time from the form, in the secretariat's zone, as UTC; or what is wrong."""
+def time_in_zone(raw: str, zone: str, unreadable: str) -> tuple[datetime | None, str | None]:
+    """A time from the form, in the secretariat's zone, as UTC (None when left empty); or
+    what is wrong: ``unreadable``, or that the time has passed."""
     if not raw.strip():
         return None, None
     try:
         at = datetime.fromisoformat(raw.strip()).replace(tzinfo=ZoneInfo(zone))
     except ValueError:
-        return None, N_("Choose the date and time of the reminder.")
+        return None, unreadable
     if at <= datetime.now(ZoneInfo(zone)):
         return None, N_("That time has already passed.")
     return at.astimezone(UTC), None
+
+
+def reminder_time(raw: str, zone: str) -> tuple[datetime | None, str | None]:
+    """A reminder's time from the form, in the secretariat's zone, as UTC; or what is wrong."""
+    return time_in_zone(raw, zone, N_("Choose the date and time of the reminder."))
 
 
 @router.post("/surveys/{survey_id}/reminder")
@@ -208,3 +219,33 @@ async def reminder(
         return await survey_page(request, service, visit, survey_id, problem=wrong, status_code=400)
     await service.coordinator.notify(surveys_launch.TOPIC)
     return RedirectResponse(f"/admin/surveys/{survey_id}?done=reminder-set", status_code=303)
+
+
+@router.post("/surveys/{survey_id}/closing")
+async def closing(
+    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    """Move an open survey's closing date, earlier or later, or remove it. Who answers after
+    the new date is told the survey has closed."""
+    removing = visit.form.get("action") == "remove"
+    unreadable = N_("Choose the new closing date and time.")
+    at, wrong = (None, None) if removing else time_in_zone(
+        visit.form.get("closes_at", ""), service.settings.secretariat_timezone, unreadable
+    )  # fmt: skip
+    if not removing and wrong is None and at is None:
+        wrong = unreadable
+    if wrong is None:
+        async with service.db.session() as session, session.begin():
+            s = await load(session, survey_id, visit, lock=True)
+            problem = surveys_launch.change_closing(s, at)
+            if problem == "not_open":
+                raise HTTPException(409)
+            if problem == "past":  # it passed between the check above and now
+                wrong = N_("That time has already passed.")
+            else:
+                await accounts.record(session, visit.staff, "survey.closing", f"survey:{s.id}",
+                                      at=at.isoformat() if at else None)  # fmt: skip
+    if wrong:
+        return await survey_page(request, service, visit, survey_id, problem=wrong, status_code=400)
+    done = "closing-removed" if at is None else "closing-set"
+    return RedirectResponse(f"/admin/surveys/{survey_id}?done={done}", status_code=303)

@@ -159,8 +159,15 @@ NOTICES: dict[str, str] = {
     "survey-awaiting": N_(
         "The survey is open; its invitation waits for an administrator's approval."
     ),
+    "survey-scheduled": N_("The survey is open; its invitation goes out at the time you chose."),
     "survey-closed": N_("The survey is closed: no more answers."),
     "reminder-set": N_("The reminder is set."),
+    "invitation-cancelled": N_(
+        "The invitation is cancelled; what had not gone yet stays unsent. The survey is still "
+        "open: you can launch it again."
+    ),
+    "closing-set": N_("The closing date is changed."),
+    "closing-removed": N_("The survey has no closing date now: it stays open until you close it."),
 }
 
 

@@ -1,6 +1,6 @@
 """Surveys over HTTP: create (JSON or a YAML file), read, change a draft, open and close,
-launch to an audience (the invitation is a broadcast), set the reminder, read the results and
-export them as CSV or XLSX. Viewers read; editors change and send; a country coordinator works
+launch to an audience now or at a time (the invitation is a broadcast), set the reminder, move
+an open survey's closing date, read the results and export them as CSV or XLSX. Viewers read; editors change and send; a country coordinator works
 on their own country's surveys only."""
 
 from __future__ import annotations
@@ -65,6 +65,13 @@ class LaunchIn(BaseModel):
 
 class ReminderIn(BaseModel):
     at: datetime = Field(description="when to remind those invited who have not finished")
+
+
+class ClosingIn(BaseModel):
+    at: datetime | None = Field(
+        description="when answering stops, with its time zone, in the future; null: the "
+        "survey stays open until it is closed"
+    )
 
 
 class ResultsOut(BaseModel):
@@ -247,9 +254,12 @@ async def close(survey_id: SurveyId, service: ServiceDep, staff: EditorDep) -> S
 async def launch(
     survey_id: SurveyId, body: LaunchIn, service: ServiceDep, staff: EditorDep
 ) -> SurveyOut:
-    """Open the survey and send the invitation as a broadcast (the broadcasts' filters,
-    limits, language fallbacks, WhatsApp templates and approval threshold apply). Its button
-    opens the survey."""
+    """Open the survey and send the invitation as a broadcast, now or at `at` (the
+    broadcasts' filters, limits, language fallbacks, WhatsApp templates and approval threshold
+    apply). Its button opens the survey. `audience.exclude_broadcasts` leaves out who received
+    earlier broadcasts, earlier surveys' invitations among them (`broadcast_id`). Once its
+    invitation is cancelled (`POST /api/broadcasts/{id}/cancel`), a survey can be launched
+    again."""
     at = _moment(body.at)
     async with service.db.session() as session, session.begin():
         s = await _get(session, survey_id, staff, lock=True)
@@ -292,6 +302,31 @@ async def reminder(
         out = await _full(session, s)
     await service.coordinator.notify(surveys_launch.TOPIC)
     return out
+
+
+@router.post(
+    "/surveys/{survey_id}/closing", response_model=SurveyOut,
+    summary="Move an open survey's closing date", responses=CHANGE,
+)  # fmt: skip
+async def closing(
+    survey_id: SurveyId, body: ClosingIn, service: ServiceDep, staff: EditorDep
+) -> SurveyOut:
+    """Move the closing date (`definition.closes_at`) of an open survey, earlier or later, or
+    remove it with `null`. A time already past is refused (422); a draft's date changes with
+    the draft, a closed survey's not at all (409). Members who answer after the new date are
+    told the survey has closed."""
+    at = _moment(body.at)
+    async with service.db.session() as session, session.begin():
+        s = await _get(session, survey_id, staff, lock=True)
+        problem = surveys_launch.change_closing(s, at)
+        if problem == "not_open":
+            raise HTTPException(409, f"this survey is {s.status}; only an open survey's closing "
+                                     "date moves here")  # fmt: skip
+        if problem == "past":
+            raise HTTPException(422, "that time has already passed")
+        await record(session, staff, "survey.closing", f"survey:{s.id}",
+                     at=at.isoformat() if at else None)  # fmt: skip
+        return await _full(session, s)
 
 
 def _filters(
