@@ -42,7 +42,9 @@ async def make_backend(name: str, folder: Path) -> AsyncIterator[Backend]:
             # A connection a stopped service left inside a transaction would hold its locks
             # and keep DROP SCHEMA waiting.
             await conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"
+                ),
                 {"name": schema},
             )
             await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

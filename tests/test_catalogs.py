@@ -24,8 +24,12 @@ def test_the_check_catches_a_missing_fuzzy_or_broken_entry(tmp_path, monkeypatch
     po = copy / "ro" / "LC_MESSAGES" / "messages.po"
     text = po.read_text(encoding="utf-8")
     lines = text.split("\n")
-    at = next(i for i, line in enumerate(lines) if line.startswith("msgstr") and "{language}" in line)
-    lines[at] = lines[at].replace("{language}", "{limba}")  # a translator "translated" a placeholder
+    at = next(
+        i for i, line in enumerate(lines) if line.startswith("msgstr") and "{language}" in line
+    )
+    lines[at] = lines[at].replace(
+        "{language}", "{limba}"
+    )  # a translator "translated" a placeholder
     text = "\n".join(lines)
     text = text.replace('msgid "Okay, cancelled."', '#, fuzzy\nmsgid "Okay, cancelled."', 1)
     po.write_text(text, encoding="utf-8")
@@ -98,7 +102,9 @@ def test_plural_forms_follow_each_language():
                     "That is too long. Please keep it to {n} characters.", n)
         for n in (21, 3, 200)
     )  # fmt: skip
-    assert len({one.split()[-1], few.split()[-1], many.split()[-1]}) == 3  # символ, символа, символов
+    assert (
+        len({one.split()[-1], few.split()[-1], many.split()[-1]}) == 3
+    )  # символ, символа, символов
 
 
 def test_numbers_and_dates_in_the_members_locale():

@@ -32,10 +32,19 @@ def test_the_embedded_defaults_start_with_only_the_web_chat():
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
-        ({"telegram_bot_token": "changeme", "telegram_webhook_secret": "s" * 32}, "TELEGRAM_BOT_TOKEN"),
+        (
+            {"telegram_bot_token": "changeme", "telegram_webhook_secret": "s" * 32},
+            "TELEGRAM_BOT_TOKEN",
+        ),
         ({"telegram_bot_token": TOKEN}, "TELEGRAM_WEBHOOK_SECRET"),
-        ({"telegram_bot_token": TOKEN, "telegram_webhook_secret": "your-secret"}, "TELEGRAM_WEBHOOK_SECRET"),
-        ({"telegram_bot_token": TOKEN, "telegram_webhook_secret": "short"}, "TELEGRAM_WEBHOOK_SECRET"),
+        (
+            {"telegram_bot_token": TOKEN, "telegram_webhook_secret": "your-secret"},
+            "TELEGRAM_WEBHOOK_SECRET",
+        ),
+        (
+            {"telegram_bot_token": TOKEN, "telegram_webhook_secret": "short"},
+            "TELEGRAM_WEBHOOK_SECRET",
+        ),
         ({**GOOD_TWILIO, "twilio_auth_token": "xxxxxxxx"}, "TWILIO_AUTH_TOKEN"),
         ({**GOOD_TWILIO, "twilio_account_sid": "ACxyz"}, "TWILIO_ACCOUNT_SID"),
         ({**GOOD_TWILIO, "twilio_whatsapp_number": "0712345678"}, "TWILIO_WHATSAPP_NUMBER"),
@@ -56,7 +65,9 @@ def test_several_processes_need_redis_and_postgres():
         settings().check(several_processes=True)
     with pytest.raises(ConfigError, match="PostgreSQL"):
         settings(redis_url="redis://127.0.0.1:6379/0").check(several_processes=True)
-    settings(redis_url="redis://x:6379/0", database_url="postgresql://u@h/db").check(several_processes=True)
+    settings(redis_url="redis://x:6379/0", database_url="postgresql://u@h/db").check(
+        several_processes=True
+    )
 
 
 def test_the_secretariat_settings_that_work():
@@ -72,7 +83,9 @@ def test_the_secretariat_settings_that_work():
 
 
 def test_hosting_platform_urls_get_the_async_drivers():
-    assert settings(database_url="postgres://u:p@h/db").database_url == "postgresql+asyncpg://u:p@h/db"
+    assert (
+        settings(database_url="postgres://u:p@h/db").database_url == "postgresql+asyncpg://u:p@h/db"
+    )
     assert settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
 
 

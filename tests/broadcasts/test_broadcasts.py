@@ -30,8 +30,13 @@ async def add_members(stack: Stack, *members: dict[str, Any]) -> list[int]:
     async with stack.service.db.session() as session, session.begin():
         rows = [
             Contact(
-                **{"channel": "telegram", "status": "active", "consent_version": "1",
-                   "choices": [], **m},
+                **{
+                    "channel": "telegram",
+                    "status": "active",
+                    "consent_version": "1",
+                    "choices": [],
+                    **m,
+                },
                 flow_data={},
             )  # fmt: skip
             for m in members

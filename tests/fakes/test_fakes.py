@@ -205,11 +205,18 @@ async def test_telegram_documents_upload_or_come_by_a_pdf_or_zip_link(
         empty = await http.post(
             base, data={"chat_id": "2"}, files={"document": ("e.json", b"", "application/json")}
         )
-        by_pdf_link, _ = await call(http, fake, "sendDocument", chat_id=3, document="https://x/a.pdf")
+        by_pdf_link, _ = await call(
+            http, fake, "sendDocument", chat_id=3, document="https://x/a.pdf"
+        )
         by_json_link, refused = await call(
             http, fake, "sendDocument", chat_id=4, document="https://x/a.json"
         )
-    assert (uploaded.status_code, empty.status_code, by_pdf_link, by_json_link) == (200, 400, 200, 400)
+    assert (uploaded.status_code, empty.status_code, by_pdf_link, by_json_link) == (
+        200,
+        400,
+        200,
+        400,
+    )
     assert uploaded.json()["result"]["document"]["file_name"] == "data.json"
     assert refused["description"] == "Bad Request: wrong type of the web page content"
     assert [(m.document, m.file, m.caption) for m in fake.messages] == [

@@ -14,7 +14,9 @@ CHANNELS = ["telegram", "whatsapp", "web"]
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_a_new_member_is_onboarded_in_a_few_taps(backend, channel):
     async with running(backend) as stack:
-        ana = Member(stack, channel, lang="ro", country_code="373")  # Telegram/web hint ro; Moldova → ro
+        ana = Member(
+            stack, channel, lang="ro", country_code="373"
+        )  # Telegram/web hint ro; Moldova → ro
         ro = Translator("ro")
 
         welcome = await ana.say("Bună ziua")
@@ -36,7 +38,12 @@ async def test_a_new_member_is_onboarded_in_a_few_taps(backend, channel):
 
         done = await ana.say("Salvați Copiii Moldova")
         assert ru("Thank you, you are all set!") in done[-1].text
-        assert done[-1].payloads == ["menu:about", "menu:surveys", "menu:settings", "menu:secretariat"]
+        assert done[-1].payloads == [
+            "menu:about",
+            "menu:surveys",
+            "menu:settings",
+            "menu:secretariat",
+        ]
         assert done[-1].options[0] == ru("About ChildPact")
 
         settings = await ana.tap("menu:settings")
@@ -51,7 +58,9 @@ async def test_saying_no_keeps_nothing_and_start_asks_again(backend, channel):
         en = Translator("en")
         await member.say("hi")
         declined = await member.tap("consent:no")
-        assert texts(declined).startswith(en("All right, I keep nothing about you.").split("{")[0][:20])
+        assert texts(declined).startswith(
+            en("All right, I keep nothing about you.").split("{")[0][:20]
+        )
         again = await member.say("start" if channel != "telegram" else "/start")
         assert again[-1].payloads == ["consent:yes", "consent:no"]
 
@@ -99,7 +108,9 @@ async def test_a_member_who_blocks_the_bot_is_unreachable_until_they_come_back(b
 
         async def unreachable() -> bool:
             async with stack.service.db.session() as session:
-                contact = await session.scalar(select(Contact).where(Contact.address == member.address))
+                contact = await session.scalar(
+                    select(Contact).where(Contact.address == member.address)
+                )
             return contact is not None and contact.unreachable_at is not None
 
         assert await unreachable()

@@ -19,9 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("telegram_chat_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("link_hash", sa.String(length=64), nullable=True))
-        batch_op.add_column(
-            sa.Column("link_expires_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("link_expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint("uq_staff_users_telegram_chat_id", ["telegram_chat_id"])
         batch_op.create_unique_constraint("uq_staff_users_link_hash", ["link_hash"])
     with op.batch_alter_table("broadcasts", schema=None) as batch_op:
