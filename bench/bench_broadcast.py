@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 import uuid
 
-from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import insert
 
-from bench.common import TOKEN, python_speed
+from bench.common import TOKEN, drop_scratch, python_speed, scratch_database
 from bench.fake_bot_api import FakeBotApi
 from bot import broadcasts
 from bot.broadcaster import Broadcaster
@@ -32,34 +30,12 @@ from bot.sender import Sender
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, Contact
 
-PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 LOCALES = ("ro", "ru", "uk", "ka", "hy", "en", "sq", "tr")
-
-
-async def database(backend: str, folder: str) -> tuple[str, str | None, str | None]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{folder}/bench-{uuid.uuid4().hex[:6]}.db", None, None
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(PG, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f"CREATE DATABASE {name}"))
-    await admin.dispose()
-    return PG.rsplit("/", 1)[0] + f"/{name}", REDIS, name
-
-
-async def drop(name: str | None) -> None:
-    if name is None:
-        return
-    admin = create_async_engine(PG, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    await admin.dispose()
 
 
 async def run(backend: str, members: int, limit: float, folder: str) -> dict[str, float]:
     fake = FakeBotApi(limit)
-    url, redis_url, handle = await database(backend, folder)
+    url, redis_url, handle = await scratch_database(backend, folder)
     settings = Settings(
         _env_file=None,
         database_url=url,
@@ -130,7 +106,7 @@ async def run(backend: str, members: int, limit: float, folder: str) -> dict[str
     await coordinator.close()
     await db.dispose()
     fake.close()
-    await drop(handle)
+    await drop_scratch(handle)
     span = stats["last"] - stats["first"]
     rate = (members - 1) / span if span else 0.0
     return {

@@ -22,9 +22,8 @@ import time
 import uuid
 
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import pin_self, usable_cores
+from bench.common import TOKEN, drop_scratch, pin_self, scratch_database, usable_cores
 from bench.fake_bot_api import FakeBotApi
 from bot.config import Settings
 from bot.coordination import create_coordinator
@@ -32,29 +31,6 @@ from bot.messages import OutboundMessage
 from bot.sender import Sender
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery
-
-TOKEN = "123456789:AA" + "x" * 33
-PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def fresh_database(backend: str, folder: str) -> tuple[str, str | None, object]:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{folder}/bench-{uuid.uuid4().hex[:6]}.db", None, None
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(PG, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f"CREATE DATABASE {name}"))
-    return PG.rsplit("/", 1)[0] + f"/{name}", REDIS, (admin, name)
-
-
-async def drop_database(handle: object) -> None:
-    if handle is None:
-        return
-    admin, name = handle  # type: ignore[misc]
-    async with admin.connect() as conn:
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    await admin.dispose()
 
 
 async def fill(db: Database, count: int) -> None:
@@ -97,7 +73,7 @@ async def run_case(
     fake_cores, sender_cores = _cores()
     fake = FakeBotApi(fake_rate, fake_cores)
     everywhere = usable_cores()
-    url, redis_url, handle = await fresh_database(backend, folder)
+    url, redis_url, handle = await scratch_database(backend, folder)
     settings = Settings(
         _env_file=None,
         database_url=url,
@@ -144,7 +120,7 @@ async def run_case(
         await channel.stop()
         await coordinator.close()
         await db.dispose()
-        await drop_database(handle)
+        await drop_scratch(handle)
         fake.close()
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: the machine, pinned child processes, percentiles, tables."""
+"""Helpers shared by the benchmarks: the machine, scratch databases, pinned child processes,
+percentiles, tables."""
 
 from __future__ import annotations
 
@@ -12,16 +13,22 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 # The same shapes as the test harness uses (tests/harness.py): accepted by Settings.check().
 TOKEN = "123456789:AA" + "x" * 33
 SECRET = "s" * 32
+PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -116,6 +123,32 @@ def pinned(command: Sequence[str], cores: Iterable[int] | None) -> list[str]:
 def pin_self(cores: Iterable[int] | None) -> None:
     if cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(cores))
+
+
+# ---------------------------------------------------------------- databases
+
+
+async def scratch_database(backend: str, folder: str) -> tuple[str, str | None, str | None]:
+    """A database of its own for one run: a SQLite file in ``folder``, or a PostgreSQL
+    database made for it (with Redis beside it). Returns its URL, the Redis URL, and the name
+    to give ``drop_scratch`` afterwards (None for SQLite)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{folder}/bench-{uuid.uuid4().hex[:6]}.db", None, None
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    await admin.dispose()
+    return PG.rsplit("/", 1)[0] + f"/{name}", REDIS, name
+
+
+async def drop_scratch(name: str | None) -> None:
+    if name is None:
+        return
+    admin = create_async_engine(PG, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    await admin.dispose()
 
 
 # ---------------------------------------------------------------- servers and ports
