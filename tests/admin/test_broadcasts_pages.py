@@ -317,10 +317,7 @@ async def test_a_test_goes_to_ones_own_chat_and_telegram_is_linked_with_a_code(b
         assert code and "within 10 minutes" in linked.text
         assert len(await audit(board, "staff.telegram_link_code")) == 1
         # As if the code had been sent from the editor's chat: the record of that chat.
-        chat = await _address(board, ids["ro"])
-        async with board.stack.service.db.session() as session, session.begin():
-            user = await session.get(StaffUser, board.ids[EDITOR])
-            user.telegram_chat_id = chat  # type: ignore[union-attr]
+        chat = await _editors_chat(board, ids["ro"])
         broadcast_id = await compose(editor)
         edit = await editor.get(f"/admin/broadcasts/{broadcast_id}/edit")
         assert f'<option value="{ids["ro"]}" selected>' in edit.text
@@ -343,10 +340,7 @@ async def test_a_buttons_text_is_written_in_each_language_and_each_member_sees_t
     async with dashboard(backend) as board:
         ids = await members(board)
         editor = await board.sign_in(EDITOR)
-        chat = await _address(board, ids["ro"])
-        async with board.stack.service.db.session() as session, session.begin():
-            user = await session.get(StaffUser, board.ids[EDITOR])
-            user.telegram_chat_id = chat  # type: ignore[union-attr]
+        chat = await _editors_chat(board, ids["ro"])
         page = await editor.get("/admin/broadcasts/new")
         assert 'name="button0-label:ro"' not in page.text  # no Romanian text yet, no field
         labels = {"button0-label": "Programme", "button0-label:ro": "Programul",
@@ -373,6 +367,16 @@ async def test_a_buttons_text_is_written_in_each_language_and_each_member_sees_t
         assert seen["[TEST ro]"] == ["Programul", "Cine suntem"]
         assert seen["[TEST en]"][0] == "Programme" and seen["[TEST en]"][1] != "Cine suntem"
         await editor.close()
+
+
+async def _editors_chat(board: Dashboard, member_id: int) -> Any:
+    """Make the member's Telegram chat the editor's own (as linking with a code does); its
+    address."""
+    chat = await _address(board, member_id)
+    async with board.stack.service.db.session() as session, session.begin():
+        user = await session.get(StaffUser, board.ids[EDITOR])
+        user.telegram_chat_id = chat  # type: ignore[union-attr]
+    return chat
 
 
 async def _address(board: Dashboard, member_id: int) -> Any:
