@@ -22,11 +22,11 @@ from sqlalchemy import insert
 from bench.common import TOKEN, drop_scratch, python_speed, scratch_database
 from bench.fake_bot_api import FakeBotApi
 from bot import broadcasts
-from bot.broadcaster import Broadcaster
+from bot.broadcasts.worker import Broadcaster
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.coordination import create_coordinator
-from bot.sender import Sender
+from bot.delivery.sender import Sender
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, Contact
 

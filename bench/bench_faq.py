@@ -29,10 +29,10 @@ import numpy as np
 import yaml
 
 from bench.common import ROOT, machine_line, pin_self, table, usable_cores
-from bot import faq
-from bot.faq import Matcher
 from bot.i18n import LOCALES
-from bot.knowledge import Knowledge, load_knowledge
+from bot.knowledge import matcher as faq
+from bot.knowledge.load import Knowledge, load_knowledge
+from bot.knowledge.matcher import Matcher
 
 QUESTIONS = ROOT / "tests" / "faq" / "questions.yaml"
 HELDOUT = ROOT / "tests" / "faq" / "heldout.yaml"  # never used to build the matcher

@@ -253,7 +253,7 @@ class Target:
 
 def childpact(*args: str) -> list[str]:
     script = Path(PYTHON).parent / "childpact"
-    return [str(script), *args] if script.exists() else [PYTHON, "-m", "bot.cli", *args]
+    return [str(script), *args] if script.exists() else [PYTHON, "-m", "app.cli", *args]
 
 
 @contextlib.contextmanager

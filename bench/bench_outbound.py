@@ -27,8 +27,8 @@ from bench.common import TOKEN, drop_scratch, pin_self, scratch_database, usable
 from bench.fake_bot_api import FakeBotApi
 from bot.config import Settings
 from bot.coordination import create_coordinator
+from bot.delivery.sender import Sender
 from bot.messages import OutboundMessage
-from bot.sender import Sender
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery
 

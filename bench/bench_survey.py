@@ -168,7 +168,7 @@ async def seed(url: str, members: int) -> tuple[int, dict[str, int]]:
     from bot.config import Settings
     from bot.storage.db import Database
     from bot.storage.models import Contact
-    from bot.surveys_format import parse_definition
+    from bot.surveys.format import parse_definition
 
     version = Settings(_env_file=None).privacy_version
     db = Database(url)

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, text: str) -> str:
-        from bot.quiet import QuietHours
+        from bot.broadcasts.quiet import QuietHours
 
         QuietHours.parse(text)  # says what is wrong
         return text

@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot.conversation.router import Context, Router
 from bot.i18n import LOCALES, Translator
 from bot.messages import Button, OutboundMessage
-from bot.router import Context, Router
 from handlers.handoff import open_safeguarding, record_unanswered
 from handlers.ui import main_menu
 

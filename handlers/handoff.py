@@ -6,11 +6,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import inbox
 from bot.config import Settings
+from bot.conversation.router import Context, Handled, Router
 from bot.i18n import resolve_locale, translator_for
 from bot.messages import Button, InboundMessage, Kind, OutboundMessage
-from bot.router import Context, Handled, Router
+from bot.secretariat import inbox
 from bot.storage.models import Contact, Conversation, Delivery
 from handlers.ui import main_menu
 

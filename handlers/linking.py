@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import re
 
-from bot import linking
+from bot.conversation.router import Context, Handled, Router
 from bot.i18n import Translator, resolve_locale, translator_for
+from bot.members import linking
 from bot.messages import Button, OutboundMessage
-from bot.router import Context, Handled, Router
 from bot.storage.models import Contact, Delivery
 from handlers.faq import free_text
 from handlers.ui import word_for

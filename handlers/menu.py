@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.conversation.router import Context, Router
 from bot.i18n import LANGUAGE_NAMES
 from bot.messages import Button
-from bot.router import Context, Router
 from handlers.faq import browse
 from handlers.linking import ask_unlink, offer_code, preferred_picker, show_settings
 from handlers.onboarding import ask_organisation, save_organisation, welcome

@@ -4,11 +4,11 @@ for all of a member's linked chats."""
 
 from __future__ import annotations
 
-from bot import consent
+from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES, fold
 from bot.messages import Button
-from bot.router import Context, Handled, Router
+from bot.privacy import consent
 from bot.storage.models import utcnow
 from handlers.ui import command_word, country_picker, language_picker, main_menu, not_understood
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import erasure, export, linking
+from bot.conversation.router import Context, Handled, Router
+from bot.members import linking
 from bot.messages import Button, OutboundMessage
-from bot.overview import ERASED_BY_MEMBER
-from bot.router import Context, Handled, Router
+from bot.privacy import erasure, export
+from bot.secretariat.overview import ERASED_BY_MEMBER
 from bot.storage.models import AuditEntry, Contact, Delivery, Inbound, utcnow
-from bot.surveys_answers import meaning
+from bot.surveys.answers import meaning
 from handlers.ui import main_menu
 
 router = Router("privacy")

@@ -14,17 +14,20 @@ from typing import Any
 
 from babel import Locale
 
-from bot import broadcasts, survey_charts, surveys_results, topics
+from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
-from bot.commands import STAFF_FLOW
+from bot.conversation.commands import STAFF_FLOW
+from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES
 from bot.i18n import LOCALES
+from bot.i18n.admin import N_, translations
+from bot.members import topics
 from bot.messages import Button, OutboundMessage
-from bot.router import Context, Handled, Router
-from bot.staff import Staff, link_telegram, record, telegram_staff
+from bot.secretariat.accounts import Staff, link_telegram, record, telegram_staff
 from bot.storage.models import Broadcast, Delivery, StaffUser, Survey
-from bot.surveys_answers import label
-from webhook.admin.catalog import N_, translations
+from bot.surveys import charts as survey_charts
+from bot.surveys import results as surveys_results
+from bot.surveys.answers import label
 
 router = Router("staff")
 FLOW = STAFF_FLOW

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.conversation.router import Context, Handled, Router
 from bot.i18n import Translator
-from bot.linking import person_contact_ids
+from bot.members.linking import person_contact_ids
 from bot.messages import Button, OutboundMessage
-from bot.router import Context, Handled, Router
 from bot.storage.models import Delivery, Survey, SurveyQuestion, SurveyResponse
 from bot.surveys import (
     Step,
@@ -31,7 +31,7 @@ from bot.surveys import (
     questions_of,
     survey_locale,
 )
-from bot.surveys_answers import (
+from bot.surveys.answers import (
     RATINGS,
     AnswerError,
     hint,

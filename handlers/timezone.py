@@ -3,9 +3,9 @@ UTC offset for anywhere else. Quiet hours and "at 9:00 of each member's day" fol
 
 from __future__ import annotations
 
-from bot import timezones
+from bot.conversation.router import Context, Router
+from bot.members import timezones
 from bot.messages import Button
-from bot.router import Context, Router
 from handlers.ui import not_understood
 
 router = Router("timezone")

@@ -3,9 +3,9 @@ number on WhatsApp). "stop" still stops everything; the choices wait for "start"
 
 from __future__ import annotations
 
-from bot import linking, topics
+from bot.conversation.router import Context, Handled, Router
+from bot.members import linking, topics
 from bot.messages import Button, OutboundMessage
-from bot.router import Context, Handled, Router
 from bot.storage.models import Delivery, Topic
 from handlers.ui import command_word
 

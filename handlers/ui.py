@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.commands import words_in
+from bot.conversation.commands import words_in
+from bot.conversation.router import Context
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES, Translator
 from bot.messages import Button
-from bot.router import Context
 
 
 def command_word(ctx: Context, command: str) -> str:

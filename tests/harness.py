@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import uvicorn
 
+from app.service import Service
+from app.web import create_app
 from bot.config import Settings
 from bot.coordination import create_coordinator
-from bot.service import Service
 from tests.conftest import Backend
 from tests.fakes.telegram_api import FakeTelegram, UpdateBuilder
 from tests.fakes.twilio_api import FakeTwilio, signed_inbound
-from webhook.app import create_app
 
 TOKEN = "123456789:AA" + "x" * 33
 SECRET = "s" * 32

@@ -35,7 +35,7 @@ class Process:
     async def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve"],
+                [sys.executable, "-m", "app.cli", "serve"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,

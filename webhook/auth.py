@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot import staff as accounts
 from bot.config import Settings
-from bot.staff import Staff
+from bot.secretariat import accounts
+from bot.secretariat.accounts import Staff
 from webhook.deps import ServiceDep
 
 SESSION_COOKIE = "childpact_session"

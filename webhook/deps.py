@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from app.service import Service
 from bot.messages import InboundMessage
-from bot.service import Service
 from bot.storage.models import Inbound
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot import broadcast_series, broadcasts, repeats
-from bot.broadcaster import Broadcaster
+from bot import broadcasts
+from bot.broadcasts import repeats
+from bot.broadcasts import series as broadcast_series
+from bot.broadcasts.worker import Broadcaster
 from bot.coordination import create_coordinator
 from bot.storage.models import AuditEntry, Broadcast, Contact, utcnow
 from tests.conftest import Backend

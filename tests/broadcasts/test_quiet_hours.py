@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from bot import broadcasts
-from bot.quiet import QuietHours
+from bot.broadcasts.quiet import QuietHours
 from bot.storage.models import Broadcast, Contact, Delivery
 from tests.conftest import Backend
 from tests.dialog import Member

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 
 from bot import broadcasts
-from bot.quiet import QuietHours
+from bot.broadcasts.quiet import QuietHours
 from bot.storage.models import Broadcast, Contact, Delivery
 from tests.conftest import Backend
 from tests.harness import running

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
-from bot import broadcasts, surveys_launch, topics
+from bot import broadcasts
 from bot.broadcasts import Audience
-from bot.staff import Staff
+from bot.members import topics
+from bot.secretariat.accounts import Staff
 from bot.storage.models import Broadcast, Contact, Delivery, Survey, Topic
+from bot.surveys import launch as surveys_launch
 from tests.conftest import Backend
 from tests.harness import running
 
@@ -109,7 +111,7 @@ async def test_a_survey_invitation_goes_to_who_receives_surveys(backend: Backend
 
 
 async def test_a_deleted_member_leaves_no_choice_behind(backend: Backend) -> None:
-    from bot import members
+    from bot.secretariat import members
 
     async with running(backend, workers=False) as stack:
         async with stack.service.db.session() as session, session.begin():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import knowledge as knowledge_module
 from bot.i18n import LOCALES, LOCALES_DIR
-from bot.knowledge import Knowledge, KnowledgeError, load_knowledge
+from bot.knowledge import load as knowledge_module
+from bot.knowledge.load import Knowledge, KnowledgeError, load_knowledge
 
 TOPICS_DOC = LOCALES_DIR / "KNOWLEDGE.md"
 SMALLTALK = {"greeting", "thanks", "bye", "bot"}

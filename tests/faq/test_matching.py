@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from bench.bench_faq import HELDOUT, SEALED, evaluate, load_questions, unseen
-from bot import knowledge as knowledge_module
-from bot.faq import Match, Matcher, normalize
 from bot.i18n import LOCALES
-from bot.knowledge import load_knowledge
+from bot.knowledge import load as knowledge_module
+from bot.knowledge.load import load_knowledge
+from bot.knowledge.matcher import Match, Matcher, normalize
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.service import Features
 from bot.i18n import Translator
-from bot.service import Features
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import onboard
 from tests.harness import running

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.commands import words_in
+from bot.conversation.commands import words_in
 from bot.i18n import Translator
-from bot.linking import MAX_FAILURES
+from bot.members.linking import MAX_FAILURES
 from bot.storage.models import Contact, LinkCode, LinkFailure, Person, utcnow
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import onboard

@@ -4,9 +4,9 @@ has agreed; and every answer stays recorded in the chat it was given in."""
 
 from __future__ import annotations
 
-from bot import consent
 from bot.broadcasts import Audience, audience_query
 from bot.i18n import Translator
+from bot.privacy import consent
 from bot.storage.models import Consent
 from tests.dialog import Member, Reply, texts
 from tests.handlers.test_linking import ask_code, contact_of, word

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bot.commands import words_in
+from bot.conversation.commands import words_in
 from bot.i18n import LOCALES, Translator
 from bot.storage.models import Contact
 from tests.dialog import Member, texts

@@ -11,12 +11,12 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from bot import consent, export
 from bot.broadcasts import Audience, audience_query
-from bot.commands import words_in
+from bot.conversation.commands import words_in
 from bot.i18n import Translator
-from bot.members import delete as staff_delete
-from bot.staff import Staff
+from bot.privacy import consent, export
+from bot.secretariat.accounts import Staff
+from bot.secretariat.members import delete as staff_delete
 from bot.storage.models import (
     AuditEntry,
     Base,
@@ -29,7 +29,7 @@ from bot.storage.models import (
     SurveyResponse,
     UnansweredQuestion,
 )
-from bot.surveys_answers import words
+from bot.surveys.answers import words
 from tests.dialog import Member, texts
 from tests.harness import PUBLIC, Stack, eventually, running
 from tests.surveys.helpers import open_survey

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
-from bot import staff as accounts
+from bot.secretariat import accounts
 from bot.storage.models import Contact
 from tests.conftest import Backend
 from tests.dialog import Member, texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import topics
+from bot.members import topics
 from bot.storage.models import Broadcast, Contact, Topic
 from tests.conftest import Backend
 from tests.dialog import Member, texts

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import timezones
 from bot.i18n import Translator
+from bot.members import timezones
 from tests.dialog import Member
 from tests.handlers.test_menu import command, contact_of, onboard
 from tests.harness import running

@@ -84,7 +84,7 @@ async def test_an_archived_topic_leaves_the_list_and_a_stale_tap_is_answered(bac
         async with stack.service.db.session() as session, session.begin():
             calls = await session.scalar(select(Topic).where(Topic.key == "calls"))
             assert calls is not None
-            from bot import topics
+            from bot.members import topics
 
             topics.archive(calls)
         stale = await member.tap("sub:calls")

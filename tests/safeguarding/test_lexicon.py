@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot.i18n import LOCALES
-from bot.safeguarding import Safeguarding
+from bot.knowledge.safeguarding import Safeguarding
 
 HERE = Path(__file__).parent
 # (file, lowest recall, highest false-alarm share) per locale; a little below what the lexicon

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.retention import drop_unfetched, erase_old_texts
+from bot.privacy.retention import drop_unfetched, erase_old_texts
 from bot.storage.db import Database
 from bot.storage.models import (
     Contact,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.service import Service
 from bot import surveys
-from bot.service import Service
 from bot.storage.models import Survey
-from bot.surveys_format import parse_definition
+from bot.surveys.format import parse_definition
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "surveys" / "example.yaml"
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import vocabulary as command_vocabulary
+from bot.conversation.commands import vocabulary as command_vocabulary
 from bot.i18n import LOCALES, Translator
 from bot.storage.models import SurveyQuestion
 from bot.surveys import satisfied
-from bot.surveys_answers import (
+from bot.surveys.answers import (
     KINDS,
     AnswerError,
     hint,

@@ -9,10 +9,12 @@ import struct
 import pytest
 from sqlalchemy import insert, select
 
-from bot import survey_charts, surveys, surveys_results
+from bot import surveys
 from bot.storage.db import Database
 from bot.storage.models import Contact
-from bot.surveys_format import parse_definition
+from bot.surveys import charts as survey_charts
+from bot.surveys import results as surveys_results
+from bot.surveys.format import parse_definition
 from tests.conftest import Backend
 from tests.surveys.helpers import EVERY_TYPE
 

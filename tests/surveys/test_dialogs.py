@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.i18n import Translator
-from bot.surveys_answers import words
+from bot.surveys.answers import words
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import contact_of, onboard
 from tests.harness import running

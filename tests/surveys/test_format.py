@@ -7,7 +7,7 @@ import pytest
 
 from bot import surveys
 from bot.storage.models import Survey
-from bot.surveys_format import SurveyFormatError, load_yaml, parse_definition
+from bot.surveys.format import SurveyFormatError, load_yaml, parse_definition
 from tests.surveys.helpers import EVERY_TYPE, EXAMPLE
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot.broadcasts import Audience
 from bot.i18n import Translator
-from bot.staff import Staff
+from bot.secretariat.accounts import Staff
 from bot.storage.models import Survey
-from bot.surveys_launch import launch
+from bot.surveys.launch import launch
 from tests.dialog import Member
 from tests.handlers.test_menu import onboard
 from tests.harness import eventually, running

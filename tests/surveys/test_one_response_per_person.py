@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.commands import words_in
+from bot.conversation.commands import words_in
 from bot.i18n import Translator
 from bot.storage.models import SurveyResponse
 from tests.dialog import Member, texts

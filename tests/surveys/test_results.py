@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.surveys_results import _safe, counted, histogram, to_csv
+from bot.surveys.results import _safe, counted, histogram, to_csv
 
 
 def test_histogram_of_whole_numbers_has_whole_bins_that_add_up():

@@ -12,13 +12,13 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from app.service import Service
+from app.web import create_app
 from bot.coordination import Coordinator, create_coordinator
-from bot.service import Service
 from bot.storage.models import Delivery
 from tests.conftest import Backend
 from tests.dialog import Member
 from tests.harness import eventually, free_port, running, settings_for, telegram_member
-from webhook.app import create_app
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 DEAD_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/childpact"

@@ -21,7 +21,7 @@ from webhook.admin import (
     tokens,
     topics,
 )
-from webhook.admin.web import AdminRoute, Visit
+from webhook.admin.pages import AdminRoute, Visit
 from webhook.auth import request_staff
 from webhook.deps import ServiceDep
 

@@ -3,6 +3,6 @@ check them; without ``extract``, only check. Exits 1 when something is missing."
 
 import sys
 
-from webhook.admin.catalog import main
+from bot.i18n.admin import main
 
 sys.exit(main(sys.argv[1:]))

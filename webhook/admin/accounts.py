@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot import staff as accounts
 from bot.countries import MEMBER_COUNTRIES
-from bot.staff import DASHBOARD_LOCALES, ROLES, AccountError
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, AdminVisit, Visit, render
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
+from bot.secretariat.accounts import DASHBOARD_LOCALES, ROLES, AccountError
+from webhook.admin.pages import AdminRoute, AdminVisit, Visit, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -8,7 +8,7 @@ from functools import cache
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from webhook.admin.web import STATIC
+from webhook.admin.pages import STATIC
 
 router = APIRouter()
 FILES = {

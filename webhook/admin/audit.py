@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from bot import staff as accounts
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, AdminVisit, render
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
+from webhook.admin.pages import AdminRoute, AdminVisit, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

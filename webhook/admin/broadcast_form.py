@@ -14,13 +14,14 @@ from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcast_series, broadcasts, repeats
-from bot.broadcasts import Audience, BroadcastError
+from bot import broadcasts
+from bot.broadcasts import Audience, BroadcastError, repeats
+from bot.broadcasts import series as broadcast_series
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
+from bot.i18n.admin import N_
 from bot.storage.models import Broadcast
-from webhook.admin.catalog import N_
-from webhook.admin.web import Visit
+from webhook.admin.pages import Visit
 
 CHANNELS = ("telegram", "whatsapp", "web")
 BUTTONS = 3

@@ -13,15 +13,16 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from bot import broadcast_series, broadcasts
-from bot import staff as accounts
+from app.service import Service
+from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
+from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
-from bot.service import Service
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
+from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -14,14 +14,16 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcast_series, broadcasts, members, surveys
-from bot import staff as accounts
-from bot import topics as news_topics
+from app.service import Service
+from bot import broadcasts, surveys
 from bot.broadcasts import LIMITS, Audience, BroadcastError
+from bot.broadcasts import series as broadcast_series
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.members import MemberFilter
-from bot.service import Service
+from bot.i18n.admin import N_
+from bot.members import topics as news_topics
+from bot.secretariat import accounts, members
+from bot.secretariat.members import MemberFilter
 from bot.storage.models import Broadcast, Contact, StaffUser, Survey
 from webhook.admin.broadcast_form import (
     CHANNELS,
@@ -37,8 +39,7 @@ from webhook.admin.broadcast_form import (
     read_form,
     refusal,
 )
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, render
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -10,13 +10,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import inbox
-from bot import staff as accounts
-from bot.staff import Staff
+from bot.i18n.admin import N_
+from bot.secretariat import accounts, inbox
+from bot.secretariat.accounts import Staff
 from bot.storage.models import StaffUser
 from handlers.handoff import answer_member
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, VisitDep, render
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

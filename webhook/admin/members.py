@@ -13,16 +13,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 
-from bot import erasure, members
-from bot import staff as accounts
+from app.service import Service
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.members import MemberFilter
-from bot.service import Service
-from bot.staff import Staff
+from bot.i18n.admin import N_
+from bot.privacy import erasure
+from bot.secretariat import accounts, members
+from bot.secretariat.accounts import Staff
+from bot.secretariat.members import MemberFilter
 from bot.storage.models import Conversation
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, EditorVisit, VisitDep, render
+from webhook.admin.pages import AdminRoute, EditorVisit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bot import inbox
-from bot.overview import UNKNOWN, overview
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, VisitDep, render
+from bot.i18n.admin import N_
+from bot.secretariat import inbox
+from bot.secretariat.overview import UNKNOWN, overview
+from webhook.admin.pages import AdminRoute, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

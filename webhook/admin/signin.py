@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from bot import staff as accounts
-from bot.staff import DASHBOARD_LOCALES, AccountError, LoginRefused
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
+from bot.secretariat.accounts import DASHBOARD_LOCALES, AccountError, LoginRefused
 from bot.storage.models import StaffUser, utcnow
-from webhook.admin.catalog import N_
-from webhook.admin.web import (
+from webhook.admin.pages import (
     AdminRoute,
     Texts,
     VisitDep,

@@ -10,26 +10,27 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot import broadcasts, surveys, surveys_launch
-from bot import staff as accounts
+from app.service import Service
+from bot import broadcasts, surveys
 from bot.broadcasts import LIMITS
 from bot.channels.base import split_text
 from bot.channels.whatsapp import BODY_LIMIT
 from bot.channels.whatsapp import render as whatsapp_text
 from bot.i18n import LOCALES, Translator
+from bot.i18n.admin import N_
 from bot.messages import Button, OutboundMessage
-from bot.service import Service
+from bot.secretariat import accounts
 from bot.storage.models import Survey, SurveyQuestion, SurveyResponse
 from bot.surveys import Step
-from bot.surveys_answers import CHOICE_KINDS, KINDS, label
-from bot.surveys_format import MAX_OPTIONS
+from bot.surveys import launch as surveys_launch
+from bot.surveys.answers import CHOICE_KINDS, KINDS, label
+from bot.surveys.format import MAX_OPTIONS
 from handlers.survey import question_message
 from webhook.admin import survey_form
 from webhook.admin.broadcast_form import refusal
-from webhook.admin.catalog import N_
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.survey_form import KIND_NAMES, MAX_QUESTIONS, TEST_NAMES, Builder, Option
 from webhook.admin.surveys import load
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -11,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.i18n import LANGUAGE_NAMES, LOCALES
+from bot.i18n.admin import N_
 from bot.storage.models import Survey, SurveyQuestion
-from bot.surveys_answers import CHOICE_KINDS, KINDS
-from bot.surveys_format import MAX_OPTIONS, SurveyFormatError, SurveyIn, parse_definition
-from webhook.admin.catalog import N_
+from bot.surveys.answers import CHOICE_KINDS, KINDS
+from bot.surveys.format import MAX_OPTIONS, SurveyFormatError, SurveyIn, parse_definition
 
 MAX_QUESTIONS = 60
 TESTS = ("equals", "any_of", "at_least", "at_most")

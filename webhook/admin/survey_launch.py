@@ -12,18 +12,19 @@ from babel.dates import format_timedelta
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot import broadcasts, surveys_launch
-from bot import staff as accounts
+from app.service import Service
+from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.service import Service
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
 from bot.storage.models import Survey
+from bot.surveys import launch as surveys_launch
 from webhook.admin.broadcast_form import CHANNELS, SKIPS, chosen_time, earlier, read_form, refusal
 from webhook.admin.broadcast_form import load as load_broadcast
-from webhook.admin.catalog import N_
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.surveys import load, reminder_time, survey_page, title_of
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

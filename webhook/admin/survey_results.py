@@ -11,15 +11,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from bot import surveys_results
+from app.service import Service
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.service import Service
-from bot.surveys_results import Filters
+from bot.i18n.admin import N_
+from bot.surveys import results as surveys_results
+from bot.surveys.results import Filters
 from webhook.admin.broadcast_form import CHANNELS
-from webhook.admin.catalog import N_
+from webhook.admin.pages import AdminRoute, Visit, VisitDep, render
 from webhook.admin.surveys import load, title_of
-from webhook.admin.web import AdminRoute, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -12,16 +12,18 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts, surveys, surveys_format, surveys_launch
-from bot import staff as accounts
+from app.service import Service
+from bot import broadcasts, surveys
 from bot.broadcasts import Audience
-from bot.service import Service
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
 from bot.storage.models import Broadcast, Survey, SurveyResponse
-from bot.surveys_format import SurveyFormatError
+from bot.surveys import format as surveys_format
+from bot.surveys import launch as surveys_launch
+from bot.surveys.format import SurveyFormatError
 from webhook.admin.broadcasts import scheduled_in_zone
-from webhook.admin.catalog import N_
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.admin.survey_form import KIND_NAMES, condition_of, local_value
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

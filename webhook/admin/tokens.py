@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from bot import staff as accounts
-from bot.staff import AccountError
+from bot.i18n.admin import N_
+from bot.secretariat import accounts
+from bot.secretariat.accounts import AccountError
 from bot.storage.models import ApiToken, StaffUser
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, VisitDep, render
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot import topics
 from bot.i18n import LOCALES
-from bot.staff import record
-from bot.topics import TopicError
-from webhook.admin.catalog import N_
-from webhook.admin.web import AdminRoute, EditorVisit, Visit, VisitDep, render
+from bot.i18n.admin import N_
+from bot.members import topics
+from bot.members.topics import TopicError
+from bot.secretariat.accounts import record
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 
 router = APIRouter(route_class=AdminRoute)

@@ -21,7 +21,7 @@ When = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    from bot.topics import seeded  # the names come from the catalogs, in every locale
+    from bot.members.topics import seeded  # the names come from the catalogs, in every locale
 
     # A plain ALTER: a batch copy of contacts on SQLite would drop the rows that refer to it.
     op.add_column("contacts", sa.Column("time_zone", sa.String(length=64), nullable=True))

@@ -1,0 +1,322 @@
+"""The ``childpact`` command: serve, worker, chat, database and Telegram set-up, catalogs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import uuid
+
+from app import cli_broadcast
+from bot.config import ConfigError, Settings, get_settings
+
+log = logging.getLogger("childpact")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="childpact", description="ChildPact Messenger")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web service (embedded mode runs everything)")
+    serve.add_argument("--host", help="interface to listen on (HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (PORT, default 8000)")
+    serve.add_argument(
+        "--web-only",
+        action="store_true",
+        help="scaled mode: web requests only; `childpact worker` processes send",
+    )
+    sub.add_parser("worker", help="scaled mode: handle the backlog and send, on PostgreSQL + Redis")
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal, as a member would")
+    chat.add_argument("--lang", help="your language, e.g. ro, ru, sr-Latn")
+
+    ask = sub.add_parser("ask", help="what the bot answers to a question, without any channel")
+    ask.add_argument("question")
+    ask.add_argument("--lang", help="the member's language (default en)")
+    ask.add_argument("--country", help="the member's country, e.g. MD")
+    ask.add_argument(
+        "--json", action="store_true", help="one JSON object: topic, score, lang, answer"
+    )
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the migrations (the Procfile's release step)")
+
+    telegram = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(
+        dest="action", required=True
+    )
+    telegram.add_parser("set-webhook", help="point Telegram at PUBLIC_URL/webhook/telegram")
+    telegram.add_parser("webhook-info", help="what Telegram knows about our webhook")
+
+    catalogs = sub.add_parser("catalogs", help="translations").add_subparsers(
+        dest="action", required=True
+    )
+    catalogs.add_parser("check", help="fail when a catalog misses, fuzzes or breaks an entry")
+    catalogs.add_parser("extract", help="refresh the template and every catalog from the code")
+
+    knowledge = sub.add_parser("knowledge", help="the knowledge base").add_subparsers(
+        dest="action", required=True
+    )
+    knowledge.add_parser("check", help="fail when a topic is missing or empty in any locale")
+
+    admin = sub.add_parser("admin", help="the secretariat's accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = admin.add_parser("create", help="create an account (the first administrator)")
+    create.add_argument("email")
+    create.add_argument("--name", default="")
+    create.add_argument("--role", choices=["admin", "editor", "viewer"], default="admin")
+    create.add_argument("--country", help="limit the account to one country's members, e.g. MD")
+    create.add_argument("--locale", choices=["en", "ro", "ru"], default="en")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password = admin.add_parser("set-password", help="set a new password; ends its sessions")
+    password.add_argument("email")
+    password.add_argument("--password-stdin", action="store_true")
+    unlock = admin.add_parser("unlock", help="lift a sign-in lock after too many failures")
+    unlock.add_argument("email")
+
+    cli_broadcast.add_parser(sub)
+
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.web import create_app
+
+    settings.check(several_processes=args.web_only)
+    app = create_app(
+        settings,
+        workers=not args.web_only,
+        migrate=not args.web_only,  # the scaled mode migrates in the Procfile's release step
+        # Without Redis this is the only process, so nobody else can be mid-send.
+        only_process=settings.redis_url is None,
+    )
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        access_log=False,  # access lines would carry chat session ids
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.service import Service
+
+    settings.check(several_processes=True)
+
+    async def run() -> None:
+        service = Service(settings)
+        await service.start(migrate=False, workers=True, only_process=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker running")
+        await stop.wait()
+        await service.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from app.terminal import chat
+
+    settings.check()
+    asyncio.run(chat(settings, lang=args.lang, session=f"terminal-{uuid.uuid4().hex}"))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from app.service import Features
+    from bot.i18n import Translator, normalize_locale
+    from handlers.faq import understand
+
+    locale = normalize_locale(args.lang) or "en"
+    alerted = bool(settings.safeguarding_telegram_chat_id)
+    found = understand(
+        Features.load(), args.question, Translator(locale), args.country, alerted=alerted
+    )
+    if args.json:
+        result = {
+            "topic": found.topic,
+            "score": round(found.score, 4),
+            "lang": found.lang,
+            "answer": found.text,
+        }
+        if found.kind in ("smalltalk", "safeguarding"):
+            result["kind"] = found.kind
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"[{found.kind} {found.topic or '-'} {found.score:.2f} {found.lang}]\n{found.text}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage.db import Database
+
+    async def upgrade() -> None:
+        db = Database(settings.database_url)
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(upgrade())
+    print("database is up to date")
+    return 0
+
+
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.telegram import TelegramChannel
+
+    settings.check()
+    if not settings.telegram_enabled:
+        raise ConfigError("set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first")
+
+    async def run() -> int:
+        channel = TelegramChannel(settings)
+        await channel.start()
+        try:
+            if args.action == "set-webhook":
+                if not settings.public_url:
+                    raise ConfigError("set PUBLIC_URL, the https address Telegram should call")
+                url = f"{settings.public_url}/webhook/telegram"
+                secret = settings.telegram_webhook_secret
+                await channel.set_webhook(url, secret.get_secret_value() if secret else "")
+                print(f"Telegram now sends updates to {url}")
+            else:
+                print(await channel.webhook_info())
+        finally:
+            await channel.stop()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.i18n import catalogs
+
+    template = catalogs.extract()
+    if args.action == "extract":
+        catalogs.write_template(template)
+        catalogs.update_all(template)
+        print("catalogs updated; translate the new entries, then run `childpact catalogs check`")
+        return 0
+    problems = catalogs.check(template)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problems in the catalogs", file=sys.stderr)
+        return 1
+    print("catalogs complete in every locale")
+    return 0
+
+
+def cmd_knowledge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge.load import KnowledgeError, load_knowledge
+
+    try:
+        knowledge = load_knowledge()
+    except KnowledgeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(
+        f"knowledge complete: {len(knowledge.topic_ids)} topics in {len(knowledge.topics)} locales"
+    )
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from bot.secretariat import accounts as staff
+    from bot.storage.db import Database
+    from bot.storage.models import StaffUser
+
+    secret = _read_password(args) if args.action in ("create", "set-password") else ""
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        await db.migrate()
+        try:
+            async with db.session() as session, session.begin():
+                if args.action == "create":
+                    user = await staff.create_account(
+                        session, args.email, args.role, password=secret, name=args.name,
+                        country=args.country, locale=args.locale,
+                    )  # fmt: skip
+                    await staff.record(session, None, "account.create", f"account:{user.id}",
+                                       role=user.role, country=user.country, via="command line")  # fmt: skip
+                    return f"{user.role} {user.email} created; sign in at /admin"
+                user = await session.scalar(
+                    select(StaffUser).where(StaffUser.email == staff.normalise_email(args.email))
+                )
+                if user is None:
+                    raise staff.AccountError("no account with that e-mail address")
+                if args.action == "set-password":
+                    await staff.set_password(session, user, secret)
+                    user.status = "active" if user.status == "invited" else user.status
+                    await staff.record(session, None, "account.password", f"account:{user.id}",
+                                       via="command line")  # fmt: skip
+                    return f"new password set for {user.email}"
+                await staff.unlock(session, user.email)
+                await staff.record(session, None, "account.unlock", f"account:{user.id}",
+                                   via="command line")  # fmt: skip
+                return f"{user.email} may sign in again"
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(run()))
+    except staff.AccountError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+COMMANDS = {
+    "admin": cmd_admin,
+    "broadcast": lambda args, settings: cli_broadcast.run(args, settings),
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "chat": cmd_chat,
+    "ask": cmd_ask,
+    "db": cmd_db,
+    "telegram": cmd_telegram,
+    "catalogs": cmd_catalogs,
+    "knowledge": cmd_knowledge,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The running service: every long-lived part, made from the settings and started together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from bot.broadcasts.quiet import QuietHours
+from bot.broadcasts.worker import Broadcaster
+from bot.channels.base import Channel
+from bot.channels.registry import build_channels
+from bot.config import Settings
+from bot.conversation.engine import Engine
+from bot.conversation.router import Dispatcher
+from bot.coordination import Coordinator, create_coordinator
+from bot.delivery.sender import Sender
+from bot.knowledge.load import Knowledge, load_knowledge
+from bot.knowledge.matcher import Matcher
+from bot.knowledge.safeguarding import Safeguarding
+from bot.metrics import Metrics
+from bot.privacy.retention import drop_unfetched, erase_old_texts
+from bot.storage.db import Database
+from bot.surveys.launch import SurveyReminders
+from handlers import routers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the handlers share, loaded once at start: the knowledge, its matcher, safeguarding."""
+
+    knowledge: Knowledge
+    matcher: Matcher
+    safeguarding: Safeguarding
+
+    @classmethod
+    def load(cls) -> Features:
+        return _features()
+
+
+@cache
+def _features() -> Features:
+    # Read-only once built, so every service of a process (tests start many) shares it.
+    knowledge = load_knowledge()
+    return Features(knowledge, Matcher(knowledge), Safeguarding())
+
+
+SWEEP_EVERY = 2.0
+SWEEP_AFTER = 3.0  # seconds a message may wait for its web process before the sweep takes it
+BUSY_RETRIES = (0.0, 0.2, 1.0)
+RETENTION_EVERY = 3600.0
+
+
+class Service:
+    """Owns the database, coordination, channels, engine and sender of one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        coordinator: Coordinator | None = None,
+        channels: dict[str, Channel] | None = None,
+        db_schema: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.db = Database(settings.database_url, schema=db_schema)
+        self.coordinator = coordinator or create_coordinator(
+            settings.redis_url, settings.redis_prefix
+        )
+        self.channels = channels if channels is not None else build_channels(settings)
+        self.features = Features.load()
+        self.engine = Engine(
+            self.db,
+            self.coordinator,
+            settings,
+            Dispatcher(routers()),
+            on_stored=lambda channel, result: self.metrics.inbound.labels(channel, result).inc(),
+            services=self.features,
+        )
+        self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
+        from handlers.staff import report_progress
+
+        self.broadcaster = Broadcaster(
+            self.db, self.coordinator, QuietHours.parse(settings.quiet_hours), report_progress
+        )
+        self.survey_reminders = SurveyReminders(self.db, self.coordinator)
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self, *, migrate: bool, workers: bool, only_process: bool) -> None:
+        """Connect everything; with ``workers``, also handle the backlog and send in this process."""
+        for line in self.settings.channel_report():
+            log.info("channel %s", line)
+        if os.environ.get("ADMIN_API_TOKEN"):
+            log.warning(
+                "ADMIN_API_TOKEN is no longer read: create personal API tokens on the dashboard"
+            )
+        if migrate:
+            await self.db.migrate()
+        await self.coordinator.start()
+        for channel in self.channels.values():
+            await channel.start()
+        if workers:
+            if only_process:
+                # Nobody else can be sending: whatever was "sending" died with the last run.
+                await self.sender.recover(everything=True)
+            self.spawn(self.sender.run(self._stopping))
+            self.spawn(self.broadcaster.run(self._stopping))
+            self.spawn(self.survey_reminders.run(self._stopping))
+            self.spawn(self._retention_forever(), name="retention")
+            self.spawn(self._sweep_forever())
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in list(self._tasks):
+            if task.get_name() in ("sweep", "retention"):
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.stop()
+        await self.coordinator.close()
+        await self.db.dispose()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        """Run a background job owned by the service (kept referenced, errors logged)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background job failed: %r", task.exception())
+
+    def handle_soon(self, channel: str, address: str) -> None:
+        """After a webhook stored a message: handle it now rather than at the next sweep."""
+        self.spawn(self._drain_soon(channel, address))
+
+    async def _drain_soon(self, channel: str, address: str) -> None:
+        # When another worker holds the member, it handles what it finds; a message stored
+        # just as it let go is caught by trying again a moment later.
+        for delay in BUSY_RETRIES:
+            await asyncio.sleep(delay)
+            if await self.engine.drain(channel, address) is not None:
+                return
+
+    async def _retention_forever(self) -> None:
+        """Erase old message texts every hour, in one process at a time, and a member's own
+        data a web chat page never fetched."""
+        days = self.settings.message_retention_days
+        while not self._stopping.is_set():
+            try:
+                lease = await self.coordinator.try_lock("retention", ttl=600.0)
+                if lease is not None:
+                    try:
+                        async with self.db.session() as session, session.begin():
+                            if days > 0:
+                                await erase_old_texts(session, days)
+                            await drop_unfetched(session)
+                    finally:
+                        await lease.release()
+            except Exception:
+                log.exception("retention failed; trying again in an hour")
+            await asyncio.sleep(RETENTION_EVERY)
+
+    async def _sweep_forever(self) -> None:
+        asyncio.current_task().set_name("sweep")  # type: ignore[union-attr]
+        older_than = 0.0  # at start, whatever is pending was left by a process that stopped
+        while not self._stopping.is_set():
+            try:
+                await self.engine.sweep(older_than=older_than)
+                older_than = SWEEP_AFTER
+            except Exception:
+                log.exception("sweep failed; retrying")
+            await asyncio.sleep(SWEEP_EVERY)

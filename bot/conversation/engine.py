@@ -1,0 +1,373 @@
+"""The engine: store what members send, then handle each member's messages one at a time, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.conversation.commands import STAFF_COMMANDS, STAFF_FLOW, recognise
+from bot.conversation.router import Context, Dispatcher, Effect, Handled
+from bot.coordination import Coordinator
+from bot.i18n import Translator, resolve_locale, translator_for
+from bot.members.linking import keep_in_step
+from bot.members.timezones import zone_name
+from bot.messages import InboundMessage, Kind, OutboundMessage
+from bot.storage.db import Database
+from bot.storage.models import Contact, Delivery, Inbound, utcnow
+from handlers.handoff import staff_message
+from handlers.onboarding import needs_consent, welcome
+
+log = logging.getLogger(__name__)
+
+REPLY, CALLBACK = 1, 0  # outbox priorities: lower goes first; bulk messages use 5
+MAX_ATTEMPTS = 3
+LOCK_TTL = 30.0
+SWEEP_PARALLEL = 8
+
+
+def contact_key(channel: str, address: str) -> str:
+    """A lock or cache key for one contact that does not carry their phone number."""
+    digest = hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:20]
+    return f"contact:{digest}"
+
+
+class Engine:
+    """Accepts inbound messages durably and turns them into replies in the outbox."""
+
+    def __init__(
+        self,
+        db: Database,
+        coordinator: Coordinator,
+        settings: Settings,
+        dispatcher: Dispatcher,
+        on_stored: Callable[[str, str], None] | None = None,
+        services: Any = None,
+    ) -> None:
+        self.db = db
+        self.coordinator = coordinator
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.on_stored = on_stored  # metrics hook: (channel, "stored" | "duplicate")
+        self.services = services
+
+    async def accept(self, msg: InboundMessage) -> bool:
+        """Store one inbound message; False when it was already stored (a repeat delivery).
+
+        Raises when the database cannot store it: the webhook must then not answer 2xx.
+        """
+        dedupe_key = f"seen:{msg.channel}:{msg.platform_id}"
+        if await self.coordinator.seen(dedupe_key, ttl=24 * 3600):
+            self._count(msg.channel, "duplicate")
+            return False
+        insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = (
+            insert(Inbound)
+            .values(
+                channel=msg.channel,
+                platform_id=msg.platform_id,
+                address=msg.address,
+                message=msg.to_json(),
+                status="pending",
+                attempts=0,
+                received_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+            .returning(Inbound.id)
+        )
+        try:
+            async with self.db.session() as session, session.begin():
+                stored = (await session.execute(stmt)).scalar_one_or_none()
+        except BaseException:
+            # Not stored: the platform's next attempt must not look like a repeat.
+            await self.coordinator.forget([dedupe_key])
+            raise
+        self._count(msg.channel, "stored" if stored else "duplicate")
+        return stored is not None
+
+    def _count(self, channel: str, result: str) -> None:
+        if self.on_stored:
+            self.on_stored(channel, result)
+
+    async def drain(self, channel: str, address: str) -> int | None:
+        """Handle every pending message of one contact, oldest first; returns how many, or
+        None when another worker holds the contact (it will handle them, or the caller retries).
+        """
+        lease = await self.coordinator.try_lock(contact_key(channel, address), ttl=LOCK_TTL)
+        if lease is None:
+            return None
+        handled = 0
+        try:
+            more = True
+            while more:
+                found, more = await self._handle_next(channel, address)
+                handled += found
+        finally:
+            await lease.release()
+        return handled
+
+    async def sweep(self, limit: int = 100, older_than: float = 0.0) -> int:
+        """Handle what is pending: after a restart, or what a busy contact left behind.
+
+        Only messages older than ``older_than`` seconds: younger ones are being handled by
+        the web process that stored them.
+        """
+        cutoff = utcnow() - timedelta(seconds=older_than)
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(Inbound.channel, Inbound.address)
+                .where(Inbound.status == "pending", Inbound.received_at <= cutoff)
+                .group_by(Inbound.channel, Inbound.address)
+                .order_by(func.min(Inbound.id))
+                .limit(limit)
+            )
+            contacts = rows.all()
+        # A few at a time: each drain holds a database connection and a Redis lock.
+        gate = asyncio.Semaphore(SWEEP_PARALLEL)
+
+        async def one(channel: str, address: str) -> int:
+            async with gate:
+                return await self.drain(channel, address) or 0
+
+        return sum(await asyncio.gather(*(one(c, a) for c, a in contacts)))
+
+    async def _handle_next(self, channel: str, address: str) -> tuple[bool, bool]:
+        """Handle the contact's oldest pending message: (handled one, more are pending)."""
+        row_id: int | None = None
+        attempts = 0
+        pending = (
+            Inbound.channel == channel,
+            Inbound.address == address,
+            Inbound.status == "pending",
+        )
+        try:
+            async with self.db.session() as session, session.begin():
+                row = await session.scalar(
+                    select(Inbound).where(*pending).order_by(Inbound.id).limit(1).with_for_update()
+                )
+                if row is None:
+                    return False, False
+                row_id, attempts = row.id, row.attempts
+                forget = await self._handle(session, row)
+                more = await session.scalar(
+                    select(Inbound.id).where(*pending, Inbound.id > row_id).limit(1)
+                )
+        except Exception as exc:
+            if row_id is None:
+                raise  # the database itself failed: the message stays pending for the sweep
+            # A bug in a handler must not block this member forever.
+            log.exception("inbound %s failed (attempt %d)", row_id, attempts + 1)
+            await self._record_failure(row_id, attempts + 1, exc)
+            more, forget = True, []
+        if forget:  # an erased member's dedupe marks and buckets
+            await self.coordinator.forget(forget)
+        await self.coordinator.notify("outbox")
+        return True, more is not None
+
+    async def _handle(self, session: AsyncSession, row: Inbound) -> list[str]:
+        """Handle one message in ``session``; returns the coordination keys to forget."""
+        started = time.perf_counter()
+        msg = InboundMessage.from_json(row.message)
+        contact: Contact | None = None
+        replies: list[OutboundMessage] = []
+        alerts: list[OutboundMessage] = []
+        effects: list[Effect] = []
+        if msg.kind == Kind.STAFF:
+            # Secretariat staff answering in their chat: not a member, no contact of their own.
+            await staff_message(session, self.settings, row.id, msg)
+        elif msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
+            contact = await self._contact(session, msg)
+            replies, alerts, effects = await self._dispatch(msg, contact)
+        elif msg.payload and msg.payload.startswith("my_chat_member:"):
+            await self._membership(session, msg)
+        deliveries = [self._delivery(row, msg, contact, out, REPLY) for out in replies]
+        if msg.callback_id:
+            # Telegram shows a spinner on the button until the query is answered.
+            answer = OutboundMessage(text="", callback_id=msg.callback_id)
+            deliveries.insert(0, self._delivery(row, msg, contact, answer, CALLBACK))
+        chat = self.settings.safeguarding_telegram_chat_id
+        alert_rows = [
+            Delivery(
+                inbound_id=row.id, channel="telegram", address=chat, priority=CALLBACK,
+                message=alert.to_json(),
+            )
+            for alert in (alerts if chat else [])
+        ]  # fmt: skip
+        session.add_all(deliveries + alert_rows)
+        done = Handled(session, row.id, alert_rows)
+        if effects:
+            await session.flush()  # the alerts' ids, for the effects that link to them
+            for effect in effects:
+                await effect(done)
+        if contact is not None and contact in session:  # not when it erased itself
+            await keep_in_step(session, contact)
+        row.status = "done"
+        row.processed_at = utcnow()
+        log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)
+        return done.forget
+
+    @staticmethod
+    def _delivery(
+        row: Inbound,
+        msg: InboundMessage,
+        contact: Contact | None,
+        out: OutboundMessage,
+        priority: int,
+    ) -> Delivery:
+        return Delivery(
+            contact_id=contact.id if contact else None,
+            inbound_id=row.id,
+            channel=msg.channel,
+            address=msg.address,
+            priority=priority,
+            message=out.to_json(),
+        )
+
+    async def _membership(self, session: AsyncSession, msg: InboundMessage) -> None:
+        """A member blocked the bot ("kicked") or unblocked it: they are unreachable, or not."""
+        status = (msg.payload or "").partition(":")[2]
+        contact = await session.scalar(
+            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
+        )
+        if contact is not None:
+            contact.unreachable_at = utcnow() if status in ("kicked", "left") else None
+
+    async def _contact(self, session: AsyncSession, msg: InboundMessage) -> Contact:
+        contact = await session.scalar(
+            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
+        )
+        if contact is None:
+            contact = Contact(
+                channel=msg.channel, address=msg.address, status="new", flow_data={}, choices=[]
+            )
+            session.add(contact)
+            await session.flush()
+        contact.last_inbound_at = utcnow()
+        contact.unreachable_at = None
+        if msg.lang_hint:
+            contact.lang_hint = msg.lang_hint[:16]
+        if msg.country_hint:
+            contact.country_hint = msg.country_hint
+        return contact
+
+    async def _dispatch(
+        self, msg: InboundMessage, contact: Contact
+    ) -> tuple[list[OutboundMessage], list[OutboundMessage], list[Effect]]:
+        locale = resolve_locale(
+            contact.locale, contact.lang_hint, contact.country or contact.country_hint
+        )
+        ctx = Context(
+            msg=msg,
+            contact=contact,
+            t=Translator(locale, zone_name(contact)),
+            settings=self.settings,
+            services=self.services,
+        )
+        if msg.kind == Kind.BUTTON:
+            ctx.payload = msg.payload
+        elif msg.kind == Kind.TEXT:
+            ctx.command = recognise(msg.text)
+            ctx.payload = _chosen(msg.text, contact.choices or [])
+        # Secretariat staff use their own chat with the bot without becoming members.
+        staff = ctx.command in STAFF_COMMANDS or contact.flow == STAFF_FLOW
+        if needs_consent(ctx) and not staff and not _without_consent(ctx):
+            await welcome(ctx, held=_held(ctx))
+        else:
+            await self._pick_and_run(ctx)
+        if ctx.again is not None:  # the message held while they answered the privacy notice
+            text, ctx.again = ctx.again, None
+            ctx.msg = replace(msg, kind=Kind.TEXT, text=text, payload=None, callback_id=None)
+            ctx.command, ctx.payload = recognise(text), None
+            await self._pick_and_run(ctx)
+        _remember_choices(ctx)
+        return ctx.replies, ctx.alerts, ctx.effects
+
+    async def _pick_and_run(self, ctx: Context) -> None:
+        handler = self.dispatcher.pick(ctx)
+        if handler is not None:
+            await handler(ctx)
+
+    async def _record_failure(self, row_id: int, attempts: int, exc: Exception) -> None:
+        final = attempts >= MAX_ATTEMPTS
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Inbound)
+                .where(Inbound.id == row_id)
+                .values(
+                    attempts=attempts,
+                    error=type(exc).__name__[:200],
+                    status="failed" if final else "pending",
+                )
+            )
+            if final:
+                row = await session.get(Inbound, row_id)
+                if row is not None:
+                    await self._apologise(session, row)
+
+    async def _apologise(self, session: AsyncSession, row: Inbound) -> None:
+        msg = InboundMessage.from_json(row.message)
+        contact = await session.scalar(
+            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
+        )
+        if contact is None:
+            return
+        t = translator_for(resolve_locale(contact.locale, contact.lang_hint, contact.country))
+        if msg.callback_id:
+            answer = OutboundMessage(text="", callback_id=msg.callback_id)
+            session.add(self._delivery(row, msg, contact, answer, CALLBACK))
+        sorry = OutboundMessage(
+            text=t("Sorry, something went wrong on our side. Please try again in a moment.")
+        )
+        session.add(self._delivery(row, msg, contact, sorry, REPLY))
+
+
+def _chosen(text: str, choices: list[str]) -> str | None:
+    """A number typed in answer to numbered options ("2", "2.", " 2 ") is that option."""
+    stripped = text.strip().rstrip(".)")
+    if stripped.isdigit() and choices:
+        index = int(stripped) - 1
+        if 0 <= index < len(choices):
+            return choices[index]
+    return None
+
+
+# What a member may do before agreeing to the privacy notice: answer it, stop, or see and
+# erase what is kept about them.
+_FREE_COMMANDS = ("stop", "mydata", "deleteme")
+_FREE_BUTTONS = ("consent:", "erase:", "privacy:")
+
+
+def _without_consent(ctx: Context) -> bool:
+    if ctx.command in _FREE_COMMANDS:
+        return True
+    return bool(ctx.payload and ctx.payload.startswith(_FREE_BUTTONS))
+
+
+def _held(ctx: Context) -> str | None:
+    """A returning member's message, kept while they answer a new privacy notice."""
+    returning = ctx.contact.status in ("active", "stopped")
+    # A number picked from earlier options means nothing once the notice has been answered.
+    if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and not ctx.payload:
+        return ctx.text[:1000] or None
+    return None
+
+
+def _remember_choices(ctx: Context) -> None:
+    if not ctx.replies:
+        return
+    options = next((r.choices() for r in reversed(ctx.replies) if r.choices()), [])
+    ctx.contact.choices = [b.payload for b in options]
+    hint = ctx.t("Reply with the number of your choice.")
+    for reply in ctx.replies:
+        if reply.choices():
+            reply.choice_hint = hint

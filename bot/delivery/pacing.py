@@ -1,0 +1,141 @@
+"""Pacing: each platform's limits, shared by every process through the coordinator."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from bot.config import Settings
+from bot.conversation.engine import contact_key
+from bot.coordination import Bucket, Coordinator
+from bot.messages import OutboundMessage
+
+LOOKAHEAD = 0.25  # seconds of sending a rate-limited channel claims ahead of its tokens
+PAUSE_RECHECK = 0.1
+SLOTS = 0.96  # share of a platform's limit the shared schedule books
+CATCH_UP = SLOTS / 0.99  # closest two sends of one process may come, as a share of a slot
+# However late its waiters wake, one process never sends more than this share of the limit in
+# any rolling second: a request that reaches the platform a little late then still finds room.
+WINDOW_SHARE = 0.97
+WINDOW = 1.0
+
+
+class Pacer:
+    """Decides when a message may go: the chat's own limit, the channel's, and any pause."""
+
+    def __init__(self, coordinator: Coordinator, settings: Settings) -> None:
+        self.coordinator = coordinator
+        self.settings = settings
+        self._paused_until: dict[str, float] = {}
+        self._last_sent: dict[str, float] = {}
+        self._pause_checked: dict[str, float] = {}
+        self._recent: dict[str, deque[float]] = {}
+
+    def channel_interval(self, channel: str) -> float | None:
+        """Seconds between two messages on ``channel``, or None when it has no limit."""
+        rate = {"telegram": self.settings.telegram_rate, "whatsapp": self.settings.twilio_rate}.get(
+            channel, 0
+        )
+        if not rate or math.isinf(rate):
+            return None
+        # Evenly spaced slots at 96 % of the limit: any rolling second holds fewer messages
+        # than the limit even when a request reaches the platform a few milliseconds late.
+        return 1.0 / (rate * SLOTS)
+
+    def chat_bucket(self, channel: str, address: str, message: OutboundMessage) -> Bucket | None:
+        rate = self.settings.telegram_chat_rate
+        if channel != "telegram" or message.callback_id or not rate:
+            return None
+        return Bucket(f"rate:{contact_key(channel, address)}", rate, 1)
+
+    def lookahead(self, channel: str, ceiling: int) -> int:
+        """How many messages of ``channel`` may be claimed and waiting for their turn at once:
+        few enough that a reply queued now overtakes the bulk within a quarter second."""
+        interval = self.channel_interval(channel)
+        if interval is None:
+            return ceiling
+        return max(2, min(ceiling, math.ceil(LOOKAHEAD / interval)))
+
+    async def paused_for(self, channel: str) -> float:
+        now = time.monotonic()
+        if now - self._pause_checked.get(channel, 0.0) > PAUSE_RECHECK:
+            self._pause_checked[channel] = now
+            shared = await self.coordinator.paused_for(channel)
+            if shared > 0:
+                self._paused_until[channel] = max(
+                    self._paused_until.get(channel, 0.0), now + shared
+                )
+        return max(0.0, self._paused_until.get(channel, 0.0) - now)
+
+    async def pause(self, channel: str, seconds: float) -> None:
+        """The platform said 429: every process stops sending on ``channel`` for ``seconds``."""
+        self._paused_until[channel] = max(
+            self._paused_until.get(channel, 0.0), time.monotonic() + seconds
+        )
+        await self.coordinator.pause(channel, seconds)
+
+    async def take_chat_turns(
+        self, sends: Sequence[tuple[str, str, OutboundMessage]]
+    ) -> list[bool]:
+        """Take each chat's token for a batch of claimed messages (channel, address, message)
+        in one call to the coordinator; True where the message may go as far as its chat is
+        concerned. A claim holds at most one message per chat, so the takes do not compete."""
+        chats = [self.chat_bucket(*send) for send in sends]
+        limited = [(i, chat) for i, chat in enumerate(chats) if chat is not None]
+        taken = [True] * len(sends)
+        if limited:
+            waits = await self.coordinator.take_each([chat for _, chat in limited])
+            for (i, _), wait in zip(limited, waits, strict=True):
+                taken[i] = wait <= 0
+        return taken
+
+    async def wait_turn(
+        self, channel: str, address: str, message: OutboundMessage, *, chat_taken: bool = False
+    ) -> None:
+        """Wait until ``message`` may go; ``chat_taken`` when its chat's token is already taken."""
+        chat = None if chat_taken else self.chat_bucket(channel, address, message)
+        while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
+            await asyncio.sleep(wait)
+        interval = self.channel_interval(channel)
+        while True:
+            while (wait := await self.paused_for(channel)) > 0:
+                await asyncio.sleep(min(wait, 5.0))
+            if interval is None:
+                return
+            booked = time.monotonic()
+            wait = await self.coordinator.reserve(f"rate:{channel}", interval)
+            slot = booked + wait
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = time.monotonic()
+            if now - slot > interval:
+                # Woken well after its slot (a busy or starved process): sending now would land
+                # on the slots other processes are using. Book a new one instead.
+                continue
+            # A waiter woken a little late must not land right on top of the next one: keep
+            # this process's own sends apart too (no await between reading and booking).
+            ready = max(now, self._last_sent.get(channel, 0.0) + interval * CATCH_UP)
+            self._last_sent[channel] = ready
+            if ready > now:
+                await asyncio.sleep(ready - now)
+            await self._within_window(channel)
+            # A 429 may have paused the channel while this message waited for its slot.
+            if await self.paused_for(channel) <= 0:
+                self._recent[channel].append(time.monotonic())
+                return
+
+    async def _within_window(self, channel: str) -> None:
+        """Wait while this process's sends of the last second already fill its share."""
+        rate = 1.0 / (self.channel_interval(channel) or 1.0) / SLOTS
+        cap = max(1, math.floor(rate * WINDOW_SHARE))
+        recent = self._recent.setdefault(channel, deque())
+        while True:
+            now = time.monotonic()
+            while recent and recent[0] <= now - WINDOW:
+                recent.popleft()
+            if len(recent) < cap:
+                return
+            await asyncio.sleep(recent[0] + WINDOW - now + 0.001)

@@ -1,0 +1,527 @@
+"""The sender: takes messages from the outbox and delivers them within each platform's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    String,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import aliased
+
+from bot.broadcasts.fallback import deliver_elsewhere
+from bot.channels.base import Channel, Outcome, SendResult
+from bot.config import Settings
+from bot.conversation.engine import contact_key
+from bot.coordination import Coordinator
+from bot.delivery.pacing import Pacer
+from bot.messages import OutboundMessage
+from bot.metrics import Metrics
+from bot.storage.db import Database
+from bot.storage.models import Contact, Delivery, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
+BACKOFF_CAP = 300.0
+PAGE_CHANNELS = ("web", "terminal")  # chats that fetch their messages from the outbox
+RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
+# One-way ranks: a status report may only move a delivery forward (a late "sent" never
+# overwrites "read").
+STATUS_RANK = {
+    "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
+    "failed": 5, "undelivered": 5, "skipped": 5,
+}  # fmt: skip
+
+
+def _claim_statement() -> Any:
+    """UPDATE ... RETURNING of the due messages, built once: a chat's message is due when
+    nothing of that chat is being sent and nothing of it comes before it."""
+    table = Delivery.__table__
+    earlier = aliased(Delivery)
+    blocked = exists().where(
+        earlier.channel == Delivery.channel,
+        earlier.address == Delivery.address,
+        earlier.id != Delivery.id,
+        or_(
+            earlier.status == "sending",
+            and_(
+                earlier.status == "queued",
+                or_(
+                    earlier.priority < Delivery.priority,
+                    and_(earlier.priority == Delivery.priority, earlier.id < Delivery.id),
+                ),
+            ),
+        ),
+    )
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == "queued",
+            Delivery.due_at <= bindparam("now"),
+            Delivery.channel.in_(bindparam("channels", expanding=True)),
+            ~blocked,
+        )
+        .order_by(Delivery.priority, Delivery.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=table)
+    )
+    return (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(
+            status="sending",
+            status_rank=1,
+            lease_until=bindparam("lease"),
+            attempts=table.c.attempts + 1,
+        )
+        .returning(
+            table.c.id,
+            table.c.channel,
+            table.c.address,
+            table.c.contact_id,
+            table.c.message,
+            table.c.attempts,
+            table.c.created_at,
+            table.c.broadcast_id,
+        )
+    )
+
+
+_CLAIM = _claim_statement()
+_NO_SORT = text("SET LOCAL enable_sort = off")
+
+
+def _record_statement() -> Any:
+    """One UPDATE for every outcome, run as one executemany: each row binds the same keys,
+    and the columns an outcome leaves alone bind NULL and keep their value."""
+    table = Delivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"),
+            status_rank=bindparam("new_rank"),
+            attempts=bindparam("new_attempts"),
+            lease_until=None,
+            error_code=bindparam("new_error"),
+            due_at=func.coalesce(bindparam("new_due", type_=Float()), table.c.due_at),
+            platform_id=func.coalesce(
+                bindparam("new_platform_id", type_=String()), table.c.platform_id
+            ),
+            sent_at=func.coalesce(
+                bindparam("new_sent_at", type_=DateTime(timezone=True)), table.c.sent_at
+            ),
+            updated_at=bindparam("new_updated_at"),
+        )
+    )
+
+
+_RECORD = _record_statement()
+
+
+# A broadcast's options become the member's numbered choices once it reaches them.
+_CHOICES = (
+    update(Contact.__table__)
+    .where(Contact.__table__.c.id == bindparam("member"))
+    .values(choices=bindparam("payloads"))
+)
+
+
+@dataclass(slots=True)
+class Claimed:
+    id: int
+    channel: str
+    address: str
+    contact_id: int | None
+    message: dict[str, Any]
+    attempts: int
+    created_at: datetime | None
+    broadcast_id: int | None = None
+
+
+class Sender:
+    """Claims due messages, paces them per channel and per chat, records what happened."""
+
+    def __init__(
+        self,
+        db: Database,
+        coordinator: Coordinator,
+        channels: Mapping[str, Channel],
+        settings: Settings,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.db = db
+        self.coordinator = coordinator
+        self.channels = {name: ch for name, ch in channels.items() if ch.enabled}
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.max_in_flight = max(1, settings.sender_concurrency)
+        self.pacer = Pacer(coordinator, settings)
+        self._in_flight = 0
+        self._in_flight_by: defaultdict[str, int] = defaultdict(int)
+        self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
+        self._idle_wait = 1.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Set when finished sends free a quarter of the places: the next claim need not wait
+        # for their results to be written first.
+        self._room = asyncio.Event()
+        self._room_at = self.max_in_flight - max(1, self.max_in_flight // 4)
+        self._notified: asyncio.Future[bool] | None = None
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Send until ``stopping`` is set; wakes on ``notify("outbox")``, a free token, or each second."""
+        writer = asyncio.create_task(self._write_results(stopping))
+        last_recovery = 0.0
+        try:
+            while not stopping.is_set():
+                try:
+                    if time.monotonic() - last_recovery > 5:
+                        await self.recover()
+                        last_recovery = time.monotonic()
+                    if not await self.pump():
+                        await self._wait_for_work()
+                except Exception:
+                    # A database or Redis outage must not stop sending for good: try again.
+                    log.exception("the sender's loop failed; trying again in a second")
+                    await asyncio.sleep(1.0)
+        finally:
+            if self._notified is not None:
+                self._notified.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            stopping.set()
+            await writer
+
+    async def _wait_for_work(self) -> None:
+        """New messages and recorded sends (which unblock a chat's next message) notify
+        "outbox"; sends finishing here make room; retries and pauses end on the timer."""
+        if self._notified is not None and self._notified.done():
+            # Woken while pumping (or the wait failed): look again before waiting.
+            notified, self._notified = self._notified, None
+            notified.result()
+            return
+        if self._notified is None:
+            # Kept across calls rather than cancelled: a wait cut short mid-command would
+            # cost the coordinator its connection.
+            self._notified = asyncio.ensure_future(
+                self.coordinator.wait("outbox", timeout=self._idle_wait)
+            )
+        self._room.clear()
+        room = asyncio.ensure_future(self._room.wait())
+        await asyncio.wait(
+            {self._notified, room}, timeout=self._idle_wait, return_when=asyncio.FIRST_COMPLETED
+        )
+        room.cancel()
+
+    async def pump(self) -> int:
+        """Claim what may go soon and start sending it; returns how many were claimed.
+
+        A rate-limited channel claims only a quarter second ahead, so that a reply queued a
+        moment later is not stuck behind bulk messages already waiting for their turn; the
+        channels without a limit share one claim. Claims come in batches.
+        """
+        self._idle_wait = 1.0
+        groups: list[tuple[list[str], int]] = []
+        unpaced: list[str] = []
+        for name in self.channels:
+            if self.pacer.channel_interval(name) is None:
+                unpaced.append(name)
+                continue
+            ahead = self.pacer.lookahead(name, self.max_in_flight)
+            room = ahead - self._in_flight_by[name]
+            if room <= 0 or (self._in_flight_by[name] and room < max(1, ahead // 4)):
+                continue
+            if (wait := await self.pacer.paused_for(name)) > 0:
+                self._idle_wait = min(self._idle_wait, wait)
+                continue
+            groups.append(([name], room))
+        if unpaced:
+            groups.append((unpaced, self.max_in_flight))
+        total = 0
+        for names, room in groups:
+            room = min(room, self.max_in_flight - self._in_flight)
+            if room <= 0:
+                continue
+            rows = await self.claim(room, names)
+            if not rows:
+                continue
+            sendable: list[tuple[Claimed, OutboundMessage]] = []
+            for row in rows:
+                try:
+                    sendable.append((row, OutboundMessage.from_json(row.message)))
+                except (TypeError, ValueError):
+                    # A row no code version could send: fail it rather than retry forever.
+                    log.exception("outbox %s holds no message this version can send", row.id)
+                    await self._results.put((row, SendResult(Outcome.FAILED, error_code="bad_row")))
+            # One round trip takes every claimed chat's token, rather than one per message.
+            try:
+                taken = await self.pacer.take_chat_turns(
+                    [(row.channel, row.address, message) for row, message in sendable]
+                )
+            except Exception:
+                # The rows are claimed: each send takes its own token (and meets the outage
+                # there) rather than leaving them all to wait out their lease.
+                log.warning("taking the chats' tokens failed; each send takes its own")
+                taken = [False] * len(sendable)
+            for (row, message), chat_taken in zip(sendable, taken, strict=True):
+                self._in_flight += 1
+                self._in_flight_by[row.channel] += 1
+                task = asyncio.create_task(self._deliver(row, message, chat_taken))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            total += len(rows)
+        return total
+
+    async def claim(self, limit: int, channels: list[str]) -> list[Claimed]:
+        """Take due messages, at most one per chat, replies before bulk, oldest first."""
+        now = time.time()
+        params = {"now": now, "lease": now + LEASE, "limit": limit, "channels": channels}
+        async with self.db.session() as session, session.begin():
+            if not self.db.is_sqlite:
+                # Right after a broadcast fills the outbox, PostgreSQL's statistics still say
+                # few rows are queued, and it plans to check every queued row's chat before
+                # sorting them (14-22 ms a claim at 4,000 queued, growing with the queue). With
+                # sorting ruled out it walks ix_outbox_due in order and stops at the limit
+                # (0.2 ms). SET LOCAL ends with this transaction.
+                await session.execute(_NO_SORT)
+            result = await session.execute(_CLAIM, params)
+            rows = [Claimed(*r) for r in result.all()]
+        rows.sort(key=lambda r: r.id)
+        return rows
+
+    async def recover(self, *, everything: bool = False) -> int:
+        """Put back messages whose sender died (its lease ran out), or all of them at start-up
+        of the only process."""
+        cond = Delivery.status == "sending"
+        if not everything:
+            cond = and_(cond, Delivery.lease_until < time.time())
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(
+                update(Delivery)
+                .where(cond)
+                .values(status="queued", status_rank=0, lease_until=None)
+            )
+        count = result.rowcount or 0  # type: ignore[attr-defined]
+        if count:
+            log.warning("requeued %d messages whose sender stopped while sending", count)
+        return count
+
+    async def _deliver(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
+        try:
+            channel = self.channels[row.channel]
+            try:
+                await self.pacer.wait_turn(row.channel, row.address, message, chat_taken=chat_taken)
+            except Exception as exc:
+                # Redis away: the limits cannot be kept, so nothing goes. Back to the queue
+                # in a second, without counting an attempt.
+                log.warning("outbox %s: no pacing (%s); queued again", row.id, type(exc).__name__)
+                await self._results.put((row, SendResult(Outcome.RATE_LIMITED, retry_after=1.0,
+                                                         error_code="coordination")))  # fmt: skip
+                return
+            try:
+                result = await channel.send(row.address, message)
+            except Exception:
+                log.exception("sending outbox %s on %s raised", row.id, row.channel)
+                result = SendResult(Outcome.RETRY, error_code="exception")
+            if result.outcome == Outcome.RATE_LIMITED:
+                log.warning("%s asked us to wait %.0f s", row.channel, result.retry_after)
+                try:
+                    await self.pacer.pause(row.channel, max(result.retry_after, 1.0))
+                except Exception:
+                    log.warning("could not share the pause of %s", row.channel, exc_info=True)
+            self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
+            if result.outcome == Outcome.SENT and row.created_at is not None:
+                created = row.created_at
+                age = time.time() - (
+                    created.timestamp()
+                    if created.tzinfo
+                    else created.replace(tzinfo=utcnow().tzinfo).timestamp()
+                )
+                self.metrics.send_latency.labels(row.channel).observe(max(age, 0.0))
+            await self._results.put((row, result))
+        finally:
+            self._in_flight -= 1
+            self._in_flight_by[row.channel] -= 1
+            if self._in_flight == self._room_at:  # once per crossing, not once per send
+                self._room.set()
+
+    # ---- recording ----------------------------------------------------------------------
+
+    async def _write_results(self, stopping: asyncio.Event) -> None:
+        while not (stopping.is_set() and self._results.empty() and not self._tasks):
+            try:
+                first = await asyncio.wait_for(self._results.get(), timeout=0.2)
+            except TimeoutError:
+                continue
+            batch = [first]
+            # A moment's patience turns many small commits into one.
+            deadline = time.monotonic() + RECORD_LINGER
+            while len(batch) < 500:
+                if self._results.empty():
+                    left = deadline - time.monotonic()
+                    # Only bulk sending is worth the wait; a lone reply is recorded at once.
+                    if left <= 0 or self._in_flight < 8:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        batch.append(await asyncio.wait_for(self._results.get(), timeout=left))
+                    continue
+                batch.append(self._results.get_nowait())
+            await self._record_until_stored(batch, stopping)
+
+    async def _record_until_stored(
+        self, batch: list[tuple[Claimed, SendResult]], stopping: asyncio.Event
+    ) -> None:
+        """What was sent must be written down, or it is sent again when its lease ends: a
+        database that is briefly away is waited for (until the process stops)."""
+        delay = 0.5
+        while True:
+            try:
+                await self._record(batch)
+                return
+            except Exception:
+                if stopping.is_set() and not self._tasks:
+                    log.exception("could not record %d results; their leases will end", len(batch))
+                    return
+                log.warning("could not record %d results; retrying", len(batch), exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def flush(self) -> None:
+        """Record every finished send now (tests and benchmarks call this)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        batch = []
+        while not self._results.empty():
+            batch.append(self._results.get_nowait())
+        if batch:
+            await self._record(batch)
+
+    async def _record(self, batch: list[tuple[Claimed, SendResult]]) -> None:
+        now, stamp = time.time(), utcnow()
+        updates: list[dict[str, Any]] = []
+        ephemeral: list[int] = []  # sent or given up: erased (the web chat's page erases its own)
+        unreachable: set[int] = set()
+        web_addresses: set[str] = set()
+        choices: list[dict[str, Any]] = []
+        lost: list[tuple[int, int]] = []  # broadcasts that failed for good on a member's chat
+        for row, result in batch:
+            values: dict[str, Any] = {
+                "row_id": row.id,
+                "new_status": "failed",
+                "new_rank": 5,
+                "new_attempts": row.attempts,
+                "new_error": result.error_code,
+                "new_due": None,
+                "new_platform_id": None,
+                "new_sent_at": None,
+                "new_updated_at": stamp,
+            }
+            outcome = result.outcome
+            if outcome == Outcome.SENT:
+                status = result.status or "sent"
+                values["new_status"] = status
+                values["new_rank"] = STATUS_RANK.get(status, 2)
+                values["new_platform_id"] = result.platform_id
+                values["new_sent_at"] = stamp
+                if row.channel == "web":
+                    web_addresses.add(row.address)
+                if row.message.get("remember_choices") and row.contact_id is not None:
+                    payloads = [
+                        b["payload"] for line in row.message.get("buttons") or [] for b in line
+                        if not b.get("url")
+                    ]  # fmt: skip
+                    choices.append({"member": row.contact_id, "payloads": payloads})
+            elif outcome == Outcome.RATE_LIMITED:
+                values["new_status"], values["new_rank"] = "queued", 0
+                values["new_attempts"] = row.attempts - 1
+                values["new_due"] = now + max(result.retry_after, 1.0)
+            elif outcome == Outcome.RETRY and row.attempts < self.settings.send_max_attempts:
+                delay = min(BACKOFF_CAP, 2.0**row.attempts) * random.uniform(0.8, 1.2)
+                values["new_status"], values["new_rank"] = "queued", 0
+                values["new_due"] = now + delay
+            elif outcome == Outcome.UNREACHABLE and row.contact_id is not None:
+                unreachable.add(row.contact_id)
+            if values["new_status"] == "failed" and row.broadcast_id and row.contact_id:
+                lost.append((row.broadcast_id, row.contact_id))
+            if row.message.get("ephemeral") and values["new_status"] != "queued":
+                if row.channel not in PAGE_CHANNELS or outcome != Outcome.SENT:
+                    ephemeral.append(row.id)
+            updates.append(values)
+        async with self.db.session() as session, session.begin():
+            # Core, not the ORM's bulk update: the same statement for every row, no
+            # per-row bookkeeping, and asyncpg pipelines the executemany.
+            connection = await session.connection()
+            await connection.execute(_RECORD, updates)
+            if choices:
+                await connection.execute(_CHOICES, choices)
+            if ephemeral:
+                await session.execute(delete(Delivery).where(Delivery.id.in_(ephemeral)))
+            if unreachable:
+                await session.execute(
+                    update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)
+                )
+                # Whatever else waits for them would only fail the same way.
+                held = await session.execute(
+                    update(Delivery)
+                    .where(Delivery.contact_id.in_(unreachable), Delivery.status == "queued")
+                    .values(status="skipped", status_rank=5, error_code="unreachable")
+                    .returning(Delivery.broadcast_id, Delivery.contact_id)
+                )
+                lost += [(b, c) for b, c in held.all() if b and c]
+            if lost:
+                # A linked member gets the broadcast on their next chat instead.
+                await deliver_elsewhere(session, lost)
+        try:
+            for address in web_addresses:
+                await self.coordinator.notify(f"web:{contact_key('web', address)}")
+            # A chat's next message waits for this one to finish: wake whoever may send it.
+            await self.coordinator.notify("outbox")
+        except Exception:
+            # The results are committed; without the wake-up, waiters find them on their timer.
+            log.warning("recorded %d results but could not notify", len(batch), exc_info=True)
+
+
+async def record_status(db: Database, platform_id: str, status: str, error_code: str | None) -> int:
+    """Apply a platform's status report, only ever forwards; returns rows changed."""
+    rank = STATUS_RANK.get(status)
+    if rank is None or rank < 2:
+        return 0
+    values: dict[str, Any] = {"status": status, "status_rank": rank}
+    if error_code:
+        values["error_code"] = error_code[:32]
+    async with db.session() as session, session.begin():
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.platform_id == platform_id, Delivery.status_rank < rank)
+            .values(**values)
+            .returning(Delivery.broadcast_id, Delivery.contact_id)
+        )
+        changed = result.all()
+        if status in ("failed", "undelivered"):
+            # Reported failed after it left (e.g. outside WhatsApp's window): a linked
+            # member gets the broadcast on their next chat instead.
+            await deliver_elsewhere(session, [(b, c) for b, c in changed if b and c])
+    return len(changed)

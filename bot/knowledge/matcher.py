@@ -1,0 +1,313 @@
+"""Recognising a member's question: which topic, in which language, or honestly none.
+
+Every example of every locale (and every topic title) is brought to one spelling: no case, no
+accents, Latin letters for every script (anyascii), and the usual ways of typing Cyrillic,
+Georgian or Armenian in Latin folded together ("kh"/"h", "ts"/"c", "y"/"i", doubled letters), so
+that "kogda sozdali koaliciyu" meets "когда создали коалицию". Texts are described by TF-IDF
+character n-grams inside words (typos, inflections, missing diacritics) and by words and word
+pairs. A question's score for a topic mixes its nearest example and the topic's centroid (all of
+its examples in all languages at once), which copes with wordings nobody wrote down. Chatty texts
+are also read clause by clause, so that "hi! how many countries..." finds the question behind the
+greeting. Below THRESHOLD the bot does not guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from itertools import repeat
+
+import numpy as np
+from anyascii import anyascii
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from scipy.sparse import csr_matrix, diags, vstack
+
+from bot.i18n import LOCALES
+from bot.knowledge.load import Knowledge
+
+THRESHOLD = 0.15  # below this score the bot says it does not know
+NEAREST = 0.5  # weight of the nearest example; the rest goes to the topic's centroid
+CHAR_WEIGHT = 0.8  # character n-grams; the rest goes to words and word pairs
+UNKNOWN = 0.5  # how much n-grams that no example has lower a question's score
+NGRAMS = range(3, 5)  # 3- and 4-grams: measured better than 3-5 on unseen and misspelt questions
+MAX_CHARS = 600  # a long message is read from its beginning
+CLAUSE_CHARS = 300  # shorter messages are also read clause by clause
+MAX_CLAUSES = 6
+LANGID_CONFIDENCE = 0.9
+LANGID_CHARS = 200  # enough to tell a language
+SMALLTALK = "~"  # label prefix of small-talk entries
+TALK_RATIO = 0.9  # a topic wins over closer small talk when it scores at least this share of it
+OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
+
+_NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
+_WORD = re.compile(r"[^\W_]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_BEFORE_ASCII = str.maketrans({"ъ": "a", "ь": None, "'": None, "’": None, "ʼ": None, "`": None})
+_FOLDS = (
+    ("shch", "s"), ("sch", "s"), ("dzh", "z"), ("dz", "z"), ("dj", "d"), ("ch", "c"), ("sh", "s"),
+    ("zh", "z"), ("kh", "h"), ("gh", "h"), ("ts", "c"), ("tz", "c"), ("ph", "f"), ("th", "t"),
+    ("y", "i"), ("j", "i"), ("w", "v"), ("q", "k"), ("x", "h"),
+)  # fmt: skip
+_DOUBLED = re.compile(r"([a-z])\1+")
+_CLAUSES = re.compile(r"[.!?;:,\n]+|\s[-–—]+\s")
+_SCRIPT = re.compile("([\u0530-\u058f\ufb13-\ufb17])|[\u10a0-\u10ff\u1c90-\u1cbf\u2d00-\u2d2f]")
+_BRAND = re.compile(r"child\s*pact", re.IGNORECASE)
+# The coalition's name is in nearly every question: as one word and no character n-grams, it does
+# not drown the rest of a short question nor pull it towards "who we are"
+_FOLDED_BRAND = re.compile(r"c[aie]{1,2}l?d?pa[ck]t")
+_BRAND_WORD = "childpact"
+_NOT_SERBIAN = re.compile(r"[yqwx]|ch|zh|kh")  # letters Serbian Latin never writes
+_LETTERS = {
+    "uk": set("іїєґ"),
+    "sr": set("ђћџљњјđ"),
+    "az": set("ə"),
+    "tr": set("ığ"),  # after az: Azerbaijani writes them too
+    "sq": set("ë"),
+    "ro": set("șțţă"),
+}
+_LANGID = ["en", "sq", "hy", "az", "bs", "bg", "ka", "ro", "ru", "sr", "tr", "uk", "hr"]
+_SOUTH_SLAVIC = {"bs", "sr", "sr_Latn"}
+_FAMILY = {"bs", "hr", "sr"}
+_TURKIC = {"tr", "az"}
+
+
+_Vector = tuple[np.ndarray, np.ndarray]  # feature ids, weights
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    topic: str | None  # a topic id; None when the bot abstains or it is small talk
+    smalltalk: str | None
+    score: float
+    lang: str  # the language to answer in
+
+
+def normalize(text: str) -> str:
+    """One spelling for every way of typing: no case, no accents, no emoji, Latin letters for
+    every script (so that "skolko stran" meets "сколько стран"), words only."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_BEFORE_ASCII)
+    return " ".join(" ".join(map(_latin, _NOT_TEXT.sub(" ", folded).split())).split())
+
+
+@lru_cache(maxsize=1 << 16)
+def _latin(word: str) -> str:
+    return _NON_WORD.sub(" ", anyascii(word).lower().replace("'", ""))
+
+
+@lru_cache(maxsize=1 << 16)
+def fold(word: str) -> str:
+    """The transliteration variants of a word brought together: "koalitsiyu" -> "koaliciu"."""
+    for typed, common in _FOLDS:
+        word = word.replace(typed, common)
+    return _DOUBLED.sub(r"\1", word)
+
+
+def _features(text: str, synonyms: Mapping[str, str]) -> tuple[Counter[str], Counter[str]]:
+    """Character n-grams inside words, and words with word pairs; a word with a synonym in the
+    knowledge also counts as that word."""
+    words = [
+        _BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())
+    ]
+    meant = [synonyms[word] for word in words if word in synonyms]
+    chars: Counter[str] = Counter()
+    for word in (*words, *meant):
+        if word != _BRAND_WORD:
+            chars.update(_grams(word))
+    terms = Counter(words)
+    terms.update(meant)
+    terms.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+    return chars, terms
+
+
+@lru_cache(maxsize=1 << 16)
+def _grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    return tuple(padded[i : i + n] for n in NGRAMS for i in range(len(padded) - n + 1))
+
+
+class _Space:
+    """One TF-IDF space (characters, or words): vocabulary, idf, and L2-normalised vectors."""
+
+    def __init__(self, documents: list[Counter[str]], offset: int) -> None:
+        frequency: Counter[str] = Counter()
+        for document in documents:
+            frequency.update(document.keys())
+        self.offset = offset
+        self.ids = {feature: offset + i for i, feature in enumerate(frequency)}
+        count = len(documents) + 1
+        self.idf = np.array([math.log(count / (1 + df)) + 1 for df in frequency.values()])
+        self.unknown_idf = math.log(count) + 1
+
+    def vector(self, counts: Counter[str], weight: float, unknown: float) -> _Vector:
+        """Feature ids and weights; ``unknown`` of the weight of features no example has counts
+        in the norm, so that a text mostly about something else scores low."""
+        ids = np.fromiter(map(self.ids.get, counts, repeat(-1)), np.int64, len(counts))
+        tf = 1 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
+        known = ids >= 0
+        values = tf[known] * self.idf[ids[known] - self.offset]
+        missing = unknown * float(np.sum(tf[~known] ** 2)) * self.unknown_idf**2
+        norm = math.sqrt(float(values @ values) + missing) or 1.0
+        return ids[known], values * (weight / norm)
+
+
+class Matcher:
+    """Nearest examples and topic centroids over every locale's examples at once."""
+
+    def __init__(self, knowledge: Knowledge, locales: tuple[str, ...] = LOCALES) -> None:
+        """``locales``: whose examples to learn from (all of them but for experiments)."""
+        self.knowledge = knowledge
+        examples: list[tuple[str, str]] = []  # (label, text)
+        for locale in locales:
+            for topic in knowledge.topics[locale].values():
+                examples += [(topic.id, text) for text in (topic.title, *topic.examples)]
+            for talk in knowledge.smalltalk[locale].values():
+                examples += [(SMALLTALK + talk.id, text) for text in talk.examples]
+            examples += [(OUTSIDE, text) for text in knowledge.outside.get(locale, ())]
+        examples.sort(key=lambda example: example[0])
+        labels = [label for label, _ in examples]
+        self._names = sorted(set(labels))
+        self._starts = np.array([labels.index(name) for name in self._names])
+        kinds = [name[:1] for name in self._names]
+        self._talks = np.array([i for i, kind in enumerate(kinds) if kind == SMALLTALK])
+        self._topics = np.array(
+            [i for i, kind in enumerate(kinds) if kind not in (SMALLTALK, OUTSIDE)]
+        )
+        # examples stay as written: synonyms only widen what a question can meet
+        features = [_features(text, {}) for _, text in examples]
+        self._synonyms = _synonyms(knowledge, locales)
+        self._chars = _Space([chars for chars, _ in features], 0)
+        self._terms = _Space([terms for _, terms in features], len(self._chars.ids))
+        width = len(self._chars.ids) + len(self._terms.ids)
+        rows = [self._vector(chars, terms, unknown=0.0) for chars, terms in features]
+        matrix = csr_matrix(
+            (
+                np.concatenate([values for _, values in rows]),
+                np.concatenate([ids for ids, _ in rows]),
+                np.cumsum([0] + [len(ids) for ids, _ in rows]),
+            ),
+            shape=(len(rows), width),
+        )
+        label_of = np.searchsorted(self._starts, np.arange(len(rows)), side="right") - 1
+        members = csr_matrix((np.ones(len(rows)), (label_of, np.arange(len(rows)))))
+        centroids = members @ matrix
+        norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
+        centroids = diags(1 / np.maximum(norms, 1e-12)) @ centroids
+        # feature -> examples then centroids: a question only reads the rows of its features
+        postings = vstack([matrix, centroids]).T.tocsr()
+        self._indptr, self._columns, self._values = postings.indptr, postings.indices, postings.data
+        self._lengths = np.diff(self._indptr)
+        self._count = len(rows)
+        self._languages = _identifier()
+
+    def _vector(self, chars: Counter[str], terms: Counter[str], unknown: float) -> _Vector:
+        char_ids, char_values = self._chars.vector(chars, CHAR_WEIGHT, unknown)
+        term_ids, term_values = self._terms.vector(terms, 1 - CHAR_WEIGHT, unknown)
+        return np.concatenate([char_ids, term_ids]), np.concatenate([char_values, term_values])
+
+    def scores(self, text: str) -> np.ndarray | None:
+        """Every label's score for one text (None when nothing in it can be read)."""
+        ids, weights = self._vector(*_features(text, self._synonyms), unknown=UNKNOWN)
+        if not len(ids):
+            return None
+        starts, lengths = self._indptr[ids], self._lengths[ids]
+        ends = np.cumsum(lengths)
+        spots = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
+        similarity = np.bincount(
+            self._columns[spots],
+            self._values[spots] * np.repeat(weights, lengths),
+            minlength=self._count + len(self._names),
+        )
+        nearest = np.maximum.reduceat(similarity[: self._count], self._starts)
+        return NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
+
+    def match(self, text: str, member_locale: str) -> Match:
+        text = text[:MAX_CHARS]
+        lang = self.language(text, member_locale)
+        (score, topic), (talk_score, talk) = self.best(text)
+        if score >= THRESHOLD:
+            return Match(topic, None, score, lang)
+        if talk_score >= THRESHOLD:
+            return Match(None, talk, talk_score, lang)
+        return Match(None, None, max(score, talk_score), lang)
+
+    def best(self, text: str) -> tuple[tuple[float, str], tuple[float, str]]:
+        """The best topic and the best small talk, over the whole text and each of its clauses
+        (a greeting or thanks glued to a question must not hide it)."""
+        candidates = [text]
+        if len(text) <= CLAUSE_CHARS:  # a long message is read as a whole
+            clauses = [clause for clause in _CLAUSES.split(text) if _WORD.search(clause)]
+            candidates += clauses[:MAX_CLAUSES] if len(clauses) > 1 else []
+        topic, talk = (0.0, ""), (0.0, "")
+        for candidate in candidates:
+            scores = self.scores(candidate)
+            if scores is None:
+                continue
+            if self._names[int(np.argmax(scores))] == OUTSIDE:
+                continue  # closest to what the bot does not answer: this reading proposes nothing
+            # a topic nearly as close as small talk still counts: "a person, not a bot" is a
+            # question for the secretariat that mentions the bot
+            best_talk = int(self._talks[np.argmax(scores[self._talks])])
+            talk = max(talk, (float(scores[best_talk]), self._names[best_talk][len(SMALLTALK) :]))
+            best = int(self._topics[np.argmax(scores[self._topics])])
+            if scores[best] >= TALK_RATIO * scores[best_talk]:
+                topic = max(topic, (float(scores[best]), self._names[best]))
+        return topic, talk
+
+    def language(self, text: str, member_locale: str) -> str:
+        """The question's language when it is clear, else the member's."""
+        script = _SCRIPT.search(text)
+        if script:
+            return "hy" if script.group(1) else "ka"
+        letters = set(text.casefold())
+        for locale, distinctive in _LETTERS.items():
+            if letters & distinctive:
+                return _variant(locale, member_locale, text)
+        plain = _BRAND.sub(" ", text)  # "childpact" is in every language
+        if len(normalize(plain).split()) < 3:
+            return member_locale
+        sure: Counter[str] = Counter()
+        for found, probability in self._languages.rank(plain[:LANGID_CHARS]):
+            sure["sr" if found in _FAMILY else found] += probability  # bs, hr, sr: one family
+        found, confidence = sure.most_common(1)[0]
+        if confidence < LANGID_CONFIDENCE:
+            return member_locale
+        if found == "sr" and _NOT_SERBIAN.search(plain.casefold()):
+            return member_locale  # Latin-typed Russian or Bulgarian ("kak da stanem chlenove")
+        return _variant(found, member_locale, text)
+
+
+def _synonyms(knowledge: Knowledge, locales: tuple[str, ...]) -> dict[str, str]:
+    """Every locale's variants, spelt as questions are, each to the word it stands for."""
+    spelt = {}
+    for locale in locales:
+        for word, variants in knowledge.synonyms.get(locale, {}).items():
+            spelt.update((_spelling(variant), _spelling(word)) for variant in variants)
+    return spelt
+
+
+def _spelling(word: str) -> str:
+    return " ".join(fold(part) for part in normalize(word).split())
+
+
+def _variant(found: str, member_locale: str, text: str) -> str:
+    """Close kin keep the member's own variant (bs, sr, sr_Latn; tr, az); else Serbian's script
+    is the text's."""
+    if found in _FAMILY:
+        if member_locale in _SOUTH_SLAVIC:
+            return member_locale
+        return "sr" if any("\u0400" <= c <= "\u04ff" for c in text) else "sr_Latn"
+    if found in _TURKIC and member_locale in _TURKIC:
+        return member_locale
+    return found if found in LOCALES else member_locale
+
+
+@cache
+def _identifier() -> LanguageIdentifier:
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(_LANGID)
+    return identifier

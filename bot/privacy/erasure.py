@@ -1,0 +1,173 @@
+"""Erasing members: every row about a set of contact ids (one person may have several), and the
+coordination keys that name them. Anonymous survey answers stay, unlinked from the member."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation.engine import contact_key
+from bot.coordination import Coordinator
+from bot.secretariat.inbox import as_kept
+from bot.storage.models import (
+    Consent,
+    Contact,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    Inbound,
+    LinkCode,
+    LinkFailure,
+    Person,
+    Survey,
+    SurveyAnswer,
+    SurveyResponse,
+    UnansweredQuestion,
+)
+
+QUIET: dict[str, Any] = {"synchronize_session": False}
+
+
+@dataclass
+class Erased:
+    """What an erasure removed: how many contacts, and the coordination keys to forget once
+    the transaction commits."""
+
+    contacts: int = 0
+    keys: list[str] = field(default_factory=list)
+
+
+def _at(column_channel: Any, column_address: Any, addresses: list[tuple[str, str]]) -> Any:
+    if not addresses:
+        return false()
+    return or_(*(and_(column_channel == c, column_address == a) for c, a in addresses))
+
+
+async def erase(session: AsyncSession, contact_ids: list[int]) -> Erased:
+    """Delete the contacts and everything personal about them, in the caller's transaction.
+    Rows already loaded in ``session`` are not refreshed: callers expunge what they hold."""
+    contacts = (
+        await session.execute(
+            select(Contact.id, Contact.channel, Contact.address, Contact.person_id).where(
+                Contact.id.in_(contact_ids)
+            )
+        )
+    ).all()
+    if not contacts:
+        return Erased()
+    ids = [c.id for c in contacts]
+    addresses = [(c.channel, c.address) for c in contacts]
+    inbound = (
+        await session.execute(
+            select(Inbound.id, Inbound.channel, Inbound.platform_id, Inbound.message).where(
+                _at(Inbound.channel, Inbound.address, addresses)
+            )
+        )
+    ).all()
+    inbound_ids = [row.id for row in inbound]
+    await _unanswered(session, [str((row.message or {}).get("text") or "") for row in inbound])
+    await _conversations(session, ids)
+    mine: list[ColumnElement[bool]] = [
+        Delivery.contact_id.in_(ids),
+        _at(Delivery.channel, Delivery.address, addresses),
+    ]
+    if inbound_ids:  # what went to the staff chats about their messages (alerts)
+        mine.append(Delivery.inbound_id.in_(inbound_ids))
+    await session.execute(delete(Delivery).where(or_(*mine)).execution_options(**QUIET))
+    await _surveys(session, ids)
+    await session.execute(
+        delete(Consent).where(Consent.contact_id.in_(ids)).execution_options(**QUIET)
+    )
+    if inbound_ids:
+        await session.execute(
+            delete(Inbound).where(Inbound.id.in_(inbound_ids)).execution_options(**QUIET)
+        )
+    for table in (LinkCode, LinkFailure):  # cascaded by the database too; SQLite may not
+        await session.execute(
+            delete(table).where(table.contact_id.in_(ids)).execution_options(**QUIET)
+        )
+    await session.execute(delete(Contact).where(Contact.id.in_(ids)).execution_options(**QUIET))
+    await _people(session, {c.person_id for c in contacts if c.person_id is not None})
+    keys = [f"seen:{row.channel}:{row.platform_id}" for row in inbound]
+    for channel, address in addresses:
+        keys += [f"rate:{contact_key(channel, address)}", f"web:{contact_key(channel, address)}"]
+    return Erased(len(ids), keys)
+
+
+async def _people(session: AsyncSession, person_ids: set[int]) -> None:
+    """A person left with one chat is no longer linked; with none, they are gone."""
+    for person_id in person_ids:
+        left = (
+            await session.scalars(select(Contact.id).where(Contact.person_id == person_id))
+        ).all()
+        if len(left) == 1:
+            await session.execute(
+                update(Contact).where(Contact.id == left[0]).values(person_id=None)
+                .execution_options(**QUIET)
+            )  # fmt: skip
+        if len(left) <= 1:
+            await session.execute(
+                delete(Person).where(Person.id == person_id).execution_options(**QUIET)
+            )
+
+
+async def _unanswered(session: AsyncSession, texts: list[str]) -> None:
+    """The questions they asked that the bot could not answer (kept without a link to them)."""
+    keys = {as_kept(text)[1] for text in texts if text.strip()}
+    if keys:
+        await session.execute(
+            delete(UnansweredQuestion)
+            .where(UnansweredQuestion.normalised.in_(keys))
+            .execution_options(**QUIET)
+        )
+
+
+async def _conversations(session: AsyncSession, ids: list[int]) -> None:
+    threads = select(Conversation.id).where(Conversation.contact_id.in_(ids))
+    relayed = select(ConversationMessage.delivery_id).where(
+        ConversationMessage.conversation_id.in_(threads),
+        ConversationMessage.delivery_id.is_not(None),
+    )
+    # What was relayed of their messages to the secretariat's chat goes first.
+    await session.execute(
+        delete(Delivery).where(Delivery.id.in_(relayed)).execution_options(**QUIET)
+    )
+    await session.execute(
+        delete(ConversationMessage)
+        .where(ConversationMessage.conversation_id.in_(threads))
+        .execution_options(**QUIET)
+    )
+    await session.execute(
+        delete(Conversation).where(Conversation.contact_id.in_(ids)).execution_options(**QUIET)
+    )
+
+
+async def _surveys(session: AsyncSession, ids: list[int]) -> None:
+    """Their answers go, except those of anonymous surveys, which stay without them."""
+    anonymous = select(Survey.id).where(Survey.anonymous.is_(True))
+    named = select(SurveyResponse.id).where(
+        SurveyResponse.contact_id.in_(ids), SurveyResponse.survey_id.not_in(anonymous)
+    )
+    await session.execute(
+        delete(SurveyAnswer).where(SurveyAnswer.response_id.in_(named)).execution_options(**QUIET)
+    )
+    await session.execute(
+        delete(SurveyResponse)
+        .where(SurveyResponse.contact_id.in_(ids), SurveyResponse.survey_id.not_in(anonymous))
+        .execution_options(**QUIET)
+    )
+    await session.execute(
+        update(SurveyResponse)
+        .where(SurveyResponse.contact_id.in_(ids))
+        .values(contact_id=None, organisation=None)
+        .execution_options(**QUIET)
+    )
+
+
+async def forget(coordinator: Coordinator, erased: Erased) -> None:
+    """Drop the dedupe marks, rate buckets and wake-up counters that name erased contacts."""
+    if erased.keys:
+        await coordinator.forget(erased.keys)

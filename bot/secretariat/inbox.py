@@ -1,0 +1,212 @@
+"""The secretariat's inbox in the database: conversations, their messages, unanswered questions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import fold
+from bot.secretariat.accounts import Staff, member_scope
+from bot.storage.models import (
+    Contact,
+    Conversation,
+    ConversationMessage,
+    Delivery,
+    UnansweredQuestion,
+    utcnow,
+)
+
+QUESTION_LIMIT = 500  # characters of an unanswered question that are kept
+KINDS = ("safeguarding", "question", "secretariat")
+# The log shows what members ask, not who they are: a number long enough to be a phone goes.
+_PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
+
+
+def as_kept(question: str) -> tuple[str, str]:
+    """A question as the log keeps it, and the key that finds it again."""
+    question = " ".join(_PHONE.sub("…", question).split())[:QUESTION_LIMIT]
+    return question, fold(question)[:QUESTION_LIMIT] or question
+
+
+async def count_unanswered(session: AsyncSession, locale: str, question: str) -> None:
+    """Log a question the bot could not answer; the same question again counts one more."""
+    question, key = as_kept(question)
+    if not question:
+        return
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(UnansweredQuestion).values(
+        locale=locale, question=question, normalised=key, count=1, first_at=now, last_at=now
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["locale", "normalised"],
+            set_={"count": UnansweredQuestion.count + 1, "last_at": now},
+        )
+    )
+
+
+async def open_conversation(session: AsyncSession, contact_id: int, kind: str) -> Conversation:
+    """The member's open conversation, or a new one of ``kind``: one thread at a time."""
+    found = await session.scalar(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.status == "open")
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if found is None:
+        found = Conversation(contact_id=contact_id, kind=kind, status="open")
+        session.add(found)
+        await session.flush()
+    elif kind == "safeguarding" and found.kind != "safeguarding":
+        found.kind = "safeguarding"  # a disclosure makes the whole thread urgent
+    return found
+
+
+async def add_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    direction: str,
+    text: str,
+    delivery_id: int | None = None,
+) -> ConversationMessage:
+    message = ConversationMessage(
+        conversation_id=conversation.id, direction=direction, text=text, delivery_id=delivery_id
+    )
+    session.add(message)
+    conversation.updated_at = utcnow()
+    if conversation.status != "open":
+        # An answer to a closed thread opens it again: the member is talking with someone.
+        conversation.status, conversation.closed_at = "open", None
+    await session.flush()
+    return message
+
+
+async def message_count(session: AsyncSession, conversation_id: int) -> int:
+    found = await session.scalar(
+        select(func.count())
+        .select_from(ConversationMessage)
+        .where(ConversationMessage.conversation_id == conversation_id)
+    )
+    return int(found or 0)
+
+
+async def thread_of(session: AsyncSession, chat: str, platform_id: str) -> Conversation | None:
+    """The conversation of the message we posted in a staff chat as ``platform_id``."""
+    return await session.scalar(
+        select(Conversation)
+        .join(ConversationMessage, ConversationMessage.conversation_id == Conversation.id)
+        .join(Delivery, Delivery.id == ConversationMessage.delivery_id)
+        .where(
+            Delivery.channel == "telegram",
+            Delivery.address == chat,
+            Delivery.platform_id == platform_id,
+        )
+        .limit(1)
+    )
+
+
+async def close(
+    session: AsyncSession, *, contact_id: int | None = None, conversation_id: int | None = None
+) -> list[int]:
+    """Close a member's open conversations, or one conversation; the ids that were open."""
+    where = [Conversation.status == "open"]
+    if contact_id is not None:
+        where.append(Conversation.contact_id == contact_id)
+    if conversation_id is not None:
+        where.append(Conversation.id == conversation_id)
+    now = utcnow()
+    result = await session.execute(
+        update(Conversation)
+        .where(*where)
+        .values(status="closed", closed_at=now, updated_at=now)
+        .returning(Conversation.id)
+    )
+    return [row[0] for row in result.all()]
+
+
+async def assign(session: AsyncSession, conversation_id: int, staff_id: int | None) -> bool:
+    """Give the conversation to one person of the secretariat, or to nobody; False when there
+    is no such conversation."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(assignee_id=staff_id, updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reopen(session: AsyncSession, conversation_id: int) -> bool:
+    """Open a closed conversation again; False when it was not closed (or does not exist)."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.status == "closed")
+        .values(status="open", closed_at=None, updated_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Thread:
+    """A conversation with its member and its messages, for the inbox."""
+
+    conversation: Conversation
+    contact: Contact
+    messages: list[ConversationMessage]
+
+
+async def threads(
+    session: AsyncSession,
+    status: str | None = "open",
+    limit: int = 100,
+    ids: list[int] | None = None,
+    staff: Staff | None = None,
+    offset: int = 0,
+) -> list[Thread]:
+    """Conversations, safeguarding first, then the most recently active; with ``staff``, only
+    those of the members in their country scope."""
+    urgent = case((Conversation.kind == "safeguarding", 0), else_=1)
+    query = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
+    if staff is not None:
+        query = member_scope(query, staff)
+    if status:
+        query = query.where(Conversation.status == status)
+    if ids is not None:
+        query = query.where(Conversation.id.in_(ids))
+    rows = (
+        await session.execute(
+            query.order_by(urgent, Conversation.updated_at.desc(), Conversation.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+    ids = [conversation.id for conversation, _ in rows]
+    messages: dict[int, list[ConversationMessage]] = {i: [] for i in ids}
+    if ids:
+        found = await session.scalars(
+            select(ConversationMessage)
+            .where(ConversationMessage.conversation_id.in_(ids))
+            .order_by(ConversationMessage.id)
+        )
+        for message in found:
+            messages[message.conversation_id].append(message)
+    return [Thread(c, contact, messages[c.id]) for c, contact in rows]
+
+
+async def top_unanswered(
+    session: AsyncSession, limit: int = 50, locale: str | None = None
+) -> list[UnansweredQuestion]:
+    query = select(UnansweredQuestion)
+    if locale:
+        query = query.where(UnansweredQuestion.locale == locale)
+    found = await session.scalars(
+        query.order_by(UnansweredQuestion.count.desc(), UnansweredQuestion.last_at.desc()).limit(
+            limit
+        )
+    )
+    return list(found)

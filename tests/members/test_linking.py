@@ -1,0 +1,79 @@
+"""Link codes and people, on both databases: a new code ends the old one, the newest
+settings win but the latest agreement to the privacy notice holds, and wrong codes from many
+chats at once stop every guess for a while."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.members import linking
+from bot.storage.db import Database
+from bot.storage.models import Contact, LinkFailure, utcnow
+
+
+async def test_codes_people_and_the_overall_limit(backend):
+    db = Database(backend.database_url, schema=backend.schema)
+    try:
+        await db.migrate()
+        async with db.session() as session, session.begin():
+            now = utcnow()
+            tg = Contact(channel="telegram", address="1", status="active", locale="ro",
+                         flow_data={}, choices=[])  # fmt: skip
+            wa = Contact(channel="whatsapp", address="whatsapp:+1", status="active",
+                         flow_data={}, choices=[])  # fmt: skip
+            session.add_all([tg, wa])
+            await session.flush()
+            wa.settings_at = now - timedelta(days=1)
+            tg.settings_at = now  # the newest settings: Romanian
+
+            first = await linking.issue(session, tg)
+            second = await linking.issue(session, tg)
+            if first != second:
+                assert (await linking.redeem(session, wa, first)).result == "expired"
+            # Many chats guessing at once: every chat waits, the right code too.
+            failure = await session.get(LinkFailure, wa.id)
+            if failure is None:
+                failure = LinkFailure(contact_id=wa.id)
+                session.add(failure)
+            failure.count, failure.last_at = linking.MAX_FAILURES_OVERALL, now
+            await session.flush()
+            assert (await linking.redeem(session, tg, second)).result == "locked"
+            failure.count, failure.last_at = 1, now - linking.LOCKOUT * 2
+            await session.flush()
+
+            linked = await linking.redeem(session, wa, second)
+            assert linked.result == "linked"
+            assert tg.person_id is not None and tg.person_id == wa.person_id
+            assert wa.locale == "ro"
+            assert await linking.person_contact_ids(session, wa) == sorted([tg.id, wa.id])
+    finally:
+        await db.dispose()
+
+
+async def test_linking_keeps_the_latest_agreement_even_when_the_other_chat_changed_later(backend):
+    db = Database(backend.database_url, schema=backend.schema)
+    try:
+        await db.migrate()
+        async with db.session() as session, session.begin():
+            now = utcnow()
+            agreed = Contact(channel="telegram", address="2", status="active", locale="ro",
+                             flow_data={}, choices=[])  # fmt: skip
+            stopped = Contact(channel="whatsapp", address="whatsapp:+2", status="active",
+                              locale="uk", flow_data={}, choices=[])  # fmt: skip
+            session.add_all([agreed, stopped])
+            await session.flush()
+            agreed.consent_version, agreed.consent_at = "2", now - timedelta(hours=1)
+            stopped.consent_version, stopped.consent_at = "1", now - timedelta(days=30)
+            agreed.settings_at = now - timedelta(hours=1)
+            # "stop" needs no agreement: this chat's settings are newer, its consent older.
+            stopped.status, stopped.settings_at = "stopped", now
+
+            linked = await linking.redeem(session, agreed, await linking.issue(session, stopped))
+            assert linked.result == "linked"
+            for contact in (agreed, stopped):
+                assert (contact.status, contact.locale) == ("stopped", "uk")  # the newest
+                assert contact.consent_version == "2"  # the latest agreement
+                assert contact.consent_at == now - timedelta(hours=1)
+                assert contact.settings_at == now  # taking the agreement changed nothing
+    finally:
+        await db.dispose()

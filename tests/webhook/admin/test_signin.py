@@ -1,0 +1,183 @@
+"""Signing in to the dashboard: wrong passwords slow down and lock, forms need their CSRF
+token, sessions end when idle or old, invitations work once; all of it on both backends."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from bot.secretariat import accounts
+from bot.storage.models import ApiToken, AuditEntry, StaffSession, utcnow
+from tests.webhook.admin.dashboard import PASSWORD, csrf_of, dashboard
+from webhook.auth import SESSION_COOKIE
+
+ADMIN = "admin@childpact.org"
+
+
+async def actions(board, action: str) -> list[AuditEntry]:
+    async with board.stack.service.db.session() as session:
+        found = await session.scalars(select(AuditEntry).where(AuditEntry.action == action))
+        return list(found)
+
+
+async def test_sign_in_fails_with_one_message_then_succeeds_and_signs_out(backend):
+    async with dashboard(backend) as board, board.client() as http:
+        page = await http.get("/admin/members?country=MD")
+        assert page.status_code == 303 and page.headers["location"].startswith("/admin/login?next=")
+        form = await http.get(page.headers["location"])
+        token = csrf_of(form.text)
+        wrong = await http.post(
+            "/admin/login", data={"email": ADMIN, "password": "nope-nope-nope", "csrf_token": token}
+        )
+        unknown = await http.post(
+            "/admin/login", data={"email": "who@x.org", "password": PASSWORD, "csrf_token": token}
+        )
+        assert wrong.status_code == unknown.status_code == 401
+        message = "The e-mail address or the password is not right."
+        assert message in wrong.text and message in unknown.text  # nothing tells which was wrong
+        assert SESSION_COOKIE not in wrong.cookies
+
+        right = await http.post("/admin/login", data={
+            "email": "  Admin@ChildPact.org ", "password": PASSWORD, "csrf_token": token,
+            "next": "/admin/members?country=MD"})  # fmt: skip
+        assert right.status_code == 303 and right.headers["location"] == "/admin/members?country=MD"
+        cookie = right.headers["set-cookie"]
+        assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+        members = await http.get("/admin/members?country=MD")
+        assert members.status_code == 200 and "Sign out" in members.text
+
+        elsewhere = await http.post("/admin/login", data={
+            "email": ADMIN, "password": PASSWORD, "csrf_token": token, "next": "//evil.example/"})  # fmt: skip
+        assert elsewhere.headers["location"] == "/admin"  # never off to another site
+
+        members = await http.get("/admin/members")  # the newest sign-in has its own token
+        out = await http.post("/admin/logout", data={"csrf_token": csrf_of(members.text)})
+        assert out.status_code == 303
+        assert (await http.get("/admin")).status_code == 303
+        assert len(await actions(board, "login")) == 2
+        assert len(await actions(board, "logout")) == 1
+
+
+async def test_failed_sign_ins_slow_down_then_lock_and_the_page_says_so(backend, monkeypatch):
+    monkeypatch.setattr(accounts, "MAX_DELAY", 0.3)  # the real pause is 5 s; the shape is the same
+    async with dashboard(backend) as board, board.client() as http:
+        token = csrf_of((await http.get("/admin/login")).text)
+
+        async def attempt(password: str) -> tuple[float, str]:
+            started = time.monotonic()
+            response = await http.post(
+                "/admin/login", data={"email": ADMIN, "password": password, "csrf_token": token}
+            )
+            return time.monotonic() - started, response.text
+
+        for _ in range(3):
+            took, text = await attempt("wrong password")
+            assert "waits a little longer" not in text
+        took, text = await attempt("wrong password")
+        assert took >= 0.3 and "waits a little longer" in text
+        for _ in range(6):
+            took, text = await attempt("wrong password")
+        assert "Sign-in is paused until" in text
+        took, text = await attempt(PASSWORD)  # even the right password waits for the lock
+        assert "Sign-in is paused until" in text and took >= 0.3
+        assert not await actions(board, "login")
+
+
+async def test_forms_without_the_right_csrf_token_are_refused_and_change_nothing(backend):
+    async with dashboard(backend) as board:
+        member = await board.member("RO")
+        editor = await board.sign_in("editor@childpact.org")
+        for token in (None, "", "not-the-token"):
+            data = {"name": "report"} if token is None else {"name": "report", "csrf_token": token}
+            refused = await editor.http.post("/admin/tokens", data=data)
+            assert refused.status_code == 403 and "<html" in refused.text
+            gone = await editor.http.post(
+                f"/admin/members/{member}/delete",
+                data={
+                    "confirm": str(member),
+                    **({"csrf_token": token} if token is not None else {}),
+                },
+            )
+            assert gone.status_code == 403
+        async with board.stack.service.db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(ApiToken)) == 0
+        assert (await editor.get(f"/admin/members/{member}")).status_code == 200
+        assert (await editor.post("/admin/tokens", {"name": "report"})).status_code == 200
+
+        async with board.client() as stranger:  # sign-in form without its cookie's token
+            refused = await stranger.post(
+                "/admin/login", data={"email": ADMIN, "password": PASSWORD, "csrf_token": "x"}
+            )
+            assert refused.status_code == 403 and SESSION_COOKIE not in refused.cookies
+        await editor.close()
+
+
+async def test_a_session_ends_when_idle_and_when_old(backend):
+    async with dashboard(backend, session_idle_minutes=30, session_hours=8) as board:
+        for column, age in (
+            ("seen_at", timedelta(minutes=31)),
+            ("expires_at", timedelta(seconds=1)),
+        ):
+            person = await board.sign_in(ADMIN)
+            assert (await person.get("/admin")).status_code == 200
+            async with board.stack.service.db.session() as session, session.begin():
+                when = utcnow() - age
+                await session.execute(update(StaffSession).values({column: when}))
+            page = await person.get("/admin/inbox")
+            assert page.status_code == 303 and page.headers["location"].startswith("/admin/login")
+            login = await person.http.get(page.headers["location"])
+            assert "Sign in to the dashboard" in login.text
+            refused = await person.post("/admin/tokens", {"name": "late"})
+            assert refused.status_code == 303  # back to sign-in, nothing created
+            polled = await person.get("/admin/inbox/list?show=open", headers={
+                "HX-Request": "true", "HX-Current-URL": f"{board.stack.url}/admin/inbox?show=open"})  # fmt: skip
+            assert polled.status_code == 204  # htmx leaves the page for sign-in, then back
+            assert (
+                polled.headers["HX-Redirect"] == "/admin/login?next=%2Fadmin%2Finbox%3Fshow%3Dopen"
+            )
+            await person.close()
+
+
+async def test_an_invitation_is_taken_once_and_signs_the_person_in(backend):
+    async with dashboard(backend) as board:
+        admin = await board.sign_in(ADMIN)
+        page = await admin.post(
+            "/admin/accounts/invite",
+            {"email": "ana@childpact.org", "role": "editor", "country": "MD", "locale": "ro"},
+        )
+        link = re.search(r'id="invite-link">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
+        path = link[link.index("/admin/invite/") :]
+        async with board.client() as ana:
+            form = await ana.get(path)
+            assert 'lang="ro"' in form.text and "Bun venit" in form.text
+            token = csrf_of(form.text)
+            short = await ana.post(
+                path,
+                data={
+                    "name": "Ana",
+                    "password": "short",
+                    "password2": "short",
+                    "csrf_token": token,
+                },
+            )
+            assert short.status_code == 400 and "cel puțin 10 caractere" in short.text
+            done = await ana.post(
+                path,
+                data={
+                    "name": "Ana",
+                    "password": PASSWORD,
+                    "password2": PASSWORD,
+                    "csrf_token": token,
+                },
+            )
+            assert done.status_code == 303
+            home = await ana.get(done.headers["location"])
+            assert "Ana" in home.text and "Contul dumneavoastră este gata" in home.text
+            again = await ana.get(path, headers={"Accept-Language": "ro-RO,ro;q=0.9,en;q=0.5"})
+            assert again.status_code == 404 and "nu mai este valabil" in again.text
+        assert len(await actions(board, "account.invite")) == 1
+        assert len(await actions(board, "account.accept_invite")) == 1
+        await admin.close()

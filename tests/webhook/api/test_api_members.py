@@ -1,0 +1,130 @@
+"""The members API: search, one member, CSV export and deletion, for every role and scope."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import func, select
+
+from bot.storage.models import AuditEntry, Contact, Conversation, Delivery, Inbound
+from tests.webhook.api.conftest import PHONE, SECRET_TEXT
+
+ROUTES = [
+    ("GET", "/api/members"),
+    ("GET", "/api/members.csv"),
+    ("GET", "/api/members/1"),
+    ("DELETE", "/api/members/1"),
+]
+
+
+async def ids(api, who, query=""):
+    response = await api.call(who, "GET", f"/api/members{query}")
+    assert response.status_code == 200, response.text
+    return {m["id"] for m in response.json()["members"]}, response.json()
+
+
+async def test_every_role_searches_within_its_country_scope(api):
+    ro, md = api.members["ro"], api.members["md"]
+    for who in ("admin", "editor", "viewer"):
+        assert (await ids(api, who))[0] == {ro, md}
+    found, page = await ids(api, "md_editor")
+    assert found == {md} and page["total"] == 1
+    assert (await ids(api, "md_editor", "?country=RO"))[0] == set()
+    assert (await ids(api, "admin", "?q=salvați"))[0] == {ro}
+    assert (await ids(api, "admin", "?q=SALVAȚI"))[0] == {ro}
+    assert (await ids(api, "admin", "?q=%2B373 69 123 456"))[0] == {md}  # a phone, as typed
+    assert (await ids(api, "admin", f"?q={md}"))[0] == {md}
+    assert (await ids(api, "admin", "?channel=telegram&locale=ro"))[0] == {ro}
+    assert (await ids(api, "admin", "?organisation=cnpac"))[0] == {md}
+    assert (await ids(api, "admin", "?status=active"))[0] == {ro, md}
+    assert (await ids(api, "admin", "?status=unreachable"))[0] == set()
+    found, page = await ids(api, "admin", "?limit=1&offset=1")
+    assert page["total"] == 2 and len(found) == 1 and page["limit"] == 1
+    newest = (await api.call("admin", "GET", "/api/members")).json()["members"]
+    assert [m["id"] for m in newest] == [md, ro]
+    assert PHONE not in str(newest) and "address" not in newest[0]
+    bad = await api.call("admin", "GET", "/api/members?status=sleeping")
+    assert bad.status_code == 422
+
+
+async def test_an_unreachable_member_shows_as_unreachable_whatever_they_chose(api):
+    async with api.service.db.session() as session, session.begin():
+        member = await session.get(Contact, api.members["ro"])
+        member.status, member.unreachable_at = "stopped", func.now()
+    assert (await ids(api, "admin", "?status=unreachable"))[0] == {api.members["ro"]}
+    assert (await ids(api, "admin", "?status=stopped"))[0] == set()
+    one = await api.call("viewer", "GET", f"/api/members/{api.members['ro']}")
+    assert one.json()["status"] == "unreachable"
+
+
+async def test_a_member_with_their_history_within_scope_only(api):
+    md = api.members["md"]
+    for who in ("admin", "editor", "viewer", "md_editor"):
+        response = await api.call(who, "GET", f"/api/members/{md}")
+        assert response.status_code == 200, (who, response.text)
+    member = response.json()
+    assert member["country"] == "MD" and member["organisation"] == "CNPAC Moldova"
+    assert [(h["direction"], h["text"]) for h in member["history"]] == [
+        ("in", SECRET_TEXT),
+        ("out", "hello md"),
+    ]
+    assert member["conversations"] == [api.conversations["md"]]
+    assert PHONE not in response.text
+    other = await api.call("md_editor", "GET", f"/api/members/{api.members['ro']}")
+    assert other.status_code == 404
+    assert (await api.call("admin", "GET", "/api/members/999999")).status_code == 404
+    brief = await api.call("admin", "GET", f"/api/members/{md}?history=0")
+    assert brief.json()["history"] == []
+
+
+async def test_the_csv_export_has_no_chat_addresses_and_keeps_to_the_scope(api):
+    response = await api.call("viewer", "GET", "/api/members.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == [
+        "id", "channel", "status", "locale", "country", "organisation", "created_at",
+        "last_inbound_at",
+    ]  # fmt: skip
+    assert {int(r["id"]) for r in rows} == set(api.members.values())
+    assert PHONE not in response.text and "400000001" not in response.text
+    scoped = await api.call("md_editor", "GET", "/api/members.csv?status=active")
+    assert [r["country"] for r in csv.DictReader(io.StringIO(scoped.text))] == ["MD"]
+    filtered = await api.call("admin", "GET", "/api/members.csv?country=RO")
+    assert [r["organisation"] for r in csv.DictReader(io.StringIO(filtered.text))] == [
+        "Salvați Copiii"
+    ]
+
+
+async def test_editors_delete_a_member_and_all_their_rows_and_the_log_keeps_the_id(api):
+    md, ro = api.members["md"], api.members["ro"]
+    assert (await api.call("viewer", "DELETE", f"/api/members/{md}")).status_code == 403
+    assert (await api.call("md_editor", "DELETE", f"/api/members/{ro}")).status_code == 404
+    response = await api.call("md_editor", "DELETE", f"/api/members/{md}")
+    assert response.status_code == 204
+    assert (await api.call("admin", "GET", f"/api/members/{md}")).status_code == 404
+    assert (await api.call("admin", "DELETE", f"/api/members/{md}")).status_code == 404
+    async with api.service.db.session() as session:
+        left = [
+            await session.scalar(select(func.count()).select_from(model).where(where))
+            for model, where in (
+                (Inbound, Inbound.address == PHONE),
+                (Delivery, Delivery.address == PHONE),
+                (Conversation, Conversation.contact_id == md),
+            )
+        ]
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "member.delete"))
+        kept = await session.scalar(select(func.count()).select_from(Inbound))
+    assert left == [0, 0, 0] and kept == 1  # the other member's message stays
+    assert entry.target == f"member:{md}" and entry.actor == "md_editor@childpact.org"
+    assert entry.detail == {}
+    assert (await api.call("editor", "DELETE", f"/api/members/{ro}")).status_code == 204
+
+
+async def test_the_members_api_wants_credentials(api):
+    for method, path in ROUTES:
+        response = await api.call(None, method, path)
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"

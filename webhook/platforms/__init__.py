@@ -1,0 +1,2 @@
+"""The platforms' webhooks: verify, parse, store, then acknowledge (Telegram and Twilio
+WhatsApp)."""

@@ -1,0 +1,114 @@
+"""POST /webhook/whatsapp and its status callbacks: check Twilio's signature, store, acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy import select, update
+
+from app.service import Service
+from bot.channels.base import Outcome
+from bot.channels.whatsapp import classify_error
+from bot.delivery.sender import record_status
+from bot.storage.models import Contact, Delivery, utcnow
+from webhook.deps import ServiceDep, fits, public_url, read_body, storable, store_then_handle
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+FINAL_FAILURES = ("failed", "undelivered")
+
+
+async def _signed_form(request: Request, service: Service) -> dict[str, str]:
+    channel = service.channels.get("whatsapp")
+    if channel is None:
+        raise HTTPException(404, "the WhatsApp channel is off")
+    body = await read_body(request, service.settings.max_body_bytes)
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, "not a form") from exc
+    url = public_url(request, service.settings.public_url)
+    if not channel.validate(url, form, request.headers.get("x-twilio-signature")):  # type: ignore[attr-defined]
+        service.metrics.inbound.labels("whatsapp", "rejected").inc()
+        raise HTTPException(403, "invalid signature")
+    # Checked as sent; stored without what no database keeps (a NUL from "%00").
+    return storable(form)  # type: ignore[no-any-return]
+
+
+@router.post("/webhook/whatsapp", include_in_schema=False)
+async def whatsapp_message(request: Request, service: ServiceDep) -> Response:
+    form = await _signed_form(request, service)
+    try:
+        msg = service.channels["whatsapp"].parse(form)  # type: ignore[attr-defined]
+    except Exception as exc:
+        service.metrics.inbound.labels("whatsapp", "malformed").inc()
+        raise HTTPException(400, "not a WhatsApp message") from exc
+    if not fits(msg):
+        service.metrics.inbound.labels("whatsapp", "malformed").inc()
+        raise HTTPException(400, "not a WhatsApp message: ids too long")
+    await store_then_handle(service, msg)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/webhook/whatsapp/status", include_in_schema=False)
+async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
+    form = await _signed_form(request, service)
+    try:
+        sid, status, error = service.channels["whatsapp"].parse_status(form)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise HTTPException(400, "not a status callback") from exc
+    service.metrics.statuses.labels("whatsapp", status).inc()
+    changed = 0
+    try:
+        # A report can overtake the sender's own record of the send by a few milliseconds.
+        for delay in (0.0, 0.1, 0.3, 0.6):
+            await asyncio.sleep(delay)
+            changed = await record_status(service.db, sid, status, error)
+            if changed or not await _unknown(service, sid):
+                break
+        if changed and status in FINAL_FAILURES and _unreachable(error):
+            await _mark_unreachable(service, sid)
+    except Exception as exc:
+        log.exception("could not record status of %s", sid)
+        raise HTTPException(503, "storage unavailable, try again") from exc
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+async def _unknown(service: Service, sid: str) -> bool:
+    async with service.db.session() as session:
+        return await session.scalar(select(Delivery.id).where(Delivery.platform_id == sid)) is None
+
+
+def _unreachable(error: str | None) -> bool:
+    """Blocked, not on WhatsApp, unsubscribed: the same codes as when sending fails at once."""
+    code = int(error) if error and error.isdigit() else None
+    return code is not None and classify_error(code, None) == Outcome.UNREACHABLE
+
+
+async def _mark_unreachable(service: Service, sid: str) -> None:
+    """What the sender does when Twilio refuses at once, for a refusal that came later."""
+    async with service.db.session() as session, session.begin():
+        found = (
+            await session.execute(
+                select(Delivery.contact_id, Delivery.sent_at).where(Delivery.platform_id == sid)
+            )
+        ).first()
+        if found is None or found.contact_id is None:
+            return
+        contact = await session.get(Contact, found.contact_id)
+        if contact is None:
+            return
+        if contact.last_inbound_at and found.sent_at and contact.last_inbound_at > found.sent_at:
+            return  # they wrote after this message went out: reachable again
+        contact.unreachable_at = utcnow()
+        # Whatever else waits for them would only fail the same way.
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.contact_id == contact.id, Delivery.status == "queued")
+            .values(status="skipped", status_rank=5, error_code="unreachable")
+        )
