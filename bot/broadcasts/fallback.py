@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
+from bot.broadcasts.model import BULK, Audience
+from bot.broadcasts.plan import plan
+from bot.broadcasts.texts import message_for
 from bot.i18n import Translator
 from bot.members import linking
 from bot.storage.models import Broadcast, Contact, Delivery, Person, utcnow
@@ -52,16 +54,16 @@ async def _next_chat(session: AsyncSession, broadcast: Broadcast, contact: Conta
     if has_it is not None:
         return False
     person = await session.get(Person, contact.person_id)
-    audience = broadcasts.Audience.from_json(broadcast.audience)
+    audience = Audience.from_json(broadcast.audience)
     now = utcnow()
     for other in linking.ordered(rest, person.preferred_channel if person else None):
         if audience.channels and other.channel not in audience.channels:
             continue
-        found = broadcasts.plan(broadcast, other, now, frozenset())
+        found = plan(broadcast, other, now, frozenset())
         if found is None or found.skip:
             continue
         t = Translator(found.locale)
-        message = broadcasts.message_for(
+        message = message_for(
             broadcast,
             found.locale,
             t("Tell me more"),
@@ -80,7 +82,7 @@ async def _next_chat(session: AsyncSession, broadcast: Broadcast, contact: Conta
                 locale=found.locale,
                 channel=other.channel,
                 address=other.address,
-                priority=broadcasts.BULK,
+                priority=BULK,
                 message=message,
                 status="queued",
                 status_rank=0,

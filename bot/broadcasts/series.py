@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
-from bot.broadcasts import BroadcastError, repeats
+from bot.broadcasts import repeats
+from bot.broadcasts.lifecycle import copied
+from bot.broadcasts.model import EDITABLE, BroadcastError
 from bot.secretariat.accounts import record
 from bot.storage.models import Broadcast, utcnow
 
@@ -31,7 +32,7 @@ def set_rule(
 ) -> None:
     """Make ``broadcast`` repeat (or not) before it is sent; ``zone`` is the clock its time of
     day is kept on. An occurrence follows its series' rule and has none of its own."""
-    if (broadcast.status or "draft") not in broadcasts.EDITABLE:
+    if (broadcast.status or "draft") not in EDITABLE:
         raise BroadcastError("not_editable", "a broadcast that is sending or sent cannot change")
     problem = repeats.rule_problem(every, until, times)
     if problem is not None:
@@ -99,7 +100,7 @@ async def follow(session: AsyncSession, latest_id: int, now: datetime) -> Broadc
         select(Broadcast.id).where(Broadcast.repeat_of == head.id, Broadcast.occurrence == number)
     ):
         return None  # made already, from a first broadcast launched again in the meantime
-    made = broadcasts.copied(
+    made = copied(
         latest, status="scheduled", scheduled_at=at, local_hour=head.local_hour,
         repeat_of=head.id, occurrence=number, repeat_pending=True,
         created_by=head.created_by, approved_by=head.approved_by,

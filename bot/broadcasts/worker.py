@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
+from bot.broadcasts import sending
 from bot.broadcasts import series as broadcast_series
+from bot.broadcasts.model import due
 from bot.broadcasts.quiet import QuietHours
 from bot.coordination import Coordinator
 from bot.i18n import LOCALES, Translator
@@ -75,7 +76,7 @@ class Broadcaster:
         async with self.db.session() as session:
             ids = (
                 await session.scalars(
-                    select(Broadcast.id).where(broadcasts.due(utcnow())).order_by(Broadcast.id)
+                    select(Broadcast.id).where(due(utcnow())).order_by(Broadcast.id)
                 )
             ).all()
         for broadcast_id in ids:
@@ -115,7 +116,7 @@ class Broadcaster:
         if not force and now - self._reported.get(broadcast.id, 0.0) < REPORT_EVERY:
             return
         self._reported[broadcast.id] = now
-        await self.report(session, broadcast, await broadcasts.progress(session, broadcast.id))
+        await self.report(session, broadcast, await sending.progress(session, broadcast.id))
         await self.coordinator.notify("outbox")
 
     async def advance(self, broadcast_id: int, lease: object) -> None:
@@ -133,12 +134,12 @@ class Broadcaster:
                     broadcast.started_at = broadcast.started_at or utcnow()
                     log.info("broadcast %s: sending", broadcast_id)
                 if broadcast.expanded_at is not None:
-                    finished = await broadcasts.finish_if_done(session, broadcast)
+                    finished = await sending.finish_if_done(session, broadcast)
                     if finished:
                         log.info("broadcast %s: sent", broadcast_id)
                     await self._report(session, broadcast, force=finished)
                     return
-                taken = await broadcasts.expand(
+                taken = await sending.expand(
                     session, broadcast, self.labels, quiet=self.quiet, hints=self.hints
                 )
                 if not taken:
