@@ -22,7 +22,8 @@ class ConfigError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    """Every setting of the service. The README has the same table for operators."""
+    """Every setting of the service. docs/operations/configuration.md has the same table for
+    operators."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 

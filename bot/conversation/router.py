@@ -121,7 +121,7 @@ class Router:
 
 
 class Dispatcher:
-    """Joins the routers and picks the handler for a message, in the order DESIGN.md gives."""
+    """Joins the routers and picks the handler for a message, in the order docs/architecture.md gives."""
 
     def __init__(self, routers: list[Router]) -> None:
         self.commands: dict[str, Handler] = {}

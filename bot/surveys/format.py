@@ -1,5 +1,6 @@
 """The survey format, as YAML or JSON: its fields, texts per locale, question types and
-conditions, checked with an explanation of every mistake and where it is (surveys/README.md)."""
+conditions, checked with an explanation of every mistake and where it is
+(docs/secretariat/surveys.md)."""
 
 from __future__ import annotations
 

@@ -226,7 +226,7 @@ def _condition_value(raw: str, numeric: bool) -> Any:
 
 
 def definition(b: Builder, zone: str) -> dict[str, Any]:
-    """The builder as the survey format (``surveys/README.md``)."""
+    """The builder as the survey format (``docs/secretariat/surveys.md``)."""
     found: dict[str, Any] = {
         "name": b.name, "base_locale": b.base_locale, "title": b.title, "intro": b.intro,
         "closing": b.closing, "reminder": b.reminder, "anonymous": b.anonymous, "allow_again": b.allow_again,

@@ -165,7 +165,7 @@ async def _create(service: Any, staff: Staff, definition: SurveyIn) -> SurveyOut
     responses=CREATE,
 )  # fmt: skip
 async def create(body: SurveyIn, service: ServiceDep, staff: EditorDep) -> SurveyOut:
-    """A new draft from its definition (the format of `surveys/README.md`, as JSON)."""
+    """A new draft from its definition (the format of `docs/secretariat/surveys.md`, as JSON)."""
     return await _create(service, staff, body)
 
 
