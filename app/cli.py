@@ -11,6 +11,8 @@ import uuid
 
 from app import cli_broadcast
 from bot.config import ConfigError, Settings, get_settings
+from bot.i18n import DASHBOARD_LOCALES
+from bot.secretariat.accounts import ROLES
 
 log = logging.getLogger("childpact")
 
@@ -66,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     create = admin.add_parser("create", help="create an account (the first administrator)")
     create.add_argument("email")
     create.add_argument("--name", default="")
-    create.add_argument("--role", choices=["admin", "editor", "viewer"], default="admin")
+    create.add_argument("--role", choices=ROLES, default="admin")
     create.add_argument("--country", help="limit the account to one country's members, e.g. MD")
-    create.add_argument("--locale", choices=["en", "ro", "ru"], default="en")
+    create.add_argument("--locale", choices=DASHBOARD_LOCALES, default="en")
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )

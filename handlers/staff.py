@@ -19,8 +19,8 @@ from bot.broadcasts import Audience, BroadcastError
 from bot.conversation.commands import STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES
-from bot.i18n import LOCALES
-from bot.i18n.admin import N_, translations
+from bot.i18n import DASHBOARD_DOMAIN, LOCALES, load_translations
+from bot.i18n.markers import N_
 from bot.members import topics
 from bot.messages import Button, OutboundMessage
 from bot.secretariat.accounts import Staff, link_telegram, record, telegram_staff
@@ -38,7 +38,7 @@ Step = Callable[[Handled, Context, Staff], Awaitable[None]]
 
 
 def _(staff: Staff, text: str, **values: Any) -> str:
-    found = translations(staff.locale).ugettext(text)
+    found = load_translations(staff.locale, domain=DASHBOARD_DOMAIN).ugettext(text)
     return found.format(**values) if values else found
 
 

@@ -6,6 +6,7 @@ import re
 from functools import cache
 
 from bot.i18n import LOCALES, Translator, fold
+from bot.i18n.markers import C_
 
 COMMANDS: tuple[str, ...] = (
     "start", "help", "menu", "language", "country", "stop", "cancel", "link", "unlink",
@@ -14,10 +15,6 @@ COMMANDS: tuple[str, ...] = (
 # The secretariat's own commands: Telegram slash commands only, no words to translate.
 STAFF_COMMANDS: tuple[str, ...] = ("staff", "news", "results")
 STAFF_FLOW = "staff_news"  # composing a broadcast in the bot
-
-
-def C_(context: str, words: str) -> str:  # noqa: N802 - marks words for extraction
-    return words
 
 
 # The English words are the msgids; each catalog lists its own words, comma-separated.

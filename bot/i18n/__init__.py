@@ -42,6 +42,14 @@ LANGUAGE_NAMES: dict[str, str] = {
     "uk": "Українська",
 }
 
+# The secretariat works in fewer languages: the dashboard and the staff chat speak these.
+DASHBOARD_LOCALES: tuple[str, ...] = ("en", "ro", "ru")
+DASHBOARD_LANGUAGE_NAMES = {code: LANGUAGE_NAMES[code] for code in DASHBOARD_LOCALES}
+
+# The two gettext domains: the members' texts, and the dashboard's and staff chat's.
+MEMBER_DOMAIN = "messages"
+DASHBOARD_DOMAIN = "admin"
+
 # Tags that Babel cannot negotiate by itself (see PLATFORMS.md, "Babel and locales").
 _ALIASES: dict[str, str] = {
     "sr-latn": "sr_Latn",
@@ -86,17 +94,20 @@ def resolve_locale(
 
 
 @cache
-def load_translations(locale: str, directory: Path = LOCALES_DIR) -> Translations:
-    """Compile a catalog from its ``.po`` in memory (fuzzy entries left out), once per process."""
-    po = directory / locale / "LC_MESSAGES" / "messages.po"
+def load_translations(
+    locale: str, directory: Path = LOCALES_DIR, domain: str = MEMBER_DOMAIN
+) -> Translations:
+    """Compile a catalog from its ``.po`` in memory (fuzzy entries left out), once per process,
+    so that a fresh checkout works without ``make catalogs``."""
+    po = directory / locale / "LC_MESSAGES" / f"{domain}.po"
     if not po.exists():
-        return Translations()
+        return Translations(domain=domain)
     with po.open("rb") as fh:
-        catalog = read_po(fh, locale=locale)
+        catalog = read_po(fh, locale=locale, domain=domain)
     buf = BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
     buf.seek(0)
-    return Translations(fp=buf)
+    return Translations(fp=buf, domain=domain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -18,10 +17,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from babel.support import Translations
 
-from bot.i18n import LOCALES_DIR
-from bot.secretariat.accounts import DASHBOARD_LOCALES
+from bot.i18n import DASHBOARD_LOCALES, LOCALES_DIR
 
 DOMAIN = "admin"
 ROOT = LOCALES_DIR.parent
@@ -32,27 +29,8 @@ KEYWORDS = {"N_": None, "_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 
-def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
-    return text
-
-
 def po_path(locale: str, directory: Path = LOCALES_DIR) -> Path:
     return directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-@cache
-def translations(locale: str) -> Translations:
-    """The compiled catalog of ``locale``, built in memory from its ``.po`` once per process,
-    so that a fresh checkout works without ``make catalogs``."""
-    po = po_path(locale)
-    if not po.exists():
-        return Translations()
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=locale, domain=DOMAIN)
-    buf = BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return Translations(fp=buf, domain=DOMAIN)
 
 
 def extract() -> Catalog:

@@ -10,9 +10,9 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.commands import C_
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import DEFAULT_LOCALE, LOCALES, Translator
+from bot.i18n.markers import C_
 from bot.storage.models import Contact, Subscription, Topic, utcnow
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

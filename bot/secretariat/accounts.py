@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import DASHBOARD_LOCALES
 from bot.storage.models import (
     ApiToken,
     AuditEntry,
@@ -28,7 +29,6 @@ from bot.storage.models import (
 )
 
 ROLES = ("admin", "editor", "viewer")
-DASHBOARD_LOCALES = ("en", "ro", "ru")
 TOKEN_PREFIX = "cpm_"  # lets secret scanners and people recognise our tokens
 
 # Sign-in throttling: after FREE_FAILURES wrong passwords for one address, each further attempt

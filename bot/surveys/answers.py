@@ -12,8 +12,8 @@ from typing import Any
 from anyascii import anyascii
 from babel.numbers import get_decimal_symbol
 
-from bot.conversation.commands import C_
 from bot.i18n import LOCALES, Translator, fold
+from bot.i18n.markers import C_
 from bot.storage.models import SurveyQuestion
 
 KINDS: tuple[str, ...] = (

@@ -7,9 +7,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.countries import MEMBER_COUNTRIES
-from bot.i18n.admin import N_
+from bot.i18n import DASHBOARD_LOCALES
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
-from bot.secretariat.accounts import DASHBOARD_LOCALES, ROLES, AccountError
+from bot.secretariat.accounts import ROLES, AccountError
 from webhook.admin.pages import AdminRoute, AdminVisit, Visit, render
 from webhook.deps import ServiceDep
 

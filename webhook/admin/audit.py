@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from webhook.admin.pages import AdminRoute, AdminVisit, render
 from webhook.deps import ServiceDep

@@ -19,7 +19,7 @@ from bot.broadcasts import Audience, BroadcastError, repeats
 from bot.broadcasts import series as broadcast_series
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.storage.models import Broadcast
 from webhook.admin.pages import Visit
 

@@ -18,7 +18,7 @@ from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
 from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal

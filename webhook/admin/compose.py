@@ -20,7 +20,7 @@ from bot.broadcasts import LIMITS, Audience, BroadcastError
 from bot.broadcasts import series as broadcast_series
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.members import topics as news_topics
 from bot.secretariat import accounts, members
 from bot.secretariat.members import MemberFilter

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import accounts, inbox
 from bot.secretariat.accounts import Staff
 from bot.storage.models import StaffUser

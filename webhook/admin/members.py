@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.service import Service
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.privacy import erasure
 from bot.secretariat import accounts, members
 from bot.secretariat.accounts import Staff

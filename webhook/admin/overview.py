@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import inbox
 from bot.secretariat.overview import UNKNOWN, overview
 from webhook.admin.pages import AdminRoute, VisitDep, render

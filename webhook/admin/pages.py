@@ -20,10 +20,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.i18n import LANGUAGE_NAMES
-from bot.i18n.admin import N_, translations
+from bot.i18n import (
+    DASHBOARD_DOMAIN,
+    DASHBOARD_LANGUAGE_NAMES,
+    DASHBOARD_LOCALES,
+    LANGUAGE_NAMES,
+    load_translations,
+)
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
-from bot.secretariat.accounts import DASHBOARD_LOCALES, Staff
+from bot.secretariat.accounts import Staff
 from webhook.auth import CSRF_FIELD, request_staff, secure_cookies
 from webhook.deps import ServiceDep
 
@@ -33,7 +39,6 @@ ASSET_VERSION = "5"  # bump when admin.css or admin.js change, so browsers fetch
 # Before there is a session (sign-in, invitation) forms carry a token that must match this
 # cookie: another site cannot read it, so it cannot forge the form.
 PRESESSION_COOKIE = "childpact_form"
-LOCALE_NAMES = {"en": "English", "ro": "Română", "ru": "Русский"}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -274,7 +279,7 @@ class Texts:
 
     def __init__(self, locale: str) -> None:
         self.locale = locale
-        self._t = translations(locale)
+        self._t = load_translations(locale, domain=DASHBOARD_DOMAIN)
         self._babel = Locale.parse(locale)
 
     def gettext(self, text: str, **values: object) -> str:
@@ -339,7 +344,7 @@ def render(
         csrf=visit.csrf if visit else "",
         csrf_field=CSRF_FIELD,
         locale=texts.locale,
-        locale_names=LOCALE_NAMES,
+        locale_names=DASHBOARD_LANGUAGE_NAMES,
         language_names=LANGUAGE_NAMES,
         path=request.url.path,
         request=request,

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from bot.i18n.admin import N_
+from bot.i18n import DASHBOARD_LOCALES
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
-from bot.secretariat.accounts import DASHBOARD_LOCALES, AccountError, LoginRefused
+from bot.secretariat.accounts import AccountError, LoginRefused
 from bot.storage.models import StaffUser, utcnow
 from webhook.admin.pages import (
     AdminRoute,

@@ -17,7 +17,7 @@ from bot.channels.base import split_text
 from bot.channels.whatsapp import BODY_LIMIT
 from bot.channels.whatsapp import render as whatsapp_text
 from bot.i18n import LOCALES, Translator
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.messages import Button, OutboundMessage
 from bot.secretariat import accounts
 from bot.storage.models import Survey, SurveyQuestion, SurveyResponse

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.i18n import LANGUAGE_NAMES, LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.storage.models import Survey, SurveyQuestion
 from bot.surveys.answers import CHOICE_KINDS, KINDS
 from bot.surveys.format import MAX_OPTIONS, SurveyFormatError, SurveyIn, parse_definition

@@ -17,7 +17,7 @@ from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from bot.storage.models import Survey
 from bot.surveys import launch as surveys_launch

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from app.service import Service
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.surveys import results as surveys_results
 from bot.surveys.results import Filters
 from webhook.admin.broadcast_form import CHANNELS

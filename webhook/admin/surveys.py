@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.service import Service
 from bot import broadcasts, surveys
 from bot.broadcasts import Audience
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from bot.storage.models import Broadcast, Survey, SurveyResponse
 from bot.surveys import format as surveys_format

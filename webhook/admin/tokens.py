@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from bot.secretariat.accounts import AccountError
 from bot.storage.models import ApiToken, StaffUser

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.i18n import LOCALES
-from bot.i18n.admin import N_
+from bot.i18n.markers import N_
 from bot.members import topics
 from bot.members.topics import TopicError
 from bot.secretariat.accounts import record
