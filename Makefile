@@ -29,7 +29,8 @@ test: catalogs
 lint: install
 	$(BIN)/ruff check .
 
-# After changing member-facing texts: refresh the template and every catalog.
+# After changing any text, the members' or the dashboard's: refresh both domains' templates
+# and every catalog.
 extract: install
 	$(BIN)/childpact catalogs extract
 

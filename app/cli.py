@@ -218,19 +218,17 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import catalogs
 
-    template = catalogs.extract()
     if args.action == "extract":
-        catalogs.write_template(template)
-        catalogs.update_all(template)
+        catalogs.extract_all()
         print("catalogs updated; translate the new entries, then run `childpact catalogs check`")
         return 0
-    problems = catalogs.check(template)
+    problems = catalogs.check_all()
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problems in the catalogs", file=sys.stderr)
         return 1
-    print("catalogs complete in every locale")
+    print("catalogs complete in every locale, the members' and the dashboard's")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Keeping the catalogs whole: extract the texts, update every locale, and check them."""
+"""Keeping the catalogs of both gettext domains whole: extract the texts, update every locale,
+and check them. ``childpact catalogs extract|check`` (``make extract``) runs this."""
 
 from __future__ import annotations
 
@@ -10,61 +11,77 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import LOCALES, LOCALES_DIR
+from bot.i18n import (
+    DASHBOARD_DOMAIN,
+    DASHBOARD_LOCALES,
+    LOCALES,
+    LOCALES_DIR,
+    MEMBER_DOMAIN,
+)
 
 ROOT = LOCALES_DIR.parent
-SOURCES = ("bot", "handlers", "webhook")
-KEYWORDS = {
-    "_": None,
-    "t": None,
-    "gettext": None,
-    "ngettext": (1, 2),
-    "C_": ((1, "c"), 2),
-}
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 
-def extract() -> Catalog:
-    """Every member-facing text in the code, as a template catalog."""
-    template = Catalog(project="ChildPact Messenger", fuzzy=False)
-    for folder in SOURCES:
-        found = extract_from_dir(
-            ROOT / folder,
-            method_map=[("**.py", "python")],
-            keywords=KEYWORDS,
-            comment_tags=("Translators:",),
-        )
-        for _filename, _lineno, message, comments, context in found:
-            template.add(message, locations=(), auto_comments=comments, context=context)
+@dataclass(frozen=True)
+class Domain:
+    """One gettext domain: its mapping file says where its texts are and how they are marked."""
+
+    name: str
+    project: str
+    mapping: Path
+    locales: tuple[str, ...]
+
+
+MEMBERS = Domain(MEMBER_DOMAIN, "ChildPact Messenger", ROOT / "babel.cfg", LOCALES)
+DASHBOARD = Domain(
+    DASHBOARD_DOMAIN, "ChildPact Messenger dashboard", ROOT / "babel-admin.cfg", DASHBOARD_LOCALES
+)
+DOMAINS = (MEMBERS, DASHBOARD)
+
+
+def extract(domain: Domain) -> Catalog:
+    """Every text of the domain in the code and the templates, as a template catalog."""
+    with domain.mapping.open() as fh:
+        method_map, options_map = parse_mapping_cfg(fh, filename=str(domain.mapping))
+    template = Catalog(project=domain.project, domain=domain.name, fuzzy=False)
+    for _filename, _lineno, message, comments, context in extract_from_dir(
+        ROOT,
+        method_map=method_map,
+        options_map=options_map,
+        keywords={},  # each section of the mapping file names its own marks
+        comment_tags=("Translators:",),
+    ):
+        template.add(message, locations=(), auto_comments=comments, context=context)
     return template
 
 
-def write_template(template: Catalog, path: Path = LOCALES_DIR / "messages.pot") -> None:
-    with path.open("wb") as fh:
-        write_po(fh, template, omit_header=False, sort_output=True, no_location=True)
+def po_path(domain: Domain, locale: str, directory: Path = LOCALES_DIR) -> Path:
+    return directory / locale / "LC_MESSAGES" / f"{domain.name}.po"
 
 
-def po_path(locale: str) -> Path:
-    return LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+def load(domain: Domain, locale: str, directory: Path = LOCALES_DIR) -> Catalog:
+    with po_path(domain, locale, directory).open("rb") as fh:
+        return read_po(fh, locale=locale, domain=domain.name)
 
 
-def load(locale: str) -> Catalog:
-    with po_path(locale).open("rb") as fh:
-        return read_po(fh, locale=locale)
-
-
-def update_all(template: Catalog) -> None:
-    """Bring every catalog in line with the template; English copies its own texts."""
-    for locale in LOCALES:
-        path = po_path(locale)
+def update(domain: Domain, template: Catalog) -> None:
+    """Write the template and bring each catalog in line with it; English copies its texts."""
+    with (LOCALES_DIR / f"{domain.name}.pot").open("wb") as fh:
+        write_po(fh, template, sort_output=True, no_location=True, width=100)
+    for locale in domain.locales:
+        path = po_path(domain, locale)
         if path.exists():
-            catalog = load(locale)
+            catalog = load(domain, locale)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            catalog = Catalog(locale=locale, project="ChildPact Messenger", fuzzy=False)
+            catalog = Catalog(
+                locale=locale, domain=domain.name, project=domain.project, fuzzy=False
+            )
         catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         catalog.obsolete.clear()
         if locale == "en":
@@ -78,59 +95,71 @@ def update_all(template: Catalog) -> None:
 
 @dataclass
 class Problem:
+    domain: str
     locale: str
     msgid: str
     what: str
 
     def __str__(self) -> str:
-        return f"{self.locale}: {self.what}: {self.msgid[:60]!r}"
+        return f"{self.domain} {self.locale}: {self.what}: {self.msgid[:60]!r}"
 
 
-def check(template: Catalog | None = None) -> list[Problem]:
-    """Everything wrong with the catalogs: missing, empty, fuzzy, broken placeholders,
-    wrong plural forms, or not compiling. An empty list means all 13 are whole."""
-    template = template or extract()
+def check(
+    domain: Domain, template: Catalog | None = None, directory: Path = LOCALES_DIR
+) -> list[Problem]:
+    """Everything wrong with the domain's catalogs: missing, empty, fuzzy, broken placeholders,
+    wrong plural forms, or not compiling. An empty list means every locale is whole."""
+    template = template or extract(domain)
     problems: list[Problem] = []
-    for locale in LOCALES:
-        if not po_path(locale).exists():
-            problems.append(Problem(locale, "", "catalog missing"))
+    for locale in domain.locales:
+        if not po_path(domain, locale, directory).exists():
+            problems.append(Problem(domain.name, locale, "", "catalog missing"))
             continue
-        catalog = load(locale)
-        expected_forms = catalog.num_plurals
+        catalog = load(domain, locale, directory)
         for wanted in template:
-            if not wanted.id:
-                continue
-            message = catalog.get(wanted.id, context=wanted.context)
-            problems.extend(_check_message(locale, wanted, message, expected_forms))
+            if wanted.id:
+                message = catalog.get(wanted.id, context=wanted.context)
+                found = _check_message(wanted, message, catalog.num_plurals)
+                problems.extend(Problem(domain.name, locale, key, what) for key, what in found)
         try:
             write_mo(BytesIO(), catalog, use_fuzzy=False)
         except Exception as exc:
-            problems.append(Problem(locale, "", f"does not compile: {exc}"))
+            problems.append(Problem(domain.name, locale, "", f"does not compile: {exc}"))
     return problems
 
 
-def _check_message(
-    locale: str, wanted: Message, message: Message | None, forms: int
-) -> list[Problem]:
+def _check_message(wanted: Message, message: Message | None, forms: int) -> list[tuple[str, str]]:
+    """What is wrong with one translation, as (msgid, what) pairs."""
     key = wanted.id if isinstance(wanted.id, str) else wanted.id[0]
     if message is None:
-        return [Problem(locale, key, "missing")]
+        return [(key, "missing")]
     if message.fuzzy:
-        return [Problem(locale, key, "fuzzy")]
+        return [(key, "fuzzy")]
     strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
     if isinstance(wanted.id, tuple | list):
         if len(strings) != forms:
-            return [Problem(locale, key, f"needs {forms} plural forms, has {len(strings)}")]
+            return [(key, f"needs {forms} plural forms, has {len(strings)}")]
         source = wanted.id[1]
     else:
         source = wanted.id
     problems = []
     for text in strings:
         if not text or not text.strip():
-            problems.append(Problem(locale, key, "untranslated"))
+            problems.append((key, "untranslated"))
         elif sorted(_PLACEHOLDER.findall(text)) != sorted(_PLACEHOLDER.findall(source)):
             # Every form keeps {n}: in Russian or Serbian the "one" form also serves 21, 31...
-            problems.append(Problem(locale, key, "placeholders differ from the English text"))
+            problems.append((key, "placeholders differ from the English text"))
         if wanted.context == "command" and not all(w.strip() for w in text.split(",")):
-            problems.append(Problem(locale, key, "empty command word"))
+            problems.append((key, "empty command word"))
     return problems
+
+
+def extract_all() -> None:
+    """Refresh both domains' templates and catalogs from the code."""
+    for domain in DOMAINS:
+        update(domain, extract(domain))
+
+
+def check_all(directory: Path = LOCALES_DIR) -> list[Problem]:
+    """Everything wrong in both domains' catalogs."""
+    return [problem for domain in DOMAINS for problem in check(domain, directory=directory)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
 
 import pytest
@@ -19,34 +20,43 @@ from bot.i18n import (
 )
 
 
-def test_every_catalog_is_complete_and_compiles():
-    problems = catalogs.check()
+@pytest.mark.parametrize("domain", catalogs.DOMAINS, ids=lambda d: d.name)
+def test_every_catalog_is_complete_and_compiles(domain):
+    problems = catalogs.check(domain)
     assert not problems, "\n".join(str(p) for p in problems)
 
 
-def test_the_check_catches_a_missing_fuzzy_or_broken_entry(tmp_path, monkeypatch):
-    import shutil
-
+def _copy_of_the_locales(tmp_path):
     copy = tmp_path / "locales"
     shutil.copytree(catalogs.LOCALES_DIR, copy)
-    po = copy / "ro" / "LC_MESSAGES" / "messages.po"
+    return copy
+
+
+def _without_entry(text: str, msgid: str) -> str:
+    """The catalog's text with one entry (its msgid and msgstr lines) taken out."""
+    start = text.index(f'\nmsgid "{msgid}"\n')
+    end = text.index("\n\n", start + 1)
+    return text[:start] + text[end:]
+
+
+def test_the_check_catches_a_missing_fuzzy_or_broken_entry(tmp_path):
+    copy = _copy_of_the_locales(tmp_path)
+    po = catalogs.po_path(catalogs.MEMBERS, "ro", copy)
     text = po.read_text(encoding="utf-8")
     lines = text.split("\n")
     at = next(
         i for i, line in enumerate(lines) if line.startswith("msgstr") and "{language}" in line
     )
-    lines[at] = lines[at].replace(
-        "{language}", "{limba}"
-    )  # a translator "translated" a placeholder
+    lines[at] = lines[at].replace("{language}", "{limba}")  # a translator "translated" it
     text = "\n".join(lines)
     text = text.replace('msgid "Okay, cancelled."', '#, fuzzy\nmsgid "Okay, cancelled."', 1)
-    po.write_text(text, encoding="utf-8")
-    (copy / "uk" / "LC_MESSAGES" / "messages.po").unlink()
-    monkeypatch.setattr(catalogs, "LOCALES_DIR", copy)
-    found = {(p.locale, p.what) for p in catalogs.check()}
-    assert ("ro", "placeholders differ from the English text") in found
-    assert ("ro", "fuzzy") in found
-    assert ("uk", "catalog missing") in found
+    po.write_text(_without_entry(text, "Settings"), encoding="utf-8")
+    catalogs.po_path(catalogs.MEMBERS, "uk", copy).unlink()
+    found = {(p.locale, p.what, p.msgid) for p in catalogs.check(catalogs.MEMBERS, directory=copy)}
+    assert ("ro", "missing", "Settings") in found
+    assert ("ro", "fuzzy", "Okay, cancelled.") in found
+    assert ("uk", "catalog missing", "") in found
+    assert ("ro", "placeholders differ from the English text") in {(p[0], p[1]) for p in found}
 
 
 @pytest.mark.parametrize("locale", [loc for loc in LOCALES if loc != "en"])
@@ -124,13 +134,9 @@ def test_numbers_and_dates_in_the_members_locale():
     assert "22:00" in Translator("ro", "Europe/Bucharest").datetime(evening)
 
 
-def test_the_dashboard_catalogs_are_complete_in_english_romanian_and_russian_and_compile():
-    from bot.i18n import admin as admin_catalog
-
-    template = admin_catalog.extract()
+def test_the_dashboard_catalogs_are_really_used():
+    template = catalogs.extract(catalogs.DASHBOARD)
     assert len(template) > 150  # the pages' texts were found, templates included
-    problems = admin_catalog.check(template)
-    assert not problems, "\n".join(str(p) for p in problems)
     for locale in ("ro", "ru"):
         texts = load_translations(locale, domain=DASHBOARD_DOMAIN)
         assert texts.ugettext("Sign in to the dashboard") != "Sign in to the dashboard"
@@ -138,28 +144,39 @@ def test_the_dashboard_catalogs_are_complete_in_english_romanian_and_russian_and
 
 
 def test_the_dashboard_catalog_check_catches_what_is_missing(tmp_path):
-    import shutil
-
-    from bot.i18n import admin as admin_catalog
-
-    copy = tmp_path / "locales"
-    for locale in ("en", "ro", "ru"):
-        shutil.copytree(admin_catalog.po_path(locale).parent, copy / locale / "LC_MESSAGES")
-    po = admin_catalog.po_path("ru", copy)
+    copy = _copy_of_the_locales(tmp_path)
+    po = catalogs.po_path(catalogs.DASHBOARD, "ru", copy)
     text = po.read_text(encoding="utf-8").replace("Участник № {id}", "Участник № {номер}")
     text = text.replace('msgid "Overview"', '#, fuzzy\nmsgid "Overview"', 1)
-    po.write_text(text, encoding="utf-8")
-    admin_catalog.po_path("ro", copy).unlink()
-    found = {(p.locale, p.what) for p in admin_catalog.check(directory=copy)}
+    po.write_text(_without_entry(text, "Audit log"), encoding="utf-8")
+    catalogs.po_path(catalogs.DASHBOARD, "ro", copy).unlink()
+    found = {(p.locale, p.what) for p in catalogs.check(catalogs.DASHBOARD, directory=copy)}
     assert ("ru", "placeholders differ from the English text") in found
     assert ("ru", "fuzzy") in found
+    assert ("ru", "missing") in found
     assert ("ro", "catalog missing") in found
 
 
-def test_no_dashboard_text_leaks_into_the_members_catalogs():
-    # The member catalogs' extractor reads webhook/ too: the dashboard marks its texts with N_.
-    from bot.i18n import admin as admin_catalog
+def test_the_catalogs_command_checks_both_domains(tmp_path):
+    # `childpact catalogs check` (and so `make test`) fails on a gap in either domain.
+    copy = _copy_of_the_locales(tmp_path)
+    assert not catalogs.check_all(copy)
+    member_po = catalogs.po_path(catalogs.MEMBERS, "ka", copy)
+    member_po.write_text(_without_entry(member_po.read_text("utf-8"), "Settings"), "utf-8")
+    dashboard_po = catalogs.po_path(catalogs.DASHBOARD, "ro", copy)
+    dashboard_po.write_text(_without_entry(dashboard_po.read_text("utf-8"), "Audit log"), "utf-8")
+    found = {(p.domain, p.locale, p.msgid, p.what) for p in catalogs.check_all(copy)}
+    assert found == {
+        ("messages", "ka", "Settings", "missing"),
+        ("admin", "ro", "Audit log", "missing"),
+    }
 
-    member_texts = {m.id for m in catalogs.extract() if m.id}
+
+def test_each_domain_keeps_its_own_texts():
+    # Both read the same Python folders; the marks decide: N_ is the dashboard's, _ and t the
+    # members'. A staff-chat text in the members' 13 languages, or the reverse, is a mistake.
+    member_texts = {m.id for m in catalogs.extract(catalogs.MEMBERS) if m.id}
+    dashboard_texts = {m.id for m in catalogs.extract(catalogs.DASHBOARD) if m.id}
     assert not member_texts & {"Sign in to the dashboard", "Administrator", "Audit log"}
-    assert admin_catalog.extract()
+    assert not dashboard_texts & {"Do you agree?", "Yes, I agree", "Which language do you prefer?"}
+    assert "Viewers can read but not send broadcasts." in dashboard_texts  # the staff chat's
