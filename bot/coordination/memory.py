@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from bot.coordination.base import (
@@ -20,12 +20,14 @@ from bot.coordination.base import (
 )
 
 V = TypeVar("V")
+Clock = Callable[[], float]  # monotonic seconds
 
 
 class Expiring(Generic[V]):
-    """A dict whose entries vanish at their deadline on the monotonic clock."""
+    """A dict whose entries vanish at their deadline on the given clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._entries: dict[str, tuple[V, float]] = {}
         self._sweep_at = 1024
 
@@ -33,7 +35,7 @@ class Expiring(Generic[V]):
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[1] <= time.monotonic():
+        if entry[1] <= self._clock():
             del self._entries[key]
             return None
         return entry[0]
@@ -41,10 +43,10 @@ class Expiring(Generic[V]):
     def left(self, key: str) -> float:
         """Seconds until ``key`` vanishes, 0.0 when it is not there."""
         entry = self._entries.get(key)
-        return max(0.0, entry[1] - time.monotonic()) if entry else 0.0
+        return max(0.0, entry[1] - self._clock()) if entry else 0.0
 
     def put(self, key: str, value: V, seconds: float) -> None:
-        self._entries[key] = (value, time.monotonic() + seconds)
+        self._entries[key] = (value, self._clock() + seconds)
         if len(self._entries) > self._sweep_at:
             self._sweep()
 
@@ -53,7 +55,7 @@ class Expiring(Generic[V]):
 
     def _sweep(self) -> None:
         # Amortised: a sweep at most each time the map doubles, so memory stays bounded.
-        now = time.monotonic()
+        now = self._clock()
         self._entries = {k: e for k, e in self._entries.items() if e[1] > now}
         self._sweep_at = max(1024, 2 * len(self._entries))
 
@@ -106,14 +108,18 @@ class MemoryLease:
 
 
 class MemoryCoordinator(Coordinator):
-    """Dictionaries on the monotonic clock; every operation is atomic as it never awaits."""
+    """Dictionaries on the monotonic clock; every operation is atomic as it never awaits.
 
-    def __init__(self) -> None:
-        self._locks: Expiring[str] = Expiring()
-        self._buckets: Expiring[tuple[float, float]] = Expiring()  # key -> (tokens, when)
-        self._schedules: Expiring[float] = Expiring()  # key -> the next free slot
-        self._pauses: Expiring[bool] = Expiring()
-        self._seen: Expiring[bool] = Expiring()
+    ``clock`` is for tests, which move time on by hand instead of waiting for it.
+    """
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._locks: Expiring[str] = Expiring(clock)
+        self._buckets: Expiring[tuple[float, float]] = Expiring(clock)  # key -> (tokens, when)
+        self._schedules: Expiring[float] = Expiring(clock)  # key -> the next free slot
+        self._pauses: Expiring[bool] = Expiring(clock)
+        self._seen: Expiring[bool] = Expiring(clock)
         self._doorbell = Doorbell()
 
     async def start(self) -> None:
@@ -135,7 +141,7 @@ class MemoryCoordinator(Coordinator):
 
     async def take(self, buckets: Sequence[Bucket], n: float = 1) -> float:
         limited = limiting(buckets, n)
-        now = time.monotonic()
+        now = self._clock()
         levels = [self._level(bucket, now) for bucket in limited]
         wait = max(
             (
@@ -155,7 +161,7 @@ class MemoryCoordinator(Coordinator):
         check_amount(n)
         if bucket.unlimited:
             return n
-        now = time.monotonic()
+        now = self._clock()
         level = self._level(bucket, now)
         granted = min(n, math.floor(level))
         if granted > 0:
@@ -163,7 +169,7 @@ class MemoryCoordinator(Coordinator):
         return granted
 
     async def take_each(self, buckets: Sequence[Bucket]) -> list[float]:
-        now = time.monotonic()
+        now = self._clock()
         waits: list[float] = []
         for bucket in buckets:
             if bucket.unlimited:
@@ -179,7 +185,7 @@ class MemoryCoordinator(Coordinator):
         return waits
 
     async def reserve(self, key: str, interval: float) -> float:
-        now = time.monotonic()
+        now = self._clock()
         slot = max(now, self._schedules.get(key) or now)
         self._schedules.put(key, slot + interval, slot + interval - now + 60)
         return slot - now

@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.config import Settings
 from bot.conversation.engine import contact_key
@@ -24,11 +24,24 @@ WINDOW = 1.0
 
 
 class Pacer:
-    """Decides when a message may go: the chat's own limit, the channel's, and any pause."""
+    """Decides when a message may go: the chat's own limit, the channel's, and any pause.
 
-    def __init__(self, coordinator: Coordinator, settings: Settings) -> None:
+    ``clock`` (monotonic seconds) and ``sleep`` are for tests, which run the pacing on a
+    clock they move themselves: what it decides is then the same on a busy machine.
+    """
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.coordinator = coordinator
         self.settings = settings
+        self._clock = clock
+        self._sleep = sleep
         self._paused_until: dict[str, float] = {}
         self._last_sent: dict[str, float] = {}
         self._pause_checked: dict[str, float] = {}
@@ -60,7 +73,7 @@ class Pacer:
         return max(2, min(ceiling, math.ceil(LOOKAHEAD / interval)))
 
     async def paused_for(self, channel: str) -> float:
-        now = time.monotonic()
+        now = self._clock()
         if now - self._pause_checked.get(channel, 0.0) > PAUSE_RECHECK:
             self._pause_checked[channel] = now
             shared = await self.coordinator.paused_for(channel)
@@ -73,7 +86,7 @@ class Pacer:
     async def pause(self, channel: str, seconds: float) -> None:
         """The platform said 429: every process stops sending on ``channel`` for ``seconds``."""
         self._paused_until[channel] = max(
-            self._paused_until.get(channel, 0.0), time.monotonic() + seconds
+            self._paused_until.get(channel, 0.0), self._clock() + seconds
         )
         await self.coordinator.pause(channel, seconds)
 
@@ -98,19 +111,19 @@ class Pacer:
         """Wait until ``message`` may go; ``chat_taken`` when its chat's token is already taken."""
         chat = None if chat_taken else self.chat_bucket(channel, address, message)
         while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
         interval = self.channel_interval(channel)
         while True:
             while (wait := await self.paused_for(channel)) > 0:
-                await asyncio.sleep(min(wait, 5.0))
+                await self._sleep(min(wait, 5.0))
             if interval is None:
                 return
-            booked = time.monotonic()
+            booked = self._clock()
             wait = await self.coordinator.reserve(f"rate:{channel}", interval)
             slot = booked + wait
             if wait > 0:
-                await asyncio.sleep(wait)
-            now = time.monotonic()
+                await self._sleep(wait)
+            now = self._clock()
             if now - slot > interval:
                 # Woken well after its slot (a busy or starved process): sending now would land
                 # on the slots other processes are using. Book a new one instead.
@@ -120,11 +133,11 @@ class Pacer:
             ready = max(now, self._last_sent.get(channel, 0.0) + interval * CATCH_UP)
             self._last_sent[channel] = ready
             if ready > now:
-                await asyncio.sleep(ready - now)
+                await self._sleep(ready - now)
             await self._within_window(channel)
             # A 429 may have paused the channel while this message waited for its slot.
             if await self.paused_for(channel) <= 0:
-                self._recent[channel].append(time.monotonic())
+                self._recent[channel].append(self._clock())
                 return
 
     async def _within_window(self, channel: str) -> None:
@@ -133,9 +146,9 @@ class Pacer:
         cap = max(1, math.floor(rate * WINDOW_SHARE))
         recent = self._recent.setdefault(channel, deque())
         while True:
-            now = time.monotonic()
+            now = self._clock()
             while recent and recent[0] <= now - WINDOW:
                 recent.popleft()
             if len(recent) < cap:
                 return
-            await asyncio.sleep(recent[0] + WINDOW - now + 0.001)
+            await self._sleep(recent[0] + WINDOW - now + 0.001)
