@@ -4,6 +4,8 @@
 
 The fake runs in its own process, so that its work does not count against the sender's.
 Targets: at least 95 % of the limit with zero 429s; at least 1,000 messages a second raw.
+On PostgreSQL and Redis, "2 senders" shares one limit between two senders, each with its
+own Redis connections as two worker processes have: the same targets, the limit shared.
 "msg/cpu-s" is messages per second of the sender process's own CPU time: what one core
 running only the sender sustains, whatever else the machine (the fake included) is doing.
 "sender cpu-s" and "fake cpu-s" are the CPU seconds each process spent during the run. Where
@@ -66,7 +68,12 @@ async def fill(db: Database, count: int) -> None:
 
 
 async def run_case(
-    backend: str, count: int, our_rate: float, fake_rate: float | None, folder: str
+    backend: str,
+    count: int,
+    our_rate: float,
+    fake_rate: float | None,
+    folder: str,
+    senders: int = 1,
 ) -> dict[str, float]:
     # The fake on one core, the sender on the others: a capacity figure of the sender, not
     # of the two fighting over one core. The database and Redis servers are not pinned.
@@ -88,18 +95,24 @@ async def run_case(
     from bot.channels.telegram import TelegramChannel
 
     db = Database(settings.database_url)
-    coordinator = create_coordinator(redis_url, prefix=f"bench:{uuid.uuid4().hex[:8]}:")
-    channel = TelegramChannel(settings)
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    coordinators = [create_coordinator(redis_url, prefix=prefix) for _ in range(senders)]
+    channels = [TelegramChannel(settings) for _ in range(senders)]
     try:
         await db.migrate()
-        await coordinator.start()
+        for coordinator in coordinators:
+            await coordinator.start()
         await fill(db, count)
-        sender = Sender(db, coordinator, {"telegram": channel}, settings)
         stopping = asyncio.Event()
         pin_self(sender_cores)
         fake_cpu_started = fake.stats()["cpu"]
         started, cpu_started = time.perf_counter(), time.process_time()
-        task = asyncio.create_task(sender.run(stopping))
+        tasks = [
+            asyncio.create_task(
+                Sender(db, coordinator, {"telegram": channel}, settings).run(stopping)
+            )
+            for coordinator, channel in zip(coordinators, channels, strict=True)
+        ]
         loop = asyncio.get_running_loop()
         while (await loop.run_in_executor(None, fake.stats))["sent"] < count:
             await asyncio.sleep(0.1)
@@ -109,7 +122,7 @@ async def run_case(
         cpu = time.process_time() - cpu_started
         stats = fake.stats()
         stopping.set()
-        await task
+        await asyncio.gather(*tasks)
         # The rate the platform saw: from its first message to its last.
         rate = (stats["sent"] - 1) / stats["span"] if stats["span"] else stats["sent"] / elapsed
         return {"sent": stats["sent"], "seconds": elapsed, "rate": rate, "per_core": stats["sent"] / cpu,
@@ -117,8 +130,10 @@ async def run_case(
                 "fake_cpu": stats["cpu"] - fake_cpu_started, "prioritised": fake.prioritised}  # fmt: skip
     finally:
         pin_self(everywhere)
-        await channel.stop()
-        await coordinator.close()
+        for channel in channels:
+            await channel.stop()
+        for coordinator in coordinators:
+            await coordinator.close()
         await db.dispose()
         await drop_scratch(handle)
         fake.close()
@@ -176,6 +191,14 @@ async def main(argv: list[str] | None = None) -> None:
                 print(
                     "  (the fake ran at normal priority: the sender's own load can move its clock)"
                 )
+            if backend != "sqlite":  # in-process coordination is one process's alone
+                shared = await run_case(
+                    backend, args.messages, args.limit, args.limit, folder, senders=2
+                )
+                share = f"{shared['rate'] / args.limit:.1%}"
+                print(f"{label:<22}{'2 senders':<14}{shared['sent']:>7.0f}{shared['seconds']:>9.1f}"
+                      f"{shared['rate']:>9.1f}{share:>10}{shared['429']:>6.0f}{shared['max_per_s']:>7.0f}"
+                      f"{shared['per_core']:>11.0f}{shared['cpu']:>14.2f}{shared['fake_cpu']:>12.2f}")  # fmt: skip
             raw = await run_case(backend, args.raw, 0, None, folder)
             print(f"{label:<22}{'no limit':<14}{raw['sent']:>7.0f}{raw['seconds']:>9.1f}{raw['rate']:>9.1f}"
                   f"{'':>10}{raw['429']:>6.0f}{raw['max_per_s']:>7.0f}{raw['per_core']:>11.0f}"
