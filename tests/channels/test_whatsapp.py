@@ -14,6 +14,7 @@ from bot.channels.base import Outcome
 from bot.channels.whatsapp import WhatsAppChannel, classify_error, render, split_text
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
+from tests.clock import VirtualClock
 from tests.fakes.telegram_api import refuse_internet
 from tests.fakes.twilio_api import FakeTwilio, StatusCallback, signed_inbound
 
@@ -319,6 +320,7 @@ async def test_too_long_body_after_rendering_is_split_not_refused(
 
 async def test_rate_limit(fake: FakeTwilio) -> None:
     fake.rate = 2
+    fake.clock = VirtualClock()  # the three sends in one second, however slow they are
     channel = WhatsAppChannel(make_settings(fake.url))
     results = [await channel.send(MEMBER, OutboundMessage(f"n{n}")) for n in range(3)]
     await channel.stop()

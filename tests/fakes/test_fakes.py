@@ -1,10 +1,8 @@
-"""The fake Telegram and Twilio servers answer like the real ones, at speed."""
+"""The fake Telegram and Twilio servers answer like the real ones (their speed: bench_fakes)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import socket
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from aiohttp import web
 from telegram import Update
 from twilio.request_validator import RequestValidator
 
+from tests.clock import VirtualClock
 from tests.fakes.telegram_api import FakeTelegram, UpdateBuilder, refuse_internet
 from tests.fakes.twilio_api import FakeTwilio, signed_inbound, signed_status
 
@@ -27,9 +26,6 @@ SID = "AC" + "0" * 32
 AUTH = "t" * 32
 MESSAGES = f"/2010-04-01/Accounts/{SID}/Messages.json"
 ROOT = Path(__file__).parent.parent.parent
-# A floor that holds on a busy two-core runner with client and server in one process;
-# on an idle machine the fakes answer 1,500 to 2,500 requests a second this way.
-MIN_REQUESTS_PER_SECOND = 600
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +101,7 @@ async def test_telegram_refuses_tokens_and_unknown_methods(
 
 async def test_telegram_global_limit(http: httpx.AsyncClient) -> None:
     async with FakeTelegram(rate=5) as fake:
+        fake.clock = VirtualClock()  # the six requests in one second, however slow they are
         answers = [await call(http, fake, "sendMessage", chat_id=n, text="x") for n in range(1, 7)]
     assert [status for status, _ in answers] == [200] * 5 + [429]
     assert answers[-1][1] == {
@@ -119,9 +116,10 @@ async def test_telegram_global_limit(http: httpx.AsyncClient) -> None:
 
 async def test_telegram_per_chat_limit_with_burst(http: httpx.AsyncClient) -> None:
     async with FakeTelegram(chat_rate=20, chat_burst=2) as fake:
+        fake.clock = clock = VirtualClock()
         first = [(await call(http, fake, "sendMessage", chat_id=9, text="x"))[0] for _ in range(3)]
         other_chat, _ = await call(http, fake, "sendMessage", chat_id=10, text="x")
-        await asyncio.sleep(0.06)  # one more message's worth of budget at 20/s
+        clock.advance(0.06)  # one more message's worth of budget at 20/s
         later, _ = await call(http, fake, "sendMessage", chat_id=9, text="x")
     assert first == [200, 200, 429] and other_chat == 200 and later == 200
     assert fake.max_per_second_chat == {"9": 4, "10": 1}
@@ -396,6 +394,7 @@ async def test_twilio_validation_errors(
 
 async def test_twilio_rate_limit(http: httpx.AsyncClient) -> None:
     async with FakeTwilio(rate=3) as fake:
+        fake.clock = VirtualClock()  # the five requests in one second
         statuses = [(await create(http, fake, Body="x")).status_code for _ in range(4)]
         last = await create(http, fake, Body="x")
     assert statuses == [201, 201, 201, 429]
@@ -559,48 +558,18 @@ def test_twilio_in_thread() -> None:
         assert len(fake.messages) == 1
 
 
-# ---------------------------------------------------------------- speed and the command line
+# ---------------------------------------------------------------- limits lifted and the command line
 
 
-async def hammer(port: int, request: bytes, total: int, connections: int = 32) -> float:
-    """Requests per second over keep-alive sockets: a client much lighter than the server."""
-
-    async def worker(count: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(count):
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            assert head.startswith((b"HTTP/1.1 200", b"HTTP/1.1 201")), head
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-        writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(total // connections) for _ in range(connections)))
-    return total / (time.perf_counter() - started)
-
-
-def raw_post(path: str, body: bytes, content_type: str, *headers: str) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}", *headers]  # fmt: skip
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def test_fakes_are_fast_with_limits_lifted() -> None:
-    body = json.dumps({"chat_id": 42, "text": "Salut"}).encode()
-    telegram = raw_post(f"/bot{TOKEN}/sendMessage", body, "application/json")
-    form = b"To=whatsapp%3A%2B40722111222&From=whatsapp%3A%2B40700000000&Body=Salut"
-    twilio = raw_post(MESSAGES, form, "application/x-www-form-urlencoded",
-                      f"Authorization: {basic()['Authorization']}")  # fmt: skip
-    with FakeTelegram.in_thread(rate=None, chat_rate=None) as fake:
-        telegram_rate = max(asyncio.run(hammer(fake.port, telegram, 2048)) for _ in range(2))
-        assert len(fake.messages) == 4096 and fake.rate_limited == 0
-        assert fake.max_per_second > 30
-    with FakeTwilio.in_thread(rate=None) as twilio_fake:
-        twilio_rate = max(asyncio.run(hammer(twilio_fake.port, twilio, 2048)) for _ in range(2))
-    print(f"fake Telegram {telegram_rate:.0f} req/s, fake Twilio {twilio_rate:.0f} req/s")
-    assert telegram_rate > MIN_REQUESTS_PER_SECOND
-    assert twilio_rate > MIN_REQUESTS_PER_SECOND
+async def test_limits_lifted_refuse_nothing(http: httpx.AsyncClient) -> None:
+    # How fast the fakes answer with their limits lifted is `python -m bench fakes`.
+    async with FakeTelegram(rate=None, chat_rate=None) as telegram, FakeTwilio(rate=None) as twilio:
+        telegram.clock = twilio.clock = VirtualClock()  # every request in the same instant
+        for _ in range(40):
+            assert (await call(http, telegram, "sendMessage", chat_id=42, text="x"))[0] == 200
+            assert (await create(http, twilio, Body="x")).status_code == 201
+    assert telegram.rate_limited == twilio.rate_limited == 0
+    assert telegram.max_per_second == twilio.max_per_second == 40
 
 
 @pytest.mark.parametrize("module", ["tests.fakes.telegram_api", "tests.fakes.twilio_api"])

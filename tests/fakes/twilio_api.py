@@ -180,7 +180,7 @@ class FakeTwilio(FakeServer):
                 raise _fault_error(fault)
             self._authorize(request)
             form = await request.post()
-            now = time.monotonic()
+            now = self.clock()
             self._attempts.hit(now)
             if self._accepted.count(now) >= self.rate:
                 raise TwilioApiError(429, 20429, "Too Many Requests")
