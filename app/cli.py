@@ -12,7 +12,7 @@ import uuid
 from app import cli_broadcast
 from bot.config import ConfigError, Settings, get_settings
 from bot.i18n import DASHBOARD_LOCALES
-from bot.secretariat.accounts import ROLES
+from bot.secretariat.staff import ROLES
 
 log = logging.getLogger("childpact")
 
@@ -260,7 +260,8 @@ def _read_password(args: argparse.Namespace) -> str:
 def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from bot.secretariat import accounts as staff
+    from bot.secretariat import accounts, audit, signin
+    from bot.secretariat.staff import AccountError, normalise_email
     from bot.storage.db import Database
     from bot.storage.models import StaffUser
 
@@ -272,26 +273,26 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
         try:
             async with db.session() as session, session.begin():
                 if args.action == "create":
-                    user = await staff.create_account(
+                    user = await accounts.create_account(
                         session, args.email, args.role, password=secret, name=args.name,
                         country=args.country, locale=args.locale,
                     )  # fmt: skip
-                    await staff.record(session, None, "account.create", f"account:{user.id}",
+                    await audit.record(session, None, "account.create", f"account:{user.id}",
                                        role=user.role, country=user.country, via="command line")  # fmt: skip
                     return f"{user.role} {user.email} created; sign in at /admin"
                 user = await session.scalar(
-                    select(StaffUser).where(StaffUser.email == staff.normalise_email(args.email))
+                    select(StaffUser).where(StaffUser.email == normalise_email(args.email))
                 )
                 if user is None:
-                    raise staff.AccountError("no account with that e-mail address")
+                    raise AccountError("no account with that e-mail address")
                 if args.action == "set-password":
-                    await staff.set_password(session, user, secret)
+                    await accounts.set_password(session, user, secret)
                     user.status = "active" if user.status == "invited" else user.status
-                    await staff.record(session, None, "account.password", f"account:{user.id}",
+                    await audit.record(session, None, "account.password", f"account:{user.id}",
                                        via="command line")  # fmt: skip
                     return f"new password set for {user.email}"
-                await staff.unlock(session, user.email)
-                await staff.record(session, None, "account.unlock", f"account:{user.id}",
+                await signin.unlock(session, user.email)
+                await audit.record(session, None, "account.unlock", f"account:{user.id}",
                                    via="command line")  # fmt: skip
                 return f"{user.email} may sign in again"
         finally:
@@ -299,7 +300,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         print(asyncio.run(run()))
-    except staff.AccountError as exc:
+    except AccountError as exc:
         print(exc, file=sys.stderr)
         return 1
     return 0

@@ -152,7 +152,7 @@ async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> i
             session, b, None, audience_size=seen.recipients,
             approval_above=settings.broadcast_approval_above, at=at, local_hour=args.local_hour,
         )  # fmt: skip
-        from bot.secretariat.accounts import record
+        from bot.secretariat.audit import record
 
         await record(session, None, "broadcast.send", f"broadcast:{b.id}", via="command line",
                      recipients=seen.recipients, repeat=b.repeat)  # fmt: skip
@@ -164,7 +164,7 @@ async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> i
 
 
 async def _stop_series(db: Database, broadcast_id: int) -> int:
-    from bot.secretariat.accounts import record
+    from bot.secretariat.audit import record
 
     async with db.session() as session, session.begin():
         found = await session.get(Broadcast, broadcast_id)

@@ -23,7 +23,9 @@ from bot.i18n import DASHBOARD_DOMAIN, LOCALES, load_translations
 from bot.i18n.markers import N_
 from bot.members import topics
 from bot.messages import Button, OutboundMessage
-from bot.secretariat.accounts import Staff, link_telegram, record, telegram_staff
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
+from bot.secretariat.staff_chat import link_telegram, telegram_staff
 from bot.storage.models import Broadcast, Delivery, StaffUser, Survey
 from bot.surveys import charts as survey_charts
 from bot.surveys import results as surveys_results

@@ -11,8 +11,9 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.config import Settings
-from bot.secretariat import accounts
-from bot.secretariat.accounts import Staff
+from bot.secretariat.signin import csrf_matches, session_staff
+from bot.secretariat.staff import Staff
+from bot.secretariat.tokens import token_staff
 from webhook.deps import ServiceDep
 
 SESSION_COOKIE = "childpact_session"
@@ -59,12 +60,12 @@ async def request_staff(
     settings = service.settings
     async with service.db.session() as session, session.begin():
         if token:
-            found = await accounts.token_staff(session, token)
+            found = await token_staff(session, token)
             return (found, None) if found else None
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
-        return await accounts.session_staff(
+        return await session_staff(
             session, cookie, idle=timedelta(minutes=settings.session_idle_minutes)
         )
 
@@ -96,7 +97,7 @@ async def current_staff(
         )
     person, csrf = found
     if csrf is not None and request.method not in SAFE_METHODS:
-        if not accounts.csrf_matches(csrf, await _csrf_given(request)):
+        if not csrf_matches(csrf, await _csrf_given(request)):
             raise HTTPException(403, "the form is out of date: reload the page and try again")
     request.state.staff = person
     return person

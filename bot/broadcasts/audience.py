@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts.model import DELIVERED, Audience
 from bot.members.topics import receiving_any
-from bot.secretariat.accounts import Staff, member_scope
+from bot.secretariat.staff import Staff, member_scope
 from bot.storage.models import Broadcast, Contact, Delivery
 
 

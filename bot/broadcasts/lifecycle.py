@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from bot.broadcasts import repeats
 from bot.broadcasts.model import DELIVERED, Audience, BroadcastError
 from bot.broadcasts.texts import check
-from bot.secretariat.accounts import Staff
+from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 
 

@@ -16,7 +16,7 @@ from bot.broadcasts.model import WHATSAPP_WINDOW, Audience
 from bot.broadcasts.quiet import QuietHours, member_zone
 from bot.broadcasts.texts import check, member_locale, pick_text, stale_locales
 from bot.members import linking
-from bot.secretariat.accounts import Staff
+from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, utcnow
 
 

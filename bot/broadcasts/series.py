@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.broadcasts import repeats
 from bot.broadcasts.lifecycle import copied
 from bot.broadcasts.model import EDITABLE, BroadcastError
-from bot.secretariat.accounts import record
+from bot.secretariat.audit import record
 from bot.storage.models import Broadcast, utcnow
 
 STARTED = ("sending", "sent")

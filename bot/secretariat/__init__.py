@@ -1,2 +1,3 @@
-"""The secretariat's side: staff accounts, sign-in, tokens and the audit log (accounts), the
+"""The secretariat's side: who its people are and what they may see (staff), their passwords,
+accounts, sign-in and API tokens, the audit log, their linked Telegram chats (staff_chat), the
 inbox of members' questions, the overview figures and the member directory."""

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import fold
-from bot.secretariat.accounts import Staff, member_scope
+from bot.secretariat.staff import Staff, member_scope
 from bot.storage.models import (
     Contact,
     Conversation,

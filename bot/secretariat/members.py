@@ -15,7 +15,8 @@ from sqlalchemy.orm import aliased
 
 from bot.members import linking
 from bot.privacy import erasure
-from bot.secretariat.accounts import Staff, member_scope, record
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff, member_scope
 from bot.storage.models import (
     Contact,
     Delivery,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.secretariat.accounts import Staff, member_scope
+from bot.secretariat.staff import Staff, member_scope
 from bot.storage.models import AuditEntry, Contact, Conversation, Delivery, Inbound, utcnow
 
 WEEKS = 8

@@ -19,7 +19,7 @@ from bot.broadcasts import Audience, BroadcastError
 from bot.coordination import Coordinator
 from bot.i18n import LOCALES, Translator
 from bot.members import topics
-from bot.secretariat.accounts import Staff
+from bot.secretariat.staff import Staff
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, Contact, Delivery, Survey, SurveyResponse, utcnow
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
-from bot.secretariat.accounts import Staff
+from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 from tests.conftest import Backend
 from tests.harness import Stack, eventually, running

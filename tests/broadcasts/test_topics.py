@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from bot import broadcasts
 from bot.broadcasts import Audience
 from bot.members import topics
-from bot.secretariat.accounts import Staff
+from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, Delivery, Survey, Topic
 from bot.surveys import launch as surveys_launch
 from tests.conftest import Backend

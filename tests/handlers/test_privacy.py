@@ -15,8 +15,8 @@ from bot.broadcasts import Audience, audience_query
 from bot.conversation.commands import words_in
 from bot.i18n import Translator
 from bot.privacy import consent, export
-from bot.secretariat.accounts import Staff
 from bot.secretariat.members import delete as staff_delete
+from bot.secretariat.staff import Staff
 from bot.storage.models import (
     AuditEntry,
     Base,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from sqlalchemy import insert
 
 from bot.secretariat import accounts
+from bot.secretariat.staff import Staff
+from bot.secretariat.staff_chat import telegram_link_code
 from bot.storage.models import Contact
 from tests.conftest import Backend
 from tests.dialog import Member, texts
@@ -16,14 +18,14 @@ PASSWORD = "correct horse battery"
 
 async def account(
     stack: Stack, role: str = "editor", country: str | None = None
-) -> tuple[accounts.Staff, str]:
+) -> tuple[Staff, str]:
     async with stack.service.db.session() as session, session.begin():
         user = await accounts.create_account(
             session, f"{role}{country or ''}@childpact.org", role, password=PASSWORD,
             name="Elena", country=country,
         )  # fmt: skip
-        person = accounts.Staff.of(user)
-        code, _until = await accounts.telegram_link_code(session, person)
+        person = Staff.of(user)
+        code, _until = await telegram_link_code(session, person)
     return person, code
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.broadcasts import Audience
 from bot.i18n import Translator
-from bot.secretariat.accounts import Staff
+from bot.secretariat.staff import Staff
 from bot.storage.models import Survey
 from bot.surveys.launch import launch
 from tests.dialog import Member

@@ -10,7 +10,8 @@ from bot.countries import MEMBER_COUNTRIES
 from bot.i18n import DASHBOARD_LOCALES
 from bot.i18n.markers import N_
 from bot.secretariat import accounts
-from bot.secretariat.accounts import ROLES, AccountError
+from bot.secretariat.audit import record
+from bot.secretariat.staff import ROLES, AccountError
 from webhook.admin.pages import AdminRoute, AdminVisit, Visit, render
 from webhook.deps import ServiceDep
 
@@ -70,8 +71,8 @@ async def invite(request: Request, service: ServiceDep, visit: AdminVisit) -> Re
                 session, form.get("email", ""), role, country=_country(form.get("country")),
                 locale=locale, by=visit.staff,
             )  # fmt: skip
-            await accounts.record(session, visit.staff, "account.invite", f"account:{user.id}",
-                                  role=role, country=user.country)  # fmt: skip
+            await record(session, visit.staff, "account.invite", f"account:{user.id}",
+                         role=role, country=user.country)  # fmt: skip
     except AccountError as exc:
         return await _page(request, service, visit,
                            error=INVITE_ERRORS.get(str(exc), N_("That is not possible.")))  # fmt: skip

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from bot.i18n.markers import N_
 from bot.secretariat import accounts
+from bot.secretariat.audit import audit_entries
 from webhook.admin.pages import AdminRoute, AdminVisit, render
 from webhook.deps import ServiceDep
 
@@ -40,7 +41,7 @@ async def audit_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     async with service.db.session() as session:
-        entries, total = await accounts.audit_entries(
+        entries, total = await audit_entries(
             session, offset=(page - 1) * PAGE, limit=PAGE, action=action or None,
             actor=(actor or "").strip() or None,
         )  # fmt: skip

@@ -19,7 +19,7 @@ from bot.broadcasts import Audience, BroadcastError
 from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
-from bot.secretariat import accounts
+from bot.secretariat.audit import record
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
 from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
@@ -119,8 +119,8 @@ async def _change(
                           "cancelled": await broadcast_series.stop(session, b)}  # fmt: skip
             else:
                 detail = {"held_back": await broadcasts.cancel(session, b)}
-            await accounts.record(session, visit.staff, f"broadcast.{action}",
-                                  f"broadcast:{b.id}", **detail)  # fmt: skip
+            await record(session, visit.staff, f"broadcast.{action}",
+                         f"broadcast:{b.id}", **detail)  # fmt: skip
     except BroadcastError as exc:
         return await _page(request, service, visit, broadcast_id, "broadcast.html",
                            error=refusal(exc), status_code=409)  # fmt: skip
@@ -164,8 +164,8 @@ async def follow_up(
             if b.status not in ("sent", "cancelled"):
                 raise HTTPException(409)
             again = await broadcasts.follow_up(session, b, visit.staff.id)
-            await accounts.record(session, visit.staff, "broadcast.follow_up",
-                                  f"broadcast:{again.id}", parent=b.id)  # fmt: skip
+            await record(session, visit.staff, "broadcast.follow_up",
+                         f"broadcast:{again.id}", parent=b.id)  # fmt: skip
             again_id = again.id
     except BroadcastError as exc:
         return await _page(request, service, visit, broadcast_id, "broadcast.html",

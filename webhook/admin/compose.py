@@ -22,7 +22,8 @@ from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
 from bot.members import topics as news_topics
-from bot.secretariat import accounts, members
+from bot.secretariat import members
+from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
 from bot.storage.models import Broadcast, Contact, StaffUser, Survey
 from webhook.admin.broadcast_form import (
@@ -202,7 +203,7 @@ async def _save(service: Service, visit: Visit, broadcast_id: int | None, d: Dra
         broadcasts.changed(b)
         await session.flush()
         action = "broadcast.create" if broadcast_id is None else "broadcast.update"
-        await accounts.record(session, visit.staff, action, f"broadcast:{b.id}")
+        await record(session, visit.staff, action, f"broadcast:{b.id}")
         return b.id
 
 
@@ -281,8 +282,8 @@ async def _test(
         if not problems and member is not None:
             locales = broadcasts.locales_written(b)
             broadcasts.queue_test(session, b, member, locales, service.broadcaster.labels)
-            await accounts.record(session, visit.staff, "broadcast.test", f"broadcast:{b.id}",
-                                  member=member.id)  # fmt: skip
+            await record(session, visit.staff, "broadcast.test", f"broadcast:{b.id}",
+                         member=member.id)  # fmt: skip
     if problems:
         return await _refused(request, service, visit, broadcast_id, problems, 422)
     await service.coordinator.notify("outbox")
@@ -305,10 +306,10 @@ async def _launch(
                     session, b, visit.staff, audience_size=size, at=at, local_hour=hour,
                     approval_above=service.settings.broadcast_approval_above,
                 )  # fmt: skip
-                await accounts.record(session, visit.staff, "broadcast.send", f"broadcast:{b.id}",
-                                      status=b.status, recipients=size,
-                                      at=at.isoformat() if at else None, local_hour=hour,
-                                      repeat=b.repeat)  # fmt: skip
+                await record(session, visit.staff, "broadcast.send", f"broadcast:{b.id}",
+                             status=b.status, recipients=size,
+                             at=at.isoformat() if at else None, local_hour=hour,
+                             repeat=b.repeat)  # fmt: skip
         except BroadcastError as exc:
             problems.append(refusal(exc, b))
         status, scheduled = b.status, at is not None or hour is not None

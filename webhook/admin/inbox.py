@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n.markers import N_
 from bot.secretariat import accounts, inbox
-from bot.secretariat.accounts import Staff
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
 from bot.storage.models import StaffUser
 from handlers.handoff import answer_member
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
@@ -113,9 +114,7 @@ async def reply(conversation_id: int, service: ServiceDep, visit: EditorVisit) -
     async with service.db.session() as session, session.begin():
         conversation = (await _thread(session, visit.staff, conversation_id)).conversation
         await answer_member(session, service.settings, conversation, text, echo=True)
-        await accounts.record(
-            session, visit.staff, "inbox.reply", f"conversation:{conversation_id}"
-        )
+        await record(session, visit.staff, "inbox.reply", f"conversation:{conversation_id}")
     await service.coordinator.notify("outbox")
     return RedirectResponse(f"/admin/inbox/{conversation_id}?done=answered#answer", status_code=303)
 
@@ -135,8 +134,8 @@ async def assign(conversation_id: int, service: ServiceDep, visit: EditorVisit) 
                 raise HTTPException(400)
             staff_id = assignee.id
         await inbox.assign(session, conversation_id, staff_id)
-        await accounts.record(session, visit.staff, "inbox.assign",
-                              f"conversation:{conversation_id}", staff_id=staff_id)  # fmt: skip
+        await record(session, visit.staff, "inbox.assign",
+                     f"conversation:{conversation_id}", staff_id=staff_id)  # fmt: skip
     return RedirectResponse(f"/admin/inbox/{conversation_id}?done=assigned", status_code=303)
 
 
@@ -145,8 +144,8 @@ async def close(conversation_id: int, service: ServiceDep, visit: EditorVisit) -
     async with service.db.session() as session, session.begin():
         await _thread(session, visit.staff, conversation_id)
         if await inbox.close(session, conversation_id=conversation_id):
-            await accounts.record(session, visit.staff, "inbox.close",
-                                  f"conversation:{conversation_id}")  # fmt: skip
+            await record(session, visit.staff, "inbox.close",
+                         f"conversation:{conversation_id}")  # fmt: skip
     return RedirectResponse(f"/admin/inbox/{conversation_id}?done=closed", status_code=303)
 
 
@@ -155,6 +154,6 @@ async def reopen(conversation_id: int, service: ServiceDep, visit: EditorVisit) 
     async with service.db.session() as session, session.begin():
         await _thread(session, visit.staff, conversation_id)
         if await inbox.reopen(session, conversation_id):
-            await accounts.record(session, visit.staff, "inbox.reopen",
-                                  f"conversation:{conversation_id}")  # fmt: skip
+            await record(session, visit.staff, "inbox.reopen",
+                         f"conversation:{conversation_id}")  # fmt: skip
     return RedirectResponse(f"/admin/inbox/{conversation_id}?done=reopened", status_code=303)

@@ -18,9 +18,10 @@ from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
 from bot.privacy import erasure
-from bot.secretariat import accounts, members
-from bot.secretariat.accounts import Staff
+from bot.secretariat import members
+from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
+from bot.secretariat.staff import Staff
 from bot.storage.models import Conversation
 from webhook.admin.pages import AdminRoute, EditorVisit, VisitDep, render
 from webhook.deps import ServiceDep
@@ -97,7 +98,7 @@ async def export(service: ServiceDep, visit: VisitDep, where: FilterDep) -> Resp
     """The filtered list, all pages of it; who exported what is in the audit log."""
     async with service.db.session() as session, session.begin():
         filters = {k: v for k, v in vars(where).items() if v and k != "q"}
-        await accounts.record(session, visit.staff, "member.export", None, **filters)
+        await record(session, visit.staff, "member.export", None, **filters)
     return StreamingResponse(
         _csv(service, visit.staff, where),
         media_type="text/csv; charset=utf-8",

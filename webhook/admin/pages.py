@@ -28,8 +28,8 @@ from bot.i18n import (
     load_translations,
 )
 from bot.i18n.markers import N_
-from bot.secretariat import accounts
-from bot.secretariat.accounts import Staff
+from bot.secretariat.signin import csrf_matches
+from bot.secretariat.staff import Staff
 from webhook.auth import CSRF_FIELD, request_staff, secure_cookies
 from webhook.deps import ServiceDep
 
@@ -234,7 +234,7 @@ async def signed_in(request: Request, service: ServiceDep) -> Visit:
     request.state.visit = visit
     if request.method == "POST":
         visit.form = await _form(request)
-        if not accounts.csrf_matches(visit.csrf, visit.form.get(CSRF_FIELD)):
+        if not csrf_matches(visit.csrf, visit.form.get(CSRF_FIELD)):
             raise HTTPException(403)
     return visit
 
@@ -269,7 +269,7 @@ async def presession_form(request: Request) -> dict[str, str]:
     """A form sent before sign-in, refused (403) unless it carries the cookie's token."""
     form = await _form(request)
     expected = request.cookies.get(PRESESSION_COOKIE) or ""
-    if not expected or not accounts.csrf_matches(expected, form.get(CSRF_FIELD)):
+    if not expected or not csrf_matches(expected, form.get(CSRF_FIELD)):
         raise HTTPException(403)
     return form
 

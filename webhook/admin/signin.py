@@ -14,7 +14,9 @@ from sqlalchemy import select
 from bot.i18n import DASHBOARD_LOCALES
 from bot.i18n.markers import N_
 from bot.secretariat import accounts
-from bot.secretariat.accounts import AccountError, LoginRefused
+from bot.secretariat.audit import record
+from bot.secretariat.signin import LoginRefused, authenticate, close_session, open_session
+from bot.secretariat.staff import AccountError, digest
 from bot.storage.models import StaffUser, utcnow
 from webhook.admin.pages import (
     AdminRoute,
@@ -43,7 +45,7 @@ LOCKED = N_(
     "There were too many failed attempts with this address. Sign-in is paused until {time}; "
     "an administrator can lift the pause."
 )
-# The account's own messages (bot.staff) are in English; these are the ones people meet here.
+# The account's own messages (bot.secretariat) are in English; these are the ones people meet here.
 ACCOUNT_ERRORS = {
     "the password needs at least 10 characters": N_("The password needs at least 10 characters."),
     "the password is too long": N_("The password is too long."),
@@ -88,13 +90,11 @@ async def login_form(request: Request, service: ServiceDep) -> Response:
 async def login(request: Request, service: ServiceDep, form: FormDep) -> Response:
     email, password = form.get("email", "")[:254], form.get("password", "")
     async with service.db.session() as session, session.begin():
-        outcome = await accounts.authenticate(session, email, password)
+        outcome = await authenticate(session, email, password)
         if not isinstance(outcome, LoginRefused):
             lifetime = timedelta(hours=service.settings.session_hours)
-            token, _csrf = await accounts.open_session(session, outcome, lifetime=lifetime)
-            await accounts.record(
-                session, outcome, "login", f"account:{outcome.id}", via="dashboard"
-            )
+            token, _csrf = await open_session(session, outcome, lifetime=lifetime)
+            await record(session, outcome, "login", f"account:{outcome.id}", via="dashboard")
     if isinstance(outcome, LoginRefused):
         # The failure is committed first, then the answer waits: a script gains nothing by
         # sending the next guess before this one is answered.
@@ -114,8 +114,8 @@ async def login(request: Request, service: ServiceDep, form: FormDep) -> Respons
 @router.post("/logout")
 async def logout(request: Request, service: ServiceDep, visit: VisitDep) -> Response:
     async with service.db.session() as session, session.begin():
-        await accounts.close_session(session, request.cookies.get(SESSION_COOKIE, ""))
-        await accounts.record(session, visit.staff, "logout", f"account:{visit.staff.id}")
+        await close_session(session, request.cookies.get(SESSION_COOKIE, ""))
+        await record(session, visit.staff, "logout", f"account:{visit.staff.id}")
     response = RedirectResponse("/admin/login?done=signed-out", status_code=303)
     clear_session_cookie(request, response)
     return response
@@ -126,9 +126,7 @@ async def _invited(service: ServiceDep, token: str) -> StaffUser | None:
     if len(token) > 128:
         return None
     async with service.db.session() as session:
-        user = await session.scalar(
-            select(StaffUser).where(StaffUser.invite_hash == accounts.digest(token))
-        )
+        user = await session.scalar(select(StaffUser).where(StaffUser.invite_hash == digest(token)))
     if user is None or user.status != "invited" or user.invite_expires_at is None:
         return None
     expires = user.invite_expires_at
@@ -177,9 +175,9 @@ async def accept_invite(
         async with service.db.session() as session, session.begin():
             staff = await accounts.accept_invite(session, token, name, password)
             lifetime = timedelta(hours=service.settings.session_hours)
-            cookie, _csrf = await accounts.open_session(session, staff, lifetime=lifetime)
-            await accounts.record(session, staff, "account.accept_invite", f"account:{staff.id}")
-            await accounts.record(session, staff, "login", f"account:{staff.id}", via="dashboard")
+            cookie, _csrf = await open_session(session, staff, lifetime=lifetime)
+            await record(session, staff, "account.accept_invite", f"account:{staff.id}")
+            await record(session, staff, "login", f"account:{staff.id}", via="dashboard")
     except AccountError as exc:
         error = ACCOUNT_ERRORS.get(str(exc), INVITE_GONE)
         return _invite_page(request, user, name=name, error=error)
@@ -197,7 +195,7 @@ async def choose_locale(service: ServiceDep, visit: VisitDep) -> Response:
             user = await session.get(StaffUser, visit.staff.id)
             if user is not None:
                 user.locale = locale
-                await accounts.record(
+                await record(
                     session,
                     visit.staff,
                     "account.locale",

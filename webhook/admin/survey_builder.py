@@ -19,7 +19,7 @@ from bot.channels.whatsapp import render as whatsapp_text
 from bot.i18n import LOCALES, Translator
 from bot.i18n.markers import N_
 from bot.messages import Button, OutboundMessage
-from bot.secretariat import accounts
+from bot.secretariat.audit import record
 from bot.storage.models import Survey, SurveyQuestion, SurveyResponse
 from bot.surveys import Step
 from bot.surveys import launch as surveys_launch
@@ -135,13 +135,13 @@ async def _act(request: Request, service: Service, visit: Visit, survey_id: int 
         if survey_id is None:
             s = await surveys.create(session, definition, author=visit.staff.id,
                                      country=visit.staff.country)  # fmt: skip
-            await accounts.record(session, visit.staff, "survey.create", f"survey:{s.id}")
+            await record(session, visit.staff, "survey.create", f"survey:{s.id}")
         else:
             s = await load(session, survey_id, visit, lock=True)
             if s.status != "draft":
                 raise HTTPException(409)
             await surveys.replace(session, s, definition)
-            await accounts.record(session, visit.staff, "survey.update", f"survey:{s.id}")
+            await record(session, visit.staff, "survey.update", f"survey:{s.id}")
         survey_id = s.id
     if action == "launch":
         return RedirectResponse(f"/admin/surveys/{survey_id}/launch", status_code=303)

@@ -18,7 +18,7 @@ from bot.broadcasts import Audience, BroadcastError
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
-from bot.secretariat import accounts
+from bot.secretariat.audit import record
 from bot.storage.models import Survey
 from bot.surveys import launch as surveys_launch
 from webhook.admin.broadcast_form import CHANNELS, SKIPS, chosen_time, earlier, read_form, refusal
@@ -139,10 +139,10 @@ async def launch(
                 at=at,
             )  # fmt: skip
             s.remind_at = remind_at
-            await accounts.record(session, visit.staff, "survey.launch", f"survey:{s.id}",
-                                  broadcast=b.id, status=b.status,
-                                  at=at.isoformat() if at else None,
-                                  remind_at=remind_at.isoformat() if remind_at else None)  # fmt: skip
+            await record(session, visit.staff, "survey.launch", f"survey:{s.id}",
+                         broadcast=b.id, status=b.status,
+                         at=at.isoformat() if at else None,
+                         remind_at=remind_at.isoformat() if remind_at else None)  # fmt: skip
             waiting = b.status == "awaiting_approval"
     except BroadcastError as exc:
         said = REFUSALS.get(exc.code)
@@ -171,8 +171,8 @@ async def cancel_invitation(
                 raise HTTPException(409)
             b = await load_broadcast(session, s.broadcast_id, visit, lock=True)
             held = await broadcasts.cancel(session, b)
-            await accounts.record(session, visit.staff, "broadcast.cancel", f"broadcast:{b.id}",
-                                  survey=s.id, held_back=held)  # fmt: skip
+            await record(session, visit.staff, "broadcast.cancel", f"broadcast:{b.id}",
+                         survey=s.id, held_back=held)  # fmt: skip
     except BroadcastError as exc:
         return await survey_page(request, service, visit, survey_id, problem=refusal(exc)[0],
                                  status_code=409)  # fmt: skip

@@ -16,7 +16,7 @@ from app.service import Service
 from bot import broadcasts, surveys
 from bot.broadcasts import Audience
 from bot.i18n.markers import N_
-from bot.secretariat import accounts
+from bot.secretariat.audit import record
 from bot.storage.models import Broadcast, Survey, SurveyResponse
 from bot.surveys import format as surveys_format
 from bot.surveys import launch as surveys_launch
@@ -126,9 +126,7 @@ async def import_yaml(request: Request, service: ServiceDep, visit: EditorVisit)
     async with service.db.session() as session, session.begin():
         s = await surveys.create(session, definition, author=visit.staff.id,
                                  country=visit.staff.country)  # fmt: skip
-        await accounts.record(
-            session, visit.staff, "survey.create", f"survey:{s.id}", source="yaml"
-        )
+        await record(session, visit.staff, "survey.create", f"survey:{s.id}", source="yaml")
         survey_id = s.id
     return RedirectResponse(
         f"/admin/surveys/{survey_id}/edit?done=survey-imported", status_code=303
@@ -176,7 +174,7 @@ async def close(
         if s.status not in ("draft", "open"):
             raise HTTPException(409)
         s.status, s.closed_at = "closed", datetime.now(UTC)
-        await accounts.record(session, visit.staff, "survey.close", f"survey:{s.id}")
+        await record(session, visit.staff, "survey.close", f"survey:{s.id}")
     return RedirectResponse(f"/admin/surveys/{survey_id}?done=survey-closed", status_code=303)
 
 
@@ -215,8 +213,8 @@ async def reminder(
             raise HTTPException(409)
         if wrong is None:
             s.remind_at = at
-            await accounts.record(session, visit.staff, "survey.reminder", f"survey:{s.id}",
-                                  at=at.isoformat() if at else None)  # fmt: skip
+            await record(session, visit.staff, "survey.reminder", f"survey:{s.id}",
+                         at=at.isoformat() if at else None)  # fmt: skip
     if wrong:
         return await survey_page(request, service, visit, survey_id, problem=wrong, status_code=400)
     await service.coordinator.notify(surveys_launch.TOPIC)
@@ -245,8 +243,8 @@ async def closing(
             if problem == "past":  # it passed between the check above and now
                 wrong = N_("That time has already passed.")
             else:
-                await accounts.record(session, visit.staff, "survey.closing", f"survey:{s.id}",
-                                      at=at.isoformat() if at else None)  # fmt: skip
+                await record(session, visit.staff, "survey.closing", f"survey:{s.id}",
+                             at=at.isoformat() if at else None)  # fmt: skip
     if wrong:
         return await survey_page(request, service, visit, survey_id, problem=wrong, status_code=400)
     done = "closing-removed" if at is None else "closing-set"

@@ -10,8 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from bot.i18n.markers import N_
-from bot.secretariat import accounts
-from bot.secretariat.accounts import AccountError
+from bot.secretariat.audit import record
+from bot.secretariat.staff import AccountError
+from bot.secretariat.staff_chat import telegram_link_code
+from bot.secretariat.tokens import create_api_token, list_api_tokens, revoke_api_token
 from bot.storage.models import ApiToken, StaffUser
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
@@ -29,7 +31,7 @@ async def _page(
     link: tuple[str, datetime] | None = None,
 ) -> Response:
     async with service.db.session() as session:
-        tokens = await accounts.list_api_tokens(session, visit.staff)
+        tokens = await list_api_tokens(session, visit.staff)
         user = await session.get(StaffUser, visit.staff.id)
     return render(request, "tokens.html", visit, title=N_("API tokens"), tokens=tokens,
                   created=created, error=error, link=link,
@@ -47,10 +49,8 @@ async def create_token(request: Request, service: ServiceDep, visit: VisitDep) -
     # Answered with the page itself, not a redirect: the token must not travel in a URL.
     try:
         async with service.db.session() as session, session.begin():
-            row, token = await accounts.create_api_token(
-                session, visit.staff, visit.form.get("name", "")
-            )
-            await accounts.record(session, visit.staff, "token.create", f"token:{row.id}")
+            row, token = await create_api_token(session, visit.staff, visit.form.get("name", ""))
+            await record(session, visit.staff, "token.create", f"token:{row.id}")
     except AccountError:
         return await _page(request, service, visit, error=N_("Give the token a name."))
     return await _page(request, service, visit, created=token)
@@ -63,9 +63,9 @@ async def revoke_token(token_id: int, service: ServiceDep, visit: VisitDep) -> R
             select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.user_id == visit.staff.id)
         )
         # Only one's own tokens here, administrators included: others' are on their pages.
-        if own is None or not await accounts.revoke_api_token(session, visit.staff, token_id):
+        if own is None or not await revoke_api_token(session, visit.staff, token_id):
             raise HTTPException(404)
-        await accounts.record(session, visit.staff, "token.revoke", f"token:{token_id}")
+        await record(session, visit.staff, "token.revoke", f"token:{token_id}")
     return RedirectResponse("/admin/tokens?done=revoked", status_code=303)
 
 
@@ -75,7 +75,7 @@ async def link_telegram(request: Request, service: ServiceDep, visit: EditorVisi
     (never in a URL); a new code replaces the previous one. For those who can compose: the
     bot's staff commands send broadcasts."""
     async with service.db.session() as session, session.begin():
-        code, until = await accounts.telegram_link_code(session, visit.staff)
-        await accounts.record(session, visit.staff, "staff.telegram_link_code",
-                              f"staff:{visit.staff.id}")  # fmt: skip
+        code, until = await telegram_link_code(session, visit.staff)
+        await record(session, visit.staff, "staff.telegram_link_code",
+                     f"staff:{visit.staff.id}")  # fmt: skip
     return await _page(request, service, visit, link=(code, until))

@@ -11,7 +11,7 @@ from bot.i18n import LOCALES
 from bot.i18n.markers import N_
 from bot.members import topics
 from bot.members.topics import TopicError
-from bot.secretariat.accounts import record
+from bot.secretariat.audit import record
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 

@@ -10,6 +10,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from bot.secretariat import accounts
+from bot.secretariat.audit import record
+from bot.secretariat.staff import AccountError
 from bot.storage.models import StaffUser
 from webhook.api.common import READ, ItemId, errors
 from webhook.auth import AdminDep, StaffDep
@@ -125,10 +127,10 @@ async def invite(body: NewAccount, person: AdminDep, service: ServiceDep) -> Inv
                 locale=body.locale,
                 by=person,
             )
-        except accounts.AccountError as exc:
+        except AccountError as exc:
             code = 409 if "already" in str(exc) else 422
             raise HTTPException(code, str(exc)) from None
-        await accounts.record(
+        await record(
             session, person, "account.invite", f"account:{user.id}", role=user.role,
             country=user.country,
         )  # fmt: skip
@@ -153,7 +155,7 @@ async def update(
             user = await accounts.update_account(
                 session, person, account_id, role=body.role, country=country, status=body.status
             )
-        except accounts.AccountError as exc:
+        except AccountError as exc:
             code = 409 if "last active administrator" in str(exc) else 422
             raise HTTPException(code, str(exc)) from None
         if user is None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from bot.secretariat import accounts
+from bot.secretariat.audit import audit_entries
 from webhook.api.common import Limit, Offset, errors
 from webhook.auth import AdminDep
 from webhook.deps import ServiceDep
@@ -49,7 +49,7 @@ async def audit(
 ) -> AuditPage:
     """Administrators: newest first. The log cannot be changed, by anyone."""
     async with service.db.session() as session:
-        found, total = await accounts.audit_entries(
+        found, total = await audit_entries(
             session, offset=offset, limit=limit, action=action, actor=actor
         )
     return AuditPage(

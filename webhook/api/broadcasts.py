@@ -17,7 +17,8 @@ from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
 from bot.members import topics
 from bot.secretariat import members
-from bot.secretariat.accounts import Staff, record
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast
 from webhook.api.common import READ, Limit, Offset, errors
 from webhook.auth import AdminDep, EditorDep, StaffDep

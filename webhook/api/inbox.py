@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import resolve_locale
 from bot.secretariat import inbox
-from bot.secretariat.accounts import Staff, record
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
 from bot.storage.models import Conversation, StaffUser
 from handlers.handoff import answer_member
 from webhook.api.common import READ, ItemId, Limit, Offset, errors

@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from app.service import Service
 from bot.privacy import erasure
-from bot.secretariat import accounts, members
-from bot.secretariat.accounts import Staff
+from bot.secretariat import members
+from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
+from bot.secretariat.staff import Staff
 from bot.storage.models import Contact, Conversation
 from webhook.api.common import READ, ItemId, Limit, Offset, errors
 from webhook.auth import EditorDep, StaffDep
@@ -172,7 +173,7 @@ async def export(
     the export is recorded in the audit log."""
     async with service.db.session() as session, session.begin():
         filters = {k: v for k, v in vars(where).items() if v and k != "q"}
-        await accounts.record(session, person, "member.export", None, **filters)
+        await record(session, person, "member.export", None, **filters)
     return StreamingResponse(
         _csv(service, person, where),
         media_type="text/csv; charset=utf-8",

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import surveys
 from bot.broadcasts import Audience, BroadcastError
 from bot.i18n import LOCALES
-from bot.secretariat.accounts import Staff, record
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
 from bot.storage.models import Survey
 from bot.surveys import charts as survey_charts
 from bot.surveys import format as surveys_format

@@ -7,7 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
-from bot.secretariat import accounts
+from bot.secretariat.audit import record
+from bot.secretariat.staff import AccountError
+from bot.secretariat.tokens import create_api_token, list_api_tokens, revoke_api_token
 from bot.storage.models import ApiToken
 from webhook.api.common import READ, ItemId, errors
 from webhook.auth import StaffDep
@@ -45,7 +47,7 @@ def token_out(row: ApiToken) -> TokenOut:
 async def list_tokens(person: StaffDep, service: ServiceDep) -> Tokens:
     """Your own tokens, revoked ones too, newest first."""
     async with service.db.session() as session:
-        found = await accounts.list_api_tokens(session, person)
+        found = await list_api_tokens(session, person)
     return Tokens(tokens=[token_out(t) for t in found])
 
 
@@ -61,10 +63,10 @@ async def create(body: NewToken, person: StaffDep, service: ServiceDep) -> Creat
     as `Authorization: Bearer <token>`. Only a hash is kept: copy it now."""
     async with service.db.session() as session, session.begin():
         try:
-            row, token = await accounts.create_api_token(session, person, body.name)
-        except accounts.AccountError as exc:
+            row, token = await create_api_token(session, person, body.name)
+        except AccountError as exc:
             raise HTTPException(422, str(exc)) from None
-        await accounts.record(session, person, "token.create", f"token:{row.id}")
+        await record(session, person, "token.create", f"token:{row.id}")
     return CreatedToken(**token_out(row).model_dump(), token=token)
 
 
@@ -79,7 +81,7 @@ async def revoke(token_id: ItemId, person: StaffDep, service: ServiceDep) -> Res
     """Revoke one of your tokens (administrators may revoke anyone's); it stops working at
     once. 404 when there is no such token of yours, or it is revoked already."""
     async with service.db.session() as session, session.begin():
-        if not await accounts.revoke_api_token(session, person, token_id):
+        if not await revoke_api_token(session, person, token_id):
             raise HTTPException(404, "no such token")
-        await accounts.record(session, person, "token.revoke", f"token:{token_id}")
+        await record(session, person, "token.revoke", f"token:{token_id}")
     return Response(status_code=204)

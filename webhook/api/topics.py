@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.members import topics
 from bot.members.topics import TopicError
-from bot.secretariat.accounts import Staff, record
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
 from bot.storage.models import Topic
 from webhook.api.common import READ, errors
 from webhook.auth import EditorDep, StaffDep

@@ -1,16 +1,16 @@
 """The dashboard's tests sign in many times: a cheap argon2 keeps them quick. The real
-parameters are bot.staff's own, tested with it."""
+parameters are bot.secretariat.passwords' own, tested with it."""
 
 from __future__ import annotations
 
 import pytest
 from argon2 import PasswordHasher
 
-from bot.secretariat import accounts as staff
+from bot.secretariat import passwords
 
 
 @pytest.fixture(autouse=True)
 def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(staff, "_hasher", cheap)
-    monkeypatch.setattr(staff, "_DUMMY_HASH", cheap.hash("not anyone's password"))
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("not anyone's password"))

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bot.secretariat import accounts
+from bot.secretariat import signin
 from bot.storage.models import ApiToken, AuditEntry, StaffSession, utcnow
 from tests.webhook.admin.dashboard import PASSWORD, csrf_of, dashboard
 from webhook.auth import SESSION_COOKIE
@@ -62,7 +62,7 @@ async def test_sign_in_fails_with_one_message_then_succeeds_and_signs_out(backen
 
 
 async def test_failed_sign_ins_slow_down_then_lock_and_the_page_says_so(backend, monkeypatch):
-    monkeypatch.setattr(accounts, "MAX_DELAY", 0.3)  # the real pause is 5 s; the shape is the same
+    monkeypatch.setattr(signin, "MAX_DELAY", 0.3)  # the real pause is 5 s; the shape is the same
     async with dashboard(backend) as board, board.client() as http:
         token = csrf_of((await http.get("/admin/login")).text)
 

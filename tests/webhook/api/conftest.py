@@ -15,7 +15,10 @@ from argon2 import PasswordHasher
 from app.service import Service
 from app.web import create_app
 from bot.config import Settings
-from bot.secretariat import accounts
+from bot.secretariat import accounts, passwords
+from bot.secretariat.signin import open_session
+from bot.secretariat.staff import Staff
+from bot.secretariat.tokens import create_api_token
 from bot.storage.models import (
     Contact,
     Conversation,
@@ -45,7 +48,7 @@ class Api:
     service: Service
     http: httpx.AsyncClient
     tokens: dict[str, str] = field(default_factory=dict)  # who -> plain token
-    staff: dict[str, accounts.Staff] = field(default_factory=dict)
+    staff: dict[str, Staff] = field(default_factory=dict)
     members: dict[str, int] = field(default_factory=dict)  # "ro", "md" -> contact id
     conversations: dict[str, int] = field(default_factory=dict)
 
@@ -60,7 +63,7 @@ class Api:
         """A signed-in browser of ``who``: the session cookie's token and its CSRF token."""
         async with self.service.db.session() as session, session.begin():
             life = lifetime.get("lifetime", timedelta(hours=12))
-            return await accounts.open_session(session, self.staff[who], lifetime=life)
+            return await open_session(session, self.staff[who], lifetime=life)
 
 
 async def seed(api: Api) -> None:
@@ -71,9 +74,9 @@ async def seed(api: Api) -> None:
             user = await accounts.create_account(
                 session, f"{who}@childpact.org", role, password=PASSWORD, country=country
             )
-            person = accounts.Staff.of(user)
+            person = Staff.of(user)
             api.staff[who] = person
-            _, api.tokens[who] = await accounts.create_api_token(session, person, "tests")
+            _, api.tokens[who] = await create_api_token(session, person, "tests")
         for key, channel, address, country, locale, org in (
             ("ro", "telegram", "400000001", "RO", "ro", "Salvați Copiii"),
             ("md", "whatsapp", PHONE, "MD", "ru", "CNPAC Moldova"),
@@ -119,10 +122,10 @@ async def seed(api: Api) -> None:
 @pytest.fixture(autouse=True)
 def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 with the smallest cost: the real parameters take half a second a hash, and these
-    tests are about who may do what, not about the hash (bot.staff's own choice stands)."""
+    tests are about who may do what, not about the hash (bot.secretariat.passwords' own choice stands)."""
     quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", quick)
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", quick.hash("unknown address"))
+    monkeypatch.setattr(passwords, "_hasher", quick)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", quick.hash("unknown address"))
 
 
 @pytest.fixture

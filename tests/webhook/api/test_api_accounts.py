@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.secretariat import accounts
+from bot.secretariat.staff import Staff
+from bot.secretariat.tokens import create_api_token
 from bot.storage.models import AuditEntry
 from tests.webhook.api.conftest import PEOPLE
 
@@ -117,9 +119,7 @@ async def test_an_administrator_limited_to_a_country_manages_that_countrys_accou
             session, "md-admin@childpact.org", "admin", password="correct horse battery",
             country="MD",
         )  # fmt: skip
-        _, api.tokens["md_admin"] = await accounts.create_api_token(
-            session, accounts.Staff.of(user), "tests"
-        )
+        _, api.tokens["md_admin"] = await create_api_token(session, Staff.of(user), "tests")
     listed = (await api.call("md_admin", "GET", "/api/accounts")).json()
     assert {a["country"] for a in listed["accounts"]} == {"MD"}
 

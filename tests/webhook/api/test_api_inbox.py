@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from bot.i18n import Translator
 from bot.secretariat import accounts
+from bot.secretariat.staff import Staff
+from bot.secretariat.tokens import create_api_token
 from bot.storage.models import AuditEntry
 from tests.dialog import Member
 from tests.handlers.test_handoff import ADMIN, ALERTS, answer_reaches, posted_to
@@ -94,7 +96,7 @@ async def token_of(stack: Stack, email: str, role: str, country: str | None = No
         user = await accounts.create_account(
             session, email, role, password="p" * 12, country=country
         )
-        _, token = await accounts.create_api_token(session, accounts.Staff.of(user), "tests")
+        _, token = await create_api_token(session, Staff.of(user), "tests")
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.secretariat import accounts
+from bot.secretariat.signin import LoginRefused, authenticate, close_session
+from bot.secretariat.tokens import list_api_tokens, revoke_api_token
 from bot.storage.models import StaffSession, utcnow
 from tests.webhook.api.conftest import PASSWORD, PHONE, SECRET_TEXT, cookie
 from webhook.auth import CSRF_HEADER
@@ -36,8 +38,8 @@ async def test_without_a_valid_token_the_answer_is_401(api, authorization):
 
 async def test_a_revoked_token_or_a_disabled_account_is_refused(api):
     async with api.service.db.session() as session, session.begin():
-        tokens = await accounts.list_api_tokens(session, api.staff["viewer"])
-        await accounts.revoke_api_token(session, api.staff["viewer"], tokens[0].id)
+        tokens = await list_api_tokens(session, api.staff["viewer"])
+        await revoke_api_token(session, api.staff["viewer"], tokens[0].id)
         await accounts.update_account(
             session, api.staff["admin"], api.staff["editor"].id, status="disabled"
         )
@@ -82,7 +84,7 @@ async def test_a_session_ends_when_idle_too_long_or_too_old_or_signed_out(api):
         assert list(await session.scalars(select(StaffSession))) == []  # expired ones go
     gone, _ = await api.browser("viewer")
     async with api.service.db.session() as session, session.begin():
-        await accounts.close_session(session, gone)
+        await close_session(session, gone)
     assert (await api.http.get("/api/me", headers=cookie(gone))).status_code == 401
 
 
@@ -110,8 +112,8 @@ async def test_the_logs_carry_no_token_password_phone_or_member_text(api, caplog
             invite = response.json()["invite_path"].rsplit("/", 1)[1]
     await api.http.get("/api/me", headers={**cookie(session_token), CSRF_HEADER: csrf})
     async with api.service.db.session() as session, session.begin():
-        refused = await accounts.authenticate(session, "admin@childpact.org", "wrong " + PASSWORD)
-        assert isinstance(refused, accounts.LoginRefused)
+        refused = await authenticate(session, "admin@childpact.org", "wrong " + PASSWORD)
+        assert isinstance(refused, LoginRefused)
     # The test's own HTTP client logs the URLs it asks for; the service's records are the point.
     served = [r for r in caplog.records if not r.name.startswith("httpx")]
     assert any(r.name.startswith("handlers.") for r in served)  # the reply was logged, by id
