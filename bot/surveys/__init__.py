@@ -1,380 +1,50 @@
-"""Quick surveys: storing a survey, which surveys a member may answer, and a member's way
-through one: the next question by the conditions, back, skip, every answer stored the moment it
-is given. The texts are per locale with the broadcasts' fallback chain: the member's language,
-their country's usual one, the survey's base. The format itself is in ``bot.surveys_format``."""
+"""Quick surveys, from the secretariat's definition to a member's answers and the results.
 
-from __future__ import annotations
+The package owns the survey format (``format``), storing a survey (``store``), reading a
+member's answer (``answers``), taking a survey (``taking``), sending it out and reminding
+(``launch``), and the results with their charts (``results``, ``charts``). What callers use
+most is named here: ``from bot import surveys; surveys.begin(...)``."""
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.broadcasts import member_locale
-from bot.countries import COUNTRY_LOCALE
-from bot.i18n import normalize_locale
-from bot.members.linking import person_contact_ids
-from bot.storage.models import (
-    Contact,
-    Delivery,
-    Survey,
-    SurveyAnswer,
-    SurveyQuestion,
-    SurveyResponse,
-    utcnow,
+from bot.surveys.store import (
+    apply,
+    create,
+    definition_of,
+    questions_of,
+    replace,
+    response_counts,
 )
-from bot.surveys.answers import label
-from bot.surveys.format import SurveyIn, is_number, texts, yes_no_value
+from bot.surveys.taking import (
+    Step,
+    answer,
+    answers_of,
+    back,
+    begin,
+    for_member,
+    is_open,
+    latest_response,
+    next_question,
+    open_for,
+    satisfied,
+    survey_locale,
+)
 
-# ---------------------------------------------------------------- storing a survey
-
-
-def apply(survey: Survey, definition: SurveyIn) -> list[SurveyQuestion]:
-    """Write a definition into a survey; returns its questions, in order, to be added."""
-    base = normalize_locale(definition.base_locale) or "en"
-    survey.name = definition.name or label(texts(definition.title, base), base, base)[:200]
-    survey.base_locale = base
-    survey.title = texts(definition.title, base)
-    survey.intro = texts(definition.intro, base)
-    survey.closing = texts(definition.closing, base)
-    survey.reminder = texts(definition.reminder, base)
-    survey.anonymous = definition.anonymous
-    survey.allow_again = definition.allow_again
-    survey.closes_at = definition.closes_at
-    found: list[SurveyQuestion] = []
-    for position, q in enumerate(definition.questions, start=1):
-        condition = None
-        if q.show_if is not None:
-            condition = {k: v for k, v in q.show_if.model_dump().items() if v is not None}
-        found.append(
-            SurveyQuestion(
-                position=position,
-                key=q.id,
-                kind=q.type,
-                required=q.required if q.skippable is None else not q.skippable,
-                text=texts(q.text, base),
-                options=[{"key": o.id, "label": texts(o.label, base)} for o in q.options],
-                min_value=q.min,
-                max_value=q.max,
-                show_if=condition,
-            )
-        )
-    return found
-
-
-async def create(
-    session: AsyncSession, definition: SurveyIn, *, author: int | None, country: str | None
-) -> Survey:
-    survey = Survey(status="draft", created_by=author, country=country)
-    questions = apply(survey, definition)
-    session.add(survey)
-    await session.flush()
-    for q in questions:
-        q.survey_id = survey.id
-    session.add_all(questions)
-    await session.flush()
-    return survey
-
-
-async def replace(session: AsyncSession, survey: Survey, definition: SurveyIn) -> None:
-    """A draft's new definition: its questions replaced (no one has answered a draft)."""
-    await session.execute(delete(SurveyQuestion).where(SurveyQuestion.survey_id == survey.id))
-    questions = apply(survey, definition)
-    for q in questions:
-        q.survey_id = survey.id
-    session.add_all(questions)
-    await session.flush()
-
-
-def definition_of(survey: Survey, questions: list[SurveyQuestion]) -> dict[str, Any]:
-    """A stored survey as its definition (the YAML format), e.g. to copy it."""
-    return {
-        "name": survey.name,
-        "base_locale": survey.base_locale,
-        "title": dict(survey.title or {}),
-        "intro": dict(survey.intro or {}),
-        "closing": dict(survey.closing or {}),
-        "reminder": dict(survey.reminder or {}),
-        "anonymous": survey.anonymous,
-        "allow_again": survey.allow_again,
-        "closes_at": survey.closes_at,
-        "questions": [
-            {
-                "id": q.key,
-                "type": q.kind,
-                "text": dict(q.text or {}),
-                **(
-                    {"options": [{"id": o["key"], "label": o["label"]} for o in q.options]}
-                    if q.options
-                    else {}
-                ),
-                "required": q.required,
-                **({"min": q.min_value} if q.min_value is not None else {}),
-                **({"max": q.max_value} if q.max_value is not None else {}),
-                **({"show_if": dict(q.show_if)} if q.show_if else {}),
-            }  # fmt: skip
-            for q in questions
-        ],
-    }
-
-
-async def questions_of(session: AsyncSession, survey_id: int) -> list[SurveyQuestion]:
-    found = await session.scalars(
-        select(SurveyQuestion)
-        .where(SurveyQuestion.survey_id == survey_id)
-        .order_by(SurveyQuestion.position)
-    )
-    return list(found)
-
-
-# ---------------------------------------------------------------- who may answer what
-
-
-def is_open(survey: Survey, now: datetime | None = None) -> bool:
-    closes = survey.closes_at
-    return survey.status == "open" and (closes is None or closes > (now or utcnow()))
-
-
-def for_member(survey: Survey, contact: Contact) -> bool:
-    """A coordinator's survey is for the members of their country only."""
-    return survey.country is None or survey.country == (contact.country or contact.country_hint)
-
-
-def survey_locale(survey: Survey, contact: Contact) -> str:
-    """The broadcasts' chain: the member's language, their country's, the base text's."""
-    written = survey.title or {}
-    own = member_locale(contact)
-    if own in written:
-        return own
-    usual = COUNTRY_LOCALE.get(contact.country or contact.country_hint or "")
-    if usual and usual in written:
-        return usual
-    return survey.base_locale
-
-
-async def open_for(session: AsyncSession, contact: Contact) -> list[tuple[Survey, str | None]]:
-    """The surveys this member may answer now, each with their own response's status
-    (None, "started"), newest first; those they finished are left out unless allowed again."""
-    now = utcnow()
-    found = await session.scalars(
-        select(Survey)
-        .where(Survey.status == "open", or_(Survey.closes_at.is_(None), Survey.closes_at > now))
-        .order_by(Survey.id.desc())
-    )
-    surveys = [s for s in found if for_member(s, contact)]
-    if not surveys:
-        return []
-    ids = await person_contact_ids(session, contact)  # one response per person
-    mine = await session.execute(
-        select(SurveyResponse.survey_id, SurveyResponse.status)
-        .where(
-            SurveyResponse.contact_id.in_(ids),
-            SurveyResponse.survey_id.in_([s.id for s in surveys]),
-        )
-        .order_by(SurveyResponse.attempt)
-    )
-    status = {survey_id: state for survey_id, state in mine.all()}  # the latest attempt wins
-    return [
-        (s, status.get(s.id) if status.get(s.id) == "started" else None)
-        for s in surveys
-        if status.get(s.id) != "finished" or s.allow_again
-    ]
-
-
-# ---------------------------------------------------------------- a member's way through
-
-
-@dataclass
-class Step:
-    """Where a member is after something happened: the question to ask (None: finished)."""
-
-    response: SurveyResponse
-    question: SurveyQuestion | None
-    answers: dict[int, SurveyAnswer]
-
-
-def satisfied(condition: dict[str, Any] | None, answers: dict[str, Any]) -> bool:
-    """Whether a question's show-if holds for the answers given so far (by question key)."""
-    if not condition:
-        return True
-    value = answers.get(str(condition.get("question")))
-    if value is None:
-        return False
-    given = value if isinstance(value, list) else [value]
-    if "at_least" in condition or "at_most" in condition:
-        numbers = [v for v in given if isinstance(v, int | float) and not isinstance(v, bool)]
-        low, high = condition.get("at_least"), condition.get("at_most")
-        return any((low is None or v >= low) and (high is None or v <= high) for v in numbers)
-    wanted = [condition["equals"]] if "equals" in condition else list(condition.get("any_of") or [])
-    return any(_same(v, w) for v in given for w in wanted)
-
-
-def _same(value: Any, wanted: Any) -> bool:
-    if isinstance(value, bool):
-        return yes_no_value(wanted) is value
-    if isinstance(value, int | float):
-        return is_number(wanted) and float(wanted) == float(value)
-    return str(value) == str(wanted)
-
-
-def values_by_key(
-    questions: list[SurveyQuestion], answers: dict[int, SurveyAnswer]
-) -> dict[str, Any]:
-    return {q.key: answers[q.id].value for q in questions if q.id in answers}
-
-
-def next_question(
-    questions: list[SurveyQuestion], answers: dict[int, SurveyAnswer], after: int
-) -> SurveyQuestion | None:
-    """The first question after position ``after`` whose condition holds."""
-    given = values_by_key(questions, answers)
-    for q in questions:
-        if q.position > after and satisfied(q.show_if, given):
-            return q
-    return None
-
-
-async def answers_of(session: AsyncSession, response_id: int) -> dict[int, SurveyAnswer]:
-    found = await session.scalars(
-        select(SurveyAnswer).where(SurveyAnswer.response_id == response_id)
-    )
-    return {a.question_id: a for a in found}
-
-
-async def latest_response(
-    session: AsyncSession, survey_id: int, contact: Contact
-) -> SurveyResponse | None:
-    """The member's latest response, from whichever of their linked chats they answered."""
-    ids = await person_contact_ids(session, contact)
-    return await session.scalar(
-        select(SurveyResponse)
-        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.contact_id.in_(ids))
-        .order_by(SurveyResponse.attempt.desc(), SurveyResponse.id.desc())
-        .limit(1)
-    )
-
-
-async def was_invited(session: AsyncSession, survey: Survey, contact: Contact) -> bool:
-    sent = [i for i in (survey.broadcast_id, survey.reminder_broadcast_id) if i]
-    if not sent:
-        return False
-    ids = await person_contact_ids(session, contact)
-    found = await session.scalar(
-        select(Delivery.id)
-        .where(Delivery.broadcast_id.in_(sent), Delivery.contact_id.in_(ids))
-        .limit(1)
-    )
-    return found is not None
-
-
-async def begin(
-    session: AsyncSession,
-    survey: Survey,
-    contact: Contact,
-    questions: list[SurveyQuestion],
-    attempt: int,
-    channel: str,
-) -> Step:
-    """A new response, with a snapshot of the member for the results, at the first question."""
-    response = SurveyResponse(
-        survey_id=survey.id,
-        contact_id=contact.id,
-        attempt=attempt,
-        status="started",
-        path=[],
-        channel=channel,
-        locale=survey_locale(survey, contact),
-        country=contact.country or contact.country_hint,
-        organisation=(contact.organisation or "").strip()[:200] or None,
-        invited=await was_invited(session, survey, contact),
-    )
-    session.add(response)
-    await session.flush()
-    return await _go_to(session, response, questions, {}, next_question(questions, {}, 0))
-
-
-async def answer(
-    session: AsyncSession,
-    response: SurveyResponse,
-    questions: list[SurveyQuestion],
-    question: SurveyQuestion,
-    value: Any,
-    *,
-    skipped: bool = False,
-    move_on: bool = True,
-) -> Step:
-    """Store the answer now, then (``move_on``) go to the next question that applies."""
-    answers = await answers_of(session, response.id)
-    stored = answers.get(question.id)
-    if stored is None:
-        stored = SurveyAnswer(response_id=response.id, question_id=question.id)
-        session.add(stored)
-        answers[question.id] = stored
-    stored.value = None if skipped else value
-    stored.skipped = skipped
-    stored.answered_at = utcnow()
-    response.updated_at = utcnow()
-    if not move_on:
-        await session.flush()
-        return Step(response, question, answers)
-    path = list(response.path or [])
-    if question.id in path:
-        path = path[: path.index(question.id)]
-    response.path = [*path, question.id]
-    following = next_question(questions, answers, question.position)
-    return await _go_to(session, response, questions, answers, following)
-
-
-async def back(
-    session: AsyncSession, response: SurveyResponse, questions: list[SurveyQuestion]
-) -> Step:
-    """To the question answered before the current one, its answer kept until changed."""
-    answers = await answers_of(session, response.id)
-    path = list(response.path or [])
-    by_id = {q.id: q for q in questions}
-    while path and path[-1] not in by_id:
-        path.pop()  # a question removed since: nothing to go back to there
-    if not path:
-        return Step(response, by_id.get(response.current_question_id or 0), answers)
-    previous = by_id[path.pop()]
-    response.path = path
-    response.current_question_id = previous.id
-    response.updated_at = utcnow()
-    return Step(response, previous, answers)
-
-
-async def _go_to(
-    session: AsyncSession,
-    response: SurveyResponse,
-    questions: list[SurveyQuestion],
-    answers: dict[int, SurveyAnswer],
-    question: SurveyQuestion | None,
-) -> Step:
-    if question is not None:
-        response.current_question_id = question.id
-        await session.flush()
-        return Step(response, question, answers)
-    # Finished. Answers to questions that a changed earlier answer has hidden since do not
-    # belong to this response any more.
-    given = values_by_key(questions, answers)
-    shown = {q.id for q in questions if satisfied(q.show_if, given)}
-    for question_id, stored in list(answers.items()):
-        if question_id not in shown:
-            await session.delete(stored)
-            del answers[question_id]
-    response.status = "finished"
-    response.current_question_id = None
-    response.finished_at = utcnow()
-    await session.flush()
-    return Step(response, None, answers)
-
-
-async def response_counts(session: AsyncSession, survey_id: int) -> dict[str, int]:
-    found = await session.execute(
-        select(SurveyResponse.status, func.count())
-        .where(SurveyResponse.survey_id == survey_id)
-        .group_by(SurveyResponse.status)
-    )
-    return {status: count for status, count in found.all()}
+__all__ = [
+    "Step",
+    "answer",
+    "answers_of",
+    "apply",
+    "back",
+    "begin",
+    "create",
+    "definition_of",
+    "for_member",
+    "is_open",
+    "latest_response",
+    "next_question",
+    "open_for",
+    "questions_of",
+    "replace",
+    "response_counts",
+    "satisfied",
+    "survey_locale",
+]

@@ -24,8 +24,8 @@ from bot.storage.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from bot.surveys import questions_of
 from bot.surveys.answers import CHOICE_KINDS, RATINGS, label
+from bot.surveys.store import questions_of
 
 REACHED = ("sent", "delivered", "read")
 GROUPS = ("country", "locale", "organisation", "channel")
