@@ -131,7 +131,7 @@ def answer_for(q: dict[str, Any], qid: int, rng: random.Random) -> tuple[str, An
 def build_load(members: int, survey_id: int, ids: dict[str, int], seed: int) -> Load:
     """Every member's updates: the survey's button, then ten answers; turn by turn, each turn
     in a random order of members, so that chats interleave as in real life."""
-    from tests.fakes.telegram_api import UpdateBuilder
+    from tests.fakes.telegram_updates import UpdateBuilder
 
     rng = random.Random(seed)
     chats: list[list[tuple[dict[str, Any], Answer | None]]] = []

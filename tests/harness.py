@@ -19,7 +19,8 @@ from app.web import create_app
 from bot.config import Settings
 from bot.coordination import create_coordinator
 from tests.conftest import Backend
-from tests.fakes.telegram_api import FakeTelegram, UpdateBuilder
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import UpdateBuilder
 from tests.fakes.twilio_api import FakeTwilio, signed_inbound
 
 TOKEN = "123456789:AA" + "x" * 33

@@ -16,7 +16,9 @@ from bot.channels.telegram import TelegramChannel, classify_error, split_text
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
 from tests.clock import VirtualClock
-from tests.fakes.telegram_api import FakeTelegram, UpdateBuilder, refuse_internet
+from tests.fakes.server import refuse_internet
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import UpdateBuilder
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "telegram"
 TOKEN = "123456789:AA" + "x" * 33

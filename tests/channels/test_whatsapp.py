@@ -15,7 +15,7 @@ from bot.channels.whatsapp import WhatsAppChannel, classify_error, render, split
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
 from tests.clock import VirtualClock
-from tests.fakes.telegram_api import refuse_internet
+from tests.fakes.server import refuse_internet
 from tests.fakes.twilio_api import FakeTwilio, StatusCallback, signed_inbound
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "whatsapp"

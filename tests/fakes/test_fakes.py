@@ -18,7 +18,9 @@ from telegram import Update
 from twilio.request_validator import RequestValidator
 
 from tests.clock import VirtualClock
-from tests.fakes.telegram_api import FakeTelegram, UpdateBuilder, refuse_internet
+from tests.fakes.server import refuse_internet
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import UpdateBuilder
 from tests.fakes.twilio_api import FakeTwilio, signed_inbound, signed_status
 
 TOKEN = "123456789:AA" + "x" * 33

@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.telegram_api import FakeServer, Fault, RollingCounter, run_cli
+from tests.fakes.server import FakeServer, Fault, RollingCounter, run_cli
 
 JSON = dict[str, Any]
 API = "/2010-04-01/Accounts/{account}"
