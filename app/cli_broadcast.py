@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from bot import broadcasts
-from bot.broadcasts import Audience, BroadcastError, repeats
+from bot.broadcasts import Audience, BroadcastError, actions, repeats
 from bot.broadcasts import series as broadcast_series
 from bot.config import Settings
 from bot.coordination import create_coordinator
@@ -20,6 +20,7 @@ from bot.storage.db import Database
 from bot.storage.models import Broadcast
 
 BAR = 30  # characters of the progress bar
+VIA = "command line"  # how the audit log names this front end
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -87,10 +88,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"{b.id:>5}  {b.status:<18} {b.created_at:%Y-%m-%d %H:%M}  {b.title}")
             return 0
         if args.action == "send":
-            broadcast_id = await _send(args, db, settings)
-            if broadcast_id is None:
+            launched = await _send(args, db, settings)
+            if launched is None:
                 return 1
-            await coordinator.notify("broadcasts")
+            broadcast_id, wake = launched
+            await coordinator.notify(wake)
             if args.no_wait:
                 return 0
         elif args.action == "cancel":
@@ -110,7 +112,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await db.dispose()
 
 
-async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> int | None:
+async def _send(
+    args: argparse.Namespace, db: Database, settings: Settings
+) -> tuple[int, str] | None:
+    """The broadcast launched and the topic to notify once it is committed; None when the
+    author said no."""
     texts: dict[str, str] = {}
     for item in args.text:
         locale, sep, text = item.partition("=")
@@ -148,32 +154,24 @@ async def _send(args: argparse.Namespace, db: Database, settings: Settings) -> i
             print("not sent; nothing was saved")
             await session.rollback()
             return None
-        status = await broadcasts.launch(
-            session, b, None, audience_size=seen.recipients,
-            approval_above=settings.broadcast_approval_above, at=at, local_hour=args.local_hour,
+        sent = await actions.send(
+            session, b, None, approval_above=settings.broadcast_approval_above, at=at,
+            local_hour=args.local_hour, counted=seen, via=VIA,
         )  # fmt: skip
-        from bot.secretariat.audit import record
-
-        await record(session, None, "broadcast.send", f"broadcast:{b.id}", via="command line",
-                     recipients=seen.recipients, repeat=b.repeat)  # fmt: skip
-        print(f"broadcast {b.id}: {status.replace('_', ' ')}")
+        print(f"broadcast {b.id}: {sent.status.replace('_', ' ')}")
         if b.repeat:
             print(f"repeats {b.repeat} in {b.repeat_zone}; stop it with: childpact broadcast "
                   f"stop-series {b.id}")  # fmt: skip
-        return b.id
+        return b.id, sent.wake
 
 
 async def _stop_series(db: Database, broadcast_id: int) -> int:
-    from bot.secretariat.audit import record
-
     async with db.session() as session, session.begin():
         found = await session.get(Broadcast, broadcast_id)
         if found is None:
             raise BroadcastError("missing", f"there is no broadcast {broadcast_id}")
-        held = await broadcast_series.stop(session, found)
-        await record(session, None, "broadcast.stop_series", f"broadcast:{found.id}",
-                     via="command line", cancelled=held)  # fmt: skip
-    print(f"series stopped: {held} upcoming occurrence(s) cancelled")
+        stopped = await actions.stop_series(session, found, None, via=VIA)
+    print(f"series stopped: {stopped.cancelled} upcoming occurrence(s) cancelled")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from babel import Locale
 
 from bot import broadcasts
-from bot.broadcasts import Audience, BroadcastError
+from bot.broadcasts import Audience, BroadcastError, actions
 from bot.conversation.commands import STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES
@@ -342,23 +342,20 @@ async def _preview(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any])
 
 async def _send(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any]) -> None:
     draft = await _draft(h, staff, data)
-    seen = await broadcasts.preview(h.session, draft, staff, {})
     try:
-        status = await broadcasts.launch(
-            h.session, draft, staff, audience_size=seen.recipients,
-            approval_above=ctx.settings.broadcast_approval_above,
+        sent = await actions.send(
+            h.session, draft, staff, approval_above=ctx.settings.broadcast_approval_above,
+            via="telegram",
         )  # fmt: skip
     except BroadcastError as exc:
         _say(h, ctx, str(exc), _menu(staff, data))
         return
-    await record(h.session, staff, "broadcast.send", f"broadcast:{draft.id}", status=status,
-                 recipients=seen.recipients, via="telegram")  # fmt: skip
     ctx.end_flow()
-    if status == "awaiting_approval":
+    if sent.status == "awaiting_approval":
         _say(h, ctx, _(staff, N_("It goes to more members than one person may send to: an "
                                  "administrator approves it on the dashboard first.")))  # fmt: skip
         return
-    progress = _say(h, ctx, _(staff, N_("Sending to {count} members…"), count=seen.recipients))
+    progress = _say(h, ctx, _(staff, N_("Sending to {count} members…"), count=sent.recipients))
     await h.session.flush()
     draft.progress_delivery_id = progress.id
 

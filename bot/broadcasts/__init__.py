@@ -1,13 +1,14 @@
 """Broadcasts: a text written once with its translations, an audience, a preview of who gets
 what, and the sending itself, as rows in the outbox that the sender delivers within limits.
 
-The package owns a broadcast from draft to sent. Its front ends (the API, the dashboard, the
-staff chat, the command line) use the names below; the modules behind them are:
-``model`` (the audience and the limits), ``texts`` (the words per locale), ``audience`` (who
-it reaches), ``plan`` (what each member gets, and the preview), ``sending`` (the outbox, page
-by page, and the progress), ``lifecycle`` (launch, approval, cancelling, follow-ups),
-``series`` and ``repeats`` (repeating broadcasts), ``quiet`` (members' quiet hours),
-``fallback`` (another chat when one is lost) and ``worker`` (the loop that sends)."""
+The package owns a broadcast from draft to sent. The names below are its public face; the
+modules behind them are ``model`` (the audience and the limits), ``texts`` (the words per
+locale), ``audience`` (who it reaches), ``plan`` (what each member gets, and the preview),
+``sending`` (the outbox, page by page, and the progress) and ``lifecycle`` (launch,
+approval, cancelling, follow-ups). Beside them: ``actions`` (what the secretariat does, each
+audited: the front ends call these), ``series`` and ``repeats`` (repeating broadcasts),
+``quiet`` (members' quiet hours), ``fallback`` (another chat when one is lost), ``worker``
+(the loop that sends) and ``progress_message`` (the staff chat's progress message)."""
 
 from bot.broadcasts.audience import audience_query, excluded_members, scoped, visible
 from bot.broadcasts.lifecycle import approve, cancel, changed, copied, follow_up, launch

@@ -15,11 +15,10 @@ from sqlalchemy import select
 
 from app.service import Service
 from bot import broadcasts
-from bot.broadcasts import Audience, BroadcastError
+from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
-from bot.secretariat.audit import record
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
 from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
@@ -112,19 +111,15 @@ async def _change(
         async with service.db.session() as session, session.begin():
             b = await load(session, broadcast_id, visit, lock=True)
             if action == "approve":
-                await broadcasts.approve(session, b, visit.staff)
-                detail: dict[str, Any] = {}
+                wake = await actions.approve(session, b, visit.staff)
             elif action == "stop_series":
-                detail = {"series": broadcast_series.head_id(b),
-                          "cancelled": await broadcast_series.stop(session, b)}  # fmt: skip
+                wake = (await actions.stop_series(session, b, visit.staff)).wake
             else:
-                detail = {"held_back": await broadcasts.cancel(session, b)}
-            await record(session, visit.staff, f"broadcast.{action}",
-                         f"broadcast:{b.id}", **detail)  # fmt: skip
+                wake = (await actions.cancel(session, b, visit.staff)).wake
     except BroadcastError as exc:
         return await _page(request, service, visit, broadcast_id, "broadcast.html",
                            error=refusal(exc), status_code=409)  # fmt: skip
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(wake)
     done = {"approve": "broadcast-approved", "cancel": "broadcast-cancelled"}.get(
         action, "series-stopped"
     )
@@ -161,13 +156,10 @@ async def follow_up(
     try:
         async with service.db.session() as session, session.begin():
             b = await load(session, broadcast_id, visit)
-            if b.status not in ("sent", "cancelled"):
-                raise HTTPException(409)
-            again = await broadcasts.follow_up(session, b, visit.staff.id)
-            await record(session, visit.staff, "broadcast.follow_up",
-                         f"broadcast:{again.id}", parent=b.id)  # fmt: skip
-            again_id = again.id
+            again_id = (await actions.follow_up(session, b, visit.staff)).id
     except BroadcastError as exc:
+        if exc.code == "not_finished":
+            raise HTTPException(409) from exc
         return await _page(request, service, visit, broadcast_id, "broadcast.html",
                            error=refusal(exc), status_code=409)  # fmt: skip
     return RedirectResponse(f"/admin/broadcasts/{again_id}/edit?done=follow-up",

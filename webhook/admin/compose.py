@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.service import Service
 from bot import broadcasts, surveys
-from bot.broadcasts import LIMITS, Audience, BroadcastError
+from bot.broadcasts import LIMITS, Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
@@ -280,13 +280,12 @@ async def _test(
         if member is None:
             problems.append((N_("Choose the chat that gets the test: your own."), {}))
         if not problems and member is not None:
-            locales = broadcasts.locales_written(b)
-            broadcasts.queue_test(session, b, member, locales, service.broadcaster.labels)
-            await record(session, visit.staff, "broadcast.test", f"broadcast:{b.id}",
-                         member=member.id)  # fmt: skip
+            tested = await actions.send_test(
+                session, b, visit.staff, member, service.broadcaster.labels
+            )
     if problems:
         return await _refused(request, service, visit, broadcast_id, problems, 422)
-    await service.coordinator.notify("outbox")
+    await service.coordinator.notify(tested.wake)
     return RedirectResponse(f"{edit_url}?done=test-sent", status_code=303)
 
 
@@ -297,25 +296,21 @@ async def _launch(
     problems: list[tuple[str, dict[str, Any]]] = []
     async with service.db.session() as session, session.begin():
         b = await load(session, broadcast_id, visit, lock=True)
-        size = (await broadcasts.preview(session, b, visit.staff, {})).recipients
+        seen = await broadcasts.preview(session, b, visit.staff, {})
         try:
-            if size == 0 and not broadcasts.check(b):
+            if seen.recipients == 0 and not broadcasts.check(b):
                 problems.append((N_("Nobody in this audience can receive it."), {}))
             else:
-                await broadcasts.launch(
-                    session, b, visit.staff, audience_size=size, at=at, local_hour=hour,
+                sent = await actions.send(
+                    session, b, visit.staff, at=at, local_hour=hour, counted=seen,
                     approval_above=service.settings.broadcast_approval_above,
                 )  # fmt: skip
-                await record(session, visit.staff, "broadcast.send", f"broadcast:{b.id}",
-                             status=b.status, recipients=size,
-                             at=at.isoformat() if at else None, local_hour=hour,
-                             repeat=b.repeat)  # fmt: skip
         except BroadcastError as exc:
             problems.append(refusal(exc, b))
         status, scheduled = b.status, at is not None or hour is not None
     if problems:
         return await _refused(request, service, visit, broadcast_id, problems, 422)
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(sent.wake)
     done = "awaiting" if status == "awaiting_approval" else "scheduled" if scheduled else "going"
     return RedirectResponse(f"/admin/broadcasts/{broadcast_id}?done=broadcast-{done}",
                             status_code=303)  # fmt: skip

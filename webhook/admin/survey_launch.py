@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.service import Service
 from bot import broadcasts
-from bot.broadcasts import Audience, BroadcastError
+from bot.broadcasts import Audience, BroadcastError, actions
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -170,12 +170,10 @@ async def cancel_invitation(
             if s.broadcast_id is None:
                 raise HTTPException(409)
             b = await load_broadcast(session, s.broadcast_id, visit, lock=True)
-            held = await broadcasts.cancel(session, b)
-            await record(session, visit.staff, "broadcast.cancel", f"broadcast:{b.id}",
-                         survey=s.id, held_back=held)  # fmt: skip
+            cancelled = await actions.cancel(session, b, visit.staff, survey=s.id)
     except BroadcastError as exc:
         return await survey_page(request, service, visit, survey_id, problem=refusal(exc)[0],
                                  status_code=409)  # fmt: skip
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(cancelled.wake)
     return RedirectResponse(f"/admin/surveys/{survey_id}?done=invitation-cancelled",
                             status_code=303)  # fmt: skip

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts
-from bot.broadcasts import Audience, BroadcastError
+from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
 from bot.members import topics
@@ -198,7 +198,7 @@ async def _shown(session: AsyncSession, b: Broadcast) -> BroadcastOut:
 
 def _refuse(exc: BroadcastError) -> HTTPException:
     return HTTPException(409 if exc.code in ("not_editable", "not_draft", "finished",
-                                             "not_waiting", "not_series",
+                                             "not_finished", "not_waiting", "not_series",
                                              "series_stopped") else 422, str(exc))  # fmt: skip
 
 
@@ -348,11 +348,11 @@ async def test_send(
         member = await members.get(session, staff, body.member_id)
         if member is None:
             raise HTTPException(404, "no such member")
-        locales = [body.locale] if body.locale else broadcasts.locales_written(b)
-        broadcasts.queue_test(session, b, member, locales, service.broadcaster.labels)
-        await record(session, staff, "broadcast.test", f"broadcast:{b.id}", member=member.id)
-    await service.coordinator.notify("outbox")
-    return {"queued": len(locales)}
+        tested = await actions.send_test(
+            session, b, staff, member, service.broadcaster.labels, body.locale
+        )
+    await service.coordinator.notify(tested.wake)
+    return {"queued": tested.queued}
 
 
 @router.post("/broadcasts/{broadcast_id}/send", response_model=BroadcastOut, responses=CHANGE)
@@ -365,20 +365,15 @@ async def send(
         raise HTTPException(422, "give the time with its time zone, e.g. 2026-12-01T09:00+02:00")
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff, lock=True)
-        size = (await broadcasts.preview(session, b, staff, {})).recipients
         try:
-            await broadcasts.launch(
-                session, b, staff, audience_size=size,
-                approval_above=service.settings.broadcast_approval_above,
-                at=at.astimezone(UTC) if at else None, local_hour=body.local_hour,
+            sent = await actions.send(
+                session, b, staff, approval_above=service.settings.broadcast_approval_above,
+                at=at, local_hour=body.local_hour,
             )  # fmt: skip
         except BroadcastError as exc:
             raise _refuse(exc) from exc
-        await record(session, staff, "broadcast.send", f"broadcast:{b.id}", status=b.status,
-                     recipients=size, at=at.isoformat() if at else None,
-                     repeat=b.repeat)  # fmt: skip
         out = await _shown(session, b)
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(sent.wake)
     return out
 
 
@@ -388,12 +383,11 @@ async def approve(broadcast_id: BroadcastId, service: ServiceDep, staff: AdminDe
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff, lock=True)
         try:
-            await broadcasts.approve(session, b, staff)
+            wake = await actions.approve(session, b, staff)
         except BroadcastError as exc:
             raise _refuse(exc) from exc
-        await record(session, staff, "broadcast.approve", f"broadcast:{b.id}")
         out = await _shown(session, b)
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(wake)
     return out
 
 
@@ -403,11 +397,12 @@ async def cancel(broadcast_id: BroadcastId, service: ServiceDep, staff: EditorDe
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff, lock=True)
         try:
-            held = await broadcasts.cancel(session, b)
+            cancelled = await actions.cancel(session, b, staff)
         except BroadcastError as exc:
             raise _refuse(exc) from exc
-        await record(session, staff, "broadcast.cancel", f"broadcast:{b.id}", held_back=held)
-        return await _shown(session, b)
+        out = await _shown(session, b)
+    await service.coordinator.notify(cancelled.wake)
+    return out
 
 
 @router.post(
@@ -422,13 +417,11 @@ async def stop_series(
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff, lock=True)
         try:
-            held = await broadcast_series.stop(session, b)
+            stopped = await actions.stop_series(session, b, staff)
         except BroadcastError as exc:
             raise _refuse(exc) from exc
-        await record(session, staff, "broadcast.stop_series", f"broadcast:{b.id}",
-                     series=broadcast_series.head_id(b), cancelled=held)  # fmt: skip
         out = await _shown(session, b)
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(stopped.wake)
     return out
 
 
@@ -444,14 +437,10 @@ async def follow_up(
     """A new draft for those who did not receive it and can be reached now."""
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff)
-        if b.status not in ("sent", "cancelled"):
-            raise HTTPException(409, "wait until the broadcast has finished or is cancelled")
         try:
-            again = await broadcasts.follow_up(session, b, staff.id)
+            again = await actions.follow_up(session, b, staff)
         except BroadcastError as exc:
             raise _refuse(exc) from exc
-        await record(session, staff, "broadcast.follow_up", f"broadcast:{again.id}",
-                     parent=b.id)  # fmt: skip
         return await _shown(session, again)
 
 

@@ -1,0 +1,139 @@
+"""What the secretariat does to a broadcast, from whichever front end: each action keeps its
+rules, records its audit entry, and names the worker to wake once the change has committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.broadcasts import lifecycle, series
+from bot.broadcasts.model import BroadcastError
+from bot.broadcasts.plan import Preview, preview
+from bot.broadcasts.sending import queue_test
+from bot.broadcasts.texts import locales_written
+from bot.broadcasts.worker import TOPIC
+from bot.secretariat.audit import record
+from bot.secretariat.staff import Staff
+from bot.storage.models import Broadcast, Contact
+
+FINISHED = ("sent", "cancelled")
+
+# The worker reads the database: woken before the transaction commits, it would find nothing
+# new and sleep again. So an action returns the topic, and its caller notifies after commit.
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A broadcast launched: scheduled, or awaiting an administrator above the threshold."""
+
+    status: str
+    recipients: int
+    wake: str = TOPIC
+
+
+@dataclass(frozen=True)
+class Tested:
+    queued: int  # one message per locale
+    wake: str = "outbox"  # a test goes straight to the sender, ahead of the bulk
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    held_back: int  # messages that were queued and will not go
+    wake: str = TOPIC
+
+
+@dataclass(frozen=True)
+class Stopped:
+    cancelled: int  # occurrences made ahead that will not go
+    wake: str = TOPIC
+
+
+async def send(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    staff: Staff | None,
+    *,
+    approval_above: int | None,
+    at: datetime | None = None,
+    local_hour: int | None = None,
+    counted: Preview | None = None,
+    via: str | None = None,
+) -> Sent:
+    """Send now or at ``at`` (or at ``local_hour`` of each member's own day). ``counted`` is a
+    preview the caller already made in this transaction; ``via`` names the front end when it
+    is neither the dashboard nor the API."""
+    recipients = (counted or await preview(session, broadcast, staff, {})).recipients
+    status = await lifecycle.launch(
+        session, broadcast, staff, audience_size=recipients, approval_above=approval_above,
+        at=at.astimezone(UTC) if at else None, local_hour=local_hour,
+    )  # fmt: skip
+    await record(session, staff, "broadcast.send", f"broadcast:{broadcast.id}", status=status,
+                 recipients=recipients, at=at.isoformat() if at else None,
+                 local_hour=local_hour, repeat=broadcast.repeat, **_via(via))  # fmt: skip
+    return Sent(status, recipients)
+
+
+async def send_test(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    staff: Staff,
+    member: Contact,
+    labels: dict[str, str],
+    locale: str | None = None,
+) -> Tested:
+    """The broadcast, marked as a test, to one chat (the author's own): in ``locale``, or
+    once in each language written. ``labels`` are the "tell me more" buttons' per locale."""
+    locales = [locale] if locale else locales_written(broadcast)
+    queued = queue_test(session, broadcast, member, locales, labels)
+    await record(session, staff, "broadcast.test", f"broadcast:{broadcast.id}", member=member.id)
+    return Tested(queued)
+
+
+async def approve(session: AsyncSession, broadcast: Broadcast, staff: Staff) -> str:
+    """An administrator other than its author lets a large broadcast go; returns the topic to
+    notify."""
+    await lifecycle.approve(session, broadcast, staff)
+    await record(session, staff, "broadcast.approve", f"broadcast:{broadcast.id}")
+    return TOPIC
+
+
+async def cancel(
+    session: AsyncSession, broadcast: Broadcast, staff: Staff, **detail: Any
+) -> Cancelled:
+    """Hold back what has not gone yet. ``detail`` adds to the audit entry (the survey whose
+    invitation this is)."""
+    held = await lifecycle.cancel(session, broadcast)
+    await record(session, staff, "broadcast.cancel", f"broadcast:{broadcast.id}", **detail,
+                 held_back=held)  # fmt: skip
+    return Cancelled(held)
+
+
+async def stop_series(
+    session: AsyncSession, broadcast: Broadcast, staff: Staff | None, *, via: str | None = None
+) -> Stopped:
+    """No further occurrence of the broadcast's series; one already sending goes on."""
+    held = await series.stop(session, broadcast)
+    await record(session, staff, "broadcast.stop_series", f"broadcast:{broadcast.id}",
+                 series=series.head_id(broadcast), cancelled=held, **_via(via))  # fmt: skip
+    return Stopped(held)
+
+
+async def follow_up(session: AsyncSession, broadcast: Broadcast, staff: Staff) -> Broadcast:
+    """A new draft, for the author to check and send, to those a finished broadcast did not
+    reach and who can be reached now."""
+    if broadcast.status not in FINISHED:
+        raise BroadcastError(
+            "not_finished", "wait until the broadcast has finished or is cancelled"
+        )
+    again = await lifecycle.follow_up(session, broadcast, staff.id)
+    await record(session, staff, "broadcast.follow_up", f"broadcast:{again.id}",
+                 parent=broadcast.id)  # fmt: skip
+    return again
+
+
+def _via(front_end: str | None) -> dict[str, str]:
+    return {"via": front_end} if front_end else {}
