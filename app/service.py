@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from bot.broadcasts.progress_message import report_progress
 from bot.broadcasts.quiet import QuietHours
 from bot.broadcasts.worker import Broadcaster
 from bot.channels.base import Channel
@@ -86,8 +87,6 @@ class Service:
             services=self.features,
         )
         self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
-        from handlers.staff import report_progress
-
         self.broadcaster = Broadcaster(
             self.db, self.coordinator, QuietHours.parse(settings.quiet_hours), report_progress
         )

@@ -26,7 +26,7 @@ from bot.messages import Button, OutboundMessage
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.secretariat.staff_chat import link_telegram, telegram_staff
-from bot.storage.models import Broadcast, Delivery, StaffUser, Survey
+from bot.storage.models import Broadcast, Delivery, Survey
 from bot.surveys import charts as survey_charts
 from bot.surveys import results as surveys_results
 from bot.surveys.answers import label
@@ -358,42 +358,6 @@ async def _send(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any]) ->
     progress = _say(h, ctx, _(staff, N_("Sending to {count} members…"), count=sent.recipients))
     await h.session.flush()
     draft.progress_delivery_id = progress.id
-
-
-async def report_progress(session: Any, broadcast: Broadcast, found: dict[str, Any]) -> None:
-    """Keep the progress message of a broadcast sent from Telegram up to date: an edit of it,
-    queued through the outbox like any message, only when its text changes."""
-    if broadcast.progress_delivery_id is None or broadcast.created_by is None:
-        return
-    posted = await session.get(Delivery, broadcast.progress_delivery_id)
-    if posted is None or not posted.platform_id or posted.channel != "telegram":
-        return  # not sent yet: the next round edits it
-    user = await session.get(StaffUser, broadcast.created_by)
-    if user is None:
-        return
-    staff = Staff.of(user)
-    statuses = found["statuses"]
-    reached = sum(statuses.get(s, 0) for s in ("sent", "delivered", "read"))
-    failed = statuses.get("failed", 0) + statuses.get("undelivered", 0)
-    text = _(
-        staff,
-        N_("Broadcast {id}: {percent} done. Sent {sent} of {total}, failed {failed}, "
-           "skipped {skipped}."),
-        id=broadcast.id, percent=format(found["done_share"], ".0%"), sent=reached,
-        total=found["total"], failed=failed, skipped=statuses.get("skipped", 0),
-    )  # fmt: skip
-    if broadcast.status == "sent":
-        text += "\n" + _(staff, N_("Finished."))
-    if posted.note == text:
-        return
-    posted.note = text
-    session.add(
-        Delivery(
-            contact_id=posted.contact_id, channel="telegram", address=posted.address,
-            priority=REPLY,
-            message=OutboundMessage(text=text, edit_message_id=int(posted.platform_id)).to_json(),
-        )
-    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- results
