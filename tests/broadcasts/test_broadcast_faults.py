@@ -3,7 +3,6 @@ only messages that were in flight at the moment of the kill can arrive twice."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,12 +60,12 @@ async def prepare(url: str) -> int:
     return broadcast_id
 
 
-async def in_flight(url: str, broadcast_id: int) -> int:
+async def in_flight(url: str, broadcast_id: int, statuses: tuple[str, ...] = ("sending",)) -> int:
     db = Database(url)
     async with db.session() as session:
         count = await session.scalar(
             select(func.count()).where(
-                Delivery.broadcast_id == broadcast_id, Delivery.status == "sending"
+                Delivery.broadcast_id == broadcast_id, Delivery.status.in_(statuses)
             )
         )
     await db.dispose()
@@ -95,7 +94,12 @@ async def test_killed_in_the_middle_of_a_broadcast_every_member_gets_it_after_re
 
             await process.start()
             await eventually(lambda: len({m.chat_id for m in fake.messages}) == MEMBERS, timeout=90)
-            await asyncio.sleep(0.5)  # anything sent twice would arrive by now
+
+            async def recorded() -> bool:
+                # Every send's outcome written down: anything sent twice has reached the fake.
+                return await in_flight(url, broadcast_id, ("queued", "sending")) == 0
+
+            await eventually(recorded, timeout=60)
         finally:
             process.stop()
         copies = Counter(m.chat_id for m in fake.messages)
