@@ -142,8 +142,12 @@ async def running(
             await service.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, every: float = 0.02) -> Any:
-    """Wait until ``check()`` is truthy (awaiting it when it is a coroutine); fail on timeout."""
+async def eventually(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.02) -> Any:
+    """Wait until ``check()`` is truthy (awaiting it when it is a coroutine); fail on timeout.
+
+    The timeout is a deadline, not a measurement: generous, as a machine running two test
+    suites at once can take seconds over what takes milliseconds on a quiet one.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = check()

@@ -31,7 +31,7 @@ async def test_a_message_acknowledged_before_a_crash_is_answered_after_restart(b
 
         second = await start_service(backend, settings)
         try:
-            await eventually(lambda: fake.messages_to(member.chat_id), timeout=15)
+            await eventually(lambda: fake.messages_to(member.chat_id), timeout=60)
             assert len(fake.messages_to(member.chat_id)) == 1
         finally:
             await second.stop()
@@ -108,7 +108,8 @@ async def test_two_processes_keep_each_members_order(tmp_path):
         # Onboarding sent in one breath: only handled in order does it end with the organisation saved.
         steps = ["hi", "1", "1", "1", "Org {n}"]
         try:
-            async with httpx.AsyncClient() as client:
+            # A generous timeout: two processes answering 25 members at once on a busy machine.
+            async with httpx.AsyncClient(timeout=60) as client:
                 for step, words in enumerate(steps):
                     await asyncio.gather(*(
                         client.post(

@@ -120,8 +120,8 @@ async def test_each_member_reads_it_in_their_language_and_who_cannot_be_reached_
         assert not seen.problems and not seen.stale_locales
 
         assert await launch(stack, broadcast_id) == "scheduled"
-        await eventually(lambda: status_of(stack, broadcast_id), timeout=15)
-        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=20)
+        await eventually(lambda: status_of(stack, broadcast_id), timeout=60)
+        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=60)
         sent = chats_text(stack)
         assert sent == {"101": TEXTS["ro"], "102": TEXTS["ro"], "103": TEXTS["en"]}
         assert [m.body for m in stack.twilio.messages] == [TEXTS["ru"]]
@@ -147,7 +147,7 @@ async def test_outside_the_whatsapp_window_the_approved_template_carries_the_new
         )  # fmt: skip
         broadcast_id = await compose(stack, templates={"ro": "HX" + "1" * 32})
         await launch(stack, broadcast_id)
-        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=20)
+        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=60)
         (message,) = stack.twilio.messages
         assert message.content_sid == "HX" + "1" * 32
         assert TEXTS["ro"] in (message.content_variables or "")
@@ -178,7 +178,7 @@ async def test_filters_narrow_the_audience_and_a_coordinator_stays_in_their_coun
         assert counts == {"all": 3, "org": 2, "ru": 1, "md": 2}
 
         await launch(stack, everyone, MD_EDITOR)
-        await eventually(lambda: _is(status_of(stack, everyone), "sent"), timeout=20)
+        await eventually(lambda: _is(status_of(stack, everyone), "sent"), timeout=60)
         assert set(chats_text(stack)) == {"201", "203"}
 
 
@@ -225,7 +225,7 @@ async def test_a_large_broadcast_waits_for_a_second_administrator(backend: Backe
                 await broadcasts.approve(session, broadcast, MD_EDITOR)
             await broadcasts.approve(session, broadcast, OTHER_ADMIN)
         await stack.service.coordinator.notify("broadcasts")
-        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=20)
+        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=60)
         assert len(stack.telegram.messages) == 3
 
 
@@ -239,7 +239,7 @@ async def test_cancel_holds_back_what_has_not_gone_and_a_follow_up_reaches_those
         )
         broadcast_id = await compose(stack)
         await launch(stack, broadcast_id)
-        await eventually(lambda: len(stack.telegram.messages) >= 1, timeout=15)
+        await eventually(lambda: len(stack.telegram.messages) >= 1, timeout=60)
         async with stack.service.db.session() as session, session.begin():
             broadcast = await session.get(Broadcast, broadcast_id)
             assert broadcast is not None
@@ -332,11 +332,11 @@ async def test_on_whatsapp_the_number_of_a_broadcast_button_opens_what_it_offers
         )  # fmt: skip
         broadcast_id = await compose(stack, buttons=[{"payload": "topic:who_we_are"}])
         await launch(stack, broadcast_id)
-        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=20)
+        await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=60)
         (news,) = stack.twilio.messages
         assert "1" in news.body and "Tell me more" in news.body
         assert "number of your choice" in news.body
 
         await stack.post_whatsapp(Body="1", From=address)
-        await eventually(lambda: len(stack.twilio.messages) >= 2, timeout=15)
+        await eventually(lambda: len(stack.twilio.messages) >= 2, timeout=60)
         assert "network of networks" in stack.twilio.messages[1].body

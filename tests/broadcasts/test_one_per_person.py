@@ -53,7 +53,7 @@ async def sent_to(stack: Stack, broadcast_id: int) -> dict[int, str]:
 
 async def send(stack: Stack, broadcast_id: int) -> None:
     await launch(stack, broadcast_id)
-    await eventually(lambda: _is(broadcast_status(stack, broadcast_id), "sent"), timeout=20)
+    await eventually(lambda: _is(broadcast_status(stack, broadcast_id), "sent"), timeout=60)
 
 
 def member(address: str, **fields: Any) -> dict[str, Any]:
@@ -140,8 +140,8 @@ async def test_a_whatsapp_failure_reported_later_falls_back_to_telegram(backend:
         async def reached_telegram() -> bool:
             return [m.chat_id for m in stack.telegram.messages] == ["331"]
 
-        await eventually(reached_telegram, timeout=20)
-        await eventually(lambda: _is(broadcast_status(stack, broadcast_id), "sent"), timeout=20)
+        await eventually(reached_telegram, timeout=60)
+        await eventually(lambda: _is(broadcast_status(stack, broadcast_id), "sent"), timeout=60)
         statuses = await sent_to(stack, broadcast_id)
         assert statuses[wa] == "failed" and statuses[tg] == "sent"
         assert [m.text for m in stack.telegram.messages] == [TEXTS["ro"]]

@@ -224,7 +224,7 @@ async def test_blocked_members_are_marked_unreachable_and_not_retried(backend):
         await enqueue(
             stack.service, "telegram", [blocked, deactivated, missing, "844444444"], per_member=2
         )
-        await eventually(lambda: all_done(stack.service), timeout=20)
+        await eventually(lambda: all_done(stack.service), timeout=60)
         async with stack.service.db.session() as session:
             unreachable = set(
                 (
@@ -273,7 +273,7 @@ async def test_whatsapp_errors_are_classified(backend):
     stopped = "+40711000001"
     async with running(backend, twilio={"opted_out": [stopped]}) as stack:
         await enqueue(stack.service, "whatsapp", [f"whatsapp:{stopped}", "whatsapp:+40711000003"])
-        await eventually(lambda: all_done(stack.service), timeout=20)
+        await eventually(lambda: all_done(stack.service), timeout=60)
         async with stack.service.db.session() as session:
             rows = {r.address: r for r in (await session.scalars(select(Delivery))).all()}
             contact = await session.scalar(

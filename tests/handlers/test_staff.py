@@ -87,7 +87,7 @@ async def test_a_linked_editor_composes_and_sends_a_broadcast_from_telegram(
                 if m.method == "editMessageText"
             ]  # fmt: skip
 
-        await eventually(lambda: any("Finished" in e for e in edits()), timeout=20)
+        await eventually(lambda: any("Finished" in e for e in edits()), timeout=60)
         assert "100% done. Sent 2 of 2" in edits()[-1]
 
 

@@ -105,7 +105,7 @@ async def test_an_editor_composes_sees_the_preview_and_sends(backend):
         await eventually(lambda: len(board.stack.telegram.messages) >= 2)
         texts = sorted(m.text for m in board.stack.telegram.messages)
         assert texts == [RO, RO]
-        progress = await eventually(lambda: _finished(editor, broadcast_id), timeout=15)
+        progress = await eventually(lambda: _finished(editor, broadcast_id), timeout=60)
         assert "100 %" in progress and "hx-trigger" not in progress.split(">", 1)[0]
         page = await editor.get(f"/admin/broadcasts/{broadcast_id}")
         assert "Resend to those who did not receive it" in page.text
@@ -422,7 +422,7 @@ async def test_a_broadcast_that_has_gone_out_no_longer_changes(tmp_path):
         editor = await board.sign_in(EDITOR)
         broadcast_id = await compose(editor)
         await editor.post(f"/admin/broadcasts/{broadcast_id}/edit", news(action="send"))
-        await eventually(lambda: _status_is(board, broadcast_id, "sent"), timeout=15)
+        await eventually(lambda: _status_is(board, broadcast_id, "sent"), timeout=60)
         assert (await editor.get(f"/admin/broadcasts/{broadcast_id}/edit")).status_code == 303
         late = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
                                  news(action="save", **{"country:MD": "on"}))  # fmt: skip
@@ -540,7 +540,7 @@ async def test_a_weekly_series_makes_its_next_occurrence_when_the_last_is_due_an
         assert await _series_ids(board, head) == [head]  # its time has not come: nothing made
 
         first = await _due(board, head)
-        await eventually(lambda: _status_is(board, head, "sent"), timeout=20)
+        await eventually(lambda: _status_is(board, head, "sent"), timeout=60)
         second = await eventually(lambda: _occurrence(board, head, 2))
         assert second.status == "scheduled" and second.texts == b.texts
         assert second.audience == b.audience and second.created_by == b.created_by
@@ -559,7 +559,7 @@ async def test_a_weekly_series_makes_its_next_occurrence_when_the_last_is_due_an
         assert 'name="repeat"' not in edit.text and "Occurrence 2 of the series" in edit.text
 
         await _due(board, second.id)
-        await eventually(lambda: _status_is(board, second.id, "sent"), timeout=20)
+        await eventually(lambda: _status_is(board, second.id, "sent"), timeout=60)
         third = await eventually(lambda: _occurrence(board, head, 3))
         assert third.status == "scheduled"
         # Each occurrence reached each member once: two occurrences, two messages a chat.
@@ -583,7 +583,7 @@ async def test_stopping_a_series_stops_its_next_occurrences_for_those_allowed_to
         sent = await editor.post(f"/admin/broadcasts/{head}/edit",
                                  news(action="send", repeat="daily", repeat_times="5"))  # fmt: skip
         assert sent.status_code == 303, sent.text
-        second = await eventually(lambda: _occurrence(board, head, 2), timeout=20)
+        second = await eventually(lambda: _occurrence(board, head, 2), timeout=60)
         assert "5 times in all" in (await editor.get(f"/admin/broadcasts/{head}")).text
 
         viewer = await board.sign_in(VIEWER)
@@ -605,7 +605,7 @@ async def test_stopping_a_series_stops_its_next_occurrences_for_those_allowed_to
         await _due(board, second.id)
         await board.stack.service.broadcaster.step()
         assert await _series_ids(board, head) == [head, second.id]
-        await eventually(lambda: _status_is(board, head, "sent"), timeout=20)
+        await eventually(lambda: _status_is(board, head, "sent"), timeout=60)
         assert sorted(_chats(board).values()) == [1, 1]  # the first only
         again = await editor.post(f"/admin/broadcasts/{head}/stop-series")
         assert again.status_code == 409 and "already stopped" in again.text

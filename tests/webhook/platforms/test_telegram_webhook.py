@@ -303,7 +303,7 @@ async def test_while_the_database_is_gone_updates_are_503_then_stored_when_it_is
         async def stored_on_retry() -> bool:
             return (await stack.post_telegram(update)).status_code == 200
 
-        await eventually(stored_on_retry, timeout=10, every=0.2)
+        await eventually(stored_on_retry, timeout=60, every=0.2)
         replies = await member.replies()
         assert len(replies) == 1 and replies[0].payloads == ["consent:yes", "consent:no"]
         # more repeats of the same update after it was stored change nothing
