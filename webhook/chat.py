@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from bot.channels.web import fetch_replies
-from bot.conversation.engine import contact_key
+from bot.coordination.keys import web_chat_topic
 from bot.i18n import LANGUAGE_NAMES, Translator, normalize_locale
 from bot.messages import InboundMessage, Kind
 from webhook.deps import ServiceDep, store_then_handle
@@ -145,7 +145,7 @@ async def read_replies(
     wait: Annotated[float, Query(ge=0, le=LONG_POLL)] = LONG_POLL,
 ) -> Replies:
     """The bot's replies after ``after``; waits up to ``wait`` seconds for the first one."""
-    topic = f"web:{contact_key('web', session)}"
+    topic = web_chat_topic("web", session)
     messages = await fetch_replies(service.db, session, after)
     if not messages and wait > 0:
         await service.coordinator.wait(topic, timeout=wait)

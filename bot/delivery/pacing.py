@@ -9,8 +9,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.config import Settings
-from bot.conversation.engine import contact_key
 from bot.coordination import Bucket, Coordinator
+from bot.coordination.keys import channel_rate_key, chat_rate_key
 from bot.messages import OutboundMessage
 
 LOOKAHEAD = 0.25  # seconds of sending a rate-limited channel claims ahead of its tokens
@@ -62,7 +62,7 @@ class Pacer:
         rate = self.settings.telegram_chat_rate
         if channel != "telegram" or message.callback_id or not rate:
             return None
-        return Bucket(f"rate:{contact_key(channel, address)}", rate, 1)
+        return Bucket(chat_rate_key(channel, address), rate, 1)
 
     def lookahead(self, channel: str, ceiling: int) -> int:
         """How many messages of ``channel`` may be claimed and waiting for their turn at once:
@@ -119,7 +119,7 @@ class Pacer:
             if interval is None:
                 return
             booked = self._clock()
-            wait = await self.coordinator.reserve(f"rate:{channel}", interval)
+            wait = await self.coordinator.reserve(channel_rate_key(channel), interval)
             slot = booked + wait
             if wait > 0:
                 await self._sleep(wait)

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.engine import contact_key
 from bot.coordination import Coordinator
+from bot.coordination.keys import chat_rate_key, seen_key, web_chat_topic
 from bot.secretariat.inbox import as_kept
 from bot.storage.models import (
     Consent,
@@ -91,9 +91,9 @@ async def erase(session: AsyncSession, contact_ids: list[int]) -> Erased:
         )
     await session.execute(delete(Contact).where(Contact.id.in_(ids)).execution_options(**QUIET))
     await _people(session, {c.person_id for c in contacts if c.person_id is not None})
-    keys = [f"seen:{row.channel}:{row.platform_id}" for row in inbound]
+    keys = [seen_key(row.channel, row.platform_id) for row in inbound]
     for channel, address in addresses:
-        keys += [f"rate:{contact_key(channel, address)}", f"web:{contact_key(channel, address)}"]
+        keys += [chat_rate_key(channel, address), web_chat_topic(channel, address)]
     return Erased(len(ids), keys)
 
 
