@@ -11,6 +11,7 @@ from bot.conversation.router import Context, Handled, Router
 from bot.i18n import resolve_locale, translator_for
 from bot.messages import Button, InboundMessage, Kind, OutboundMessage
 from bot.secretariat import inbox
+from bot.storage import outbox
 from bot.storage.models import Contact, Conversation, Delivery
 from handlers.ui import main_menu
 
@@ -18,7 +19,6 @@ router = Router("handoff")
 log = logging.getLogger(__name__)
 FLOW = "secretariat"
 UNANSWERED = "unanswered"  # flow_data key: the member's last question the bot could not answer
-REPLY = 1  # outbox priority of a reply, as the engine gives its own
 RELAY_LIMIT = 3500  # characters of a member's message in the staff chat: one Telegram message
 HEADINGS = {"secretariat": "", "question": " asks what the bot could not answer",
             "safeguarding": " (safeguarding)"}  # fmt: skip
@@ -155,7 +155,7 @@ def close(ctx: Context) -> None:
             log.info("handoff: contact %s closed conversation %s", contact_id, conversation_id)
             if chat:
                 note = f"#{conversation_id}: member {contact_id} closed the conversation."
-                done.session.add(_to_chat(chat, note, done.inbound_id))
+                _to_chat(done.session, chat, note, done.inbound_id)
 
     ctx.effects.append(store)
 
@@ -176,22 +176,17 @@ async def _relay(done: Handled, ctx: Context, text: str, kind: str) -> None:
         )
         body = text if len(text) <= RELAY_LIMIT else text[:RELAY_LIMIT] + "…"
         hint = "\n\n(Reply to this message to answer the member.)" if first else ""
-        row = _to_chat(chat, f"{heading}\n{body}{hint}", done.inbound_id)
-        session.add(row)
+        row = _to_chat(session, chat, f"{heading}\n{body}{hint}", done.inbound_id)
         await session.flush()
         delivery_id = row.id
     await inbox.add_message(session, conversation, "member", text, delivery_id)
     log.info("handoff: contact %s wrote in conversation %s", contact.id, conversation.id)
 
 
-def _to_chat(chat: str, text: str, inbound_id: int | None) -> Delivery:
-    return Delivery(
-        inbound_id=inbound_id,
-        channel="telegram",
-        address=chat,
-        priority=REPLY,
-        message=OutboundMessage(text=text).to_json(),
-    )
+def _to_chat(session: AsyncSession, chat: str, text: str, inbound_id: int | None) -> Delivery:
+    """A message to a staff chat of the secretariat."""
+    to = outbox.Chat("telegram", chat)
+    return outbox.enqueue(session, to, OutboundMessage(text=text), inbound_id=inbound_id)
 
 
 def _staff_chat(settings: Settings) -> str | None:
@@ -213,7 +208,7 @@ async def staff_message(
             "This reply reaches no member: reply to a member's message "
             "(the ones that start with #) to answer them."
         )
-        session.add(_to_chat(msg.address, note, inbound_id))
+        _to_chat(session, msg.address, note, inbound_id)
         return
     if msg.text.strip():
         await answer_member(session, settings, conversation, msg.text, inbound_id=inbound_id)
@@ -246,25 +241,15 @@ async def answer_member(
             [Button(t("Reply"), "handoff:reply")],
             [Button(t("Close the conversation"), "handoff:close")],
         ],
-        choice_hint=t("Reply with the number of your choice."),
     )
     # On WhatsApp the member answers "1" or "2": these are now the options they see.
-    contact.choices = [b.payload for b in answer.choices()]
-    session.add(
-        Delivery(
-            contact_id=contact.id,
-            inbound_id=inbound_id,
-            channel=contact.channel,
-            address=contact.address,
-            priority=REPLY,
-            message=answer.to_json(),
-        )
-    )
+    outbox.enqueue(session, contact, answer, inbound_id=inbound_id, t=t)
     delivery_id = None
     chat = _staff_chat(settings)
     if echo and chat:
-        row = _to_chat(chat, f"#{conversation.id} answered in the inbox:\n{text}", inbound_id)
-        session.add(row)
+        row = _to_chat(
+            session, chat, f"#{conversation.id} answered in the inbox:\n{text}", inbound_id
+        )
         await session.flush()
         delivery_id = row.id
     await inbox.add_message(session, conversation, "secretariat", text, delivery_id)

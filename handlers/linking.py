@@ -12,14 +12,14 @@ from bot.conversation.router import Context, Handled, Router
 from bot.i18n import Translator, resolve_locale, translator_for
 from bot.members import linking
 from bot.messages import Button, OutboundMessage
-from bot.storage.models import Contact, Delivery
+from bot.storage import outbox
+from bot.storage.models import Contact
 from handlers.faq import free_text
 from handlers.ui import word_for
 
 router = Router("linking")
 log = logging.getLogger(__name__)
 FLOW = "link"  # the bot asked for the code from the other chat
-REPLY = 1  # outbox priority of a reply, as the engine gives its own
 _TRAILING_DIGITS = re.compile(r"(\d[\d\s.-]*)$")
 _NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
 
@@ -40,18 +40,8 @@ def say(
 ) -> None:
     """A reply written in an effect, to this chat or to one linked with it."""
     message = OutboundMessage(text=text, buttons=buttons or [])
-    if message.choices():
-        message.choice_hint = translator_of(contact)("Reply with the number of your choice.")
-        contact.choices = [b.payload for b in message.choices()]
-    done.session.add(
-        Delivery(
-            contact_id=contact.id,
-            inbound_id=done.inbound_id,
-            channel=contact.channel,
-            address=contact.address,
-            priority=REPLY,
-            message=message.to_json(),
-        )
+    outbox.enqueue(
+        done.session, contact, message, inbound_id=done.inbound_id, t=translator_of(contact)
     )
 
 

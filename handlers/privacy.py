@@ -9,13 +9,13 @@ from bot.members import linking
 from bot.messages import Button, OutboundMessage
 from bot.privacy import erasure, export
 from bot.secretariat.overview import ERASED_BY_MEMBER
-from bot.storage.models import AuditEntry, Contact, Delivery, Inbound, utcnow
+from bot.storage import outbox
+from bot.storage.models import AuditEntry, Contact, Inbound, utcnow
 from bot.surveys.answers import meaning
 from handlers.ui import main_menu
 
 router = Router("privacy")
 FLOW = "erase"
-REPLY, CALLBACK = 1, 0  # outbox priorities, as the engine's
 SUMMARY_LIMIT = 1500  # within WhatsApp's 1,600 characters; Telegram takes 4,096
 
 
@@ -76,22 +76,15 @@ def _queue(
     ctx: Context,
     done: Handled,
     out: OutboundMessage,
-    priority: int = REPLY,
+    priority: int = outbox.REPLY,
     *,
     erased: bool = False,
 ) -> None:
     """Put one reply in the outbox; after an erasure it names neither the member nor the
     message it answers, only the chat it goes to."""
-    done.session.add(
-        Delivery(
-            contact_id=None if out.ephemeral else ctx.contact.id,
-            inbound_id=None if erased else done.inbound_id,
-            channel=ctx.msg.channel,
-            address=ctx.msg.address,
-            priority=priority,
-            message=out.to_json(),
-        )
-    )
+    to = outbox.Chat(ctx.msg.channel, ctx.msg.address) if out.ephemeral else ctx.contact
+    inbound_id = None if erased else done.inbound_id
+    outbox.enqueue(done.session, to, out, priority=priority, inbound_id=inbound_id)
 
 
 async def _send_data(ctx: Context, done: Handled) -> None:
@@ -130,7 +123,7 @@ async def _erase_now(ctx: Context, done: Handled) -> None:
             ctx,
             done,
             OutboundMessage("", callback_id=ctx.msg.callback_id, ephemeral=True),
-            CALLBACK,
+            outbox.CALLBACK,
             erased=True,
         )
     _queue(ctx, done, OutboundMessage(goodbye, ephemeral=True), erased=True)

@@ -26,6 +26,7 @@ from bot.messages import Button, OutboundMessage
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.secretariat.staff_chat import link_telegram, telegram_staff
+from bot.storage import outbox
 from bot.storage.models import Broadcast, Delivery, Survey
 from bot.surveys import charts as survey_charts
 from bot.surveys import results as surveys_results
@@ -33,7 +34,6 @@ from bot.surveys.answers import label
 
 router = Router("staff")
 FLOW = STAFF_FLOW
-REPLY = 1  # outbox priority of a reply
 TEXT_LIMIT = 1600  # what every channel takes in one message (WhatsApp's limit)
 
 Step = Callable[[Handled, Context, Staff], Awaitable[None]]
@@ -56,13 +56,8 @@ def _say(
     h: Handled, ctx: Context, text: str, buttons: list[list[Button]] | None = None
 ) -> Delivery:
     """A reply to the staff member's chat, in the same transaction as everything else."""
-    row = Delivery(
-        contact_id=ctx.contact.id, inbound_id=h.inbound_id, channel=ctx.msg.channel,
-        address=ctx.msg.address, priority=REPLY,
-        message=OutboundMessage(text=text, buttons=buttons or []).to_json(),
-    )  # fmt: skip
-    h.session.add(row)
-    return row
+    message = OutboundMessage(text=text, buttons=buttons or [])
+    return outbox.enqueue(h.session, ctx.contact, message, inbound_id=h.inbound_id)
 
 
 def _as_staff(step: Step, *, senders_only: bool = True) -> Callable[[Context], Awaitable[None]]:
@@ -99,16 +94,7 @@ async def _member_reply(h: Handled, ctx: Context) -> None:
     scratch = replace(ctx, replies=[], effects=[])
     await _not_staff(scratch)
     for out in scratch.replies:
-        h.session.add(
-            Delivery(
-                contact_id=ctx.contact.id,
-                inbound_id=h.inbound_id,
-                channel=ctx.msg.channel,
-                address=ctx.msg.address,
-                priority=REPLY,
-                message=out.to_json(),
-            )  # fmt: skip
-        )
+        outbox.enqueue(h.session, ctx.contact, out, inbound_id=h.inbound_id)
 
 
 # ---------------------------------------------------------------- linking
@@ -395,13 +381,8 @@ async def _results(h: Handled, ctx: Context, staff: Staff) -> None:
         if secret and public:
             token = survey_charts.sign(secret, survey.id, q["id"], staff.country)
             url = f"{public.rstrip('/')}/api/charts/{token}.png"
-        h.session.add(
-            Delivery(
-                contact_id=ctx.contact.id, inbound_id=h.inbound_id, channel=ctx.msg.channel,
-                address=ctx.msg.address, priority=REPLY,
-                message=OutboundMessage(text=caption(staff, q), image_url=url).to_json(),
-            )
-        )  # fmt: skip
+        chart = OutboundMessage(text=caption(staff, q), image_url=url)
+        outbox.enqueue(h.session, ctx.contact, chart, inbound_id=h.inbound_id)
 
 
 router.command("results")(_as_staff(_results, senders_only=False))

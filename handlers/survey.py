@@ -17,7 +17,8 @@ from bot.conversation.router import Context, Handled, Router
 from bot.i18n import Translator
 from bot.members.linking import person_contact_ids
 from bot.messages import Button, OutboundMessage
-from bot.storage.models import Delivery, Survey, SurveyQuestion, SurveyResponse
+from bot.storage import outbox
+from bot.storage.models import Survey, SurveyQuestion, SurveyResponse
 from bot.surveys import (
     Step,
     answer,
@@ -47,7 +48,6 @@ from handlers.ui import command_word
 router = Router("survey")
 log = logging.getLogger(__name__)
 FLOW = "survey"
-REPLY = 1  # outbox priority of a reply, as the engine gives its own
 TICK = "✅ "
 # Mid-survey, text that is not an answer is taken for a question about the coalition only when
 # the FAQ is this sure ("many" at a number question is a wrong answer, not a question about
@@ -68,21 +68,10 @@ class Turn:
         self.messages.append(OutboundMessage(text=text, buttons=buttons or []))
 
     def send(self, t: Translator) -> None:
-        ctx = self.ctx
+        contact, done = self.ctx.contact, self.done
+        outbox.remember_choices(contact, self.messages, t, self.choices)
         for message in self.messages:
-            if message.choices():
-                message.choice_hint = t("Reply with the number of your choice.")
-            self.done.session.add(
-                Delivery(
-                    contact_id=ctx.contact.id,
-                    inbound_id=self.done.inbound_id,
-                    channel=ctx.msg.channel,
-                    address=ctx.msg.address,
-                    priority=REPLY,
-                    message=message.to_json(),
-                )
-            )
-        ctx.contact.choices = self.choices
+            outbox.enqueue(done.session, contact, message, inbound_id=done.inbound_id)
 
 
 def _menu_row(t: Translator) -> list[Button]:

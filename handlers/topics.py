@@ -6,11 +6,11 @@ from __future__ import annotations
 from bot.conversation.router import Context, Handled, Router
 from bot.members import linking, topics
 from bot.messages import Button, OutboundMessage
-from bot.storage.models import Delivery, Topic
+from bot.storage import outbox
+from bot.storage.models import Topic
 from handlers.ui import command_word
 
 router = Router("topics")
-REPLY = 1  # outbox priority of a reply
 ON, OFF = "✓", "✗"
 
 
@@ -74,11 +74,4 @@ async def _list(ctx: Context, done: Handled, first: str | None = None) -> None:
     ]
     rows.append([Button(t("Back to the menu"), "menu:main")])
     message = OutboundMessage(text="\n\n".join(lines), buttons=rows)
-    message.choice_hint = t("Reply with the number of your choice.")
-    done.session.add(
-        Delivery(
-            contact_id=ctx.contact.id, inbound_id=done.inbound_id, channel=ctx.msg.channel,
-            address=ctx.msg.address, priority=REPLY, message=message.to_json(),
-        )
-    )  # fmt: skip
-    ctx.contact.choices = [b.payload for b in message.choices()]
+    outbox.enqueue(done.session, ctx.contact, message, inbound_id=done.inbound_id, t=t)

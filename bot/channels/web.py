@@ -10,6 +10,7 @@ from bot.channels.base import Outcome, SendResult
 from bot.messages import OutboundMessage
 from bot.storage.db import Database
 from bot.storage.models import Delivery
+from bot.storage.outbox import Rank
 
 
 class WebChannel:
@@ -43,7 +44,7 @@ async def fetch_replies(
                 .where(
                     Delivery.channel == channel,
                     Delivery.address == address,
-                    Delivery.status_rank >= 2,
+                    Delivery.status_rank >= Rank.SENT,
                     # A reply may overtake an older broadcast: whatever was never fetched
                     # comes too, even when its id is below the page's cursor.
                     or_(Delivery.id > after, Delivery.status == "sent"),
@@ -56,8 +57,8 @@ async def fetch_replies(
         if ids:
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(ids), Delivery.status_rank < 3)
-                .values(status="delivered", status_rank=3)
+                .where(Delivery.id.in_(ids), Delivery.status_rank < Rank.DELIVERED)
+                .values(status="delivered", status_rank=Rank.DELIVERED)
             )
         # A member's own data and a goodbye leave the outbox once the page has them.
         gone = [row.id for row in rows if row.message.get("ephemeral")]

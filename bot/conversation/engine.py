@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,27 +18,22 @@ from bot.config import Settings
 from bot.conversation.commands import STAFF_COMMANDS, STAFF_FLOW, recognise
 from bot.conversation.router import Context, Dispatcher, Effect, Handled
 from bot.coordination import Coordinator
+from bot.coordination.keys import OUTBOX, contact_key, seen_key
 from bot.i18n import Translator, resolve_locale, translator_for
 from bot.members.linking import keep_in_step
 from bot.members.timezones import zone_name
 from bot.messages import InboundMessage, Kind, OutboundMessage
+from bot.storage import outbox
 from bot.storage.db import Database
-from bot.storage.models import Contact, Delivery, Inbound, utcnow
+from bot.storage.models import Contact, Inbound, utcnow
 from handlers.handoff import staff_message
 from handlers.onboarding import needs_consent, welcome
 
 log = logging.getLogger(__name__)
 
-REPLY, CALLBACK = 1, 0  # outbox priorities: lower goes first; bulk messages use 5
 MAX_ATTEMPTS = 3
 LOCK_TTL = 30.0
 SWEEP_PARALLEL = 8
-
-
-def contact_key(channel: str, address: str) -> str:
-    """A lock or cache key for one contact that does not carry their phone number."""
-    digest = hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:20]
-    return f"contact:{digest}"
 
 
 class Engine:
@@ -66,7 +60,7 @@ class Engine:
 
         Raises when the database cannot store it: the webhook must then not answer 2xx.
         """
-        dedupe_key = f"seen:{msg.channel}:{msg.platform_id}"
+        dedupe_key = seen_key(msg.channel, msg.platform_id)
         if await self.coordinator.seen(dedupe_key, ttl=24 * 3600):
             self._count(msg.channel, "duplicate")
             return False
@@ -171,7 +165,7 @@ class Engine:
             more, forget = True, []
         if forget:  # an erased member's dedupe marks and buckets
             await self.coordinator.forget(forget)
-        await self.coordinator.notify("outbox")
+        await self.coordinator.notify(OUTBOX)
         return True, more is not None
 
     async def _handle(self, session: AsyncSession, row: Inbound) -> list[str]:
@@ -190,20 +184,21 @@ class Engine:
             replies, alerts, effects = await self._dispatch(msg, contact)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
             await self._membership(session, msg)
-        deliveries = [self._delivery(row, msg, contact, out, REPLY) for out in replies]
+        to = contact or outbox.Chat(msg.channel, msg.address)
         if msg.callback_id:
             # Telegram shows a spinner on the button until the query is answered.
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
-            deliveries.insert(0, self._delivery(row, msg, contact, answer, CALLBACK))
-        chat = self.settings.safeguarding_telegram_chat_id
-        alert_rows = [
-            Delivery(
-                inbound_id=row.id, channel="telegram", address=chat, priority=CALLBACK,
-                message=alert.to_json(),
-            )
-            for alert in (alerts if chat else [])
-        ]  # fmt: skip
-        session.add_all(deliveries + alert_rows)
+            outbox.enqueue(session, to, answer, priority=outbox.CALLBACK, inbound_id=row.id)
+        for out in replies:
+            outbox.enqueue(session, to, out, inbound_id=row.id)
+        alert_rows = []
+        if chat := self.settings.safeguarding_telegram_chat_id:
+            safeguarding = outbox.Chat("telegram", chat)
+            alert_rows = [
+                outbox.enqueue(session, safeguarding, alert, priority=outbox.CALLBACK,
+                               inbound_id=row.id)
+                for alert in alerts
+            ]  # fmt: skip
         done = Handled(session, row.id, alert_rows)
         if effects:
             await session.flush()  # the alerts' ids, for the effects that link to them
@@ -215,23 +210,6 @@ class Engine:
         row.processed_at = utcnow()
         log.debug("inbound %s handled in %.1f ms", row.id, (time.perf_counter() - started) * 1000)
         return done.forget
-
-    @staticmethod
-    def _delivery(
-        row: Inbound,
-        msg: InboundMessage,
-        contact: Contact | None,
-        out: OutboundMessage,
-        priority: int,
-    ) -> Delivery:
-        return Delivery(
-            contact_id=contact.id if contact else None,
-            inbound_id=row.id,
-            channel=msg.channel,
-            address=msg.address,
-            priority=priority,
-            message=out.to_json(),
-        )
 
     async def _membership(self, session: AsyncSession, msg: InboundMessage) -> None:
         """A member blocked the bot ("kicked") or unblocked it: they are unreachable, or not."""
@@ -289,7 +267,8 @@ class Engine:
             ctx.msg = replace(msg, kind=Kind.TEXT, text=text, payload=None, callback_id=None)
             ctx.command, ctx.payload = recognise(text), None
             await self._pick_and_run(ctx)
-        _remember_choices(ctx)
+        if ctx.replies:
+            outbox.remember_choices(ctx.contact, ctx.replies, ctx.t)
         return ctx.replies, ctx.alerts, ctx.effects
 
     async def _pick_and_run(self, ctx: Context) -> None:
@@ -324,11 +303,11 @@ class Engine:
         t = translator_for(resolve_locale(contact.locale, contact.lang_hint, contact.country))
         if msg.callback_id:
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
-            session.add(self._delivery(row, msg, contact, answer, CALLBACK))
+            outbox.enqueue(session, contact, answer, priority=outbox.CALLBACK, inbound_id=row.id)
         sorry = OutboundMessage(
             text=t("Sorry, something went wrong on our side. Please try again in a moment.")
         )
-        session.add(self._delivery(row, msg, contact, sorry, REPLY))
+        outbox.enqueue(session, contact, sorry, inbound_id=row.id)
 
 
 def _chosen(text: str, choices: list[str]) -> str | None:
@@ -360,14 +339,3 @@ def _held(ctx: Context) -> str | None:
     if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and not ctx.payload:
         return ctx.text[:1000] or None
     return None
-
-
-def _remember_choices(ctx: Context) -> None:
-    if not ctx.replies:
-        return
-    options = next((r.choices() for r in reversed(ctx.replies) if r.choices()), [])
-    ctx.contact.choices = [b.payload for b in options]
-    hint = ctx.t("Reply with the number of your choice.")
-    for reply in ctx.replies:
-        if reply.choices():
-            reply.choice_hint = hint

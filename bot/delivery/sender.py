@@ -32,13 +32,15 @@ from sqlalchemy.orm import aliased
 from bot.broadcasts.fallback import deliver_elsewhere
 from bot.channels.base import Channel, Outcome, SendResult
 from bot.config import Settings
-from bot.conversation.engine import contact_key
 from bot.coordination import Coordinator
+from bot.coordination.keys import OUTBOX, web_chat_topic
 from bot.delivery.pacing import Pacer
 from bot.messages import OutboundMessage
 from bot.metrics import Metrics
+from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery, utcnow
+from bot.storage.outbox import STATUS_RANK, Rank
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,6 @@ LEASE = 60.0  # seconds a claimed message belongs to one sender before others ma
 BACKOFF_CAP = 300.0
 PAGE_CHANNELS = ("web", "terminal")  # chats that fetch their messages from the outbox
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
-# One-way ranks: a status report may only move a delivery forward (a late "sent" never
-# overwrites "read").
-STATUS_RANK = {
-    "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
-    "failed": 5, "undelivered": 5, "skipped": 5,
-}  # fmt: skip
 
 
 def _claim_statement() -> Any:
@@ -91,7 +87,7 @@ def _claim_statement() -> Any:
         .where(table.c.id.in_(due.scalar_subquery()))
         .values(
             status="sending",
-            status_rank=1,
+            status_rank=Rank.SENDING,
             lease_until=bindparam("lease"),
             attempts=table.c.attempts + 1,
         )
@@ -322,7 +318,7 @@ class Sender:
             result = await session.execute(
                 update(Delivery)
                 .where(cond)
-                .values(status="queued", status_rank=0, lease_until=None)
+                .values(status="queued", status_rank=Rank.QUEUED, lease_until=None)
             )
         count = result.rowcount or 0  # type: ignore[attr-defined]
         if count:
@@ -431,7 +427,7 @@ class Sender:
             values: dict[str, Any] = {
                 "row_id": row.id,
                 "new_status": "failed",
-                "new_rank": 5,
+                "new_rank": Rank.FINAL,
                 "new_attempts": row.attempts,
                 "new_error": result.error_code,
                 "new_due": None,
@@ -443,7 +439,7 @@ class Sender:
             if outcome == Outcome.SENT:
                 status = result.status or "sent"
                 values["new_status"] = status
-                values["new_rank"] = STATUS_RANK.get(status, 2)
+                values["new_rank"] = STATUS_RANK.get(status, Rank.SENT)
                 values["new_platform_id"] = result.platform_id
                 values["new_sent_at"] = stamp
                 if row.channel == "web":
@@ -455,12 +451,12 @@ class Sender:
                     ]  # fmt: skip
                     choices.append({"member": row.contact_id, "payloads": payloads})
             elif outcome == Outcome.RATE_LIMITED:
-                values["new_status"], values["new_rank"] = "queued", 0
+                values["new_status"], values["new_rank"] = "queued", Rank.QUEUED
                 values["new_attempts"] = row.attempts - 1
                 values["new_due"] = now + max(result.retry_after, 1.0)
             elif outcome == Outcome.RETRY and row.attempts < self.settings.send_max_attempts:
                 delay = min(BACKOFF_CAP, 2.0**row.attempts) * random.uniform(0.8, 1.2)
-                values["new_status"], values["new_rank"] = "queued", 0
+                values["new_status"], values["new_rank"] = "queued", Rank.QUEUED
                 values["new_due"] = now + delay
             elif outcome == Outcome.UNREACHABLE and row.contact_id is not None:
                 unreachable.add(row.contact_id)
@@ -480,25 +476,15 @@ class Sender:
             if ephemeral:
                 await session.execute(delete(Delivery).where(Delivery.id.in_(ephemeral)))
             if unreachable:
-                await session.execute(
-                    update(Contact).where(Contact.id.in_(unreachable)).values(unreachable_at=stamp)
-                )
-                # Whatever else waits for them would only fail the same way.
-                held = await session.execute(
-                    update(Delivery)
-                    .where(Delivery.contact_id.in_(unreachable), Delivery.status == "queued")
-                    .values(status="skipped", status_rank=5, error_code="unreachable")
-                    .returning(Delivery.broadcast_id, Delivery.contact_id)
-                )
-                lost += [(b, c) for b, c in held.all() if b and c]
+                lost += await outbox.mark_unreachable(session, unreachable)
             if lost:
                 # A linked member gets the broadcast on their next chat instead.
                 await deliver_elsewhere(session, lost)
         try:
             for address in web_addresses:
-                await self.coordinator.notify(f"web:{contact_key('web', address)}")
+                await self.coordinator.notify(web_chat_topic("web", address))
             # A chat's next message waits for this one to finish: wake whoever may send it.
-            await self.coordinator.notify("outbox")
+            await self.coordinator.notify(OUTBOX)
         except Exception:
             # The results are committed; without the wake-up, waiters find them on their timer.
             log.warning("recorded %d results but could not notify", len(batch), exc_info=True)
@@ -507,7 +493,7 @@ class Sender:
 async def record_status(db: Database, platform_id: str, status: str, error_code: str | None) -> int:
     """Apply a platform's status report, only ever forwards; returns rows changed."""
     rank = STATUS_RANK.get(status)
-    if rank is None or rank < 2:
+    if rank is None or rank < Rank.SENT:
         return 0
     values: dict[str, Any] = {"status": status, "status_rank": rank}
     if error_code:

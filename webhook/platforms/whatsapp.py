@@ -8,13 +8,14 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.service import Service
 from bot.channels.base import Outcome
 from bot.channels.whatsapp import classify_error
 from bot.delivery.sender import record_status
-from bot.storage.models import Contact, Delivery, utcnow
+from bot.storage import outbox
+from bot.storage.models import Contact, Delivery
 from webhook.deps import ServiceDep, fits, public_url, read_body, storable, store_then_handle
 
 router = APIRouter()
@@ -105,10 +106,4 @@ async def _mark_unreachable(service: Service, sid: str) -> None:
             return
         if contact.last_inbound_at and found.sent_at and contact.last_inbound_at > found.sent_at:
             return  # they wrote after this message went out: reachable again
-        contact.unreachable_at = utcnow()
-        # Whatever else waits for them would only fail the same way.
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.contact_id == contact.id, Delivery.status == "queued")
-            .values(status="skipped", status_rank=5, error_code="unreachable")
-        )
+        await outbox.mark_unreachable(session, [contact.id])

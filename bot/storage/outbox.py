@@ -1,0 +1,117 @@
+"""The outbox: the one place that queues a message, numbers its choices and ranks its status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import OutboundMessage
+from bot.storage.models import Contact, Delivery, utcnow
+
+# Priorities: lower goes first, so a member's reply never waits behind a broadcast.
+CALLBACK = 0  # the answer that stops the spinner on a tapped Telegram button
+REPLY = 1  # a reply to a member, or a message to a staff chat
+BULK = 5  # broadcasts
+
+
+class Rank:
+    """Where a delivery stands, as a number that only grows: a status report may only move a
+    delivery forward (a late "sent" never overwrites "read")."""
+
+    QUEUED = 0
+    SENDING = 1
+    SENT = 2
+    DELIVERED = 3
+    READ = 4
+    FINAL = 5  # failed, undelivered, skipped or cancelled: nothing moves it any more
+
+
+STATUS_RANK = {
+    "queued": Rank.QUEUED, "sending": Rank.SENDING, "sent": Rank.SENT,
+    "delivered": Rank.DELIVERED, "read": Rank.READ,
+    "failed": Rank.FINAL, "undelivered": Rank.FINAL, "skipped": Rank.FINAL,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A chat to write to that is not a member's own profile: the secretariat's or the
+    safeguarding chat, or a member's chat once their profile is being erased."""
+
+    channel: str
+    address: str
+    contact_id: int | None = None
+
+
+def enqueue(
+    session: AsyncSession,
+    to: Contact | Chat,
+    message: OutboundMessage,
+    *,
+    priority: int = REPLY,
+    inbound_id: int | None = None,
+    t: Callable[[str], str] | None = None,
+    locale: str | None = None,
+) -> Delivery:
+    """Put one message in the outbox, in ``session``'s transaction, for the sender to deliver.
+
+    With the member's translator ``t``, a message that offers options numbers them: they
+    become the member's choices (see ``remember_choices``); one without options leaves the
+    member's choices as they were.
+    """
+    if t is not None and isinstance(to, Contact) and message.choices():
+        remember_choices(to, [message], t)
+    contact_id = to.id if isinstance(to, Contact) else to.contact_id
+    row = Delivery(
+        contact_id=contact_id,
+        inbound_id=inbound_id,
+        channel=to.channel,
+        address=to.address,
+        priority=priority,
+        message=message.to_json(),
+        locale=locale,
+    )
+    session.add(row)
+    return row
+
+
+def remember_choices(
+    contact: Contact,
+    messages: Sequence[OutboundMessage],
+    t: Callable[[str], str],
+    choices: list[str] | None = None,
+) -> None:
+    """What a member who types rather than taps may answer with a number: every message that
+    offers options says so, and the member's choices become ``choices``, or else the options
+    of the last message that offers any (none, when none does).
+
+    Call it before the messages are queued: the hint is part of the stored message.
+    """
+    offering = [message for message in messages if message.choices()]
+    hint = t("Reply with the number of your choice.")
+    for message in offering:
+        message.choice_hint = hint
+    if choices is None:
+        choices = [b.payload for b in offering[-1].choices()] if offering else []
+    contact.choices = choices
+
+
+async def mark_unreachable(
+    session: AsyncSession, contact_ids: Collection[int]
+) -> list[tuple[int, int]]:
+    """The members blocked the bot or cannot be reached: mark them, and skip what is queued
+    for them, which would only fail the same way. Returns the (broadcast, member) pairs of
+    the broadcasts skipped, which a linked chat may still deliver."""
+    await session.execute(
+        update(Contact).where(Contact.id.in_(contact_ids)).values(unreachable_at=utcnow())
+    )
+    skipped = await session.execute(
+        update(Delivery)
+        .where(Delivery.contact_id.in_(contact_ids), Delivery.status == "queued")
+        .values(status="skipped", status_rank=Rank.FINAL, error_code="unreachable")
+        .returning(Delivery.broadcast_id, Delivery.contact_id)
+    )
+    return [(b, c) for b, c in skipped.all() if b and c]
