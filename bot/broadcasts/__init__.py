@@ -13,7 +13,6 @@ audited: the front ends call these), ``series`` and ``repeats`` (repeating broad
 from bot.broadcasts.audience import audience_query, excluded_members, scoped, visible
 from bot.broadcasts.lifecycle import approve, cancel, changed, copied, follow_up, launch
 from bot.broadcasts.model import (
-    BULK,
     DELIVERED,
     EDITABLE,
     LIMITS,
@@ -40,7 +39,6 @@ from bot.broadcasts.texts import (
 )
 
 __all__ = [
-    "BULK",
     "DELIVERED",
     "EDITABLE",
     "LIMITS",

@@ -7,14 +7,14 @@ import logging
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.broadcasts.model import BULK, Audience
+from bot.broadcasts.model import Audience
 from bot.broadcasts.plan import plan
 from bot.broadcasts.texts import message_for
 from bot.i18n import Translator
 from bot.members import linking
+from bot.storage import outbox
 from bot.storage.models import Broadcast, Contact, Delivery, Person, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,31 +67,11 @@ async def _next_chat(session: AsyncSession, broadcast: Broadcast, contact: Conta
             broadcast,
             found.locale,
             t("Tell me more"),
-            t("Reply with the number of your choice."),
+            outbox.choice_hint(t),
         ).to_json()
         if found.template:
             message["template"] = found.template
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        await session.execute(
-            insert(Delivery)
-            .values(
-                contact_id=other.id,
-                broadcast_id=broadcast.id,
-                locale=found.locale,
-                channel=other.channel,
-                address=other.address,
-                priority=BULK,
-                message=message,
-                status="queued",
-                status_rank=0,
-                attempts=0,
-                due_at=0.0,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["broadcast_id", "contact_id"])
-        )
+        copy = outbox.BroadcastCopy(other, found.locale, message)
+        await outbox.enqueue_broadcast(session, broadcast.id, [copy], now)
         return True
     return False

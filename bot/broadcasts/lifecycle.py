@@ -15,6 +15,7 @@ from bot.broadcasts.model import DELIVERED, Audience, BroadcastError
 from bot.broadcasts.texts import check
 from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
+from bot.storage.outbox import Rank
 
 
 async def launch(
@@ -91,7 +92,7 @@ async def cancel(session: AsyncSession, broadcast: Broadcast) -> int:
     result = await session.execute(
         update(Delivery)
         .where(Delivery.broadcast_id == broadcast.id, Delivery.status == "queued")
-        .values(status="cancelled", status_rank=5)
+        .values(status="cancelled", status_rank=Rank.FINAL)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
 

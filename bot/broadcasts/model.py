@@ -12,7 +12,6 @@ from sqlalchemy import and_
 from bot.i18n import normalize_locale
 from bot.storage.models import Broadcast
 
-BULK = 5  # outbox priority: replies to members (0-1) always go first
 LIMITS = {"telegram": 4096, "whatsapp": 1600, "web": 4096}
 WHATSAPP_WINDOW = timedelta(hours=24)
 PAGE = 500  # members turned into outbox rows per transaction

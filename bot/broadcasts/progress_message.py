@@ -12,9 +12,8 @@ from bot.i18n import DASHBOARD_DOMAIN, load_translations
 from bot.i18n.markers import N_
 from bot.messages import OutboundMessage
 from bot.secretariat.staff import Staff
+from bot.storage import outbox
 from bot.storage.models import Broadcast, Delivery, StaffUser
-
-REPLY = 1  # outbox priority of a reply: an edit goes ahead of the broadcast's own bulk
 
 
 async def report_progress(
@@ -35,13 +34,9 @@ async def report_progress(
     if posted.note == text:
         return
     posted.note = text
-    session.add(
-        Delivery(
-            contact_id=posted.contact_id, channel="telegram", address=posted.address,
-            priority=REPLY,
-            message=OutboundMessage(text=text, edit_message_id=int(posted.platform_id)).to_json(),
-        )
-    )  # fmt: skip
+    # A reply's priority: the edit goes ahead of the broadcast's own bulk.
+    chat = outbox.Chat("telegram", posted.address, posted.contact_id)
+    outbox.enqueue(session, chat, OutboundMessage(text, edit_message_id=int(posted.platform_id)))
 
 
 def _text(staff: Staff, broadcast: Broadcast, found: dict[str, Any]) -> str:

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts.audience import audience_query, excluded_members
-from bot.broadcasts.model import BULK, PAGE, Audience
+from bot.broadcasts.model import PAGE, Audience
 from bot.broadcasts.plan import People
 from bot.broadcasts.quiet import QuietHours
 from bot.broadcasts.texts import message_for, test_message
+from bot.storage import outbox
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 
 
@@ -53,7 +53,7 @@ async def expand(
                 .where(Delivery.broadcast_id == broadcast.id, Contact.person_id.in_(linked))
             )
         )
-    rows: list[dict[str, Any]] = []
+    copies: list[outbox.BroadcastCopy] = []
     messages: dict[str, dict[str, Any]] = {}
     for contact in contacts:
         member = people.choose(broadcast, contact, now, excluded, quiet)
@@ -68,32 +68,10 @@ async def expand(
         message = dict(messages[member.locale])
         if member.template:
             message["template"] = member.template
-        rows.append(
-            {
-                "contact_id": contact.id,
-                "broadcast_id": broadcast.id,
-                "locale": member.locale,
-                "channel": contact.channel,
-                "address": contact.address,
-                "priority": BULK,
-                "message": message,
-                "status": "skipped" if member.skip else "queued",
-                "status_rank": 5 if member.skip else 0,
-                "error_code": member.skip,
-                "attempts": 0,
-                "due_at": member.due_at,
-                "created_at": now,
-                "updated_at": now,
-            }
+        copies.append(
+            outbox.BroadcastCopy(contact, member.locale, message, member.due_at, member.skip)
         )
-    if rows:
-        insert = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        stmt = insert(Delivery).on_conflict_do_nothing(
-            index_elements=["broadcast_id", "contact_id"]
-        )
-        await session.execute(stmt, rows)
+    await outbox.enqueue_broadcast(session, broadcast.id, copies, now)
     broadcast.expanded_to = contacts[-1].id
     return len(contacts)
 
@@ -156,16 +134,7 @@ def queue_test(
     once per locale, ahead of the bulk; returns how many messages."""
     for locale in locales:
         message = test_message(broadcast, locale, labels.get(locale))
-        session.add(
-            Delivery(
-                contact_id=member.id,
-                channel=member.channel,
-                address=member.address,
-                priority=1,
-                message=message.to_json(),
-                locale=locale,
-            )
-        )
+        outbox.enqueue(session, member, message, locale=locale)
     return len(locales)
 
 

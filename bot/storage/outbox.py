@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import OutboundMessage
@@ -78,6 +81,50 @@ def enqueue(
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class BroadcastCopy:
+    """One member's copy of a broadcast: in their locale, on the chat chosen for them, sent
+    from ``due_at`` (epoch seconds), or recorded as skipped with the reason ``skip``."""
+
+    contact: Contact
+    locale: str
+    message: dict[str, Any]
+    due_at: float = 0.0
+    skip: str | None = None
+
+
+async def enqueue_broadcast(
+    session: AsyncSession, broadcast_id: int, copies: Sequence[BroadcastCopy], now: datetime
+) -> None:
+    """Put a broadcast's copies in the outbox behind every reply, at most one per member: a
+    page written again after a crash adds nothing."""
+    rows = [
+        {
+            "contact_id": copy.contact.id,
+            "broadcast_id": broadcast_id,
+            "locale": copy.locale,
+            "channel": copy.contact.channel,
+            "address": copy.contact.address,
+            "priority": BULK,
+            "message": copy.message,
+            "status": "skipped" if copy.skip else "queued",
+            "status_rank": Rank.FINAL if copy.skip else Rank.QUEUED,
+            "error_code": copy.skip,
+            "attempts": 0,
+            "due_at": copy.due_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for copy in copies
+    ]
+    if not rows:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    once = insert(Delivery).on_conflict_do_nothing(index_elements=["broadcast_id", "contact_id"])
+    await session.execute(once, rows)
+
+
 def remember_choices(
     contact: Contact,
     messages: Sequence[OutboundMessage],
@@ -91,12 +138,17 @@ def remember_choices(
     Call it before the messages are queued: the hint is part of the stored message.
     """
     offering = [message for message in messages if message.choices()]
-    hint = t("Reply with the number of your choice.")
+    hint = choice_hint(t)
     for message in offering:
         message.choice_hint = hint
     if choices is None:
         choices = [b.payload for b in offering[-1].choices()] if offering else []
     contact.choices = choices
+
+
+def choice_hint(t: Callable[[str], str]) -> str:
+    """What a member on a chat without buttons reads under numbered options."""
+    return t("Reply with the number of your choice.")
 
 
 async def mark_unreachable(

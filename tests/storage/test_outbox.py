@@ -16,7 +16,7 @@ from bot.i18n import Translator
 from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
-from bot.storage.models import Contact, Delivery
+from bot.storage.models import Contact, Delivery, utcnow
 from tests.conftest import Backend
 
 ROMANIAN_HINT = "Răspundeți cu numărul opțiunii alese."
@@ -176,3 +176,29 @@ async def test_an_unreachable_member_is_marked_and_their_queue_skipped(db: Datab
         (other, "News", "queued", None),
     ]
     assert unreachable == {gone: True, other: False}
+
+
+async def test_a_broadcast_page_written_twice_gives_each_member_one_copy(db: Database) -> None:
+    reader = await add_member(db, "whatsapp:+40700000007")
+    stopped = await add_member(db, "whatsapp:+40700000008")
+    for _attempt in range(2):  # a page written again after a crash
+        async with db.session() as session, session.begin():
+            members = [await session.get(Contact, i) for i in (reader, stopped)]
+            assert members[0] is not None and members[1] is not None
+            news = OutboundMessage("Știri").to_json()
+            copies = [
+                outbox.BroadcastCopy(members[0], "ro", news, due_at=1.0),
+                outbox.BroadcastCopy(members[1], "ro", news, skip="stopped"),
+            ]
+            await outbox.enqueue_broadcast(session, 9, copies, utcnow())
+
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Delivery.contact_id, Delivery.status, Delivery.error_code, Delivery.priority)
+            .where(Delivery.broadcast_id == 9)
+            .order_by(Delivery.contact_id)
+        )  # fmt: skip
+    assert rows.all() == [
+        (reader, "queued", None, outbox.BULK),
+        (stopped, "skipped", "stopped", outbox.BULK),
+    ]
