@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.conversation.engine import Engine
 from bot.conversation.router import Dispatcher
 from bot.coordination import Coordinator, create_coordinator
+from bot.coordination.keys import RETENTION
 from bot.delivery.sender import Sender
 from bot.knowledge.load import Knowledge, load_knowledge
 from bot.knowledge.matcher import Matcher
@@ -159,7 +160,7 @@ class Service:
         days = self.settings.message_retention_days
         while not self._stopping.is_set():
             try:
-                lease = await self.coordinator.try_lock("retention", ttl=600.0)
+                lease = await self.coordinator.try_lock(RETENTION, ttl=600.0)
                 if lease is not None:
                     try:
                         async with self.db.session() as session, session.begin():

@@ -14,7 +14,7 @@ from bot.broadcasts.model import BroadcastError
 from bot.broadcasts.plan import Preview, preview
 from bot.broadcasts.sending import queue_test
 from bot.broadcasts.texts import locales_written
-from bot.broadcasts.worker import TOPIC
+from bot.coordination.keys import BROADCASTS, OUTBOX
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact
@@ -31,25 +31,25 @@ class Sent:
 
     status: str
     recipients: int
-    wake: str = TOPIC
+    wake: str = BROADCASTS
 
 
 @dataclass(frozen=True)
 class Tested:
     queued: int  # one message per locale
-    wake: str = "outbox"  # a test goes straight to the sender, ahead of the bulk
+    wake: str = OUTBOX  # a test goes straight to the sender, ahead of the bulk
 
 
 @dataclass(frozen=True)
 class Cancelled:
     held_back: int  # messages that were queued and will not go
-    wake: str = TOPIC
+    wake: str = BROADCASTS
 
 
 @dataclass(frozen=True)
 class Stopped:
     cancelled: int  # occurrences made ahead that will not go
-    wake: str = TOPIC
+    wake: str = BROADCASTS
 
 
 async def send(
@@ -98,7 +98,7 @@ async def approve(session: AsyncSession, broadcast: Broadcast, staff: Staff) -> 
     notify."""
     await lifecycle.approve(session, broadcast, staff)
     await record(session, staff, "broadcast.approve", f"broadcast:{broadcast.id}")
-    return TOPIC
+    return BROADCASTS
 
 
 async def cancel(

@@ -19,13 +19,14 @@ from bot.broadcasts import series as broadcast_series
 from bot.broadcasts.model import due
 from bot.broadcasts.quiet import QuietHours
 from bot.coordination import Coordinator
+from bot.coordination.keys import BROADCASTS, OUTBOX, broadcast_lock
 from bot.i18n import LOCALES, Translator
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, utcnow
+from bot.storage.outbox import choice_hint
 
 log = logging.getLogger(__name__)
 
-TOPIC = "broadcasts"  # notified when a broadcast is launched, approved or cancelled
 IDLE_WAIT = 2.0  # seconds between looks when nobody notifies (scheduled ones come due)
 LOCK_TTL = 30.0
 
@@ -37,9 +38,7 @@ def tell_me_more_labels() -> dict[str, str]:
 
 def choice_hints() -> dict[str, str]:
     """What WhatsApp shows under numbered options, in every locale."""
-    return {
-        loc: Translator(loc).gettext("Reply with the number of your choice.") for loc in LOCALES
-    }
+    return {loc: choice_hint(Translator(loc)) for loc in LOCALES}
 
 
 # Told where a broadcast stands, in its transaction (the staff's Telegram progress message).
@@ -69,7 +68,7 @@ class Broadcaster:
                 await self.step()
             except Exception:
                 log.exception("broadcasts: step failed; retrying")
-            await self.coordinator.wait(TOPIC, IDLE_WAIT)
+            await self.coordinator.wait(BROADCASTS, IDLE_WAIT)
 
     async def step(self) -> int:
         """Move every due broadcast on; returns how many were touched."""
@@ -80,7 +79,7 @@ class Broadcaster:
                 )
             ).all()
         for broadcast_id in ids:
-            lease = await self.coordinator.try_lock(f"broadcast:{broadcast_id}", LOCK_TTL)
+            lease = await self.coordinator.try_lock(broadcast_lock(broadcast_id), LOCK_TTL)
             if lease is None:
                 continue  # another worker has it
             try:
@@ -117,7 +116,7 @@ class Broadcaster:
             return
         self._reported[broadcast.id] = now
         await self.report(session, broadcast, await sending.progress(session, broadcast.id))
-        await self.coordinator.notify("outbox")
+        await self.coordinator.notify(OUTBOX)
 
     async def advance(self, broadcast_id: int, lease: object) -> None:
         """Expand the audience into the outbox one committed page at a time; the sender is
@@ -144,5 +143,5 @@ class Broadcaster:
                 )
                 if not taken:
                     broadcast.expanded_at = utcnow()
-            await self.coordinator.notify("outbox")
+            await self.coordinator.notify(OUTBOX)
             await lease.extend(LOCK_TTL)  # type: ignore[attr-defined]

@@ -223,7 +223,7 @@ class Sender:
             # Kept across calls rather than cancelled: a wait cut short mid-command would
             # cost the coordinator its connection.
             self._notified = asyncio.ensure_future(
-                self.coordinator.wait("outbox", timeout=self._idle_wait)
+                self.coordinator.wait(OUTBOX, timeout=self._idle_wait)
             )
         self._room.clear()
         room = asyncio.ensure_future(self._room.wait())

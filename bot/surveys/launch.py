@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError
 from bot.coordination import Coordinator
+from bot.coordination.keys import BROADCASTS, SURVEYS, survey_reminder_lock
 from bot.i18n import LOCALES, Translator
 from bot.members import topics
 from bot.secretariat.staff import Staff
@@ -25,7 +26,6 @@ from bot.storage.models import Broadcast, Contact, Delivery, Survey, SurveyRespo
 
 log = logging.getLogger(__name__)
 
-TOPIC = "surveys"  # notified when a reminder is set
 LOOK_EVERY = 30.0  # seconds between looks when nobody notifies: reminders are set to the minute
 SLICE = 1.0  # the longest wait without checking whether the service is stopping
 LOCK_TTL = 60.0
@@ -221,7 +221,7 @@ class SurveyReminders:
                 log.exception("surveys: step failed; retrying")
             waited = 0.0
             while waited < LOOK_EVERY and not stopping.is_set():
-                if await self.coordinator.wait(TOPIC, SLICE):
+                if await self.coordinator.wait(SURVEYS, SLICE):
                     break
                 waited += SLICE
 
@@ -247,7 +247,7 @@ class SurveyReminders:
             ).all()
         sent = 0
         for survey_id in due:
-            lease = await self.coordinator.try_lock(f"survey-reminder:{survey_id}", LOCK_TTL)
+            lease = await self.coordinator.try_lock(survey_reminder_lock(survey_id), LOCK_TTL)
             if lease is None:
                 continue  # another worker has it
             try:
@@ -262,5 +262,5 @@ class SurveyReminders:
             finally:
                 await lease.release()
         if sent:
-            await self.coordinator.notify("broadcasts")
+            await self.coordinator.notify(BROADCASTS)
         return sent

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
-from bot.broadcasts.worker import TOPIC
+from bot.coordination.keys import BROADCASTS
 from bot.secretariat.staff import Staff
 from bot.storage.db import Database
 from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery, utcnow
@@ -79,7 +79,7 @@ async def test_sending_launches_records_and_names_the_worker(db):
         await members(session, "MD", "MD", "RO")
         b = await draft(session)
         sent = await actions.send(session, b, AUTHOR, approval_above=None, at=at)
-        assert (sent.status, sent.recipients, sent.wake) == ("scheduled", 3, TOPIC)
+        assert (sent.status, sent.recipients, sent.wake) == ("scheduled", 3, BROADCASTS)
         assert b.status == "scheduled" and b.scheduled_at == at
         (entry,) = await audit(session, "broadcast.send")
         assert (entry.actor, entry.target) == (AUTHOR.email, f"broadcast:{b.id}")
@@ -115,7 +115,7 @@ async def test_approval_is_someone_elses_and_is_recorded(db):
         with pytest.raises(BroadcastError) as refused:
             await actions.approve(session, b, AUTHOR)
         assert refused.value.code == "own" and await audit(session, "broadcast.approve") == []
-        assert await actions.approve(session, b, SECOND) == TOPIC
+        assert await actions.approve(session, b, SECOND) == BROADCASTS
         assert (b.status, b.approved_by) == ("scheduled", SECOND.id)
         (entry,) = await audit(session, "broadcast.approve")
         assert (entry.actor, entry.target, entry.detail) == (SECOND.email, f"broadcast:{b.id}", {})
@@ -128,7 +128,7 @@ async def test_cancelling_holds_back_what_is_queued_and_says_how_much(db):
         await actions.send(session, b, AUTHOR, approval_above=None)
         assert await broadcasts.expand(session, b, {}) == 3
         cancelled = await actions.cancel(session, b, AUTHOR, survey=7)
-        assert (cancelled.held_back, cancelled.wake) == (3, TOPIC)
+        assert (cancelled.held_back, cancelled.wake) == (3, BROADCASTS)
         assert b.status == "cancelled"
         statuses = await session.scalars(
             select(Delivery.status).where(Delivery.broadcast_id == b.id)
@@ -149,7 +149,7 @@ async def test_stopping_a_series_is_recorded_once(db):
         broadcast_series.set_rule(b, "weekly", until=None, times=None, zone="Europe/Chisinau")
         await actions.send(session, b, AUTHOR, approval_above=None, at=utcnow() + timedelta(days=1))
         stopped = await actions.stop_series(session, b, None, via="command line")
-        assert (stopped.cancelled, stopped.wake) == (0, TOPIC)
+        assert (stopped.cancelled, stopped.wake) == (0, BROADCASTS)
         assert b.repeat_stopped_at is not None and not b.repeat_pending
         with pytest.raises(BroadcastError) as refused:
             await actions.stop_series(session, b, None)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.coordination.keys import OUTBOX
 from bot.i18n.markers import N_
 from bot.secretariat import accounts, inbox
 from bot.secretariat.audit import record
@@ -115,7 +116,7 @@ async def reply(conversation_id: int, service: ServiceDep, visit: EditorVisit) -
         conversation = (await _thread(session, visit.staff, conversation_id)).conversation
         await answer_member(session, service.settings, conversation, text, echo=True)
         await record(session, visit.staff, "inbox.reply", f"conversation:{conversation_id}")
-    await service.coordinator.notify("outbox")
+    await service.coordinator.notify(OUTBOX)
     return RedirectResponse(f"/admin/inbox/{conversation_id}?done=answered#answer", status_code=303)
 
 

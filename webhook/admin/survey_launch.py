@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.service import Service
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
+from bot.coordination.keys import BROADCASTS, SURVEYS
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -151,9 +152,9 @@ async def launch(
             s = await load(session, survey_id, visit)
         return await _page(request, service, visit, s, form=visit.form, problems=[found],
                            status_code=409)  # fmt: skip
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(BROADCASTS)
     if remind_at is not None:
-        await service.coordinator.notify(surveys_launch.TOPIC)
+        await service.coordinator.notify(SURVEYS)
     done = "survey-awaiting" if waiting else "survey-scheduled" if at else "survey-launched"
     return RedirectResponse(f"/admin/surveys/{survey_id}?done={done}", status_code=303)
 

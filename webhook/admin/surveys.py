@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.service import Service
 from bot import broadcasts, surveys
 from bot.broadcasts import Audience
+from bot.coordination.keys import SURVEYS
 from bot.i18n.markers import N_
 from bot.secretariat.audit import record
 from bot.storage.models import Broadcast, Survey, SurveyResponse
@@ -217,7 +218,7 @@ async def reminder(
                          at=at.isoformat() if at else None)  # fmt: skip
     if wrong:
         return await survey_page(request, service, visit, survey_id, problem=wrong, status_code=400)
-    await service.coordinator.notify(surveys_launch.TOPIC)
+    await service.coordinator.notify(SURVEYS)
     return RedirectResponse(f"/admin/surveys/{survey_id}?done=reminder-set", status_code=303)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.coordination.keys import OUTBOX
 from bot.i18n import resolve_locale
 from bot.secretariat import inbox
 from bot.secretariat.audit import record
@@ -171,7 +172,7 @@ async def reply(
         conversation = await _visible(session, person, conversation_id)
         await answer_member(session, service.settings, conversation, body.text, echo=True)
         await record(session, person, "inbox.reply", f"conversation:{conversation_id}")
-    await service.coordinator.notify("outbox")
+    await service.coordinator.notify(OUTBOX)
     return await _thread(service, person, conversation_id)
 
 

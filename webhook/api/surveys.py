@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import surveys
 from bot.broadcasts import Audience, BroadcastError
+from bot.coordination.keys import BROADCASTS, SURVEYS
 from bot.i18n import LOCALES
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
@@ -281,7 +282,7 @@ async def launch(
         await record(session, staff, "survey.launch", f"survey:{s.id}", broadcast=b.id,
                      status=b.status)  # fmt: skip
         out = await _full(session, s)
-    await service.coordinator.notify("broadcasts")
+    await service.coordinator.notify(BROADCASTS)
     return out
 
 
@@ -305,7 +306,7 @@ async def reminder(
         await record(session, staff, "survey.reminder", f"survey:{s.id}",
                      at=at.isoformat() if at else None)  # fmt: skip
         out = await _full(session, s)
-    await service.coordinator.notify(surveys_launch.TOPIC)
+    await service.coordinator.notify(SURVEYS)
     return out
 
 
