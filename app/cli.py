@@ -153,7 +153,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.service import Features
     from bot.i18n import Translator, normalize_locale
-    from handlers.faq import understand
+    from bot.knowledge.answers import understand
 
     locale = normalize_locale(args.lang) or "en"
     alerted = bool(settings.safeguarding_telegram_chat_id)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 from bot.conversation.router import Context, Router
-from bot.i18n import LOCALES, Translator
+from bot.i18n import Translator
+from bot.knowledge.answers import understand
 from bot.messages import Button, OutboundMessage
 from handlers.handoff import open_safeguarding, record_unanswered
 from handlers.ui import main_menu
@@ -53,38 +52,6 @@ def send_topic(ctx: Context, topic_id: str, t: Translator) -> None:
     buttons = [[Button(t("Tell me more"), f"more:{topic_id}")]] if topic.more else []
     buttons.append([Button(t("Other topics"), "about:0"), Button(t("Menu"), "menu:main")])
     ctx.reply(topic.answer, buttons)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the bot makes of a question, before it becomes buttons on a channel."""
-
-    kind: str  # "topic", "smalltalk", "safeguarding" or "unknown"
-    topic: str | None
-    score: float
-    lang: str
-    text: str
-
-
-def understand(
-    services: Any, text: str, t: Translator, country: str | None, *, alerted: bool
-) -> Answer:
-    """Safeguarding first, then the knowledge, or an honest "I don't know"."""
-    match = services.matcher.match(text, t.locale)
-    if services.safeguarding.is_disclosure(text, [t.locale, match.lang, "en"]):
-        reply = services.safeguarding.answer(t, country, alerted=alerted)
-        return Answer("safeguarding", None, match.score, t.locale, reply)
-    lang = match.lang if match.lang in LOCALES else t.locale
-    if match.smalltalk:
-        talk = services.knowledge.smalltalk[lang][match.smalltalk]
-        return Answer("smalltalk", None, match.score, lang, talk.answer)
-    if match.topic:
-        topic = services.knowledge.topics[lang][match.topic]
-        return Answer("topic", match.topic, match.score, lang, topic.answer)
-    unknown = t(
-        "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
-    )
-    return Answer("unknown", None, match.score, t.locale, unknown)
 
 
 @router.text()

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.config import Settings
 from bot.conversation.router import Context, Handled, Router
-from bot.i18n import resolve_locale, translator_for
-from bot.messages import Button, InboundMessage, Kind, OutboundMessage
-from bot.secretariat import inbox
-from bot.storage import outbox
-from bot.storage.models import Contact, Conversation, Delivery
+from bot.messages import Button, Kind
+from bot.secretariat import inbox, relay
 from handlers.ui import main_menu
 
 router = Router("handoff")
-log = logging.getLogger(__name__)
 FLOW = "secretariat"
 UNANSWERED = "unanswered"  # flow_data key: the member's last question the bot could not answer
-RELAY_LIMIT = 3500  # characters of a member's message in the staff chat: one Telegram message
-HEADINGS = {"secretariat": "", "question": " asks what the bot could not answer",
-            "safeguarding": " (safeguarding)"}  # fmt: skip
 
 
 @router.button("menu:secretariat")
@@ -44,7 +32,7 @@ async def ask(ctx: Context) -> None:
     if not question:
         return await talk(ctx)
     ctx.start_flow(FLOW, kind="question")
-    relay(ctx, question, "question")
+    to_secretariat(ctx, question, "question")
     ctx.reply(
         ctx.t(
             "I have passed your question to the secretariat. They will answer you here. "
@@ -68,7 +56,7 @@ async def write(ctx: Context) -> None:
         country = ctx.contact.country or ctx.contact.country_hint
         alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
         return safeguarding_alert(ctx, safeguarding.answer(ctx.t, country, alerted=alerted))
-    relay(ctx, ctx.text, (ctx.contact.flow_data or {}).get("kind", "secretariat"))
+    to_secretariat(ctx, ctx.text, (ctx.contact.flow_data or {}).get("kind", "secretariat"))
     ctx.reply(
         ctx.t("Your message is with the secretariat. They will answer you here."), _choices(ctx)
     )
@@ -138,7 +126,7 @@ def open_safeguarding(ctx: Context) -> None:
     ctx.effects.append(link)
 
 
-def relay(ctx: Context, text: str, kind: str) -> None:
+def to_secretariat(ctx: Context, text: str, kind: str) -> None:
     """Keep ``text`` in the member's open conversation and post it to the staff chat."""
 
     async def store(done: Handled) -> None:
@@ -148,109 +136,16 @@ def relay(ctx: Context, text: str, kind: str) -> None:
 
 
 def close(ctx: Context) -> None:
-    contact_id, chat = ctx.contact.id, _staff_chat(ctx.settings)
+    contact_id, settings = ctx.contact.id, ctx.settings
 
     async def store(done: Handled) -> None:
-        for conversation_id in await inbox.close(done.session, contact_id=contact_id):
-            log.info("handoff: contact %s closed conversation %s", contact_id, conversation_id)
-            if chat:
-                note = f"#{conversation_id}: member {contact_id} closed the conversation."
-                _to_chat(done.session, chat, note, done.inbound_id)
+        await relay.close(done.session, settings, contact_id, done.inbound_id)
 
     ctx.effects.append(store)
 
 
 async def _relay(done: Handled, ctx: Context, text: str, kind: str) -> None:
-    session, contact = done.session, ctx.contact
-    conversation = await inbox.open_conversation(session, contact.id, kind)
-    first = not await inbox.message_count(session, conversation.id)
-    chat = _staff_chat(ctx.settings)
-    delivery_id = None
-    if chat:
-        # For the secretariat's staff, in the coalition's working language; never the
-        # member's phone number or chat address.
-        country = contact.country or contact.country_hint or "?"
-        heading = (
-            f"#{conversation.id} member {contact.id} ({ctx.t.locale}, {country}, "
-            f"{ctx.msg.channel}){HEADINGS.get(kind, '')}:"
-        )
-        body = text if len(text) <= RELAY_LIMIT else text[:RELAY_LIMIT] + "…"
-        hint = "\n\n(Reply to this message to answer the member.)" if first else ""
-        row = _to_chat(session, chat, f"{heading}\n{body}{hint}", done.inbound_id)
-        await session.flush()
-        delivery_id = row.id
-    await inbox.add_message(session, conversation, "member", text, delivery_id)
-    log.info("handoff: contact %s wrote in conversation %s", contact.id, conversation.id)
-
-
-def _to_chat(session: AsyncSession, chat: str, text: str, inbound_id: int | None) -> Delivery:
-    """A message to a staff chat of the secretariat."""
-    to = outbox.Chat("telegram", chat)
-    return outbox.enqueue(session, to, OutboundMessage(text=text), inbound_id=inbound_id)
-
-
-def _staff_chat(settings: Settings) -> str | None:
-    return (settings.admin_telegram_chat_id or "").strip() or None
-
-
-# ---------------------------------------------------------------- the secretariat answers
-
-
-async def staff_message(
-    session: AsyncSession, settings: Settings, inbound_id: int, msg: InboundMessage
-) -> None:
-    """A staff member replied in their chat to one of our messages: answer that member."""
-    if msg.channel != "telegram" or msg.address not in settings.staff_chats:
-        return
-    conversation = await inbox.thread_of(session, msg.address, msg.payload or "")
-    if conversation is None:
-        note = (
-            "This reply reaches no member: reply to a member's message "
-            "(the ones that start with #) to answer them."
-        )
-        _to_chat(session, msg.address, note, inbound_id)
-        return
-    if msg.text.strip():
-        await answer_member(session, settings, conversation, msg.text, inbound_id=inbound_id)
-
-
-async def answer_member(
-    session: AsyncSession,
-    settings: Settings,
-    conversation: Conversation,
-    text: str,
-    *,
-    inbound_id: int | None = None,
-    echo: bool = False,
-) -> None:
-    """Send the secretariat's answer to the member, on their channel and in their language.
-
-    ``echo`` also shows the answer in the staff chat (when it was written elsewhere, in the API).
-    """
-    contact = await session.get(Contact, conversation.contact_id)
-    if contact is None:
-        return
-    text = text.strip()
-    t = translator_for(
-        resolve_locale(contact.locale, contact.lang_hint, contact.country or contact.country_hint),
-        contact.country,
-    )
-    answer = OutboundMessage(
-        text=t("Reply from the ChildPact secretariat:") + "\n\n" + text,
-        buttons=[
-            [Button(t("Reply"), "handoff:reply")],
-            [Button(t("Close the conversation"), "handoff:close")],
-        ],
-    )
-    # On WhatsApp the member answers "1" or "2": these are now the options they see.
-    outbox.enqueue(session, contact, answer, inbound_id=inbound_id, t=t)
-    delivery_id = None
-    chat = _staff_chat(settings)
-    if echo and chat:
-        row = _to_chat(
-            session, chat, f"#{conversation.id} answered in the inbox:\n{text}", inbound_id
-        )
-        await session.flush()
-        delivery_id = row.id
-    await inbox.add_message(session, conversation, "secretariat", text, delivery_id)
-    log.info("handoff: the secretariat answered conversation %s", conversation.id)
+    await relay.relay(
+        done.session, ctx.settings, ctx.contact, text, kind,
+        locale=ctx.t.locale, channel=ctx.msg.channel, inbound_id=done.inbound_id,
+    )  # fmt: skip

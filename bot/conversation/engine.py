@@ -23,10 +23,10 @@ from bot.i18n import Translator, resolve_locale, translator_for
 from bot.members.linking import keep_in_step
 from bot.members.timezones import zone_name
 from bot.messages import InboundMessage, Kind, OutboundMessage
+from bot.secretariat.relay import staff_message
 from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Inbound, utcnow
-from handlers.handoff import staff_message
 from handlers.onboarding import needs_consent, welcome
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from bot.coordination.keys import OUTBOX
 from bot.i18n.markers import N_
 from bot.secretariat import accounts, inbox
 from bot.secretariat.audit import record
+from bot.secretariat.relay import answer_member
 from bot.secretariat.staff import Staff
 from bot.storage.models import StaffUser
-from handlers.handoff import answer_member
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
 

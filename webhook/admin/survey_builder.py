@@ -1,6 +1,6 @@
 """Building a survey: its texts per language, its questions added, ordered, edited and removed,
 checked by the survey format with each problem beside its field, and the preview beside the
-form of what members see on Telegram and on WhatsApp, made by the bot's own survey handler."""
+form of what members see on Telegram and on WhatsApp, made as the bot itself renders a question."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from bot.surveys import Step
 from bot.surveys import launch as surveys_launch
 from bot.surveys.answers import CHOICE_KINDS, KINDS, label
 from bot.surveys.format import MAX_OPTIONS
-from handlers.survey import question_message
+from bot.surveys.render import question_message
 from webhook.admin import survey_form
 from webhook.admin.broadcast_form import refusal
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render

@@ -14,9 +14,9 @@ from bot.coordination.keys import OUTBOX
 from bot.i18n import resolve_locale
 from bot.secretariat import inbox
 from bot.secretariat.audit import record
+from bot.secretariat.relay import answer_member
 from bot.secretariat.staff import Staff
 from bot.storage.models import Conversation, StaffUser
-from handlers.handoff import answer_member
 from webhook.api.common import READ, ItemId, Limit, Offset, errors
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
