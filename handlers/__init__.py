@@ -1,4 +1,4 @@
-"""The features: each module exposes one router."""
+"""The features: each module exposes one router (safeguarding and ui are shared by several)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from bot.conversation.router import Router
 
 
 def routers() -> list[Router]:
-    """Every feature's router, in the order their free-text handlers are tried."""
+    """Every feature's router. Their order is the order their gates run in (onboarding's
+    consent gate first); commands, buttons and flows may not clash, and one router (faq)
+    answers free text, so nothing else depends on it."""
     from handlers import (
         faq,
         handoff,

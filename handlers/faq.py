@@ -7,8 +7,9 @@ import logging
 from bot.conversation.router import Context, Router
 from bot.i18n import Translator
 from bot.knowledge.answers import understand
-from bot.messages import Button, OutboundMessage
-from handlers.handoff import open_safeguarding, record_unanswered
+from bot.messages import Button
+from handlers.handoff import record_unanswered
+from handlers.safeguarding import safeguarding_alert
 from handlers.ui import main_menu
 
 router = Router("faq")
@@ -81,22 +82,6 @@ async def free_text(ctx: Context) -> None:
             [Button(ctx.t("Menu"), "menu:main")],
         ],
     )
-
-
-def safeguarding_alert(ctx: Context, reply: str) -> None:
-    """The helplines at once, in the member's language; the focal point alerted."""
-    chat = ctx.settings.safeguarding_telegram_chat_id
-    country = ctx.contact.country or ctx.contact.country_hint
-    ctx.reply(reply)
-    open_safeguarding(ctx)
-    log.warning("safeguarding: disclosure from contact %s on %s", ctx.contact.id, ctx.msg.channel)
-    if chat:
-        # For the secretariat's staff, in the coalition's working language.
-        alert = (
-            f"Safeguarding alert: member {ctx.contact.id} on {ctx.msg.channel}, "
-            f"country {country or '?'}, language {ctx.t.locale}, wrote:\n\n{ctx.text[:3000]}"
-        )
-        ctx.alerts.append(OutboundMessage(text=alert))
 
 
 def _page(raw: str, count: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.conversation.router import Context, Handled, Router
 from bot.messages import Button, Kind
 from bot.secretariat import inbox, relay
+from handlers.safeguarding import disclosed
 from handlers.ui import main_menu
 
 router = Router("handoff")
@@ -49,13 +50,8 @@ async def write(ctx: Context) -> None:
         return ctx.reply(ctx.t("I can only read text for now. Please type your message."))
     if not ctx.text:
         return await talk(ctx)
-    safeguarding = getattr(ctx.services, "safeguarding", None)
-    if safeguarding is not None and safeguarding.is_disclosure(ctx.text, [ctx.t.locale, "en"]):
-        from handlers.faq import safeguarding_alert  # faq imports this module
-
-        country = ctx.contact.country or ctx.contact.country_hint
-        alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
-        return safeguarding_alert(ctx, safeguarding.answer(ctx.t, country, alerted=alerted))
+    if disclosed(ctx):
+        return
     to_secretariat(ctx, ctx.text, (ctx.contact.flow_data or {}).get("kind", "secretariat"))
     ctx.reply(
         ctx.t("Your message is with the secretariat. They will answer you here."), _choices(ctx)
@@ -109,23 +105,6 @@ def record_unanswered(ctx: Context) -> None:
     ctx.effects.append(count)
 
 
-def open_safeguarding(ctx: Context) -> None:
-    """A disclosure opens (or marks) a conversation, tied to the alert so that a staff reply to
-    the alert reaches the member; without an alert chat, the staff chat gets the message."""
-    text = ctx.text
-
-    async def link(done: Handled) -> None:
-        if done.alerts:
-            conversation = await inbox.open_conversation(
-                done.session, ctx.contact.id, "safeguarding"
-            )
-            await inbox.add_message(done.session, conversation, "member", text, done.alerts[-1].id)
-        else:
-            await _relay(done, ctx, text, "safeguarding")
-
-    ctx.effects.append(link)
-
-
 def to_secretariat(ctx: Context, text: str, kind: str) -> None:
     """Keep ``text`` in the member's open conversation and post it to the staff chat."""
 
@@ -149,3 +128,7 @@ async def _relay(done: Handled, ctx: Context, text: str, kind: str) -> None:
         done.session, ctx.settings, ctx.contact, text, kind,
         locale=ctx.t.locale, channel=ctx.msg.channel, inbound_id=done.inbound_id,
     )  # fmt: skip
+
+
+# The secretariat answers from their chat: a reply there goes to the member it names.
+router.staff_reply(relay.staff_message)

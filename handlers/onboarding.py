@@ -4,10 +4,11 @@ for all of a member's linked chats."""
 
 from __future__ import annotations
 
+from bot.conversation.commands import STAFF_COMMANDS, STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES, fold
-from bot.messages import Button
+from bot.messages import Button, Kind
 from bot.privacy import consent
 from bot.storage.models import utcnow
 from handlers.ui import command_word, country_picker, language_picker, main_menu, not_understood
@@ -15,6 +16,20 @@ from handlers.ui import command_word, country_picker, language_picker, main_menu
 router = Router("onboarding")
 FLOW = "onboarding"
 ORGANISATION_LIMIT = 200
+# What a member may do before agreeing to the privacy notice: answer it, stop, or see and
+# erase what is kept about them.
+FREE_COMMANDS = ("stop", "mydata", "deleteme")
+FREE_BUTTONS = ("consent:", "erase:", "privacy:")
+
+
+@router.gate
+async def consent_first(ctx: Context) -> bool:
+    """Before anything else, the privacy notice, to whoever has not agreed to its current
+    version; True when the member got the notice instead of an answer."""
+    if not needs_consent(ctx) or _without_consent(ctx):
+        return False
+    await welcome(ctx, held=_held(ctx))
+    return True
 
 
 def needs_consent(ctx: Context) -> bool:
@@ -23,6 +38,24 @@ def needs_consent(ctx: Context) -> bool:
     if contact.status in ("new", "declined"):
         return True
     return contact.consent_version != ctx.settings.privacy_version
+
+
+def _without_consent(ctx: Context) -> bool:
+    # Secretariat staff use their own chat with the bot without becoming members.
+    if ctx.command in STAFF_COMMANDS or ctx.contact.flow == STAFF_FLOW:
+        return True
+    if ctx.command in FREE_COMMANDS:
+        return True
+    return bool(ctx.payload and ctx.payload.startswith(FREE_BUTTONS))
+
+
+def _held(ctx: Context) -> str | None:
+    """A returning member's message, kept while they answer a new privacy notice."""
+    returning = ctx.contact.status in ("active", "stopped")
+    # A number picked from earlier options means nothing once the notice has been answered.
+    if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and not ctx.payload:
+        return ctx.text[:1000] or None
+    return None
 
 
 def notice(ctx: Context) -> str:

@@ -35,7 +35,7 @@ from bot.surveys import (
 )
 from bot.surveys.answers import RATINGS, AnswerError, label, meaning, parse
 from bot.surveys.render import question_message
-from handlers.faq import safeguarding_alert
+from handlers.safeguarding import disclosed
 from handlers.ui import command_word
 
 router = Router("survey")
@@ -188,13 +188,9 @@ async def typed(ctx: Context) -> None:
     if ctx.msg.kind == "media" or not ctx.text:
         ctx.reply(ctx.t("I can only read text for now. Please type your message."))
         return _step(ctx, None, "repeat")
-    safeguarding = getattr(ctx.services, "safeguarding", None)
-    if safeguarding is not None and safeguarding.is_disclosure(ctx.text, [ctx.t.locale, "en"]):
+    if disclosed(ctx):
         # The helplines first; the survey waits, and can be resumed from the menu.
-        country = ctx.contact.country or ctx.contact.country_hint
-        alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
-        ctx.end_flow()
-        return safeguarding_alert(ctx, safeguarding.answer(ctx.t, country, alerted=alerted))
+        return ctx.end_flow()
     # "done" only means something to a multiple choice: elsewhere it may be the answer.
     action = {"back": "b", "skip": "s"}.get(meaning(ctx.text) or "")
     if action:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.conversation.commands import STAFF_COMMANDS, STAFF_FLOW, recognise
+from bot.conversation.commands import recognise
 from bot.conversation.router import Context, Dispatcher, Effect, Handled
 from bot.coordination import Coordinator
 from bot.coordination.keys import OUTBOX, contact_key, seen_key
@@ -23,11 +23,9 @@ from bot.i18n import Translator, resolve_locale, translator_for
 from bot.members.linking import keep_in_step
 from bot.members.timezones import zone_name
 from bot.messages import InboundMessage, Kind, OutboundMessage
-from bot.secretariat.relay import staff_message
 from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Inbound, utcnow
-from handlers.onboarding import needs_consent, welcome
 
 log = logging.getLogger(__name__)
 
@@ -174,14 +172,13 @@ class Engine:
         msg = InboundMessage.from_json(row.message)
         contact: Contact | None = None
         replies: list[OutboundMessage] = []
-        alerts: list[OutboundMessage] = []
         effects: list[Effect] = []
         if msg.kind == Kind.STAFF:
             # Secretariat staff answering in their chat: not a member, no contact of their own.
-            await staff_message(session, self.settings, row.id, msg)
+            await self.dispatcher.staff_reply(session, self.settings, row.id, msg)
         elif msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
             contact = await self._contact(session, msg)
-            replies, alerts, effects = await self._dispatch(msg, contact)
+            replies, effects = await self._dispatch(msg, contact)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
             await self._membership(session, msg)
         to = contact or outbox.Chat(msg.channel, msg.address)
@@ -191,17 +188,9 @@ class Engine:
             outbox.enqueue(session, to, answer, priority=outbox.CALLBACK, inbound_id=row.id)
         for out in replies:
             outbox.enqueue(session, to, out, inbound_id=row.id)
-        alert_rows = []
-        if chat := self.settings.safeguarding_telegram_chat_id:
-            safeguarding = outbox.Chat("telegram", chat)
-            alert_rows = [
-                outbox.enqueue(session, safeguarding, alert, priority=outbox.CALLBACK,
-                               inbound_id=row.id)
-                for alert in alerts
-            ]  # fmt: skip
-        done = Handled(session, row.id, alert_rows)
+        done = Handled(session, row.id)
         if effects:
-            await session.flush()  # the alerts' ids, for the effects that link to them
+            await session.flush()  # the replies get their ids before what the effects add
             for effect in effects:
                 await effect(done)
         if contact is not None and contact in session:  # not when it erased itself
@@ -240,7 +229,7 @@ class Engine:
 
     async def _dispatch(
         self, msg: InboundMessage, contact: Contact
-    ) -> tuple[list[OutboundMessage], list[OutboundMessage], list[Effect]]:
+    ) -> tuple[list[OutboundMessage], list[Effect]]:
         locale = resolve_locale(
             contact.locale, contact.lang_hint, contact.country or contact.country_hint
         )
@@ -256,20 +245,16 @@ class Engine:
         elif msg.kind == Kind.TEXT:
             ctx.command = recognise(msg.text)
             ctx.payload = _chosen(msg.text, contact.choices or [])
-        # Secretariat staff use their own chat with the bot without becoming members.
-        staff = ctx.command in STAFF_COMMANDS or contact.flow == STAFF_FLOW
-        if needs_consent(ctx) and not staff and not _without_consent(ctx):
-            await welcome(ctx, held=_held(ctx))
-        else:
+        if not await self.dispatcher.stopped_at_gate(ctx):
             await self._pick_and_run(ctx)
-        if ctx.again is not None:  # the message held while they answered the privacy notice
+        if ctx.again is not None:  # a message a handler asked to handle now, past the gates
             text, ctx.again = ctx.again, None
             ctx.msg = replace(msg, kind=Kind.TEXT, text=text, payload=None, callback_id=None)
             ctx.command, ctx.payload = recognise(text), None
             await self._pick_and_run(ctx)
         if ctx.replies:
             outbox.remember_choices(ctx.contact, ctx.replies, ctx.t)
-        return ctx.replies, ctx.alerts, ctx.effects
+        return ctx.replies, ctx.effects
 
     async def _pick_and_run(self, ctx: Context) -> None:
         handler = self.dispatcher.pick(ctx)
@@ -317,25 +302,4 @@ def _chosen(text: str, choices: list[str]) -> str | None:
         index = int(stripped) - 1
         if 0 <= index < len(choices):
             return choices[index]
-    return None
-
-
-# What a member may do before agreeing to the privacy notice: answer it, stop, or see and
-# erase what is kept about them.
-_FREE_COMMANDS = ("stop", "mydata", "deleteme")
-_FREE_BUTTONS = ("consent:", "erase:", "privacy:")
-
-
-def _without_consent(ctx: Context) -> bool:
-    if ctx.command in _FREE_COMMANDS:
-        return True
-    return bool(ctx.payload and ctx.payload.startswith(_FREE_BUTTONS))
-
-
-def _held(ctx: Context) -> str | None:
-    """A returning member's message, kept while they answer a new privacy notice."""
-    returning = ctx.contact.status in ("active", "stopped")
-    # A number picked from earlier options means nothing once the notice has been answered.
-    if returning and ctx.msg.kind == Kind.TEXT and not ctx.command and not ctx.payload:
-        return ctx.text[:1000] or None
     return None

@@ -11,19 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messages import Button, InboundMessage, OutboundMessage
-from bot.storage.models import Contact, Delivery
+from bot.storage.models import Contact
 
 Handler = Callable[["Context"], Awaitable[None]]
+# Run before a handler is picked; True when it took the message, so that no handler sees it.
+Gate = Callable[["Context"], Awaitable[bool]]
+# A message from the secretariat's staff in their own chat (not a member): the transaction,
+# the inbound row's id and the message.
+StaffReply = Callable[[AsyncSession, Settings, int, InboundMessage], Awaitable[None]]
 
 
 @dataclass
 class Handled:
-    """What an effect gets: the transaction that stores the message's replies, the inbound
-    row's id, and the rows queued for the safeguarding chat (flushed: they have ids)."""
+    """What an effect gets: the transaction that stores the message's replies and the inbound
+    row's id."""
 
     session: AsyncSession
     inbound_id: int
-    alerts: list[Delivery]
     # Coordination keys (dedupe marks, buckets) to drop once the transaction commits.
     forget: list[str] = field(default_factory=list)
 
@@ -46,7 +50,6 @@ class Context:
     payload: str | None = None  # a tapped button or a number chosen from the last options
     replies: list[OutboundMessage] = field(default_factory=list)
     services: Any = None  # what features share: the knowledge, the matcher, safeguarding
-    alerts: list[OutboundMessage] = field(default_factory=list)  # to the safeguarding chat
     effects: list[Effect] = field(default_factory=list)
     # A message to handle now as if just sent: one held while the member answered the privacy
     # notice.
@@ -78,7 +81,8 @@ class Context:
 
 
 class Router:
-    """One feature's handlers: commands, button payload prefixes, flows, free text."""
+    """One feature's handlers: commands, button payload prefixes, flows, free text; and its
+    hooks: gates run before any handler is picked, the answer to a staff reply."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -86,6 +90,8 @@ class Router:
         self.buttons: dict[str, Handler] = {}
         self.flows: dict[str, Handler] = {}
         self.text_handler: Handler | None = None
+        self.gates: list[Gate] = []
+        self.staff_replier: StaffReply | None = None
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -119,15 +125,29 @@ class Router:
 
         return register
 
+    def gate(self, fn: Gate) -> Gate:
+        """Run ``fn`` on every member's message before a handler is picked (an outer
+        middleware, as aiogram calls it); it returns True when it took the message."""
+        self.gates.append(fn)
+        return fn
+
+    def staff_reply(self, fn: StaffReply) -> StaffReply:
+        """Give ``fn`` the messages of the secretariat's staff (``Kind.STAFF``)."""
+        self.staff_replier = fn
+        return fn
+
 
 class Dispatcher:
-    """Joins the routers and picks the handler for a message, in the order docs/architecture.md gives."""
+    """Joins the routers and picks the handler for a message, in the order docs/architecture.md
+    gives: a command, then a button, then the member's active flow, then free text."""
 
     def __init__(self, routers: list[Router]) -> None:
         self.commands: dict[str, Handler] = {}
         self.buttons: dict[str, Handler] = {}
         self.flows: dict[str, Handler] = {}
-        self.text_handlers: list[Handler] = []
+        self.text_handler: Handler | None = None
+        self.gates: list[Gate] = []
+        self.staff_replier: StaffReply | None = None
         for router in routers:
             for table, mine in (
                 (self.commands, router.commands),
@@ -138,10 +158,34 @@ class Dispatcher:
                 if clash:
                     raise ValueError(f"{router.name} registers {sorted(clash)} twice")
                 table.update(mine)
+            # One feature answers free text, and one the staff: a second would never be asked.
             if router.text_handler:
-                self.text_handlers.append(router.text_handler)
+                if self.text_handler:
+                    raise ValueError(f"{router.name} answers free text as well")
+                self.text_handler = router.text_handler
+            if router.staff_replier:
+                if self.staff_replier:
+                    raise ValueError(f"{router.name} answers staff replies as well")
+                self.staff_replier = router.staff_replier
+            self.gates.extend(router.gates)
+
+    async def stopped_at_gate(self, ctx: Context) -> bool:
+        """Run the gates in router order; True when one took the message."""
+        for gate in self.gates:
+            if await gate(ctx):
+                return True
+        return False
+
+    async def staff_reply(
+        self, session: AsyncSession, settings: Settings, inbound_id: int, msg: InboundMessage
+    ) -> None:
+        """Hand a staff member's message to the feature that answers them, if any."""
+        if self.staff_replier:
+            await self.staff_replier(session, settings, inbound_id, msg)
 
     def pick(self, ctx: Context) -> Handler | None:
+        """The handler for ``ctx``: its command, else its button (exact payload before
+        prefix), else the member's flow, else the free-text handler."""
         if ctx.command and ctx.command in self.commands:
             return self.commands[ctx.command]
         if ctx.payload:
@@ -152,4 +196,4 @@ class Dispatcher:
                 return self.buttons[prefix]
         if ctx.contact.flow and ctx.contact.flow in self.flows:
             return self.flows[ctx.contact.flow]
-        return self.text_handlers[0] if self.text_handlers else None
+        return self.text_handler
