@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from bot.broadcasts.fallback import deliver_elsewhere
 from bot.broadcasts.progress_message import report_progress
 from bot.broadcasts.quiet import QuietHours
 from bot.broadcasts.worker import Broadcaster
@@ -87,7 +88,10 @@ class Service:
             on_stored=lambda channel, result: self.metrics.inbound.labels(channel, result).inc(),
             services=self.features,
         )
-        self.sender = Sender(self.db, self.coordinator, self.channels, settings, self.metrics)
+        self.sender = Sender(
+            self.db, self.coordinator, self.channels, settings, self.metrics,
+            on_lost=deliver_elsewhere,
+        )  # fmt: skip
         self.broadcaster = Broadcaster(
             self.db, self.coordinator, QuietHours.parse(settings.quiet_hours), report_progress
         )

@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from bench.common import TOKEN, drop_scratch, python_speed, scratch_database
 from bench.fake_bot_api import FakeBotApi
 from bot import broadcasts
+from bot.broadcasts.fallback import deliver_elsewhere
 from bot.broadcasts.worker import Broadcaster
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
@@ -80,7 +81,7 @@ async def run(backend: str, members: int, limit: float, folder: str) -> dict[str
     await coordinator.start()
     channel = TelegramChannel(settings)
     await channel.start()
-    sender = Sender(db, coordinator, {"telegram": channel}, settings)
+    sender = Sender(db, coordinator, {"telegram": channel}, settings, on_lost=deliver_elsewhere)
     broadcaster = Broadcaster(db, coordinator)
     stopping = asyncio.Event()
     workers = [

@@ -27,6 +27,7 @@ from sqlalchemy import insert, text
 
 from bench.common import TOKEN, drop_scratch, pin_self, scratch_database, usable_cores
 from bench.fake_bot_api import FakeBotApi
+from bot.broadcasts.fallback import deliver_elsewhere
 from bot.config import Settings
 from bot.coordination import create_coordinator
 from bot.delivery.sender import Sender
@@ -109,7 +110,9 @@ async def run_case(
         started, cpu_started = time.perf_counter(), time.process_time()
         tasks = [
             asyncio.create_task(
-                Sender(db, coordinator, {"telegram": channel}, settings).run(stopping)
+                Sender(
+                    db, coordinator, {"telegram": channel}, settings, on_lost=deliver_elsewhere
+                ).run(stopping)
             )
             for coordinator, channel in zip(coordinators, channels, strict=True)
         ]

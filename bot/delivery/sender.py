@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,9 +27,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.broadcasts.fallback import deliver_elsewhere
 from bot.channels.base import Channel, Outcome, SendResult
 from bot.config import Settings
 from bot.coordination import Coordinator
@@ -48,6 +48,9 @@ LEASE = 60.0  # seconds a claimed message belongs to one sender before others ma
 BACKOFF_CAP = 300.0
 PAGE_CHANNELS = ("web", "terminal")  # chats that fetch their messages from the outbox
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
+# Told, in the transaction that records it, of each (broadcast, contact) that failed for good:
+# the broadcasts give a linked member the news on another chat.
+OnLost = Callable[[AsyncSession, Iterable[tuple[int, int]]], Awaitable[Any]]
 
 
 def _claim_statement() -> Any:
@@ -166,9 +169,12 @@ class Sender:
         channels: Mapping[str, Channel],
         settings: Settings,
         metrics: Metrics | None = None,
+        *,
+        on_lost: OnLost,
     ) -> None:
         self.db = db
         self.coordinator = coordinator
+        self.on_lost = on_lost
         self.channels = {name: ch for name, ch in channels.items() if ch.enabled}
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -479,7 +485,7 @@ class Sender:
                 lost += await outbox.mark_unreachable(session, unreachable)
             if lost:
                 # A linked member gets the broadcast on their next chat instead.
-                await deliver_elsewhere(session, lost)
+                await self.on_lost(session, lost)
         try:
             for address in web_addresses:
                 await self.coordinator.notify(web_chat_topic("web", address))
@@ -490,7 +496,13 @@ class Sender:
             log.warning("recorded %d results but could not notify", len(batch), exc_info=True)
 
 
-async def record_status(db: Database, platform_id: str, status: str, error_code: str | None) -> int:
+async def record_status(
+    db: Database,
+    platform_id: str,
+    status: str,
+    error_code: str | None,
+    on_lost: OnLost,
+) -> int:
     """Apply a platform's status report, only ever forwards; returns rows changed."""
     rank = STATUS_RANK.get(status)
     if rank is None or rank < Rank.SENT:
@@ -509,5 +521,5 @@ async def record_status(db: Database, platform_id: str, status: str, error_code:
         if status in ("failed", "undelivered"):
             # Reported failed after it left (e.g. outside WhatsApp's window): a linked
             # member gets the broadcast on their next chat instead.
-            await deliver_elsewhere(session, [(b, c) for b, c in changed if b and c])
+            await on_lost(session, [(b, c) for b, c in changed if b and c])
     return len(changed)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from app.service import Service
 from bot.channels.base import Outcome
 from bot.channels.whatsapp import classify_error
 from bot.delivery.sender import record_status
 from bot.storage import outbox
 from bot.storage.models import Contact, Delivery
 from webhook.deps import ServiceDep, fits, public_url, read_body, storable, store_then_handle
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
         # A report can overtake the sender's own record of the send by a few milliseconds.
         for delay in (0.0, 0.1, 0.3, 0.6):
             await asyncio.sleep(delay)
-            changed = await record_status(service.db, sid, status, error)
+            changed = await record_status(service.db, sid, status, error, service.sender.on_lost)
             if changed or not await _unknown(service, sid):
                 break
         if changed and status in FINAL_FAILURES and _unreachable(error):
