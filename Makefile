@@ -26,8 +26,10 @@ run: catalogs
 test: catalogs
 	$(BIN)/python -m pytest -n 4
 
+# The code's style, and who may import whom (the contracts in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # After changing any text, the members' or the dashboard's: refresh both domains' templates
 # and every catalog.

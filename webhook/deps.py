@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from app.service import Service
 from bot.messages import InboundMessage
 from bot.storage.models import Inbound
+
+if TYPE_CHECKING:
+    # The one arrow from the web layer up to app/: the type only, never at run time.
+    from app.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +23,12 @@ def get_service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-ServiceDep = Annotated[Service, Depends(get_service)]
+if TYPE_CHECKING:
+    ServiceDep = Annotated[Service, Depends(get_service)]
+else:
+    # FastAPI reads this at run time, where Service is not imported; routes only need the
+    # dependency, not its type.
+    ServiceDep = Annotated[Any, Depends(get_service)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

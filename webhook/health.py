@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-from app.service import Service
 from bot.storage.models import Delivery, Inbound
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(tags=["health"])
 # Probes give up after a few seconds; a server that accepts connections and never answers

@@ -5,7 +5,7 @@ a series and resending to those who did not receive it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -13,7 +13,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from app.service import Service
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
@@ -23,6 +22,9 @@ from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
 from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50

@@ -5,7 +5,7 @@ own chat, and sending now or at a chosen time, once or repeating."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_timedelta
@@ -14,7 +14,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.service import Service
 from bot import broadcasts, surveys
 from bot.broadcasts import LIMITS, Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
@@ -42,6 +41,9 @@ from webhook.admin.broadcast_form import (
 )
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 ACTIONS = ("save", "add", "test", "send", "schedule")

@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 
-from app.service import Service
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -25,6 +24,9 @@ from bot.secretariat.staff import Staff
 from bot.storage.models import Conversation
 from webhook.admin.pages import AdminRoute, EditorVisit, VisitDep, render
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50

@@ -5,12 +5,11 @@ form of what members see on Telegram and on WhatsApp, made as the bot itself ren
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.service import Service
 from bot import broadcasts, surveys
 from bot.broadcasts import LIMITS
 from bot.channels.base import split_text
@@ -32,6 +31,9 @@ from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.survey_form import KIND_NAMES, MAX_QUESTIONS, TEST_NAMES, Builder, Option
 from webhook.admin.surveys import load
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 

@@ -6,13 +6,12 @@ chosen time by the launch code the API uses; cancelling an invitation that has n
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_timedelta
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.service import Service
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.coordination.keys import BROADCASTS, SURVEYS
@@ -27,6 +26,9 @@ from webhook.admin.broadcast_form import load as load_broadcast
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.surveys import load, reminder_time, survey_page, title_of
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 REFUSALS = {

@@ -5,13 +5,12 @@ and channel, refreshed by the page every few seconds while answers arrive."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app.service import Service
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -21,6 +20,9 @@ from webhook.admin.broadcast_form import CHANNELS
 from webhook.admin.pages import AdminRoute, Visit, VisitDep, render
 from webhook.admin.surveys import load, title_of
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 POLL_SECONDS = 4

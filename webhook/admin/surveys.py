@@ -4,7 +4,7 @@ importing one from a YAML file, setting its reminder, moving its closing date an
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.service import Service
 from bot import broadcasts, surveys
 from bot.broadcasts import Audience
 from bot.coordination.keys import SURVEYS
@@ -26,6 +25,9 @@ from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.admin.survey_form import KIND_NAMES, condition_of, local_value
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50

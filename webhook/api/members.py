@@ -6,14 +6,13 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from app.service import Service
 from bot.privacy import erasure
 from bot.secretariat import members
 from bot.secretariat.audit import record
@@ -23,6 +22,9 @@ from bot.storage.models import Contact, Conversation
 from webhook.api.common import READ, ItemId, Limit, Offset, errors
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 router = APIRouter(prefix="/api", tags=["members"])
 
