@@ -1,0 +1,1 @@
+"""Tests of the inbound pipeline's dispatcher and the hooks features give it."""
