@@ -1,6 +1,6 @@
 """Onboarding: welcome and consent (recorded), language, country, organisation, then the menu;
 consent asked again, at the next message, when the privacy notice changes, and answered once
-for all of a member's linked chats."""
+for all of a member's linked chats. Its gate puts the notice before every other handler."""
 
 from __future__ import annotations
 
