@@ -1,3 +1,3 @@
 """What the bot knows and how it reads a question: the coalition's topics per language (load),
-the matcher that finds a topic for a question, and the safeguarding lexicon that notices a
-child in danger."""
+the matcher that finds a topic for a question, the safeguarding lexicon that notices a
+child in danger, and what the bot makes of a question with all three (answers)."""

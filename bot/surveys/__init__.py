@@ -1,9 +1,10 @@
 """Quick surveys, from the secretariat's definition to a member's answers and the results.
 
 The package owns the survey format (``format``), storing a survey (``store``), reading a
-member's answer (``answers``), taking a survey (``taking``), sending it out and reminding
-(``launch``), and the results with their charts (``results``, ``charts``). What callers use
-most is named here: ``from bot import surveys; surveys.begin(...)``."""
+member's answer (``answers``), taking a survey (``taking``), a question as the member sees it
+(``render``), sending it out and reminding (``launch``), and the results with their charts
+(``results``, ``charts``). What callers use most is named here: ``from bot import surveys;
+surveys.begin(...)``."""
 
 from bot.surveys.store import (
     apply,
