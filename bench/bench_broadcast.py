@@ -27,6 +27,7 @@ from bot.broadcasts.worker import Broadcaster
 from bot.channels.telegram import TelegramChannel
 from bot.config import Settings
 from bot.coordination import create_coordinator
+from bot.coordination.keys import BROADCASTS, OUTBOX
 from bot.delivery.sender import Sender
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, Contact
@@ -95,13 +96,13 @@ async def run(backend: str, members: int, limit: float, folder: str) -> dict[str
         found = await session.get(Broadcast, broadcast_id)
         assert found is not None
         await broadcasts.launch(session, found, None, audience_size=members, approval_above=None)
-    await coordinator.notify("broadcasts")
+    await coordinator.notify(BROADCASTS)
     stats = fake.stats()
     while stats["sent"] < members:
         await asyncio.sleep(1.0)
         stats = fake.stats()
     stopping.set()
-    await coordinator.notify("outbox")
+    await coordinator.notify(OUTBOX)
     await asyncio.gather(*workers, return_exceptions=True)
     await channel.stop()
     await coordinator.close()

@@ -21,9 +21,8 @@ from bot.coordination import Bucket, Coordinator
 from bot.delivery.pacing import SLOTS
 from bot.messages import OutboundMessage
 from bot.storage.models import Contact, Delivery
+from bot.storage.outbox import BULK, REPLY
 from tests.harness import eventually, running
-
-BULK, REPLY = 5, 1
 
 
 async def enqueue(
