@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from bot.broadcasts.fallback import deliver_elsewhere
 from bot.channels.web import WebChannel
 from bot.config import Settings
 from bot.coordination import MemoryCoordinator
@@ -134,7 +135,10 @@ async def test_a_reply_goes_out_before_a_broadcast_queued_earlier(db: Database) 
         outbox.enqueue(session, member, OutboundMessage("Your answer"))
         outbox.enqueue(session, outbox.Chat("web", "web-session-2"), OutboundMessage("Hello"))
 
-    sender = Sender(db, MemoryCoordinator(), {"web": WebChannel()}, Settings(_env_file=None))
+    sender = Sender(
+        db, MemoryCoordinator(), {"web": WebChannel()}, Settings(_env_file=None),
+        on_lost=deliver_elsewhere,
+    )  # fmt: skip
     claimed = await sender.claim(10, ["web"])
     # One message per chat at a time: the member's reply first, the news after it.
     assert sorted(row.message["text"] for row in claimed) == ["Hello", "Your answer"]
