@@ -1,12 +1,45 @@
-"""The small interface every channel implements, and the results it reports."""
+"""The small interface every channel implements: its name, what it can show, how it sends and
+how it reads a platform's webhooks, and the results it reports."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from bot.messages import OutboundMessage
+from bot.messages import InboundMessage, OutboundMessage
+
+
+class ChannelName(StrEnum):
+    """The channels a contact can be on, as stored in ``contacts.channel`` and the outbox."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    WEB = "web"  # the /chat page
+    TERMINAL = "terminal"  # ``childpact chat``
+
+
+# Where members are; the terminal is the operator trying the bot out.
+MEMBER_CHANNELS = (ChannelName.TELEGRAM, ChannelName.WHATSAPP, ChannelName.WEB)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform can show and take, so that features ask this instead of its name."""
+
+    buttons: bool  # inline buttons; without them choices go as numbered lines to reply to
+    text_limit: int  # characters in one message
+    caption_limit: int  # characters of the text sent with an image
+    reply_window: timedelta | None  # how long after a member wrote we may write freely
+    # File types the platform fetches from a link; None: any, the chat shows the link itself.
+    document_by_link: frozenset[str] | None
+    typed_commands: bool  # commands are typed as ``/stop``; elsewhere as a word
+    reads_outbox: bool  # the chat fetches its messages from the outbox, so links may be relative
+
+    def takes_by_link(self, file_type: str) -> bool:
+        return self.document_by_link is None or file_type in self.document_by_link
 
 
 class Outcome(StrEnum):
@@ -33,12 +66,31 @@ class Channel(Protocol):
 
     name: str
     enabled: bool
+    capabilities: Capabilities
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def send(self, address: str, message: OutboundMessage) -> SendResult: ...
+
+
+@runtime_checkable
+class InboundChannel(Channel, Protocol):
+    """A channel whose platform calls our webhooks: check the call is the platform's, then read
+    a message or a delivery status out of it."""
+
+    def verify(self, url: str, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
+        """Whether the call came from the platform; ``url`` is the public URL it called and
+        ``form`` the form fields it posted (empty for a JSON body)."""
+        ...
+
+    def parse(self, data: Any) -> InboundMessage | None: ...
+
+    def parse_status(self, form: Mapping[str, str]) -> tuple[str, str, str | None]:
+        """``(platform message id, status, error code or None)``; ``ValueError`` when the call
+        is not a status report."""
+        ...
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -57,3 +109,26 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest:
         pieces.append(rest)
     return pieces
+
+
+def as_text(message: OutboundMessage) -> str:
+    """A message for a chat without buttons: links as "Label: url" lines, choices as numbered
+    lines, then the hint."""
+    parts = [message.text.strip()] if message.text.strip() else []
+    links = [b for row in message.buttons for b in row if b.url]
+    if links:
+        parts.append("\n".join(f"{b.label}: {b.url}" for b in links))
+    choices = message.choices()
+    if choices:
+        parts.append("\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, start=1)))
+        hint = getattr(message, "choice_hint", None)  # set by the engine for button-less channels
+        if hint:
+            parts.append(hint)
+    return "\n\n".join(parts)
+
+
+def pieces(message: OutboundMessage, capabilities: Capabilities) -> list[str]:
+    """The texts a member reads of ``message`` on a channel that can do what ``capabilities``
+    says, one per message sent."""
+    text = message.text if capabilities.buttons else as_text(message)
+    return split_text(text, capabilities.text_limit)

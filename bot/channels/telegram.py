@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.channels.base import Outcome, SendResult, split_text
+from bot.channels.base import Capabilities, ChannelName, Outcome, SendResult, split_text
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.messages import Button, InboundMessage, Kind, OutboundMessage
@@ -37,6 +37,17 @@ TEXT_LIMIT = 4096  # characters of a message, after HTML is parsed
 CAPTION_LIMIT = 1024
 NOTICE_LIMIT = 200  # answerCallbackQuery text
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+CAPABILITIES = Capabilities(
+    buttons=True,
+    text_limit=TEXT_LIMIT,
+    caption_limit=CAPTION_LIMIT,
+    reply_window=None,
+    document_by_link=frozenset({"pdf", "zip"}),  # any other file is uploaded with the message
+    typed_commands=True,
+    reads_outbox=False,
+)
 
 _TOKEN = re.compile(r"bot\d+:[\w-]+")
 _UNREACHABLE_CHAT = ("chat not found", "user not found", "peer_id_invalid")
@@ -51,7 +62,8 @@ _FORBIDDEN = {
 class TelegramChannel:
     """Parses Telegram updates and sends our messages to Telegram chats."""
 
-    name = "telegram"
+    name = ChannelName.TELEGRAM
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.telegram_enabled
@@ -101,8 +113,9 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ inbound
 
-    def check_secret(self, header: str | None) -> bool:
+    def verify(self, url: str, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
         """Whether the X-Telegram-Bot-Api-Secret-Token header is ours."""
+        header = headers.get(SECRET_HEADER)
         if not header or not self._secret:
             return False
         return hmac.compare_digest(header.encode(), self._secret)
@@ -122,6 +135,10 @@ class TelegramChannel:
         if found.kind == Kind.UNSUPPORTED and found.address in self._staff_chats:
             _staff_reply(update, found, self._bot_id)
         return found
+
+    def parse_status(self, form: Mapping[str, str]) -> tuple[str, str, str | None]:
+        """Telegram reports no delivery statuses: no call is one."""
+        raise ValueError("Telegram sends no status callbacks")
 
     # ------------------------------------------------------------------ outbound
 

@@ -6,19 +6,30 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
-from bot.channels.base import Outcome, SendResult
+from bot.channels.base import Capabilities, ChannelName, Outcome, SendResult
 from bot.messages import OutboundMessage
 from bot.storage.db import Database
 from bot.storage.models import Delivery
 from bot.storage.outbox import Rank
+
+CAPABILITIES = Capabilities(
+    buttons=True,
+    text_limit=4096,  # what the page's form takes, as much as Telegram
+    caption_limit=4096,
+    reply_window=None,
+    document_by_link=None,  # the page shows a link to any file
+    typed_commands=False,
+    reads_outbox=True,
+)
 
 
 class WebChannel:
     """Nothing to call: a message is delivered when the chat page or terminal fetches it."""
 
     enabled = True
+    capabilities = CAPABILITIES
 
-    def __init__(self, name: str = "web") -> None:
+    def __init__(self, name: str = ChannelName.WEB) -> None:
         self.name = name
 
     async def start(self) -> None:
@@ -34,7 +45,7 @@ class WebChannel:
 
 
 async def fetch_replies(
-    db: Database, address: str, after: int, limit: int = 200, channel: str = "web"
+    db: Database, address: str, after: int, limit: int = 200, channel: str = ChannelName.WEB
 ) -> list[dict[str, Any]]:
     """The bot's messages to one web (or terminal) chat after ``after``, marked delivered."""
     async with db.session() as session, session.begin():

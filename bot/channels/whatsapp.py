@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 import aiohttp
 from pydantic import SecretStr
@@ -15,7 +16,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Outcome, SendResult, split_text
+from bot.channels.base import Capabilities, ChannelName, Outcome, SendResult, pieces
 from bot.config import Settings
 from bot.countries import country_from_phone
 from bot.messages import InboundMessage, Kind, OutboundMessage
@@ -27,6 +28,7 @@ if _HTTP_LOG.level == logging.NOTSET:
     _HTTP_LOG.setLevel(logging.WARNING)
 
 BODY_LIMIT = 1600
+SIGNATURE_HEADER = "X-Twilio-Signature"
 STATUS_PATH = "/webhook/whatsapp/status"
 SEND_TIMEOUT = 15.0  # twilio passes timeout=None to aiohttp, which means "wait forever"
 RATE_LIMITED_PAUSE = 1.0  # Twilio's 429 carries no Retry-After
@@ -35,6 +37,18 @@ _RATE_LIMITED = frozenset({20429})
 _UNREACHABLE = frozenset({21610, 63003, 63014, 21211, 21614})
 _TRANSIENT = frozenset({63018, 20003, 20500, 20503})  # Meta's limits, our own credentials, 5xx
 _PERMANENT = frozenset({63016, 63021, 21617})
+
+CAPABILITIES = Capabilities(
+    buttons=False,  # choices go as numbered lines (see ``base.as_text``)
+    text_limit=BODY_LIMIT,
+    caption_limit=BODY_LIMIT,  # an image's text is the message's body
+    # Outside it only an approved template may start the conversation.
+    reply_window=timedelta(hours=24),
+    # Twilio fetches the media types it knows: a plain text file, not a JSON one.
+    document_by_link=frozenset({"txt", "pdf"}),
+    typed_commands=False,
+    reads_outbox=False,
+)
 
 
 def classify_error(code: int | None, http_status: int | None) -> Outcome:
@@ -61,7 +75,8 @@ def classify_error(code: int | None, http_status: int | None) -> Outcome:
 class WhatsAppChannel:
     """Checks and parses Twilio's WhatsApp webhooks and sends our messages through Twilio."""
 
-    name = "whatsapp"
+    name = ChannelName.WHATSAPP
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: Settings) -> None:
         self.enabled = settings.whatsapp_enabled
@@ -106,11 +121,12 @@ class WhatsAppChannel:
 
     # ------------------------------------------------------------------ inbound
 
-    def validate(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    def verify(self, url: str, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
         """Whether X-Twilio-Signature matches; ``url`` is the public URL Twilio called."""
+        signature = headers.get(SIGNATURE_HEADER)
         if not signature:
             return False
-        return bool(self._validator.validate(url, dict(params), signature))
+        return bool(self._validator.validate(url, dict(form), signature))
 
     def parse(self, form: Mapping[str, str]) -> InboundMessage:
         """An inbound webhook form as an ``InboundMessage``; unknown fields are ignored."""
@@ -151,15 +167,15 @@ class WhatsAppChannel:
             return SendResult(Outcome.SENT)  # no callback queries to answer on WhatsApp
         if message.template:
             return await self._send_template(address, message)
-        pieces = split_text(render(message), BODY_LIMIT)
+        bodies = pieces(message, CAPABILITIES)
         document = (message.document or {}).get("url")
-        if not pieces and not message.image_url and not document:
+        if not bodies and not message.image_url and not document:
             return SendResult(Outcome.FAILED, error_code="empty_message")
         sid = ""
         # WhatsApp shows no caption with a document: the text goes first, the file alone after.
         sends: list[tuple[str, str | None]] = [
             (body, message.image_url if number == 0 else None)
-            for number, body in enumerate(pieces or ([] if document else [""]))
+            for number, body in enumerate(bodies or ([] if document else [""]))
         ]
         if document:
             sends.append(("", document))
@@ -207,21 +223,6 @@ class WhatsAppChannel:
         log.info("whatsapp: send failed: %s (%s)", outcome, error_code)
         pause = RATE_LIMITED_PAUSE if outcome == Outcome.RATE_LIMITED else 0.0
         return SendResult(outcome, error_code=error_code, retry_after=pause)
-
-
-def render(message: OutboundMessage) -> str:
-    """Buttons as text: links as "Label: url" lines, choices as numbered lines, then the hint."""
-    parts = [message.text.strip()] if message.text.strip() else []
-    links = [b for row in message.buttons for b in row if b.url]
-    if links:
-        parts.append("\n".join(f"{b.label}: {b.url}" for b in links))
-    choices = message.choices()
-    if choices:
-        parts.append("\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, start=1)))
-        hint = getattr(message, "choice_hint", None)  # set by the engine for button-less channels
-        if hint:
-            parts.append(hint)
-    return "\n\n".join(parts)
 
 
 def _count(value: str | None) -> int:

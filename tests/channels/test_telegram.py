@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.channels.base import Outcome
-from bot.channels.telegram import TelegramChannel, classify_error, split_text
+from bot.channels.telegram import SECRET_HEADER, TelegramChannel, classify_error, split_text
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
 from tests.clock import VirtualClock
@@ -23,6 +23,7 @@ from tests.fakes.telegram_updates import UpdateBuilder
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "telegram"
 TOKEN = "123456789:AA" + "x" * 33
 SECRET = "s" * 32
+URL = "https://bot.example.org/webhook/telegram"
 MEMBER = "412345678"
 
 # PTB 22 itself reads RetryAfter.retry_after while building it, which warns about the
@@ -166,14 +167,20 @@ def test_parse_refuses_malformed_json(data: Any) -> None:
         ("ş" * 32, False),
     ],
 )
-def test_check_secret(header: str | None, accepted: bool) -> None:
-    assert TelegramChannel(make_settings()).check_secret(header) is accepted
+def test_verify_checks_the_secret_header(header: str | None, accepted: bool) -> None:
+    headers = {} if header is None else {SECRET_HEADER: header}
+    assert TelegramChannel(make_settings()).verify(URL, headers, {}) is accepted
 
 
-def test_check_secret_refuses_everything_without_a_configured_secret() -> None:
+def test_verify_refuses_everything_without_a_configured_secret() -> None:
     channel = TelegramChannel(make_settings(telegram_webhook_secret=None))
-    assert not channel.check_secret("")
-    assert not channel.check_secret(None)
+    assert not channel.verify(URL, {SECRET_HEADER: ""}, {})
+    assert not channel.verify(URL, {}, {})
+
+
+def test_there_are_no_status_callbacks_to_read() -> None:
+    with pytest.raises(ValueError):
+        TelegramChannel(make_settings()).parse_status({"MessageSid": "1", "MessageStatus": "read"})
 
 
 # ---------------------------------------------------------------- sending

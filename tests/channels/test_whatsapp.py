@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.channels.base import Outcome
-from bot.channels.whatsapp import WhatsAppChannel, classify_error, render, split_text
+from bot.channels.base import Outcome, as_text, split_text
+from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel, classify_error
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
 from tests.clock import VirtualClock
@@ -160,7 +160,7 @@ def test_parse_status_refuses_other_forms(form: dict[str, str]) -> None:
 def test_signed_captured_payloads_validate(fixture: str) -> None:
     form, headers = signed_inbound(INBOUND_URL, AUTH, **captured(fixture))
     channel = WhatsAppChannel(make_settings())
-    assert channel.validate(INBOUND_URL, form, headers["X-Twilio-Signature"])
+    assert channel.verify(INBOUND_URL, headers, form)
 
 
 @pytest.mark.parametrize(
@@ -180,45 +180,23 @@ def test_bad_signatures_are_refused(
     form, headers = signed_inbound(INBOUND_URL, AUTH, Body="Salut")
     channel = WhatsAppChannel(make_settings())
     given = headers["X-Twilio-Signature"] if signature is None else signature
-    assert not channel.validate(url, {**form, **change}, given)
+    assert not channel.verify(url, {SIGNATURE_HEADER: given}, {**form, **change})
 
 
 def test_missing_signature_and_wrong_token_are_refused() -> None:
     form, headers = signed_inbound(INBOUND_URL, "another-token-0123456789", Body="Salut")
     channel = WhatsAppChannel(make_settings())
-    assert not channel.validate(INBOUND_URL, form, headers["X-Twilio-Signature"])
-    assert not channel.validate(INBOUND_URL, form, None)
+    assert not channel.verify(INBOUND_URL, headers, form)
+    assert not channel.verify(INBOUND_URL, {}, form)
 
 
 def test_query_string_is_part_of_the_signed_url() -> None:
     url = f"{INBOUND_URL}?tenant=md"
     form, headers = signed_inbound(url, AUTH)
-    assert WhatsAppChannel(make_settings()).validate(url, form, headers["X-Twilio-Signature"])
+    assert WhatsAppChannel(make_settings()).verify(url, headers, form)
 
 
 # ---------------------------------------------------------------- rendering and errors
-
-
-def test_buttons_render_as_numbered_options_then_the_hint() -> None:
-    message = OutboundMessage(
-        "Alegeți limba:",
-        [
-            [Button("Română", "lang:ro"), Button("English", "lang:en")],
-            [Button("Site", "site", url="https://childpact.org")],
-            [Button("Русский", "lang:ru")],
-        ],
-    )
-    message.choice_hint = "Răspundeți cu numărul opțiunii."  # type: ignore[attr-defined]
-    assert render(message) == (
-        "Alegeți limba:\n\n"
-        "Site: https://childpact.org\n\n"
-        "1. Română\n2. English\n3. Русский\n\n"
-        "Răspundeți cu numărul opțiunii."
-    )
-
-
-def test_render_without_buttons_is_the_text() -> None:
-    assert render(OutboundMessage("  Salut  ")) == "Salut"
 
 
 CLASSIFIED = [
@@ -275,7 +253,7 @@ async def test_long_text_is_split_in_order(whatsapp: WhatsAppChannel, fake: Fake
     result = await whatsapp.send(MEMBER, message)
     bodies = [m.body for m in fake.messages]
     assert len(bodies) > 1 and all(len(b) <= 1600 for b in bodies)
-    assert "\n\n".join(bodies) == render(message)
+    assert "\n\n".join(bodies) == as_text(message)
     assert bodies[-1].endswith("1. Da\n2. Nu")
     assert result.platform_id == fake.messages[-1].sid
 
@@ -361,7 +339,8 @@ async def test_status_callbacks_validate_and_parse(
     await fake.settle()
     assert [c.url for c in fake.callbacks] == [STATUS_URL] * 3
     for callback in fake.callbacks:
-        assert whatsapp.validate(callback.url, callback.params, callback.signature)
+        signed = {SIGNATURE_HEADER: callback.signature}
+        assert whatsapp.verify(callback.url, signed, callback.params)
     assert [whatsapp.parse_status(c.params) for c in fake.callbacks] == [
         (sent.platform_id, "sent", None),
         (sent.platform_id, "delivered", None),

@@ -11,7 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from bot.channels.base import Outcome
+from bot.channels.base import ChannelName, InboundChannel, Outcome
+from bot.channels.registry import inbound
 from bot.channels.whatsapp import classify_error
 from bot.delivery.sender import record_status
 from bot.storage import outbox
@@ -25,10 +26,11 @@ router = APIRouter()
 log = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 FINAL_FAILURES = ("failed", "undelivered")
+WHATSAPP = ChannelName.WHATSAPP
 
 
-async def _signed_form(request: Request, service: Service) -> dict[str, str]:
-    channel = service.channels.get("whatsapp")
+async def _signed_form(request: Request, service: Service) -> tuple[InboundChannel, dict[str, str]]:
+    channel = inbound(service.channels, WHATSAPP)
     if channel is None:
         raise HTTPException(404, "the WhatsApp channel is off")
     body = await read_body(request, service.settings.max_body_bytes)
@@ -37,23 +39,23 @@ async def _signed_form(request: Request, service: Service) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(400, "not a form") from exc
     url = public_url(request, service.settings.public_url)
-    if not channel.validate(url, form, request.headers.get("x-twilio-signature")):  # type: ignore[attr-defined]
-        service.metrics.inbound.labels("whatsapp", "rejected").inc()
+    if not channel.verify(url, request.headers, form):
+        service.metrics.inbound.labels(WHATSAPP, "rejected").inc()
         raise HTTPException(403, "invalid signature")
     # Checked as sent; stored without what no database keeps (a NUL from "%00").
-    return storable(form)  # type: ignore[no-any-return]
+    return channel, storable(form)
 
 
 @router.post("/webhook/whatsapp", include_in_schema=False)
 async def whatsapp_message(request: Request, service: ServiceDep) -> Response:
-    form = await _signed_form(request, service)
+    channel, form = await _signed_form(request, service)
     try:
-        msg = service.channels["whatsapp"].parse(form)  # type: ignore[attr-defined]
+        msg = channel.parse(form)
     except Exception as exc:
-        service.metrics.inbound.labels("whatsapp", "malformed").inc()
+        service.metrics.inbound.labels(WHATSAPP, "malformed").inc()
         raise HTTPException(400, "not a WhatsApp message") from exc
     if not fits(msg):
-        service.metrics.inbound.labels("whatsapp", "malformed").inc()
+        service.metrics.inbound.labels(WHATSAPP, "malformed").inc()
         raise HTTPException(400, "not a WhatsApp message: ids too long")
     await store_then_handle(service, msg)
     return Response(EMPTY_TWIML, media_type="text/xml")
@@ -61,12 +63,12 @@ async def whatsapp_message(request: Request, service: ServiceDep) -> Response:
 
 @router.post("/webhook/whatsapp/status", include_in_schema=False)
 async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
-    form = await _signed_form(request, service)
+    channel, form = await _signed_form(request, service)
     try:
-        sid, status, error = service.channels["whatsapp"].parse_status(form)  # type: ignore[attr-defined]
+        sid, status, error = channel.parse_status(form)
     except Exception as exc:
         raise HTTPException(400, "not a status callback") from exc
-    service.metrics.statuses.labels("whatsapp", status).inc()
+    service.metrics.statuses.labels(WHATSAPP, status).inc()
     changed = 0
     try:
         # A report can overtake the sender's own record of the send by a few milliseconds.
