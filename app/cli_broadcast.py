@@ -13,6 +13,8 @@ from sqlalchemy import select
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions, repeats
 from bot.broadcasts import series as broadcast_series
+from bot.channels.base import MEMBER_CHANNELS
+from bot.channels.registry import send_rates
 from bot.config import Settings
 from bot.coordination import create_coordinator
 from bot.members import topics
@@ -37,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     send.add_argument("--country", action="append", default=[], help="e.g. MD; repeatable")
     send.add_argument("--locale", action="append", default=[], help="members reading it")
     send.add_argument(
-        "--channel", action="append", default=[], choices=["telegram", "whatsapp", "web"]
+        "--channel", action="append", default=[], choices=[name.value for name in MEMBER_CHANNELS]
     )
     send.add_argument("--organisation", action="append", default=[])
     send.add_argument(
@@ -144,8 +146,7 @@ async def _send(
                                   zone=settings.secretariat_timezone)  # fmt: skip
         session.add(b)
         await session.flush()
-        rates = {"telegram": settings.telegram_rate, "whatsapp": settings.twilio_rate}
-        seen = await broadcasts.preview(session, b, None, rates)
+        seen = await broadcasts.preview(session, b, None, send_rates(settings))
         _print_preview(seen)
         if seen.problems:
             raise BroadcastError("problems", "not sent: " + "; ".join(seen.problems))

@@ -16,6 +16,8 @@ from babel import Locale
 
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
+from bot.channels.base import ChannelName
+from bot.channels.registry import SHORTEST_TEXT_LIMIT, capabilities, send_rates
 from bot.conversation.commands import STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES
@@ -34,7 +36,7 @@ from bot.surveys.answers import label
 
 router = Router("staff")
 FLOW = STAFF_FLOW
-TEXT_LIMIT = 1600  # what every channel takes in one message (WhatsApp's limit)
+TELEGRAM = ChannelName.TELEGRAM  # the staff chats are Telegram chats
 
 Step = Callable[[Handled, Context, Staff], Awaitable[None]]
 
@@ -65,7 +67,7 @@ def _as_staff(step: Step, *, senders_only: bool = True) -> Callable[[Context], A
     linked to an account gets what any member typing an unknown word gets."""
 
     async def handler(ctx: Context) -> None:
-        if ctx.msg.channel != "telegram":
+        if ctx.msg.channel != TELEGRAM:
             return await _not_staff(ctx)
 
         async def effect(h: Handled) -> None:
@@ -104,7 +106,7 @@ async def _member_reply(h: Handled, ctx: Context) -> None:
 async def link(ctx: Context) -> None:
     """``/staff CODE``: the code from the dashboard links this chat to that account."""
     code = ctx.text.partition(" ")[2].strip()
-    if ctx.msg.channel != "telegram" or not code:
+    if ctx.msg.channel != TELEGRAM or not code:
         return await _not_staff(ctx)
 
     async def effect(h: Handled) -> None:
@@ -169,9 +171,9 @@ async def _write(h: Handled, ctx: Context, staff: Staff) -> None:
     if not text:
         _say(h, ctx, _(staff, N_("Send the text as a message.")))
         return
-    if len(text) > TEXT_LIMIT:
+    if len(text) > SHORTEST_TEXT_LIMIT:
         _say(h, ctx, _(staff, N_("That is {length} characters; WhatsApp takes at most {limit}. "
-                                 "Send a shorter text."), length=len(text), limit=TEXT_LIMIT))  # fmt: skip
+                                 "Send a shorter text."), length=len(text), limit=SHORTEST_TEXT_LIMIT))  # fmt: skip
         return
     data["texts"] = {**(data.get("texts") or {}), step.removeprefix("text:"): text}
     data["step"] = "menu"
@@ -308,7 +310,7 @@ async def _preview(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any])
         return
     draft = await _draft(h, staff, data)
     ctx.update_flow(broadcast_id=draft.id)
-    seen = await broadcasts.preview(h.session, draft, staff, {"telegram": 30.0, "whatsapp": 80.0})
+    seen = await broadcasts.preview(h.session, draft, staff, send_rates(ctx.settings))
     lines = [
         _(staff, N_("{count} members will get it."), count=seen.recipients),
         ", ".join(f"{language_name(k, staff)} {v}" for k, v in sorted(seen.by_locale.items())),
@@ -331,7 +333,7 @@ async def _send(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any]) ->
     try:
         sent = await actions.send(
             h.session, draft, staff, approval_above=ctx.settings.broadcast_approval_above,
-            via="telegram",
+            via=TELEGRAM,
         )  # fmt: skip
     except BroadcastError as exc:
         _say(h, ctx, str(exc), _menu(staff, data))
@@ -348,7 +350,6 @@ async def _send(h: Handled, ctx: Context, staff: Staff, data: dict[str, Any]) ->
 
 # ---------------------------------------------------------------- results
 
-CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 KEEP = 2  # characters kept back for the "…" of a caption that had to be cut
 
 
@@ -405,7 +406,8 @@ def caption(staff: Staff, q: dict[str, Any]) -> str:
              skipped=q.get("skipped", 0))  # fmt: skip
     head = str(q.get("text") or q["id"])[:300]
     cut = False
-    while lines and len("\n".join([head, *lines, tail])) > CAPTION_LIMIT - KEEP:
+    limit = capabilities(TELEGRAM).caption_limit
+    while lines and len("\n".join([head, *lines, tail])) > limit - KEEP:
         lines.pop()
         cut = True
     return "\n".join([head, *lines, *(["…"] if cut else []), tail])

@@ -8,6 +8,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.channels.base import ChannelName
+from bot.channels.registry import send_rates
 from bot.config import Settings
 from bot.coordination import Bucket, Coordinator
 from bot.coordination.keys import channel_rate_key, chat_rate_key
@@ -49,9 +51,7 @@ class Pacer:
 
     def channel_interval(self, channel: str) -> float | None:
         """Seconds between two messages on ``channel``, or None when it has no limit."""
-        rate = {"telegram": self.settings.telegram_rate, "whatsapp": self.settings.twilio_rate}.get(
-            channel, 0
-        )
+        rate = send_rates(self.settings).get(channel, 0)
         if not rate or math.isinf(rate):
             return None
         # Evenly spaced slots at 96 % of the limit: any rolling second holds fewer messages
@@ -60,7 +60,7 @@ class Pacer:
 
     def chat_bucket(self, channel: str, address: str, message: OutboundMessage) -> Bucket | None:
         rate = self.settings.telegram_chat_rate
-        if channel != "telegram" or message.callback_id or not rate:
+        if channel != ChannelName.TELEGRAM or message.callback_id or not rate:
             return None
         return Bucket(chat_rate_key(channel, address), rate, 1)
 

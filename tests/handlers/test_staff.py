@@ -3,8 +3,13 @@ and composes a broadcast step by step, which then reaches members in their langu
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import insert
 
+from bot import broadcasts
+from bot.broadcasts import Preview
 from bot.secretariat import accounts
 from bot.secretariat.staff import Staff
 from bot.secretariat.staff_chat import telegram_link_code
@@ -181,3 +186,27 @@ async def test_results_come_as_one_chart_per_question_with_the_numbers_in_the_ca
         assert len(scoped) == 7 and scoped[0].text.startswith("Quick check: 0 started")
         # A member who is not staff gets the members' help.
         assert "Quick check" not in texts(await member.say(f"/results {sid}"))
+
+
+async def test_the_preview_in_the_chat_estimates_the_time_at_the_operators_telegram_rate(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previews: list[Preview] = []
+    counted = broadcasts.preview
+
+    async def keep(*args: Any, **kwargs: Any) -> Preview:
+        previews.append(await counted(*args, **kwargs))
+        return previews[-1]
+
+    monkeypatch.setattr(broadcasts, "preview", keep)
+    async with running(backend, telegram_rate=3.0) as stack:
+        await members(stack)
+        _person, code = await account(stack)
+        elena = Member(stack, "telegram", lang="en")
+        await elena.say(f"/staff {code}")
+        await elena.say("/news")
+        await elena.say("The General Assembly meets on 12 May.")
+        await elena.tap("staffnews:preview")
+    seen = previews[-1]
+    assert seen.recipients >= 3  # all on Telegram: TELEGRAM_RATE alone sets the pace
+    assert seen.estimated_seconds == pytest.approx(seen.recipients / (3.0 * 0.95))
