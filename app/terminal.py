@@ -7,12 +7,13 @@ import sys
 import uuid
 
 from app.service import Service
+from bot.channels.base import ChannelName
 from bot.channels.web import WebChannel, fetch_replies
 from bot.config import Settings
 from bot.coordination import MemoryCoordinator
 from bot.messages import InboundMessage, Kind
 
-CHANNEL = "terminal"
+CHANNEL = ChannelName.TERMINAL
 
 
 async def chat(settings: Settings, *, lang: str | None, session: str) -> None:

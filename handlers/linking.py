@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 
+from bot.channels.base import MEMBER_CHANNELS, ChannelName
 from bot.conversation.router import Context, Handled, Router
 from bot.i18n import Translator, resolve_locale, translator_for
 from bot.members import linking
@@ -21,7 +22,7 @@ router = Router("linking")
 log = logging.getLogger(__name__)
 FLOW = "link"  # the bot asked for the code from the other chat
 _TRAILING_DIGITS = re.compile(r"(\d[\d\s.-]*)$")
-_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
+_NAMES = {ChannelName.TELEGRAM: "Telegram", ChannelName.WHATSAPP: "WhatsApp"}
 
 
 def channel_name(t: Translator, channel: str) -> str:
@@ -46,7 +47,7 @@ def say(
 
 
 def _channels(t: Translator, contacts: list[Contact]) -> str:
-    order = {name: i for i, name in enumerate(linking.CHANNELS)}
+    order = {name: i for i, name in enumerate(MEMBER_CHANNELS)}
     found = sorted({c.channel for c in contacts}, key=lambda ch: order.get(ch, 9))
     return ", ".join(channel_name(t, ch) for ch in found)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.registry import capabilities
 from bot.conversation.router import Context, Handled, Router
 from bot.members import linking
 from bot.messages import Button, OutboundMessage
@@ -94,15 +95,16 @@ async def _send_data(ctx: Context, done: Handled) -> None:
     ids = await linking.person_contact_ids(done.session, ctx.contact)
     sections = await export.collect(done.session, ids)
     _queue(ctx, done, OutboundMessage(export.readable(sections, _, SUMMARY_LIMIT), ephemeral=True))
-    # Twilio takes documents it knows the type of: a plain text file (its content is JSON).
-    channel = ctx.msg.channel
-    suffix = "txt" if channel == "whatsapp" else "json"
-    url = export.link(ctx.settings, ids, suffix, relative=channel in ("web", "terminal"))
+    can = capabilities(ctx.msg.channel)
+    # The JSON file by link where the platform fetches one, else as plain text (its content is
+    # JSON) where it takes that; a platform that takes neither gets the file with the message.
+    suffix = next((kind for kind in ("json", "txt") if can.takes_by_link(kind)), "json")
+    url = export.link(ctx.settings, ids, suffix, relative=can.reads_outbox)
     if url is None:
         _queue(ctx, done, OutboundMessage(_("Sorry, I cannot prepare the file right now.")))
         return
     document = {"filename": export.FILENAME, "url": url}
-    if channel == "telegram":  # Telegram takes only PDF and ZIP files by link
+    if not can.takes_by_link(suffix):
         document["content"] = export.as_json(sections)
     caption = _("Your data as a file (JSON).")
     _queue(ctx, done, OutboundMessage(caption, document=document, ephemeral=True))

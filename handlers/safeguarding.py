@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.channels.base import ChannelName
 from bot.conversation.router import Context, Handled
 from bot.messages import OutboundMessage
 from bot.secretariat import inbox
@@ -52,7 +53,7 @@ def open_safeguarding(ctx: Context, chat: str | None, alert: str | None) -> None
         if chat and alert:
             # The alert goes ahead of every reply.
             row = outbox.enqueue(
-                done.session, outbox.Chat("telegram", chat), OutboundMessage(text=alert),
+                done.session, outbox.Chat(ChannelName.TELEGRAM, chat), OutboundMessage(text=alert),
                 priority=outbox.CALLBACK, inbound_id=done.inbound_id,
             )  # fmt: skip
             await done.session.flush()

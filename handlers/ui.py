@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.channels.registry import capabilities
 from bot.conversation.commands import words_in
 from bot.conversation.router import Context
 from bot.countries import MEMBER_COUNTRIES, OTHER
@@ -11,7 +12,7 @@ from bot.messages import Button
 
 def command_word(ctx: Context, command: str) -> str:
     """How the member should type a command here: ``/stop`` on Telegram, a word elsewhere."""
-    if ctx.msg.channel == "telegram":
+    if capabilities(ctx.msg.channel).typed_commands:
         return f"/{command}"
     return word_for(ctx.t, command)
 

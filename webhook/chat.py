@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
-from bot.channels.web import fetch_replies
+from bot.channels.base import ChannelName
+from bot.channels.web import CAPABILITIES, fetch_replies
 from bot.coordination.keys import web_chat_topic
 from bot.i18n import LANGUAGE_NAMES, Translator, normalize_locale
 from bot.messages import InboundMessage, Kind
@@ -55,7 +56,7 @@ class ChatMessage(BaseModel):
     id: str = Field(
         pattern=r"^[A-Za-z0-9_-]{1,64}$", description="unique per message; repeats are ignored"
     )
-    text: str = Field(default="", max_length=4096)
+    text: str = Field(default="", max_length=CAPABILITIES.text_limit)
     payload: str | None = Field(default=None, max_length=64)
     lang: str | None = Field(default=None, max_length=35, description="the browser's language")
 
@@ -126,7 +127,7 @@ async def send_message(message: ChatMessage, service: ServiceDep) -> Accepted:
         raise HTTPException(422, "empty message")
     digest = hashlib.sha256(f"{message.session}:{message.id}".encode()).hexdigest()[:40]
     inbound = InboundMessage(
-        channel="web",
+        channel=ChannelName.WEB,
         platform_id=digest,
         address=message.session,
         kind=Kind.BUTTON if message.payload else Kind.TEXT,
@@ -145,7 +146,7 @@ async def read_replies(
     wait: Annotated[float, Query(ge=0, le=LONG_POLL)] = LONG_POLL,
 ) -> Replies:
     """The bot's replies after ``after``; waits up to ``wait`` seconds for the first one."""
-    topic = web_chat_topic("web", session)
+    topic = web_chat_topic(ChannelName.WEB, session)
     messages = await fetch_replies(service.db, session, after)
     if not messages and wait > 0:
         await service.coordinator.wait(topic, timeout=wait)

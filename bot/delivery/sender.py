@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.channels.base import Channel, Outcome, SendResult
+from bot.channels.base import Channel, ChannelName, Outcome, SendResult
+from bot.channels.registry import CAPABILITIES
 from bot.config import Settings
 from bot.coordination import Coordinator
 from bot.coordination.keys import OUTBOX, web_chat_topic
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
 BACKOFF_CAP = 300.0
-PAGE_CHANNELS = ("web", "terminal")  # chats that fetch their messages from the outbox
+PAGE_CHANNELS = tuple(name for name, can in CAPABILITIES.items() if can.reads_outbox)
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # Told, in the transaction that records it, of each (broadcast, contact) that failed for good:
 # the broadcasts give a linked member the news on another chat.
@@ -448,7 +449,7 @@ class Sender:
                 values["new_rank"] = STATUS_RANK.get(status, Rank.SENT)
                 values["new_platform_id"] = result.platform_id
                 values["new_sent_at"] = stamp
-                if row.channel == "web":
+                if row.channel == ChannelName.WEB:
                     web_addresses.add(row.address)
                 if row.message.get("remember_choices") and row.contact_id is not None:
                     payloads = [
@@ -488,7 +489,7 @@ class Sender:
                 await self.on_lost(session, lost)
         try:
             for address in web_addresses:
-                await self.coordinator.notify(web_chat_topic("web", address))
+                await self.coordinator.notify(web_chat_topic(ChannelName.WEB, address))
             # A chat's next message waits for this one to finish: wake whoever may send it.
             await self.coordinator.notify(OUTBOX)
         except Exception:

@@ -32,7 +32,6 @@ LOCKOUT = timedelta(minutes=15)
 # guessing side by side must not get further than one chat could.
 MAX_FAILURES_OVERALL = 100
 KEEP = timedelta(days=1)  # how long used codes and old mistakes stay before they are cleared
-CHANNELS: tuple[str, ...] = ("telegram", "whatsapp", "web")
 
 
 def code_hash(code: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.base import ChannelName
 from bot.i18n import fold
 from bot.secretariat.staff import Staff, member_scope
 from bot.storage.models import (
@@ -103,7 +104,7 @@ async def thread_of(session: AsyncSession, chat: str, platform_id: str) -> Conve
         .join(ConversationMessage, ConversationMessage.conversation_id == Conversation.id)
         .join(Delivery, Delivery.id == ConversationMessage.delivery_id)
         .where(
-            Delivery.channel == "telegram",
+            Delivery.channel == ChannelName.TELEGRAM,
             Delivery.address == chat,
             Delivery.platform_id == platform_id,
         )

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.channels.base import MEMBER_CHANNELS
 from bot.members import linking
 from bot.privacy import erasure
 from bot.secretariat.audit import record
@@ -184,7 +185,7 @@ async def channels_of(session: AsyncSession, contacts: list[Contact]) -> dict[in
         )
         for person_id, channel in rows.all():
             found.setdefault(person_id, set()).add(channel)
-    order = {name: i for i, name in enumerate(linking.CHANNELS)}
+    order = {name: i for i, name in enumerate(MEMBER_CHANNELS)}
     return {
         c.id: sorted(found.get(c.person_id or 0) or {c.channel}, key=lambda ch: order.get(ch, 9))
         for c in contacts

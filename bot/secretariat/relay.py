@@ -8,6 +8,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.base import ChannelName
 from bot.config import Settings
 from bot.i18n import resolve_locale, translator_for
 from bot.messages import Button, InboundMessage, OutboundMessage
@@ -70,7 +71,7 @@ async def staff_message(
     session: AsyncSession, settings: Settings, inbound_id: int, msg: InboundMessage
 ) -> None:
     """A staff member replied in their chat to one of our messages: answer that member."""
-    if msg.channel != "telegram" or msg.address not in settings.staff_chats:
+    if msg.channel != ChannelName.TELEGRAM or msg.address not in settings.staff_chats:
         return
     conversation = await inbox.thread_of(session, msg.address, msg.payload or "")
     if conversation is None:
@@ -128,7 +129,7 @@ async def answer_member(
 
 def to_chat(session: AsyncSession, chat: str, text: str, inbound_id: int | None) -> Delivery:
     """A message to a staff chat of the secretariat."""
-    to = outbox.Chat("telegram", chat)
+    to = outbox.Chat(ChannelName.TELEGRAM, chat)
     return outbox.enqueue(session, to, OutboundMessage(text=text), inbound_id=inbound_id)
 
 

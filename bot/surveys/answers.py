@@ -87,15 +87,16 @@ def bounds(question: SurveyQuestion) -> tuple[float | None, float | None]:
     return question.min_value, question.max_value
 
 
-def hint(question: SurveyQuestion, t: Translator, channel: str) -> str:
-    """How to answer, in one line: shown under the question and after an invalid answer."""
+def hint(question: SurveyQuestion, t: Translator, *, numbered: bool = False) -> str:
+    """How to answer, in one line: shown under the question and after an invalid answer;
+    ``numbered`` where choices are typed as numbers, on a chat without buttons."""
     kind = question.kind
     if kind == "single":
-        if channel == "whatsapp":
+        if numbered:
             return t("Reply with the number of your choice.")
         return t("Tap one of the options.")
     if kind == "multiple":
-        if channel == "whatsapp":
+        if numbered:
             return t("Reply with the numbers of your choices, for example: 1, 3")
         return t("Tap your choices, then “Done”.")
     if kind == "yes_no":
@@ -138,13 +139,13 @@ def parse(question: SurveyQuestion, text: str, t: Translator, base: str) -> Any:
         found = meaning(text)
         if found in ("yes", "no"):
             return found == "yes"
-        raise AnswerError(hint(question, t, ""))
+        raise AnswerError(hint(question, t))
     if kind in CHOICE_KINDS:
         return _choices(question, text, t, base)
     if kind == "date":
         found_date = parse_date(text)
         if found_date is None:
-            raise AnswerError(hint(question, t, ""))
+            raise AnswerError(hint(question, t))
         return found_date.isoformat()
     number = parse_number(text, t.locale)
     if kind in RATINGS and number is None:
@@ -158,7 +159,7 @@ def parse(question: SurveyQuestion, text: str, t: Translator, base: str) -> Any:
         or (low is not None and number < low)
         or (high is not None and number > high)
     ):
-        raise AnswerError(hint(question, t, ""))
+        raise AnswerError(hint(question, t))
     return int(number) if float(number).is_integer() else number
 
 

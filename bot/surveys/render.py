@@ -4,6 +4,7 @@ the survey handler and by the builder's preview."""
 
 from __future__ import annotations
 
+from bot.channels.registry import capabilities
 from bot.i18n import Translator
 from bot.messages import Button, OutboundMessage
 from bot.storage.models import Survey
@@ -20,7 +21,7 @@ def question_message(
     picks (single choices and yes/no only: a typed number means a rating's value)."""
     q = step.question
     assert q is not None
-    base, whatsapp = survey.base_locale, channel == "whatsapp"
+    base, numbered = survey.base_locale, not capabilities(channel).buttons
     stored = step.answers.get(q.id)
     value = stored.value if stored is not None and not stored.skipped else None
     locale = step.response.locale  # the survey's texts by the chain; the rest is the member's
@@ -37,23 +38,23 @@ def question_message(
             (TICK if str(o["key"]) in ticked else "") + n
             for o, n in zip(q.options, names, strict=True)
         ]
-        if whatsapp:
+        if numbered:
             lines.append("\n".join(f"{i}. {name}" for i, name in enumerate(marked, 1)))
         else:
             rows = [[Button(name, f"sv:t:{q.id}:{i}")] for i, name in enumerate(marked)]
             rows.append([Button(t("Done"), f"sv:d:{q.id}")])
-    elif q.kind in RATINGS and not whatsapp:
+    elif q.kind in RATINGS and not numbered:
         low, high = RATINGS[q.kind]
         scale = [Button(str(n), f"sv:a:{q.id}:{n}") for n in range(low, high + 1)]
         rows = [scale] if len(scale) <= 5 else [scale[:6], scale[6:]]
     if value is not None and q.kind != "multiple":
         lines.append(t("Your answer so far: {answer}", answer=shown(q, value, locale, base, t)))
-    if whatsapp and q.kind not in ("single", "yes_no"):
-        lines.append(hint(q, t, channel))
+    if numbered and q.kind not in ("single", "yes_no"):
+        lines.append(hint(q, t, numbered=numbered))
     elif q.kind in ("number", "date", "short_text"):
-        lines.append(hint(q, t, channel))
+        lines.append(hint(q, t, numbered=numbered))
     choices = [b.payload for row in rows for b in row] if q.kind in ("single", "yes_no") else []
-    if whatsapp:
+    if numbered:
         # Numbers pick options here, so going back and skipping are words.
         if step.response.path:
             lines.append(t("Write “{word}” to change your previous answer.",

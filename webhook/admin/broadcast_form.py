@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, repeats
 from bot.broadcasts import series as broadcast_series
+from bot.channels.base import MEMBER_CHANNELS, ChannelName
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.i18n.markers import N_
 from bot.storage.models import Broadcast
 from webhook.admin.pages import Visit
 
-CHANNELS = ("telegram", "whatsapp", "web")
+CHANNELS = MEMBER_CHANNELS
 BUTTONS = 3
 TEMPLATE_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 
@@ -67,7 +68,7 @@ def refusal(exc: BroadcastError, b: Broadcast | None = None) -> tuple[str, dict[
     locale = exc.detail.get("locale") or (b.base_locale if b is not None else "en")
     values = {
         "language": LANGUAGE_NAMES.get(locale, locale),
-        "channel": {"whatsapp": "WhatsApp", "telegram": "Telegram"}.get(
+        "channel": {ChannelName.WHATSAPP: "WhatsApp", ChannelName.TELEGRAM: "Telegram"}.get(
             exc.detail.get("channel", ""), ""
         ),
         "length": exc.detail.get("length", 0),

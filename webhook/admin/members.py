@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 
+from bot.channels.base import MEMBER_CHANNELS
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50
-CHANNELS = ("telegram", "whatsapp", "web")
 
 
 def member_filter(
@@ -76,7 +76,7 @@ async def member_list(
     return render(
         request, "members.html", visit, title=N_("Members"), found=found, total=total,
         page=page, pages=max(1, -(-total // PAGE)), where=where, status_of=members.status_of,
-        countries=countries, locales=LOCALES, channels=CHANNELS, statuses=members.STATUSES,
+        countries=countries, locales=LOCALES, channels=MEMBER_CHANNELS, statuses=members.STATUSES,
         filtered=any(vars(where).values()), query=_query(where), member_channels=channels,
     )  # fmt: skip
 

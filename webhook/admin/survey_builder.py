@@ -11,10 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot import broadcasts, surveys
-from bot.broadcasts import LIMITS
-from bot.channels.base import split_text
-from bot.channels.whatsapp import BODY_LIMIT
-from bot.channels.whatsapp import render as whatsapp_text
+from bot.channels.base import ChannelName, pieces
+from bot.channels.registry import TEXT_LIMITS, capabilities
 from bot.i18n import LOCALES, Translator
 from bot.i18n.markers import N_
 from bot.messages import Button, OutboundMessage
@@ -36,6 +34,8 @@ if TYPE_CHECKING:
     from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
+# The preview shows both: a channel with buttons and one where choices are numbered.
+TELEGRAM, WHATSAPP = ChannelName.TELEGRAM, ChannelName.WHATSAPP
 
 
 def page(
@@ -196,7 +196,7 @@ def _transient(b: Builder) -> tuple[Survey, list[SurveyQuestion]]:
 
 def _plain(text: str, t: Translator) -> Seen:
     message = OutboundMessage(text=text, buttons=[[Button(t("Back to the menu"), "menu:main")]])
-    return Seen(text, message.buttons, split_text(whatsapp_text(message), BODY_LIMIT))
+    return Seen(text, message.buttons, pieces(message, capabilities(WHATSAPP)))
 
 
 def messages(b: Builder, locale: str) -> list[Seen]:
@@ -205,16 +205,16 @@ def messages(b: Builder, locale: str) -> list[Seen]:
     s, questions = _transient(b)
     intro = [label(b.title, locale, b.base_locale), label(b.intro, locale, b.base_locale)]
     seen = [Seen("\n\n".join(p for p in intro if p), [], [])]
-    seen[0].whatsapp = split_text(seen[0].telegram, BODY_LIMIT)
+    seen[0].whatsapp = pieces(OutboundMessage(seen[0].telegram), capabilities(WHATSAPP))
     for n, (q, form_q) in enumerate(zip(questions, b.questions, strict=True), start=1):
         response = SurveyResponse(locale=locale, path=[1] if n > 1 else [])
         step = Step(response, q, {})
-        on_telegram, _ = question_message(s, step, t, "telegram")
-        on_whatsapp, _ = question_message(s, step, t, "whatsapp")
+        on_telegram, _ = question_message(s, step, t, TELEGRAM)
+        on_whatsapp, _ = question_message(s, step, t, WHATSAPP)
         if on_whatsapp.choices():  # as the handler's turn marks it for button-less channels
             on_whatsapp.choice_hint = t("Reply with the number of your choice.")
-        pieces = split_text(whatsapp_text(on_whatsapp), BODY_LIMIT)
-        seen.append(Seen(on_telegram.text, on_telegram.buttons, pieces, form_q, n))
+        bodies = pieces(on_whatsapp, capabilities(WHATSAPP))
+        seen.append(Seen(on_telegram.text, on_telegram.buttons, bodies, form_q, n))
     closing = label(b.closing, locale, b.base_locale)
     seen.append(_plain(closing or t("Thank you! Your answers are saved."), t))
     return seen
@@ -230,7 +230,7 @@ async def preview(request: Request, service: ServiceDep, visit: EditorVisit) -> 
     found: list[Any] = messages(b, locale)
     return render(
         request, "survey_preview.html", visit, b=b, seen=found, preview_locale=locale,
-        limits=LIMITS, tests=TEST_NAMES, missing=b.missing(), invitation=invitation_problems(b),
+        limits=TEXT_LIMITS, tests=TEST_NAMES, missing=b.missing(), invitation=invitation_problems(b),
     )  # fmt: skip
 
 
