@@ -2,7 +2,7 @@
 what, and the sending itself, as rows in the outbox that the sender delivers within limits.
 
 The package owns a broadcast from draft to sent. The names below are its public face; the
-modules behind them are ``model`` (the audience and the limits), ``texts`` (the words per
+modules behind them are ``model`` (the audience and the statuses), ``texts`` (the words per
 locale), ``audience`` (who it reaches), ``plan`` (what each member gets, and the preview),
 ``sending`` (the outbox, page by page, and the progress) and ``lifecycle`` (launch,
 approval, cancelling, follow-ups). Beside them: ``actions`` (what the secretariat does, each
@@ -15,16 +15,14 @@ from bot.broadcasts.lifecycle import approve, cancel, changed, copied, follow_up
 from bot.broadcasts.model import (
     DELIVERED,
     EDITABLE,
-    LIMITS,
     PAGE,
     SKIP_REASONS,
-    WHATSAPP_WINDOW,
     Audience,
     BroadcastError,
     digest,
     due,
 )
-from bot.broadcasts.plan import People, Plan, Preview, choose, plan, preview, rates
+from bot.broadcasts.plan import People, Plan, Preview, choose, plan, preview
 from bot.broadcasts.sending import done_shares, expand, finish_if_done, progress, queue_test
 from bot.broadcasts.texts import (
     check,
@@ -41,10 +39,8 @@ from bot.broadcasts.texts import (
 __all__ = [
     "DELIVERED",
     "EDITABLE",
-    "LIMITS",
     "PAGE",
     "SKIP_REASONS",
-    "WHATSAPP_WINDOW",
     "Audience",
     "BroadcastError",
     "People",
@@ -73,7 +69,6 @@ __all__ = [
     "preview",
     "progress",
     "queue_test",
-    "rates",
     "scoped",
     "set_text",
     "stale_locales",

@@ -1,10 +1,10 @@
-"""What a broadcast is made of: its audience, its limits, the errors the secretariat sees."""
+"""What a broadcast is made of: its audience, its statuses, the errors the secretariat sees."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_
@@ -12,8 +12,6 @@ from sqlalchemy import and_
 from bot.i18n import normalize_locale
 from bot.storage.models import Broadcast
 
-LIMITS = {"telegram": 4096, "whatsapp": 1600, "web": 4096}
-WHATSAPP_WINDOW = timedelta(hours=24)
 PAGE = 500  # members turned into outbox rows per transaction
 DELIVERED = ("sent", "delivered", "read")
 EDITABLE = ("draft", "awaiting_approval", "scheduled")

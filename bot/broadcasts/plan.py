@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts.audience import audience_query, excluded_members
-from bot.broadcasts.model import WHATSAPP_WINDOW, Audience
+from bot.broadcasts.model import Audience
 from bot.broadcasts.quiet import QuietHours, member_zone
 from bot.broadcasts.texts import check, member_locale, pick_text, stale_locales
+from bot.channels.registry import capabilities
 from bot.members import linking
 from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, utcnow
@@ -58,7 +58,7 @@ def plan(
         found.skip = "stopped"
     elif contact.unreachable_at is not None:
         found.skip = "unreachable"
-    elif contact.channel == "whatsapp" and not _in_window(contact, now):
+    elif not _in_window(contact, now):
         template = (broadcast.templates or {}).get(locale) or (broadcast.templates or {}).get(
             broadcast.base_locale
         )
@@ -134,13 +134,17 @@ class People:
 
 
 def _in_window(contact: Contact, now: datetime) -> bool:
-    """WhatsApp lets a business write freely only within 24 hours of the member's message."""
+    """Whether we may write freely: WhatsApp lets a business do so only within its reply
+    window after the member's last message; channels without a window always let us."""
+    window = capabilities(contact.channel).reply_window
+    if window is None:
+        return True
     last = contact.last_inbound_at
     if last is None:
         return False
     if last.tzinfo is None:  # SQLite gives naive datetimes back
         last = last.replace(tzinfo=now.tzinfo)
-    return now - last < WHATSAPP_WINDOW
+    return now - last < window
 
 
 def _due_at(broadcast: Broadcast, contact: Contact, now: datetime) -> float:
@@ -224,8 +228,3 @@ async def preview(
         (n / max(rates.get(ch, 1.0) * 0.95, 0.1) for ch, n in by_channel.items()), default=0.0
     )
     return found
-
-
-def rates(settings: Any) -> dict[str, float]:
-    """Messages per second per channel, for the preview's estimate."""
-    return {"telegram": settings.telegram_rate, "whatsapp": settings.twilio_rate, "web": 1000.0}

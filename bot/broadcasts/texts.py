@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.broadcasts.model import EDITABLE, LIMITS, BroadcastError, digest
+from bot.broadcasts.model import EDITABLE, BroadcastError, digest
+from bot.channels.registry import CAPABILITIES
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
 from bot.messages import Button, OutboundMessage
@@ -75,8 +76,9 @@ def check(broadcast: Broadcast) -> list[BroadcastError]:
         )
     for locale in sorted(texts):
         body = _text(texts, locale)
-        for channel, limit in LIMITS.items():
-            if channel == "web":
+        for channel, can in CAPABILITIES.items():
+            limit = can.text_limit
+            if can.reads_outbox:  # the chat page shows any length
                 continue
             if len(body) > limit:
                 problems.append(

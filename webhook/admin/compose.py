@@ -18,7 +18,7 @@ from bot import broadcasts, surveys
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.channels.base import ChannelName
-from bot.channels.registry import TEXT_LIMITS
+from bot.channels.registry import TEXT_LIMITS, send_rates
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -167,7 +167,7 @@ async def preview(
             apply(b, draft, visit)
         except BroadcastError as exc:
             raise HTTPException(409) from exc
-        seen = await broadcasts.preview(session, b, visit.staff, broadcasts.rates(service.settings))
+        seen = await broadcasts.preview(session, b, visit.staff, send_rates(service.settings))
     problems = draft.problems + [refusal(p, b) for p in broadcasts.check(b)]
     return render(
         request, "broadcast_preview.html", visit, b=b, p=seen, problems=problems, limits=TEXT_LIMITS,

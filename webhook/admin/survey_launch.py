@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
+from bot.channels.registry import send_rates
 from bot.coordination.keys import BROADCASTS, SURVEYS
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
@@ -94,7 +95,7 @@ async def preview(
         raise HTTPException(409)
     b, d = _invitation_of(s, visit, visit.form)
     async with service.db.session() as session:
-        seen = await broadcasts.preview(session, b, visit.staff, broadcasts.rates(service.settings))
+        seen = await broadcasts.preview(session, b, visit.staff, send_rates(service.settings))
     return render(
         request, "survey_launch_preview.html", visit, s=s, p=seen, skips=SKIPS,
         problems=d.problems, duration=format_timedelta(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
+from bot.channels.registry import send_rates
 from bot.i18n import LOCALES
 from bot.members import topics
 from bot.secretariat import members
@@ -334,7 +335,7 @@ async def preview(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDe
     """Who will get it, in which language, who will not and why, and how long it will take."""
     async with service.db.session() as session:
         b = await _get(session, broadcast_id, staff)
-        found = await broadcasts.preview(session, b, staff, broadcasts.rates(service.settings))
+        found = await broadcasts.preview(session, b, staff, send_rates(service.settings))
     return PreviewOut(**found.__dict__)
 
 
