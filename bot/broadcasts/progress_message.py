@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts.model import DELIVERED
+from bot.channels.base import ChannelName
 from bot.i18n import DASHBOARD_DOMAIN, load_translations
 from bot.i18n.markers import N_
 from bot.messages import OutboundMessage
@@ -24,7 +25,7 @@ async def report_progress(
     if broadcast.progress_delivery_id is None or broadcast.created_by is None:
         return
     posted = await session.get(Delivery, broadcast.progress_delivery_id)
-    if posted is None or not posted.platform_id or posted.channel != "telegram":
+    if posted is None or not posted.platform_id or posted.channel != ChannelName.TELEGRAM:
         return  # not sent yet: the next round edits it
     user = await session.get(StaffUser, broadcast.created_by)
     if user is None:
@@ -35,7 +36,7 @@ async def report_progress(
         return
     posted.note = text
     # A reply's priority: the edit goes ahead of the broadcast's own bulk.
-    chat = outbox.Chat("telegram", posted.address, posted.contact_id)
+    chat = outbox.Chat(ChannelName.TELEGRAM, posted.address, posted.contact_id)
     outbox.enqueue(session, chat, OutboundMessage(text, edit_message_id=int(posted.platform_id)))
 
 
