@@ -17,7 +17,7 @@ from babel import Locale
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.channels.base import ChannelName
-from bot.channels.registry import SHORTEST_TEXT_LIMIT, capabilities, send_rates
+from bot.channels.registry import capabilities, send_rates, shortest_text_limit
 from bot.conversation.commands import STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES
@@ -171,9 +171,9 @@ async def _write(h: Handled, ctx: Context, staff: Staff) -> None:
     if not text:
         _say(h, ctx, _(staff, N_("Send the text as a message.")))
         return
-    if len(text) > SHORTEST_TEXT_LIMIT:
+    if len(text) > (limit := shortest_text_limit()):
         _say(h, ctx, _(staff, N_("That is {length} characters; WhatsApp takes at most {limit}. "
-                                 "Send a shorter text."), length=len(text), limit=SHORTEST_TEXT_LIMIT))  # fmt: skip
+                                 "Send a shorter text."), length=len(text), limit=limit))  # fmt: skip
         return
     data["texts"] = {**(data.get("texts") or {}), step.removeprefix("text:"): text}
     data["step"] = "menu"

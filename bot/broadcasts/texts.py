@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.broadcasts.model import EDITABLE, BroadcastError, digest
-from bot.channels.registry import CAPABILITIES
+from bot.channels.base import ChannelName
+from bot.channels.registry import capabilities
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
 from bot.messages import Button, OutboundMessage
@@ -76,9 +77,9 @@ def check(broadcast: Broadcast) -> list[BroadcastError]:
         )
     for locale in sorted(texts):
         body = _text(texts, locale)
-        for channel, can in CAPABILITIES.items():
-            limit = can.text_limit
-            if can.reads_outbox:  # the chat page shows any length
+        for channel in ChannelName:
+            limit = capabilities(channel).text_limit
+            if capabilities(channel).reads_outbox:  # the chat page shows any length
                 continue
             if len(body) > limit:
                 problems.append(

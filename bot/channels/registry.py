@@ -3,35 +3,50 @@
 from __future__ import annotations
 
 import math
+from functools import cache
+from importlib import import_module
 
-from bot.channels import telegram, web, whatsapp
 from bot.channels.base import Capabilities, Channel, ChannelName, InboundChannel
 from bot.config import Settings
 
-CAPABILITIES: dict[ChannelName, Capabilities] = {
-    ChannelName.TELEGRAM: telegram.CAPABILITIES,
-    ChannelName.WHATSAPP: whatsapp.CAPABILITIES,
-    ChannelName.WEB: web.CAPABILITIES,
-    ChannelName.TERMINAL: web.CAPABILITIES,  # the same outbox-reading chat, in a terminal
+# The module of each channel. It is imported when first asked, so that a command that sends
+# nothing does not load the platforms' libraries.
+ADAPTERS = {
+    ChannelName.TELEGRAM: "bot.channels.telegram",
+    ChannelName.WHATSAPP: "bot.channels.whatsapp",
+    ChannelName.WEB: "bot.channels.web",
+    ChannelName.TERMINAL: "bot.channels.web",  # the same outbox-reading chat, in a terminal
 }
-
-# Characters in one message on each channel, for pages that count what an editor writes.
-TEXT_LIMITS = {name: found.text_limit for name, found in CAPABILITIES.items()}
-SHORTEST_TEXT_LIMIT = min(TEXT_LIMITS.values())  # what every channel takes in one message
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
-    channels: list[Channel] = [web.WebChannel()]
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.web import WebChannel
+    from bot.channels.whatsapp import WhatsAppChannel
+
+    channels: list[Channel] = [WebChannel()]
     if settings.telegram_enabled:
-        channels.append(telegram.TelegramChannel(settings))
+        channels.append(TelegramChannel(settings))
     if settings.whatsapp_enabled:
-        channels.append(whatsapp.WhatsAppChannel(settings))
+        channels.append(WhatsAppChannel(settings))
     return {channel.name: channel for channel in channels}
 
 
+@cache
 def capabilities(name: str) -> Capabilities:
     """What the channel a contact is on can show; known without the channel running."""
-    return CAPABILITIES[ChannelName(name)]
+    found: Capabilities = import_module(ADAPTERS[ChannelName(name)]).CAPABILITIES
+    return found
+
+
+def text_limits() -> dict[ChannelName, int]:
+    """Characters in one message on each channel, for pages that count what an editor writes."""
+    return {name: capabilities(name).text_limit for name in ChannelName}
+
+
+def shortest_text_limit() -> int:
+    """What every channel takes in one message."""
+    return min(text_limits().values())
 
 
 def send_rates(settings: Settings) -> dict[ChannelName, float]:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, ChannelName, Outcome, SendResult
-from bot.channels.registry import CAPABILITIES
+from bot.channels.registry import capabilities
 from bot.config import Settings
 from bot.coordination import Coordinator
 from bot.coordination.keys import OUTBOX, web_chat_topic
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
 BACKOFF_CAP = 300.0
-PAGE_CHANNELS = tuple(name for name, can in CAPABILITIES.items() if can.reads_outbox)
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # Told, in the transaction that records it, of each (broadcast, contact) that failed for good:
 # the broadcasts give a linked member the news on another chat.
@@ -470,7 +469,7 @@ class Sender:
             if values["new_status"] == "failed" and row.broadcast_id and row.contact_id:
                 lost.append((row.broadcast_id, row.contact_id))
             if row.message.get("ephemeral") and values["new_status"] != "queued":
-                if row.channel not in PAGE_CHANNELS or outcome != Outcome.SENT:
+                if not capabilities(row.channel).reads_outbox or outcome != Outcome.SENT:
                     ephemeral.append(row.id)
             updates.append(values)
         async with self.db.session() as session, session.begin():

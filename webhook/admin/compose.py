@@ -18,7 +18,7 @@ from bot import broadcasts, surveys
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.channels.base import ChannelName
-from bot.channels.registry import TEXT_LIMITS, send_rates
+from bot.channels.registry import send_rates, text_limits
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
@@ -131,7 +131,7 @@ async def page(
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
         topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=gone,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
-        limits=TEXT_LIMITS, stale=broadcasts.stale_locales(b), status_code=status_code,
+        limits=text_limits(), stale=broadcasts.stale_locales(b), status_code=status_code,
         series=series,
     )  # fmt: skip
 
@@ -170,7 +170,7 @@ async def preview(
         seen = await broadcasts.preview(session, b, visit.staff, send_rates(service.settings))
     problems = draft.problems + [refusal(p, b) for p in broadcasts.check(b)]
     return render(
-        request, "broadcast_preview.html", visit, b=b, p=seen, problems=problems, limits=TEXT_LIMITS,
+        request, "broadcast_preview.html", visit, b=b, p=seen, problems=problems, limits=text_limits(),
         lengths={loc: len(text.strip()) for loc, text in draft.texts.items()}, skips=SKIPS,
         text_of=broadcasts.text_of, duration=format_timedelta(
             timedelta(seconds=max(seen.estimated_seconds, 1.0)), locale=visit.locale

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from bot import broadcasts, surveys
 from bot.channels.base import ChannelName, pieces
-from bot.channels.registry import TEXT_LIMITS, capabilities
+from bot.channels.registry import capabilities, text_limits
 from bot.i18n import LOCALES, Translator
 from bot.i18n.markers import N_
 from bot.messages import Button, OutboundMessage
@@ -230,7 +230,7 @@ async def preview(request: Request, service: ServiceDep, visit: EditorVisit) -> 
     found: list[Any] = messages(b, locale)
     return render(
         request, "survey_preview.html", visit, b=b, seen=found, preview_locale=locale,
-        limits=TEXT_LIMITS, tests=TEST_NAMES, missing=b.missing(), invitation=invitation_problems(b),
+        limits=text_limits(), tests=TEST_NAMES, missing=b.missing(), invitation=invitation_problems(b),
     )  # fmt: skip
 
 
