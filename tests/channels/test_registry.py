@@ -11,7 +11,8 @@ from bot.channels.base import ChannelName, Outcome
 from bot.channels.registry import build_channels, capabilities, inbound, send_rates
 from bot.messages import OutboundMessage
 from tests.channels.test_whatsapp import AUTH, SID, make_settings
-from tests.fakes.telegram_api import FakeTelegram, refuse_internet
+from tests.fakes.server import refuse_internet
+from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 
 TOKEN = "123456789:AA" + "x" * 33
