@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from app.web import create_app
 from bot.config import Settings
 from bot.i18n import LANGUAGE_NAMES, Translator
+from bot.storage.models import Inbound
+from tests.harness import eventually
 from webhook.chat import PAGE_TEXTS, STATIC
 
 SHOWN_ATTRIBUTES = ("aria-label", "title", "placeholder", "alt")
@@ -105,11 +108,29 @@ class WebMember:
         return body["messages"]
 
     def replies(self) -> list[dict[str, Any]]:
-        """The long-poll's first answer, and whatever follows it within half a second."""
+        """Everything the bot answered, once the service has handled all that was sent.
+
+        Waiting for the service's own state, not for a quiet half second: on a busy machine a
+        second answer can come later than any pause a test would choose.
+        """
+        self.client.portal.call(handled, self.client.app.state.service)
         messages = self.fetch(wait=10)
-        while more := self.fetch(wait=0.5):
+        while more := self.fetch(wait=0):
             messages += more
         return messages
+
+
+async def handled(service: Any) -> None:
+    """Wait until no stored message is left pending: its replies are then in the outbox."""
+
+    async def idle() -> bool:
+        async with service.db.session() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(Inbound).where(Inbound.status == "pending")
+            )
+        return pending == 0
+
+    await eventually(idle)
 
 
 def payloads(message: dict[str, Any]) -> list[str]:
