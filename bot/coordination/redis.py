@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -121,6 +122,8 @@ MAX_CONNECTIONS = 64
 KINDS = ("lock", "bucket", "schedule", "pause", "seen", "notified")
 COUNTER_LIFETIME_MS = 24 * 3600 * 1000
 
+log = logging.getLogger(__name__)
+
 
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
@@ -199,8 +202,7 @@ class RedisCoordinator(Coordinator):
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+            await _stop(self._listener)
             self._listener = None
         await self.client.aclose(close_connection_pool=True)
         await self._listen_client.aclose()
@@ -324,3 +326,21 @@ class RedisCoordinator(Coordinator):
             self._heard(
                 message["channel"][len(channels) :], int(message["data"]), catching_up=False
             )
+
+
+async def _stop(task: asyncio.Task[None], tries: int = 10) -> None:
+    """Cancel ``task`` and wait until it has ended.
+
+    redis-py can swallow a cancellation that lands while a pub/sub connection is still being
+    set up, and then goes on listening: a single cancel would leave ``close`` waiting forever.
+    So cancel again until the task is done, and after ``tries`` seconds leave it behind.
+    """
+    for _ in range(tries):
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.done():
+        log.warning("coordination: the Redis listener did not stop; leaving it behind")
+    elif not task.cancelled():
+        task.exception()  # looked at, so that asyncio does not report it again at exit

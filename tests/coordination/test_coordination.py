@@ -339,6 +339,22 @@ async def test_create_coordinator_picks_the_backend() -> None:
     await remote.close()
 
 
+async def test_closing_right_after_the_first_wait_never_hangs() -> None:
+    """A close that lands while the listener is still subscribing ends.
+
+    redis-py can swallow that cancellation (about one close in a hundred here, more on a busy
+    machine), and a single cancel then left the service's shutdown waiting forever.
+    """
+    url = require_redis()
+    prefix = unique_prefix()
+    for _ in range(200):
+        coordinator = create_coordinator(url, prefix)
+        await coordinator.start()
+        await coordinator.notify("inbound")
+        await coordinator.wait("inbound", timeout=0.01)
+        await asyncio.wait_for(coordinator.close(), 30)
+
+
 class TestReserve:
     """Slots of a shared schedule: never closer than the interval, whichever process books."""
 
