@@ -126,6 +126,10 @@ async def test_an_editor_answers_a_member_from_the_dashboard_and_a_viewer_cannot
 
         # Find a member: the list follows the search box as it is typed.
         await page.get_by_role("link", name="Members", exact=True).click()
+        # Typed before the page's script is ready, the search would never be sent: a busy
+        # machine can show the box well before that.
+        await page.wait_for_url("**/admin/members")
+        await page.wait_for_load_state("load")
         await page.get_by_role("searchbox").fill("hope and")
         await expect(page.locator("#results tbody tr")).to_have_count(1)
         await expect(page).to_have_url(re.compile(r"/admin/members\?q=hope(%20|\+)and"))
