@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.storage.db import Database
 from tests.backends import require_postgres, require_redis, unique_prefix
 
 
@@ -56,3 +57,14 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     """SQLite + in-process coordination, then PostgreSQL + Redis."""
     async for value in make_backend(request.param, tmp_path):
         yield value
+
+
+@pytest.fixture
+async def db(backend: Backend) -> AsyncIterator[Database]:
+    """The backend's database, migrated, for tests that work on storage directly."""
+    database = Database(backend.database_url, schema=backend.schema)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.dispose()

@@ -3,7 +3,6 @@ dashboard shows, leaves its one audit entry, and names the worker to wake."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,22 +15,11 @@ from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.coordination.keys import BROADCASTS
 from bot.secretariat.staff import Staff
-from bot.storage.db import Database
 from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery, utcnow
 
 AUTHOR = Staff(1, "ana@childpact.org", "Ana", "admin", None, "en")
 SECOND = Staff(2, "ion@childpact.org", "Ion", "admin", None, "en")
 MD_EDITOR = Staff(3, "maria@childpact.org", "Maria", "editor", "MD", "ro")
-
-
-@pytest.fixture
-async def db(backend) -> AsyncIterator[Database]:
-    database = Database(backend.database_url, schema=backend.schema)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def members(session: AsyncSession, *countries: str) -> list[Contact]:

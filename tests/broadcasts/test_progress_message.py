@@ -3,29 +3,16 @@ got, in their dashboard language, queued only when its text changes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts.progress_message import report_progress
-from bot.storage.db import Database
 from bot.storage.models import Broadcast, Contact, Delivery, StaffUser
 
 HALFWAY = {"total": 4, "done_share": 0.5, "statuses": {"delivered": 1, "failed": 1, "queued": 2}}
 DONE = {"total": 4, "done_share": 1.0, "statuses": {"delivered": 3, "skipped": 1}}
-
-
-@pytest.fixture
-async def db(backend) -> AsyncIterator[Database]:
-    database = Database(backend.database_url, schema=backend.schema)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def sent_from_telegram(session: AsyncSession, platform_id: str | None) -> Broadcast:

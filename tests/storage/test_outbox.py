@@ -3,9 +3,6 @@ what happens to the rest of their queue once they cannot be reached."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
 
 from bot.broadcasts.fallback import deliver_elsewhere
@@ -18,17 +15,8 @@ from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery, utcnow
-from tests.conftest import Backend
 
 ROMANIAN_HINT = "Răspundeți cu numărul opțiunii alese."
-
-
-@pytest.fixture
-async def db(backend: Backend) -> AsyncIterator[Database]:
-    database = Database(backend.database_url, schema=backend.schema)
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 async def add_member(db: Database, address: str, channel: str = "whatsapp") -> int:

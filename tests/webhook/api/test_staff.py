@@ -4,7 +4,6 @@ dashboard make."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -28,16 +27,6 @@ from bot.secretariat.staff import AccountError, Staff
 from bot.storage.db import Database
 from bot.storage.models import LoginFailure, StaffSession, utcnow
 from tests.webhook.api.conftest import PASSWORD
-
-
-@pytest.fixture
-async def db(backend) -> AsyncIterator[Database]:
-    database = Database(backend.database_url, schema=backend.schema)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def make(db: Database, email: str = "ana@childpact.org", role: str = "admin"):
