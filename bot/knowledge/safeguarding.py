@@ -1,4 +1,15 @@
-"""Safeguarding: recognise a member disclosing that a child is in danger, and where to send them."""
+"""Safeguarding: recognise a member disclosing that a child is in danger, and where to send them.
+
+Two readers of every message: the lexicon (``locales/safeguarding.yaml``, patterns per locale for
+the plain cases) and the classifier (``bot.knowledge.detector``, trained on the labelled corpus,
+for the ways people actually write). Together they give one of two levels, or nothing:
+
+- ALERT: a child in danger now. The member gets the helpline and the emergency number, the focal
+  point is alerted at once.
+- CONCERN: possibly a disclosure. The member gets a gentle line with the helpline and the offer to
+  talk to the focal point, the focal point sees it as lower priority, and the message is also
+  answered as usual.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from bot.i18n import LOCALES_DIR, Translator
+from bot.knowledge.detector import CORPUS_DIR, Detector
 
 PARTS = ("harm", "child", "urgent", "benign")
 # Languages members mix or type in each other's place: a Serbian member writing Latin, Bosnian
@@ -24,6 +36,46 @@ KIN: dict[str, tuple[str, ...]] = {
     "tr": ("az",),
     "az": ("tr",),
 }
+
+
+ALERT = "alert"
+CONCERN = "concern"
+# Thresholds on the classifier's probability, chosen on texts kept out of its training (see
+# docs/safeguarding.md for how, and the figures)
+ALERT_AT = 0.90
+CONCERN_AT = 0.50
+LEXICON_ALERT_AT = 0.50  # a lexicon match the classifier finds likely enough is an alert
+LEXICON_CONCERN_AT = 0.20  # a lexicon match the classifier does not find unlikely is a concern
+# The kinds of danger the corpus is labelled with, in plain words for the focal point
+KINDS = {
+    "abuse": "violence or sexual abuse of a child",
+    "signs_excuse": "signs of abuse with an excuse (injuries, fear, a child kept home)",
+    "left_alone": "a young child left alone",
+    "abroad": "a minor taken abroad, documents held (trafficking)",
+    "grooming": "grooming: an adult asking a child for photos or secrecy",
+    "marriage": "a minor about to be married",
+    "suicide": "a young person at risk of suicide or self-harm",
+    "missing": "a missing child",
+    "labour_begging": "a child made to work or beg",
+    "unspecified": "harm to a child",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A message that may tell of a child in danger: how sure, what kind, and why."""
+
+    level: str  # ALERT or CONCERN
+    kind: str  # a key of KINDS
+    danger: float  # the classifier's probability
+    lexicon: bool  # the lexicon matched too
+    words: tuple[str, ...]  # the words that weighed most, as the member wrote them
+
+    @property
+    def reason(self) -> str:
+        """The kind in plain words, and the words behind it, for the focal point."""
+        said = ", ".join(f'"{w}"' for w in self.words) or "-"
+        return f"{KINDS.get(self.kind, self.kind)}; words: {said}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +94,7 @@ def _fold(text: str) -> str:
 class Safeguarding:
     """The lexicon of every locale, compiled once, and the helplines per country."""
 
-    def __init__(self, directory: Path = LOCALES_DIR) -> None:
+    def __init__(self, directory: Path = LOCALES_DIR, *, detector: Detector | None = None) -> None:
         lexicon = yaml.safe_load((directory / "safeguarding.yaml").read_text(encoding="utf-8"))
         self._patterns: dict[str, dict[str, re.Pattern[str]]] = {
             locale: {
@@ -62,20 +114,39 @@ class Safeguarding:
             )
             for country, entry in raw.items()
         }
+        self.detector = detector or Detector.from_corpus(directory / CORPUS_DIR.name)
 
     def is_disclosure(self, text: str, locales: list[str]) -> bool:
-        """A disclosure in any of ``locales`` (the member's, the message's, English)."""
+        """The lexicon alone: a disclosure in any of ``locales`` (the member's, the message's,
+        English)."""
+        return bool(self._lexicon(text, locales))
+
+    def _lexicon(self, text: str, locales: list[str]) -> list[str]:
+        """The words the lexicon matched (none when it did not)."""
         folded = _fold(text[:4000])
         for locale in dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))):
             found = self._patterns.get(locale)
             if found is None:
                 continue
-            alarming = found["urgent"].search(folded) or (
-                found["harm"].search(folded) and found["child"].search(folded)
-            )
-            if alarming and not found["benign"].search(folded):
-                return True
-        return False
+            urgent = found["urgent"].search(folded)
+            harm = found["harm"].search(folded)
+            child = found["child"].search(folded) if harm else None
+            if (urgent or (harm and child)) and not found["benign"].search(folded):
+                return [m.group(0).strip() for m in (urgent, harm, child) if m]
+        return []
+
+    def assess(self, text: str, locales: list[str]) -> Finding | None:
+        """An alert, a possible concern, or None; ``locales`` as for the lexicon."""
+        danger = self.detector.danger(text)
+        matched = self._lexicon(text, locales)
+        if danger >= ALERT_AT or (matched and danger >= LEXICON_ALERT_AT):
+            level = ALERT
+        elif danger >= CONCERN_AT or (matched and danger >= LEXICON_CONCERN_AT):
+            level = CONCERN
+        else:
+            return None
+        words = tuple(dict.fromkeys([*matched, *self.detector.words(text)]))[:6]
+        return Finding(level, self.detector.kind(text), danger, bool(matched), words)
 
     def helpline(self, country: str | None) -> Helpline:
         return self._helplines.get(country or "", self._helplines["DEFAULT"])

@@ -1,0 +1,153 @@
+"""Safeguarding detection on labelled sets: figures only, never a text.
+
+python -m bench.safeguarding_eval                       # tests/safeguarding/eval_heldout.yaml
+python -m bench.safeguarding_eval --sealed              # and eval_sealed.yaml (run it rarely)
+python -m bench.safeguarding_eval --files a.yaml b.yaml # any files of the same format
+python -m bench.safeguarding_eval --cross               # each corpus file, by a detector
+                                                        # trained on the other files
+
+Each text is asked with the member's language set to the text's language, as the chat asks.
+Prints per language: disclosures, the share caught (alert or possible concern), the share given
+an alert; harmless texts, the share given an alert, the share given a possible concern; then the
+share of "direct" disclosures caught, and the share caught per kind. Files: ``- {text, lang,
+alert, kind}`` (kind optional; harmless texts: kind harmless).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.common import ROOT
+from bot.i18n import LOCALES
+from bot.knowledge.detector import CORPUS_DIR, DIRECT, HARMLESS, Detector, load_examples
+from bot.knowledge.safeguarding import ALERT, CONCERN, Safeguarding
+
+HELDOUT = ROOT / "tests" / "safeguarding" / "eval_heldout.yaml"
+SEALED = ROOT / "tests" / "safeguarding" / "eval_sealed.yaml"
+
+
+@dataclass
+class Tally:
+    disclosures: int = 0
+    caught: int = 0  # alert or concern
+    alerted: int = 0
+    harmless: int = 0
+    false_alerts: int = 0
+    false_concerns: int = 0
+
+    def add(self, other: Tally) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def recall(self) -> float:
+        return self.caught / self.disclosures if self.disclosures else float("nan")
+
+    @property
+    def alert_fp(self) -> float:
+        return self.false_alerts / self.harmless if self.harmless else float("nan")
+
+    @property
+    def concern_fp(self) -> float:
+        return self.false_concerns / self.harmless if self.harmless else float("nan")
+
+
+@dataclass
+class Figures:
+    languages: dict[str, Tally]
+    kinds: dict[str, Tally]
+
+    @property
+    def total(self) -> Tally:
+        total = Tally()
+        for tally in self.languages.values():
+            total.add(tally)
+        return total
+
+
+def load(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or []
+
+
+def evaluate(safeguarding: Safeguarding, messages: list[dict]) -> Figures:  # type: ignore[type-arg]
+    languages: dict[str, Tally] = defaultdict(Tally)
+    kinds: dict[str, Tally] = defaultdict(Tally)
+    for message in messages:
+        lang = str(message["lang"])
+        found = safeguarding.assess(str(message["text"]), [lang, "en"])
+        level = found.level if found else None
+        one = Tally()
+        if message["alert"]:
+            one.disclosures = 1
+            one.caught = int(level in (ALERT, CONCERN))
+            one.alerted = int(level == ALERT)
+        else:
+            one.harmless = 1
+            one.false_alerts = int(level == ALERT)
+            one.false_concerns = int(level == CONCERN)
+        languages[lang].add(one)
+        kind = message.get("kind") or ("unspecified" if message["alert"] else HARMLESS)
+        kinds[str(kind)].add(one)
+    return Figures(dict(languages), dict(kinds))
+
+
+def _pct(value: float) -> str:
+    return "   -" if value != value else f"{100 * value:4.0f}"
+
+
+def report(title: str, figures: Figures) -> None:
+    print(f"\n{title}")
+    print("lang     disclosures caught% alert% | harmless alert% concern%")
+    order = [lang for lang in LOCALES if lang in figures.languages]
+    order += sorted(set(figures.languages) - set(order))
+    for lang, tally in [*((k, figures.languages[k]) for k in order), ("all", figures.total)]:
+        alerted = tally.alerted / tally.disclosures if tally.disclosures else float("nan")
+        print(
+            f"{lang:8} {tally.disclosures:11} {_pct(tally.recall):>6} {_pct(alerted):>6} | "
+            f"{tally.harmless:8} {_pct(tally.alert_fp):>6} {_pct(tally.concern_fp):>8}"
+        )
+    direct = figures.kinds.get(DIRECT)
+    if direct:
+        print(f"direct disclosures caught: {direct.caught} of {direct.disclosures}")
+    print("per kind: " + ", ".join(
+        f"{kind} {_pct(tally.recall).strip()}% of {tally.disclosures}"
+        for kind, tally in sorted(figures.kinds.items()) if tally.disclosures
+    ))  # fmt: skip
+
+
+def cross(directory: Path = CORPUS_DIR) -> None:
+    """Each corpus file read by a detector that never saw it."""
+    files = sorted(directory.glob("*.yaml"))
+    for path in files:
+        rest = [e for other in files if other != path for e in load_examples(other)]
+        safeguarding = Safeguarding(detector=Detector.train(rest))
+        report(f"{path.name}, unseen (trained on the {len(files) - 1} other files)",
+               evaluate(safeguarding, load(path)))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", nargs="*", type=Path)
+    parser.add_argument("--sealed", action="store_true", help="the sealed set too")
+    parser.add_argument("--cross", action="store_true", help="corpus files, each unseen")
+    args = parser.parse_args()
+    if args.cross:
+        return cross()
+    safeguarding = Safeguarding()
+    print(f"detector: {safeguarding.detector.examples} texts, trained in "
+          f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
+    files = args.files or [HELDOUT, *([SEALED] if args.sealed else [])]
+    for path in files:
+        if not path.exists():
+            print(f"\n{path.name}: not there")
+            continue
+        report(path.name, evaluate(safeguarding, load(path)))
+
+
+if __name__ == "__main__":
+    main()

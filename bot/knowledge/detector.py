@@ -1,0 +1,289 @@
+"""The safeguarding classifier: how likely a message tells of a child in danger, and which kind.
+
+Learnt from the labelled texts in ``locales/safeguarding_corpus/`` (thousands of texts in every
+locale: disclosures of every kind, and harmless texts full of the same words). Each text is
+brought to the question matcher's spelling (no case, no accents, Latin letters for every script,
+transliteration variants folded together), so that "bije ga", "бие го" and "biye go" meet.
+Features: TF-IDF character n-grams inside words (2 to 5 letters: typos, inflections, missing
+diacritics) and words with word pairs, each part L2-normalised. Two linear models read them: one
+says how likely the text is a disclosure (logistic regression over every labelled text, and each
+text once more inside another harmless text of its language), the other which kind of danger it
+tells of (a linear SVM, each kind against the others, over the disclosures labelled with a kind).
+The words shown to the focal point are those that weigh most for that kind.
+
+Training takes seconds, so the model is kept in a cache file named after a digest of the corpus
+and of this module's settings (``~/.cache/childpact``, or ``$XDG_CACHE_HOME/childpact``): the
+corpus is the only source, a changed corpus is a new model, and nothing but numbers and strings
+is read back (no pickle). Reading a message needs no scikit-learn: a few dictionary look-ups and
+a dot product.
+
+The decision (alert, possible concern, nothing) is made in ``bot.knowledge.safeguarding`` from
+this probability and the lexicon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bot.i18n import LOCALES_DIR
+from bot.knowledge.matcher import fold, normalize
+
+log = logging.getLogger(__name__)
+
+CORPUS_DIR = LOCALES_DIR / "safeguarding_corpus"
+MAX_CHARS = 1500  # a longer message is read from its beginning: a disclosure comes early
+CHAR_NGRAMS = (2, 5)
+C_DANGER = 10.0  # little regularisation: measured best on texts kept out of training
+C_KIND = 0.5
+AUGMENT = True
+HARMLESS = "harmless"
+UNSPECIFIED = "unspecified"  # a disclosure whose kind nobody wrote down
+DIRECT = "direct"  # a plain disclosure: says how it is written, not what the danger is
+EXPLAIN_WORDS = 4
+# Part of the cache file's name: change it with any setting above that changes the model.
+VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    lang: str
+    alert: bool
+    kind: str
+
+
+def spelling(text: str) -> str:
+    """The matcher's one spelling for every way of typing, words kept in order."""
+    return " ".join(fold(word) for word in normalize(text[:MAX_CHARS]).split())
+
+
+def char_grams(words: list[str]) -> list[str]:
+    grams = []
+    low, high = CHAR_NGRAMS
+    for word in words:
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+    return grams
+
+
+def word_grams(words: list[str]) -> list[str]:
+    return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
+
+
+def load_corpus(directory: Path = CORPUS_DIR) -> list[Example]:
+    """Every labelled text of the corpus, in file order."""
+    return [e for path in sorted(directory.glob("*.yaml")) for e in load_examples(path)]
+
+
+def load_examples(path: Path) -> list[Example]:
+    """One file's labelled texts: ``- {text, lang, alert, kind}``."""
+    examples = []
+    for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+        alert = bool(item["alert"])
+        kind = str(item.get("kind") or (UNSPECIFIED if alert else HARMLESS))
+        examples.append(Example(str(item["text"]), str(item["lang"]), alert, kind))
+    return examples
+
+
+def digest(examples: Iterable[Example]) -> str:
+    """Names the model: the corpus, this module's settings, and the way texts are spelt."""
+    made = hashlib.sha256(
+        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {MAX_CHARS}".encode()
+    )
+    for e in examples:
+        made.update(f"{e.lang}\x00{e.alert}\x00{e.kind}\x00{e.text}\x01".encode())
+    return made.hexdigest()[:20]
+
+
+def embedded(examples: list[Example], seed: int = 0) -> list[Example]:
+    """Each text of the corpus once more, inside another harmless text of its language (a
+    question about a report, a budget, an event): a disclosure stays one when it is not the whole
+    message, and a harmless text stays harmless. Reproducible: the same corpus, the same texts."""
+    chance = random.Random(seed)
+    harmless: dict[str, list[str]] = {}
+    for e in examples:
+        if not e.alert:
+            harmless.setdefault(e.lang, []).append(e.text)
+    made = []
+    for e in examples:
+        others = [text for text in harmless.get(e.lang, ()) if text != e.text]
+        if not others:
+            continue
+        other = chance.choice(others)
+        text = f"{other} {e.text}" if chance.random() < 0.5 else f"{e.text} {other}"
+        made.append(Example(text, e.lang, e.alert, e.kind))
+    return made
+
+
+class _Space:
+    """One TF-IDF space: feature -> id, and idf."""
+
+    def __init__(self, names: list[str], idf: np.ndarray) -> None:
+        self.names = names
+        self.ids = {name: i for i, name in enumerate(names)}
+        self.idf = idf
+
+    def vector(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Feature ids and L2-normalised sublinear TF-IDF weights (as scikit-learn's)."""
+        counts = Counter(gram for gram in grams if gram in self.ids)
+        if not counts:
+            return np.zeros(0, np.int64), np.zeros(0)
+        ids = np.fromiter((self.ids[g] for g in counts), np.int64, len(counts))
+        values = (1 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))) * self.idf[ids]
+        return ids, values / (math.sqrt(float(values @ values)) or 1.0)
+
+
+class Detector:
+    """The two linear models over the same features; ``train`` or ``load`` makes one."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], examples: int, seconds: float) -> None:
+        self._chars = _Space(list(arrays["char_names"]), arrays["char_idf"])
+        self._words = _Space(list(arrays["word_names"]), arrays["word_idf"])
+        self._offset = len(self._chars.names)
+        self._coef = arrays["danger_coef"]
+        self._intercept = float(arrays["danger_intercept"][0])
+        self._kind_coef = arrays["kind_coef"]
+        self._kind_intercept = arrays["kind_intercept"]
+        self._kinds = [str(name) for name in arrays["kind_names"]]
+        self.arrays = arrays
+        self.examples = examples
+        self.seconds = seconds  # to train or to load
+
+    @classmethod
+    def train(cls, examples: list[Example], *, augment: bool = AUGMENT) -> Detector:
+        from scipy.sparse import hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import LinearSVC
+
+        began = time.perf_counter()
+        everything = [*examples, *embedded(examples)] if augment else examples
+        words = [spelling(e.text).split() for e in everything]
+        chars = TfidfVectorizer(analyzer=char_grams, min_df=2, sublinear_tf=True)
+        terms = TfidfVectorizer(analyzer=word_grams, min_df=1, sublinear_tf=True)
+        matrix = hstack([chars.fit_transform(words), terms.fit_transform(words)]).tocsr()
+        labels = np.array([e.alert for e in everything])
+        danger = LogisticRegression(
+            C=C_DANGER, class_weight="balanced", solver="liblinear", max_iter=1000
+        ).fit(matrix, labels)
+        # the kind is learnt from the texts as written (not the embedded copies): seconds, not
+        # the half-minute of a multinomial regression over all of them
+        kinds = np.array([e.kind for e in examples])
+        known = labels[: len(examples)] & (kinds != UNSPECIFIED) & (kinds != DIRECT)
+        if len(set(kinds[known])) > 1:
+            kind = LinearSVC(C=C_KIND).fit(matrix[: len(examples)][known], kinds[known])
+            kind_coef, kind_intercept = kind.coef_, kind.intercept_
+            kind_names = np.array(kind.classes_, dtype=str)
+            if len(kind_names) == 2:  # a binary model keeps one row: the second class's
+                kind_coef = np.vstack([-kind_coef, kind_coef])
+                kind_intercept = np.array([-kind_intercept[0], kind_intercept[0]])
+        else:
+            kind_coef, kind_intercept = np.zeros((1, matrix.shape[1])), np.zeros(1)
+            kind_names = np.array([UNSPECIFIED])
+        arrays = {
+            "char_names": np.array(chars.get_feature_names_out(), dtype=str),
+            "char_idf": chars.idf_,
+            "word_names": np.array(terms.get_feature_names_out(), dtype=str),
+            "word_idf": terms.idf_,
+            "danger_coef": danger.coef_.ravel(),
+            "danger_intercept": danger.intercept_,
+            "kind_coef": np.asarray(kind_coef),
+            "kind_intercept": np.asarray(kind_intercept),
+            "kind_names": kind_names,
+            "examples": np.array([len(examples)]),
+        }
+        return cls(arrays, len(examples), time.perf_counter() - began)
+
+    @classmethod
+    def load(cls, path: Path) -> Detector:
+        began = time.perf_counter()
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        return cls(arrays, int(arrays["examples"][0]), time.perf_counter() - began)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial.npz")
+        np.savez(partial, **self.arrays)  # type: ignore[arg-type]
+        partial.replace(path)
+
+    @classmethod
+    def from_corpus(cls, directory: Path = CORPUS_DIR, cache: Path | None = None) -> Detector:
+        """The model of the corpus in ``directory``: from the cache, or trained and cached."""
+        examples = load_corpus(directory)
+        folder = cache or default_cache()
+        path = folder / f"safeguarding-{digest(examples)}.npz"
+        try:
+            return cls.load(path)
+        except (OSError, ValueError, KeyError):
+            pass
+        detector = cls.train(examples)
+        try:
+            detector.save(path)
+        except OSError as error:
+            log.warning("safeguarding model not cached (%s): trained at each start", error)
+        log.info(
+            "safeguarding model trained on %d texts in %.1f s", len(examples), detector.seconds
+        )
+        return detector
+
+    def _vector(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        char_ids, char_values = self._chars.vector(char_grams(words))
+        word_ids, word_values = self._words.vector(word_grams(words))
+        return np.concatenate([char_ids, word_ids + self._offset]), np.concatenate(
+            [char_values, word_values]
+        )
+
+    def danger(self, text: str) -> float:
+        """The probability that ``text`` tells of a child in danger."""
+        ids, values = self._vector(spelling(text).split())
+        logit = float(values @ self._coef[ids]) + self._intercept
+        return 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
+
+    def kind(self, text: str) -> str:
+        """The most likely kind of danger, were it one."""
+        ids, values = self._vector(spelling(text).split())
+        scores = self._kind_coef[:, ids] @ values + self._kind_intercept
+        return self._kinds[int(np.argmax(scores))]
+
+    def words(self, text: str, count: int = EXPLAIN_WORDS) -> list[str]:
+        """The words of ``text`` that weigh most towards its kind of danger (or towards a
+        disclosure, when no kind is known), as the member wrote them: each feature's share of
+        the text's score, given to the words it comes from."""
+        written = [w.strip(".,;:!?()[]\"'«»„“”") for w in text[:MAX_CHARS].split()]
+        forms = [spelling(w).split() for w in written]
+        ids, values = self._vector([f for form in forms for f in form])
+        kind = int(np.argmax(self._kind_coef[:, ids] @ values + self._kind_intercept))
+        weights = self._kind_coef[kind] if self._kinds[kind] != UNSPECIFIED else self._coef
+        share = dict(zip(ids.tolist(), (values * weights[ids]).tolist(), strict=True))
+        grams = [
+            {self._chars.ids.get(g, -1) for g in char_grams(form)}
+            | {self._words.ids.get(f, -1 - self._offset) + self._offset for f in form}
+            for form in forms
+        ]
+        holders = Counter(g for found in grams for g in found)
+        scored = [
+            (sum(share.get(g, 0.0) / holders[g] for g in found), i)
+            for i, found in enumerate(grams)
+            if len("".join(forms[i])) > 2  # not "he", "da", "ve": they tell nothing alone
+        ]
+        best = sorted((s for s in scored if s[0] > 0), reverse=True)[:count]
+        return [written[i] for _, i in sorted(best, key=lambda found: found[1])]
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "childpact"

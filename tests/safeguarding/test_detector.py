@@ -1,0 +1,93 @@
+"""The safeguarding detector (classifier and lexicon) on evaluation sets it never learnt from.
+
+eval_heldout.yaml and eval_sealed.yaml were written by people who never saw the code, the lexicon
+nor the training corpus. Their texts are never printed here (a failing test shows figures only),
+so that nobody tunes on them one by one. `python -m bench.safeguarding_eval` prints the same
+figures.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.safeguarding_eval import HELDOUT, SEALED, Figures, evaluate, load
+from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
+from bot.knowledge.safeguarding import ALERT, KINDS, Safeguarding
+
+# Floors a little below what the detector reaches (docs/safeguarding.md has the figures): a
+# change that loses real disclosures or raises false alarms fails; noise does not.
+# (recall of alert-or-concern per language with at least 10 disclosures, alerts on harmless,
+# concerns on harmless, direct disclosures caught)
+FLOORS = {
+    HELDOUT.name: (0.95, 0.05, 0.15, 1.0),
+    SEALED.name: (0.95, 0.05, 0.15, 1.0),
+}
+
+
+@pytest.fixture(scope="module")
+def safeguarding() -> Safeguarding:
+    return Safeguarding()
+
+
+def _figures(safeguarding: Safeguarding, path: Path) -> Figures:
+    if not path.exists():
+        pytest.skip(f"{path.name} is not there")
+    return evaluate(safeguarding, load(path))
+
+
+@pytest.mark.parametrize("path", [HELDOUT, SEALED], ids=lambda p: p.name)
+def test_evaluation_sets(safeguarding: Safeguarding, path: Path) -> None:
+    recall_floor, alert_ceiling, concern_ceiling, direct_floor = FLOORS[path.name]
+    figures = _figures(safeguarding, path)
+    low = {
+        lang: f"{tally.caught} of {tally.disclosures}"
+        for lang, tally in figures.languages.items()
+        if tally.disclosures >= 10 and tally.recall < recall_floor
+    }
+    assert not low, f"disclosures caught, below {recall_floor:.0%}: {low}"
+    total = figures.total
+    assert total.alert_fp <= alert_ceiling, f"{total.false_alerts} of {total.harmless} alerted"
+    assert total.concern_fp <= concern_ceiling, (
+        f"{total.false_concerns} of {total.harmless} marked a concern"
+    )
+    direct = figures.kinds.get(DIRECT)
+    assert direct and direct.recall >= direct_floor, "direct disclosures missed"
+
+
+def test_an_alert_says_why(safeguarding: Safeguarding) -> None:
+    """The focal point reads the kind of danger and the words behind it."""
+    text = "The coach asks the 13 year old girl to send him photos and not tell her mother."
+    found = safeguarding.assess(text, ["en"])
+    assert found is not None and found.level == ALERT
+    assert found.kind == "grooming"
+    assert found.words and all(word in text for word in found.words)
+    assert KINDS["grooming"] in found.reason
+
+
+def test_everyday_questions_are_no_concern(safeguarding: Safeguarding) -> None:
+    for text in ("When is the next general assembly?", "Cum pot deveni membru al coaliției?"):
+        assert safeguarding.assess(text, ["en"]) is None, text
+
+
+def test_the_model_is_cached_by_corpus(tmp_path: Path) -> None:
+    """The cached model reads as the trained one; another corpus is another model."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    examples = load_examples(CORPUS_DIR / "heldout.yaml")
+    (corpus / "heldout.yaml").write_bytes((CORPUS_DIR / "heldout.yaml").read_bytes())
+    trained = Detector.from_corpus(corpus, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    cached = Detector.from_corpus(corpus, tmp_path / "cache")
+    for e in examples[:40]:
+        assert math.isclose(trained.danger(e.text), cached.danger(e.text), rel_tol=1e-9)
+        assert trained.kind(e.text) == cached.kind(e.text)
+    assert np.array_equal(trained.arrays["danger_coef"], cached.arrays["danger_coef"])
+    (corpus / "more.yaml").write_text(
+        '- {text: "the boy has not been home for two days", lang: en, alert: true}\n'
+    )
+    Detector.from_corpus(corpus, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
