@@ -5,6 +5,8 @@ python -m bench.safeguarding_eval --sealed              # and eval_sealed.yaml (
 python -m bench.safeguarding_eval --files a.yaml b.yaml # any files of the same format
 python -m bench.safeguarding_eval --cross               # each corpus file, by a detector
                                                         # trained on the other files
+python -m bench.safeguarding_eval --grid                # the held-out totals for other
+                                                        # thresholds (how they were chosen)
 
 Each text is asked with the member's language set to the text's language, as the chat asks.
 Prints per language: disclosures, the share caught (alert or possible concern), the share given
@@ -16,6 +18,7 @@ alert, kind}`` (kind optional; harmless texts: kind harmless).
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +28,7 @@ import yaml
 from bench.common import ROOT
 from bot.i18n import LOCALES
 from bot.knowledge.detector import CORPUS_DIR, DIRECT, HARMLESS, Detector, load_examples
-from bot.knowledge.safeguarding import ALERT, CONCERN, Safeguarding
+from bot.knowledge.safeguarding import ALERT, CONCERN, Safeguarding, decide
 
 HELDOUT = ROOT / "tests" / "safeguarding" / "eval_heldout.yaml"
 SEALED = ROOT / "tests" / "safeguarding" / "eval_sealed.yaml"
@@ -130,17 +133,58 @@ def cross(directory: Path = CORPUS_DIR) -> None:
                evaluate(safeguarding, load(path)))  # fmt: skip
 
 
+def grid(safeguarding: Safeguarding, messages: list[dict]) -> None:  # type: ignore[type-arg]
+    """Totals only, for thresholds around the chosen ones: the lowest recall of a language, the
+    overall recall, alerts and concerns on harmless texts."""
+    read = [
+        (
+            safeguarding.detector.danger(str(m["text"])),
+            safeguarding.is_disclosure(str(m["text"]), [str(m["lang"]), "en"]),
+            bool(m["alert"]),
+            str(m["lang"]),
+        )
+        for m in messages
+    ]
+    print("alert concern lex-alert lex-concern | min-lang recall | alert-fp concern-fp")
+    for limits in itertools.product(
+        (0.8, 0.9, 0.95, 0.98), (0.3, 0.5, 0.7, 0.8, 0.9), (0.5, 0.7, 0.9, 1.01), (0.1, 0.3, 0.5)
+    ):
+        if limits[1] > limits[0] or limits[3] > limits[2]:
+            continue
+        languages: dict[str, Tally] = defaultdict(Tally)
+        for danger, matched, alert, lang in read:
+            level = decide(danger, matched, limits)
+            one = languages[lang]
+            if alert:
+                one.disclosures += 1
+                one.caught += level is not None
+            else:
+                one.harmless += 1
+                one.false_alerts += level == ALERT
+                one.false_concerns += level == CONCERN
+        total = Figures(dict(languages), {}).total
+        worst = min(t.recall for t in languages.values() if t.disclosures >= 10)
+        print(
+            " ".join(f"{x:.2f}" for x in limits)
+            + f" | {_pct(worst)} {_pct(total.recall)} | {_pct(total.alert_fp)} "
+            + f"{_pct(total.concern_fp)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", nargs="*", type=Path)
     parser.add_argument("--sealed", action="store_true", help="the sealed set too")
     parser.add_argument("--cross", action="store_true", help="corpus files, each unseen")
+    parser.add_argument("--grid", action="store_true", help="held-out totals, other thresholds")
     args = parser.parse_args()
     if args.cross:
         return cross()
     safeguarding = Safeguarding()
     print(f"detector: {safeguarding.detector.examples} texts, trained in "
           f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
+    if args.grid:
+        return grid(safeguarding, load(HELDOUT))
     files = args.files or [HELDOUT, *([SEALED] if args.sealed else [])]
     for path in files:
         if not path.exists():

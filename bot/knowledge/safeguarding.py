@@ -42,10 +42,10 @@ ALERT = "alert"
 CONCERN = "concern"
 # Thresholds on the classifier's probability, chosen on texts kept out of its training (see
 # docs/safeguarding.md for how, and the figures)
-ALERT_AT = 0.90
-CONCERN_AT = 0.50
-LEXICON_ALERT_AT = 0.50  # a lexicon match the classifier finds likely enough is an alert
-LEXICON_CONCERN_AT = 0.20  # a lexicon match the classifier does not find unlikely is a concern
+ALERT_AT = 0.95
+CONCERN_AT = 0.80
+LEXICON_ALERT_AT = 0.90  # a lexicon match the classifier finds likely enough is an alert
+LEXICON_CONCERN_AT = 0.50  # a lexicon match the classifier does not find unlikely is a concern
 # The kinds of danger the corpus is labelled with, in plain words for the focal point
 KINDS = {
     "abuse": "violence or sexual abuse of a child",
@@ -59,6 +59,25 @@ KINDS = {
     "labour_begging": "a child made to work or beg",
     "unspecified": "harm to a child",
 }
+
+
+def decide(
+    danger: float,
+    matched: bool,
+    limits: tuple[float, float, float, float] = (
+        ALERT_AT,
+        CONCERN_AT,
+        LEXICON_ALERT_AT,
+        LEXICON_CONCERN_AT,
+    ),
+) -> str | None:
+    """The level for the classifier's probability and whether the lexicon matched."""
+    alert_at, concern_at, lexicon_alert_at, lexicon_concern_at = limits
+    if danger >= alert_at or (matched and danger >= lexicon_alert_at):
+        return ALERT
+    if danger >= concern_at or (matched and danger >= lexicon_concern_at):
+        return CONCERN
+    return None
 
 
 @dataclass(frozen=True)
@@ -139,11 +158,8 @@ class Safeguarding:
         """An alert, a possible concern, or None; ``locales`` as for the lexicon."""
         danger = self.detector.danger(text)
         matched = self._lexicon(text, locales)
-        if danger >= ALERT_AT or (matched and danger >= LEXICON_ALERT_AT):
-            level = ALERT
-        elif danger >= CONCERN_AT or (matched and danger >= LEXICON_CONCERN_AT):
-            level = CONCERN
-        else:
+        level = decide(danger, bool(matched))
+        if level is None:
             return None
         words = tuple(dict.fromkeys([*matched, *self.detector.words(text)]))[:6]
         return Finding(level, self.detector.kind(text), danger, bool(matched), words)
