@@ -125,6 +125,7 @@ class FakeTelegram(FakeServer):
             "setwebhook": self._set_webhook,
             "deletewebhook": self._delete_webhook,
             "getwebhookinfo": self._get_webhook_info,
+            "getchat": self._get_chat,
             "editmessagereplymarkup": self._edit_reply_markup,
             "editmessagetext": self._edit_text,
         }
@@ -401,14 +402,22 @@ class FakeTelegram(FakeServer):
         }
         return True
 
+    def _get_chat(self, params: JSON) -> JSON:
+        """A ChatFullInfo: the chat and the fields the Bot API always sends with it."""
+        return {**self._chat(params), "accent_color_id": 0, "max_reaction_count": 11}
+
     def _delete_webhook(self, params: JSON) -> bool:
         self.webhook = {"url": ""}
         return True
 
     def _get_webhook_info(self, params: JSON) -> JSON:
         info: JSON = {"url": self.webhook["url"], "has_custom_certificate": False}
-        info["pending_update_count"] = 0
+        info["pending_update_count"] = int(self.webhook.get("pending_update_count") or 0)
         if self.webhook["url"]:
+            # What Telegram reports after failing to deliver: a test sets these.
+            for key in ("last_error_date", "last_error_message"):
+                if self.webhook.get(key) is not None:
+                    info[key] = self.webhook[key]
             info["max_connections"] = self.webhook["max_connections"]
             info["ip_address"] = "203.0.113.10"
             if self.webhook.get("allowed_updates"):

@@ -65,6 +65,24 @@ class StatusCallback:
     response_status: int | None = None
 
 
+@dataclass(slots=True)
+class ContentTemplate:
+    """A Content API template and its WhatsApp approval, as the Content API reports it."""
+
+    sid: str
+    language: str
+    name: str = "news"
+    # "approved", "pending", "received", "rejected", "paused", "disabled" or "unsubmitted"
+    status: str = "approved"
+    rejection_reason: str = ""
+    category: str = "UTILITY"
+    body: str = "News from the coalition: {{1}}"
+
+
+def new_content_sid() -> str:
+    return new_sid("HX")
+
+
 class TwilioApiError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
@@ -104,6 +122,9 @@ class FakeTwilio(FakeServer):
         deliver_to: str | None = None,
         on_callback: CallbackHook | None = None,
         seed: int | None = None,
+        account_status: str = "active",
+        numbers: Iterable[str] | None = None,
+        templates: Iterable[ContentTemplate] = (),
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -121,6 +142,14 @@ class FakeTwilio(FakeServer):
         self.callback_repeat = callback_repeat
         self.deliver_to = deliver_to.rstrip("/") if deliver_to else None
         self.on_callback = on_callback
+        self.account_status = account_status  # "active", "suspended" or "closed"
+        # The account's phone numbers (IncomingPhoneNumbers); None: only the sender, if any.
+        self.numbers = (
+            {bare(n) for n in numbers}
+            if numbers is not None
+            else ({self.sender} if self.sender else set())
+        )
+        self.templates = {t.sid: t for t in templates}  # the Content API's resources
         self.messages: list[TwilioMessage] = []
         self.callbacks: list[StatusCallback] = []
         self.requests = 0
@@ -152,6 +181,11 @@ class FakeTwilio(FakeServer):
         app = web.Application()
         app.router.add_post(API + "/Messages.json", self._create)
         app.router.add_get(API + "/Messages/{sid}.json", self._fetch)
+        app.router.add_get(API + ".json", self._account)
+        app.router.add_get(API + "/IncomingPhoneNumbers.json", self._incoming_numbers)
+        # The Content API lives on its own host; the fake serves it from the same root.
+        app.router.add_get("/v1/Content/{sid}", self._content)
+        app.router.add_get("/v1/Content/{sid}/ApprovalRequests", self._approval)
         return app
 
     async def start(self) -> None:
@@ -210,6 +244,103 @@ class FakeTwilio(FakeServer):
             return web.json_response(exc.body(), status=exc.status)
         status = message.statuses[-1] if message.statuses else "queued"
         return web.json_response(self._resource(message, status))
+
+    async def _account(self, request: web.Request) -> web.Response:
+        try:
+            self._authorize(request)
+        except TwilioApiError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        return web.json_response(
+            {
+                "sid": self.account_sid,
+                "friendly_name": "Coalition",
+                "status": self.account_status,
+                "type": "Full",
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}.json",
+            }
+        )
+
+    async def _incoming_numbers(self, request: web.Request) -> web.Response:
+        try:
+            self._authorize(request)
+        except TwilioApiError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        wanted = request.query.get("PhoneNumber")
+        numbers = sorted(n for n in self.numbers if wanted is None or n == bare(wanted))
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        return web.json_response(
+            {
+                "incoming_phone_numbers": [
+                    {
+                        "sid": "PN" + secrets.token_hex(16),
+                        "account_sid": self.account_sid,
+                        "phone_number": n,
+                        "friendly_name": n,
+                        "status": "in-use",
+                    }
+                    for n in numbers
+                ],  # fmt: skip
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "page": 0,
+                "page_size": 50,
+                "uri": uri,
+                "end": len(numbers) - 1,
+                "start": 0,
+            }  # fmt: skip
+        )
+
+    def _template(self, request: web.Request) -> ContentTemplate:
+        self._authorize_content(request)
+        found = self.templates.get(request.match_info["sid"])
+        if found is None:
+            raise TwilioApiError(404, 20404, f"The requested resource {request.path} was not found")
+        return found
+
+    def _authorize_content(self, request: web.Request) -> None:
+        if request.headers.get("Authorization") != self._auth:
+            raise TwilioApiError(401, 20003, "Authenticate")
+
+    async def _content(self, request: web.Request) -> web.Response:
+        try:
+            t = self._template(request)
+        except TwilioApiError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        return web.json_response(
+            {
+                "sid": t.sid,
+                "account_sid": self.account_sid,
+                "friendly_name": t.name,
+                "language": t.language,
+                "variables": {},
+                "types": {"twilio/text": {"body": t.body}},
+                "url": f"https://content.twilio.com/v1/Content/{t.sid}",
+                "links": {
+                    "approval_fetch": f"https://content.twilio.com/v1/Content/{t.sid}/ApprovalRequests"
+                },
+            }  # fmt: skip
+        )
+
+    async def _approval(self, request: web.Request) -> web.Response:
+        try:
+            t = self._template(request)
+        except TwilioApiError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        whatsapp = {
+            "type": "whatsapp", "name": t.name, "category": t.category,
+            "content_type": "twilio/text", "status": t.status,
+            "rejection_reason": t.rejection_reason, "allow_category_change": True,
+        }  # fmt: skip
+        return web.json_response(
+            {
+                "sid": t.sid,
+                "account_sid": self.account_sid,
+                # A template never submitted for WhatsApp has no approval request.
+                "whatsapp": whatsapp if t.status != "unsubmitted" else {},
+                "url": f"https://content.twilio.com/v1/Content/{t.sid}/ApprovalRequests",
+            }
+        )
 
     def _validate(self, form: Any) -> TwilioMessage:
         to, from_ = str(form.get("To") or ""), str(form.get("From") or "")
