@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         "--json", action="store_true", help="one JSON object: topic, score, lang, answer"
     )
 
+    sub.add_parser(
+        "doctor", help="check the configuration against what it reaches, each line with its fix"
+    )
+
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations (the Procfile's release step)")
 
@@ -173,6 +177,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"[{found.kind} {found.topic or '-'} {found.score:.2f} {found.lang}]\n{found.text}")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from app.doctor import diagnose, report
+
+    text, status = report(asyncio.run(diagnose(settings)))
+    print(text)
+    return status
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -314,6 +326,7 @@ COMMANDS = {
     "chat": cmd_chat,
     "ask": cmd_ask,
     "db": cmd_db,
+    "doctor": cmd_doctor,
     "telegram": cmd_telegram,
     "catalogs": cmd_catalogs,
     "knowledge": cmd_knowledge,
