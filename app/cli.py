@@ -49,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations (the Procfile's release step)")
 
+    backup = sub.add_parser(
+        "backup", help="copy the database to FILE, safely while the service runs"
+    )
+    backup.add_argument("file", help="where to write the backup")
+    restore = sub.add_parser(
+        "restore", help="put a backup in the place DATABASE_URL names (service stopped)"
+    )
+    restore.add_argument("file", help="a file `childpact backup` wrote")
+    restore.add_argument(
+        "--replace", action="store_true", help="overwrite the database that is there"
+    )
+
     telegram = sub.add_parser("telegram", help="Telegram set-up").add_subparsers(
         dest="action", required=True
     )
@@ -200,6 +212,35 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app.backup import BackupError, backup
+
+    try:
+        done = asyncio.run(backup(settings, Path(args.file)))
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"backup written: {Path(args.file).expanduser().resolve()} ({done.size} bytes, "
+          f"{done.at:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app.backup import BackupError, restore
+
+    try:
+        where = asyncio.run(restore(settings, Path(args.file), replace=args.replace))
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"restored {args.file} into {where}; the schema is up to date")
+    return 0
+
+
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.telegram import TelegramChannel
 
@@ -326,6 +367,8 @@ COMMANDS = {
     "chat": cmd_chat,
     "ask": cmd_ask,
     "db": cmd_db,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
     "doctor": cmd_doctor,
     "telegram": cmd_telegram,
     "catalogs": cmd_catalogs,
