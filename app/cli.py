@@ -185,9 +185,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         }
         if found.kind in ("smalltalk", "safeguarding"):
             result["kind"] = found.kind
+        if found.finding:
+            result["safeguarding"] = {
+                "level": found.finding.level,
+                "kind": found.finding.kind,
+                "words": list(found.finding.words),
+            }
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(f"[{found.kind} {found.topic or '-'} {found.score:.2f} {found.lang}]\n{found.text}")
+        if found.finding:
+            print(f"[safeguarding {found.finding.level}: {found.finding.reason}]")
     return 0
 
 

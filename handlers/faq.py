@@ -9,7 +9,7 @@ from bot.i18n import Translator
 from bot.knowledge.answers import understand
 from bot.messages import Button
 from handlers.handoff import record_unanswered
-from handlers.safeguarding import safeguarding_alert
+from handlers.safeguarding import concern, safeguarding_alert
 from handlers.ui import main_menu
 
 router = Router("faq")
@@ -65,8 +65,11 @@ async def free_text(ctx: Context) -> None:
     country = ctx.contact.country or ctx.contact.country_hint
     chat = ctx.settings.safeguarding_telegram_chat_id
     found = understand(ctx.services, ctx.text, ctx.t, country, alerted=bool(chat))
-    if found.kind == "safeguarding":
-        return safeguarding_alert(ctx, found.text)
+    if found.kind == "safeguarding" and found.finding:
+        return safeguarding_alert(ctx, found.text, found.finding)
+    if found.finding:
+        # a possible disclosure: the helpline and the focal point first, then the answer
+        concern(ctx, found.finding)
     t = Translator(found.lang, ctx.t.timezone)
     if found.kind == "smalltalk":
         return ctx.reply(found.text, [[Button(t("Menu"), "menu:main")]])

@@ -50,9 +50,10 @@ async def write(ctx: Context) -> None:
         return ctx.reply(ctx.t("I can only read text for now. Please type your message."))
     if not ctx.text:
         return await talk(ctx)
-    if disclosed(ctx):
+    kind = (ctx.contact.flow_data or {}).get("kind", "secretariat")
+    if disclosed(ctx, concerns=kind != "safeguarding"):
         return
-    to_secretariat(ctx, ctx.text, (ctx.contact.flow_data or {}).get("kind", "secretariat"))
+    to_secretariat(ctx, ctx.text, kind)
     ctx.reply(
         ctx.t("Your message is with the secretariat. They will answer you here."), _choices(ctx)
     )
@@ -70,6 +71,16 @@ async def on_handoff(ctx: Context) -> None:
                 "The conversation is closed. Thank you! You can write to the secretariat again "
                 "from the menu."
             ),
+        )
+    if action == "focal":
+        # offered with a possible concern: what the member writes next reaches the focal point
+        ctx.start_flow(FLOW, kind="safeguarding")
+        return ctx.reply(
+            ctx.t(
+                "Write your message here, in any language. ChildPact's safeguarding focal point "
+                "will read it and answer you in this chat."
+            ),
+            [[Button(ctx.t("Back to the menu"), "handoff:menu")]],
         )
     if action == "reply":
         ctx.start_flow(FLOW, kind="secretariat")

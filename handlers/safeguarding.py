@@ -1,6 +1,12 @@
-"""Safeguarding in the chat: a member who discloses harm gets the helplines at once, in their
-language; the focal point is alerted, and a conversation is opened so that the secretariat's
-answer reaches the member."""
+"""Safeguarding in the chat, at two levels (see ``bot.knowledge.safeguarding``).
+
+An alert: the member gets the helplines at once, in their language; the focal point's chat is
+alerted ahead of every other message, and a conversation is opened so that the secretariat's
+answer reaches the member. A possible concern: the member gets a gentle line with the helpline
+and a button to talk to the focal point, the focal point's chat gets it marked lower priority,
+and the message is also answered as usual (FAQ answer, survey, message to the secretariat).
+Each message to the focal point says why: the kind of danger and the words behind it.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +14,46 @@ import logging
 
 from bot.channels.base import ChannelName
 from bot.conversation.router import Context, Handled
-from bot.messages import OutboundMessage
+from bot.knowledge.safeguarding import ALERT, Finding
+from bot.messages import Button, OutboundMessage
 from bot.secretariat import inbox
 from bot.secretariat.relay import relay
 from bot.storage import outbox
 
 log = logging.getLogger(__name__)
+FOCAL_POINT = "handoff:focal"  # the button that opens a conversation with the focal point
 
 
-def disclosed(ctx: Context) -> bool:
-    """In a flow that reads text of its own (a survey, a message to the secretariat): a
-    disclosure is answered with the helplines; True when it was."""
+def assess(ctx: Context, *languages: str) -> Finding | None:
+    """What the detector makes of the member's message, read in the member's locale, any
+    ``languages`` (the message's own) and English."""
     safeguarding = getattr(ctx.services, "safeguarding", None)
-    if safeguarding is None or not safeguarding.is_disclosure(ctx.text, [ctx.t.locale, "en"]):
+    if safeguarding is None or not ctx.text:
+        return None
+    return safeguarding.assess(ctx.text, [ctx.t.locale, *languages, "en"])
+
+
+def disclosed(ctx: Context, *, concerns: bool = True) -> bool:
+    """In a flow that reads text of its own (a survey, a message to the secretariat): an alert
+    is answered with the helplines, and True is returned (the flow stops there); a possible
+    concern gets its gentle line and the focal point is told (unless not ``concerns``: the
+    member is already writing to the focal point), and the flow goes on (False)."""
+    found = assess(ctx)
+    if found is None:
+        return False
+    if found.level != ALERT:
+        if concerns:
+            concern(ctx, found)
         return False
     country = ctx.contact.country or ctx.contact.country_hint
     alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
-    safeguarding_alert(ctx, safeguarding.answer(ctx.t, country, alerted=alerted))
+    safeguarding_alert(
+        ctx, ctx.services.safeguarding.answer(ctx.t, country, alerted=alerted), found
+    )
     return True
 
 
-def safeguarding_alert(ctx: Context, reply: str) -> None:
+def safeguarding_alert(ctx: Context, reply: str, found: Finding) -> None:
     """The helplines at once, in the member's language; the focal point alerted."""
     chat = ctx.settings.safeguarding_telegram_chat_id
     country = ctx.contact.country or ctx.contact.country_hint
@@ -39,29 +64,71 @@ def safeguarding_alert(ctx: Context, reply: str) -> None:
         # For the secretariat's staff, in the coalition's working language.
         alert = (
             f"Safeguarding alert: member {ctx.contact.id} on {ctx.msg.channel}, "
-            f"country {country or '?'}, language {ctx.t.locale}, wrote:\n\n{ctx.text[:3000]}"
+            f"country {country or '?'}, language {ctx.t.locale}.\n"
+            f"Why: {found.reason}\n\n{ctx.text[:3000]}"
         )
-    open_safeguarding(ctx, chat, alert)
+    open_safeguarding(ctx, chat, alert, urgent=True)
 
 
-def open_safeguarding(ctx: Context, chat: str | None, alert: str | None) -> None:
+def concern(ctx: Context, found: Finding) -> None:
+    """A possible disclosure: a gentle line with the helpline and the offer to talk to the focal
+    point; the focal point's chat told, lower priority. The caller answers the message too."""
+    t = ctx.t
+    country = ctx.contact.country or ctx.contact.country_hint
+    line = ctx.services.safeguarding.helpline(country)
+    if line.number:
+        text = t(
+            "If you are worried about a child, you can call the child helpline {name}: {number}.",
+            name=line.name or "",
+            number=line.number,
+        )
+    elif line.emergency:
+        text = t(
+            "If you are worried about a child, you can call {number}.", number=line.emergency[0]
+        )
+    else:
+        text = ""
+    offer = t(
+        "If you would like to talk about it, ChildPact's safeguarding focal point is here for "
+        "you: choose Talk to the focal point."
+    )
+    ctx.reply(f"{text}\n\n{offer}".strip(), [[Button(t("Talk to the focal point"), FOCAL_POINT)]])
+    log.info(
+        "safeguarding: possible concern from contact %s on %s", ctx.contact.id, ctx.msg.channel
+    )
+    chat = ctx.settings.safeguarding_telegram_chat_id
+    note = None
+    if chat:
+        note = (
+            f"Possible safeguarding concern (lower priority): member {ctx.contact.id} on "
+            f"{ctx.msg.channel}, country {country or '?'}, language {ctx.t.locale}. The member "
+            f"was answered as usual and offered the helpline and the focal point.\n"
+            f"Why: {found.reason}\n\n{ctx.text[:3000]}"
+        )
+    open_safeguarding(ctx, chat, note, urgent=False)
+
+
+def open_safeguarding(ctx: Context, chat: str | None, alert: str | None, *, urgent: bool) -> None:
     """A disclosure opens (or marks) a conversation, tied to the alert so that a staff reply to
-    the alert reaches the member; without an alert chat, the staff chat gets the message."""
+    the alert reaches the member; without an alert chat, the staff chat gets the message. A
+    possible concern goes to the focal point's chat behind the replies and into the member's
+    conversation as it is (a new one is an ordinary one, not urgent), so that a reply to it
+    reaches the member too; without an alert chat nobody else is told of a concern."""
     text = ctx.text
 
     async def link(done: Handled) -> None:
         if chat and alert:
-            # The alert goes ahead of every reply.
             row = outbox.enqueue(
                 done.session, outbox.Chat(ChannelName.TELEGRAM, chat), OutboundMessage(text=alert),
-                priority=outbox.CALLBACK, inbound_id=done.inbound_id,
+                # an alert goes ahead of every reply; a concern behind them
+                priority=outbox.CALLBACK if urgent else outbox.REPLY, inbound_id=done.inbound_id,
             )  # fmt: skip
             await done.session.flush()
             conversation = await inbox.open_conversation(
-                done.session, ctx.contact.id, "safeguarding"
+                done.session, ctx.contact.id, "safeguarding" if urgent else "secretariat"
             )
             await inbox.add_message(done.session, conversation, "member", text, row.id)
-        else:
+        elif urgent:
             await relay(
                 done.session, ctx.settings, ctx.contact, text, "safeguarding",
                 locale=ctx.t.locale, channel=ctx.msg.channel, inbound_id=done.inbound_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import LOCALES, Translator
+from bot.knowledge.safeguarding import ALERT, Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,24 +20,29 @@ class Answer:
     score: float
     lang: str
     text: str
+    # a possible disclosure (or the alert behind kind "safeguarding"): a concern is answered as
+    # usual and offered the helpline and the focal point as well
+    finding: Finding | None = None
 
 
 def understand(
     services: Any, text: str, t: Translator, country: str | None, *, alerted: bool
 ) -> Answer:
-    """Safeguarding first, then the knowledge, or an honest "I don't know"."""
+    """Safeguarding first, then the knowledge, or an honest "I don't know"; a possible concern
+    comes with the answer (``finding``), never instead of the care it needs."""
     match = services.matcher.match(text, t.locale)
-    if services.safeguarding.is_disclosure(text, [t.locale, match.lang, "en"]):
+    found = services.safeguarding.assess(text, [t.locale, match.lang, "en"])
+    if found is not None and found.level == ALERT:
         reply = services.safeguarding.answer(t, country, alerted=alerted)
-        return Answer("safeguarding", None, match.score, t.locale, reply)
+        return Answer("safeguarding", None, match.score, t.locale, reply, found)
     lang = match.lang if match.lang in LOCALES else t.locale
     if match.smalltalk:
         talk = services.knowledge.smalltalk[lang][match.smalltalk]
-        return Answer("smalltalk", None, match.score, lang, talk.answer)
+        return Answer("smalltalk", None, match.score, lang, talk.answer, found)
     if match.topic:
         topic = services.knowledge.topics[lang][match.topic]
-        return Answer("topic", match.topic, match.score, lang, topic.answer)
+        return Answer("topic", match.topic, match.score, lang, topic.answer, found)
     unknown = t(
         "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
     )
-    return Answer("unknown", None, match.score, t.locale, unknown)
+    return Answer("unknown", None, match.score, t.locale, unknown, found)

@@ -6,8 +6,9 @@ brought to the question matcher's spelling (no case, no accents, Latin letters f
 transliteration variants folded together), so that "bije ga", "бие го" and "biye go" meet.
 Features: TF-IDF character n-grams inside words (2 to 5 letters: typos, inflections, missing
 diacritics) and words with word pairs, each part L2-normalised. Two linear models read them: one
-says how likely the text is a disclosure (logistic regression over every labelled text, and each
-text once more inside another harmless text of its language), the other which kind of danger it
+says how likely the text is a disclosure (logistic regression over every labelled text and some of
+the questions members ask the bot, and each text once more inside another harmless text or
+question of its language), the other which kind of danger it
 tells of (a linear SVM, each kind against the others, over the disclosures labelled with a kind).
 The words shown to the focal point are those that weigh most for that kind.
 
@@ -28,6 +29,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -48,10 +50,16 @@ CHAR_NGRAMS = (2, 5)
 C_DANGER = 10.0  # little regularisation: measured best on texts kept out of training
 C_KIND = 0.5
 AUGMENT = True
+QUESTIONS_PER_LOCALE = 40  # questions to the bot learnt as harmless texts, per locale
 HARMLESS = "harmless"
 UNSPECIFIED = "unspecified"  # a disclosure whose kind nobody wrote down
 DIRECT = "direct"  # a plain disclosure: says how it is written, not what the danger is
 EXPLAIN_WORDS = 4
+MIN_WORDS = 3  # shorter texts are left to the lexicon
+SENTENCES = True
+SENTENCE_WORDS = 4  # a shorter sentence is read with the rest only
+MAX_SENTENCES = 8
+_SENTENCES = re.compile(r"(?<=[.!?;…])\s+|\n+|\s[-–—]\s")
 # Part of the cache file's name: change it with any setting above that changes the model.
 VERSION = "1"
 
@@ -101,19 +109,48 @@ def load_examples(path: Path) -> list[Example]:
 def digest(examples: Iterable[Example]) -> str:
     """Names the model: the corpus, this module's settings, and the way texts are spelt."""
     made = hashlib.sha256(
-        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {MAX_CHARS}".encode()
+        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {MAX_CHARS} "
+        f"{QUESTIONS_PER_LOCALE}".encode()
     )
     for e in examples:
         made.update(f"{e.lang}\x00{e.alert}\x00{e.kind}\x00{e.text}\x01".encode())
     return made.hexdigest()[:20]
 
 
-def embedded(examples: list[Example], seed: int = 0) -> list[Example]:
+def faq_questions() -> dict[str, list[str]]:
+    """The questions members ask the bot (the knowledge's examples), per locale."""
+    from bot.knowledge.load import load_knowledge
+
+    knowledge = load_knowledge()
+    return {
+        locale: [text for topic in topics.values() for text in (topic.title, *topic.examples)]
+        for locale, topics in knowledge.topics.items()
+    }
+
+
+def with_questions(examples: list[Example], questions: dict[str, list[str]]) -> list[Example]:
+    """The corpus and, as harmless texts, some of the questions members ask the bot: a question
+    about reporting abuse or the coalition's child-protection policy is no disclosure."""
+    chance = random.Random(1)
+    asked = [
+        Example(text, lang, False, HARMLESS)
+        for lang, texts in sorted(questions.items())
+        for text in chance.sample(texts, min(QUESTIONS_PER_LOCALE, len(texts)))
+    ]
+    return [*examples, *asked]
+
+
+def embedded(
+    examples: list[Example], questions: dict[str, list[str]] | None = None, seed: int = 0
+) -> list[Example]:
     """Each text of the corpus once more, inside another harmless text of its language (a
-    question about a report, a budget, an event): a disclosure stays one when it is not the whole
-    message, and a harmless text stays harmless. Reproducible: the same corpus, the same texts."""
+    question to the bot, about a report, a budget, an event): a disclosure stays one when it is
+    not the whole message, and a harmless text stays harmless. Reproducible: the same corpus,
+    the same texts."""
     chance = random.Random(seed)
-    harmless: dict[str, list[str]] = {}
+    harmless: dict[str, list[str]] = {
+        lang: list(texts) for lang, texts in (questions or {}).items()
+    }
     for e in examples:
         if not e.alert:
             harmless.setdefault(e.lang, []).append(e.text)
@@ -163,14 +200,23 @@ class Detector:
         self.seconds = seconds  # to train or to load
 
     @classmethod
-    def train(cls, examples: list[Example], *, augment: bool = AUGMENT) -> Detector:
+    def train(
+        cls,
+        examples: list[Example],
+        questions: dict[str, list[str]] | None = None,
+        *,
+        augment: bool = AUGMENT,
+    ) -> Detector:
+        """``questions``: what members ask the bot, per locale (see ``with_questions``)."""
         from scipy.sparse import hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.svm import LinearSVC
 
         began = time.perf_counter()
-        everything = [*examples, *embedded(examples)] if augment else examples
+        count = len(examples)
+        examples = with_questions(examples, questions or {})
+        everything = [*examples, *embedded(examples, questions)] if augment else examples
         words = [spelling(e.text).split() for e in everything]
         chars = TfidfVectorizer(analyzer=char_grams, min_df=2, sublinear_tf=True)
         terms = TfidfVectorizer(analyzer=word_grams, min_df=1, sublinear_tf=True)
@@ -203,9 +249,9 @@ class Detector:
             "kind_coef": np.asarray(kind_coef),
             "kind_intercept": np.asarray(kind_intercept),
             "kind_names": kind_names,
-            "examples": np.array([len(examples)]),
+            "examples": np.array([count]),
         }
-        return cls(arrays, len(examples), time.perf_counter() - began)
+        return cls(arrays, count, time.perf_counter() - began)
 
     @classmethod
     def load(cls, path: Path) -> Detector:
@@ -221,16 +267,24 @@ class Detector:
         partial.replace(path)
 
     @classmethod
-    def from_corpus(cls, directory: Path = CORPUS_DIR, cache: Path | None = None) -> Detector:
-        """The model of the corpus in ``directory``: from the cache, or trained and cached."""
+    def from_corpus(
+        cls,
+        directory: Path = CORPUS_DIR,
+        cache: Path | None = None,
+        questions: dict[str, list[str]] | None = None,
+    ) -> Detector:
+        """The model of the corpus in ``directory`` and of the questions members ask the bot
+        (the knowledge's, unless given): from the cache, or trained and cached."""
         examples = load_corpus(directory)
+        questions = faq_questions() if questions is None else questions
+        asked = [Example(t, lang, False, "") for lang, ts in sorted(questions.items()) for t in ts]
         folder = cache or default_cache()
-        path = folder / f"safeguarding-{digest(examples)}.npz"
+        path = folder / f"safeguarding-{digest([*examples, *asked])}.npz"
         try:
             return cls.load(path)
         except (OSError, ValueError, KeyError):
             pass
-        detector = cls.train(examples)
+        detector = cls.train(examples, questions)
         try:
             detector.save(path)
         except OSError as error:
@@ -248,8 +302,22 @@ class Detector:
         )
 
     def danger(self, text: str) -> float:
-        """The probability that ``text`` tells of a child in danger."""
-        ids, values = self._vector(spelling(text).split())
+        """The probability that ``text`` tells of a child in danger: of the whole message or of
+        one of its sentences, whichever is higher (a question to the bot or a word about a report
+        must not hide the sentence that matters)."""
+        text = text[:MAX_CHARS]
+        parts = [text]
+        if SENTENCES:
+            sentences = [p for p in _SENTENCES.split(text) if len(p.split()) >= SENTENCE_WORDS]
+            if len(sentences) > 1:
+                parts += sentences[:MAX_SENTENCES]
+        return max(self._probability(part) for part in parts)
+
+    def _probability(self, text: str) -> float:
+        words = spelling(text).split()
+        if len(words) < MIN_WORDS:
+            return 0.0  # "12", "15" (an age, or a survey's answer) say nothing by themselves
+        ids, values = self._vector(words)
         logit = float(values @ self._coef[ids]) + self._intercept
         return 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
 

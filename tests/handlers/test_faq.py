@@ -6,11 +6,16 @@ import pytest
 
 from app.service import Features
 from bot.i18n import Translator
+from bot.knowledge.answers import understand
+from bot.knowledge.safeguarding import ALERT, CONCERN, KINDS
+from handlers.safeguarding import FOCAL_POINT
 from tests.dialog import Member, texts
+from tests.handlers.test_handoff import posted_to
 from tests.handlers.test_menu import onboard
 from tests.harness import running
 
 ALERTS = "-1001234567890"
+STAFF = "-1009876543210"
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +105,58 @@ async def test_a_disclosure_gets_the_helpline_at_once_and_alerts_the_focal_point
         alerts = stack.telegram.messages_to(ALERTS)
         assert len(alerts) == 1 and disclosure[:30] in (alerts[0].text or "")
         assert member.address not in (alerts[0].text or "")  # the member's id, not their address
+        found = Features.load().safeguarding.assess(disclosure, [locale, "en"])
+        assert found and found.level == ALERT
+        assert f"Why: {KINDS[found.kind]}" in (alerts[0].text or "")  # what the focal point reads
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en", "hi, how do i join the coalition? the kids next door have been alone since friday"),
+        ("en", "how do i join the coalition? my neighbour's girl, 15, is leaving for a job abroad "
+               "with a man she met online"),
+    ],
+)  # fmt: skip
+async def test_a_possible_disclosure_is_never_answered_with_a_topic_alone(backend, locale, text):
+    """A possible concern: the helpline and the focal point offered, the question answered too,
+    the focal point's chat told with the reason; the member can then write to the focal point."""
+    features = Features.load()
+    t = Translator(locale)
+    found = features.safeguarding.assess(text, [locale, "en"])
+    assert found and found.level == CONCERN  # what this test is about
+    topic = understand(features, text, t, "RO", alerted=True).topic
+    assert topic  # and the question in it has a topic
+    async with running(
+        backend, safeguarding_telegram_chat_id=ALERTS, admin_telegram_chat_id=STAFF
+    ) as stack:
+        member = Member(stack, "telegram")
+        await onboard(member, locale, "RO")
+        answer = await member.say(text)
+        helpline = features.safeguarding.helpline("RO")
+        assert t(
+            "If you are worried about a child, you can call the child helpline {name}: {number}.",
+            name=helpline.name,
+            number=helpline.number,
+        ) in texts(answer)
+        assert FOCAL_POINT in answer[0].payloads
+        assert answer[-1].text == features.knowledge.topics[locale][topic].answer
+        notes = await posted_to(stack, ALERTS)
+        note = notes[0].text or ""
+        assert note.startswith("Possible safeguarding concern (lower priority)")
+        assert f"Why: {KINDS[found.kind]}" in note and text in note
+        assert not stack.telegram.messages_to(STAFF)
+
+        invited = await member.tap(FOCAL_POINT)
+        assert invited[-1].text == t(
+            "Write your message here, in any language. ChildPact's safeguarding focal point will "
+            "read it and answer you in this chat."
+        )
+        written = await member.say("Could you call me back this afternoon, please?")
+        relayed = await posted_to(stack, STAFF)
+        assert "call me back this afternoon" in (relayed[0].text or "")
+        assert len(stack.telegram.messages_to(ALERTS)) == 1
+        assert FOCAL_POINT not in [p for r in written for p in r.payloads]  # not offered again
 
 
 async def test_professional_talk_about_children_raises_no_alert(backend):

@@ -23,7 +23,7 @@ from bot.knowledge.safeguarding import ALERT, KINDS, Safeguarding
 # (recall of alert-or-concern per language with at least 10 disclosures, alerts on harmless,
 # concerns on harmless, direct disclosures caught)
 FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    HELDOUT.name: (0.95, 0.05, 0.14, 1.0),
+    HELDOUT.name: (0.95, 0.04, 0.13, 1.0),
     SEALED.name: None,  # set once the sealed set has been read, with the thresholds final
 }
 
@@ -83,9 +83,9 @@ def test_the_model_is_cached_by_corpus(tmp_path: Path) -> None:
     corpus.mkdir()
     examples = load_examples(CORPUS_DIR / "heldout.yaml")
     (corpus / "heldout.yaml").write_bytes((CORPUS_DIR / "heldout.yaml").read_bytes())
-    trained = Detector.from_corpus(corpus, tmp_path / "cache")
+    trained = Detector.from_corpus(corpus, tmp_path / "cache", questions={})
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
-    cached = Detector.from_corpus(corpus, tmp_path / "cache")
+    cached = Detector.from_corpus(corpus, tmp_path / "cache", questions={})
     for e in examples[:40]:
         assert math.isclose(trained.danger(e.text), cached.danger(e.text), rel_tol=1e-9)
         assert trained.kind(e.text) == cached.kind(e.text)
@@ -93,5 +93,5 @@ def test_the_model_is_cached_by_corpus(tmp_path: Path) -> None:
     (corpus / "more.yaml").write_text(
         '- {text: "the boy has not been home for two days", lang: en, alert: true}\n'
     )
-    Detector.from_corpus(corpus, tmp_path / "cache")
+    Detector.from_corpus(corpus, tmp_path / "cache", questions={})
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2

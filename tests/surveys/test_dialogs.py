@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from app.service import Features
 from bot.i18n import Translator
+from bot.knowledge.safeguarding import CONCERN
 from bot.surveys.answers import words
+from handlers.safeguarding import FOCAL_POINT
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import contact_of, onboard
 from tests.harness import running
@@ -254,8 +257,36 @@ async def test_a_disclosure_mid_survey_gets_the_helplines_and_the_survey_waits(b
         await member.tap(f"sv:t:{q['topics']}:0")
         await member.tap(f"sv:d:{q['topics']}")
         await member.tap(f"sv:a:{q['funded']}:0")
-        helped = await member.say("my neighbour hurts the boy next door")
+        helped = await member.say(
+            "my neighbour beats the boy next door every night, I hear him screaming"
+        )
         assert "116 111" in texts(helped)
         assert (await contact_of(member)).flow is None  # no next question after that
     (found,) = await stored_answers(stack.service, survey)
     assert "gap" not in found["answers"] and found["response"].status == "started"
+
+
+async def test_a_possible_concern_mid_survey_gets_the_helpline_and_the_survey_goes_on(backend):
+    text = "Mostly funding. And the kids next door have been alone since friday."
+    found = Features.load().safeguarding.assess(text, ["en", "en"])
+    assert found and found.level == CONCERN  # what this test is about
+    en = Translator("en")
+    async with running(backend) as stack:
+        survey, q = await open_survey(stack.service)
+        member = Member(stack, "telegram")
+        await onboard(member, "en")
+        await member.say("/menu")
+        await member.tap("menu:surveys")
+        await member.tap(f"survey:{survey}")
+        await member.tap(f"sv:a:{q['role']}:0")
+        await member.tap(f"sv:t:{q['topics']}:0")
+        await member.tap(f"sv:d:{q['topics']}")
+        await member.tap(f"sv:a:{q['funded']}:0")
+        helped = await member.say(text)
+        assert "116 111" in texts(helped) and FOCAL_POINT in helped[0].payloads
+        assert en("Reply with a number from {low} to {high}.", low="0", high="500") in (
+            helped[-1].text
+        )  # the next question
+        assert (await contact_of(member)).flow is not None
+    (stored,) = await stored_answers(stack.service, survey)
+    assert stored["answers"]["gap"] == text
