@@ -18,8 +18,9 @@ RUN pip install --no-deps -e . \
     && pybabel compile --domain admin --directory locales --statistics
 
 FROM python:3.11-slim
+# XDG_CACHE_HOME: the safeguarding model, trained at the first start, kept in the volume.
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    HOST=0.0.0.0 PORT=8000
+    HOST=0.0.0.0 PORT=8000 XDG_CACHE_HOME=/app/var/cache
 # pg_dump and pg_restore for `childpact backup` and `childpact restore` on PostgreSQL.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends postgresql-client \
