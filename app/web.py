@@ -18,6 +18,7 @@ from webhook.api import broadcasts as api_broadcasts
 from webhook.api import inbox as api_inbox
 from webhook.api import members as api_members
 from webhook.api import overview as api_overview
+from webhook.api import safeguarding as api_safeguarding
 from webhook.api import surveys as api_surveys
 from webhook.api import tokens as api_tokens
 from webhook.api import topics as api_topics
@@ -81,6 +82,7 @@ def create_app(
         api_topics,
         api_tokens,
         api_audit,
+        api_safeguarding,
     )
     for area in (health, telegram, whatsapp, chat, exports, *api, admin):
         app.include_router(area.router)

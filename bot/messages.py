@@ -31,6 +31,7 @@ class InboundMessage:
     lang_hint: str | None = None  # Telegram language_code
     country_hint: str | None = None  # ISO 3166 code derived from a phone number
     callback_id: str | None = None  # Telegram callback query to answer
+    sender: str | None = None  # who pressed a button in a staff chat (a Telegram user id)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
 from bot.conversation.router import Context, Handled, Router
-from bot.messages import Button, Kind
-from bot.secretariat import inbox, relay
+from bot.messages import Button, InboundMessage, Kind
+from bot.secretariat import inbox, relay, safeguarding_review
 from handlers.safeguarding import disclosed
 from handlers.ui import main_menu
 
@@ -141,5 +144,16 @@ async def _relay(done: Handled, ctx: Context, text: str, kind: str) -> None:
     )  # fmt: skip
 
 
-# The secretariat answers from their chat: a reply there goes to the member it names.
-router.staff_reply(relay.staff_message)
+async def staff_message(
+    session: AsyncSession, settings: Settings, inbound_id: int, msg: InboundMessage
+) -> None:
+    """The secretariat answers from their chat: a reply there goes to the member it names; the
+    focal point's "Not a concern" there puts an alert in the review list."""
+    if safeguarding_review.is_review_button(msg):
+        return await safeguarding_review.not_a_concern(session, settings, inbound_id, msg)
+    if msg.callback_id:
+        return  # an old button of ours: nothing to do
+    await relay.staff_message(session, settings, inbound_id, msg)
+
+
+router.staff_reply(staff_message)

@@ -16,7 +16,7 @@ from bot.channels.base import ChannelName
 from bot.conversation.router import Context, Handled
 from bot.knowledge.safeguarding import ALERT, Finding
 from bot.messages import Button, OutboundMessage
-from bot.secretariat import inbox
+from bot.secretariat import inbox, safeguarding_review
 from bot.secretariat.relay import relay
 from bot.storage import outbox
 
@@ -67,7 +67,7 @@ def safeguarding_alert(ctx: Context, reply: str, found: Finding) -> None:
             f"country {country or '?'}, language {ctx.t.locale}.\n"
             f"Why: {found.reason}\n\n{ctx.text[:3000]}"
         )
-    open_safeguarding(ctx, chat, alert, urgent=True)
+    open_safeguarding(ctx, chat, alert, found, urgent=True)
 
 
 def concern(ctx: Context, found: Finding) -> None:
@@ -105,21 +105,32 @@ def concern(ctx: Context, found: Finding) -> None:
             f"was answered as usual and offered the helpline and the focal point.\n"
             f"Why: {found.reason}\n\n{ctx.text[:3000]}"
         )
-    open_safeguarding(ctx, chat, note, urgent=False)
+    open_safeguarding(ctx, chat, note, found, urgent=False)
 
 
-def open_safeguarding(ctx: Context, chat: str | None, alert: str | None, *, urgent: bool) -> None:
+def open_safeguarding(
+    ctx: Context, chat: str | None, alert: str | None, found: Finding, *, urgent: bool
+) -> None:
     """A disclosure opens (or marks) a conversation, tied to the alert so that a staff reply to
     the alert reaches the member; without an alert chat, the staff chat gets the message. A
     possible concern goes to the focal point's chat behind the replies and into the member's
     conversation as it is (a new one is an ordinary one, not urgent), so that a reply to it
-    reaches the member too; without an alert chat nobody else is told of a concern."""
+    reaches the member too; without an alert chat nobody else is told of a concern. Each is
+    kept with its reason; in the chat it carries a "Not a concern" button for the review list."""
     text = ctx.text
 
     async def link(done: Handled) -> None:
         if chat and alert:
+            flag = await safeguarding_review.record(
+                done.session, ctx.contact.id, level=found.level, kind=found.kind,
+                words=found.words, danger=found.danger, text=text,
+            )  # fmt: skip
+            message = OutboundMessage(
+                text=f"{alert}\n\n({found.level} #{flag.id})",
+                buttons=safeguarding_review.not_a_concern_button(flag),
+            )
             row = outbox.enqueue(
-                done.session, outbox.Chat(ChannelName.TELEGRAM, chat), OutboundMessage(text=alert),
+                done.session, outbox.Chat(ChannelName.TELEGRAM, chat), message,
                 # an alert goes ahead of every reply; a concern behind them
                 priority=outbox.CALLBACK if urgent else outbox.REPLY, inbound_id=done.inbound_id,
             )  # fmt: skip

@@ -332,7 +332,13 @@ def _inbound(update: Update) -> InboundMessage:
 
 
 def _staff_reply(update: Update, found: InboundMessage, bot_id: int | None) -> None:
-    """A text in a staff chat that replies to one of our messages: an answer to a member."""
+    """A text in a staff chat that replies to one of our messages: an answer to a member; or a
+    button of ours pressed there (the focal point's "Not a concern")."""
+    if (query := update.callback_query) is not None:
+        if found.payload:
+            found.kind, found.text, found.lang_hint = Kind.STAFF, "", None
+            found.sender = str(query.from_user.id) if query.from_user else None
+        return
     message = update.message
     replied = message.reply_to_message if message is not None else None
     if message is None or replied is None or not isinstance(message.text, str):

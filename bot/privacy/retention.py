@@ -9,7 +9,14 @@ from datetime import timedelta
 from sqlalchemy import delete, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import ConversationMessage, Delivery, Inbound, UnansweredQuestion, utcnow
+from bot.storage.models import (
+    ConversationMessage,
+    Delivery,
+    Inbound,
+    SafeguardingFlag,
+    UnansweredQuestion,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 FINAL = ("sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
@@ -47,6 +54,12 @@ async def erase_old_texts(session: AsyncSession, days: int) -> dict[str, int]:
         .values(text="")
     )
     counts["conversations"] = result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        update(SafeguardingFlag)
+        .where(SafeguardingFlag.created_at < cutoff, func.length(SafeguardingFlag.text) > 0)
+        .values(text="")
+    )
+    counts["safeguarding"] = result.rowcount or 0  # type: ignore[attr-defined]
     result = await session.execute(
         delete(UnansweredQuestion).where(UnansweredQuestion.last_at < cutoff)
     )

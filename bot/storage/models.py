@@ -551,3 +551,23 @@ class Subscription(Base):
     )
     subscribed: Mapped[bool] = mapped_column(Boolean)
     chosen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class SafeguardingFlag(Base):
+    """A message the safeguarding detector raised (an alert or a possible concern) and what it
+    made of it; a focal point's "Not a concern" puts it in the review list. Nothing here ever
+    changes the detector: people read the list and decide what the training corpus needs."""
+
+    __tablename__ = "safeguarding_flags"
+    __table_args__ = (Index("ix_safeguarding_flags_dismissed", "dismissed_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Id, ForeignKey("contacts.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(16))  # alert concern
+    kind: Mapped[str] = mapped_column(String(32))  # the detector's kind of danger
+    words: Mapped[str] = mapped_column(String(300))  # the words behind it, comma-separated
+    danger: Mapped[float] = mapped_column(Float)  # the classifier's probability
+    text: Mapped[str] = mapped_column(Text)  # the member's message (erased with the others)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dismissed_by: Mapped[str | None] = mapped_column(String(200))  # an account, or a Telegram id

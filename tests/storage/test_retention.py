@@ -14,6 +14,7 @@ from bot.storage.models import (
     ConversationMessage,
     Delivery,
     Inbound,
+    SafeguardingFlag,
     UnansweredQuestion,
     utcnow,
 )
@@ -73,10 +74,15 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
                                     text="new worry", created_at=recent),
             ]
         )  # fmt: skip
+        for when, said in ((old, "old alert"), (recent, "new alert")):
+            session.add(SafeguardingFlag(contact_id=member.id, level="alert", kind="abuse",
+                                         words="", danger=0.99, text=said, created_at=when))  # fmt: skip
 
     async with db.session() as session, session.begin():
         counts = await erase_old_texts(session, days=365)
-    assert counts == {"inbound": 1, "outbox": 1, "conversations": 1, "unanswered": 1}
+    assert counts == {
+        "inbound": 1, "outbox": 1, "conversations": 1, "safeguarding": 1, "unanswered": 1
+    }  # fmt: skip
     async with db.session() as session, session.begin():
         assert await erase_old_texts(session, days=365) == dict.fromkeys(counts, 0)
 
@@ -88,6 +94,8 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
         )
         said = sorted(r.text for r in await session.scalars(select(ConversationMessage)))
         questions = [q.question for q in await session.scalars(select(UnansweredQuestion))]
+        flagged = sorted(f.text for f in await session.scalars(select(SafeguardingFlag)))
+    assert flagged == ["", "new alert"]
     assert "text" not in inbound["u0"] and inbound["u0"]["kind"] == "text"
     assert inbound["u1"]["text"] == "secret 1"
     assert outbox == [
