@@ -42,6 +42,7 @@ LANGID_CONFIDENCE = 0.9
 LANGID_CHARS = 200  # enough to tell a language
 SMALLTALK = "~"  # label prefix of small-talk entries
 TALK_RATIO = 0.9  # a topic wins over closer small talk when it scores at least this share of it
+OUTSIDE_NEAREST = 0.6  # the nearest example's weight for out-of-scope (which has no centre)
 OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
 
 _NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
@@ -174,6 +175,7 @@ class Matcher:
         self._starts = np.array([labels.index(name) for name in self._names])
         kinds = [name[:1] for name in self._names]
         self._talks = np.array([i for i, kind in enumerate(kinds) if kind == SMALLTALK])
+        self._outside = np.array([i for i, kind in enumerate(kinds) if kind == OUTSIDE], int)
         self._topics = np.array(
             [i for i, kind in enumerate(kinds) if kind not in (SMALLTALK, OUTSIDE)]
         )
@@ -203,6 +205,7 @@ class Matcher:
         self._lengths = np.diff(self._indptr)
         self._count = len(rows)
         self._languages = _identifier()
+        self.threshold = THRESHOLD
 
     def _vector(self, chars: Counter[str], terms: Counter[str], unknown: float) -> _Vector:
         char_ids, char_values = self._chars.vector(chars, CHAR_WEIGHT, unknown)
@@ -223,15 +226,21 @@ class Matcher:
             minlength=self._count + len(self._names),
         )
         nearest = np.maximum.reduceat(similarity[: self._count], self._starts)
-        return NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
+        scores = NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
+        # out of scope has no centre: its examples are about everything else, so the nearest one
+        # is what counts
+        scores[self._outside] += (OUTSIDE_NEAREST - NEAREST) * (
+            nearest[self._outside] - similarity[self._count :][self._outside]
+        )
+        return scores
 
     def match(self, text: str, member_locale: str) -> Match:
         text = text[:MAX_CHARS]
         lang = self.language(text, member_locale)
         (score, topic), (talk_score, talk) = self.best(text)
-        if score >= THRESHOLD:
+        if score >= self.threshold:
             return Match(topic, None, score, lang)
-        if talk_score >= THRESHOLD:
+        if talk_score >= self.threshold:
             return Match(None, talk, talk_score, lang)
         return Match(None, None, max(score, talk_score), lang)
 

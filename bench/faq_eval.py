@@ -1,0 +1,109 @@
+"""Question recognition on the evaluation sets written apart from the knowledge: figures only,
+never a question.
+
+python -m bench.faq_eval              # tests/faq/eval_heldout.yaml, per language
+python -m bench.faq_eval --sealed     # and tests/faq/eval_sealed.yaml (run it rarely)
+python -m bench.faq_eval --grid       # the held-out totals for other thresholds (how the
+                                      # threshold was chosen)
+python -m bench.faq_eval --files a.yaml b.yaml   # any files of the same format
+
+The sets (``- {q, lang, topic}``, topic null when the knowledge cannot answer) were written by
+people who never saw the knowledge examples nor the matcher, the way members write on phones.
+Each question is asked with the member's language set to the question's language. Prints per
+language: in-scope questions and the share given the right topic, out-of-scope questions and the
+share given a topic anyway. A question spelt as a knowledge example is (once normalised) does
+not count (bench_faq.unseen).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.bench_faq import Tally, evaluate, load_questions, unseen
+from bench.common import ROOT, table
+from bot.i18n import LOCALES
+from bot.knowledge.load import load_knowledge
+from bot.knowledge.matcher import Matcher
+
+HELDOUT = ROOT / "tests" / "faq" / "eval_heldout.yaml"  # thresholds are chosen on its figures
+SEALED = ROOT / "tests" / "faq" / "eval_sealed.yaml"  # never tuned on
+GRID = (0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.22, 0.25)
+
+
+def figures(tallies: dict[str, Tally]) -> str:
+    """Per language and in all: counts and shares, no question."""
+    rows = []
+    for locale in (*LOCALES, "all"):
+        tally = tallies[locale]
+        rows.append(
+            (
+                locale,
+                f"{tally.right}/{tally.asked}",
+                f"{100 * tally.accuracy:.1f} %",
+                f"{tally.guessed}/{tally.outside}",
+                f"{100 * tally.false_topics:.1f} %",
+            )
+        )
+    return table(("lang", "in scope", "right topic", "out of scope", "given a topic"), rows)
+
+
+def report(matcher: Matcher, path: Path) -> dict[str, Tally]:
+    questions = load_questions(path)
+    counted = unseen(matcher.knowledge, questions)
+    tallies = evaluate(matcher, counted)
+    for tally in tallies.values():
+        tally.mistakes.clear()  # never printed
+    print(f"\n{path.relative_to(ROOT)}: {len(counted)} of {len(questions)} questions counted")
+    print(figures(tallies))
+    lowest = min(
+        ((tallies[locale].accuracy, locale) for locale in LOCALES if tallies[locale].asked >= 20),
+        default=None,
+    )
+    if lowest:
+        print(f"lowest language with >= 20 questions: {lowest[1]} {100 * lowest[0]:.1f} %")
+    return tallies
+
+
+def grid(matcher: Matcher, path: Path) -> None:
+    """Totals and the lowest language for each threshold: the figures a threshold is chosen by."""
+    counted = unseen(matcher.knowledge, load_questions(path))
+    rows = []
+    for threshold in GRID:
+        matcher.threshold = threshold
+        tallies = evaluate(matcher, counted)
+        total = tallies["all"]
+        lowest = min(
+            (tallies[locale].accuracy for locale in LOCALES if tallies[locale].asked >= 20),
+            default=float("nan"),
+        )
+        rows.append(
+            (
+                f"{threshold:.2f}",
+                f"{100 * total.accuracy:.1f} %",
+                f"{100 * lowest:.1f} %",
+                f"{100 * total.false_topics:.1f} %",
+            )
+        )
+    print(f"\n{path.relative_to(ROOT)}, by threshold:")
+    print(table(("threshold", "right topic", "lowest language", "given a topic"), rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sealed", action="store_true", help="also the sealed set (rarely)")
+    parser.add_argument("--grid", action="store_true", help="held-out totals by threshold")
+    parser.add_argument("--files", nargs="*", type=Path, help="other files of the same format")
+    options = parser.parse_args()
+    matcher = Matcher(load_knowledge())
+    paths = [path.resolve() for path in options.files or []] or [HELDOUT]
+    for path in paths:
+        report(matcher, path)
+    if options.grid:
+        grid(matcher, paths[0])
+    if options.sealed:
+        report(matcher, SEALED)
+
+
+if __name__ == "__main__":
+    main()
