@@ -77,12 +77,14 @@ async def free_text(ctx: Context) -> None:
         return send_topic(ctx, found.topic, t)
     log.info("faq: no answer (score %.2f) for contact %s", found.score, ctx.contact.id)
     record_unanswered(ctx)
+    topics = ctx.services.knowledge.topics[ctx.t.locale]
+    near = [[Button(topics[i].title, f"topic:{i}")] for i in found.near if i in topics]
     ctx.reply(
         found.text,
         [
-            [Button(ctx.t("About ChildPact"), "about:0")],
+            *near,
             [Button(ctx.t("Talk to the secretariat"), "ask:secretariat")],
-            [Button(ctx.t("Menu"), "menu:main")],
+            [Button(ctx.t("About ChildPact"), "about:0"), Button(ctx.t("Menu"), "menu:main")],
         ],
     )
 

@@ -23,6 +23,7 @@ class Answer:
     # a possible disclosure (or the alert behind kind "safeguarding"): a concern is answered as
     # usual and offered the helpline and the focal point as well
     finding: Finding | None = None
+    near: tuple[str, ...] = ()  # "unknown": the closest topics, to offer as buttons
 
 
 def understand(
@@ -42,7 +43,16 @@ def understand(
     if match.topic:
         topic = services.knowledge.topics[lang][match.topic]
         return Answer("topic", match.topic, match.score, lang, topic.answer, found)
-    unknown = t(
-        "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
-    )
-    return Answer("unknown", None, match.score, t.locale, unknown, found)
+    if match.near:
+        unknown = t(
+            "I am not sure I understood. I answer questions about ChildPact: who we are, our "
+            "members, our work and how to take part, and about this chat. Perhaps you meant one "
+            "of these topics; if not, the secretariat can answer you."
+        )
+    else:
+        unknown = t(
+            "I am not sure I can answer that. I answer questions about ChildPact: who we are, "
+            "our members, our work and how to take part, and about this chat. You can look "
+            "through the topics, or ask the secretariat."
+        )
+    return Answer("unknown", None, match.score, t.locale, unknown, found, match.near)

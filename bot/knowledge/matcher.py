@@ -42,6 +42,8 @@ LANGID_CONFIDENCE = 0.9
 LANGID_CHARS = 200  # enough to tell a language
 SMALLTALK = "~"  # label prefix of small-talk entries
 TALK_RATIO = 0.9  # a topic wins over closer small talk when it scores at least this share of it
+NEAR_MISS = 0.10  # an abstention offers the topics that scored at least this (at most NEAR_TOPICS)
+NEAR_TOPICS = 3
 OUTSIDE_NEAREST = 0.6  # the nearest example's weight for out-of-scope (which has no centre)
 OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
 
@@ -86,6 +88,7 @@ class Match:
     smalltalk: str | None
     score: float
     lang: str  # the language to answer in
+    near: tuple[str, ...] = ()  # when it abstains: the closest topics, to offer as buttons
 
 
 def normalize(text: str) -> str:
@@ -237,27 +240,33 @@ class Matcher:
     def match(self, text: str, member_locale: str) -> Match:
         text = text[:MAX_CHARS]
         lang = self.language(text, member_locale)
-        (score, topic), (talk_score, talk) = self.best(text)
+        (score, topic), (talk_score, talk), near = self.best(text)
         if score >= self.threshold:
             return Match(topic, None, score, lang)
         if talk_score >= self.threshold:
             return Match(None, talk, talk_score, lang)
-        return Match(None, None, max(score, talk_score), lang)
+        return Match(None, None, max(score, talk_score), lang, near)
 
-    def best(self, text: str) -> tuple[tuple[float, str], tuple[float, str]]:
+    def best(self, text: str) -> tuple[tuple[float, str], tuple[float, str], tuple[str, ...]]:
         """The best topic and the best small talk, over the whole text and each of its clauses
-        (a greeting or thanks glued to a question must not hide it)."""
+        (a greeting or thanks glued to a question must not hide it), and the near misses: the
+        closest topics of any reading, for an abstention to offer."""
         candidates = [text]
         if len(text) <= CLAUSE_CHARS:  # a long message is read as a whole
             clauses = [clause for clause in _CLAUSES.split(text) if _WORD.search(clause)]
             candidates += clauses[:MAX_CLAUSES] if len(clauses) > 1 else []
         topic, talk = (0.0, ""), (0.0, "")
+        closest: dict[str, float] = {}
         for candidate in candidates:
             scores = self.scores(candidate)
             if scores is None:
                 continue
             if self._names[int(np.argmax(scores))] == OUTSIDE:
                 continue  # closest to what the bot does not answer: this reading proposes nothing
+            for i in self._topics[np.argsort(scores[self._topics])[-NEAR_TOPICS:]]:
+                if scores[i] >= NEAR_MISS:
+                    name = self._names[int(i)]
+                    closest[name] = max(closest.get(name, 0.0), float(scores[i]))
             # a topic nearly as close as small talk still counts: "a person, not a bot" is a
             # question for the secretariat that mentions the bot
             best_talk = int(self._talks[np.argmax(scores[self._talks])])
@@ -265,7 +274,8 @@ class Matcher:
             best = int(self._topics[np.argmax(scores[self._topics])])
             if scores[best] >= TALK_RATIO * scores[best_talk]:
                 topic = max(topic, (float(scores[best]), self._names[best]))
-        return topic, talk
+        near = sorted(closest, key=closest.__getitem__, reverse=True)[:NEAR_TOPICS]
+        return topic, talk, tuple(near)
 
     def language(self, text: str, member_locale: str) -> str:
         """The question's language when it is clear, else the member's."""

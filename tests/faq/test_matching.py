@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bench.bench_faq import HELDOUT, SEALED, evaluate, load_questions, unseen
+from bench.faq_eval import HELDOUT as EVAL_HELDOUT
 from bot.i18n import LOCALES
 from bot.knowledge import load as knowledge_module
 from bot.knowledge.load import load_knowledge
@@ -88,6 +89,58 @@ def test_sealed_questions_overall(matcher: Matcher) -> None:
     total = evaluate(matcher, unseen(matcher.knowledge, questions))["all"]
     assert total.accuracy >= 0.90, f"{100 * total.accuracy:.1f} %"
     assert total.false_topics <= 0.10, f"{100 * total.false_topics:.1f} %"
+
+
+# ---------------------------------------------------------------- the sets written apart (issue 14)
+# tests/faq/eval_heldout.yaml was written by people who never saw the knowledge nor the matcher, a
+# third of it out of scope; its figures (never its questions) chose OUTSIDE_NEAREST. Floors a
+# little below what is reached (docs/architecture.md); tests/faq/eval_sealed.yaml has no floor
+# here: it is run by `python -m bench.faq_eval --sealed`, rarely.
+
+
+@pytest.fixture(scope="module")
+def eval_tallies(matcher: Matcher):  # type: ignore[no-untyped-def]
+    tallies = evaluate(matcher, unseen(matcher.knowledge, load_questions(EVAL_HELDOUT)))
+    for tally in tallies.values():
+        tally.mistakes.clear()  # figures only: its questions are never shown
+    return tallies
+
+
+def test_questions_written_apart_get_the_right_topic(eval_tallies) -> None:  # type: ignore[no-untyped-def]
+    total = eval_tallies["all"]
+    assert total.asked >= 300
+    assert total.accuracy >= 0.90, f"{100 * total.accuracy:.1f} %"
+    lowest = min(eval_tallies[locale].accuracy for locale in LOCALES)
+    assert lowest >= 0.75, f"{100 * lowest:.1f} %"
+
+
+def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) -> None:  # type: ignore[no-untyped-def]
+    total = eval_tallies["all"]
+    assert total.outside >= 150
+    assert total.false_topics <= 0.32, f"{100 * total.false_topics:.1f} %"
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("does unicef have any open calls for ngos this month", "en"),  # another organisation
+        ("what documents do i need for guardianship of my grandson", "en"),  # a national procedure
+        ("please translate this paragraph into romanian", "en"),
+        ("tell me a joke please", "en"),
+        ("как через суд оформить опекунство", "ru"),
+        ("cum adoptam un copil, ce acte trebuie", "ro"),
+    ],
+)
+def test_outside_the_knowledge_the_bot_abstains(matcher: Matcher, text: str, locale: str) -> None:
+    assert matcher.match(text, locale).topic is None
+
+
+def test_an_abstention_offers_the_closest_topics_only_when_some_are_close(matcher: Matcher) -> None:
+    near = matcher.match("where can i read your annual report", "en")
+    assert near.topic is None and 1 <= len(near.near) <= 3
+    assert set(near.near) <= set(matcher.knowledge.topic_ids)
+    assert matcher.match("what's the weather in tbilisi tomorrow", "en").near == ()
+    assert matcher.match("when was childpact founded", "en").near == ()  # answered: none needed
 
 
 # ---------------------------------------------------------------- how members write

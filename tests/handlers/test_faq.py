@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from app.service import Features
 from bot.i18n import Translator
 from bot.knowledge.answers import understand
 from bot.knowledge.safeguarding import ALERT, CONCERN, KINDS
+from bot.storage.models import UnansweredQuestion
 from handlers.safeguarding import FOCAL_POINT
 from tests.dialog import Member, texts
 from tests.handlers.test_handoff import posted_to
@@ -68,9 +70,31 @@ async def test_the_bot_says_when_it_does_not_know(backend):
         answer = await member.say("какво ще е времето утре в София")
         bg = Translator("bg")
         assert answer[-1].text == bg(
-            "I am not sure I can answer that. You can look through the topics, or ask the secretariat."
+            "I am not sure I can answer that. I answer questions about ChildPact: who we are, "
+            "our members, our work and how to take part, and about this chat. You can look "
+            "through the topics, or ask the secretariat."
         )
         assert "ask:secretariat" in answer[-1].payloads
+        assert not [p for p in answer[-1].payloads if p.startswith("topic:")]  # nothing near
+
+
+async def test_a_near_miss_offers_the_closest_topics_and_the_secretariat(backend, knowledge):
+    async with running(backend) as stack:
+        member = Member(stack, "telegram")
+        await onboard(member, "en")
+        answer = await member.say("where can i read your annual report")
+        assert answer[-1].text == Translator("en")(
+            "I am not sure I understood. I answer questions about ChildPact: who we are, our "
+            "members, our work and how to take part, and about this chat. Perhaps you meant one "
+            "of these topics; if not, the secretariat can answer you."
+        )
+        offered = [p.partition(":")[2] for p in answer[-1].payloads if p.startswith("topic:")]
+        assert 1 <= len(offered) <= 3 and "ask:secretariat" in answer[-1].payloads
+        async with stack.service.db.session() as session:
+            [logged] = list(await session.scalars(select(UnansweredQuestion)))
+        assert logged.question == "where can i read your annual report"
+        shown = await member.tap(f"topic:{offered[0]}")
+        assert shown[-1].text == knowledge.topics["en"][offered[0]].answer
 
 
 async def test_small_talk_gets_a_short_friendly_answer(backend, knowledge):
