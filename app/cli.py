@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import uuid
+from pathlib import Path
 
 from app import cli_broadcast
 from bot.config import ConfigError, Settings, get_settings
@@ -72,6 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     catalogs.add_parser("check", help="fail when a catalog misses, fuzzes or breaks an entry")
     catalogs.add_parser("extract", help="refresh the template and every catalog from the code")
+    export = catalogs.add_parser(
+        "export", help="one locale's member texts as a CSV file for a reviewer's spreadsheet"
+    )
+    export.add_argument("locale")
+    export.add_argument("file")
+    export.add_argument("--locales", type=Path, help="the locales folder (default: the project's)")
+    import_ = catalogs.add_parser(
+        "import", help="take a reviewed CSV back, refusing it with reasons by row"
+    )
+    import_.add_argument("file")
+    import_.add_argument("--locales", type=Path, help="the locales folder (default: the project's)")
 
     knowledge = sub.add_parser("knowledge", help="the knowledge base").add_subparsers(
         dest="action", required=True
@@ -279,6 +291,8 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import catalogs
 
+    if args.action in ("export", "import"):
+        return _review_sheet(args)
     if args.action == "extract":
         catalogs.extract_all()
         print("catalogs updated; translate the new entries, then run `childpact catalogs check`")
@@ -290,6 +304,28 @@ def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(problems)} problems in the catalogs", file=sys.stderr)
         return 1
     print("catalogs complete in every locale, the members' and the dashboard's")
+    return 0
+
+
+def _review_sheet(args: argparse.Namespace) -> int:
+    from bot.i18n import LOCALES_DIR, sheet
+
+    directory = args.locales or LOCALES_DIR
+    if args.action == "export":
+        try:
+            rows = sheet.export(args.locale, Path(args.file), directory)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"{rows} texts written to {args.file}")
+        return 0
+    problems = sheet.import_(Path(args.file), directory)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"nothing imported: {len(problems)} rows to correct", file=sys.stderr)
+        return 1
+    print(f"imported {args.file}; run `make catalogs`")
     return 0
 
 

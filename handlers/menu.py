@@ -166,7 +166,7 @@ def settings(ctx: Context) -> None:
             "Organisation: {organisation}\nNews: {news}",
             language=LANGUAGE_NAMES[ctx.t.locale],
             country=country_label(ctx, contact.country),
-            organisation=contact.organisation or _("not given"),
+            organisation=contact.organisation or _.pgettext("organisation", "not given"),
             news=news,
         )
         + "\n"

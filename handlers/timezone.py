@@ -14,7 +14,11 @@ router = Router("timezone")
 def zone_label(ctx: Context) -> str:
     """The member's zone as the settings show it, or "not given"."""
     zone = timezones.zone_of(ctx.contact)
-    return timezones.label(zone.key, ctx.t.locale) if zone else ctx.t("not given")
+    return (
+        timezones.label(zone.key, ctx.t.locale)
+        if zone
+        else ctx.t.pgettext("time zone", "not given")
+    )
 
 
 @router.button("set:timezone")
@@ -28,7 +32,7 @@ async def picker(ctx: Context) -> None:
     rows.append([Button(_("Another time zone"), "tz:other")])
     rows.append([Button(_("Back to the menu"), "menu:main")])
     ctx.reply(
-        _("News never reaches you at night where you are. Which time zone are you in?")
+        _("We do not send news at night in your time zone. Which time zone are you in?")
         + "\n"
         + _("Currently: {zone}", zone=zone_label(ctx)),
         rows,
@@ -41,7 +45,7 @@ def offsets(ctx: Context) -> None:
         for h in timezones.OFFSETS
     ]
     rows.append([Button(ctx.t("Back to the menu"), "menu:main")])
-    ctx.reply(ctx.t("Which of these is the time where you are now?"), rows)
+    ctx.reply(ctx.t("What time is it where you are? Please choose one."), rows)
 
 
 @router.button("tz")

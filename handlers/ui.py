@@ -58,7 +58,7 @@ def country_picker(ctx: Context) -> None:
 
 def country_label(ctx: Context, code: str | None) -> str:
     if not code:
-        return ctx.t("not given")
+        return ctx.t.pgettext("country", "not given")
     return ctx.t("Another country") if code == OTHER else ctx.t.country_name(code)
 
 

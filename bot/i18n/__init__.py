@@ -131,8 +131,11 @@ class Translator:
         text = self._t.ungettext(singular, plural, n)
         return text.format(n=self.number(n), **values)
 
-    def pgettext(self, context: str, message: str) -> str:
-        return self._t.upgettext(context, message)
+    def pgettext(self, context: str, message: str, **values: object) -> str:
+        """One English text that needs different words by where it stands (``msgctxt``): "not
+        given" for a language, a country, an organisation or a time zone agrees with each."""
+        text = self._t.upgettext(context, message)
+        return text.format(**values) if values else text
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.babel_locale)

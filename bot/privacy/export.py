@@ -221,10 +221,10 @@ def readable(sections: list[Section], t: Translator, limit: int = 1500) -> str:
     found = {s.name: s.rows for s in sections}
     lines = [t("Here is what ChildPact keeps about you:")]
     for row in found.get("profile", []):
-        language = LANGUAGE_NAMES.get(row["language"] or "", t("not given"))
+        language = LANGUAGE_NAMES.get(row["language"] or "", t.pgettext("language", "not given"))
         code = row["country"]
         country = (
-            t("not given")
+            t.pgettext("country", "not given")
             if not code
             else t("Another country")
             if code == OTHER
@@ -237,7 +237,7 @@ def readable(sections: list[Section], t: Translator, limit: int = 1500) -> str:
                 channel=row["channel"],
                 language=language,
                 country=country,
-                organisation=row["organisation"] or t("not given"),
+                organisation=row["organisation"] or t.pgettext("organisation", "not given"),
             )
         )
     answers = {"given": t("agreed"), "declined": t("declined"), "withdrawn": t("withdrew")}
@@ -265,7 +265,7 @@ def readable(sections: list[Section], t: Translator, limit: int = 1500) -> str:
     for row in found.get("survey_answers", []):
         lines.append(t("Survey: {title}", title=row["survey"]))
         lines += [f"– {a['question']}: {a['answer'] or '–'}" for a in row["answers"]]
-    closing = t("The file has everything in full.")
+    closing = t("The file has all your data.")
     text = "\n\n".join(lines[:1]) + "\n\n" + "\n".join(lines[1:])
     if len(text) + len(closing) + 2 > limit:
         text = text[: limit - len(closing) - 4].rstrip() + " …"

@@ -32,7 +32,7 @@ async def test_a_member_sets_their_own_time_zone_and_goes_back_to_their_countrys
         assert picker[-1].payloads == [f"tz:{zone}", "tz:other", "menu:main"]
         assert picker[-1].options[0].startswith(city)
         assert (
-            t("News never reaches you at night where you are. Which time zone are you in?")
+            t("We do not send news at night in your time zone. Which time zone are you in?")
             in picker[-1].text
         )
 

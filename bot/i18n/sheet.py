@@ -1,0 +1,120 @@
+"""A reviewer's spreadsheet: one locale's member texts as CSV (English, current text, context,
+character limit), and the reviewed file taken back with the same checks as the test suite.
+``childpact catalogs export LOCALE FILE`` and ``childpact catalogs import FILE``."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.pofile import write_po
+
+from bot.i18n import LOCALES, LOCALES_DIR
+from bot.i18n.catalogs import MEMBERS, load, po_path
+from bot.i18n.scripts import serbian_latin
+from bot.i18n.style import BUTTON_LIMIT, BUTTONS, MESSAGE_LIMIT, TYPED_CONTEXTS, check_text
+
+COLUMNS = ("locale", "key", "context", "form", "english", "text", "limit")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # the spreadsheet's row number, the header being row 1
+    key: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.what} ({self.key[:50]!r})"
+
+
+def _key(msgid) -> str:
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
+def export(locale: str, path: Path, directory: Path = LOCALES_DIR) -> int:
+    """Write one locale's member texts to ``path`` as CSV; returns the number of rows."""
+    if locale not in LOCALES or locale == "en":
+        raise ValueError(f"no reviewable locale {locale!r}")
+    catalog = load(MEMBERS, locale, directory)
+    rows = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for message in catalog:
+            if not message.id or message.context in TYPED_CONTEXTS:
+                continue
+            strings = (
+                message.string if isinstance(message.string, tuple | list) else (message.string,)
+            )
+            for form, text in enumerate(strings):
+                english = message.id if isinstance(message.id, str) else message.id[min(form, 1)]
+                limit = BUTTON_LIMIT if _key(message.id) in BUTTONS else MESSAGE_LIMIT
+                form_label = str(form) if isinstance(message.id, tuple | list) else ""
+                writer.writerow((locale, _key(message.id), message.context or "", form_label,
+                                 english, text, limit))  # fmt: skip
+                rows += 1
+    return rows
+
+
+def import_(path: Path, directory: Path = LOCALES_DIR) -> list[RowProblem]:
+    """Take a reviewed CSV back into its catalog. Nothing is written unless every row passes
+    the checks; the problems are returned by row."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            return [RowProblem(1, "", f"columns missing: {', '.join(sorted(missing))}")]
+        rows = list(reader)
+    locales = {row["locale"] for row in rows}
+    if len(locales) != 1 or not locales <= set(LOCALES) - {"en"}:
+        return [RowProblem(2, "", f"one locale per file, a known one: found {sorted(locales)}")]
+    locale = locales.pop()
+    catalog = load(MEMBERS, locale, directory)
+    problems: list[RowProblem] = []
+    for number, row in enumerate(rows, start=2):
+        context = row["context"] or None
+        message = catalog.get(row["key"], context=context)
+        if message is None or context in TYPED_CONTEXTS:
+            problems.append(RowProblem(number, row["key"], "no such text in the catalog"))
+            continue
+        text = row["text"]
+        plural = isinstance(message.id, tuple | list)
+        english = message.id if not plural else message.id[0 if row["form"] == "0" else 1]
+        if not text.strip():
+            problems.append(RowProblem(number, row["key"], "empty text"))
+            continue
+        limit = BUTTON_LIMIT if row["key"] in BUTTONS else MESSAGE_LIMIT
+        if len(text) > limit:
+            problems.append(RowProblem(number, row["key"], f"longer than {limit} characters"))
+        problems += [RowProblem(number, row["key"], what)
+                     for what in check_text(locale, text, english) if not what.startswith("longer")]  # fmt: skip
+        if plural:
+            strings = list(message.string)
+            form = int(row["form"] or 0)
+            if not 0 <= form < len(strings):
+                problems.append(RowProblem(number, row["key"], f"no plural form {form}"))
+                continue
+            strings[form] = text
+            message.string = tuple(strings)
+        else:
+            message.string = text
+    if problems:
+        return problems
+    _write(catalog, locale, directory)
+    if locale == "sr":  # Serbian Latin follows Serbian Cyrillic letter for letter
+        latin = load(MEMBERS, "sr_Latn", directory)
+        for message in catalog:
+            if message.id and message.context not in TYPED_CONTEXTS:
+                other = latin.get(message.id, context=message.context)
+                if other is not None:
+                    strings = message.string
+                    other.string = (tuple(serbian_latin(s) for s in strings)
+                                    if isinstance(strings, tuple | list) else serbian_latin(strings))  # fmt: skip
+        _write(latin, "sr_Latn", directory)
+    return []
+
+
+def _write(catalog, locale: str, directory: Path) -> None:
+    with po_path(MEMBERS, locale, directory).open("wb") as fh:
+        write_po(fh, catalog, sort_output=True, no_location=True, width=100)

@@ -1,0 +1,224 @@
+"""The translations' house style as checks: placeholders and markup kept, one script per
+locale, Romanian comma-below letters, the polite pronoun as each style sheet writes it, button
+labels quoted the way the buttons say them, and no text over a platform's limit.
+``docs/translations/`` describes the style per language; tests/i18n/test_style.py keeps it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from babel.messages.catalog import Catalog
+
+from bot.i18n import LOCALES, LOCALES_DIR
+from bot.i18n.catalogs import MEMBERS, load
+from bot.i18n.scripts import CYRILLIC, serbian_latin, words_outside
+
+# Message limits: WhatsApp's body is the shortest (Telegram takes 4096); a button label or a
+# topic title longer than this is cut off on a phone's Telegram keyboard.
+MESSAGE_LIMIT = 1600
+BUTTON_LIMIT = 33
+# Command words and answers members type are lists of spellings, Latin ones included on purpose.
+TYPED_CONTEXTS = frozenset({"command", "answer", "survey"})
+
+BUTTONS = (
+    "Another country", "Another time zone", "Answer the survey", "Back", "Back to the menu",
+    "Change country", "Change language", "Change organisation", "Chat with ChildPact", "Close",
+    "Close the conversation", "Continue later", "Continue the survey", "Delete me", "Done",
+    "Link another chat", "Menu", "More topics", "My data", "No", "No, keep it",
+    "No, keep them linked", "No, thanks", "Other topics", "Preferred channel", "Reply",
+    "Resume the news", "Send", "Settings", "Skip", "Start a new conversation", "Stop the news",
+    "Surveys", "Talk to the secretariat", "Tell me more", "Time zone", "Topics",
+    "Unlink this chat", "Yes", "Yes, I agree", "Yes, delete everything", "Yes, unlink",
+)  # fmt: skip
+# Catalog texts that name a button: the translation names it as the button says it.
+QUOTING = {
+    "Which organisation do you work for? Type its name, or choose Skip.": "Skip",
+    "Please also tell ChildPact's secretariat: choose Talk to the secretariat in the menu.":
+        "Talk to the secretariat",
+    "Tap your choices, then “Done”.": "Done",
+}  # fmt: skip
+
+# Names and words that stay in Latin letters inside Serbian Cyrillic text.
+LATIN_NAMES = frozenset(
+    "ChildPact Telegram WhatsApp JSON BSEC Messenger World Vision International Child "
+    "Protection Index Safeguarding Policy Together for Children Stronger Coalitions in the "
+    "Wider Black Sea Area Eurochild NGO Forum UNICEF".split()
+)
+# Locales whose quotations open low: „…“ (bg, sr, bs, sq) or „…” (ro).
+LOW_HIGH_QUOTES = frozenset({"ro", "bg", "sr", "sr_Latn", "bs", "sq"})
+_SENTENCE_INSIDE = r"(?<=[^.!?:\n—] )"
+# The polite pronoun: (pattern of a wrong form, what the style sheet says).
+PRONOUN: dict[str, tuple[str, str]] = {
+    "bg": (r"(?<![А-Яа-я])(вие|ви|вас|ваш|ваша|ваше|ваши|вашия|вашият|вашата|вашето|вашите)"
+           r"(?![А-Яа-я])", "Вие, Ви, Вас, Ваш… with a capital"),
+    "sr": (r"(?<![А-Яа-яЂ-џ])(ви|вам|вас|вама|ваш|ваша|ваше|ваши|вашег|вашем|вашу|вашим|вашој|"
+           r"ваших|вашима)(?![А-Яа-яЂ-џ])", "Ви, Вам, Вас, Ваш… with a capital"),
+    "sr_Latn": (r"(?<![A-Za-zčćžšđČĆŽŠĐ])(vi|vam|vas|vama|vaš|vaša|vaše|vaši|vašeg|vašem|vašu|"
+                r"vašim|vašoj|vaših|vašima)(?![A-Za-zčćžšđ])", "Vi, Vam, Vas, Vaš… with a capital"),
+    "bs": (r"(?<![A-Za-zčćžšđČĆŽŠĐ])(vi|vam|vas|vama|vaš|vaša|vaše|vaši|vašeg|vašem|vašu|"
+           r"vašim|vašoj|vaših|vašima)(?![A-Za-zčćžšđ])", "Vi, Vam, Vas, Vaš… with a capital"),
+    "hy": (r"(?<![ա-ֆ])(ձեր|ձեզ|ձերը|ձեզնից)(?![ա-ֆ])", "Դուք, Ձեր, Ձեզ with a capital"),
+    "sq": (_SENTENCE_INSIDE + r"(Ju|Juaj|Tuaj|Tuaja|Juve|Tuajat)(?![a-zëç])|t'Ju(?![a-zëç])",
+           "ju, juaj, tuaj in lower case inside a sentence"),
+    "az": (_SENTENCE_INSIDE + r"(Siz|Sizə|Sizin|Sizi|Sizdən)(?![a-zəğıöşüç])",
+           "siz, sizə, sizin in lower case inside a sentence"),
+    "ru": (_SENTENCE_INSIDE + r"(Вы|Вам|Вас|Ваш|Ваша|Ваше|Ваши|Вашего|Вашей|Ваших)(?![а-я])",
+           "вы, вам, ваш in lower case inside a sentence"),
+    "uk": (_SENTENCE_INSIDE + r"(Ви|Вам|Вас|Ваш|Ваша|Ваше|Ваші|Вашого|Вашої|Ваших)(?![а-яіїє])",
+           "ви, вам, ваш in lower case inside a sentence"),
+    "ro": (_SENTENCE_INSIDE + r"(Dumneavoastră)", "dumneavoastră in lower case"),
+}  # fmt: skip
+_PLACEHOLDER = re.compile(r"\{[a-z_]*\}|%\([a-z_]+\)[sd]|</?[a-z]+[^>]*>")
+_QUOTED = re.compile(r"[„“”«\"]([^„“”«»\"]+)[“”»\"]")
+
+
+@dataclass(frozen=True)
+class Finding:
+    locale: str
+    where: str  # a msgid, or knowledge topic.field
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.locale}: {self.what}: {self.where[:70]!r}"
+
+
+def _strings(message) -> list[str]:
+    return list(message.string) if isinstance(message.string, tuple | list) else [message.string]
+
+
+def _source(message, index: int) -> str:
+    if isinstance(message.id, tuple | list):
+        return message.id[0] if index == 0 else message.id[1]
+    return message.id
+
+
+def _msgid(message) -> str:
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
+def check_text(locale: str, text: str, source: str | None = None) -> list[str]:
+    """What is wrong with one translated text, by the house style (an empty list: nothing)."""
+    found = []
+    if source is not None and sorted(_PLACEHOLDER.findall(text)) != sorted(
+        _PLACEHOLDER.findall(source)
+    ):
+        found.append("placeholders or markup differ from the English")
+    words = words_outside(text)
+    if locale == "sr":
+        latin = {w for w in re.findall(r"[A-Za-z\u00c0-\u024f]+", words) if w not in LATIN_NAMES}
+        if latin:
+            found.append(f"Latin letters in Serbian Cyrillic: {sorted(latin)}")
+    if locale in ("sr_Latn", "bs", "ro", "sq", "tr", "az") and CYRILLIC.search(words):
+        found.append("Cyrillic letters in a Latin-script locale")
+    if locale in ("ru", "uk", "bg") and re.search(r"[a-z]+", words):
+        latin = {w for w in re.findall(r"[A-Za-z]+", words) if w not in LATIN_NAMES}
+        if latin:
+            found.append(f"Latin letters in Cyrillic text: {sorted(latin)}")
+    if locale in LOW_HIGH_QUOTES and re.search(r"(^|[\s(])[“\"]\S", text):
+        found.append('quotation marks: open with „ (low), not “ or "')
+    if locale == "ro" and re.search("[şţŞŢ]", text):
+        found.append("Romanian cedilla ş/ţ: write ș/ț (comma below)")
+    if locale in PRONOUN and re.search(PRONOUN[locale][0], text):
+        found.append(f"polite pronoun: {PRONOUN[locale][1]}")
+    if len(text) > MESSAGE_LIMIT:
+        found.append(f"longer than {MESSAGE_LIMIT} characters (a WhatsApp message)")
+    return found
+
+
+def check_catalog(locale: str, catalog: Catalog, english: Catalog | None = None) -> list[Finding]:
+    """Every style finding in one locale's members' catalog."""
+    findings: list[Finding] = []
+    for message in catalog:
+        if not message.id or message.context in TYPED_CONTEXTS:
+            continue
+        for i, text in enumerate(_strings(message)):
+            if not text:
+                continue
+            findings += [
+                Finding(locale, _msgid(message), what)
+                for what in check_text(locale, text, _source(message, i))
+            ]
+        label = _msgid(message)
+        if label in BUTTONS and len(_strings(message)[0]) > BUTTON_LIMIT:
+            findings.append(Finding(locale, label, f"button label over {BUTTON_LIMIT} characters"))
+    for msgid, button in QUOTING.items():
+        text, label = catalog.get(msgid), catalog.get(button)
+        if text and label and label.string and label.string not in text.string:
+            findings.append(
+                Finding(locale, msgid, f"does not name the button as it says: {label.string!r}")
+            )
+    return findings
+
+
+def load_knowledge(locale: str, directory: Path = LOCALES_DIR) -> dict:
+    with (directory / locale / "knowledge.yaml").open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def knowledge_texts(data: dict) -> dict[str, str]:
+    """The texts members read in one knowledge base (titles, answers, more), by topic.field;
+    the example questions are how members ask and are left out."""
+    out = {}
+    for section in ("topics", "smalltalk"):
+        for key, topic in (data.get(section) or {}).items():
+            for field in ("title", "answer", "more"):
+                if topic.get(field):
+                    out[f"{section}.{key}.{field}"] = " ".join(str(topic[field]).split())
+    return out
+
+
+def check_knowledge(locale: str, directory: Path = LOCALES_DIR) -> list[Finding]:
+    """Style findings in one locale's knowledge texts, and buttons quoted unlike the buttons."""
+    texts = knowledge_texts(load_knowledge(locale, directory))
+    english = knowledge_texts(load_knowledge("en", directory))
+    catalog = load(MEMBERS, locale, directory)
+    findings = [
+        Finding(locale, where, what)
+        for where, text in texts.items()
+        for what in check_text(locale, text)
+        if not what.startswith("longer") or not where.endswith(".title")
+    ]
+    for where, text in texts.items():
+        if where.endswith(".title") and len(text) > BUTTON_LIMIT:
+            findings.append(Finding(locale, where, f"title over {BUTTON_LIMIT} characters"))
+        for quoted in _QUOTED.findall(english.get(where, "")):
+            if quoted in BUTTONS and locale != "en":
+                label = catalog.get(quoted)
+                if label and label.string and label.string not in text:
+                    findings.append(
+                        Finding(locale, where, f"quotes the button {quoted!r} unlike "
+                                               f"the button itself ({label.string!r})")
+                    )  # fmt: skip
+    return findings
+
+
+def check_serbian_latin(directory: Path = LOCALES_DIR) -> list[Finding]:
+    """sr_Latn is the letter-for-letter transliteration of sr (the typed words aside)."""
+    findings = []
+    cyrillic, latin = load(MEMBERS, "sr", directory), load(MEMBERS, "sr_Latn", directory)
+    for message in cyrillic:
+        if not message.id or message.context in TYPED_CONTEXTS:
+            continue
+        other = latin.get(message.id, context=message.context)
+        want = [serbian_latin(s) for s in _strings(message)]
+        if other is None or _strings(other) != want:
+            findings.append(Finding("sr_Latn", _msgid(message), "not the transliteration of sr"))
+    sr_texts = knowledge_texts(load_knowledge("sr", directory))
+    lat_texts = knowledge_texts(load_knowledge("sr_Latn", directory))
+    for where, text in sr_texts.items():
+        if lat_texts.get(where) != serbian_latin(text):
+            findings.append(Finding("sr_Latn", where, "not the transliteration of sr"))
+    return findings
+
+
+def check_all(directory: Path = LOCALES_DIR) -> list[Finding]:
+    findings: list[Finding] = []
+    for locale in LOCALES:
+        if locale == "en":
+            continue
+        findings += check_catalog(locale, load(MEMBERS, locale, directory))
+        findings += check_knowledge(locale, directory)
+    return findings + check_serbian_latin(directory)

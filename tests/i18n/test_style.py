@@ -1,0 +1,120 @@
+"""The house style of every locale, kept: placeholders and markup, one script per locale,
+Serbian Latin as the transliteration of Serbian Cyrillic, Romanian comma-below letters, the
+polite pronoun as each style sheet writes it, buttons quoted as the buttons say them, and no
+text over a platform's limit. Each check is shown to fail on a copy with that error put in."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from babel.messages.pofile import write_po
+
+from bot.i18n import LOCALES_DIR, catalogs, style
+from bot.i18n.scripts import serbian_latin
+
+
+def test_every_locale_keeps_the_house_style():
+    findings = style.check_all()
+    assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_serbian_latin_is_the_transliteration_letter_for_letter():
+    assert (
+        serbian_latin("Љубав, ЉУБАВ, Џеп, њих, ђак, ћуд") == "Ljubav, LJUBAV, Džep, njih, đak, ćud"
+    )
+    assert serbian_latin("ChildPact у Telegram-у, {link}") == "ChildPact u Telegram-u, {link}"
+
+
+@pytest.fixture
+def copy(tmp_path):
+    target = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, target)
+    return target
+
+
+def _edit(copy, locale, msgid, change, context=None):
+    """Change one translation in the copy's catalog: ``change`` maps the old text to the new."""
+    catalog = catalogs.load(catalogs.MEMBERS, locale, copy)
+    message = catalog.get(msgid, context=context)
+    if isinstance(message.string, tuple):
+        message.string = tuple(change(s) for s in message.string)
+    else:
+        message.string = change(message.string)
+    with catalogs.po_path(catalogs.MEMBERS, locale, copy).open("wb") as fh:
+        write_po(fh, catalog, sort_output=True, no_location=True, width=100)
+
+
+def _edit_knowledge(copy, locale, old, new):
+    path = copy / locale / "knowledge.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _found(copy):
+    return {(f.locale, f.where, f.what.split(":")[0]) for f in style.check_all(copy)}
+
+
+SETTINGS = "Your settings:\nLanguage: {language}\nCountry: {country}\nOrganisation: {organisation}\nNews: {news}"  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("locale", "msgid", "change", "what"),
+    [
+        ("ro", SETTINGS, lambda s: s.replace("{language}", "{limba}"),
+         "placeholders or markup differ from the English"),
+        ("ru", "Thank you!", lambda s: f"<b>{s}</b>", "placeholders or markup differ from the English"),
+        ("sr", "Thank you!", lambda s: s + " Hvala", "Latin letters in Serbian Cyrillic"),
+        ("bs", "Thank you!", lambda s: s + " Хвала", "Cyrillic letters in a Latin-script locale"),
+        ("sq", "Survey: {title}", lambda s: s + " “Gati”", "quotation marks"),
+        ("ro", "Change country", lambda s: s.replace("ț", "ţ"), "Romanian cedilla ş/ţ"),
+        ("bg", "Here is what ChildPact keeps about you:", lambda s: s.replace("Вас", "вас"),
+         "polite pronoun"),
+        ("sr", "Here is what ChildPact keeps about you:", lambda s: s.replace("Вама", "вама"),
+         "polite pronoun"),
+        ("sq", "Here is what ChildPact keeps about you:", lambda s: s.replace(" ju", " Ju"),
+         "polite pronoun"),
+        ("ru", "Here is what ChildPact keeps about you:", lambda s: s.replace("вас", "Вас"),
+         "polite pronoun"),
+        ("uk", "Thank you!", lambda s: s * 300, "longer than 1600 characters (a WhatsApp message)"),
+        ("tr", "Delete me", lambda s: s + " ve tüm verilerimi hemen sil", "button label over 33 characters"),
+    ],
+)  # fmt: skip
+def test_each_check_fails_on_its_kind_of_error(copy, locale, msgid, change, what):
+    _edit(copy, locale, msgid, change)
+    assert (locale, msgid, what.split(":")[0]) in _found(copy)
+
+
+def test_a_text_naming_a_button_unlike_the_button_is_found(copy):
+    _edit(copy, "ka", "Skip", lambda s: s + "ა")  # the button changed, the text naming it not
+    asking = "Which organisation do you work for? Type its name, or choose Skip."
+    assert ("ka", asking, "does not name the button as it says") in _found(copy)
+
+
+def test_serbian_latin_that_drifts_from_the_cyrillic_is_found(copy):
+    _edit(copy, "sr_Latn", "Thank you!", lambda s: s.replace("Hvala", "Fala"))
+    _edit(copy, "sr_Latn", "Send", lambda s: s + " Пошаљи")
+    found = _found(copy)
+    assert ("sr_Latn", "Thank you!", "not the transliteration of sr") in found
+    assert ("sr_Latn", "Send", "Cyrillic letters in a Latin-script locale") in found
+
+
+def test_a_knowledge_answer_quoting_a_button_unlike_the_button_is_found(copy):
+    _edit_knowledge(copy, "ro", "„Ștergeți-mi datele”", "„Șterge-mă”")
+    _edit_knowledge(copy, "sr_Latn", "Pozdrav! Pitajte", "Zdravo! Pitajte")
+    _edit_knowledge(
+        copy,
+        "bg",
+        "Индекс за закрила на детето\n",
+        "Индекс за закрила на детето и правата на детето в региона\n",
+    )  # noqa: E501
+    found = {(f.locale, f.where, f.what) for f in style.check_all(copy)}
+    assert (
+        "ro",
+        "topics.bot_data.answer",
+        "quotes the button 'Delete me' unlike the button itself ('Ștergeți-mi datele')",
+    ) in found
+    found = _found(copy)
+    assert ("sr_Latn", "smalltalk.greeting.answer", "not the transliteration of sr") in found
+    assert ("bg", "topics.child_protection_index.title", "title over 33 characters") in found
