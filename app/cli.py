@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     import_.add_argument("file")
     import_.add_argument("--locales", type=Path, help="the locales folder (default: the project's)")
+    latin = catalogs.add_parser(
+        "serbian-latin", help="rewrite sr_Latn (catalog and knowledge) from Serbian Cyrillic"
+    )
+    latin.add_argument("--locales", type=Path, help="the locales folder (default: the project's)")
 
     knowledge = sub.add_parser("knowledge", help="the knowledge base").add_subparsers(
         dest="action", required=True
@@ -291,7 +295,7 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_catalogs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import catalogs
 
-    if args.action in ("export", "import"):
+    if args.action in ("export", "import", "serbian-latin"):
         return _review_sheet(args)
     if args.action == "extract":
         catalogs.extract_all()
@@ -311,6 +315,9 @@ def _review_sheet(args: argparse.Namespace) -> int:
     from bot.i18n import LOCALES_DIR, sheet
 
     directory = args.locales or LOCALES_DIR
+    if args.action == "serbian-latin":
+        print(f"sr_Latn rewritten from sr: {sheet.write_serbian_latin(directory)} texts changed")
+        return 0
     if args.action == "export":
         try:
             rows = sheet.export(args.locale, Path(args.file), directory)

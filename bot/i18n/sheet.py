@@ -5,9 +5,11 @@ character limit), and the reviewed file taken back with the same checks as the t
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from babel.messages.pofile import write_po
 
 from bot.i18n import LOCALES, LOCALES_DIR
@@ -103,16 +105,67 @@ def import_(path: Path, directory: Path = LOCALES_DIR) -> list[RowProblem]:
         return problems
     _write(catalog, locale, directory)
     if locale == "sr":  # Serbian Latin follows Serbian Cyrillic letter for letter
-        latin = load(MEMBERS, "sr_Latn", directory)
-        for message in catalog:
-            if message.id and message.context not in TYPED_CONTEXTS:
-                other = latin.get(message.id, context=message.context)
-                if other is not None:
-                    strings = message.string
-                    other.string = (tuple(serbian_latin(s) for s in strings)
-                                    if isinstance(strings, tuple | list) else serbian_latin(strings))  # fmt: skip
-        _write(latin, "sr_Latn", directory)
+        write_serbian_latin(directory, knowledge=False)
     return []
+
+
+def write_serbian_latin(directory: Path = LOCALES_DIR, knowledge: bool = True) -> int:
+    """Rewrite sr_Latn from sr: every catalog text (the words members type aside) and, with
+    ``knowledge``, every knowledge title, answer and more text, keeping the file's layout.
+    Returns how many texts changed."""
+    cyrillic, latin = load(MEMBERS, "sr", directory), load(MEMBERS, "sr_Latn", directory)
+    changed = 0
+    for message in cyrillic:
+        if not message.id or message.context in TYPED_CONTEXTS:
+            continue
+        other = latin.get(message.id, context=message.context)
+        if other is None:
+            continue
+        strings = message.string
+        want = (
+            tuple(serbian_latin(s) for s in strings)
+            if isinstance(strings, tuple | list)
+            else serbian_latin(strings)
+        )
+        if other.string != want:
+            other.string = want
+            changed += 1
+    _write(latin, "sr_Latn", directory)
+    if knowledge:
+        changed += _knowledge_serbian_latin(directory)
+    return changed
+
+
+def _knowledge_serbian_latin(directory: Path) -> int:
+    """sr_Latn's knowledge texts from sr's, replaced in place in the YAML text so that its
+    layout, comments and example questions stay as they are."""
+    path = directory / "sr_Latn" / "knowledge.yaml"
+    text = path.read_text(encoding="utf-8")
+    source = yaml.safe_load((directory / "sr" / "knowledge.yaml").read_text(encoding="utf-8"))
+    current = yaml.safe_load(text)
+    changed = 0
+    for section in ("topics", "smalltalk"):
+        for key, topic in (source.get(section) or {}).items():
+            for field in ("title", "answer", "more"):
+                if not topic.get(field) or key not in (current.get(section) or {}):
+                    continue
+                have = str(current[section][key].get(field) or "")
+                want = serbian_latin(str(topic[field]))
+                if not have or have == want:
+                    continue
+                old, new = have.split(), want.split()
+                found = re.search(r"(\s+)".join(re.escape(w) for w in old), text)
+                if found is None:
+                    continue
+                if len(old) == len(new):  # keep the line breaks where they were
+                    gaps = found.groups()
+                    rebuilt = new[0] + "".join(g + w for g, w in zip(gaps, new[1:], strict=True))
+                else:
+                    rebuilt = " ".join(new)
+                text = text[: found.start()] + rebuilt + text[found.end() :]
+                changed += 1
+    path.write_text(text, encoding="utf-8")
+    return changed
 
 
 def _write(catalog, locale: str, directory: Path) -> None:

@@ -99,3 +99,25 @@ def test_a_file_for_no_known_locale_or_with_lost_columns_is_refused(copy, tmp_pa
     sheet.write_text("key,text\nSettings,Setări\n", encoding="utf-8")
     assert main(["catalogs", "import", str(sheet), "--locales", str(copy)]) == 1
     assert "columns missing: context, english, form, limit, locale" in capsys.readouterr().err
+
+
+def test_serbian_latin_is_rewritten_from_serbian_cyrillic_on_request(copy, capsys):
+    from bot.i18n import style
+
+    knowledge = copy / "sr" / "knowledge.yaml"
+    text = knowledge.read_text(encoding="utf-8")
+    knowledge.write_text(
+        text.replace("answer: Поздрав! Питајте", "answer: Добар дан! Питајте"), "utf-8"
+    )
+    po = catalogs.po_path(catalogs.MEMBERS, "sr", copy)
+    po.write_text(po.read_text("utf-8").replace('msgstr "Хвала!"', 'msgstr "Хвала Вам!"'), "utf-8")
+    assert {f.where for f in style.check_serbian_latin(copy)} == {
+        "Thank you!",
+        "smalltalk.greeting.answer",
+    }
+    assert main(["catalogs", "serbian-latin", "--locales", str(copy)]) == 0
+    assert "2 texts changed" in capsys.readouterr().out
+    assert not style.check_serbian_latin(copy)
+    latin = (copy / "sr_Latn" / "knowledge.yaml").read_text(encoding="utf-8")
+    assert "answer: Dobar dan! Pitajte" in latin
+    assert catalogs.load(catalogs.MEMBERS, "sr_Latn", copy).get("Thank you!").string == "Hvala Vam!"
