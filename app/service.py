@@ -52,7 +52,7 @@ class Features:
 def _features() -> Features:
     # Read-only once built, so every service of a process (tests start many) shares it.
     knowledge = load_knowledge()
-    return Features(knowledge, Matcher(knowledge), Safeguarding())
+    return Features(knowledge, Matcher(knowledge), Safeguarding(knowledge=knowledge))
 
 
 SWEEP_EVERY = 2.0

@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 
 from bot.i18n import LOCALES_DIR
+from bot.knowledge.load import Knowledge, load_knowledge
 from bot.knowledge.matcher import fold, normalize
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Example]:
 def load_examples(path: Path) -> list[Example]:
     """One file's labelled texts: ``- {text, lang, alert, kind}``."""
     examples = []
-    for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: thousands of texts
+    for item in yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or []:
         alert = bool(item["alert"])
         kind = str(item.get("kind") or (UNSPECIFIED if alert else HARMLESS))
         examples.append(Example(str(item["text"]), str(item["lang"]), alert, kind))
@@ -117,11 +119,9 @@ def digest(examples: Iterable[Example]) -> str:
     return made.hexdigest()[:20]
 
 
-def faq_questions() -> dict[str, list[str]]:
+def faq_questions(knowledge: Knowledge | None = None) -> dict[str, list[str]]:
     """The questions members ask the bot (the knowledge's examples), per locale."""
-    from bot.knowledge.load import load_knowledge
-
-    knowledge = load_knowledge()
+    knowledge = knowledge or load_knowledge()
     return {
         locale: [text for topic in topics.values() for text in (topic.title, *topic.examples)]
         for locale, topics in knowledge.topics.items()
@@ -173,13 +173,15 @@ class _Space:
         self.ids = {name: i for i, name in enumerate(names)}
         self.idf = idf
 
-    def vector(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def vector(self, grams: list[str] | Counter[str]) -> tuple[np.ndarray, np.ndarray]:
         """Feature ids and L2-normalised sublinear TF-IDF weights (as scikit-learn's)."""
-        counts = Counter(gram for gram in grams if gram in self.ids)
-        if not counts:
+        counts = grams if isinstance(grams, Counter) else Counter(grams)
+        known = [(self.ids[g], n) for g, n in counts.items() if g in self.ids]
+        if not known:
             return np.zeros(0, np.int64), np.zeros(0)
-        ids = np.fromiter((self.ids[g] for g in counts), np.int64, len(counts))
-        values = (1 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))) * self.idf[ids]
+        ids = np.fromiter((i for i, _ in known), np.int64, len(known))
+        tf = np.fromiter((n for _, n in known), np.float64, len(known))
+        values = (1 + np.log(tf)) * self.idf[ids]
         return ids, values / (math.sqrt(float(values @ values)) or 1.0)
 
 
@@ -294,9 +296,12 @@ class Detector:
         )
         return detector
 
-    def _vector(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        char_ids, char_values = self._chars.vector(char_grams(words))
-        word_ids, word_values = self._words.vector(word_grams(words))
+    def _vector(
+        self, words: list[str], counted: tuple[Counter[str], Counter[str]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        chars, terms = counted or (Counter(char_grams(words)), Counter(word_grams(words)))
+        char_ids, char_values = self._chars.vector(chars)
+        word_ids, word_values = self._words.vector(terms)
         return np.concatenate([char_ids, word_ids + self._offset]), np.concatenate(
             [char_values, word_values]
         )
@@ -304,22 +309,28 @@ class Detector:
     def danger(self, text: str) -> float:
         """The probability that ``text`` tells of a child in danger: of the whole message or of
         one of its sentences, whichever is higher (a question to the bot or a word about a report
-        must not hide the sentence that matters)."""
+        must not hide the sentence that matters). Each sentence's n-grams are counted once; the
+        whole message's are their sum."""
         text = text[:MAX_CHARS]
-        parts = [text]
-        if SENTENCES:
-            sentences = [p for p in _SENTENCES.split(text) if len(p.split()) >= SENTENCE_WORDS]
-            if len(sentences) > 1:
-                parts += sentences[:MAX_SENTENCES]
-        return max(self._probability(part) for part in parts)
-
-    def _probability(self, text: str) -> float:
-        words = spelling(text).split()
-        if len(words) < MIN_WORDS:
+        pieces = _SENTENCES.split(text) if SENTENCES else [text]
+        sentences = [words for words in (spelling(p).split() for p in pieces) if words]
+        counted = [(Counter(char_grams(w)), Counter(word_grams(w))) for w in sentences]
+        size = sum(map(len, sentences))
+        if size < MIN_WORDS:
             return 0.0  # "12", "15" (an age, or a survey's answer) say nothing by themselves
-        ids, values = self._vector(words)
-        logit = float(values @ self._coef[ids]) + self._intercept
-        return 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
+        chars, terms = Counter[str](), Counter[str]()
+        for more_chars, more_terms in counted:
+            chars.update(more_chars)
+            terms.update(more_terms)
+        logits = [self._logit((chars, terms))]
+        long = [c for w, c in zip(sentences, counted, strict=True) if len(w) >= SENTENCE_WORDS]
+        if len(long) > 1:
+            logits += [self._logit(c) for c in long[:MAX_SENTENCES]]
+        return 1 / (1 + math.exp(-max(-30.0, min(30.0, max(logits)))))
+
+    def _logit(self, counted: tuple[Counter[str], Counter[str]]) -> float:
+        ids, values = self._vector([], counted)
+        return float(values @ self._coef[ids]) + self._intercept
 
     def kind(self, text: str) -> str:
         """The most likely kind of danger, were it one."""

@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 
 from bot.i18n import LOCALES_DIR, Translator
-from bot.knowledge.detector import CORPUS_DIR, Detector
+from bot.knowledge.detector import CORPUS_DIR, Detector, faq_questions
+from bot.knowledge.load import Knowledge
 
 PARTS = ("harm", "child", "urgent", "benign")
 # Languages members mix or type in each other's place: a Serbian member writing Latin, Bosnian
@@ -113,7 +114,14 @@ def _fold(text: str) -> str:
 class Safeguarding:
     """The lexicon of every locale, compiled once, and the helplines per country."""
 
-    def __init__(self, directory: Path = LOCALES_DIR, *, detector: Detector | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path = LOCALES_DIR,
+        *,
+        detector: Detector | None = None,
+        knowledge: Knowledge | None = None,
+    ) -> None:
+        """``knowledge``: the bot's, already loaded (its questions are part of the model)."""
         lexicon = yaml.safe_load((directory / "safeguarding.yaml").read_text(encoding="utf-8"))
         self._patterns: dict[str, dict[str, re.Pattern[str]]] = {
             locale: {
@@ -133,7 +141,9 @@ class Safeguarding:
             )
             for country, entry in raw.items()
         }
-        self.detector = detector or Detector.from_corpus(directory / CORPUS_DIR.name)
+        self.detector = detector or Detector.from_corpus(
+            directory / CORPUS_DIR.name, questions=faq_questions(knowledge) if knowledge else None
+        )
 
     def is_disclosure(self, text: str, locales: list[str]) -> bool:
         """The lexicon alone: a disclosure in any of ``locales`` (the member's, the message's,
