@@ -10,7 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN mkdir app bot handlers webhook && touch app/__init__.py bot/__init__.py \
         handlers/__init__.py webhook/__init__.py \
-    && pip install . && pip uninstall --yes childpact-messenger
+    && pip install '.[sentry]' && pip uninstall --yes childpact-messenger
 COPY . .
 # Editable: the service reads locales/ and surveys/ beside its code.
 RUN pip install --no-deps -e . \
@@ -20,7 +20,7 @@ RUN pip install --no-deps -e . \
 FROM python:3.11-slim
 # XDG_CACHE_HOME: the safeguarding model, trained at the first start, kept in the volume.
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    HOST=0.0.0.0 PORT=8000 XDG_CACHE_HOME=/app/var/cache
+    HOST=0.0.0.0 PORT=8000 XDG_CACHE_HOME=/app/var/cache LOG_FORMAT=json
 # pg_dump and pg_restore for `childpact backup` and `childpact restore` on PostgreSQL.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends postgresql-client \

@@ -16,31 +16,21 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.secretariat import audit
+from bot.secretariat.service_health import BACKUP_ACTION, LastBackup
 from bot.storage.db import Database
-from bot.storage.models import AuditEntry, utcnow
-
-ACTION = "service.backup"
+from bot.storage.models import utcnow
 
 
 class BackupError(RuntimeError):
     """The backup or restore cannot be done; the message says why and what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class LastBackup:
-    at: datetime
-    file: str
-    size: int
 
 
 async def backup(settings: Settings, dest: Path) -> LastBackup:
@@ -50,7 +40,7 @@ async def backup(settings: Settings, dest: Path) -> LastBackup:
     db = Database(settings.database_url)
     try:
         async with db.session() as session, session.begin():
-            await audit.record(session, None, ACTION, None, file=done.file, bytes=done.size)
+            await audit.record(session, None, BACKUP_ACTION, None, file=done.file, bytes=done.size)
     finally:
         await db.dispose()
     return done
@@ -89,20 +79,6 @@ async def restore(settings: Settings, source: Path, *, replace: bool = False) ->
     finally:
         await db.dispose()
     return where
-
-
-async def last_backup(session: Any) -> LastBackup | None:
-    """The newest backup recorded in the audit log, for the overview page."""
-    entry = await session.scalar(
-        select(AuditEntry)
-        .where(AuditEntry.action == ACTION)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .limit(1)
-    )
-    if entry is None:
-        return None
-    detail = entry.detail or {}
-    return LastBackup(entry.at, str(detail.get("file", "")), int(detail.get("bytes", 0)))
 
 
 # ---------------------------------------------------------------------- SQLite

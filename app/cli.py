@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logs(settings)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
@@ -126,6 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+
+
+def configure_logs(settings: Settings) -> None:
+    """Plain or JSON lines, scrubbed of the service's secrets; Sentry when SENTRY_DSN is set."""
+    from app.errors import start_error_reports
+    from bot import logs
+
+    secrets = [
+        s.get_secret_value() if s else None
+        for s in (settings.telegram_bot_token, settings.telegram_webhook_secret,
+                  settings.twilio_auth_token, settings.sentry_dsn)
+    ]  # fmt: skip
+    logs.configure(settings.log_level, settings.log_format, secrets)
+    start_error_reports(settings)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -146,6 +158,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler: the same format and scrubbing
         proxy_headers=True,
         access_log=False,  # access lines would carry chat session ids
     )

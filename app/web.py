@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.service import Service
+from bot import logs
 from bot.config import Settings, get_settings
 from webhook import admin, chat, exports, health
 from webhook.api import accounts as api_accounts
@@ -42,6 +45,29 @@ it, 404, 409 and 422 as described per operation. Responses never carry a member'
 or chat address."""
 
 
+class RequestIdMiddleware:
+    """Every request gets an id (the caller's ``X-Request-ID`` when sane), bound for its log
+    lines and stored with the message it brings, and sent back in the answer's header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id")
+        rid = logs.sane(given) or logs.new_request_id()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("X-Request-ID", rid)
+            await send(message)
+
+        with logs.bound(rid):
+            await self.app(scope, receive, send_with_id)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -72,6 +98,7 @@ def create_app(
     )
     # Pages and API answers travel compressed: members and staff are often on slow networks.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(RequestIdMiddleware)
     api = (
         api_accounts,
         api_overview,

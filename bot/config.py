@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object a line, for a log collector
+    # Errors reported to Sentry (or a compatible service) when set; needs sentry-sdk.
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str = "production"
     web_concurrency: int = 1
 
     telegram_bot_token: SecretStr | None = None
@@ -71,6 +75,13 @@ class Settings(BaseSettings):
     sender_concurrency: int = 128
     send_max_attempts: int = 8
     privacy_version: str = "1"
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, fmt: str) -> str:
+        if fmt.lower() not in ("text", "json"):
+            raise ValueError(f"LOG_FORMAT must be text or json, not {fmt!r}")
+        return fmt.lower()
 
     @field_validator("secretariat_timezone")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import logs
 from bot.config import Settings
 from bot.conversation.commands import recognise
 from bot.conversation.router import Context, Dispatcher, Effect, Handled
@@ -69,7 +70,7 @@ class Engine:
                 channel=msg.channel,
                 platform_id=msg.platform_id,
                 address=msg.address,
-                message=msg.to_json(),
+                message=logs.stamp(msg.to_json()),
                 status="pending",
                 attempts=0,
                 received_at=utcnow(),
@@ -85,6 +86,8 @@ class Engine:
             await self.coordinator.forget([dedupe_key])
             raise
         self._count(msg.channel, "stored" if stored else "duplicate")
+        if stored is not None:
+            log.debug("inbound %s stored (%s)", stored, msg.channel)
         return stored is not None
 
     def _count(self, channel: str, result: str) -> None:
@@ -150,7 +153,8 @@ class Engine:
                 if row is None:
                     return False, False
                 row_id, attempts = row.id, row.attempts
-                forget = await self._handle(session, row)
+                with logs.bound(logs.stamped(row.message)):  # the webhook request's id
+                    forget = await self._handle(session, row)
                 more = await session.scalar(
                     select(Inbound.id).where(*pending, Inbound.id > row_id).limit(1)
                 )

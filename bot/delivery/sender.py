@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot import logs
 from bot.channels.base import Channel, ChannelName, Outcome, SendResult
 from bot.channels.registry import capabilities
 from bot.config import Settings
@@ -332,6 +333,10 @@ class Sender:
         return count
 
     async def _deliver(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
+        with logs.bound(logs.stamped(row.message)):  # the request this message answers
+            await self._deliver_bound(row, message, chat_taken)
+
+    async def _deliver_bound(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
         try:
             channel = self.channels[row.channel]
             try:
@@ -355,6 +360,7 @@ class Sender:
                 except Exception:
                     log.warning("could not share the pause of %s", row.channel, exc_info=True)
             self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
+            log.debug("outbox %s on %s: %s", row.id, row.channel, result.outcome.value)
             if result.outcome == Outcome.SENT and row.created_at is not None:
                 created = row.created_at
                 age = time.time() - (

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import logs
 from bot.messages import OutboundMessage
 from bot.storage.models import Contact, Delivery, utcnow
 
@@ -74,7 +75,7 @@ def enqueue(
         channel=to.channel,
         address=to.address,
         priority=priority,
-        message=message.to_json(),
+        message=logs.stamp(message.to_json()),  # the id of the request this answers, if any
         locale=locale,
     )
     session.add(row)

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy import select
 
-from app.backup import last_backup
+from bot.secretariat.service_health import last_backup
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery, Inbound
 from tests.app.test_cli import childpact
