@@ -24,7 +24,9 @@ from bot.knowledge.safeguarding import ALERT, KINDS, Safeguarding
 # concerns on harmless, direct disclosures caught)
 FLOORS: dict[str, tuple[float, float, float, float] | None] = {
     HELDOUT.name: (0.95, 0.04, 0.13, 1.0),
-    SEALED.name: None,  # set once the sealed set has been read, with the thresholds final
+    # read once, with the thresholds final: two languages at 17 of 18, alerts on 8 % of harmless
+    # texts (above the 5 % aimed at), concerns on 8 %
+    SEALED.name: (0.94, 0.09, 0.09, 1.0),
 }
 
 
