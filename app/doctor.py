@@ -24,6 +24,7 @@ Level = Literal["ok", "warn", "fail"]
 TIMEOUT = 15.0  # seconds for any one check
 PENDING_WARN = 100  # updates Telegram holds for us before it is worth a word
 RECENT_ERROR = 24 * 3600.0  # a webhook error older than this is history
+BACKUP_WARN = 2 * 24 * 3600.0  # a last backup older than this is worth a word
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 # Statuses of a WhatsApp template that lets it reach members (Content API approval).
 APPROVED = frozenset({"approved"})
@@ -133,6 +134,7 @@ class Doctor:
     async def database(self) -> list[Verdict]:
         from sqlalchemy import select
 
+        from bot.secretariat.service_health import last_backup
         from bot.storage.db import Database
         from bot.storage.models import Broadcast, Contact
 
@@ -184,9 +186,23 @@ class Doctor:
                     )
                     if locale
                 }
-            return [ok("database", f"{kind} reachable, migrations current ({_names(heads)})")]
+                backup = await last_backup(session)
+            return [
+                ok("database", f"{kind} reachable, migrations current ({_names(heads)})"),
+                self._backup(backup.at if backup else None, backup.file if backup else ""),
+            ]
         finally:
             await db.dispose()
+
+    def _backup(self, at: datetime | None, file: str) -> Verdict:
+        fix = ("run `childpact backup FILE` every day and keep the files off this server "
+               "(docs/operations/server.md, Backups)")  # fmt: skip
+        if at is None:
+            return warn("backup", "no backup recorded", fix)
+        age = self.clock() - at.timestamp()
+        if age > BACKUP_WARN:
+            return warn("backup", f"the last backup ({file}) was taken {_ago(age, at)}", fix)
+        return ok("backup", f"the last backup ({file}) was taken {_ago(age, at)}")
 
     async def redis(self) -> list[Verdict]:
         import redis.asyncio as redis

@@ -7,6 +7,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 
 from app.doctor import Verdict, diagnose, report
 from bot.config import Settings
+from bot.secretariat.service_health import BACKUP_ACTION
 from bot.storage.db import Database
-from bot.storage.models import Broadcast, Contact
+from bot.storage.models import AuditEntry, Broadcast, Contact
 from tests.app.test_cli import childpact
 from tests.backends import require_postgres, require_redis
 from tests.fakes.server import refuse_internet
@@ -63,6 +65,8 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
                               templates={"en": EN, "ro": RO}))  # fmt: skip
         session.add(Contact(channel="whatsapp", address="whatsapp:+40711111111", status="active",
                             locale="ro"))  # fmt: skip
+        session.add(AuditEntry(at=datetime.fromtimestamp(NOW - 3600, UTC), actor="system",
+                               action=BACKUP_ACTION, detail={"file": "last.backup"}))  # fmt: skip
     await db.dispose()
     templates = [ContentTemplate(EN, "en"), ContentTemplate(RO, "ro")]
     async with (
@@ -317,3 +321,19 @@ async def test_no_template_at_all_warns_about_members_outside_the_window(setup: 
     verdicts = await setup.diagnose()
     assert failures(verdicts) == []
     assert any(v.subject == "whatsapp templates" and "24 hours" in v.text for v in verdicts)
+
+
+async def test_a_missing_or_old_backup_warns(setup: Setup, tmp_path: Path):
+    verdicts = await setup.diagnose()
+    (backup,) = [v for v in verdicts if v.subject == "backup"]
+    assert backup.level == "ok" and "last.backup" in backup.text and "60 min ago" in backup.text
+    three_days_on = await diagnose(setup.settings(), clock=lambda: NOW + 3 * 86400)
+    (backup,) = [v for v in three_days_on if v.subject == "backup"]
+    assert backup.level == "warn" and "childpact backup FILE" in backup.fix
+    assert failures(three_days_on) == []
+    empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    db = Database(empty)
+    await db.migrate()
+    await db.dispose()
+    (backup,) = [v for v in await setup.diagnose(database_url=empty) if v.subject == "backup"]
+    assert backup.level == "warn" and backup.text == "no backup recorded"
