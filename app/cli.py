@@ -1,4 +1,5 @@
-"""The ``childpact`` command: serve, worker, chat, database and Telegram set-up, catalogs."""
+"""The ``childpact`` command: serve, worker, chat, database and Telegram set-up, catalogs,
+broadcasts and surveys."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from app import cli_broadcast
+from app import cli_broadcast, cli_survey
 from bot.config import ConfigError, Settings, get_settings
 from bot.i18n import DASHBOARD_LOCALES
 from bot.secretariat.staff import ROLES
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     unlock.add_argument("email")
 
     cli_broadcast.add_parser(sub)
+    cli_survey.add_parser(sub)
 
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -426,6 +428,7 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS = {
     "admin": cmd_admin,
     "broadcast": lambda args, settings: cli_broadcast.run(args, settings),
+    "survey": lambda args, settings: cli_survey.run(args, settings),
     "serve": cmd_serve,
     "worker": cmd_worker,
     "chat": cmd_chat,

@@ -447,6 +447,10 @@ class SurveyQuestion(Base):
     min_value: Mapped[float | None] = mapped_column(Float)
     max_value: Mapped[float | None] = mapped_column(Float)
     show_if: Mapped[dict[str, Any] | None] = mapped_column(Json)  # on an earlier answer
+    hint: Mapped[dict[str, Any] | None] = mapped_column(Json)  # locale: text, under the question
+    # Numbers: whole; dates: earliest, latest (YYYY-MM-DD or "today"); both: message, a text
+    # per locale said when an answer is out of range (an XLSForm's constraint message).
+    rules: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class SurveyResponse(Base):

@@ -102,6 +102,14 @@ def hint(question: SurveyQuestion, t: Translator, *, numbered: bool = False) -> 
     if kind == "yes_no":
         return t("Please answer yes or no.")
     if kind == "date":
+        earliest, latest = date_limits(question)
+        if earliest and latest:
+            return t("Write a date from {earliest} to {latest}.",
+                     earliest=t.date(earliest), latest=t.date(latest))  # fmt: skip
+        if latest:
+            return t("Write a date no later than {latest}.", latest=t.date(latest))
+        if earliest:
+            return t("Write a date no earlier than {earliest}.", earliest=t.date(earliest))
         return t("Write a date, for example {example}.", example=date.today().strftime("%d.%m.%Y"))
     if kind == "short_text":
         return t("Write your answer in a few words.")
@@ -113,6 +121,23 @@ def hint(question: SurveyQuestion, t: Translator, *, numbered: bool = False) -> 
     if high is not None:
         return t("Reply with a number of at most {high}.", high=_n(t, high))
     return t("Reply with a number.")
+
+
+def date_limits(question: SurveyQuestion) -> tuple[date | None, date | None]:
+    """The earliest and latest dates a question allows ("today" is read as today)."""
+    rules = question.rules or {}
+    found = [
+        (date.today() if rules[k] == "today" else date.fromisoformat(rules[k]))
+        if rules.get(k) else None
+        for k in ("earliest", "latest")
+    ]  # fmt: skip
+    return found[0], found[1]
+
+
+def out_of_range(question: SurveyQuestion, t: Translator, base: str) -> AnswerError:
+    """The survey's own message for an answer out of range, else how to answer."""
+    message = (question.rules or {}).get("message") or {}
+    return AnswerError(label(message, t.locale, base) if message else hint(question, t))
 
 
 def _n(t: Translator, value: float) -> str:
@@ -146,20 +171,24 @@ def parse(question: SurveyQuestion, text: str, t: Translator, base: str) -> Any:
         found_date = parse_date(text)
         if found_date is None:
             raise AnswerError(hint(question, t))
+        earliest, latest = date_limits(question)
+        if (earliest and found_date < earliest) or (latest and found_date > latest):
+            raise out_of_range(question, t, base)
         return found_date.isoformat()
     number = parse_number(text, t.locale)
     if kind in RATINGS and number is None:
         stars = text.count("⭐") or (text.count("*") if set(text) <= {"*", " "} else 0)
         number = float(stars) if stars else None
     low, high = bounds(question)
-    whole = kind in RATINGS
+    whole = kind in RATINGS or bool((question.rules or {}).get("whole"))
+    if number is None:
+        raise AnswerError(hint(question, t))
     if (
-        number is None
-        or (whole and not float(number).is_integer())
+        (whole and not float(number).is_integer())
         or (low is not None and number < low)
         or (high is not None and number > high)
     ):
-        raise AnswerError(hint(question, t))
+        raise out_of_range(question, t, base)
     return int(number) if float(number).is_integer() else number
 
 

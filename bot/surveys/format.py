@@ -4,7 +4,7 @@ conditions, checked with an explanation of every mistake and where it is
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -20,6 +20,9 @@ LocalText = Annotated[
 ]
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
 Value = Annotated[str, Field(max_length=200)] | Number | bool
+DateLimit = Annotated[
+    str, Field(pattern=r"^(today|\d{4}-\d{2}-\d{2})$", description="today, or YYYY-MM-DD")
+]
 MAX_OPTIONS = 12  # a phone screen of buttons
 
 
@@ -41,25 +44,42 @@ class OptionIn(Strict):
 
 
 class ConditionIn(Strict):
-    """Show a question only when an earlier answer is ``equals``, one of ``any_of``, or
-    (numbers and ratings) within ``at_least`` / ``at_most``. For a multiple choice, one of
-    the chosen options is enough; for yes/no, the values are yes and no."""
+    """Show a question only when an earlier answer is ``equals``, is not ``not_equals``, is
+    one of ``any_of``, or (numbers and ratings) within ``at_least`` / ``at_most`` or beyond
+    ``above`` / ``below``; or when ``all`` or ``any`` of several such conditions hold. For a
+    multiple choice, one of the chosen options is enough; for yes/no, the values are yes and
+    no."""
 
-    question: Key
+    question: Key | None = None
     equals: Value | None = None
+    not_equals: Value | None = None
     any_of: list[Value] | None = Field(default=None, max_length=50)
     at_least: Number | None = None
     at_most: Number | None = None
+    above: Number | None = None
+    below: Number | None = None
+    all: list[ConditionIn] | None = Field(default=None, min_length=1, max_length=20)
+    any: list[ConditionIn] | None = Field(default=None, min_length=1, max_length=20)
 
     @model_validator(mode="after")
     def _one_test(self) -> ConditionIn:
-        given = [
+        tests = [
             self.equals is not None,
+            self.not_equals is not None,
             self.any_of is not None,
-            self.at_least is not None or self.at_most is not None,
+            any(v is not None for v in (self.at_least, self.at_most, self.above, self.below)),
         ]
-        if sum(given) != 1:
-            raise ValueError("give one of equals, any_of, or at_least/at_most")
+        groups = [self.all is not None, self.any is not None]
+        if sum(groups):
+            if sum(groups) != 1 or sum(tests) or self.question is not None:
+                raise ValueError("give either all or any, or one question and its test")
+            return self
+        if self.question is None:
+            raise ValueError("name the question the condition tests")
+        if sum(tests) != 1:
+            raise ValueError(
+                "give one of equals, not_equals, any_of, or at_least/at_most/above/below"
+            )
         return self
 
 
@@ -73,6 +93,13 @@ class QuestionIn(Strict):
     min: Number | None = Field(default=None, description="numbers: the smallest allowed")
     max: Number | None = Field(default=None, description="numbers: the largest allowed")
     show_if: ConditionIn | None = None
+    hint: LocalText = Field(default_factory=dict, description="shown under the question")
+    message: LocalText = Field(
+        default_factory=dict, description="numbers and dates: said when an answer is out of range"
+    )
+    whole: bool = Field(default=False, description="numbers: whole numbers only")
+    earliest: DateLimit | None = Field(default=None, description="dates: the earliest allowed")
+    latest: DateLimit | None = Field(default=None, description="dates: the latest allowed")
 
 
 class SurveyIn(Strict):
@@ -155,6 +182,16 @@ def _problems(s: SurveyIn) -> list[str]:
             problems.append(f"{where}: min and max are for number questions")
         if q.min is not None and q.max is not None and q.min > q.max:
             problems.append(f"{where}: min is above max")
+        if q.whole and q.type != "number":
+            problems.append(f"{where}: whole is for number questions")
+        if (q.earliest or q.latest) and q.type != "date":
+            problems.append(f"{where}: earliest and latest are for date questions")
+        if q.earliest and q.latest and _day(q.earliest) > _day(q.latest):
+            problems.append(f"{where}: earliest is after latest")
+        if texts(q.message, base) and q.type not in ("number", "date"):
+            problems.append(f"{where}: a message is for number and date questions")
+        check_text(f"{where}: hint", q.hint, required=False)
+        check_text(f"{where}: message", q.message, required=False)
         if q.show_if is not None:
             problems.extend(_condition_problems(where, q.show_if, seen))
         seen[q.id] = q
@@ -172,14 +209,29 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _day(limit: str) -> date:
+    return date.today() if limit == "today" else date.fromisoformat(limit)
+
+
 def _condition_problems(where: str, c: ConditionIn, earlier: dict[str, QuestionIn]) -> list[str]:
-    source = earlier.get(c.question)
+    if c.all is not None or c.any is not None:
+        return [
+            p for part in (c.all or c.any or []) for p in _condition_problems(where, part, earlier)
+        ]
+    source = earlier.get(str(c.question))
     if source is None:
         return [f"{where}: show_if refers to {c.question!r}, which is not an earlier question"]
-    values = [c.equals] if c.equals is not None else list(c.any_of or [])
+    if c.equals is not None:
+        values = [c.equals]
+    elif c.not_equals is not None:
+        values = [c.not_equals]
+    else:
+        values = list(c.any_of or [])
     numeric = source.type == "number" or source.type in RATINGS
-    if c.at_least is not None or c.at_most is not None:
+    if any(v is not None for v in (c.at_least, c.at_most, c.above, c.below)):
         return [] if numeric else [f"{where}: at_least/at_most need a number or rating question"]
+    if c.not_equals is not None and source.type == "multiple":
+        return [f"{where}: show_if: not_equals cannot test a multiple choice"]
     if source.type in CHOICE_KINDS:
         ids = {o.id for o in source.options}
         wrong = [str(v) for v in values if str(v) not in ids]

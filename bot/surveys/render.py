@@ -26,6 +26,8 @@ def question_message(
     value = stored.value if stored is not None and not stored.skipped else None
     locale = step.response.locale  # the survey's texts by the chain; the rest is the member's
     lines = [label(q.text or {}, locale, base)]
+    if q.hint:
+        lines.append(label(q.hint, locale, base))
     rows: list[list[Button]] = []
     names = [label(o.get("label") or {}, locale, base) for o in q.options or []]
     if q.kind == "single":

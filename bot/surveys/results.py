@@ -254,25 +254,37 @@ async def results(
 
 
 async def table(
-    session: AsyncSession, survey: Survey, filters: Filters
+    session: AsyncSession, survey: Survey, filters: Filters, *, labels: bool = True
 ) -> tuple[list[str], list[list[Any]], list[SurveyQuestion]]:
-    """The export's header and rows. An anonymous survey has no member column, numbers its
-    responses instead of giving their ids, and gives days rather than moments."""
+    """The export's header and rows, as analysts read a KoboToolbox export: one row per
+    response, the metadata, then a column per question named by its id; a multiple choice
+    also has a 0/1 column per option (``topics/care``). ``labels``: answers as their labels
+    in the base language, else as option ids. An anonymous survey has no member column,
+    numbers its responses instead of giving their ids, and gives days rather than moments."""
     questions = await questions_of(session, survey.id)
     responses, answers = await _responses(session, survey.id, filters)
     header = ["response"] + ([] if survey.anonymous else ["member"])
-    header += ["status", "channel", "language", "country", "organisation", "started", "finished"]
-    header += [q.key for q in questions]
+    header += ["status", "start", "end", "channel", "language", "country", "organisation"]
+    for q in questions:
+        header.append(q.key)
+        if q.kind == "multiple":
+            header += [f"{q.key}/{o['key']}" for o in q.options]
     rows: list[list[Any]] = []
     for number, r in enumerate(responses, start=1):
         row: list[Any] = [number if survey.anonymous else r.id]
         if not survey.anonymous:
             row.append(r.contact_id)
-        row += [r.status, r.channel, r.locale, r.country or "", r.organisation or ""]
-        row += [_when(r.started_at, survey.anonymous), _when(r.finished_at, survey.anonymous)]
+        row += [r.status, _when(r.started_at, survey.anonymous),
+                _when(r.finished_at, survey.anonymous)]  # fmt: skip
+        row += [r.channel, r.locale, r.country or "", r.organisation or ""]
         for q in questions:
             stored = answers[r.id].get(q.id)
-            row.append(cell(survey, q, stored.value) if stored and not stored.skipped else "")
+            value = stored.value if stored and not stored.skipped else None
+            row.append(cell(survey, q, value, labels=labels))
+            if q.kind == "multiple":
+                chosen = {str(k) for k in (value or [])}
+                row += [("" if value is None else int(str(o["key"]) in chosen))
+                        for o in q.options]  # fmt: skip
         rows.append(row)
     return header, rows, questions
 
@@ -283,15 +295,17 @@ def _when(moment: datetime | None, anonymous: bool) -> str:
     return moment.date().isoformat() if anonymous else moment.isoformat(timespec="seconds")
 
 
-def cell(survey: Survey, q: SurveyQuestion, value: Any) -> Any:
+def cell(survey: Survey, q: SurveyQuestion, value: Any, *, labels: bool = True) -> Any:
     base = survey.base_locale
     if value is None:
         return ""
     if q.kind == "yes_no":
         return "yes" if value else "no"
     if q.kind in CHOICE_KINDS:
-        names = {str(o["key"]): label(o.get("label") or {}, base, base) for o in q.options}
         keys = value if isinstance(value, list) else [value]
+        if not labels:
+            return " ".join(str(k) for k in keys)  # as KoboToolbox writes names
+        names = {str(o["key"]): label(o.get("label") or {}, base, base) for o in q.options}
         return "; ".join(names.get(str(k), str(k)) for k in keys)
     return value
 

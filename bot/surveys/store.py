@@ -30,7 +30,15 @@ def apply(survey: Survey, definition: SurveyIn) -> list[SurveyQuestion]:
     for position, q in enumerate(definition.questions, start=1):
         condition = None
         if q.show_if is not None:
-            condition = {k: v for k, v in q.show_if.model_dump().items() if v is not None}
+            condition = q.show_if.model_dump(exclude_none=True)
+        rules: dict[str, Any] = {}
+        if q.whole:
+            rules["whole"] = True
+        for limit in ("earliest", "latest"):
+            if getattr(q, limit):
+                rules[limit] = getattr(q, limit)
+        if texts(q.message, base):
+            rules["message"] = texts(q.message, base)
         found.append(
             SurveyQuestion(
                 position=position,
@@ -42,6 +50,8 @@ def apply(survey: Survey, definition: SurveyIn) -> list[SurveyQuestion]:
                 min_value=q.min,
                 max_value=q.max,
                 show_if=condition,
+                hint=texts(q.hint, base) or None,
+                rules=rules or None,
             )
         )
     return found
@@ -97,6 +107,8 @@ def definition_of(survey: Survey, questions: list[SurveyQuestion]) -> dict[str, 
                 **({"min": q.min_value} if q.min_value is not None else {}),
                 **({"max": q.max_value} if q.max_value is not None else {}),
                 **({"show_if": dict(q.show_if)} if q.show_if else {}),
+                **({"hint": dict(q.hint)} if q.hint else {}),
+                **(dict(q.rules) if q.rules else {}),
             }  # fmt: skip
             for q in questions
         ],

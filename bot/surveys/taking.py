@@ -96,14 +96,27 @@ def satisfied(condition: dict[str, Any] | None, answers: dict[str, Any]) -> bool
     """Whether a question's show-if holds for the answers given so far (by question key)."""
     if not condition:
         return True
+    if "all" in condition:
+        return all(satisfied(part, answers) for part in condition["all"])
+    if "any" in condition:
+        return any(satisfied(part, answers) for part in condition["any"])
     value = answers.get(str(condition.get("question")))
     if value is None:
         return False
     given = value if isinstance(value, list) else [value]
-    if "at_least" in condition or "at_most" in condition:
+    if any(k in condition for k in ("at_least", "at_most", "above", "below")):
         numbers = [v for v in given if isinstance(v, int | float) and not isinstance(v, bool)]
         low, high = condition.get("at_least"), condition.get("at_most")
-        return any((low is None or v >= low) and (high is None or v <= high) for v in numbers)
+        above, below = condition.get("above"), condition.get("below")
+        return any(
+            (low is None or v >= low)
+            and (high is None or v <= high)
+            and (above is None or v > above)
+            and (below is None or v < below)
+            for v in numbers
+        )
+    if "not_equals" in condition:
+        return not any(_same(v, condition["not_equals"]) for v in given)
     wanted = [condition["equals"]] if "equals" in condition else list(condition.get("any_of") or [])
     return any(_same(v, w) for v in given for w in wanted)
 

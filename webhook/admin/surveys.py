@@ -1,5 +1,5 @@
 """The surveys: the list with each one's status, audience and responses, a page per survey,
-importing one from a YAML file, setting its reminder, moving its closing date and closing it."""
+importing one from a YAML file or an XLSForm, setting its reminder, moving its closing date and closing it."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from bot.coordination.keys import SURVEYS
 from bot.i18n.markers import N_
 from bot.secretariat.audit import record
 from bot.storage.models import Broadcast, Survey, SurveyResponse
-from bot.surveys import format as surveys_format
 from bot.surveys import launch as surveys_launch
+from bot.surveys import xlsform as surveys_xlsform
 from bot.surveys.format import SurveyFormatError
 from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50
 YAML_LIMIT = 256 * 1024  # bytes, as the API takes
+FILE_LIMIT = 2 * 1024 * 1024  # an XLSForm workbook, as the API takes
 
 
 def visible(s: Survey, visit: Visit) -> bool:
@@ -106,22 +107,25 @@ async def survey_list(
 
 
 @router.post("/surveys/import")
-async def import_yaml(request: Request, service: ServiceDep, visit: EditorVisit) -> Response:
-    """A new draft from a YAML file; a file that cannot be used is refused with every problem
-    the importer found, and where."""
+async def import_file(request: Request, service: ServiceDep, visit: EditorVisit) -> Response:
+    """A new draft from a YAML file or an XLSForm; a file that cannot be used is refused with
+    every problem the importer found, and where (an XLSForm's row by row); nothing is kept."""
     upload = (await request.form()).get("file")
-    raw = await upload.read(YAML_LIMIT + 1) if upload is not None and not isinstance(
+    raw = await upload.read(FILE_LIMIT + 1) if upload is not None and not isinstance(
         upload, str) else b""  # fmt: skip
+    name = getattr(upload, "filename", "") or ""
+    kind = getattr(upload, "content_type", "") or ""
     problems: list[str] = []
+    source = "xlsform" if raw and surveys_xlsform.is_xlsform(raw, name, kind) else "yaml"
     if not raw:
-        problems = [N_("Choose a survey file (YAML) first.")]
-    elif len(raw) > YAML_LIMIT:
+        problems = [N_("Choose a survey file (YAML or XLSForm) first.")]
+    elif source == "yaml" and len(raw) > YAML_LIMIT:
         problems = [N_("The file is larger than 256 KB: a survey file is a few kilobytes.")]
+    elif len(raw) > FILE_LIMIT:
+        problems = [N_("The file is larger than 2 MB.")]
     else:
         try:
-            definition = surveys_format.load_yaml(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            problems = [N_("The file is not UTF-8 text.")]
+            definition = surveys_xlsform.load(raw, name, kind)
         except SurveyFormatError as exc:
             problems = exc.problems
     if problems:
@@ -129,7 +133,7 @@ async def import_yaml(request: Request, service: ServiceDep, visit: EditorVisit)
     async with service.db.session() as session, session.begin():
         s = await surveys.create(session, definition, author=visit.staff.id,
                                  country=visit.staff.country)  # fmt: skip
-        await record(session, visit.staff, "survey.create", f"survey:{s.id}", source="yaml")
+        await record(session, visit.staff, "survey.create", f"survey:{s.id}", source=source)
         survey_id = s.id
     return RedirectResponse(
         f"/admin/surveys/{survey_id}/edit?done=survey-imported", status_code=303

@@ -21,9 +21,9 @@ from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.storage.models import Survey
 from bot.surveys import charts as survey_charts
-from bot.surveys import format as surveys_format
 from bot.surveys import launch as surveys_launch
 from bot.surveys import results as surveys_results
+from bot.surveys import xlsform as surveys_xlsform
 from bot.surveys.format import SurveyFormatError, SurveyIn
 from webhook.api.broadcasts import AudienceIn
 from webhook.api.common import READ, Limit, Offset, errors
@@ -36,6 +36,7 @@ CREATE = errors(401, 403, 422)
 SurveyId = Annotated[int, Path(ge=1, le=2**62)]
 Status = Literal["draft", "open", "closed"]
 YAML_LIMIT = 256 * 1024  # bytes: a survey file is a few kilobytes
+FILE_LIMIT = 2 * 1024 * 1024  # an XLSForm workbook, zipped, with its styles
 
 
 class SurveyOut(BaseModel):
@@ -173,18 +174,20 @@ async def create(body: SurveyIn, service: ServiceDep, staff: EditorDep) -> Surve
 
 @router.post(
     "/surveys/import", response_model=SurveyOut, status_code=201,
-    summary="Create a survey from a YAML file", responses=CREATE,
+    summary="Create a survey from a YAML file or an XLSForm", responses=CREATE,
 )  # fmt: skip
-async def import_yaml(file: UploadFile, service: ServiceDep, staff: EditorDep) -> SurveyOut:
-    """A new draft from a YAML file (`surveys/example.yaml` shows the format). A file that
-    cannot be used is refused with every problem listed in `detail`."""
-    raw = await file.read(YAML_LIMIT + 1)
-    if len(raw) > YAML_LIMIT:
-        raise HTTPException(422, f"the file is larger than {YAML_LIMIT // 1024} KB")
+async def import_file(file: UploadFile, service: ServiceDep, staff: EditorDep) -> SurveyOut:
+    """A new draft from a YAML file (`surveys/example.yaml` shows the format) or an XLSForm
+    (.xlsx, .xls, .csv or .md, as KoboToolbox and ODK use; `surveys/example.xlsx`), told
+    apart by the file's name, its content type or its content. A file that cannot be used is
+    refused with every problem listed in `detail`, an XLSForm's row by row; nothing is kept."""
+    raw = await file.read(FILE_LIMIT + 1)
+    name, kind = file.filename or "", file.content_type or ""
+    limit = FILE_LIMIT if surveys_xlsform.is_xlsform(raw, name, kind) else YAML_LIMIT
+    if len(raw) > limit:
+        raise HTTPException(422, f"the file is larger than {limit // 1024} KB")
     try:
-        definition = surveys_format.load_yaml(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise HTTPException(422, "the file is not UTF-8 text") from None
+        definition = surveys_xlsform.load(raw, name, kind)
     except SurveyFormatError as exc:
         raise HTTPException(422, "; ".join(exc.problems)) from None
     return await _create(service, staff, definition)
@@ -413,14 +416,21 @@ async def export(
     locale: Locale = None,
     organisation: Organisation = None,
     channel: Channel = None,
+    values: Annotated[
+        Literal["labels", "names"],
+        Query(description="answers as their labels, or as the choices' names (ids)"),
+    ] = "labels",
 ) -> Response:
-    """CSV or XLSX: each response with its channel, language, country and organisation, then
-    one column per question. An anonymous survey's export has no member column and gives
-    days instead of times."""
+    """CSV or XLSX, as a KoboToolbox export reads: one row per response with its start, end,
+    channel, language, country and organisation, then one column per question named by its
+    id, and for a multiple choice one 0/1 column per option (`topics/care`). An anonymous
+    survey's export has no member column and gives days instead of times."""
     filters = _filters(staff, country, locale, organisation, channel)
     async with service.db.session() as session:
         s = await _get(session, survey_id, staff)
-        header, rows, questions = await surveys_results.table(session, s, filters)
+        header, rows, questions = await surveys_results.table(
+            session, s, filters, labels=values == "labels"
+        )
         await record(session, staff, "survey.export", f"survey:{s.id}", format=kind,
                      rows=len(rows))  # fmt: skip
         await session.commit()
@@ -432,6 +442,33 @@ async def export(
         body,
         media_type=EXPORT_TYPES[kind],
         headers={"Content-Disposition": f'attachment; filename="survey-{s.id}.{kind}"'},
+    )
+
+
+@router.get(
+    "/surveys/{survey_id}/xlsform.xlsx",
+    response_class=Response,
+    summary="A survey as an XLSForm",
+    responses={
+        200: {
+            "description": "the survey, choices and settings sheets, as pyxform and "
+            "KoboToolbox read them",
+            "content": {EXPORT_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **errors(401, 404),
+    },
+)
+async def xlsform(survey_id: SurveyId, service: ServiceDep, staff: StaffDep) -> Response:
+    """The survey's questions, choices, conditions and limits in every language it has, to
+    be used offline in the field with KoboToolbox or ODK Collect."""
+    async with service.db.session() as session:
+        s = await _get(session, survey_id, staff)
+        definition = surveys.definition_of(s, await surveys.questions_of(session, s.id))
+    body = surveys_xlsform.workbook(definition, form_id=f"childpact_survey_{s.id}")
+    return Response(
+        body,
+        media_type=EXPORT_TYPES["xlsx"],
+        headers={"Content-Disposition": f'attachment; filename="survey-{s.id}-xlsform.xlsx"'},
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.i18n import Translator
 from bot.storage.models import Broadcast, Contact, Delivery, Survey, SurveyAnswer, SurveyResponse
@@ -546,3 +546,29 @@ async def test_who_answers_after_the_new_closing_date_is_told_it_has_closed(
             "This survey is closed. Thank you for your interest!"
         )
         await editor.close()
+
+
+async def test_an_xlsform_is_imported_or_refused_row_by_row(backend: Backend) -> None:
+    from tests.surveys.xlsforms import TWO_LANGUAGES, UNSUPPORTED, xlsx
+
+    async with dashboard(backend) as board:
+        editor = await board.sign_in(EDITOR)
+        page = await editor.get("/admin/surveys")
+        assert ".xlsx" in page.text
+        done = await editor.http.post(
+            "/admin/surveys/import", data={"csrf_token": editor.csrf},
+            files={"file": ("followup.xlsx", xlsx(TWO_LANGUAGES), "application/octet-stream")},
+        )  # fmt: skip
+        assert done.status_code == 303 and "/edit?done=survey-imported" in done.headers["location"]
+        survey_id = int(done.headers["location"].split("/")[3])
+        shown = await editor.get(f"/admin/surveys/{survey_id}")
+        assert f'href="/api/surveys/{survey_id}/xlsform.xlsx"' in shown.text
+        refused = await editor.http.post(
+            "/admin/surveys/import", data={"csrf_token": editor.csrf},
+            files={"file": ("household.xlsx", xlsx(UNSUPPORTED), "application/octet-stream")},
+        )  # fmt: skip
+        assert refused.status_code == 422 and "The file cannot be used:" in refused.text
+        assert "row 6 (where): geopoint" in refused.text and "row 3 (children)" in refused.text
+        async with board.stack.service.db.session() as session:
+            count = await session.scalar(select(func.count()).select_from(Survey))
+        assert count == 1  # the refused form left nothing behind

@@ -193,10 +193,16 @@ async def test_results_filters_comparison_and_exports(api: Api) -> None:
     exported = await api.call("viewer", "GET", f"/api/surveys/{sid}/export.csv")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["response", "member", "status"] and rows[0][-7:] == [
-        "role", "topics", "funded", "gap", "cases", "meeting", "support"
+    assert rows[0][:5] == ["response", "member", "status", "start", "end"] and rows[0][-10:] == [
+        "role", "topics", "topics/care", "topics/justice", "topics/online", "funded", "gap",
+        "cases", "meeting", "support",
     ]  # fmt: skip
-    assert rows[1][-7:] == ["Lead", "Care; Online", "no", "'=cmd()", "12", "2026-03-15", "9"]
+    assert rows[1][-10:] == [
+        "Lead", "Care; Online", "1", "0", "1", "no", "'=cmd()", "12", "2026-03-15", "9"
+    ]  # fmt: skip
+    names = await api.call("viewer", "GET", f"/api/surveys/{sid}/export.csv?values=names")
+    named = list(csv.reader(io.StringIO(names.content.decode("utf-8-sig"))))
+    assert named[0] == rows[0] and named[1][-10:-5] == ["lead", "care online", "1", "0", "1"]
     assert rows[1][1] == str(api.members["ro"])
     xlsx = await api.call("viewer", "GET", f"/api/surveys/{sid}/export.xlsx?channel=whatsapp")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
@@ -208,7 +214,7 @@ async def test_results_filters_comparison_and_exports(api: Api) -> None:
         exports = (await session.scalars(
             select(AuditEntry).where(AuditEntry.action == "survey.export")
         )).all()  # fmt: skip
-    assert [e.detail["format"] for e in exports] == ["csv", "xlsx"]
+    assert [e.detail["format"] for e in exports] == ["csv", "csv", "xlsx"]
 
 
 async def test_an_anonymous_survey_never_names_a_member(api: Api) -> None:
@@ -219,7 +225,7 @@ async def test_an_anonymous_survey_never_names_a_member(api: Api) -> None:
     header, row = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert "member" not in header
     assert row[0] == "1"  # a number in the export, not the response's id
-    assert len(row[header.index("started")]) == 10  # a day, not a moment
+    assert len(row[header.index("start")]) == 10  # a day, not a moment
     results = (await api.call("admin", "GET", f"/api/surveys/{survey['id']}/results")).text
     assert "member" not in results and "contact" not in results
 
