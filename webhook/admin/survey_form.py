@@ -4,6 +4,7 @@ placed beside the field they are about, in words the secretariat can act on."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,38 @@ class Question:
     if_question: str = ""
     if_test: str = "equals"
     if_value: str = ""
+    # What the builder does not show, kept as it is (JSON): an imported XLSForm's hint,
+    # limits and message, and a condition beyond one test.
+    extra: str = ""
+
+
+KEPT = {"hint": None, "whole": ("number",), "message": ("number", "date"),
+        "earliest": ("date",), "latest": ("date",)}  # fmt: skip
+
+
+def _extra(q: SurveyQuestion, condition: dict[str, Any]) -> str:
+    found: dict[str, Any] = {}
+    if q.hint:
+        found["hint"] = q.hint
+    found.update(q.rules or {})
+    if condition and not (
+        "question" in condition and len(condition) == 2 and any(t in condition for t in TESTS)
+    ):
+        found["show_if"] = condition
+    return json.dumps(found, ensure_ascii=False) if found else ""
+
+
+def _kept(q: Question) -> dict[str, Any]:
+    try:
+        found = json.loads(q.extra) if q.extra else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    kept = {k: v for k, v in found.items() if k in KEPT and (KEPT[k] is None or q.kind in KEPT[k])}
+    if isinstance(found.get("show_if"), dict) and not q.if_question:
+        kept["show_if"] = found["show_if"]
+    return kept
 
 
 @dataclass
@@ -136,6 +169,9 @@ def from_survey(s: Survey, questions: list[SurveyQuestion], zone: str) -> Builde
     )  # fmt: skip
     for q in questions:
         c = q.show_if or {}
+        extra = _extra(q, c)
+        if "show_if" in (json.loads(extra) if extra else {}):
+            c = {}  # beyond one test: kept as it is
         test = next((t for t in TESTS if t in c), "equals")
         value = c.get(test, "")
         if isinstance(value, list):
@@ -146,6 +182,7 @@ def from_survey(s: Survey, questions: list[SurveyQuestion], zone: str) -> Builde
                 options=[Option(str(o["key"]), dict(o.get("label") or {})) for o in q.options],
                 min=_number(q.min_value), max=_number(q.max_value),
                 if_question=str(c.get("question", "")), if_test=test, if_value=_value(value),
+                extra=extra,
             )
         )  # fmt: skip
     return b
@@ -193,6 +230,7 @@ def read(form: dict[str, str]) -> Builder:
             if_test=form.get(f"{p}if-test", "equals") if form.get(f"{p}if-test") in TESTS
             else "equals",
             if_value=form.get(f"{p}if-value", "").strip()[:400],
+            extra=form.get(f"{p}extra", "")[:20000],
         )  # fmt: skip
         for m in range(MAX_OPTIONS + 1):
             o = f"{p}o{m}-"
@@ -260,6 +298,7 @@ def definition(b: Builder, zone: str) -> dict[str, Any]:
             else:
                 condition[q.if_test] = _condition_value(q.if_value, q.if_question in numeric)
             item["show_if"] = condition
+        item.update(_kept(q))
         found["questions"].append(item)
     return found
 

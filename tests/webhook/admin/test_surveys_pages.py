@@ -572,3 +572,53 @@ async def test_an_xlsform_is_imported_or_refused_row_by_row(backend: Backend) ->
         async with board.stack.service.db.session() as session:
             count = await session.scalar(select(func.count()).select_from(Survey))
         assert count == 1  # the refused form left nothing behind
+
+        # Saved from the builder as it stands: the form's hints, limits and conditions beyond
+        # one test, which the builder does not show, are kept.
+        edit = await editor.get(f"/admin/surveys/{survey_id}/edit")
+        saved = await editor.post(f"/admin/surveys/{survey_id}/edit",
+                                  {**fields_of(edit.text), "action": "save"})  # fmt: skip
+        assert saved.status_code == 303, saved.text
+        _, questions = await stored(board, survey_id)
+        by_key = {q.key: q for q in questions}
+        assert by_key["cases"].rules["message"]["ro"] == "Între 0 și 500, vă rog."
+        assert by_key["cases"].show_if == {"question": "role", "equals": "field"}
+        assert "all" in by_key["online_note"].show_if and by_key["visit"].rules["latest"] == "today"
+        assert by_key["role"].hint == {"en": "Choose one.", "ro": "Alegeți una."}
+
+
+def fields_of(page: str) -> dict[str, str]:
+    """The builder's fields as a browser would post them, unchanged."""
+    from html.parser import HTMLParser
+
+    found: dict[str, str] = {}
+
+    class Fields(HTMLParser):
+        select: str | None = None
+        textarea: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            a = dict(attrs)
+            if tag == "input" and a.get("name") and a.get("type") not in ("submit", "button"):
+                if a.get("type") != "checkbox" or "checked" in a:
+                    found[a["name"]] = a.get("value") or ""
+            elif tag == "select":
+                self.select = a.get("name")
+            elif tag == "option" and self.select and ("selected" in a or self.select not in found):
+                found[self.select] = a.get("value") or ""
+            elif tag == "textarea":
+                self.textarea = a.get("name")
+                found[self.textarea or ""] = ""
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "select":
+                self.select = None
+            if tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, data: str) -> None:
+            if self.textarea:
+                found[self.textarea] += data
+
+    Fields().feed(page)
+    return found
