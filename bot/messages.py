@@ -39,6 +39,7 @@ class InboundMessage:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InboundMessage:
         data = dict(data)
+        data.pop("request_id", None)  # stored beside the fields (bot/logs.py), not one of them
         data["kind"] = Kind(data.get("kind", "text"))
         return cls(**data)
 
@@ -84,5 +85,6 @@ class OutboundMessage:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
         data = dict(data)
+        data.pop("request_id", None)  # stored beside the fields (bot/logs.py), not one of them
         data["buttons"] = [[Button(**b) for b in row] for row in data.get("buttons") or []]
         return cls(**data)
