@@ -674,7 +674,7 @@ def workbook(definition: dict[str, Any], form_id: str = "survey") -> bytes:
         if row.get("constraint"):
             row.update(localised("constraint_message", q.get("message")))
         if q.get("show_if"):
-            row["relevant"] = _relevant(q["show_if"], kinds)
+            row["relevant"] = relevant(q["show_if"], kinds)
         rows.append(row)
     if definition.get("closing"):
         rows.append(
@@ -698,6 +698,7 @@ def workbook(definition: dict[str, Any], form_id: str = "survey") -> bytes:
         sheet.append(header)
         for r in found:
             sheet.append([_cell(r.get(k, "")) for k in header])
+        _as_text(sheet)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -709,6 +710,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _as_text(sheet: Any) -> None:
+    """A text beginning with = stays text: openpyxl would write it as a formula."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+
+
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
@@ -717,11 +726,12 @@ def _day(limit: str) -> str:
     return "today()" if limit == "today" else f"date('{limit}')"
 
 
-def _relevant(condition: dict[str, Any], kinds: dict[str, str]) -> str:
+def relevant(condition: dict[str, Any], kinds: dict[str, str]) -> str:
+    """A show-if as an XLSForm ``relevant`` expression (``kinds``: question types by id)."""
     if "all" in condition or "any" in condition:
         parts = condition.get("all") or condition.get("any") or []
         word = " and " if "all" in condition else " or "
-        return word.join(f"({_relevant(p, kinds)})" for p in parts)
+        return word.join(f"({relevant(p, kinds)})" for p in parts)
     ref = "${" + str(condition["question"]) + "}"
     kind = kinds.get(str(condition["question"]), "")
     numeric = kind == "number" or kind.startswith("rating")

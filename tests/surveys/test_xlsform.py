@@ -264,3 +264,23 @@ async def test_questions_of_an_imported_survey_keep_their_limits(backend):
     assert SurveyIn.model_validate(definition).model_dump() == imported(TWO_LANGUAGES).model_dump(
         exclude={"name"}
     ) | {"name": definition["name"]}
+
+
+def test_a_text_that_looks_like_a_formula_stays_text_in_the_written_form():
+    from openpyxl import load_workbook
+
+    from bot.surveys.format import parse_definition
+
+    survey = parse_definition({
+        "title": "=HYPERLINK(\"http://x\")",
+        "questions": [{"id": "a", "type": "short_text", "text": "=1+1"}],
+    })  # fmt: skip
+    stored = Survey(id=3)
+    questions = apply(stored, survey)
+    for position, q in enumerate(questions, start=1):
+        q.id = position
+    book = xlsform.workbook(definition_of(stored, questions))
+    sheet = load_workbook(io.BytesIO(book))["survey"]
+    cells = [c for row in sheet.iter_rows() for c in row if c.value == "=1+1"]
+    assert cells and all(c.data_type == "s" for c in cells)
+    assert xlsform.read(book, "back.xlsx").questions[0].text == {"en": "=1+1"}

@@ -16,6 +16,7 @@ from bot.i18n.markers import N_
 from bot.storage.models import Survey, SurveyQuestion
 from bot.surveys.answers import CHOICE_KINDS, KINDS
 from bot.surveys.format import MAX_OPTIONS, SurveyFormatError, SurveyIn, parse_definition
+from bot.surveys.xlsform import relevant
 
 MAX_QUESTIONS = 60
 TESTS = ("equals", "any_of", "at_least", "at_most")
@@ -188,8 +189,11 @@ def from_survey(s: Survey, questions: list[SurveyQuestion], zone: str) -> Builde
     return b
 
 
-def condition_of(c: dict[str, Any]) -> tuple[str, str, str]:
-    """A stored show-if as the pages say it: the question, the test's name, the answer."""
+def condition_of(c: dict[str, Any], kinds: dict[str, str] | None = None) -> tuple[str, str, str]:
+    """A stored show-if as the pages say it: the question, the test's name, the answer; a
+    condition beyond one of the builder's tests as an XLSForm expression, with no test."""
+    if "question" not in c or not any(t in c for t in TESTS):
+        return "", "", relevant(c, kinds or {})
     test = next((t for t in TESTS if t in c), "equals")
     value = c.get(test, "")
     shown = ", ".join(_value(v) for v in value) if isinstance(value, list) else _value(value)

@@ -153,7 +153,7 @@ async def survey_page(
     return render(
         request, "survey.html", visit, title=N_("Survey"), s=s, questions=questions,
         counts=counts, invitation=invitation, kinds=KIND_NAMES, title_of=title_of,
-        condition=condition_of,
+        condition=condition_of, question_kinds={q.key: q.kind for q in questions},
         audience=Audience.from_json(invitation.audience) if invitation else None, zone=zone,
         invited=invitation is not None and invitation.status != "cancelled",
         may_cancel=invitation is not None and broadcasts.visible(invitation, visit.staff)

@@ -563,6 +563,11 @@ async def test_an_xlsform_is_imported_or_refused_row_by_row(backend: Backend) ->
         survey_id = int(done.headers["location"].split("/")[3])
         shown = await editor.get(f"/admin/surveys/{survey_id}")
         assert f'href="/api/surveys/{survey_id}/xlsform.xlsx"' in shown.text
+        assert "Only if the answer to role is field" in shown.text
+        assert (
+            "Only if (selected(${topics}, &#39;online&#39;)) and ((${cases} &gt; 10) or "
+            "(${role} = &#39;lead&#39;))" in shown.text
+        )
         refused = await editor.http.post(
             "/admin/surveys/import", data={"csrf_token": editor.csrf},
             files={"file": ("household.xlsx", xlsx(UNSUPPORTED), "application/octet-stream")},
