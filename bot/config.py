@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     telegram_rate: float = 30.0  # messages per second for the whole bot
     telegram_chat_rate: float = 1.0  # messages per second to one chat
+    telegram_group_rate: float = 20.0  # messages per minute to one group (staff chats)
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

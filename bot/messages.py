@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 
 
 class Kind(StrEnum):
@@ -51,6 +56,28 @@ class Button:
     label: str
     payload: str  # short ascii id; Telegram allows 64 bytes of callback_data
     url: str | None = None
+
+
+def link_problem(url: str) -> str | None:
+    """Why a button cannot open ``url``, or None. Telegram refuses a whole message whose
+    button link is not an http(s) address of a public host (BUTTON_URL_INVALID), so the
+    message would fail for every Telegram member."""
+    if len(url) > 1000 or any(c.isspace() for c in url):
+        return "a link has no spaces and at most 1,000 characters"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "a link starts with https:// or http://"
+    host = parts.hostname or ""
+    try:
+        public = ipaddress.ip_address(host).is_global
+    except ValueError:
+        labels = host.split(".")
+        public = (
+            len(labels) >= 2
+            and all(_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit()
+        )
+    return None if public else "a link names a public web site (not localhost or a local address)"
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ import uvicorn
 
 from app.service import Service
 from app.web import create_app
+from bot.channels.base import ChannelName
 from bot.config import Settings
 from bot.coordination import create_coordinator
 from tests.conftest import Backend
@@ -79,6 +80,21 @@ class Stack:
     async def post_telegram(
         self, update: dict[str, Any], secret: str | None = SECRET
     ) -> httpx.Response:
+        """``update`` as Telegram would send it: through the fake, to the webhook the service
+        set, with its secret, and only if the webhook asked for its kind. A test of the
+        webhook's own checks passes another ``secret`` (or None): that goes straight to it."""
+        if secret != SECRET:
+            return await self.post_telegram_directly(update, secret)
+        response = await self.telegram.deliver(update)
+        kind = next(k for k in update if k != "update_id")
+        assert response is not None, f"Telegram would not deliver this {kind}: not asked for"
+        return response
+
+    async def post_telegram_directly(
+        self, update: Any, secret: str | None = SECRET
+    ) -> httpx.Response:
+        """Past the fake: for what Telegram would never send (an unknown update kind, a
+        malformed body, a wrong secret), to test that the webhook still answers well."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         return await self.http.post("/webhook/telegram", json=update, headers=headers)
 
@@ -108,22 +124,30 @@ async def running(
 ) -> AsyncIterator[Stack]:
     """The whole service on a loopback port, talking to fresh fakes of Telegram and Twilio.
 
-    ``fast_chats`` lifts Telegram's one-message-a-second per chat on both sides, so that
-    dialogs run quickly; the tests of the sender keep it.
+    ``fast_chats`` lifts Telegram's one message a second per chat and 20 a minute per group
+    on both sides, so that dialogs run quickly; the tests of the sender keep them.
     """
     telegram = dict(telegram or {})
     if fast_chats:
         telegram.setdefault("chat_rate", None)
+        telegram.setdefault("group_rate", None)
         overrides.setdefault("telegram_chat_rate", 0)
+        overrides.setdefault("telegram_group_rate", 0)
     sock = listening_socket()
     port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}"
     async with (
-        FakeTelegram(**telegram) as fake_telegram,
+        FakeTelegram(deliver_to=url, **telegram) as fake_telegram,
         FakeTwilio(deliver_to=url, **(twilio or {})) as fake_twilio,
     ):
         settings = settings_for(backend, fake_telegram.url, fake_twilio.url, **overrides)
         service = await start_service(backend, settings, workers=workers)
+        if settings.telegram_enabled:
+            # What `childpact telegram set-webhook` does at deployment: Telegram then posts
+            # the update kinds the channel asks for to PUBLIC_URL/webhook/telegram.
+            await service.channels[ChannelName.TELEGRAM].set_webhook(  # type: ignore[attr-defined]
+                f"{settings.public_url}/webhook/telegram"
+            )
         app = create_app(settings, service=service)
         app.state.service = service
         config = uvicorn.Config(

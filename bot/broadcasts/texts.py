@@ -9,7 +9,7 @@ from bot.channels.base import ChannelName
 from bot.channels.registry import capabilities
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
-from bot.messages import Button, OutboundMessage
+from bot.messages import Button, OutboundMessage, link_problem
 from bot.storage.models import Broadcast, Contact
 
 
@@ -94,8 +94,8 @@ def check(broadcast: Broadcast) -> list[BroadcastError]:
                 )
     for button in broadcast.buttons or []:
         url = button.get("url")
-        if url is not None and not str(url).startswith(("https://", "http://")):
-            problems.append(BroadcastError("button_url", f"{url!r} is not a web address"))
+        if url is not None and (problem := link_problem(str(url))) is not None:
+            problems.append(BroadcastError("button_url", f"{url!r}: {problem}"))
     return problems
 
 

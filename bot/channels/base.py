@@ -3,7 +3,8 @@ how it reads a platform's webhooks, and the results it reports."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -47,7 +48,7 @@ class Outcome(StrEnum):
 
     SENT = "sent"  # accepted by the platform
     RETRY = "retry"  # transient: try again later with backoff
-    RATE_LIMITED = "rate_limited"  # 429: pause the whole channel for ``retry_after``
+    RATE_LIMITED = "rate_limited"  # 429: pause the channel (or the chat) for ``retry_after``
     FAILED = "failed"  # permanent for this message, contact still reachable
     UNREACHABLE = "unreachable"  # blocked, deactivated, invalid number: never retry
 
@@ -59,6 +60,32 @@ class SendResult:
     error_code: str | None = None
     retry_after: float = 0.0
     status: str = "sent"  # the delivery status to record on success
+    # A 429 that concerns this chat alone (a group over its own limit): the chat waits,
+    # the channel goes on.
+    chat_only: bool = False
+    # The chat now lives at this address (a Telegram group that became a supergroup): the
+    # message went there, and later ones should too.
+    moved_to: str | None = None
+
+
+# Set by the sender around one send. A channel that makes more than one platform message of
+# one outbox message (a photo, then the text too long for its caption) awaits
+# ``next_message_turn()`` before each after the first: each takes its own turn under the
+# platform's limits.
+_next_turn: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "next_message_turn", default=None
+)
+
+
+def pace_further_messages(turn: Callable[[], Awaitable[None]] | None) -> object:
+    """Set what ``next_message_turn`` awaits in this task; returns the token to reset it."""
+    return _next_turn.set(turn)
+
+
+async def next_message_turn() -> None:
+    turn = _next_turn.get()
+    if turn is not None:
+        await turn()
 
 
 class Channel(Protocol):

@@ -26,7 +26,14 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.channels.base import Capabilities, ChannelName, Outcome, SendResult, split_text
+from bot.channels.base import (
+    Capabilities,
+    ChannelName,
+    Outcome,
+    SendResult,
+    next_message_turn,
+    split_text,
+)
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import Settings
 from bot.messages import Button, InboundMessage, Kind, OutboundMessage
@@ -36,7 +43,10 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096  # characters of a message, after HTML is parsed
 CAPTION_LIMIT = 1024
 NOTICE_LIMIT = 200  # answerCallbackQuery text
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+# The update kinds the bot reads, asked for by name in setWebhook: Telegram sends no other.
+# my_chat_member is its only word that a member blocked or unblocked the bot; an edit of a
+# message already answered changes nothing, so edits are not asked for.
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 CAPABILITIES = Capabilities(
@@ -158,6 +168,8 @@ class TelegramChannel:
             sent_id = await self._deliver(address, message)
         except TelegramError as exc:
             result = classify_error(exc)
+            if result.outcome == Outcome.RATE_LIMITED and address.startswith("-"):
+                result.chat_only = True  # a group's 20 a minute: that group waits, not the bot
             log.info("telegram: send failed: %s (%s)", result.outcome, result.error_code)
             return result
         return SendResult(Outcome.SENT, platform_id=str(sent_id))
@@ -185,6 +197,7 @@ class TelegramChannel:
         text = message.text.strip()
         if message.document:
             return await self._send_document(chat_id, message.document, text, keyboard)
+        turn = _Turns()
         if message.image_url:
             if len(text) <= CAPTION_LIMIT:
                 photo = await self.bot.send_photo(
@@ -196,6 +209,7 @@ class TelegramChannel:
                 )
                 return photo.message_id
             await self.bot.send_photo(chat_id, message.image_url)
+            turn.taken()
         pieces = split_text(text, TEXT_LIMIT)
         sent_id = 0
         for number, piece in enumerate(pieces, start=1):
@@ -206,6 +220,7 @@ class TelegramChannel:
             }
             if keyboard is not None and number == len(pieces):
                 params["reply_markup"] = keyboard
+            await turn.next()
             # The raw answer: building a full Message object for every broadcast message
             # would cost more than the rest of sending it.
             result = await self.bot.do_api_request("sendMessage", api_kwargs=params)
@@ -234,12 +249,20 @@ class TelegramChannel:
             sent,
             caption=html.escape(caption, quote=False) or None,
             parse_mode=ParseMode.HTML if caption else None,
-            reply_markup=keyboard if caption or not text else None,
+            reply_markup=keyboard if caption or not text else None,  # else on the text
         )
         sent_id = result.message_id
         if text and not caption:
-            for piece in split_text(text, TEXT_LIMIT):
-                params = {"chat_id": chat_id, "text": html.escape(piece, quote=False)}
+            pieces = split_text(text, TEXT_LIMIT)
+            for number, piece in enumerate(pieces, start=1):
+                params: dict[str, Any] = {
+                    "chat_id": chat_id,
+                    "text": html.escape(piece, quote=False),
+                    "parse_mode": ParseMode.HTML,
+                }
+                if keyboard is not None and number == len(pieces):
+                    params["reply_markup"] = keyboard  # the buttons go with the last piece
+                await next_message_turn()  # the document took the first
                 reply = await self.bot.do_api_request("sendMessage", api_kwargs=params)
                 sent_id = int(reply["message_id"])
         return sent_id
@@ -271,6 +294,22 @@ class TelegramChannel:
         """What Telegram knows of our webhook: url, pending updates, last error."""
         assert self.bot is not None, "telegram is off"
         return (await self.bot.get_webhook_info()).to_dict()
+
+
+class _Turns:
+    """The first platform message of a send goes on the turn the sender gave it; each further
+    one waits for a turn of its own (``next_message_turn``)."""
+
+    def __init__(self) -> None:
+        self._sent = 0
+
+    def taken(self) -> None:
+        self._sent += 1
+
+    async def next(self) -> None:
+        if self._sent:
+            await next_message_turn()
+        self._sent += 1
 
 
 def classify_error(exc: TelegramError) -> SendResult:

@@ -23,6 +23,14 @@ CATCH_UP = SLOTS / 0.99  # closest two sends of one process may come, as a share
 # any rolling second: a request that reaches the platform a little late then still finds room.
 WINDOW_SHARE = 0.97
 WINDOW = 1.0
+# A group's limit counts over a minute; its bucket refills at this share of it, so that a full
+# bucket and a minute's refill stay within the limit.
+GROUP_SHARE = 0.95
+
+
+def is_group(channel: str, address: str) -> bool:
+    """A Telegram group or supergroup (negative chat ids): 20 messages a minute, not 1 a second."""
+    return channel == ChannelName.TELEGRAM and address.startswith("-")
 
 
 class Pacer:
@@ -59,8 +67,19 @@ class Pacer:
         return 1.0 / (rate * SLOTS)
 
     def chat_bucket(self, channel: str, address: str, message: OutboundMessage) -> Bucket | None:
+        """The chat's own limit: about one message a second to a member's chat, 20 a minute
+        to a group (Telegram's Bot FAQ), or None."""
+        if channel != ChannelName.TELEGRAM or message.callback_id:
+            return None
+        if is_group(channel, address):
+            per_minute = self.settings.telegram_group_rate
+            if not per_minute or math.isinf(per_minute):
+                return None
+            # burst 1: at most 1 + 60 × rate = 20 messages in any minute
+            rate = (per_minute * GROUP_SHARE - 1) / 60 if per_minute > 2 else per_minute / 120
+            return Bucket(chat_rate_key(channel, address), rate, 1)
         rate = self.settings.telegram_chat_rate
-        if channel != ChannelName.TELEGRAM or message.callback_id or not rate:
+        if not rate:
             return None
         return Bucket(chat_rate_key(channel, address), rate, 1)
 
@@ -109,9 +128,25 @@ class Pacer:
         self, channel: str, address: str, message: OutboundMessage, *, chat_taken: bool = False
     ) -> None:
         """Wait until ``message`` may go; ``chat_taken`` when its chat's token is already taken."""
-        chat = None if chat_taken else self.chat_bucket(channel, address, message)
+        if not chat_taken:
+            await self._chat_turn(self.chat_bucket(channel, address, message))
+        await self._channel_turn(channel)
+
+    async def next_turn(self, channel: str, address: str, message: OutboundMessage) -> None:
+        """The turn of one more platform message of ``message`` (a photo's text that did not
+        fit its caption, a long text's next piece): a slot of the channel's limit, and a
+        group's token. A member's chat takes its short burst, as Telegram tolerates one."""
+        if is_group(channel, address):
+            await self._chat_turn(self.chat_bucket(channel, address, message))
+        await self._channel_turn(channel)
+
+    async def _chat_turn(self, chat: Bucket | None) -> None:
         while chat is not None and (wait := await self.coordinator.take([chat])) > 0:
-            await self._sleep(wait)
+            # At least a millisecond: a wait rounded to almost nothing must still move time.
+            await self._sleep(max(wait, 0.001))
+
+    async def _channel_turn(self, channel: str) -> None:
+        """A slot of the channel's shared schedule, outside any pause."""
         interval = self.channel_interval(channel)
         while True:
             while (wait := await self.paused_for(channel)) > 0:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot import logs
-from bot.channels.base import Channel, ChannelName, Outcome, SendResult
+from bot.channels.base import Channel, ChannelName, Outcome, SendResult, pace_further_messages
 from bot.channels.registry import capabilities
 from bot.config import Settings
 from bot.coordination import Coordinator
@@ -348,12 +348,21 @@ class Sender:
                 await self._results.put((row, SendResult(Outcome.RATE_LIMITED, retry_after=1.0,
                                                          error_code="coordination")))  # fmt: skip
                 return
+            # One slot of the limits per platform message: a message the channel sends as
+            # several (a photo, then its long text) takes a turn for each after the first.
+            pace_further_messages(
+                lambda: self.pacer.next_turn(row.channel, row.address, message)
+            )
             try:
                 result = await channel.send(row.address, message)
             except Exception:
                 log.exception("sending outbox %s on %s raised", row.id, row.channel)
                 result = SendResult(Outcome.RETRY, error_code="exception")
-            if result.outcome == Outcome.RATE_LIMITED:
+            if result.outcome == Outcome.RATE_LIMITED and result.chat_only:
+                # A group over its own limit: it waits (its message is queued again after
+                # retry_after, and its later ones behind it); every other chat goes on.
+                log.warning("%s: a group asked us to wait %.0f s", row.channel, result.retry_after)
+            elif result.outcome == Outcome.RATE_LIMITED:
                 log.warning("%s asked us to wait %.0f s", row.channel, result.retry_after)
                 try:
                     await self.pacer.pause(row.channel, max(result.retry_after, 1.0))

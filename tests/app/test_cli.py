@@ -44,8 +44,22 @@ async def test_set_webhook_registers_the_url_secret_and_update_types():
         assert done.returncode == 0, done.stderr
         assert fake.webhook["url"] == f"{PUBLIC}/webhook/telegram"
         assert fake.webhook["secret_token"] == SECRET
-        assert set(fake.webhook["allowed_updates"]) >= {"message", "callback_query"}
+        # every kind the bot reads: without my_chat_member no block or unblock is ever seen
+        assert set(fake.webhook["allowed_updates"]) == {"message", "callback_query", "my_chat_member"}
         assert TOKEN not in done.stdout + done.stderr and SECRET not in done.stdout + done.stderr
+
+
+async def test_set_webhook_sends_the_secret_the_webhook_compares():
+    # A secret pasted with a space or a newline around it: the webhook compares it stripped,
+    # so Telegram must be given it stripped (it would refuse the space anyway).
+    async with FakeTelegram() as fake:
+        done = await childpact(
+            "telegram", "set-webhook",
+            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=f" {SECRET}\n",
+            TELEGRAM_API_URL=fake.url, PUBLIC_URL=PUBLIC,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert fake.webhook["secret_token"] == SECRET
 
 
 async def test_set_webhook_without_public_url_says_what_is_missing():

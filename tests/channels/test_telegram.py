@@ -387,7 +387,8 @@ async def test_start_checks_the_token_and_tolerates_a_dead_api(
 async def test_webhook_management(telegram: TelegramChannel, fake: FakeTelegram) -> None:
     assert await telegram.set_webhook("https://bot.example.org/webhook/telegram")
     assert fake.webhook["secret_token"] == SECRET
-    assert fake.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    # every kind the bot reads, my_chat_member (blocked, unblocked) among them
+    assert fake.webhook["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
     info = await telegram.webhook_info()
     assert info["url"] == "https://bot.example.org/webhook/telegram"
     assert info["pending_update_count"] == 0

@@ -120,3 +120,51 @@ async def test_another_processs_pause_is_heeded() -> None:
     await there.pause("telegram", 3.0)
     await clock.run(here.wait_turn("telegram", "611111111", MESSAGE))
     assert clock() >= 1003.0
+
+
+def most_in_one_minute(times: list[float]) -> int:
+    ordered = sorted(times)
+    return max(i - bisect.bisect_right(ordered, t - 60.0) + 1 for i, t in enumerate(ordered))
+
+
+async def test_a_group_gets_20_messages_a_minute_and_a_member_is_not_held_by_it() -> None:
+    # Would catch a staff group paced like a member's chat (one a second: 60 a minute, and
+    # Telegram answers 429 after 20), or a member's chat slowed to the group's pace.
+    clock = VirtualClock()
+    pacer = pacer_on(clock)
+
+    async def in_turn(address: str, count: int, more: int = 0) -> list[float]:
+        sent = []
+        for _ in range(count):
+            await pacer.wait_turn("telegram", address, MESSAGE)
+            sent.append(clock())
+            for _ in range(more):  # further platform messages of the same outbox message
+                await pacer.next_turn("telegram", address, MESSAGE)
+                sent.append(clock())
+        return sent
+
+    group, group_pairs, member = await clock.run(
+        in_turn("-1001876543210", 45), in_turn("-4012345678", 15, more=1), in_turn("612345678", 45)
+    )
+    assert most_in_one_minute(group) <= 20 and most_in_one_minute(group_pairs) <= 20
+    assert len(group) == 45 and max(group) - min(group) < 150  # and not far below it
+    assert max(member) - 1000.0 < 45  # one a second, as before
+
+
+async def test_each_further_message_of_one_send_takes_a_slot_of_the_bots_limit() -> None:
+    # A photo whose text is too long for its caption is two messages: each counts against
+    # Telegram's 30 a second. Would catch the second one sent on the first one's slot.
+    clock = VirtualClock()
+    pacer = pacer_on(clock, telegram_rate=20)
+
+    async def photo_and_text(n: int) -> list[float]:
+        address = str(500000000 + n)
+        await pacer.wait_turn("telegram", address, MESSAGE)
+        first = clock()
+        await pacer.next_turn("telegram", address, MESSAGE)
+        return [first, clock()]
+
+    (pairs,) = await clock.run(asyncio.gather(*(photo_and_text(n) for n in range(40))))
+    sent = [t for pair in pairs for t in pair]
+    assert len(sent) == 80
+    assert most_in_one_second(sent) <= 20

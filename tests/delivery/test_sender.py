@@ -214,6 +214,48 @@ async def test_a_429_pauses_the_whole_bot_then_sending_resumes(backend):
         assert later and all(s.asked >= pause.asked + 2.0 for s in later)
 
 
+async def test_a_photo_with_a_long_text_takes_a_slot_for_each_message_it_makes(backend):
+    # Telegram counts messages, not our outbox rows: a photo with 1,500 characters is a photo
+    # and then a text. Would catch the text sent on the photo's slot (twice the rate: 429s).
+    async with running(backend, telegram_rate=20) as stack:
+        journal = Journal(stack.service)
+        chats = [str(520000000 + n) for n in range(12)]
+        text = ("Coalition news. " * 100).strip()  # 1,599 characters: over the caption limit
+        async with stack.service.db.session() as session, session.begin():
+            for address in chats:
+                message = OutboundMessage(text=text, image_url="https://childpact.org/p.jpg")
+                session.add(Delivery(channel="telegram", address=address, priority=BULK,
+                                     message=message.to_json()))  # fmt: skip
+        await stack.service.coordinator.notify("outbox")
+        await eventually(lambda: all_done(stack.service), timeout=60)
+        assert [m.method for m in stack.telegram.messages].count("sendPhoto") == 12
+        assert len(stack.telegram.messages) == 24
+        slots = journal.of("slot", "rate:telegram")
+        for send in journal.of("send"):
+            mine = [s for s in slots if s.task is send.task]
+            assert len(mine) >= 2, "one slot for a photo and its text"
+        assert len(slots) >= 24
+
+
+async def test_a_groups_429_holds_that_group_and_no_one_else(backend):
+    # Telegram's 20 a minute is per group: its 429 says that group must wait. Would catch the
+    # whole bot paused for it (members' replies and button answers stuck behind a staff chat).
+    group = "-1001876543210"
+    async with running(backend) as stack:
+        journal = Journal(stack.service)
+        stack.telegram.flood_next(1, retry_after=3)  # the group's message is refused
+        await enqueue(stack.service, "telegram", [group])
+        await eventually(lambda: stack.telegram.rate_limited == 1)
+        chats = [str(730000000 + n) for n in range(5)]
+        await enqueue(stack.service, "telegram", chats)
+        await eventually(lambda: all_done(stack.service), timeout=60)
+        assert journal.of("pause") == []
+        assert sorted(m.chat_id for m in stack.telegram.messages) == sorted([*chats, group])
+        async with stack.service.db.session() as session:
+            row = await session.scalar(select(Delivery).where(Delivery.address == group))
+        assert row is not None and row.status == "sent" and row.attempts == 1
+
+
 async def test_blocked_members_are_marked_unreachable_and_not_retried(backend):
     blocked, deactivated, missing = "811111111", "822222222", "833333333"
     async with running(

@@ -1,9 +1,18 @@
-"""A fake Telegram Bot API server with the real one's limits and errors, for tests and benchmarks."""
+"""A fake Telegram Bot API server with the real one's limits and errors, for tests and benchmarks.
+
+Strict where Telegram is: every call is checked against the Bot API's own description of its
+methods (``botapi_spec``: names, parameters, required ones, types), texts and captions against
+their limits after HTML is parsed, HTML against the tags Telegram supports, keyboards against
+its button rules; the flood limits (per bot, per chat, per group) answer 429 with
+``retry_after`` on the fake's clock. Updates reach the service only through ``deliver``, which
+posts them to the webhook set with setWebhook, with its secret, and only the kinds it asked for.
+"""
 
 from __future__ import annotations
 
 import argparse
 import html
+import ipaddress
 import itertools
 import json
 import math
@@ -12,22 +21,37 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from aiohttp import web
 
+from tests.fakes import botapi_spec
 from tests.fakes.server import FakeServer, Fault, RollingCounter, run_cli
 
 JSON = dict[str, Any]
 
-# Tags Telegram accepts in parse_mode=HTML; anything else is "Unsupported start tag".
+# Tags Telegram accepts in parse_mode=HTML (the Bot API's "formatting options"); anything else
+# is "Unsupported start tag".
 _HTML_TAGS = frozenset(
     "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
 )
-_TAG = re.compile(r"<(/?)([^\s>/]*)")
-_ANY_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)"
+    r"((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*>"
+)
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 _BOT_TOKEN = re.compile(r"\d+:[\w-]+")
 _CHAT_ID = re.compile(r"-?\d+")
-_MESSAGE_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument", "editmessagereplymarkup"})
+# Methods that put a message in a chat: they count against the flood limits.
+_MESSAGE_METHODS = frozenset(
+    {"sendmessage", "sendphoto", "senddocument", "editmessagereplymarkup", "editmessagetext"}
+)
+# The button fields that say what a button does: exactly one of them (the Bot API's rule).
+_BUTTON_EXTRAS = frozenset({"text", "icon_custom_emoji_id", "style"})
+# Update kinds a webhook gets when it asks for none in particular (setWebhook's description).
+_NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+GROUP_WINDOW = 60.0  # seconds over which the group limit counts
 # Sending a document by URL works only for these (the Bot API's documentation says so).
 _DOCUMENT_BY_URL = (".pdf", ".zip", ".gif")
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may upload
@@ -73,6 +97,7 @@ class _ChatBucket:
     tokens: float
     stamp: float
     attempts: RollingCounter = field(default_factory=RollingCounter)
+    minute: RollingCounter = field(default_factory=lambda: RollingCounter(GROUP_WINDOW))
 
 
 class FakeTelegram(FakeServer):
@@ -85,11 +110,13 @@ class FakeTelegram(FakeServer):
         rate: float | None = 30.0,
         chat_rate: float | None = 1.0,
         chat_burst: int = 3,
+        group_rate: int | None = 20,
         blocked: Iterable[int | str] = (),
         deactivated: Iterable[int | str] = (),
         missing: Iterable[int | str] = (),
         known_chats: Iterable[int | str] | None = None,
         migrated: dict[int | str, int] | None = None,
+        deliver_to: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -99,6 +126,7 @@ class FakeTelegram(FakeServer):
         self.rate = math.inf if rate is None else rate
         self.chat_rate = math.inf if chat_rate is None else chat_rate
         self.chat_burst = chat_burst
+        self.group_rate = math.inf if group_rate is None else group_rate  # messages a minute
         self.blocked = {str(c) for c in blocked}
         self.deactivated = {str(c) for c in deactivated}
         self.missing = {str(c) for c in missing}
@@ -108,8 +136,16 @@ class FakeTelegram(FakeServer):
         self.messages: list[SentMessage] = []
         self.callbacks: list[AnsweredCallback] = []
         self.webhook: JSON = {"url": ""}
+        # Where deliver() posts: the service's real address stands in for the public one
+        # the webhook names (None: the webhook's URL itself).
+        self.deliver_to = deliver_to
+        self.allowed_updates: list[str] = []  # kept across setWebhook calls that omit it
+        self.delivered: list[JSON] = []  # updates posted to the webhook
+        self.withheld: list[JSON] = []  # updates of a kind the webhook did not ask for
         self.requests = 0
         self.rate_limited = 0  # 429s answered
+        self.limited_by: dict[str, int] = {"bot": 0, "chat": 0, "group": 0}  # which limit
+        self._client: httpx.AsyncClient | None = None
         self._me: JSON | None = None
         self._me_token: str | None = None
         self._accepted = RollingCounter()
@@ -184,9 +220,12 @@ class FakeTelegram(FakeServer):
                 raise TelegramApiError(401, "Unauthorized")
             method = request.match_info["method"].lower()
             handler = self._methods.get(method)
-            if handler is None:
+            if handler is None or method not in botapi_spec.methods():
                 raise TelegramApiError(404, "Not Found")
-            params = await _read_params(request)
+            try:
+                params = botapi_spec.check_call(method, await _read_params(request))
+            except botapi_spec.SpecError as exc:
+                raise bad_request(str(exc)) from None
             if method in _MESSAGE_METHODS:
                 self._check_flood(params)
             result = handler(params)
@@ -197,6 +236,8 @@ class FakeTelegram(FakeServer):
         return _answer(200, {"ok": True, "result": result})
 
     def _check_flood(self, params: JSON) -> None:
+        """30 a second for the bot, about 1 a second to a chat (a short burst tolerated), 20 a
+        minute to a group: the Bot FAQ's limits, each a 429 with its own ``retry_after``."""
         now = self.clock()
         self._attempts.hit(now)
         chat = str(params.get("chat_id", ""))
@@ -205,16 +246,63 @@ class FakeTelegram(FakeServer):
             bucket = self._chats[chat] = _ChatBucket(float(self.chat_burst), now)
         bucket.attempts.hit(now)
         if self._accepted.count(now) >= self.rate:
-            raise _flood(self._accepted.wait(now))
-        if self.chat_rate == math.inf:
-            self._accepted.hit(now)
-            return
-        bucket.tokens = min(self.chat_burst, bucket.tokens + (now - bucket.stamp) * self.chat_rate)
-        bucket.stamp = now
-        if bucket.tokens < 1.0:
-            raise _flood((1.0 - bucket.tokens) / self.chat_rate)
-        bucket.tokens -= 1.0
+            raise self._flood("bot", self._accepted.wait(now))
+        group = chat.startswith("-")
+        if group and bucket.minute.count(now) >= self.group_rate:
+            raise self._flood("group", bucket.minute.wait(now))
+        if self.chat_rate != math.inf:
+            tokens = bucket.tokens + (now - bucket.stamp) * self.chat_rate
+            bucket.tokens, bucket.stamp = min(self.chat_burst, tokens), now
+            if bucket.tokens < 1.0:
+                raise self._flood("chat", (1.0 - bucket.tokens) / self.chat_rate)
+            bucket.tokens -= 1.0
+        if group:
+            bucket.minute.hit(now)
         self._accepted.hit(now)
+
+    def _flood(self, limit: str, wait: float) -> TelegramApiError:
+        self.limited_by[limit] += 1
+        return _flood(wait)
+
+    @property
+    def max_per_minute_group(self) -> dict[str, int]:
+        """Most messages accepted by each group in any rolling minute."""
+        return {chat: b.minute.max for chat, b in self._chats.items() if chat.startswith("-")}
+
+    # -------------------------------------------------------------- updates to the webhook
+
+    def wants(self, kind: str) -> bool:
+        """Whether the webhook asked for updates of ``kind`` (setWebhook's allowed_updates)."""
+        if self.allowed_updates:
+            return kind in self.allowed_updates
+        return kind not in _NOT_BY_DEFAULT
+
+    async def deliver(self, update: JSON) -> httpx.Response | None:
+        """Post ``update`` to the webhook as Telegram does, with the secret token; ``None``
+        (and nothing posted) when its kind is not among those the webhook asked for."""
+        url = self.webhook["url"]
+        assert url, "no webhook is set: call setWebhook first"
+        kinds = [k for k in update if k != "update_id"]
+        assert len(kinds) == 1 and kinds[0] in botapi_spec.update_kinds(), kinds
+        if not self.wants(kinds[0]):
+            self.withheld.append(update)
+            return None
+        if self.deliver_to is not None:
+            parts = urlsplit(url)
+            url = self.deliver_to + parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=30)
+        self.delivered.append(update)
+        return await self._client.post(url, json=update, headers=headers)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        await super().stop()
 
     # -------------------------------------------------------------- methods
 
@@ -264,7 +352,7 @@ class FakeTelegram(FakeServer):
                 message_id=message["message_id"],
                 text=params.get("text"),
                 parse_mode=params.get("parse_mode"),
-                reply_markup=_json_field(params.get("reply_markup")),
+                reply_markup=params.get("reply_markup"),
                 time=time.time(),
                 **extra,
             )
@@ -288,6 +376,8 @@ class FakeTelegram(FakeServer):
         photo = params.get("photo")
         if not photo:
             raise bad_request("there is no photo in the request")
+        if isinstance(photo, str) and not photo.startswith("attach://"):
+            _check_file_url(photo)
         caption = params.get("caption")
         visible = _visible_text(str(caption), params.get("parse_mode")) if caption else None
         if visible and len(visible) > 1024:
@@ -316,10 +406,10 @@ class FakeTelegram(FakeServer):
             name, file = sent.filename or "document", content
         else:
             name, file = str(sent), None
-            if name.startswith(("http://", "https://")) and not name.lower().endswith(
-                _DOCUMENT_BY_URL
-            ):
-                raise bad_request("wrong type of the web page content")
+            if name.startswith(("http://", "https://")):
+                _check_file_url(name)
+                if not name.lower().endswith(_DOCUMENT_BY_URL):
+                    raise bad_request("wrong type of the web page content")
         caption = params.get("caption")
         visible = _visible_text(str(caption), params.get("parse_mode")) if caption else None
         if visible and len(visible) > 1024:
@@ -376,7 +466,7 @@ class FakeTelegram(FakeServer):
         text = params.get("text")
         if text is not None and len(str(text)) > 200:
             raise bad_request("MESSAGE_TOO_LONG")
-        alert = params.get("show_alert") in (True, "true", "True", "1")
+        alert = bool(params.get("show_alert"))
         self.callbacks.append(AnsweredCallback(query_id, text, alert, time.time()))
         return True
 
@@ -394,11 +484,20 @@ class FakeTelegram(FakeServer):
         secret = params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise bad_request("secret token contains unallowed characters")
+        connections = params.get("max_connections", 40)
+        if not 1 <= connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
+        allowed = params.get("allowed_updates")
+        if allowed is not None:
+            unknown = sorted(set(allowed) - botapi_spec.update_kinds())
+            if unknown:
+                raise bad_request(f"can't parse allowed updates: unknown update type {unknown[0]}")
+            self.allowed_updates = list(allowed)  # omitted: the previous list stays
         self.webhook = {
             "url": url,
             "secret_token": secret,
-            "allowed_updates": _json_field(params.get("allowed_updates")),
-            "max_connections": int(params.get("max_connections") or 40),
+            "allowed_updates": list(self.allowed_updates),
+            "max_connections": connections,
         }
         return True
 
@@ -420,8 +519,8 @@ class FakeTelegram(FakeServer):
                     info[key] = self.webhook[key]
             info["max_connections"] = self.webhook["max_connections"]
             info["ip_address"] = "203.0.113.10"
-            if self.webhook.get("allowed_updates"):
-                info["allowed_updates"] = self.webhook["allowed_updates"]
+            if self.allowed_updates:
+                info["allowed_updates"] = list(self.allowed_updates)
         return info
 
 
@@ -471,45 +570,116 @@ async def _read_params(request: web.Request) -> JSON:
     return params
 
 
-def _json_field(value: Any) -> Any:
-    """Form and multipart bodies carry objects as JSON strings."""
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise bad_request("can't parse reply keyboard markup JSON object") from None
-    return value
-
-
 def _visible_text(text: str, parse_mode: Any) -> str:
-    """What the member sees: HTML is checked like Telegram does, then stripped."""
-    if str(parse_mode or "").upper() != "HTML":
+    """What the member sees: HTML is checked as Telegram parses it, then turned into text."""
+    mode = str(parse_mode or "")
+    if not mode:
         return text
-    for match in _TAG.finditer(text):
-        name = match.group(2).lower()
-        if name not in _HTML_TAGS:
-            where = len(text[: match.start()].encode())
-            kind = "end" if match.group(1) else "start"
-            raise bad_request(
-                f'can\'t parse entities: Unsupported {kind} tag "{name}" at byte offset {where}'
-            )
-    return html.unescape(_ANY_TAG.sub("", text))
+    if mode.upper() != "HTML":
+        if mode in ("Markdown", "MarkdownV2"):
+            return text  # not used by the service; not checked here
+        raise bad_request(f"unsupported parse_mode {mode}")
+    out: list[str] = []
+    open_tags: list[tuple[str, int]] = []
+    at = 0
+    while at < len(text):
+        char = text[at]
+        offset = len(text[:at].encode())
+        if char == "<":
+            tag = _TAG.match(text, at)
+            if tag is None:
+                raise _entities(f"Unclosed start tag at byte offset {offset}")
+            closing, name = bool(tag.group(1)), tag.group(2).lower()
+            if name not in _HTML_TAGS:
+                kind = "end" if closing else "start"
+                raise _entities(f'Unsupported {kind} tag "{name}" at byte offset {offset}')
+            if closing:
+                if not open_tags:
+                    raise _entities(f"Unexpected end tag at byte offset {offset}")
+                expected, _ = open_tags.pop()
+                if expected != name:
+                    raise _entities(
+                        f'Unmatched end tag at byte offset {offset}, expected "</{expected}>", '
+                        f'found "</{name}>"'
+                    )
+            else:
+                if name == "span" and "tg-spoiler" not in tag.group(3):
+                    raise _entities(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
+                open_tags.append((name, offset))
+            at = tag.end()
+        elif char == "&":
+            entity = _ENTITY.match(text, at)
+            if entity is None:
+                # Telegram's formatting rules: "All <, > and & symbols that are not a part of
+                # a tag or an HTML entity must be replaced with the corresponding HTML entities".
+                raise _entities(f'Unescaped "&" at byte offset {offset}')
+            out.append(html.unescape(entity.group(0)))
+            at = entity.end()
+        elif char == ">":
+            raise _entities(f'Unescaped ">" at byte offset {offset}')
+        else:
+            out.append(char)
+            at += 1
+    if open_tags:
+        raise _entities(f'Can\'t find end tag corresponding to start tag "{open_tags[-1][0]}"')
+    return "".join(out)
 
 
-def _check_markup(raw: Any) -> JSON | None:
-    markup = _json_field(raw)
+def _entities(detail: str) -> TelegramApiError:
+    return bad_request(f"can't parse entities: {detail}")
+
+
+def _check_markup(markup: JSON | None) -> JSON | None:
+    """An inline keyboard's buttons as Telegram checks them (its shape is the spec's)."""
     if markup is None:
         return None
-    if not isinstance(markup, dict):
-        raise bad_request("can't parse reply keyboard markup JSON object")
     for row in markup.get("inline_keyboard", []):
         for button in row:
+            actions = [k for k in button if k not in _BUTTON_EXTRAS]
+            if not actions:
+                raise bad_request(
+                    "can't parse inline keyboard button: Text buttons are unallowed in the "
+                    "inline keyboard"
+                )
+            if len(actions) > 1:
+                raise bad_request(
+                    "can't parse inline keyboard button: InlineKeyboardButton must have exactly "
+                    "one of the optional fields"
+                )
+            if not button["text"]:
+                raise bad_request("BUTTON_TEXT_INVALID")
             data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+            if data is not None and not 1 <= len(data.encode()) <= 64:
                 raise bad_request("BUTTON_DATA_INVALID")
-            if not button.get("text"):
-                raise bad_request("text buttons are unallowed in the inline keyboard")
+            if "url" in button and not _button_url(button["url"]):
+                raise bad_request("BUTTON_URL_INVALID")
     return markup
+
+
+def _button_url(url: str) -> bool:
+    """An http(s) link to a public host, or a tg:// link: what a URL button may open."""
+    parts = urlsplit(url)
+    if parts.scheme == "tg":
+        return bool(parts.netloc)
+    return parts.scheme in ("http", "https") and _public_host(parts.hostname or "")
+
+
+def _public_host(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.split(".")
+        return len(labels) >= 2 and all(
+            re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", label, re.I) for label in labels
+        ) and not labels[-1].isdigit()
+    return address.is_global
+
+
+def _check_file_url(url: str) -> None:
+    """A photo by URL: Telegram downloads it, so the URL must be one it can reach."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not _public_host(parts.hostname or ""):
+        raise bad_request("wrong file identifier/HTTP URL specified")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -519,6 +689,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=30.0, help="messages per second per bot")
     parser.add_argument("--chat-rate", type=float, default=1.0, help="messages per second per chat")
     parser.add_argument("--chat-burst", type=int, default=3)
+    parser.add_argument("--group-rate", type=int, default=20, help="messages per minute per group")
     parser.add_argument("--token", default=None, help="accept only this token")
     args = parser.parse_args(argv)
     fake = FakeTelegram(
@@ -526,6 +697,7 @@ def main(argv: list[str] | None = None) -> None:
         rate=args.rate,
         chat_rate=args.chat_rate,
         chat_burst=args.chat_burst,
+        group_rate=args.group_rate,
         host=args.host,
         port=args.port,
     )

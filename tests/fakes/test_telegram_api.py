@@ -156,13 +156,13 @@ async def test_telegram_message_validation(
 
 async def test_telegram_caption_limit_and_photo(http: httpx.AsyncClient) -> None:
     async with FakeTelegram() as fake:
-        ok, body = await call(http, fake, "sendPhoto", chat_id=1, photo="https://x/p.jpg",
+        ok, body = await call(http, fake, "sendPhoto", chat_id=1, photo="https://cdn.example.org/p.jpg",
                               caption="c" * 1024)  # fmt: skip
-        too_long, _ = await call(http, fake, "sendPhoto", chat_id=1, photo="https://x/p.jpg",
+        too_long, _ = await call(http, fake, "sendPhoto", chat_id=1, photo="https://cdn.example.org/p.jpg",
                                  caption="c" * 1025)  # fmt: skip
     assert (ok, too_long) == (200, 400)
     assert body["result"]["photo"][-1]["width"] == 800
-    assert [(m.method, m.photo) for m in fake.messages] == [("sendPhoto", "https://x/p.jpg")]
+    assert [(m.method, m.photo) for m in fake.messages] == [("sendPhoto", "https://cdn.example.org/p.jpg")]
 
 
 async def test_telegram_documents_upload_or_come_by_a_pdf_or_zip_link(
@@ -179,10 +179,10 @@ async def test_telegram_documents_upload_or_come_by_a_pdf_or_zip_link(
             base, data={"chat_id": "2"}, files={"document": ("e.json", b"", "application/json")}
         )
         by_pdf_link, _ = await call(
-            http, fake, "sendDocument", chat_id=3, document="https://x/a.pdf"
+            http, fake, "sendDocument", chat_id=3, document="https://cdn.example.org/a.pdf"
         )
         by_json_link, refused = await call(
-            http, fake, "sendDocument", chat_id=4, document="https://x/a.json"
+            http, fake, "sendDocument", chat_id=4, document="https://cdn.example.org/a.json"
         )
     assert (uploaded.status_code, empty.status_code, by_pdf_link, by_json_link) == (
         200,
@@ -194,7 +194,7 @@ async def test_telegram_documents_upload_or_come_by_a_pdf_or_zip_link(
     assert refused["description"] == "Bad Request: wrong type of the web page content"
     assert [(m.document, m.file, m.caption) for m in fake.messages] == [
         ("data.json", b'{"a": 1}', "yours"),
-        ("https://x/a.pdf", None, None),
+        ("https://cdn.example.org/a.pdf", None, None),
     ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.i18n import LANGUAGE_NAMES, Translator
 from tests.dialog import Member, texts
-from tests.harness import running
+from tests.harness import eventually, running
 
 CHANNELS = ["telegram", "whatsapp", "web"]
 
@@ -116,3 +118,14 @@ async def test_a_member_who_blocks_the_bot_is_unreachable_until_they_come_back(b
         assert await unreachable()
         await member.say("/start")  # writing again means they unblocked us
         assert not await unreachable()
+        # Blocked, then unblocked without a word: Telegram's my_chat_member says so, and it
+        # reaches the bot only because the webhook asked for it by name.
+        await stack.post_telegram(builder.my_chat_member("kicked"))
+        await eventually(unreachable)
+        await stack.post_telegram(builder.my_chat_member("member"))
+        await eventually(lambda: _not(unreachable()))
+        assert stack.telegram.withheld == []
+
+
+async def _not(check: Any) -> bool:
+    return not await check

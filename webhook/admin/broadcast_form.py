@@ -21,6 +21,7 @@ from bot.channels.base import MEMBER_CHANNELS, ChannelName
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.i18n.markers import N_
+from bot.messages import link_problem
 from bot.storage.models import Broadcast
 from webhook.admin.pages import Visit
 
@@ -96,7 +97,7 @@ class Draft:
 
 
 def _web_address(value: str) -> bool:
-    return value.startswith(("https://", "http://")) and len(value) <= 1000 and " " not in value
+    return link_problem(value) is None
 
 
 def read_form(

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from bot.broadcasts import series as broadcast_series
 from bot.channels.registry import send_rates
 from bot.i18n import LOCALES
 from bot.members import topics
+from bot.messages import link_problem
 from bot.secretariat import members
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
@@ -40,6 +41,13 @@ class ButtonIn(BaseModel):
     payload: str | None = Field(
         default=None, pattern=r"^(topic:[a-z0-9_-]{1,40}|survey:[1-9][0-9]{0,17})$"
     )
+
+    @field_validator("url")
+    @classmethod
+    def _opens_in_every_chat(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and (problem := link_problem(str(url))) is not None:
+            raise ValueError(problem)
+        return url
 
 
 class AudienceIn(BaseModel):

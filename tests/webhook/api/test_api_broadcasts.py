@@ -305,3 +305,14 @@ async def test_cancelling_the_first_before_it_goes_cancels_the_series(api: Api) 
     await _due(api, head)
     await _step(api)
     assert await _series(api, head) == [(head, 1, "cancelled")]
+
+
+async def test_a_button_link_telegram_would_refuse_is_refused_here(api: Api) -> None:
+    # Telegram refuses a whole message whose button opens no public web address
+    # (BUTTON_URL_INVALID): every Telegram member would get nothing.
+    for url in ("http://localhost/news", "https://10.1.2.3/news", "https://intranet/news"):
+        buttons = [{"label": {"en": "Read"}, "url": url}]
+        refused = await api.call("editor", "POST", "/api/broadcasts", json={**NEWS, "buttons": buttons})
+        assert refused.status_code == 422, (url, refused.text)
+        assert "public web site" in refused.text
+    assert (await create(api))["buttons"][0]["url"] == "https://childpact.org/ga"
