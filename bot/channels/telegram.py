@@ -85,6 +85,8 @@ class TelegramChannel:
         self._request = AiohttpRequest(connection_pool_size=max(1, settings.sender_concurrency))
         self._updates_request = AiohttpRequest(connection_pool_size=1)
         self.bot: Bot | None = None
+        self._moved: dict[str, str] = {}  # a group's configured id -> its supergroup's id
+        self._moved_back: dict[str, str] = {}
         if self.enabled:
             _hide_secrets_in_library_logs()
             # We call sendMessage through do_api_request on purpose (see _deliver).
@@ -142,6 +144,18 @@ class TelegramChannel:
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed Telegram update {update_id}") from exc
         found = _inbound(update)
+        moved = _moved_chat(update)
+        if moved is not None:
+            old, new = moved
+            if self._moved.get(old) != new:
+                self.follow(old, new)
+                log.error(
+                    "telegram: group %s became the supergroup %s; set ADMIN_TELEGRAM_CHAT_ID "
+                    "or SAFEGUARDING_TELEGRAM_CHAT_ID to %s", old, new, new,
+                )  # fmt: skip
+            found.address, found.payload = old, f"chat_moved:{new}"
+            return found
+        found.address = self._moved_back.get(found.address, found.address)
         if found.kind == Kind.UNSUPPORTED and found.address in self._staff_chats:
             _staff_reply(update, found, self._bot_id)
         return found
@@ -152,8 +166,33 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ outbound
 
+    def follow(self, address: str, moved_to: str) -> None:
+        """``address`` (a group) lives at ``moved_to`` now: send there, and read what comes
+        from there as from ``address``, the id the configuration and the outbox know."""
+        self._moved[address] = moved_to
+        self._moved_back[moved_to] = address
+
     async def send(self, address: str, message: OutboundMessage) -> SendResult:
-        """Send one message (or answer one callback query) and say how it went."""
+        """Send one message (or answer one callback query) and say how it went. A group that
+        became a supergroup is followed to its new id: the message goes there, and the
+        result's ``moved_to`` says where, so that the move is kept."""
+        result = await self._send(self._moved.get(address, address), message)
+        if result.moved_to is None:
+            return result
+        moved_to = result.moved_to
+        self.follow(address, moved_to)
+        # Group ids are no one's personal data; the operator needs them to fix the setting.
+        log.error(
+            "telegram: group %s became the supergroup %s; its messages go there now. "
+            "Set ADMIN_TELEGRAM_CHAT_ID or SAFEGUARDING_TELEGRAM_CHAT_ID to %s where it was %s",
+            address, moved_to, moved_to, address,
+        )  # fmt: skip
+        await next_message_turn()  # the refused call counted too
+        again = await self._send(moved_to, message)
+        again.moved_to = moved_to
+        return again
+
+    async def _send(self, address: str, message: OutboundMessage) -> SendResult:
         if self.bot is None:
             return SendResult(Outcome.FAILED, error_code="channel_off")
         try:
@@ -319,7 +358,9 @@ def classify_error(exc: TelegramError) -> SendResult:
             Outcome.RATE_LIMITED, error_code="retry_after", retry_after=_retry_after(exc)
         )
     if isinstance(exc, ChatMigrated):
-        return SendResult(Outcome.FAILED, error_code="chat_migrated")
+        return SendResult(
+            Outcome.FAILED, error_code="chat_migrated", moved_to=str(exc.new_chat_id)
+        )
     if isinstance(exc, Forbidden):
         reason = exc.message.lower()
         code = next((c for text, c in _FORBIDDEN.items() if text in reason), "forbidden")
@@ -368,6 +409,20 @@ def _inbound(update: Update) -> InboundMessage:
         # Lets the engine notice a member who blocked (kicked) or unblocked the bot.
         found.payload = f"my_chat_member:{member.new_chat_member.status}"
     return found
+
+
+def _moved_chat(update: Update) -> tuple[str, str] | None:
+    """(old id, new id) when ``update`` is Telegram's word that a group became a supergroup:
+    a service message in the old group (migrate_to_chat_id) or in the new one
+    (migrate_from_chat_id)."""
+    message = update.message
+    if message is None:
+        return None
+    if message.migrate_to_chat_id:
+        return str(message.chat.id), str(message.migrate_to_chat_id)
+    if message.migrate_from_chat_id:
+        return str(message.migrate_from_chat_id), str(message.chat.id)
+    return None
 
 
 def _staff_reply(update: Update, found: InboundMessage, bot_id: int | None) -> None:

@@ -185,6 +185,10 @@ class Engine:
             replies, effects = await self._dispatch(msg, contact)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
             await self._membership(session, msg)
+        elif msg.payload and msg.payload.startswith("chat_moved:"):
+            # A group became a supergroup: its messages go to the new id from now on.
+            moved_to = msg.payload.partition(":")[2]
+            await outbox.record_move(session, msg.channel, msg.address, moved_to)
         to = contact or outbox.Chat(msg.channel, msg.address)
         if msg.callback_id:
             # Telegram shows a spinner on the button until the query is answered.

@@ -327,6 +327,12 @@ class Sender:
                 .where(cond)
                 .values(status="queued", status_rank=Rank.QUEUED, lease_until=None)
             )
+            # Chats another process saw move (a group became a supergroup): follow them here.
+            for move in await outbox.chat_moves(session):
+                channel = self.channels.get(move.channel)
+                follow = getattr(channel, "follow", None)
+                if follow is not None:
+                    follow(move.address, move.moved_to)
         count = result.rowcount or 0  # type: ignore[attr-defined]
         if count:
             log.warning("requeued %d messages whose sender stopped while sending", count)
@@ -368,6 +374,14 @@ class Sender:
                     await self.pacer.pause(row.channel, max(result.retry_after, 1.0))
                 except Exception:
                     log.warning("could not share the pause of %s", row.channel, exc_info=True)
+            if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and (
+                row.channel == ChannelName.TELEGRAM and row.address in self.settings.staff_chats
+            ):
+                # Staff chats are configured, not members: nobody else would notice.
+                log.error(
+                    "the staff chat %s refused a message (%s): alerts and relays do not "
+                    "reach the secretariat", row.address, result.error_code,
+                )  # fmt: skip
             self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
             log.debug("outbox %s on %s: %s", row.id, row.channel, result.outcome.value)
             if result.outcome == Outcome.SENT and row.created_at is not None:
@@ -444,6 +458,7 @@ class Sender:
         web_addresses: set[str] = set()
         choices: list[dict[str, Any]] = []
         lost: list[tuple[int, int]] = []  # broadcasts that failed for good on a member's chat
+        moves = {(row.channel, row.address): r.moved_to for row, r in batch if r.moved_to}
         for row, result in batch:
             values: dict[str, Any] = {
                 "row_id": row.id,
@@ -496,6 +511,8 @@ class Sender:
                 await connection.execute(_CHOICES, choices)
             if ephemeral:
                 await session.execute(delete(Delivery).where(Delivery.id.in_(ephemeral)))
+            for (channel, address), moved_to in moves.items():
+                await outbox.record_move(session, channel, address, moved_to)
             if unreachable:
                 lost += await outbox.mark_unreachable(session, unreachable)
             if lost:

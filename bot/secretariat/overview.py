@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.secretariat.staff import Staff, member_scope
+from bot.storage import outbox
 from bot.storage.models import AuditEntry, Contact, Conversation, Delivery, Inbound, utcnow
 
 WEEKS = 8
@@ -37,6 +38,16 @@ class Attention:
 
 
 @dataclass(frozen=True)
+class MovedChat:
+    """A staff group that became a supergroup: messages follow it, the setting should too."""
+
+    channel: str
+    address: str
+    moved_to: str
+    moved_at: datetime
+
+
+@dataclass(frozen=True)
 class Overview:
     by_country: dict[str, int]
     by_locale: dict[str, int]
@@ -47,6 +58,7 @@ class Overview:
     members: int = field(default=0)
     # Members who erased themselves: a count only, kept in the audit log without identity.
     erased_by_members: int = field(default=0)
+    moved_chats: list[MovedChat] = field(default_factory=list)
 
 
 _STATUS = case((Contact.unreachable_at.is_not(None), "unreachable"), else_=Contact.status)
@@ -142,4 +154,8 @@ async def overview(session: AsyncSession, staff: Staff) -> Overview:
             )
             or 0
         ),
+        moved_chats=[
+            MovedChat(m.channel, m.address, m.moved_to, m.moved_at)
+            for m in await outbox.chat_moves(session)
+        ],
     )

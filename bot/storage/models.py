@@ -172,6 +172,19 @@ class Inbound(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class ChatMove(Base):
+    """A chat that lives at another address now: a Telegram group upgraded to a supergroup
+    (Telegram answers ``migrate_to_chat_id``). Messages to ``address`` go to ``moved_to``,
+    and what comes from ``moved_to`` counts as from ``address``, the configured id."""
+
+    __tablename__ = "chat_moves"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    moved_to: Mapped[str] = mapped_column(String(64))
+    moved_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class Delivery(Base):
     """One outgoing message: a row in the outbox first, then its life on the platform."""
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
 from bot.messages import OutboundMessage
-from bot.storage.models import Contact, Delivery, utcnow
+from bot.storage.models import ChatMove, Contact, Delivery, utcnow
 
 # Priorities: lower goes first, so a member's reply never waits behind a broadcast.
 CALLBACK = 0  # the answer that stops the spinner on a tapped Telegram button
@@ -168,3 +168,24 @@ async def mark_unreachable(
         .returning(Delivery.broadcast_id, Delivery.contact_id)
     )
     return [(b, c) for b, c in skipped.all() if b and c]
+
+
+async def record_move(session: AsyncSession, channel: str, address: str, moved_to: str) -> None:
+    """Keep that the chat ``address`` lives at ``moved_to`` now (a group became a supergroup)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    values = {"channel": channel, "address": address, "moved_to": moved_to, "moved_at": utcnow()}
+    await session.execute(
+        insert(ChatMove)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["channel", "address"],
+            set_={"moved_to": moved_to, "moved_at": values["moved_at"]},
+        )
+    )
+
+
+async def chat_moves(session: AsyncSession) -> list[ChatMove]:
+    """Every chat that moved, the latest first."""
+    found = await session.scalars(select(ChatMove).order_by(ChatMove.moved_at.desc()))
+    return list(found.all())

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import Translator
+from bot.messages import OutboundMessage
+from bot.storage import outbox
 from bot.storage.models import Conversation, ConversationMessage, UnansweredQuestion
 from tests.dialog import Member, texts
 from tests.fakes.telegram_api import SentMessage
@@ -286,3 +288,39 @@ async def test_staff_talk_and_replies_to_unknown_messages(backend):
         await staff_replies(stack, "Answering nothing", unknown)
         [note] = await posted_to(stack, ADMIN)
         assert "reaches no member" in (note.text or "")
+
+
+async def test_a_safeguarding_group_that_became_a_supergroup_keeps_getting_alerts(backend, caplog):
+    # Telegram answers a group upgraded to a supergroup with migrate_to_chat_id, and refuses
+    # every message to the old id from then on. Would catch an alert lost to that refusal,
+    # logged where no one looks, or a staff answer from the new group not reaching the member.
+    supergroup = "-1009998887776"
+    async with running(
+        backend, admin_telegram_chat_id=ADMIN, safeguarding_telegram_chat_id=ALERTS,
+        telegram={"migrated": {ALERTS: int(supergroup)}},
+    ) as stack:  # fmt: skip
+        member = Member(stack, "whatsapp")
+        await onboard(member, "ro", "RO")
+        with caplog.at_level(logging.ERROR, logger="bot.channels.telegram"):
+            await member.say("Vecinul își bate copilul în fiecare seară, aud cum plânge")
+            alert = (await posted_to(stack, supergroup))[0]
+        assert not stack.telegram.messages_to(ALERTS)
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert any(supergroup in e and "SAFEGUARDING_TELEGRAM_CHAT_ID" in e for e in errors)
+
+        await staff_replies(stack, "Vă sunăm astăzi.", alert, chat=supergroup)
+        answer = await answer_reaches(member)
+        assert answer[-1].text.endswith("Vă sunăm astăzi.")
+
+        before = len(stack.telegram.messages_to(supergroup))
+        requests = stack.telegram.requests
+        async with stack.service.db.session() as session, session.begin():  # the next alert
+            outbox.enqueue(session, outbox.Chat("telegram", ALERTS), OutboundMessage("Alert 2"))
+        await stack.service.coordinator.notify("outbox")
+        await posted_to(stack, supergroup, count=before + 1)
+        assert stack.telegram.requests - requests == 1, "the old id was tried again"
+        async with stack.service.db.session() as session:
+            moves = await outbox.chat_moves(session)
+        assert [(m.channel, m.address, m.moved_to) for m in moves] == [
+            ("telegram", ALERTS, supergroup)
+        ]

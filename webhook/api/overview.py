@@ -4,7 +4,7 @@ activity, and what needs attention."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -30,6 +30,13 @@ class AttentionOut(BaseModel):
     failed_deliveries_7d: int = Field(description="messages to members that failed, last 7 days")
 
 
+class MovedChatOut(BaseModel):
+    channel: str
+    address: str = Field(description="the group's id in the configuration")
+    moved_to: str = Field(description="the supergroup's id, where its messages go now")
+    moved_at: datetime
+
+
 class OverviewOut(BaseModel):
     members: int
     by_country: dict[str, int] = Field(description="'unknown' for members who did not say")
@@ -42,6 +49,11 @@ class OverviewOut(BaseModel):
     attention: AttentionOut
     erased_by_members: int = Field(
         0, description="members who deleted their own data (a count: nothing else is kept)"
+    )
+    moved_chats: list[MovedChatOut] = Field(
+        default_factory=list,
+        description="staff groups Telegram upgraded to supergroups: messages follow them; "
+        "set their new id in the configuration",
     )
 
 

@@ -276,3 +276,19 @@ async def test_every_page_renders_in_each_language(backend, locale, words):
             login = await stranger.get(f"/admin/login?lang={locale}")
             assert f'<html lang="{locale}">' in login.text
         await admin.close()
+
+
+async def test_a_staff_group_that_became_a_supergroup_is_named_on_the_overview(backend):
+    old, new = "-1001234567890", "-1009998887776"
+    async with dashboard(
+        backend, safeguarding_telegram_chat_id=old, telegram={"migrated": {old: int(new)}}
+    ) as board:
+        member = Member(board.stack, "whatsapp")
+        await onboard(member, "ro", "RO")
+        await member.say("Vecinul își bate copilul în fiecare seară, aud cum plânge")
+        await eventually(lambda: board.stack.telegram.messages_to(new))
+        admin = await board.sign_in(ADMIN)
+        overview = (await admin.get("/admin")).text
+        assert f"The Telegram group {old} became a supergroup with the id {new}" in overview
+        assert "SAFEGUARDING_TELEGRAM_CHAT_ID" in overview
+        await admin.close()
