@@ -75,7 +75,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     ):
         telegram.webhook = {
             "url": f"{PUBLIC}/webhook/telegram",
-            "allowed_updates": ["message", "edited_message", "callback_query"],
+            "allowed_updates": ["message", "callback_query", "my_chat_member"],
             "max_connections": 40,
         }
         env = {

@@ -273,8 +273,9 @@ class FakeTelegram(FakeServer):
 
     def wants(self, kind: str) -> bool:
         """Whether the webhook asked for updates of ``kind`` (setWebhook's allowed_updates)."""
-        if self.allowed_updates:
-            return kind in self.allowed_updates
+        allowed = self.webhook.get("allowed_updates") or self.allowed_updates
+        if allowed:
+            return kind in allowed
         return kind not in _NOT_BY_DEFAULT
 
     async def deliver(self, update: JSON) -> httpx.Response | None:
@@ -492,7 +493,9 @@ class FakeTelegram(FakeServer):
             unknown = sorted(set(allowed) - botapi_spec.update_kinds())
             if unknown:
                 raise bad_request(f"can't parse allowed updates: unknown update type {unknown[0]}")
-            self.allowed_updates = list(allowed)  # omitted: the previous list stays
+        else:  # omitted: the previous list stays
+            allowed = self.webhook.get("allowed_updates") or self.allowed_updates
+        self.allowed_updates = list(allowed)
         self.webhook = {
             "url": url,
             "secret_token": secret,
@@ -519,8 +522,8 @@ class FakeTelegram(FakeServer):
                     info[key] = self.webhook[key]
             info["max_connections"] = self.webhook["max_connections"]
             info["ip_address"] = "203.0.113.10"
-            if self.allowed_updates:
-                info["allowed_updates"] = list(self.allowed_updates)
+            if self.webhook.get("allowed_updates"):
+                info["allowed_updates"] = list(self.webhook["allowed_updates"])
         return info
 
 
