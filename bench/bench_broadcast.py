@@ -116,6 +116,7 @@ async def run(backend: str, members: int, limit: float, folder: str) -> dict[str
         "rate": rate,
         "share": rate / limit,
         "429": stats["429"],
+        "429_chat_or_group": stats["429_chat_or_group"],
         "max_per_s": stats["max_per_s"],
         "total_s": stats["last"] - began,
         "prioritised": fake.prioritised,
@@ -142,6 +143,7 @@ def main() -> None:
                 f"{r['total_s']:>7.0f}s",
                 flush=True,
             )
+            print(f"  429s from a chat's or a group's limit: {r['429_chat_or_group']:.0f}")
             if not r["prioritised"]:
                 print(
                     "  (the fake ran at normal priority: the sender's own load can move its clock)"

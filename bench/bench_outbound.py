@@ -130,6 +130,7 @@ async def run_case(
         rate = (stats["sent"] - 1) / stats["span"] if stats["span"] else stats["sent"] / elapsed
         return {"sent": stats["sent"], "seconds": elapsed, "rate": rate, "per_core": stats["sent"] / cpu,
                 "429": stats["429"], "max_per_s": stats["max_per_s"], "cpu": cpu,
+                "429_chat_or_group": stats["429_chat_or_group"],
                 "fake_cpu": stats["cpu"] - fake_cpu_started, "prioritised": fake.prioritised}  # fmt: skip
     finally:
         pin_self(everywhere)
@@ -190,6 +191,7 @@ async def main(argv: list[str] | None = None) -> None:
             print(f"{label:<22}{f'limit {args.limit:g}/s':<14}{limited['sent']:>7.0f}{limited['seconds']:>9.1f}"
                   f"{limited['rate']:>9.1f}{share:>10}{limited['429']:>6.0f}{limited['max_per_s']:>7.0f}"
                   f"{limited['per_core']:>11.0f}{limited['cpu']:>14.2f}{limited['fake_cpu']:>12.2f}")  # fmt: skip
+            print(f"  429s from a chat's or a group's limit: {limited['429_chat_or_group']:.0f}")
             if not limited["prioritised"]:
                 print(
                     "  (the fake ran at normal priority: the sender's own load can move its clock)"
