@@ -142,7 +142,7 @@ async def running(
     ):
         settings = settings_for(backend, fake_telegram.url, fake_twilio.url, **overrides)
         service = await start_service(backend, settings, workers=workers)
-        if settings.telegram_enabled:
+        if settings.telegram_enabled and settings.public_url:
             # What `childpact telegram set-webhook` does at deployment: Telegram then posts
             # the update kinds the channel asks for to PUBLIC_URL/webhook/telegram.
             await service.channels[ChannelName.TELEGRAM].set_webhook(  # type: ignore[attr-defined]

@@ -311,10 +311,16 @@ async def test_refusals(
     assert (result.outcome, result.error_code) == (outcome, code)
 
 
-async def test_migrated_group_fails(telegram: TelegramChannel, fake: FakeTelegram) -> None:
+async def test_a_migrated_group_is_followed_to_its_supergroup(
+    telegram: TelegramChannel, fake: FakeTelegram
+) -> None:
     fake.migrated["-987654321"] = -1009876543210
     result = await telegram.send("-987654321", OutboundMessage("Salut"))
-    assert (result.outcome, result.error_code) == (Outcome.FAILED, "chat_migrated")
+    assert (result.outcome, result.moved_to) == (Outcome.SENT, "-1009876543210")
+    requests = fake.requests
+    again = await telegram.send("-987654321", OutboundMessage("Salut"))
+    assert again.outcome == Outcome.SENT and fake.requests == requests + 1  # straight there
+    assert [m.chat_id for m in fake.messages] == ["-1009876543210"] * 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
