@@ -161,7 +161,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's lines go through our handler: the same format and scrubbing
-        proxy_headers=True,
+        proxy_headers=False,  # the app itself trusts only the proxies in TRUSTED_PROXIES
         access_log=False,  # access lines would carry chat session ids
     )
     return 0

@@ -93,7 +93,11 @@ class Service:
             on_lost=deliver_elsewhere,
         )  # fmt: skip
         self.broadcaster = Broadcaster(
-            self.db, self.coordinator, QuietHours.parse(settings.quiet_hours), report_progress
+            self.db,
+            self.coordinator,
+            QuietHours.parse(settings.quiet_hours),
+            report_progress,
+            approval_above=lambda: self.settings.broadcast_approval_above,
         )
         self.survey_reminders = SurveyReminders(self.db, self.coordinator)
         self._stopping = asyncio.Event()

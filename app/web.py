@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.service import Service
 from bot import logs
@@ -99,6 +100,10 @@ def create_app(
     # Pages and API answers travel compressed: members and staff are often on slow networks.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestIdMiddleware)
+    if settings.trusted_proxy_list:
+        # The client's address and scheme from X-Forwarded-For/-Proto, but only when the
+        # request comes from a proxy the operator listed: anyone else could write them.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     api = (
         api_accounts,
         api_overview,

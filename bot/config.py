@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     # The texts of messages older than this are erased (0: kept until the member is deleted).
     message_retention_days: int = 365
 
+    # The reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; unset: none, the peer's address is the client's.
+    trusted_proxies: str = ""
+
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 128
     send_max_attempts: int = 8
@@ -118,6 +123,10 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, url: str | None) -> str | None:
         return url.rstrip("/") if url else url
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def is_sqlite(self) -> bool:
@@ -197,6 +206,11 @@ class Settings(BaseSettings):
                 )
             if self.is_sqlite:
                 problems.append("several processes need PostgreSQL: set DATABASE_URL")
+        for proxy in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                problems.append(f"TRUSTED_PROXIES: {proxy!r} is not an address or a network")
         if problems:
             raise ConfigError("cannot start:\n  - " + "\n  - ".join(problems))
 

@@ -151,7 +151,12 @@ async def running(
         app = create_app(settings, service=service)
         app.state.service = service
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+            app,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            proxy_headers=False,  # as `childpact serve`: the app trusts TRUSTED_PROXIES only
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -7,7 +7,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from bot.messages import InboundMessage
 from bot.storage.models import Inbound
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from app.service import Service
 
 log = logging.getLogger(__name__)
+
+
+# Ids are 64-bit in both databases; a larger number is no id at all, and must not reach them.
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def get_service(request: Request) -> Service:
@@ -46,6 +50,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise HTTPException(413, f"body larger than {limit} bytes")
     return bytes(body)
+
+
+def client_address(request: Request) -> str:
+    """The caller's network address: the peer's, or the one a proxy listed in TRUSTED_PROXIES
+    forwarded (the app's proxy middleware has set it); nothing a client can claim itself."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def public_url(request: Request, base: str | None) -> str:

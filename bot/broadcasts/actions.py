@@ -77,6 +77,25 @@ async def send(
     return Sent(status, recipients)
 
 
+async def edited(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    staff: Staff | None,
+    before: tuple[Any, ...] | None,
+    *,
+    approval_above: int | None,
+) -> str:
+    """After an edit of ``broadcast`` (``before`` is its ``lifecycle.content`` before): an
+    approved one goes back to wait for an administrator, and a scheduled one whose audience
+    has grown above the threshold waits for one too. Returns the status."""
+    lifecycle.changed(broadcast, before)
+    if broadcast.status == "scheduled" and approval_above is not None:
+        recipients = (await preview(session, broadcast, staff, {})).recipients
+        if lifecycle.lacks_approval(broadcast, recipients, approval_above):
+            broadcast.status = "awaiting_approval"
+    return broadcast.status
+
+
 async def send_test(
     session: AsyncSession,
     broadcast: Broadcast,

@@ -43,12 +43,16 @@ async def launch(
         audience = Audience.from_json(broadcast.audience)
         audience.countries = [staff.country]
         broadcast.audience = audience.to_json()
+    if broadcast.status == "scheduled" and (broadcast.scheduled_at, broadcast.local_hour) != (
+        at,
+        local_hour,
+    ):
+        broadcast.approved_by = None  # approved to go at another time
     broadcast.scheduled_at = at
     broadcast.local_hour = local_hour
     if broadcast.repeat_of is None:
         _start_series(broadcast, at or utcnow())
-    needs_approval = approval_above is not None and audience_size > approval_above
-    if needs_approval and broadcast.approved_by is None:
+    if lacks_approval(broadcast, audience_size, approval_above):
         broadcast.status = "awaiting_approval"
     else:
         broadcast.status = "scheduled"
@@ -97,11 +101,43 @@ async def cancel(session: AsyncSession, broadcast: Broadcast) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
-def changed(broadcast: Broadcast) -> None:
-    """After an edit: what was approved is not what will be sent."""
+# What an approval is given for: a change to any of these after it needs a new one.
+APPROVED_CONTENT = (
+    "title", "base_locale", "texts", "image_url", "buttons", "audience", "templates",
+    "scheduled_at", "local_hour", "repeat", "repeat_until", "repeat_times", "repeat_zone",
+)  # fmt: skip
+
+
+def content(broadcast: Broadcast) -> tuple[Any, ...]:
+    """What would go out, to whom and when: compare it before and after an edit."""
+    return tuple(deepcopy(getattr(broadcast, name)) for name in APPROVED_CONTENT)
+
+
+def changed(broadcast: Broadcast, before: tuple[Any, ...] | None = None) -> bool:
+    """After an edit: what was approved is not what will be sent. A scheduled broadcast that
+    an administrator approved goes back to wait for one; one waiting goes back to draft.
+    ``before`` is its ``content`` before the edit: an edit that changed nothing keeps the
+    approval. Returns whether it has to be approved (again)."""
+    if before is not None and content(broadcast) == before:
+        return False
+    was_approved = broadcast.approved_by is not None
     broadcast.approved_by = None
     if broadcast.status == "awaiting_approval":
         broadcast.status = "draft"
+    elif broadcast.status == "scheduled" and was_approved:
+        broadcast.status = "awaiting_approval"
+        return True
+    return False
+
+
+def lacks_approval(broadcast: Broadcast, audience_size: int, approval_above: int | None) -> bool:
+    """Whether ``broadcast`` may not go as it stands: above the threshold and nobody approved
+    it. Every front end asks before launching; the broadcaster asks again before sending."""
+    return (
+        approval_above is not None
+        and audience_size > approval_above
+        and broadcast.approved_by is None
+    )
 
 
 async def follow_up(session: AsyncSession, broadcast: Broadcast, author: int | None) -> Broadcast:

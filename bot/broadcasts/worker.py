@@ -14,13 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.broadcasts import sending
+from bot.broadcasts import lifecycle, sending
 from bot.broadcasts import series as broadcast_series
 from bot.broadcasts.model import due
+from bot.broadcasts.plan import preview
 from bot.broadcasts.quiet import QuietHours
 from bot.coordination import Coordinator
 from bot.coordination.keys import BROADCASTS, OUTBOX, broadcast_lock
 from bot.i18n import LOCALES, Translator
+from bot.secretariat.audit import record
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, utcnow
 from bot.storage.outbox import choice_hint
@@ -53,8 +55,11 @@ class Broadcaster:
         coordinator: Coordinator,
         quiet: QuietHours | None = None,
         report: Reporter | None = None,
+        approval_above: Callable[[], int | None] | None = None,
     ) -> None:
         self.db = db
+        # The threshold as configured now; above it nothing goes that nobody approved.
+        self.approval_above = approval_above or (lambda: None)
         self.coordinator = coordinator
         self.quiet = quiet
         self.report = report
@@ -118,6 +123,22 @@ class Broadcaster:
         await self.report(session, broadcast, await sending.progress(session, broadcast.id))
         await self.coordinator.notify(OUTBOX)
 
+    async def _unapproved(self, session: AsyncSession, broadcast: Broadcast) -> bool:
+        """The second safeguard of the two-person rule: a broadcast above the threshold that
+        nobody approved, however it came to be scheduled, goes back to wait for approval."""
+        threshold = self.approval_above()
+        if threshold is None or broadcast.approved_by is not None:
+            return False
+        recipients = (await preview(session, broadcast, None, {})).recipients
+        if not lifecycle.lacks_approval(broadcast, recipients, threshold):
+            return False
+        broadcast.status = "awaiting_approval"
+        log.warning("broadcast %s: above the approval threshold and not approved; held",
+                    broadcast.id)  # fmt: skip
+        await record(session, None, "broadcast.held", f"broadcast:{broadcast.id}",
+                     recipients=recipients, approval_above=threshold)  # fmt: skip
+        return True
+
     async def advance(self, broadcast_id: int, lease: object) -> None:
         """Expand the audience into the outbox one committed page at a time; the sender is
         woken after the first page, so the first message goes out within moments."""
@@ -129,6 +150,8 @@ class Broadcaster:
                 if broadcast is None or broadcast.status not in ("scheduled", "sending"):
                     return
                 if broadcast.status == "scheduled":
+                    if await self._unapproved(session, broadcast):
+                        return
                     broadcast.status = "sending"
                     broadcast.started_at = broadcast.started_at or utcnow()
                     log.info("broadcast %s: sending", broadcast_id)

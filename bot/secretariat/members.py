@@ -18,6 +18,8 @@ from bot.members import linking
 from bot.privacy import erasure
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff, member_scope
+from bot.spreadsheet import csv_stream
+from bot.storage.db import Database
 from bot.storage.models import (
     Contact,
     Delivery,
@@ -258,6 +260,14 @@ def export_row(contact: Contact) -> dict[str, Any]:
         "created_at": contact.created_at.isoformat() if contact.created_at else "",
         "last_inbound_at": contact.last_inbound_at.isoformat() if contact.last_inbound_at else "",
     }
+
+
+async def export_csv(db: Database, staff: Staff, where: MemberFilter) -> AsyncIterator[str]:
+    """The members export as a CSV file in pieces, for the API and the dashboard alike: every
+    cell a member typed (an organisation) stays text in a spreadsheet."""
+    async with db.session() as session:
+        async for piece in csv_stream(EXPORT_COLUMNS, export_rows(session, staff, where)):
+            yield piece
 
 
 async def export_rows(

@@ -194,12 +194,13 @@ async def remind(session: AsyncSession, survey: Survey) -> Broadcast | None:
     invitation = await session.get(Broadcast, survey.broadcast_id)
     templates = dict(invitation.templates or {}) if invitation is not None else {}
     b = _broadcast(survey, "reminder", None, templates)
+    # Approval, if needed, was given for the invitation: the reminder goes to fewer people.
+    b.approved_by = invitation.approved_by if invitation is not None else None
     # The invitation's topics still hold: who has switched them off since hears no more.
     invited = Audience.from_json(invitation.audience if invitation is not None else {})
     b.audience = Audience(contact_ids=waiting, topics=invited.topics).to_json()
     session.add(b)
     await session.flush()
-    # Approval, if needed, was given for the invitation: the reminder goes to fewer people.
     await broadcasts.launch(session, b, None, audience_size=len(waiting), approval_above=None)
     survey.reminder_broadcast_id = b.id
     return b

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.spreadsheet import safe_cell
 from bot.storage.models import (
     Contact,
     Delivery,
@@ -310,11 +311,7 @@ def cell(survey: Survey, q: SurveyQuestion, value: Any, *, labels: bool = True) 
     return value
 
 
-def _safe(value: Any) -> Any:
-    """A member's text that starts like a formula stays text in a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+_safe = safe_cell  # a member's text that starts like a formula stays text in a spreadsheet
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:

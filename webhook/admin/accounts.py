@@ -9,11 +9,11 @@ from fastapi.responses import RedirectResponse, Response
 from bot.countries import MEMBER_COUNTRIES
 from bot.i18n import DASHBOARD_LOCALES
 from bot.i18n.markers import N_
-from bot.secretariat import accounts
+from bot.secretariat import accounts, signin
 from bot.secretariat.audit import record
 from bot.secretariat.staff import ROLES, AccountError
 from webhook.admin.pages import AdminRoute, AdminVisit, Visit, render
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 router = APIRouter(route_class=AdminRoute)
 INVITE_ERRORS = {
@@ -42,9 +42,11 @@ async def _page(
 ) -> Response:
     async with service.db.session() as session:
         people = await accounts.list_accounts(session, visit.staff)
+        locked = await signin.locked_accounts(session)
     return render(request, "accounts.html", visit, title=N_("Accounts"), people=people,
                   roles=ROLES, countries=MEMBER_COUNTRIES, locales=DASHBOARD_LOCALES,
-                  link=link, error=error, status_code=400 if error else 200)  # fmt: skip
+                  link=link, error=error, locked=locked,
+                  status_code=400 if error else 200)  # fmt: skip
 
 
 @router.get("/accounts")
@@ -81,9 +83,25 @@ async def invite(request: Request, service: ServiceDep, visit: AdminVisit) -> Re
     return await _page(request, service, visit, link=f"{base}/admin/invite/{token}")
 
 
+@router.post("/accounts/{user_id}/unlock")
+async def unlock(
+    request: Request, user_id: ItemId, service: ServiceDep, visit: AdminVisit
+) -> Response:
+    """Lift the lock that too many failed sign-ins put on an account (only an administrator
+    whose scope includes the account can)."""
+    async with service.db.session() as session, session.begin():
+        people = {p.id: p for p in await accounts.list_accounts(session, visit.staff)}
+        person = people.get(user_id)
+        if person is None:
+            raise HTTPException(404)
+        await signin.unlock(session, person.email)
+        await record(session, visit.staff, "login.unlock", f"account:{person.id}")
+    return RedirectResponse("/admin/accounts?done=saved", status_code=303)
+
+
 @router.post("/accounts/{user_id}")
 async def change(
-    request: Request, user_id: int, service: ServiceDep, visit: AdminVisit
+    request: Request, user_id: ItemId, service: ServiceDep, visit: AdminVisit
 ) -> Response:
     """A new role or country scope, or the account disabled or enabled again."""
     form = visit.form

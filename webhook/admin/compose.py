@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts, surveys
-from bot.broadcasts import Audience, BroadcastError, actions
+from bot.broadcasts import Audience, BroadcastError, actions, lifecycle
 from bot.broadcasts import series as broadcast_series
 from bot.channels.base import ChannelName
 from bot.channels.registry import send_rates, text_limits
@@ -203,8 +203,10 @@ async def _save(service: Service, visit: Visit, broadcast_id: int | None, d: Dra
             session.add(b)
         else:
             b = await load(session, broadcast_id, visit, lock=True)
+        before = lifecycle.content(b) if broadcast_id is not None else None
         apply(b, d, visit)
-        broadcasts.changed(b)
+        await actions.edited(session, b, visit.staff, before,
+                             approval_above=service.settings.broadcast_approval_above)  # fmt: skip
         await session.flush()
         action = "broadcast.create" if broadcast_id is None else "broadcast.update"
         await record(session, visit.staff, action, f"broadcast:{b.id}")

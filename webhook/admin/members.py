@@ -3,9 +3,6 @@ and deleting a member with a confirmation step."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlencode
 
@@ -21,13 +18,12 @@ from bot.privacy import erasure
 from bot.secretariat import members
 from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
-from bot.secretariat.staff import Staff
 from bot.storage.models import Conversation
 from webhook.admin.pages import AdminRoute, EditorVisit, VisitDep, render
 from webhook.deps import ServiceDep
 
 if TYPE_CHECKING:
-    from app.service import Service
+    pass
 
 router = APIRouter(route_class=AdminRoute)
 PAGE = 50
@@ -81,20 +77,6 @@ async def member_list(
     )  # fmt: skip
 
 
-async def _csv(service: Service, staff: Staff, where: MemberFilter) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=members.EXPORT_COLUMNS)
-    writer.writeheader()
-    async with service.db.session() as session:
-        async for row in members.export_rows(session, staff, where):
-            writer.writerow(row)
-            if buffer.tell() > 16_384:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
-
-
 @router.get("/members.csv")
 async def export(service: ServiceDep, visit: VisitDep, where: FilterDep) -> Response:
     """The filtered list, all pages of it; who exported what is in the audit log."""
@@ -102,7 +84,7 @@ async def export(service: ServiceDep, visit: VisitDep, where: FilterDep) -> Resp
         filters = {k: v for k, v in vars(where).items() if v and k != "q"}
         await record(session, visit.staff, "member.export", None, **filters)
     return StreamingResponse(
-        _csv(service, visit.staff, where),
+        members.export_csv(service.db, visit.staff, where),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": 'attachment; filename="childpact-members.csv"',

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from bot.coordination.keys import OUTBOX
 from bot.i18n import DASHBOARD_LOCALES
 from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from bot.secretariat.audit import record
+from bot.secretariat.relay import staff_chat, to_chat
 from bot.secretariat.signin import LoginRefused, authenticate, close_session, open_session
-from bot.secretariat.staff import AccountError, digest
+from bot.secretariat.staff import AccountError, Staff, digest
 from bot.storage.models import StaffUser, utcnow
 from webhook.admin.pages import (
     AdminRoute,
@@ -30,7 +32,7 @@ from webhook.admin.pages import (
     set_presession_cookie,
 )
 from webhook.auth import SESSION_COOKIE, clear_session_cookie, set_session_cookie
-from webhook.deps import ServiceDep
+from webhook.deps import ServiceDep, client_address
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=AdminRoute)
@@ -50,6 +52,10 @@ ACCOUNT_ERRORS = {
     "the password needs at least 10 characters": N_("The password needs at least 10 characters."),
     "the password is too long": N_("The password is too long."),
 }
+LOCK_ALERT = N_(
+    "Sign-in to the account {email} is locked after too many failed attempts from several "
+    "places. An administrator can lift the lock on the dashboard's Accounts page."
+)
 INVITE_GONE = N_(
     "This invitation link is no longer valid: it was used already or it has expired. "
     "Ask an administrator for a new one."
@@ -89,15 +95,17 @@ async def login_form(request: Request, service: ServiceDep) -> Response:
 @router.post("/login")
 async def login(request: Request, service: ServiceDep, form: FormDep) -> Response:
     email, password = form.get("email", "")[:254], form.get("password", "")
-    async with service.db.session() as session, session.begin():
-        outcome = await authenticate(session, email, password)
-        if not isinstance(outcome, LoginRefused):
+    outcome = await authenticate(service.db, email, password, client=client_address(request))
+    if not isinstance(outcome, LoginRefused):
+        async with service.db.session() as session, session.begin():
             lifetime = timedelta(hours=service.settings.session_hours)
             token, _csrf = await open_session(session, outcome, lifetime=lifetime)
             await record(session, outcome, "login", f"account:{outcome.id}", via="dashboard")
     if isinstance(outcome, LoginRefused):
-        # The failure is committed first, then the answer waits: a script gains nothing by
-        # sending the next guess before this one is answered.
+        if outcome.account_locked is not None:
+            await _tell_locked(service, outcome.account_locked, outcome.locked_until)
+        # The attempt was counted before the password was checked, and the answer waits: a
+        # script gains nothing by sending guesses in parallel or before an answer.
         await asyncio.sleep(outcome.delay)
         texts = Texts(browser_locale(request))
         detail = None
@@ -109,6 +117,21 @@ async def login(request: Request, service: ServiceDep, form: FormDep) -> Respons
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
     set_session_cookie(request, response, token, service.settings)
     return response
+
+
+async def _tell_locked(service: ServiceDep, staff: Staff, until: datetime | None) -> None:
+    """An account's sign-in reached its ceiling: in the audit log (the dashboard's accounts
+    page shows the lock, with the button that lifts it) and in the staff chat."""
+    async with service.db.session() as session, session.begin():
+        await record(session, None, "login.locked", f"account:{staff.id}",
+                     until=until.isoformat() if until else None)  # fmt: skip
+        chat = staff_chat(service.settings)
+        if chat is not None:
+            texts = Texts("en")  # a group chat has no one language
+            to_chat(session, chat, texts.gettext(LOCK_ALERT, email=staff.email), None)
+    log.warning("sign-in: account %s locked after too many failed attempts", staff.id)
+    if staff_chat(service.settings) is not None:
+        await service.coordinator.notify(OUTBOX)
 
 
 @router.post("/logout")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts
-from bot.broadcasts import Audience, BroadcastError, actions
+from bot.broadcasts import Audience, BroadcastError, actions, lifecycle
 from bot.broadcasts import series as broadcast_series
 from bot.channels.registry import send_rates
 from bot.i18n import LOCALES
@@ -330,8 +330,10 @@ async def change(
         b = await _get(session, broadcast_id, staff, lock=True)
         _editable(b)
         await _offered(session, body.audience)
+        before = lifecycle.content(b)
         _apply(b, body, staff, service.settings.secretariat_timezone)
-        broadcasts.changed(b)
+        await actions.edited(session, b, staff, before,
+                             approval_above=service.settings.broadcast_approval_above)  # fmt: skip
         await record(session, staff, "broadcast.update", f"broadcast:{b.id}", repeat=b.repeat)
         return await _shown(session, b)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Query
 from pydantic import BaseModel
+
+from webhook import deps
 
 
 class Problem(BaseModel):
@@ -36,5 +38,5 @@ WRITE = errors(401, 403)
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip, for paging")]
 Limit = Annotated[int, Query(ge=1, le=500, description="rows per page, at most 500")]
 
-# Ids are 64-bit in both databases; a larger number is no id at all, and must not reach them.
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Ids: the bound the dashboard uses too (webhook.deps).
+ItemId = deps.ItemId

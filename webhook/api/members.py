@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -17,14 +14,13 @@ from bot.privacy import erasure
 from bot.secretariat import members
 from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
-from bot.secretariat.staff import Staff
 from bot.storage.models import Contact, Conversation
 from webhook.api.common import READ, ItemId, Limit, Offset, errors
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
 
 if TYPE_CHECKING:
-    from app.service import Service
+    pass
 
 router = APIRouter(prefix="/api", tags=["members"])
 
@@ -139,20 +135,6 @@ async def search(
     )
 
 
-async def _csv(service: Service, person: Staff, where: MemberFilter) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=members.EXPORT_COLUMNS)
-    writer.writeheader()
-    async with service.db.session() as session:
-        async for row in members.export_rows(session, person, where):
-            writer.writerow(row)
-            if buffer.tell() > 16_384:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
-
-
 @router.get(
     "/members.csv",
     summary="Export members as CSV",
@@ -177,7 +159,7 @@ async def export(
         filters = {k: v for k, v in vars(where).items() if v and k != "q"}
         await record(session, person, "member.export", None, **filters)
     return StreamingResponse(
-        _csv(service, person, where),
+        members.export_csv(service.db, person, where),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="members.csv"'},
     )

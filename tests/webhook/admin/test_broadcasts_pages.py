@@ -471,3 +471,30 @@ async def test_buttons_open_a_link_a_topic_or_an_open_survey(tmp_path):
                                     news(action="save", **{"button0-survey": "999"}))  # fmt: skip
         assert unknown.status_code == 400
         await editor.close()
+
+
+async def test_saved_again_after_approval_it_waits_for_the_administrator_again(backend):
+    async with dashboard(backend, broadcast_approval_above=1) as board:
+        await members(board)
+        editor = await board.sign_in(EDITOR)
+        admin = await board.sign_in(ADMIN)
+        later = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        theirs = await compose(editor)
+        await editor.post(f"/admin/broadcasts/{theirs}/edit",
+                          news(action="schedule", when="at", at=later))  # fmt: skip
+        assert (await stored(board, theirs)).status == "awaiting_approval"
+        await admin.post(f"/admin/broadcasts/{theirs}/approve")
+        assert (await stored(board, theirs)).status == "scheduled"
+        saved = await editor.post(f"/admin/broadcasts/{theirs}/edit",
+                                  news(action="save", **{"text:en": "EVIL text"}))  # fmt: skip
+        assert saved.status_code == 303
+        b = await stored(board, theirs)
+        assert (b.status, b.approved_by, b.texts["en"]["text"]) == (
+            "awaiting_approval",
+            None,
+            "EVIL text",
+        )
+        page = await admin.get(f"/admin/broadcasts/{theirs}")
+        assert f"/admin/broadcasts/{theirs}/approve" in post_forms(page.text)
+        await admin.close()
+        await editor.close()

