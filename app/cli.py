@@ -406,11 +406,12 @@ def cmd_admin(args: argparse.Namespace, settings: Settings) -> int:
                 if user is None:
                     raise AccountError("no account with that e-mail address")
                 if args.action == "set-password":
-                    await accounts.set_password(session, user, secret)
+                    revoked = await accounts.set_password(session, user, secret)
                     user.status = "active" if user.status == "invited" else user.status
                     await audit.record(session, None, "account.password", f"account:{user.id}",
-                                       via="command line")  # fmt: skip
-                    return f"new password set for {user.email}"
+                                       via="command line", tokens_revoked=revoked)  # fmt: skip
+                    return (f"new password set for {user.email}; its sessions ended and "
+                            f"{revoked} API token(s) were revoked")  # fmt: skip
                 await signin.unlock(session, user.email)
                 await audit.record(session, None, "account.unlock", f"account:{user.id}",
                                    via="command line")  # fmt: skip

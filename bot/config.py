@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     # X-Forwarded-Proto are believed; unset: none, the peer's address is the client's.
     trusted_proxies: str = ""
 
+    # The web chat's limits, shared by every process (through Redis when scaled): messages a
+    # minute from one visitor and from one client address, new visitors an hour from one
+    # client address; above them the chat answers 429.
+    web_chat_visitor_per_minute: float = 30.0
+    web_chat_client_per_minute: float = 120.0
+    web_chat_new_visitors_per_hour: float = 20.0
+
     max_body_bytes: int = 256 * 1024
     sender_concurrency: int = 128
     send_max_attempts: int = 8

@@ -96,6 +96,7 @@ async def current_staff(
             401, "sign in, or send a valid API token", headers={"WWW-Authenticate": "Bearer"}
         )
     person, csrf = found
+    request.state.by_token = csrf is None
     if csrf is not None and request.method not in SAFE_METHODS:
         if not csrf_matches(csrf, await _csrf_given(request)):
             raise HTTPException(403, "the form is out of date: reload the page and try again")
@@ -115,6 +116,15 @@ async def admin(person: Annotated[Staff, Depends(current_staff)]) -> Staff:
     return person
 
 
+async def signed_in(request: Request, person: Annotated[Staff, Depends(current_staff)]) -> Staff:
+    """A person signed in on the dashboard (a browser session, with its CSRF token), not
+    an API token: what only a person may do, such as making a token."""
+    if getattr(request.state, "by_token", False):
+        raise HTTPException(403, "sign in on the dashboard to do this; an API token cannot")
+    return person
+
+
 StaffDep = Annotated[Staff, Depends(current_staff)]
+SignedInDep = Annotated[Staff, Depends(signed_in)]
 EditorDep = Annotated[Staff, Depends(editor)]
 AdminDep = Annotated[Staff, Depends(admin)]

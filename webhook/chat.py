@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
 
 from bot.channels.base import ChannelName
 from bot.channels.web import CAPABILITIES, fetch_replies
-from bot.coordination.keys import web_chat_topic
+from bot.coordination import Bucket
+from bot.coordination.keys import (
+    contact_key,
+    web_chat_topic,
+    web_client_rate_key,
+    web_visitor_rate_key,
+)
 from bot.i18n import LANGUAGE_NAMES, Translator, normalize_locale
 from bot.messages import InboundMessage, Kind
-from webhook.deps import ServiceDep, store_then_handle
+from bot.storage.models import Contact
+from webhook.deps import ServiceDep, client_address, read_body, store_then_handle
 
-router = APIRouter(tags=["web chat"])
+if TYPE_CHECKING:
+    from app.service import Service
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 _templates = Environment(
@@ -47,6 +59,18 @@ PAGE_TEXTS: dict[str, str] = {
 }
 SESSION = r"^[A-Za-z0-9_-]{16,64}$"
 LONG_POLL = 25.0
+BODY_LIMIT = 16 * 1024  # a message is at most 4,096 characters; a request at most this
+READS_PER_SEND = 4  # a page polls for replies more often than its visitor writes
+
+
+async def small_request(request: Request) -> None:
+    """Every route of the chat refuses a body larger than BODY_LIMIT (413) before reading it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > BODY_LIMIT):
+        raise HTTPException(413 if declared.isdigit() else 400, "request too large")
+
+
+router = APIRouter(tags=["web chat"], dependencies=[Depends(small_request)])
 
 
 class ChatMessage(BaseModel):
@@ -120,11 +144,69 @@ async def embed_script() -> Response:
     return await chat_static("embed.js")
 
 
-@router.post("/chat/api/messages", response_model=Accepted, status_code=202)
-async def send_message(message: ChatMessage, service: ServiceDep) -> Accepted:
-    """Store a member's message from the web chat; the replies come from the GET below."""
+async def _within(service: Service, buckets: list[Bucket]) -> None:
+    """Take one token from every bucket, or answer 429 with when to try again."""
+    wait = await service.coordinator.take(buckets)
+    if wait > 0:
+        raise HTTPException(
+            429, "too many messages; try again shortly",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )  # fmt: skip
+
+
+def _per_minute(key: str, per_minute: float) -> Bucket:
+    return Bucket(key, per_minute / 60.0, max(1.0, per_minute))
+
+
+KNOWN_FOR = 7 * 24 * 3600.0  # seconds a visitor stays known to the coordinator
+
+
+async def _is_new(service: Service, session: str) -> str | None:
+    """The mark to forget when a new visitor is refused; None for a visitor seen before
+    (by the coordinator, shared by every process, or in the database)."""
+    known = f"web-known:{contact_key(ChannelName.WEB, session)}"
+    if await service.coordinator.seen(known, ttl=KNOWN_FOR):
+        return None
+    async with service.db.session() as db:
+        found = await db.scalar(
+            select(Contact.id).where(Contact.channel == ChannelName.WEB, Contact.address == session)
+        )
+    return known if found is None else None
+
+
+@router.post(
+    "/chat/api/messages", response_model=Accepted, status_code=202,
+    responses={413: {"description": "body too large"}, 429: {"description": "too many"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": ChatMessage.model_json_schema()}}}},
+)  # fmt: skip
+async def send_message(request: Request, service: ServiceDep) -> Accepted:
+    """Store a member's message from the web chat; the replies come from the GET below. The
+    body is at most a few kilobytes (413 above), and a visitor, a client address and the new
+    visitors from one address each have a rate (429 above)."""
+    body = await read_body(request, BODY_LIMIT)
+    try:
+        message = ChatMessage.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
     if not message.text.strip() and not message.payload:
         raise HTTPException(422, "empty message")
+    settings, client = service.settings, client_address(request)
+    buckets = [
+        _per_minute(web_client_rate_key(client, "send"), settings.web_chat_client_per_minute),
+        _per_minute(web_visitor_rate_key(message.session), settings.web_chat_visitor_per_minute),
+    ]
+    new = await _is_new(service, message.session)
+    if new is not None:
+        per_hour = settings.web_chat_new_visitors_per_hour
+        buckets.append(Bucket(web_client_rate_key(client, "new"), per_hour / 3600.0,
+                              max(1.0, per_hour)))  # fmt: skip
+    try:
+        await _within(service, buckets)
+    except HTTPException:
+        if new is not None:
+            await service.coordinator.forget([new])  # still new at its next attempt
+        raise
     digest = hashlib.sha256(f"{message.session}:{message.id}".encode()).hexdigest()[:40]
     inbound = InboundMessage(
         channel=ChannelName.WEB,
@@ -140,12 +222,16 @@ async def send_message(message: ChatMessage, service: ServiceDep) -> Accepted:
 
 @router.get("/chat/api/messages", response_model=Replies)
 async def read_replies(
+    request: Request,
     service: ServiceDep,
     session: Annotated[str, Query(pattern=SESSION)],
     after: Annotated[int, Query(ge=0)] = 0,
     wait: Annotated[float, Query(ge=0, le=LONG_POLL)] = LONG_POLL,
 ) -> Replies:
     """The bot's replies after ``after``; waits up to ``wait`` seconds for the first one."""
+    per_minute = service.settings.web_chat_client_per_minute * READS_PER_SEND
+    await _within(service, [_per_minute(web_client_rate_key(client_address(request), "read"),
+                                        per_minute)])  # fmt: skip
     topic = web_chat_topic(ChannelName.WEB, session)
     messages = await fetch_replies(service.db, session, after)
     if not messages and wait > 0:

@@ -46,3 +46,18 @@ def broadcast_lock(broadcast_id: int) -> str:
 
 def survey_reminder_lock(survey_id: int) -> str:
     return f"survey-reminder:{survey_id}"
+
+
+def _client_digest(client: str) -> str:
+    return hashlib.sha256(f"client:{client}".encode()).hexdigest()[:20]
+
+
+def web_visitor_rate_key(session: str) -> str:
+    """The rate bucket of one web chat visitor (the page's session id)."""
+    return f"rate:web-visitor:{contact_key('web', session)}"
+
+
+def web_client_rate_key(client: str, kind: str) -> str:
+    """The rate bucket of one client address on the web chat: ``send``, ``read`` or ``new``
+    (new visitors). The address itself is not kept in the key."""
+    return f"rate:web-client:{kind}:{_client_digest(client)}"

@@ -28,9 +28,13 @@ CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
 MAX_FAILURES = 5  # wrong codes from one chat before it is locked out
 LOCKOUT = timedelta(minutes=15)
-# Wrong codes from everyone within CODE_TTL before every chat waits: many new web chats
-# guessing side by side must not get further than one chat could.
+# Wrong codes from all web chats within CODE_TTL before every web chat waits: many new web
+# chats (free to open) guessing side by side must not get further than a few could. Only web
+# chats spend this budget and only web chats wait for it, so throwaway web chats cannot stop
+# a member on Telegram or WhatsApp from linking (a member on the web links the other way
+# round: the code from the web chat, typed on the other channel).
 MAX_FAILURES_OVERALL = 100
+SHARED_BUDGET = "web"
 KEEP = timedelta(days=1)  # how long used codes and old mistakes stay before they are cleared
 
 
@@ -101,13 +105,14 @@ async def redeem(
     failure = await session.get(LinkFailure, contact.id)
     if failure is not None and failure.locked_until is not None and failure.locked_until > now:
         return Redeemed("locked", minutes=_minutes(failure.locked_until - now))
-    overall = await session.scalar(
-        select(func.coalesce(func.sum(LinkFailure.count), 0)).where(
-            LinkFailure.last_at > now - CODE_TTL
+    if contact.channel == SHARED_BUDGET:
+        overall = await session.scalar(
+            select(func.coalesce(func.sum(LinkFailure.count), 0))
+            .join(Contact, Contact.id == LinkFailure.contact_id)
+            .where(LinkFailure.last_at > now - CODE_TTL, Contact.channel == SHARED_BUDGET)
         )
-    )
-    if int(overall or 0) >= MAX_FAILURES_OVERALL:
-        return Redeemed("locked", minutes=_minutes(CODE_TTL))
+        if int(overall or 0) >= MAX_FAILURES_OVERALL:
+            return Redeemed("locked", minutes=_minutes(CODE_TTL))
     row = await session.scalar(
         select(LinkCode)
         .where(LinkCode.code_hash == code_hash(code))

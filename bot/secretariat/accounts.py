@@ -22,6 +22,7 @@ from bot.secretariat.staff import (
     normalise_email,
     scoped_country,
 )
+from bot.secretariat.tokens import revoke_all
 from bot.storage.models import StaffSession, StaffUser, utcnow
 
 
@@ -112,11 +113,14 @@ async def accept_invite(session: AsyncSession, token: str, name: str, password: 
     return Staff.of(user)
 
 
-async def set_password(session: AsyncSession, user: StaffUser, password: str) -> None:
-    """A new password; every session of the account ends with it."""
+async def set_password(session: AsyncSession, user: StaffUser, password: str) -> int:
+    """A new password; every session and every API token of the account ends with it (a
+    reset is what one does when a password may be known to someone else, and a token made
+    with it would outlive it otherwise). Returns how many tokens were revoked."""
     check_password_strength(password)
     user.password_hash = await hash_password(password)
     await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    return await revoke_all(session, user.id)
 
 
 async def list_accounts(session: AsyncSession, by: Staff | None = None) -> list[StaffUser]:

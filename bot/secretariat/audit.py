@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.secretariat.staff import Staff, normalise_email
-from bot.storage.models import AuditEntry, utcnow
+from bot.storage.models import AuditEntry, Contact, StaffUser, utcnow
 
 
 async def record(
@@ -40,11 +40,15 @@ async def audit_entries(
     limit: int = 100,
     action: str | None = None,
     actor: str | None = None,
+    by: Staff | None = None,
 ) -> tuple[list[AuditEntry], int]:
     """A page of the audit log, newest first, and how many entries match in all. ``action``
     matches exactly or as a prefix ending in a dot ("member." finds every member action);
-    ``actor`` is an e-mail address."""
+    ``actor`` is an e-mail address. For ``by`` limited to a country, only what an account of
+    that country did, or what was done to such an account or to a member of that country."""
     stmt = select(AuditEntry)
+    if by is not None and by.country is not None:
+        stmt = stmt.where(in_country(by.country))
     if action:
         stmt = stmt.where(
             AuditEntry.action.startswith(action, autoescape=True)
@@ -58,3 +62,20 @@ async def audit_entries(
         stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).offset(offset).limit(limit)
     )
     return list(found), int(total or 0)
+
+
+def in_country(country: str) -> Any:
+    """Audit entries that belong to ``country``: by its accounts, or about its accounts or
+    members."""
+    accounts = select(StaffUser.id).where(StaffUser.country == country)
+    account_targets = select(literal("account:") + cast(StaffUser.id, String)).where(
+        StaffUser.country == country
+    )
+    member_targets = select(literal("member:") + cast(Contact.id, String)).where(
+        Contact.country == country
+    )
+    return or_(
+        AuditEntry.actor_id.in_(accounts),
+        AuditEntry.target.in_(account_targets),
+        AuditEntry.target.in_(member_targets),
+    )

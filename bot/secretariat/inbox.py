@@ -17,6 +17,7 @@ from bot.storage.models import (
     Conversation,
     ConversationMessage,
     Delivery,
+    StaffUser,
     UnansweredQuestion,
     utcnow,
 )
@@ -31,6 +32,13 @@ def as_kept(question: str) -> tuple[str, str]:
     """A question as the log keeps it, and the key that finds it again."""
     question = " ".join(_PHONE.sub("…", question).split())[:QUESTION_LIMIT]
     return question, fold(question)[:QUESTION_LIMIT] or question
+
+
+def can_answer(user: StaffUser, country: str | None) -> bool:
+    """Who a conversation can go to: an active editor or administrator who sees its member
+    (a member of ``country``)."""
+    in_scope = user.country is None or user.country == country
+    return user.status == "active" and user.role in ("admin", "editor") and in_scope
 
 
 async def count_unanswered(session: AsyncSession, locale: str, question: str) -> None:

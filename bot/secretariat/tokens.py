@@ -47,9 +47,10 @@ async def token_staff(session: AsyncSession, token: str) -> Staff | None:
 
 
 async def revoke_api_token(session: AsyncSession, staff: Staff, token_id: int) -> bool:
-    """Revoke one of ``staff``'s own tokens (an administrator may revoke anyone's)."""
+    """Revoke one of ``staff``'s own tokens; an administrator not limited to a country may
+    revoke anyone's (one limited to a country may not reach the coalition's accounts)."""
     stmt = update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
-    if not staff.is_admin:
+    if not (staff.is_admin and staff.country is None):
         stmt = stmt.where(ApiToken.user_id == staff.id)
     result = await session.execute(stmt.values(revoked_at=utcnow()))
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -64,3 +65,13 @@ async def list_api_tokens(session: AsyncSession, staff: Staff) -> list[ApiToken]
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )
+
+
+async def revoke_all(session: AsyncSession, user_id: int) -> int:
+    """Every token of an account stops working (its password was reset); how many."""
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Link codes and people, on both databases: a new code ends the old one, the newest
 settings win but the latest agreement to the privacy notice holds, and wrong codes from many
-chats at once stop every guess for a while."""
+web chats at once stop every web chat's guesses for a while, but no other channel's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.members import linking
 from bot.storage.db import Database
-from bot.storage.models import Contact, LinkFailure, utcnow
+from bot.storage.models import Contact, utcnow
 
 
 async def test_codes_people_and_the_overall_limit(backend):
@@ -30,16 +30,27 @@ async def test_codes_people_and_the_overall_limit(backend):
             second = await linking.issue(session, tg)
             if first != second:
                 assert (await linking.redeem(session, wa, first)).result == "expired"
-            # Many chats guessing at once: every chat waits, the right code too.
-            failure = await session.get(LinkFailure, wa.id)
-            if failure is None:
-                failure = LinkFailure(contact_id=wa.id)
-                session.add(failure)
-            failure.count, failure.last_at = linking.MAX_FAILURES_OVERALL, now
+            # Many web chats guessing at once: every web chat waits, the right code too...
+            sybils = [Contact(channel="web", address=f"sybil{i:016d}", status="active",
+                              flow_data={}, choices=[]) for i in range(21)]  # fmt: skip
+            session.add_all(sybils)
             await session.flush()
-            assert (await linking.redeem(session, tg, second)).result == "locked"
-            failure.count, failure.last_at = 1, now - linking.LOCKOUT * 2
+            for sybil in sybils:
+                for guess in range(linking.MAX_FAILURES):
+                    await linking.redeem(session, sybil, f"{100000 + guess}")
+            web = Contact(channel="web", address="genuine000000000", status="active",
+                          flow_data={}, choices=[])  # fmt: skip
+            session.add(web)
             await session.flush()
+            assert (await linking.redeem(session, web, second)).result == "locked"
+            # ...but they cannot spend it for a member on another channel.
+            third = await linking.issue(session, web)
+            linked = await linking.redeem(session, tg, third)
+            assert linked.result == "linked", linked
+            await linking.unlink(session, tg)
+            tg.locale, tg.settings_at = "ro", utcnow()  # the newest settings again: Romanian
+            await session.flush()
+            second = await linking.issue(session, tg)
 
             linked = await linking.redeem(session, wa, second)
             assert linked.result == "linked"

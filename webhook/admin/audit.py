@@ -43,9 +43,9 @@ async def audit_page(
     async with service.db.session() as session:
         entries, total = await audit_entries(
             session, offset=(page - 1) * PAGE, limit=PAGE, action=action or None,
-            actor=(actor or "").strip() or None,
+            actor=(actor or "").strip() or None, by=visit.staff,
         )  # fmt: skip
-        people = await accounts.list_accounts(session)
+        people = await accounts.list_accounts(session, visit.staff)
     query = urlencode({k: v for k, v in (("action", action), ("actor", actor)) if v})
     return render(request, "audit.html", visit, title=N_("Audit log"), entries=entries,
                   total=total, page=page, pages=max(1, -(-total // PAGE)), action=action or "",

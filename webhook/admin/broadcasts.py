@@ -21,7 +21,7 @@ from bot.i18n.markers import N_
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
 from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     from app.service import Service
@@ -92,14 +92,14 @@ async def _page(
 
 @router.get("/broadcasts/{broadcast_id}")
 async def broadcast_page(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: VisitDep
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: VisitDep
 ) -> Response:
     return await _page(request, service, visit, broadcast_id, "broadcast.html")
 
 
 @router.get("/broadcasts/{broadcast_id}/progress")
 async def progress_fragment(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: VisitDep
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: VisitDep
 ) -> Response:
     """The status, progress and actions alone, for the page's polling."""
     return await _page(request, service, visit, broadcast_id, "broadcast_progress.html")
@@ -130,21 +130,21 @@ async def _change(
 
 @router.post("/broadcasts/{broadcast_id}/approve")
 async def approve(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: AdminVisit
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: AdminVisit
 ) -> Response:
     return await _change(request, service, visit, broadcast_id, "approve")
 
 
 @router.post("/broadcasts/{broadcast_id}/cancel")
 async def cancel(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     return await _change(request, service, visit, broadcast_id, "cancel")
 
 
 @router.post("/broadcasts/{broadcast_id}/stop-series")
 async def stop_series(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """No further occurrence: the one sending now, if any, goes on."""
     return await _change(request, service, visit, broadcast_id, "stop_series")
@@ -152,7 +152,7 @@ async def stop_series(
 
 @router.post("/broadcasts/{broadcast_id}/follow-up")
 async def follow_up(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """A new draft for those who did not receive it and can be reached now, to check and send."""
     try:

@@ -42,7 +42,7 @@ from webhook.admin.broadcast_form import (
     refusal,
 )
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     from app.service import Service
@@ -143,7 +143,7 @@ async def new(request: Request, service: ServiceDep, visit: EditorVisit) -> Resp
 
 @router.get("/broadcasts/{broadcast_id}/edit")
 async def edit(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     async with service.db.session() as session:
         b = await load(session, broadcast_id, visit)
@@ -236,7 +236,7 @@ async def create(request: Request, service: ServiceDep, visit: EditorVisit) -> R
 
 @router.post("/broadcasts/{broadcast_id}/edit")
 async def save(
-    request: Request, broadcast_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     return await _act(request, service, visit, broadcast_id)
 

@@ -18,7 +18,7 @@ from bot.secretariat.relay import answer_member
 from bot.secretariat.staff import Staff
 from bot.storage.models import StaffUser
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 router = APIRouter(route_class=AdminRoute)
 Show = Literal["open", "closed", "all", "mine"]
@@ -30,10 +30,7 @@ async def _people(session: AsyncSession) -> dict[int, StaffUser]:
     return {user.id: user for user in await accounts.list_accounts(session)}
 
 
-def _can_answer(user: StaffUser, country: str | None) -> bool:
-    """Who a conversation can go to: an active editor or administrator who sees its member."""
-    in_scope = user.country is None or user.country == country
-    return user.status == "active" and user.role in ("admin", "editor") and in_scope
+_can_answer = inbox.can_answer
 
 
 async def _list(
@@ -90,7 +87,7 @@ async def _conversation(
 
 @router.get("/inbox/{conversation_id}")
 async def conversation_page(
-    request: Request, conversation_id: int, service: ServiceDep, visit: VisitDep
+    request: Request, conversation_id: ItemId, service: ServiceDep, visit: VisitDep
 ) -> Response:
     return await _conversation(request, service, visit, conversation_id, "conversation.html")
 
@@ -98,7 +95,7 @@ async def conversation_page(
 @router.get("/inbox/{conversation_id}/messages")
 async def messages_fragment(
     request: Request,
-    conversation_id: int,
+    conversation_id: ItemId,
     service: ServiceDep,
     visit: VisitDep,
 ) -> Response:
@@ -107,7 +104,7 @@ async def messages_fragment(
 
 
 @router.post("/inbox/{conversation_id}/reply")
-async def reply(conversation_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def reply(conversation_id: ItemId, service: ServiceDep, visit: EditorVisit) -> Response:
     """The answer goes to the member on their channel, the same way as from the API."""
     text = visit.form.get("text", "").strip()
     if not text or len(text) > ANSWER_LIMIT:
@@ -121,7 +118,7 @@ async def reply(conversation_id: int, service: ServiceDep, visit: EditorVisit) -
 
 
 @router.post("/inbox/{conversation_id}/assign")
-async def assign(conversation_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def assign(conversation_id: ItemId, service: ServiceDep, visit: EditorVisit) -> Response:
     wanted = visit.form.get("staff_id", "")
     async with service.db.session() as session, session.begin():
         thread = await _thread(session, visit.staff, conversation_id)
@@ -141,7 +138,7 @@ async def assign(conversation_id: int, service: ServiceDep, visit: EditorVisit) 
 
 
 @router.post("/inbox/{conversation_id}/close")
-async def close(conversation_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def close(conversation_id: ItemId, service: ServiceDep, visit: EditorVisit) -> Response:
     async with service.db.session() as session, session.begin():
         await _thread(session, visit.staff, conversation_id)
         if await inbox.close(session, conversation_id=conversation_id):
@@ -151,7 +148,7 @@ async def close(conversation_id: int, service: ServiceDep, visit: EditorVisit) -
 
 
 @router.post("/inbox/{conversation_id}/reopen")
-async def reopen(conversation_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def reopen(conversation_id: ItemId, service: ServiceDep, visit: EditorVisit) -> Response:
     async with service.db.session() as session, session.begin():
         await _thread(session, visit.staff, conversation_id)
         if await inbox.reopen(session, conversation_id):

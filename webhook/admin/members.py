@@ -20,7 +20,7 @@ from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
 from bot.storage.models import Conversation
 from webhook.admin.pages import AdminRoute, EditorVisit, VisitDep, render
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     pass
@@ -95,7 +95,7 @@ async def export(service: ServiceDep, visit: VisitDep, where: FilterDep) -> Resp
 
 @router.get("/members/{member_id}")
 async def member_page(
-    request: Request, member_id: int, service: ServiceDep, visit: VisitDep
+    request: Request, member_id: ItemId, service: ServiceDep, visit: VisitDep
 ) -> Response:
     async with service.db.session() as session:
         contact = await members.get(session, visit.staff, member_id)
@@ -120,7 +120,7 @@ async def member_page(
 
 @router.get("/members/{member_id}/delete")
 async def confirm_delete(
-    request: Request, member_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, member_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     async with service.db.session() as session:
         contact = await members.get(session, visit.staff, member_id)
@@ -130,7 +130,7 @@ async def confirm_delete(
 
 
 @router.post("/members/{member_id}/delete")
-async def delete(member_id: int, service: ServiceDep, visit: EditorVisit) -> Response:
+async def delete(member_id: ItemId, service: ServiceDep, visit: EditorVisit) -> Response:
     if visit.form.get("confirm") != str(member_id):
         raise HTTPException(400)  # the confirmation page sends the id back; nothing else does
     async with service.db.session() as session, session.begin():

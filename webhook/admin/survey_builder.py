@@ -28,7 +28,7 @@ from webhook.admin.broadcast_form import refusal
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.survey_form import KIND_NAMES, MAX_QUESTIONS, TEST_NAMES, Builder, Option
 from webhook.admin.surveys import load
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     from app.service import Service
@@ -62,7 +62,7 @@ async def new(request: Request, visit: EditorVisit) -> Response:
 
 @router.get("/surveys/{survey_id}/edit")
 async def edit(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     async with service.db.session() as session:
         s = await load(session, survey_id, visit)
@@ -80,7 +80,7 @@ async def create(request: Request, service: ServiceDep, visit: EditorVisit) -> R
 
 @router.post("/surveys/{survey_id}/edit")
 async def save(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     return await _act(request, service, visit, survey_id)
 

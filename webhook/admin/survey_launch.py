@@ -26,7 +26,7 @@ from webhook.admin.broadcast_form import CHANNELS, SKIPS, chosen_time, earlier, 
 from webhook.admin.broadcast_form import load as load_broadcast
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.surveys import load, reminder_time, survey_page, title_of
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     from app.service import Service
@@ -70,7 +70,7 @@ async def _launchable(service: Service, visit: Visit, survey_id: int) -> Survey 
 
 @router.get("/surveys/{survey_id}/launch")
 async def launch_page(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     s = await _launchable(service, visit, survey_id)
     if s is None:
@@ -87,7 +87,7 @@ def _invitation_of(s: Survey, visit: Visit, form: dict[str, str]) -> Any:
 
 @router.post("/surveys/{survey_id}/launch/preview")
 async def preview(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Who the invitation would reach, in which language, and who it would skip."""
     s = await _launchable(service, visit, survey_id)
@@ -121,7 +121,7 @@ def _when(form: dict[str, str], zone: str) -> tuple[Any, Any, list[tuple[str, di
 
 @router.post("/surveys/{survey_id}/launch")
 async def launch(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Open the survey and send its invitation, now or at the chosen time; the reminder, if
     chosen, is set with it."""
@@ -164,7 +164,7 @@ async def launch(
 
 @router.post("/surveys/{survey_id}/invitation/cancel")
 async def cancel_invitation(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Stop the invitation as a broadcast is stopped: what has not gone stays unsent. The
     survey stays open, and can be launched again."""

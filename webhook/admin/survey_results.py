@@ -19,7 +19,7 @@ from bot.surveys.results import Filters
 from webhook.admin.broadcast_form import CHANNELS
 from webhook.admin.pages import AdminRoute, Visit, VisitDep, render
 from webhook.admin.surveys import load, title_of
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     from app.service import Service
@@ -123,7 +123,7 @@ async def _results(
 
 @router.get("/surveys/{survey_id}/results")
 async def results_page(
-    request: Request, survey_id: int, service: ServiceDep, visit: VisitDep,
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: VisitDep,
     country: Country = "", locale: Locale = "", organisation: Organisation = "",
     channel: Channel = "", by: By = "",
 ) -> Response:  # fmt: skip
@@ -134,7 +134,7 @@ async def results_page(
 
 @router.get("/surveys/{survey_id}/results/live")
 async def live(
-    request: Request, survey_id: int, service: ServiceDep, visit: VisitDep,
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: VisitDep,
     country: Country = "", locale: Locale = "", organisation: Organisation = "",
     channel: Channel = "", by: By = "",
 ) -> Response:  # fmt: skip

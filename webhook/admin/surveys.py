@@ -24,7 +24,7 @@ from bot.surveys.format import SurveyFormatError
 from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.admin.survey_form import KIND_NAMES, condition_of, local_value
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
     from app.service import Service
@@ -166,14 +166,14 @@ async def survey_page(
 
 @router.get("/surveys/{survey_id}")
 async def survey(
-    request: Request, survey_id: int, service: ServiceDep, visit: VisitDep
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: VisitDep
 ) -> Response:
     return await survey_page(request, service, visit, survey_id)
 
 
 @router.post("/surveys/{survey_id}/close")
 async def close(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """No more answers; members who tap the invitation are told it has closed."""
     async with service.db.session() as session, session.begin():
@@ -206,7 +206,7 @@ def reminder_time(raw: str, zone: str) -> tuple[datetime | None, str | None]:
 
 @router.post("/surveys/{survey_id}/reminder")
 async def reminder(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Once, at the chosen time, a reminder to those invited who have not finished."""
     at, wrong = reminder_time(
@@ -230,7 +230,7 @@ async def reminder(
 
 @router.post("/surveys/{survey_id}/closing")
 async def closing(
-    request: Request, survey_id: int, service: ServiceDep, visit: EditorVisit
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Move an open survey's closing date, earlier or later, or remove it. Who answers after
     the new date is told the survey has closed."""

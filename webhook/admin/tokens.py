@@ -16,7 +16,7 @@ from bot.secretariat.staff_chat import telegram_link_code
 from bot.secretariat.tokens import create_api_token, list_api_tokens, revoke_api_token
 from bot.storage.models import ApiToken, StaffUser
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
-from webhook.deps import ServiceDep
+from webhook.deps import ItemId, ServiceDep
 
 router = APIRouter(route_class=AdminRoute)
 
@@ -57,7 +57,7 @@ async def create_token(request: Request, service: ServiceDep, visit: VisitDep) -
 
 
 @router.post("/tokens/{token_id}/revoke")
-async def revoke_token(token_id: int, service: ServiceDep, visit: VisitDep) -> Response:
+async def revoke_token(token_id: ItemId, service: ServiceDep, visit: VisitDep) -> Response:
     async with service.db.session() as session, session.begin():
         own = await session.scalar(
             select(ApiToken.id).where(ApiToken.id == token_id, ApiToken.user_id == visit.staff.id)

@@ -47,10 +47,12 @@ async def audit(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> AuditPage:
-    """Administrators: newest first. The log cannot be changed, by anyone."""
+    """Administrators: newest first. The log cannot be changed, by anyone. An administrator
+    limited to a country reads what that country's accounts did, and what was done to them
+    or to that country's members."""
     async with service.db.session() as session:
         found, total = await audit_entries(
-            session, offset=offset, limit=limit, action=action, actor=actor
+            session, offset=offset, limit=limit, action=action, actor=actor, by=person
         )
     return AuditPage(
         total=total,

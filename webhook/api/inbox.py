@@ -185,13 +185,19 @@ async def reply(
 async def assign(
     conversation_id: ItemId, body: Assignment, person: EditorDep, service: ServiceDep
 ) -> ConversationOut:
-    """Editors and administrators: give the conversation to an active account, or to nobody."""
+    """Editors and administrators: give the conversation to an active editor or administrator
+    who sees its member, or to nobody. 422 alike for an account that does not exist and for
+    one that cannot answer this member."""
     async with service.db.session() as session, session.begin():
-        await _visible(session, person, conversation_id)
+        found = await inbox.threads(session, status=None, ids=[conversation_id], staff=person)
+        if not found:
+            raise HTTPException(404, "no such conversation")
+        member = found[0].contact
         if body.staff_id is not None:
             assignee = await session.get(StaffUser, body.staff_id)
-            if assignee is None or assignee.status != "active":
-                raise HTTPException(422, "no active account with that id")
+            country = member.country or member.country_hint
+            if assignee is None or not inbox.can_answer(assignee, country):
+                raise HTTPException(422, "no account with that id can answer this member")
         await inbox.assign(session, conversation_id, body.staff_id)
         await record(
             session,

@@ -12,7 +12,7 @@ from bot.secretariat.staff import AccountError
 from bot.secretariat.tokens import create_api_token, list_api_tokens, revoke_api_token
 from bot.storage.models import ApiToken
 from webhook.api.common import READ, ItemId, errors
-from webhook.auth import StaffDep
+from webhook.auth import SignedInDep, StaffDep
 from webhook.deps import ServiceDep
 
 router = APIRouter(prefix="/api", tags=["tokens"])
@@ -58,9 +58,11 @@ async def list_tokens(person: StaffDep, service: ServiceDep) -> Tokens:
     summary="Create an API token",
     responses=errors(401, 403, 422),
 )
-async def create(body: NewToken, person: StaffDep, service: ServiceDep) -> CreatedToken:
+async def create(body: NewToken, person: SignedInDep, service: ServiceDep) -> CreatedToken:
     """A personal token that acts with your role and country scope, for every role. Send it
-    as `Authorization: Bearer <token>`. Only a hash is kept: copy it now."""
+    as `Authorization: Bearer <token>`. Only a hash is kept: copy it now. Made from a
+    signed-in dashboard session only (403 with a token): a token cannot make tokens that
+    would outlive it."""
     async with service.db.session() as session, session.begin():
         try:
             row, token = await create_api_token(session, person, body.name)
@@ -78,8 +80,9 @@ async def create(body: NewToken, person: StaffDep, service: ServiceDep) -> Creat
     responses=errors(401, 403, 404),
 )
 async def revoke(token_id: ItemId, person: StaffDep, service: ServiceDep) -> Response:
-    """Revoke one of your tokens (administrators may revoke anyone's); it stops working at
-    once. 404 when there is no such token of yours, or it is revoked already."""
+    """Revoke one of your tokens (an administrator of every country may revoke anyone's); it
+    stops working at once. 404 when there is no such token you may revoke, or it is revoked
+    already."""
     async with service.db.session() as session, session.begin():
         if not await revoke_api_token(session, person, token_id):
             raise HTTPException(404, "no such token")

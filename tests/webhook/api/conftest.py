@@ -29,7 +29,7 @@ from bot.storage.models import (
 )
 from tests.conftest import Backend
 from tests.harness import start_service
-from webhook.auth import SESSION_COOKIE
+from webhook.auth import CSRF_HEADER, SESSION_COOKIE
 
 PASSWORD = "correct horse battery"
 # Who acts, and how their account is made: role and country scope.
@@ -57,6 +57,13 @@ class Api:
 
     async def call(self, who: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**(self.auth(who) if who else {}), **kwargs.pop("headers", {})}
+        return await self.http.request(method, path, headers=headers, **kwargs)
+
+    async def as_signed_in(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A call from ``who``'s signed-in dashboard session (its cookie and CSRF token), for
+        what an API token may not do, such as making a token."""
+        token, csrf = await self.browser(who)
+        headers = {"Cookie": f"{SESSION_COOKIE}={token}", CSRF_HEADER: csrf}
         return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def browser(self, who: str, **lifetime: Any) -> tuple[str, str]:

@@ -55,11 +55,18 @@ async def test_viewers_and_other_countries_change_nothing(api):
 async def test_editors_assign_close_and_reopen_and_the_log_records_it(api):
     md = api.conversations["md"]
     url = f"/api/inbox/{md}"
-    viewer_id = api.staff["viewer"].id
-    assigned = await api.call("md_editor", "POST", f"{url}/assign", json={"staff_id": viewer_id})
-    assert assigned.status_code == 200 and assigned.json()["assignee_id"] == viewer_id
+    viewer_id, helper_id = api.staff["viewer"].id, api.staff["md_editor"].id
+    # Only an editor or administrator who sees the member can be given it; a viewer cannot,
+    # and the answer does not tell an account that exists from one that does not.
+    viewer = await api.call("md_editor", "POST", f"{url}/assign", json={"staff_id": viewer_id})
     nobody = await api.call("md_editor", "POST", f"{url}/assign", json={"staff_id": 999999})
-    assert nobody.status_code == 422
+    assert viewer.status_code == nobody.status_code == 422
+    assert viewer.json() == nobody.json()
+    ro = await api.call("admin", "POST", f"/api/inbox/{api.conversations['ro']}/assign",
+                        json={"staff_id": helper_id})  # fmt: skip
+    assert ro.status_code == 422  # the Moldovan coordinator does not see Romania's member
+    assigned = await api.call("md_editor", "POST", f"{url}/assign", json={"staff_id": helper_id})
+    assert assigned.status_code == 200 and assigned.json()["assignee_id"] == helper_id
     unassigned = await api.call("editor", "POST", f"{url}/assign", json={"staff_id": None})
     assert unassigned.json()["assignee_id"] is None
     closed = await api.call("editor", "POST", f"{url}/close")
@@ -77,7 +84,7 @@ async def test_editors_assign_close_and_reopen_and_the_log_records_it(api):
         ]
     target = f"conversation:{md}"
     assert log == [
-        ("md_editor@childpact.org", "inbox.assign", target, {"staff_id": viewer_id}),
+        ("md_editor@childpact.org", "inbox.assign", target, {"staff_id": helper_id}),
         ("editor@childpact.org", "inbox.assign", target, {"staff_id": None}),
         ("editor@childpact.org", "inbox.close", target, {}),
         ("admin@childpact.org", "inbox.reopen", target, {}),

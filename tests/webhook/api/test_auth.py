@@ -105,15 +105,19 @@ async def test_the_logs_carry_no_token_password_phone_or_member_text(api, caplog
     ]
     made = None
     for who, method, path, body in calls:
-        response = await api.call(who, method, path, json=body)
+        if path == "/api/tokens":
+            response = await api.as_signed_in(who, method, path, json=body)
+        else:
+            response = await api.call(who, method, path, json=body)
         if path == "/api/tokens":
             made = response.json()["token"]
         if path == "/api/accounts":
             invite = response.json()["invite_path"].rsplit("/", 1)[1]
     await api.http.get("/api/me", headers={**cookie(session_token), CSRF_HEADER: csrf})
-    async with api.service.db.session() as session, session.begin():
-        refused = await authenticate(session, "admin@childpact.org", "wrong " + PASSWORD)
-        assert isinstance(refused, LoginRefused)
+    refused = await authenticate(
+        api.service.db, "admin@childpact.org", "wrong " + PASSWORD, client="192.0.2.1"
+    )
+    assert isinstance(refused, LoginRefused)
     # The test's own HTTP client logs the URLs it asks for; the service's records are the point.
     served = [r for r in caplog.records if not r.name.startswith("httpx")]
     assert any(r.name == "bot.secretariat.relay" for r in served)  # the reply was logged, by id
