@@ -303,3 +303,20 @@ async def test_the_members_export_keeps_a_typed_formula_as_text(backend):
         rows = {r["id"]: r for r in csv.DictReader(io.StringIO(export.text))}
         assert rows[str(member)]["organisation"] == "'" + formula
         await editor.close()
+
+
+async def test_ids_too_large_for_the_database_answer_not_found_not_500(backend):
+    huge = "99999999999999999999"
+    async with dashboard(backend) as board:
+        admin = await board.sign_in(ADMIN)
+        for path in (f"/admin/members/{huge}", f"/admin/inbox/{huge}", f"/admin/broadcasts/{huge}",
+                     f"/admin/broadcasts/{huge}/edit", f"/admin/surveys/{huge}",
+                     f"/admin/surveys/{huge}/results", f"/admin/surveys/{huge}/launch"):  # fmt: skip
+            answer = await admin.get(path)
+            assert answer.status_code in (404, 422), (path, answer.status_code)
+        for path in (f"/admin/accounts/{huge}", f"/admin/tokens/{huge}/revoke",
+                     f"/admin/inbox/{huge}/close", f"/admin/members/{huge}/delete",
+                     f"/admin/broadcasts/{huge}/cancel"):  # fmt: skip
+            answer = await admin.post(path, {"confirm": huge})
+            assert answer.status_code in (404, 422), (path, answer.status_code)
+        await admin.close()
