@@ -91,11 +91,15 @@ def create_app(
         finally:
             await svc.stop()
 
+    docs = settings.api_docs == "public"
     app = FastAPI(
         title="ChildPact Messenger",
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     # Pages and API answers travel compressed: members and staff are often on slow networks.
     app.add_middleware(GZipMiddleware, minimum_size=1024)

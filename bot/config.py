@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import secrets
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 _PLACEHOLDERS = re.compile(
     r"^(|x+|changeme|change-me|change_me|secret|token|todo|tbd|none|null|placeholder|"
@@ -41,6 +45,12 @@ class Settings(BaseSettings):
     sentry_environment: str = "production"
     web_concurrency: int = 1
 
+    # Signs the links the bot sends (a member's data, survey charts): the first of these
+    # comma-separated keys signs, every one verifies, so a new key goes first and the old one
+    # stays until its links have expired. Unset with SQLite: made once and kept in
+    # var/secret_key beside the database; required with PostgreSQL.
+    secret_key: SecretStr | None = None
+
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -72,6 +82,12 @@ class Settings(BaseSettings):
     quiet_hours: str = "21:00-08:00"
     # The texts of messages older than this are erased (0: kept until the member is deleted).
     message_retention_days: int = 365
+
+    # GET /metrics: with a token, for whoever sends it as a bearer token; without, only from
+    # this machine (not through a proxy). API_DOCS: "public" serves /docs and /openapi.json
+    # to anyone, "off" serves neither.
+    metrics_token: SecretStr | None = None
+    api_docs: str = "public"
 
     # The reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; unset: none, the peer's address is the client's.
@@ -115,6 +131,13 @@ class Settings(BaseSettings):
         QuietHours.parse(text)  # says what is wrong
         return text
 
+    @field_validator("api_docs")
+    @classmethod
+    def _api_docs(cls, value: str) -> str:
+        if value not in ("public", "off"):
+            raise ValueError("API_DOCS is public or off")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:
@@ -130,6 +153,12 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, url: str | None) -> str | None:
         return url.rstrip("/") if url else url
+
+    @property
+    def signing_keys(self) -> list[str]:
+        """The keys of the signed links: the first signs, every one verifies."""
+        given = [k.strip() for k in _secret(self.secret_key).split(",") if k.strip()]
+        return given or [_kept_key(self.database_url)]
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -213,6 +242,14 @@ class Settings(BaseSettings):
                 )
             if self.is_sqlite:
                 problems.append("several processes need PostgreSQL: set DATABASE_URL")
+        keys = [k.strip() for k in _secret(self.secret_key).split(",") if k.strip()]
+        if any(_PLACEHOLDERS.match(k) or len(k) < 32 for k in keys):
+            problems.append("SECRET_KEY: each key needs at least 32 random characters")
+        if not keys and not self.is_sqlite:
+            problems.append(
+                "SECRET_KEY is required with PostgreSQL: every process signs and checks links "
+                "with it (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
         for proxy in self.trusted_proxy_list:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -225,6 +262,30 @@ class Settings(BaseSettings):
     def whatsapp_from(self) -> str:
         number = self.twilio_whatsapp_number or ""
         return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+
+_KEPT: dict[str, str] = {}
+
+
+def _kept_key(database_url: str) -> str:
+    """The embedded mode's signing key: made once, kept in ``secret_key`` beside the SQLite
+    file (readable by its owner only). Without a file (an in-memory database, or PostgreSQL
+    without SECRET_KEY, which ``check`` refuses) a key for this process only."""
+    if database_url in _KEPT:
+        return _KEPT[database_url]
+    key = None
+    database = make_url(database_url).database if database_url.startswith("sqlite") else None
+    if database and database != ":memory:":
+        path = Path(database).resolve().parent / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        except FileExistsError:
+            pass
+        key = path.read_text().strip() or None
+    _KEPT[database_url] = key or secrets.token_urlsafe(48)
+    return _KEPT[database_url]
 
 
 def _secret(value: SecretStr | None) -> str:

@@ -113,8 +113,10 @@ def record_unanswered(ctx: Context) -> None:
         return
     ctx.update_flow(**{UNANSWERED: question})
 
+    country = ctx.contact.country or ctx.contact.country_hint
+
     async def count(done: Handled) -> None:
-        await inbox.count_unanswered(done.session, locale, question)
+        await inbox.count_unanswered(done.session, locale, question, country)
 
     ctx.effects.append(count)
 

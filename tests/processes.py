@@ -82,6 +82,7 @@ def channel_env(telegram_url: str, twilio_url: str) -> dict[str, str]:
         "TWILIO_API_URL": twilio_url,
         "PUBLIC_URL": PUBLIC,
         "LOG_LEVEL": "INFO",
+        "SECRET_KEY": "test-signing-key-" + "s" * 40,  # shared by every process of a test
     }
 
 

@@ -65,9 +65,27 @@ def test_several_processes_need_redis_and_postgres():
         settings().check(several_processes=True)
     with pytest.raises(ConfigError, match="PostgreSQL"):
         settings(redis_url="redis://127.0.0.1:6379/0").check(several_processes=True)
-    settings(redis_url="redis://x:6379/0", database_url="postgresql://u@h/db").check(
-        several_processes=True
-    )
+    with pytest.raises(ConfigError, match="SECRET_KEY is required"):
+        settings(redis_url="redis://x:6379/0", database_url="postgresql://u@h/db").check(
+            several_processes=True
+        )
+    settings(
+        redis_url="redis://x:6379/0", database_url="postgresql://u@h/db", secret_key="k" * 40
+    ).check(several_processes=True)
+
+
+def test_the_signing_key_is_kept_beside_sqlite_and_rotates(tmp_path):
+    embedded = settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/var/one.db")
+    key = embedded.signing_keys[0]
+    assert len(key) >= 32 and (tmp_path / "var" / "secret_key").read_text().strip() == key
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o077 == 0  # the owner's only
+    again = settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/var/one.db")
+    assert again.signing_keys == [key]  # kept across restarts
+    rotated = settings(secret_key=f"{'n' * 40}, {'o' * 40}")
+    assert rotated.signing_keys == ["n" * 40, "o" * 40]
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings(secret_key="short").check()
+    assert "n" * 40 not in repr(rotated)
 
 
 def test_the_secretariat_settings_that_work():

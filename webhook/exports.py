@@ -25,8 +25,7 @@ async def member_file(
 ) -> Response:
     """Everything stored about the member the link names, made when fetched, for an hour
     after it was sent. Any other token, or a member since erased: 404."""
-    secret = export.link_secret(service.settings)
-    ids = export.verify(secret, token) if secret else None
+    ids = export.verify_link(service.settings, token)
     if ids is None:
         raise HTTPException(404, "no such file")
     async with service.db.session() as session:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
@@ -47,9 +49,26 @@ async def _answers(ping: Awaitable[bool]) -> bool:
         return False
 
 
+def may_read_metrics(request: Request, token: str) -> bool:
+    """With METRICS_TOKEN, whoever sends it as a bearer token; without it, only a caller on
+    this machine that came through no proxy (Prometheus beside the service)."""
+    if token:
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    peer = request.client.host if request.client is not None else ""
+    try:
+        local = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        local = False
+    return local and "x-forwarded-for" not in request.headers and "forwarded" not in request.headers
+
+
 @router.get("/metrics")
-async def metrics(service: ServiceDep) -> Response:
+async def metrics(request: Request, service: ServiceDep) -> Response:
     """Prometheus metrics: inbound, outbound by status, queue depth, latencies."""
+    token = service.settings.metrics_token
+    if not may_read_metrics(request, token.get_secret_value().strip() if token else ""):
+        return Response("not found", status_code=404)
     m = service.metrics
     try:
         depth, pending = await asyncio.wait_for(_outbox_and_backlog(service), READY_TIMEOUT)

@@ -17,6 +17,7 @@ from bot.broadcasts.texts import locales_written
 from bot.coordination.keys import BROADCASTS, OUTBOX
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
+from bot.secretariat.staff_chat import test_chats
 from bot.storage.models import Broadcast, Contact
 
 FINISHED = ("sent", "cancelled")
@@ -105,7 +106,13 @@ async def send_test(
     locale: str | None = None,
 ) -> Tested:
     """The broadcast, marked as a test, to one chat (the author's own): in ``locale``, or
-    once in each language written. ``labels`` are the "tell me more" buttons' per locale."""
+    once in each language written. ``labels`` are the "tell me more" buttons' per locale.
+    A test needs no approval, so it goes only to a staff member's own linked chats, never
+    to a member's."""
+    if member.id not in await test_chats(session, staff):
+        raise BroadcastError(
+            "not_own", "a test goes to your own chat: link your Telegram (API tokens page)"
+        )
     locales = [locale] if locale else locales_written(broadcast)
     queued = queue_test(session, broadcast, member, locales, labels)
     await record(session, staff, "broadcast.test", f"broadcast:{broadcast.id}", member=member.id)

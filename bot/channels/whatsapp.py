@@ -124,8 +124,8 @@ class WhatsAppChannel:
     def verify(self, url: str, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
         """Whether X-Twilio-Signature matches; ``url`` is the public URL Twilio called."""
         signature = headers.get(SIGNATURE_HEADER)
-        if not signature:
-            return False
+        if not signature or not self._auth_token:
+            return False  # without a key, anyone could make a valid signature: fail closed
         return bool(self._validator.validate(url, dict(form), signature))
 
     def parse(self, form: Mapping[str, str]) -> InboundMessage:

@@ -307,15 +307,19 @@ def verify(secret: str, token: str, now: float | None = None) -> list[int] | Non
     return found
 
 
-def link_secret(settings: Any) -> str | None:
-    """What signs the links: a secret the deployment already has (a new one ends old links)."""
-    for value in (
-        settings.telegram_bot_token,
-        settings.telegram_webhook_secret,
-        settings.twilio_auth_token,
-    ):
-        if value is not None and value.get_secret_value().strip():
-            return str(value.get_secret_value().strip())
+def link_secret(settings: Any) -> str:
+    """What signs the links: the deployment's own signing key (SECRET_KEY), never a
+    platform's token, which more people and systems hold."""
+    return str(settings.signing_keys[0])
+
+
+def verify_link(settings: Any, token: str) -> list[int] | None:
+    """The contact ids of a link signed with any of the deployment's keys (one rotated out
+    still verifies until it is removed)."""
+    for key in settings.signing_keys:
+        found = verify(key, token)
+        if found is not None:
+            return found
     return None
 
 

@@ -62,7 +62,7 @@ async def create_account(
     if await session.scalar(select(StaffUser.id).where(StaffUser.email == email)):
         raise AccountError("there is already an account with that e-mail address")
     if password is not None:
-        check_password_strength(password)
+        check_password_strength(password, about=(email, name))
     user = StaffUser(
         email=email,
         name=name.strip()[:200],
@@ -103,7 +103,7 @@ async def accept_invite(session: AsyncSession, token: str, name: str, password: 
         raise AccountError("this invitation is not valid (it may have been used already)")
     if user.invite_expires_at is None or user.invite_expires_at <= utcnow():
         raise AccountError("this invitation has expired; ask an administrator for a new one")
-    check_password_strength(password)
+    check_password_strength(password, about=(user.email, name))
     user.name = name.strip()[:200]
     user.password_hash = await hash_password(password)
     user.status = "active"
@@ -117,7 +117,7 @@ async def set_password(session: AsyncSession, user: StaffUser, password: str) ->
     """A new password; every session and every API token of the account ends with it (a
     reset is what one does when a password may be known to someone else, and a token made
     with it would outlive it otherwise). Returns how many tokens were revoked."""
-    check_password_strength(password)
+    check_password_strength(password, about=(user.email, user.name or ""))
     user.password_hash = await hash_password(password)
     await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
     return await revoke_all(session, user.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,13 +25,15 @@ from bot.storage.models import (
 
 QUESTION_LIMIT = 500  # characters of an unanswered question that are kept
 KINDS = ("safeguarding", "question", "secretariat")
-# The log shows what members ask, not who they are: a number long enough to be a phone goes.
+# The log shows what members ask, not who they are: a number long enough to be a phone, and
+# an e-mail address, go.
 _PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
+_EMAIL = re.compile(r"[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+")
 
 
 def as_kept(question: str) -> tuple[str, str]:
     """A question as the log keeps it, and the key that finds it again."""
-    question = " ".join(_PHONE.sub("…", question).split())[:QUESTION_LIMIT]
+    question = " ".join(_PHONE.sub("…", _EMAIL.sub("…", question)).split())[:QUESTION_LIMIT]
     return question, fold(question)[:QUESTION_LIMIT] or question
 
 
@@ -41,8 +44,11 @@ def can_answer(user: StaffUser, country: str | None) -> bool:
     return user.status == "active" and user.role in ("admin", "editor") and in_scope
 
 
-async def count_unanswered(session: AsyncSession, locale: str, question: str) -> None:
-    """Log a question the bot could not answer; the same question again counts one more."""
+async def count_unanswered(
+    session: AsyncSession, locale: str, question: str, country: str | None = None
+) -> None:
+    """Log a question the bot could not answer, asked by a member of ``country``; the same
+    question again counts one more."""
     question, key = as_kept(question)
     if not question:
         return
@@ -50,11 +56,12 @@ async def count_unanswered(session: AsyncSession, locale: str, question: str) ->
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(UnansweredQuestion).values(
-        locale=locale, question=question, normalised=key, count=1, first_at=now, last_at=now
-    )
+        locale=locale, country=(country or "")[:8], question=question, normalised=key, count=1,
+        first_at=now, last_at=now,
+    )  # fmt: skip
     await session.execute(
         stmt.on_conflict_do_update(
-            index_elements=["locale", "normalised"],
+            index_elements=["locale", "country", "normalised"],
             set_={"count": UnansweredQuestion.count + 1, "last_at": now},
         )
     )
@@ -207,15 +214,30 @@ async def threads(
     return [Thread(c, contact, messages[c.id]) for c, contact in rows]
 
 
+@dataclass(frozen=True)
+class Unanswered:
+    locale: str
+    question: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
 async def top_unanswered(
-    session: AsyncSession, limit: int = 50, locale: str | None = None
-) -> list[UnansweredQuestion]:
-    query = select(UnansweredQuestion)
+    session: AsyncSession, limit: int = 50, locale: str | None = None, staff: Staff | None = None
+) -> list[Unanswered]:
+    """The questions asked most, in every country together; for ``staff`` limited to a
+    country, as asked by members of that country only."""
+    total = func.sum(UnansweredQuestion.count)
+    query = select(
+        UnansweredQuestion.locale, func.min(UnansweredQuestion.question), total,
+        func.min(UnansweredQuestion.first_at), func.max(UnansweredQuestion.last_at),
+    ).group_by(UnansweredQuestion.locale, UnansweredQuestion.normalised)  # fmt: skip
     if locale:
         query = query.where(UnansweredQuestion.locale == locale)
-    found = await session.scalars(
-        query.order_by(UnansweredQuestion.count.desc(), UnansweredQuestion.last_at.desc()).limit(
-            limit
-        )
+    if staff is not None and staff.country is not None:
+        query = query.where(UnansweredQuestion.country == staff.country)
+    found = await session.execute(
+        query.order_by(total.desc(), func.max(UnansweredQuestion.last_at).desc()).limit(limit)
     )
-    return list(found)
+    return [Unanswered(*row) for row in found.all()]

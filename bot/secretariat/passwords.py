@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from bot.secretariat.staff import AccountError
 
@@ -43,8 +45,24 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < 10:
+MIN_LENGTH = 10
+# zxcvbn's score (0-4): 3 and above resists an offline attack on a slow hash, and refuses
+# the most common passwords, keyboard walks, repeats, dates and dictionary words.
+MIN_SCORE = 3
+_SCORED = 100  # characters zxcvbn looks at: its work grows with the length, and past this
+# many a password is long enough whatever it is made of
+_OWN_WORDS = ("childpact", "child", "pact", "coalition", "secretariat", "dashboard", "admin")
+
+
+def check_password_strength(password: str, *, about: tuple[str, ...] = ()) -> None:
+    """Refuse a password that is short, too long, or easy to guess (zxcvbn's dictionaries of
+    common and leaked passwords, words and names, and patterns; ``about`` are the person's own
+    address and name, which are no secret). Nothing is sent anywhere."""
+    if len(password) < MIN_LENGTH:
         raise AccountError("the password needs at least 10 characters")
     if len(password) > MAX_LENGTH:
         raise AccountError("the password is too long")
+    words = [w for a in about for w in re.split(r"[@.\s_+-]+", a.lower()) if w]
+    inputs = [*_OWN_WORDS, *(a.lower() for a in about if a), *words]
+    if zxcvbn(password[:_SCORED], user_inputs=inputs)["score"] < MIN_SCORE:
+        raise AccountError("the password is too easy to guess")

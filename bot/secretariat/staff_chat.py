@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.secretariat.signin import LOCK_FOR
 from bot.secretariat.staff import AccountError, Staff, digest
-from bot.storage.models import LoginFailure, StaffUser, utcnow
+from bot.storage.models import Contact, LoginFailure, StaffUser, utcnow
 
 LINK_CODE_FOR = timedelta(minutes=10)
 LINK_ATTEMPTS = 5  # wrong codes one chat may send before it is locked out for LOCK_FOR
@@ -68,3 +68,30 @@ async def telegram_staff(session: AsyncSession, chat_id: str) -> Staff | None:
         select(StaffUser).where(StaffUser.telegram_chat_id == chat_id, StaffUser.status == "active")
     )
     return Staff.of(user) if user is not None else None
+
+
+async def test_chats(session: AsyncSession, staff: Staff) -> set[int]:
+    """The chats a broadcast's test may go to: ``staff``'s own (the Telegram chat linked to
+    their account, and the chats linked with it) and the linked Telegram chats of the other
+    active staff. Never a member's."""
+    chats = set(
+        await session.scalars(
+            select(StaffUser.telegram_chat_id).where(
+                StaffUser.status == "active", StaffUser.telegram_chat_id.is_not(None)
+            )
+        )
+    )
+    if not chats:
+        return set()
+    found = (
+        await session.execute(
+            select(Contact.id, Contact.person_id).where(
+                Contact.channel == "telegram", Contact.address.in_(chats)
+            )
+        )
+    ).all()
+    people = {person for _, person in found if person is not None}
+    linked = set()
+    if people:
+        linked = set(await session.scalars(select(Contact.id).where(Contact.person_id.in_(people))))
+    return {contact_id for contact_id, _ in found} | linked

@@ -312,12 +312,16 @@ class UnansweredQuestion(Base):
 
     __tablename__ = "unanswered_questions"
     __table_args__ = (
-        UniqueConstraint("locale", "normalised", name="uq_unanswered_questions_normalised"),
+        UniqueConstraint(
+            "locale", "country", "normalised", name="uq_unanswered_questions_normalised"
+        ),
         Index("ix_unanswered_questions_count", "count"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     locale: Mapped[str] = mapped_column(String(16))
+    # The asker's country ("" when not known): a country's staff see their country's only.
+    country: Mapped[str] = mapped_column(String(8), default="", server_default="")
     question: Mapped[str] = mapped_column(Text)  # as first asked, at most 500 characters
     normalised: Mapped[str] = mapped_column(String(500))  # case, accents and punctuation folded
     count: Mapped[int] = mapped_column(Integer, default=1)

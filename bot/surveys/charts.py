@@ -129,19 +129,26 @@ def verify(secret: str, token: str, now: float | None = None) -> tuple[int, str,
         survey_id, question, country, expires = json.loads(
             base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         )
+        if expires < (now or time.time()):
+            return None
+        if not 1 <= int(survey_id) < 2**63 or not isinstance(country, str | None):
+            return None
+        return int(survey_id), str(question), country
     except (ValueError, TypeError):
         return None
-    if expires < (now or time.time()):
-        return None
-    return int(survey_id), str(question), country
 
 
-def link_secret(settings: Any) -> str | None:
-    """What signs chart links: the bot's token (a bot that sends charts to Telegram has one;
-    a new token ends the old links), else the webhook's secret."""
-    for value in (settings.telegram_bot_token, settings.telegram_webhook_secret):
-        if value is not None and value.get_secret_value().strip():
-            return str(value.get_secret_value().strip())
+def link_secret(settings: Any) -> str:
+    """What signs chart links: the deployment's own signing key (SECRET_KEY)."""
+    return str(settings.signing_keys[0])
+
+
+def verify_link(settings: Any, token: str) -> tuple[int, str, str | None] | None:
+    """What a chart link signed with any of the deployment's keys names."""
+    for key in settings.signing_keys:
+        found = verify(key, token)
+        if found is not None:
+            return found
     return None
 
 

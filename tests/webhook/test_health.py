@@ -196,3 +196,20 @@ async def test_readyz_gives_up_on_servers_that_never_answer(backend):
             assert response.json()["coordination"] is False
             assert response.json()["database"] is (backend.redis_url is None)
             assert (await http.get("/metrics")).status_code == 200
+
+
+async def test_metrics_are_for_this_machine_or_the_token_and_docs_as_the_operator_chooses(backend):
+    async with running(backend) as stack:
+        assert (await stack.http.get("/metrics")).status_code == 200  # Prometheus beside it
+        through = await stack.http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.5"})
+        assert through.status_code == 404  # through a proxy: from anywhere
+        assert (await stack.http.get("/openapi.json")).status_code == 200
+    token = "metrics-" + "m" * 32
+    async with running(backend, metrics_token=token, api_docs="off") as stack:
+        assert (await stack.http.get("/metrics")).status_code == 404
+        wrong = await stack.http.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 404
+        right = await stack.http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 200 and "childpact" in right.text
+        for path in ("/docs", "/openapi.json", "/redoc"):
+            assert (await stack.http.get(path)).status_code == 404, path

@@ -281,14 +281,18 @@ async def _test(
     chosen = visit.form.get("test_member", "")
     async with service.db.session() as session, session.begin():
         b = await load(session, broadcast_id, visit, lock=True)
-        member = await members.get(session, visit.staff, int(chosen)) if chosen.isdigit() else None
+        wanted = int(chosen) if chosen.isdigit() and len(chosen) <= 18 else None
+        member = await members.get(session, visit.staff, wanted) if wanted else None
         problems = [refusal(p, b) for p in broadcasts.check(b)]
         if member is None:
             problems.append((N_("Choose the chat that gets the test: your own."), {}))
         if not problems and member is not None:
-            tested = await actions.send_test(
-                session, b, visit.staff, member, service.broadcaster.labels
-            )
+            try:
+                tested = await actions.send_test(
+                    session, b, visit.staff, member, service.broadcaster.labels
+                )
+            except BroadcastError:
+                problems.append((N_("Choose the chat that gets the test: your own."), {}))
     if problems:
         return await _refused(request, service, visit, broadcast_id, problems, 422)
     await service.coordinator.notify(tested.wake)

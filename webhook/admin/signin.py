@@ -51,6 +51,10 @@ LOCKED = N_(
 ACCOUNT_ERRORS = {
     "the password needs at least 10 characters": N_("The password needs at least 10 characters."),
     "the password is too long": N_("The password is too long."),
+    "the password is too easy to guess": N_(
+        "This password is too easy to guess: it is common, or made of words, names, dates or "
+        "patterns. Use a longer passphrase of several unrelated words."
+    ),
 }
 LOCK_ALERT = N_(
     "Sign-in to the account {email} is locked after too many failed attempts from several "

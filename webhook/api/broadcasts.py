@@ -353,15 +353,20 @@ async def preview(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDe
 async def test_send(
     broadcast_id: BroadcastId, body: TestIn, service: ServiceDep, staff: EditorDep
 ) -> dict[str, int]:
-    """Send the broadcast, marked as a test, to one chat (your own) before the real send."""
+    """Send the broadcast, marked as a test, to one chat before the real send: your own
+    (the Telegram chat linked to your account, or one linked with it) or a colleague's; 422
+    for a member's."""
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff)
         member = await members.get(session, staff, body.member_id)
         if member is None:
             raise HTTPException(404, "no such member")
-        tested = await actions.send_test(
-            session, b, staff, member, service.broadcaster.labels, body.locale
-        )
+        try:
+            tested = await actions.send_test(
+                session, b, staff, member, service.broadcaster.labels, body.locale
+            )
+        except BroadcastError as exc:
+            raise _refuse(exc) from exc
     await service.coordinator.notify(tested.wake)
     return {"queued": tested.queued}
 

@@ -255,10 +255,11 @@ async def unanswered(
     locale: Annotated[str | None, Query(max_length=16)] = None,
     limit: Limit = 50,
 ) -> Unanswered:
-    """The most asked first. They are counted per language, not per member or country, so
-    every role sees all of them; phone numbers were removed before they were stored."""
+    """The most asked first, counted per language and the asker's country (never per
+    member); an account limited to a country sees its country's only. Phone numbers and
+    e-mail addresses were removed before they were stored."""
     async with service.db.session() as session:
-        found = await inbox.top_unanswered(session, limit, locale)
+        found = await inbox.top_unanswered(session, limit, locale, staff=person)
     return Unanswered(
         questions=[
             UnansweredOut(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.broadcasts.worker import Broadcaster
-from bot.storage.models import AuditEntry, Broadcast, Delivery, utcnow
+from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery, StaffUser, utcnow
 from tests.webhook.api.conftest import Api
 
 NEWS = {
@@ -120,6 +120,16 @@ async def test_a_coordinator_broadcasts_to_their_country_only(api: Api) -> None:
 
 async def test_a_test_send_goes_to_one_chat_marked_as_a_test(api: Api) -> None:
     draft = await create(api)
+    # Not to a member: a test needs no approval, so it goes only to staff's own chats.
+    refused = await api.call(
+        "editor", "POST", f"/api/broadcasts/{draft['id']}/test",
+        json={"member_id": api.members["ro"], "locale": "ro"},
+    )  # fmt: skip
+    assert refused.status_code == 422 and "your own chat" in refused.json()["detail"]
+    async with api.service.db.session() as session, session.begin():
+        ro = await session.get(Contact, api.members["ro"])
+        editor = await session.get(StaffUser, api.staff["editor"].id)
+        editor.telegram_chat_id = ro.address  # the editor linked this Telegram chat as theirs
     queued = await api.call(
         "editor", "POST", f"/api/broadcasts/{draft['id']}/test",
         json={"member_id": api.members["ro"], "locale": "ro"},

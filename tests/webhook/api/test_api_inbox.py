@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.i18n import Translator
-from bot.secretariat import accounts
+from bot.secretariat import accounts, inbox
 from bot.secretariat.staff import Staff
 from bot.secretariat.tokens import create_api_token
 from bot.storage.models import AuditEntry
@@ -14,7 +14,7 @@ from tests.dialog import Member
 from tests.handlers.test_handoff import ADMIN, ALERTS, answer_reaches, posted_to
 from tests.handlers.test_menu import onboard
 from tests.harness import Stack, running
-from tests.webhook.api.conftest import SECRET_TEXT
+from tests.webhook.api.conftest import PASSWORD, SECRET_TEXT
 
 CHANGES = ("reply", "assign", "close", "reopen")
 
@@ -98,10 +98,26 @@ async def test_unanswered_questions_for_every_role(api):
     assert (await api.call(None, "GET", "/api/unanswered")).status_code == 401
 
 
+async def test_unanswered_questions_keep_to_the_askers_country(api):
+    asked = "What is the salary of Maria from RO, call +40 721 000 111 or mail maria@ro.example?"
+    async with api.service.db.session() as session, session.begin():
+        await inbox.count_unanswered(session, "en", asked, "RO")
+        await inbox.count_unanswered(session, "en", "When is the assembly?", "RO")
+        await inbox.count_unanswered(session, "en", "When is the assembly?", "MD")
+    everyone = (await api.call("viewer", "GET", "/api/unanswered")).json()["questions"]
+    assert [(q["question"], q["count"]) for q in everyone] == [
+        ("When is the assembly?", 2),
+        ("What is the salary of Maria from RO, call … or mail …?", 1),
+    ]
+    assert "maria@ro.example" not in str(everyone) and "721" not in str(everyone)
+    moldova = (await api.call("md_editor", "GET", "/api/unanswered")).json()["questions"]
+    assert [(q["question"], q["count"]) for q in moldova] == [("When is the assembly?", 1)]
+
+
 async def token_of(stack: Stack, email: str, role: str, country: str | None = None) -> dict:
     async with stack.service.db.session() as session, session.begin():
         user = await accounts.create_account(
-            session, email, role, password="p" * 12, country=country
+            session, email, role, password=PASSWORD, country=country
         )
         _, token = await create_api_token(session, Staff.of(user), "tests")
     return {"Authorization": f"Bearer {token}"}

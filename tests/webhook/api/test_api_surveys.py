@@ -262,11 +262,14 @@ async def test_charts_for_every_role_within_scope_and_none_for_short_texts(api: 
     own = await api.call("md_editor", "GET", f"/api/surveys/{theirs}/charts/role.png")
     assert own.status_code == 200
 
-    # The link the bot sends: no account needed, only the chart it names, in its scope.
-    token = survey_charts.sign("1:" + "x" * 40, sid, "cases", None)
-    assert (await api.call(None, "GET", f"/api/charts/{token}.png")).status_code == 404  # no bot
-    secret = "1:" + "x" * 40
-    api.service.settings.telegram_bot_token = SecretStr(secret)
+    # The link the bot sends: no account needed, only the chart it names, in its scope,
+    # signed with the deployment's SECRET_KEY and nothing else (not the bot's token).
+    bot_token = "1:" + "x" * 40
+    api.service.settings.telegram_bot_token = SecretStr(bot_token)
+    token = survey_charts.sign(bot_token, sid, "cases", None)
+    assert (await api.call(None, "GET", f"/api/charts/{token}.png")).status_code == 404
+    secret = "k" * 48
+    api.service.settings.secret_key = SecretStr(secret)
     link = await api.call(
         None, "GET", f"/api/charts/{survey_charts.sign(secret, sid, 'cases', None)}.png"
     )
@@ -275,6 +278,20 @@ async def test_charts_for_every_role_within_scope_and_none_for_short_texts(api: 
     assert (await api.call(None, "GET", f"/api/charts/{out_of_scope}.png")).status_code == 404
     forged = survey_charts.sign("x" * 32, sid, "cases", None)
     assert (await api.call(None, "GET", f"/api/charts/{forged}.png")).status_code == 404
+    not_an_id = survey_charts.sign(secret, "abc", "cases", None)  # type: ignore[arg-type]
+    assert (await api.call(None, "GET", f"/api/charts/{not_an_id}.png")).status_code == 404
+    # A new key goes first; the old one still verifies its links until it is removed.
+    api.service.settings.secret_key = SecretStr(f"{'n' * 48},{secret}")
+    old = await api.call(
+        None, "GET", f"/api/charts/{survey_charts.sign(secret, sid, 'cases', None)}.png"
+    )
+    assert old.status_code == 200
+    assert survey_charts.link_secret(api.service.settings) == "n" * 48
+    api.service.settings.secret_key = SecretStr("n" * 48)
+    gone = await api.call(
+        None, "GET", f"/api/charts/{survey_charts.sign(secret, sid, 'cases', None)}.png"
+    )
+    assert gone.status_code == 404
 
 
 async def deliveries(api: Api, broadcast_id: int) -> dict[int, str]:

@@ -28,7 +28,7 @@ from bot.secretariat.signin import (
 from bot.secretariat.staff import AccountError, Staff
 from bot.secretariat.staff_chat import link_telegram, telegram_link_code
 from bot.storage.db import Database
-from bot.storage.models import LoginFailure, StaffSession, utcnow
+from bot.storage.models import LoginFailure, StaffSession, StaffUser, utcnow
 from tests.webhook.api.conftest import PASSWORD
 
 
@@ -205,3 +205,32 @@ async def test_sign_ins_under_a_telegram_chats_name_do_not_lock_its_linking(db):
     async with db.session() as session, session.begin():
         linked = await link_telegram(session, code, "3001")
     assert linked is not None and linked.id == person.id
+
+
+WEAK = (
+    "aaaaaaaaaa",
+    "qwertyuiop",
+    "Password123!",
+    "password1234",
+    "ana@childpact.org1",
+    "childpact2026!",
+)
+
+
+async def test_common_and_guessable_passwords_are_refused_everywhere_one_is_set(db):
+    person = await make(db)
+    for weak in WEAK:
+        with pytest.raises(AccountError, match="too easy to guess|at least 10"):
+            async with db.session() as session, session.begin():
+                await accounts.create_account(session, f"x{len(weak)}@example.org", "viewer",
+                                              password=weak)  # fmt: skip
+        with pytest.raises(AccountError, match="too easy to guess"):
+            async with db.session() as session, session.begin():
+                user = await session.get(StaffUser, person.id)
+                await accounts.set_password(session, user, weak)
+        async with db.session() as session, session.begin():
+            _, token = await accounts.invite(session, f"inv{len(weak)}@example.org", "viewer")
+        with pytest.raises(AccountError, match="too easy to guess"):
+            async with db.session() as session, session.begin():
+                await accounts.accept_invite(session, token, "Ana", weak)
+    assert isinstance(await sign_in(db, "ana@childpact.org", PASSWORD), Staff)  # unchanged

@@ -107,6 +107,16 @@ async def test_the_query_string_is_part_of_the_signed_url(backend):
         assert await inbound_rows(stack) == 1
 
 
+async def test_without_an_auth_token_a_signature_made_with_an_empty_key_is_refused(backend):
+    # Started another way than `childpact serve` (whose configuration check refuses this),
+    # with the WhatsApp channel on but no TWILIO_AUTH_TOKEN.
+    async with running(backend, twilio_auth_token=None) as stack:
+        form, headers = signed_inbound(PUBLIC + INBOUND, "", From=whatsapp_number())
+        response = await post_form(stack, INBOUND, form, headers)
+        assert response.status_code == 403
+        assert await inbound_rows(stack) == 0
+
+
 async def test_a_valid_signature_with_unknown_fields_is_accepted(backend):
     async with running(backend) as stack:
         member = Member(stack, "whatsapp")
