@@ -28,7 +28,7 @@ KINDS = ("safeguarding", "question", "secretariat")
 # The log shows what members ask, not who they are: a number long enough to be a phone, and
 # an e-mail address, go.
 _PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
-_EMAIL = re.compile(r"[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def as_kept(question: str) -> tuple[str, str]:
