@@ -80,6 +80,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         }
         env = {
             "DATABASE_URL": url,
+            "SECRET_KEY": "doctor-signing-key-" + "d" * 32,  # PostgreSQL requires one
             "PUBLIC_URL": PUBLIC,
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
