@@ -74,7 +74,10 @@ async def free_text(ctx: Context) -> None:
     if found.kind == "smalltalk":
         return ctx.reply(found.text, [[Button(t("Menu"), "menu:main")]])
     if found.kind == "topic" and found.topic:
-        return send_topic(ctx, found.topic, t)
+        send_topic(ctx, found.topic, t)
+        if found.also:  # two questions in one message: both answered, in order
+            send_topic(ctx, found.also, t)
+        return None
     log.info("faq: no answer (score %.2f) for contact %s", found.score, ctx.contact.id)
     record_unanswered(ctx)
     topics = ctx.services.knowledge.topics[ctx.t.locale]

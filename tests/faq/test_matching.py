@@ -93,7 +93,7 @@ def test_sealed_questions_overall(matcher: Matcher) -> None:
 
 # ---------------------------------------------------------------- the sets written apart (issue 14)
 # tests/faq/eval_heldout.yaml was written by people who never saw the knowledge nor the matcher, a
-# third of it out of scope; its figures (never its questions) chose OUTSIDE_NEAREST. Floors a
+# third of it out of scope; its figures (never its questions) chose OUTSIDE_RATIO. Floors a
 # little below what is reached (docs/architecture.md); tests/faq/eval_sealed.yaml has no floor
 # here: it is run by `python -m bench.faq_eval --sealed`, rarely.
 
@@ -117,7 +117,7 @@ def test_questions_written_apart_get_the_right_topic(eval_tallies) -> None:  # t
 def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) -> None:  # type: ignore[no-untyped-def]
     total = eval_tallies["all"]
     assert total.outside >= 150
-    assert total.false_topics <= 0.32, f"{100 * total.false_topics:.1f} %"
+    assert total.false_topics <= 0.30, f"{100 * total.false_topics:.1f} %"
 
 
 @pytest.mark.parametrize(
@@ -136,11 +136,42 @@ def test_outside_the_knowledge_the_bot_abstains(matcher: Matcher, text: str, loc
 
 
 def test_an_abstention_offers_the_closest_topics_only_when_some_are_close(matcher: Matcher) -> None:
-    near = matcher.match("where can i read your annual report", "en")
+    near = matcher.match("is there a newsletter", "en")
     assert near.topic is None and 1 <= len(near.near) <= 3
     assert set(near.near) <= set(matcher.knowledge.topic_ids)
     assert matcher.match("what's the weather in tbilisi tomorrow", "en").near == ()
     assert matcher.match("when was childpact founded", "en").near == ()  # answered: none needed
+
+
+# ---------------------------------------------------------------- messages of several parts
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "topics"),
+    [
+        ("hello! when was childpact founded?", "en", ("founding", None)),
+        ("Good morning, how can our NGO join the coalition?", "en", ("get_involved", None)),
+        (
+            "When was ChildPact founded? And how can our organisation join?",
+            "en",
+            ("founding", "get_involved"),
+        ),
+        (
+            "Când a fost fondat ChildPact? Și cum putem deveni membri?",
+            "ro",
+            ("founding", "get_involved"),
+        ),
+        ("how many countries are members? and how do i stop the messages?", "en", None),
+    ],
+)
+def test_a_greeting_and_two_questions_in_one_message(
+    matcher: Matcher, text: str, locale: str, topics: tuple[str, str | None] | None
+) -> None:
+    found = matcher.match(text, locale)
+    if topics is None:  # two topics: both found, in either order
+        assert {found.topic, found.also} == {"numbers", "bot_stop"}
+    else:
+        assert (found.topic, found.also) == topics
 
 
 # ---------------------------------------------------------------- how members write

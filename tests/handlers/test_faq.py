@@ -53,6 +53,18 @@ async def test_a_question_is_answered_in_the_language_it_is_asked(backend, knowl
         assert answer[-1].text == knowledge.topics["ro"]["founding"].answer
 
 
+async def test_two_questions_in_one_message_get_both_answers(backend, knowledge):
+    async with running(backend) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "en")
+        answer = await member.say("Hi! When was ChildPact founded? And how can our NGO join?")
+        topics = knowledge.topics["en"]
+        assert [a.text for a in answer[-2:]] == [
+            topics["founding"].answer,
+            topics["get_involved"].answer,
+        ]
+
+
 async def test_a_long_topic_has_a_more_button(backend, knowledge):
     async with running(backend) as stack:
         member = Member(stack, "telegram")
@@ -82,7 +94,7 @@ async def test_a_near_miss_offers_the_closest_topics_and_the_secretariat(backend
     async with running(backend) as stack:
         member = Member(stack, "telegram")
         await onboard(member, "en")
-        answer = await member.say("where can i read your annual report")
+        answer = await member.say("is there a newsletter")
         assert answer[-1].text == Translator("en")(
             "I am not sure I understood. I answer questions about ChildPact: who we are, our "
             "members, our work and how to take part, and about this chat. Perhaps you meant one "
@@ -92,7 +104,7 @@ async def test_a_near_miss_offers_the_closest_topics_and_the_secretariat(backend
         assert 1 <= len(offered) <= 3 and "ask:secretariat" in answer[-1].payloads
         async with stack.service.db.session() as session:
             [logged] = list(await session.scalars(select(UnansweredQuestion)))
-        assert logged.question == "where can i read your annual report"
+        assert logged.question == "is there a newsletter"
         shown = await member.tap(f"topic:{offered[0]}")
         assert shown[-1].text == knowledge.topics["en"][offered[0]].answer
 
