@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     twilio_whatsapp_number: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
     twilio_rate: float = 80.0  # messages per second for the sender
+    # Approved WhatsApp templates (content SIDs) per language, "en=HX…,ro=HX…": the notice a
+    # member outside the 24-hour window gets for an answer of the secretariat ("reply to
+    # read"); its variable {{1}} carries the notice, its quick reply (id "read") asks for it.
+    whatsapp_notice_templates: str = ""
 
     # The Telegram chat (a group of secretariat staff) that receives safeguarding alerts.
     safeguarding_telegram_chat_id: str | None = None
@@ -148,6 +152,17 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
         return url
+
+    @field_validator("whatsapp_notice_templates")
+    @classmethod
+    def _notice_templates(cls, text: str) -> str:
+        _templates(text)  # says what is wrong
+        return text
+
+    @property
+    def notice_templates(self) -> dict[str, str]:
+        """WHATSAPP_NOTICE_TEMPLATES as {locale: content SID}."""
+        return _templates(self.whatsapp_notice_templates)
 
     @field_validator("public_url", "telegram_api_url", "twilio_api_url")
     @classmethod
@@ -298,3 +313,19 @@ def get_settings() -> Settings:
 
 
 __all__ = ["ConfigError", "Settings", "get_settings"]
+
+
+def _templates(text: str) -> dict[str, str]:
+    """``en=HX…,ro=HX…`` as a dict; each SID as Twilio's OpenAPI draws it (HX + 32 hex)."""
+    found: dict[str, str] = {}
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        locale, _, sid = item.partition("=")
+        locale, sid = locale.strip(), sid.strip()
+        if not locale or not re.fullmatch(r"HX[0-9a-fA-F]{32}", sid):
+            raise ValueError(
+                f"WHATSAPP_NOTICE_TEMPLATES: {item.strip()!r} is not locale=HX followed by 32 hex"
+            )
+        found[locale] = sid
+    return found

@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
 
+# The id of the quick reply ("Read it") on the notice templates that stand for a message
+# outside WhatsApp's 24-hour window: a tap on it asks for what was kept, nothing more.
+READ_PAYLOAD = "read"
+
 
 class Kind(StrEnum):
     """What an inbound message carries, as far as the engine cares."""
@@ -90,9 +94,12 @@ class OutboundMessage:
     callback_id: str | None = None  # answers a Telegram callback query instead of sending
     notice: str | None = None  # short text shown with a callback answer
     choice_hint: str | None = None  # "reply with a number", for channels without buttons
-    # An approved WhatsApp template (Twilio content SID), for members outside the 24-hour
-    # window; its variable {{1}} carries ``text``.
+    # An approved WhatsApp template (Twilio content SID), used instead when the member is
+    # outside the 24-hour window as the message is about to go; its variable {{1}} carries a
+    # short notice (``teaser``, else the first line of ``text``), and the full message
+    # follows once the member answers.
     template: str | None = None
+    teaser: str | None = None
     # Sent unasked (a broadcast): its options become the member's numbered choices only once
     # it is sent, so that "1" answers what they saw last.
     remember_choices: bool = False
@@ -111,7 +118,7 @@ class OutboundMessage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
-        data = dict(data)
-        data.pop("request_id", None)  # stored beside the fields (bot/logs.py), not one of them
+        # What the outbox notes beside the message (e.g. "outside_window") is not part of it.
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         data["buttons"] = [[Button(**b) for b in row] for row in data.get("buttons") or []]
         return cls(**data)

@@ -22,7 +22,7 @@ from bot.coordination import create_coordinator
 from tests.conftest import Backend
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import UpdateBuilder
-from tests.fakes.twilio_api import FakeTwilio, signed_inbound
+from tests.fakes.twilio_api import FakeTwilio
 
 TOKEN = "123456789:AA" + "x" * 33
 SECRET = "s" * 32
@@ -105,7 +105,9 @@ class Stack:
     async def post_whatsapp(
         self, path: str = "/webhook/whatsapp", **fields: str | None
     ) -> httpx.Response:
-        form, headers = signed_inbound(PUBLIC + path, AUTH, **fields)
+        """A member's WhatsApp message, posted as Twilio would; the fake Twilio counts it for
+        the member's 24-hour window."""
+        form, headers = self.twilio.inbound(PUBLIC + path, **fields)
         return await self.http.post(path, data=form, headers=headers)
 
 

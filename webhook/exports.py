@@ -17,7 +17,14 @@ router = APIRouter(prefix="/api")
 TYPES = {"json": "application/json", "txt": "text/plain"}
 
 
-@router.get("/exports/{token}.{suffix}", response_class=Response, include_in_schema=False)
+# HEAD too: Twilio checks a media link with HEAD before it fetches it with GET, and refuses
+# the message when either fails.
+@router.api_route(
+    "/exports/{token}.{suffix}",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    include_in_schema=False,
+)
 async def member_file(
     token: Annotated[str, Path(max_length=400, description="from a link the bot sent")],
     suffix: Literal["json", "txt"],

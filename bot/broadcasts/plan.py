@@ -28,7 +28,8 @@ class Plan:
     locale: str
     fallback: str  # own country base
     skip: str | None = None
-    template: str | None = None  # WhatsApp content SID, outside the 24-hour window
+    template: str | None = None  # WhatsApp content SID, for when it goes outside the window
+    outside: bool = False  # outside WhatsApp's 24-hour window now
     due_at: float = 0.0
     waits_for_morning: bool = False
 
@@ -58,13 +59,17 @@ def plan(
         found.skip = "stopped"
     elif contact.unreachable_at is not None:
         found.skip = "unreachable"
-    elif not _in_window(contact, now):
+    elif capabilities(contact.channel).reply_window is not None:
+        # The window is judged again as each message goes (quiet hours and a local hour move
+        # it by hours): the template comes along whenever there is one, and the sender uses
+        # it only when the member is outside the window then.
         template = (broadcast.templates or {}).get(locale) or (broadcast.templates or {}).get(
             broadcast.base_locale
         )
+        found.outside = not _in_window(contact, now)
         if template:
             found.template = template
-        else:
+        elif found.outside:
             found.skip = "no_template"
     return found
 
@@ -214,7 +219,7 @@ async def preview(
         by_fallback[member.fallback] += 1
         if member.fallback != "own":
             missing[member_locale(member.contact)] += 1
-        found.templated += member.template is not None
+        found.templated += member.template is not None and member.outside
         found.waits_for_morning += member.waits_for_morning
     found.recipients = sum(by_channel.values())
     found.by_channel, found.by_locale = dict(by_channel), dict(by_locale)

@@ -51,6 +51,7 @@ class Outcome(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429: pause the channel (or the chat) for ``retry_after``
     FAILED = "failed"  # permanent for this message, contact still reachable
     UNREACHABLE = "unreachable"  # blocked, deactivated, invalid number: never retry
+    HELD = "held"  # outside the platform's window with no template: kept until they write
 
 
 @dataclass(slots=True)
@@ -86,6 +87,9 @@ async def next_message_turn() -> None:
     turn = _next_turn.get()
     if turn is not None:
         await turn()
+    # Outside the platform's window the notice template went instead: the full message is
+    # kept for when the member answers, and the choices it offers are not theirs yet.
+    templated: bool = False
 
 
 class Channel(Protocol):

@@ -358,9 +358,7 @@ def classify_error(exc: TelegramError) -> SendResult:
             Outcome.RATE_LIMITED, error_code="retry_after", retry_after=_retry_after(exc)
         )
     if isinstance(exc, ChatMigrated):
-        return SendResult(
-            Outcome.FAILED, error_code="chat_migrated", moved_to=str(exc.new_chat_id)
-        )
+        return SendResult(Outcome.FAILED, error_code="chat_migrated", moved_to=str(exc.new_chat_id))
     if isinstance(exc, Forbidden):
         reason = exc.message.lower()
         code = next((c for text, c in _FORBIDDEN.items() if text in reason), "forbidden")

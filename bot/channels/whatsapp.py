@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import aiohttp
@@ -28,20 +29,35 @@ if _HTTP_LOG.level == logging.NOTSET:
     _HTTP_LOG.setLevel(logging.WARNING)
 
 BODY_LIMIT = 1600
+CAPTION_LIMIT = 1024  # WhatsApp shows at most this much text under an image (Meta's limit)
+# A template variable: one line, no tab, no run of more than four spaces, never empty (21656);
+# the template's own words and it stay within 1,024 characters (63021). Twilio advises short
+# values: the notice is a title or a first line, not the news itself.
+VARIABLE_LIMIT = 200
+CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"  # Twilio's OpenAPI pattern for ContentSid
+CONTENT_SID = re.compile(CONTENT_SID_PATTERN)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 STATUS_PATH = "/webhook/whatsapp/status"
 SEND_TIMEOUT = 15.0  # twilio passes timeout=None to aiohttp, which means "wait forever"
 RATE_LIMITED_PAUSE = 1.0  # Twilio's 429 carries no Retry-After
 
+# 20429: too many requests in flight at once; always safe to try again, with fewer.
 _RATE_LIMITED = frozenset({20429})
-_UNREACHABLE = frozenset({21610, 63003, 63014, 21211, 21614})
-_TRANSIENT = frozenset({63018, 20003, 20500, 20503})  # Meta's limits, our own credentials, 5xx
-_PERMANENT = frozenset({63016, 63021, 21617})
+# Replied STOP, not on WhatsApp, blocked us, not a number, invalid recipient (WhatsApp 1026
+# "receiver incapable" and 1002): every later message would fail the same way.
+_UNREACHABLE = frozenset({21610, 63003, 63014, 21211, 21614, 63024})
+_TRANSIENT = frozenset({20003, 20500, 20503})  # our own credentials, Twilio's 5xx
+# 63018: over the sender's rate or Meta's daily limit of conversations; minutes of retries do
+# not outlast a daily cap, so the channel pauses for long (``THROTTLED_PAUSE``).
+_THROTTLED = frozenset({63018})
+THROTTLED_PAUSE = 15 * 60.0
+OUTSIDE_WINDOW = 63016  # free-form outside the 24-hour window: the template must carry it
+_PERMANENT = frozenset({63016, 63021, 21617, 21656, 21655, 63019})
 
 CAPABILITIES = Capabilities(
     buttons=False,  # choices go as numbered lines (see ``base.as_text``)
     text_limit=BODY_LIMIT,
-    caption_limit=BODY_LIMIT,  # an image's text is the message's body
+    caption_limit=CAPTION_LIMIT,  # an image's text is the message's body
     # Outside it only an approved template may start the conversation.
     reply_window=timedelta(hours=24),
     # Twilio fetches the media types it knows: a plain text file, not a JSON one.
@@ -57,7 +73,7 @@ def classify_error(code: int | None, http_status: int | None) -> Outcome:
     ``(None, None)`` is a network error. A 401 (code 20003) is retried: the credentials are
     wrong for every message, not for this one, and the operator will fix them.
     """
-    if code in _RATE_LIMITED or http_status == 429:
+    if code in _RATE_LIMITED or code in _THROTTLED or http_status == 429:
         return Outcome.RATE_LIMITED
     if code in _UNREACHABLE:
         return Outcome.UNREACHABLE
@@ -122,11 +138,18 @@ class WhatsAppChannel:
     # ------------------------------------------------------------------ inbound
 
     def verify(self, url: str, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
-        """Whether X-Twilio-Signature matches; ``url`` is the public URL Twilio called."""
+        """Whether X-Twilio-Signature matches; ``url`` is the public URL Twilio called.
+
+        Pass a ``FormPairs`` to keep every value of a name posted twice: Twilio signs each of
+        them, which a plain dict would have collapsed to one. Only the X-Twilio-Signature
+        (HMAC-SHA1 with the auth token) is checked: a request signed only with the SharedKey
+        scheme of Twilio's webhook rules is refused.
+        """
         signature = headers.get(SIGNATURE_HEADER)
         if not signature or not self._auth_token:
             return False  # without a key, anyone could make a valid signature: fail closed
-        return bool(self._validator.validate(url, dict(form), signature))
+        params = form if isinstance(form, FormPairs) else dict(form)
+        return bool(self._validator.validate(url, params, signature))
 
     def parse(self, form: Mapping[str, str]) -> InboundMessage:
         """An inbound webhook form as an ``InboundMessage``; unknown fields are ignored."""
@@ -144,11 +167,21 @@ class WhatsAppChannel:
         if payload := form.get("ButtonPayload"):
             found.kind, found.payload = Kind.BUTTON, payload
             found.text = found.text or (form.get("ButtonText") or "").strip()
+        elif _count(form.get("NumMedia")) > 0 or form.get("Latitude"):
+            # A photo with a caption is media, as on Telegram: what cannot be passed on is
+            # said so, rather than the caption going alone as if it were all.
+            found.kind = Kind.MEDIA
         elif found.text:
             found.kind = Kind.TEXT
-        elif _count(form.get("NumMedia")) > 0 or form.get("Latitude"):
-            found.kind = Kind.MEDIA
         return found
+
+    def report_outcome(self, status: str, error: str | None) -> Outcome | None:
+        """What a status report means for the member: a final failure with ``error`` is
+        classified as a refusal at send time would be; None for anything else."""
+        if status not in ("failed", "undelivered"):
+            return None
+        code = int(error) if error and error.isdigit() else None
+        return classify_error(code, None)
 
     def parse_status(self, form: Mapping[str, str]) -> tuple[str, str, str | None]:
         """``(message sid, status, error code or None)`` from a status callback."""
@@ -173,10 +206,14 @@ class WhatsAppChannel:
             return SendResult(Outcome.FAILED, error_code="empty_message")
         sid = ""
         # WhatsApp shows no caption with a document: the text goes first, the file alone after.
+        # An image takes the first piece as its caption when that fits under one (1,024);
+        # otherwise the image goes alone, first, and the text after it.
         sends: list[tuple[str, str | None]] = [
             (body, message.image_url if number == 0 else None)
             for number, body in enumerate(bodies or ([] if document else [""]))
         ]
+        if message.image_url and sends and len(sends[0][0]) > CAPTION_LIMIT:
+            sends = [("", message.image_url)] + [(body, None) for body, _ in sends]
         if document:
             sends.append(("", document))
         try:
@@ -200,9 +237,13 @@ class WhatsAppChannel:
         return SendResult(Outcome.SENT, platform_id=sid)
 
     async def _send_template(self, address: str, message: OutboundMessage) -> SendResult:
-        """Outside the 24-hour window only an approved template may start the conversation;
-        its variable 1 carries the text."""
-        variables = json.dumps({"1": message.text.strip()}, ensure_ascii=False)
+        """Outside the 24-hour window only an approved template may start the conversation:
+        its variable 1 carries a short notice (see ``template_variable``); the full message
+        waits for the member's answer (the sender keeps it)."""
+        if not CONTENT_SID.fullmatch(message.template or ""):
+            return self._failed(Outcome.FAILED, "21655")
+        notice = template_variable(message.teaser or message.text)
+        variables = json.dumps({"1": notice}, ensure_ascii=False)
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 created = await self.client.messages.create_async(
@@ -217,12 +258,39 @@ class WhatsAppChannel:
             return self._failed(classify_error(code, status), str(code or status or "twilio"))
         except (aiohttp.ClientError, TimeoutError):
             return self._failed(Outcome.RETRY, "network")
-        return SendResult(Outcome.SENT, platform_id=created.sid or "")
+        return SendResult(Outcome.SENT, platform_id=created.sid or "", templated=True)
 
     def _failed(self, outcome: Outcome, error_code: str) -> SendResult:
         log.info("whatsapp: send failed: %s (%s)", outcome, error_code)
-        pause = RATE_LIMITED_PAUSE if outcome == Outcome.RATE_LIMITED else 0.0
+        pause = 0.0
+        if outcome == Outcome.RATE_LIMITED:
+            pause = THROTTLED_PAUSE if error_code == "63018" else RATE_LIMITED_PAUSE
         return SendResult(outcome, error_code=error_code, retry_after=pause)
+
+
+def template_variable(text: str, limit: int = VARIABLE_LIMIT) -> str:
+    """A notice fit for a template variable: the first line with text, its whitespace squeezed
+    to single spaces, cut at a word within ``limit`` characters (with an ellipsis)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    line = re.sub(r"\s+", " ", first).strip()
+    if len(line) > limit:
+        cut = line.rfind(" ", 0, limit)
+        line = line[: cut if cut > limit // 2 else limit - 1].rstrip(" ,;:.-") + "…"
+    return line or "…"
+
+
+class FormPairs(dict[str, str]):
+    """A posted form: the last value of each name, and all of them through ``getall`` (which
+    ``RequestValidator`` reads, so that a name posted twice is checked as Twilio signed it)."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._all: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._all.setdefault(name, []).append(value)
+
+    def getall(self, name: str) -> list[str]:
+        return self._all.get(name, [])
 
 
 def _count(value: str | None) -> int:

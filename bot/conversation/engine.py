@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
+from bot.channels.registry import capabilities
 from bot.config import Settings
 from bot.conversation.commands import recognise
 from bot.conversation.router import Context, Dispatcher, Effect, Handled
@@ -23,7 +24,7 @@ from bot.coordination.keys import OUTBOX, contact_key, seen_key
 from bot.i18n import Translator, resolve_locale, translator_for
 from bot.members.linking import keep_in_step
 from bot.members.timezones import zone_name
-from bot.messages import InboundMessage, Kind, OutboundMessage
+from bot.messages import READ_PAYLOAD, InboundMessage, Kind, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Inbound, utcnow
@@ -182,7 +183,15 @@ class Engine:
             await self.dispatcher.staff_reply(session, self.settings, row.id, msg)
         elif msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
             contact = await self._contact(session, msg)
-            replies, effects = await self._dispatch(msg, contact)
+            # Whatever they wrote opens the platform's window: what was kept for them goes
+            # first, then the answer to it. A tap on the notice's "Read it" asks for no more.
+            released = 0
+            if capabilities(msg.channel).reply_window is not None:
+                released = await outbox.release_held(session, contact)
+            if not (msg.kind == Kind.BUTTON and msg.payload == READ_PAYLOAD):
+                replies, effects = await self._dispatch(msg, contact)
+            elif not released:
+                log.debug("inbound %s: read it, with nothing kept", row.id)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
             await self._membership(session, msg)
         elif msg.payload and msg.payload.startswith("chat_moved:"):

@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -47,6 +47,9 @@ from bot.storage.outbox import STATUS_RANK, Rank
 log = logging.getLogger(__name__)
 
 LEASE = 60.0  # seconds a claimed message belongs to one sender before others may take it
+# Judged outside a reply window this long before it ends: the platform's clock and ours differ,
+# and a message may wait in the platform's queue.
+WINDOW_MARGIN = timedelta(minutes=10)
 BACKOFF_CAP = 300.0
 RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # Told, in the transaction that records it, of each (broadcast, contact) that failed for good:
@@ -279,6 +282,7 @@ class Sender:
                     # A row no code version could send: fail it rather than retry forever.
                     log.exception("outbox %s holds no message this version can send", row.id)
                     await self._results.put((row, SendResult(Outcome.FAILED, error_code="bad_row")))
+            outside = await self._outside_window(sendable)
             # One round trip takes every claimed chat's token, rather than one per message.
             try:
                 taken = await self.pacer.take_chat_turns(
@@ -292,7 +296,9 @@ class Sender:
             for (row, message), chat_taken in zip(sendable, taken, strict=True):
                 self._in_flight += 1
                 self._in_flight_by[row.channel] += 1
-                task = asyncio.create_task(self._deliver(row, message, chat_taken))
+                task = asyncio.create_task(
+                    self._deliver(row, message, chat_taken, outside=row.id in outside)
+                )
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             total += len(rows)
@@ -338,13 +344,57 @@ class Sender:
             log.warning("requeued %d messages whose sender stopped while sending", count)
         return count
 
-    async def _deliver(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
-        with logs.bound(logs.stamped(row.message)):  # the request this message answers
-            await self._deliver_bound(row, message, chat_taken)
+    async def _outside_window(self, sendable: list[tuple[Claimed, OutboundMessage]]) -> set[int]:
+        """The rows whose member is outside their platform's reply window now, as the message
+        is about to go (a broadcast planned hours before may have waited for quiet hours or
+        a local hour), or that the platform has already refused for that (63016)."""
+        windows = {
+            row.id: window
+            for row, _ in sendable
+            if row.contact_id is not None
+            and (window := capabilities(row.channel).reply_window) is not None
+        }
+        if not windows:
+            return set()
+        ids = {row.contact_id for row, _ in sendable if row.id in windows}
+        async with self.db.session() as session:
+            last = dict(
+                (await session.execute(
+                    select(Contact.id, Contact.last_inbound_at).where(Contact.id.in_(ids))
+                )).all()
+            )  # fmt: skip
+        now = utcnow()
+        outside: set[int] = set()
+        for row, _ in sendable:
+            if row.id not in windows:
+                continue
+            wrote = last.get(row.contact_id)
+            if wrote is not None and wrote.tzinfo is None:  # SQLite gives naive datetimes back
+                wrote = wrote.replace(tzinfo=now.tzinfo)
+            margin = windows[row.id] - WINDOW_MARGIN
+            if row.message.get("outside_window") or wrote is None or now - wrote >= margin:
+                outside.add(row.id)
+        return outside
 
-    async def _deliver_bound(self, row: Claimed, message: OutboundMessage, chat_taken: bool) -> None:
+    async def _deliver(
+        self, row: Claimed, message: OutboundMessage, chat_taken: bool, *, outside: bool = False
+    ) -> None:
+        with logs.bound(logs.stamped(row.message)):  # the request this message answers
+            await self._deliver_bound(row, message, chat_taken, outside=outside)
+
+    async def _deliver_bound(
+        self, row: Claimed, message: OutboundMessage, chat_taken: bool, *, outside: bool = False
+    ) -> None:
         try:
             channel = self.channels[row.channel]
+            if outside and not message.template:
+                # Nothing may carry it now: kept until the member writes.
+                await self._results.put(
+                    (row, SendResult(Outcome.HELD, error_code="outside_window"))
+                )
+                return
+            if not outside:
+                message.template = None  # inside the window the full message goes itself
             try:
                 await self.pacer.wait_turn(row.channel, row.address, message, chat_taken=chat_taken)
             except Exception as exc:
@@ -356,9 +406,7 @@ class Sender:
                 return
             # One slot of the limits per platform message: a message the channel sends as
             # several (a photo, then its long text) takes a turn for each after the first.
-            pace_further_messages(
-                lambda: self.pacer.next_turn(row.channel, row.address, message)
-            )
+            pace_further_messages(lambda: self.pacer.next_turn(row.channel, row.address, message))
             try:
                 result = await channel.send(row.address, message)
             except Exception:
@@ -400,6 +448,19 @@ class Sender:
                 self._room.set()
 
     # ---- recording ----------------------------------------------------------------------
+
+    async def _apply_early_reports(self, sent: list[tuple[str, str]]) -> None:
+        """Status reports that came before their send was recorded, applied now, in order."""
+        early = await outbox.take_early_reports(self.db, [pid for _, pid in sent])
+        if not early:
+            return
+        channel_of = dict((pid, channel) for channel, pid in sent)
+        for platform_id, status, error in early:
+            changed = await record_status(self.db, platform_id, status, error, self.on_lost)
+            channel = self.channels.get(channel_of.get(platform_id, ""))
+            classify = getattr(channel, "report_outcome", None)
+            if changed and classify is not None and classify(status, error) == Outcome.UNREACHABLE:
+                await mark_unreachable_after(self.db, platform_id, self.on_lost)
 
     async def _write_results(self, stopping: asyncio.Event) -> None:
         while not (stopping.is_set() and self._results.empty() and not self._tasks):
@@ -459,6 +520,9 @@ class Sender:
         choices: list[dict[str, Any]] = []
         lost: list[tuple[int, int]] = []  # broadcasts that failed for good on a member's chat
         moves = {(row.channel, row.address): r.moved_to for row, r in batch if r.moved_to}
+        held: list[Delivery] = []  # full messages behind a notice template
+        kept: list[tuple[int, int, int]] = []  # broadcasts held: (row, broadcast, member)
+        sent_ids: list[tuple[str, str]] = []  # (channel, platform id) that may have early reports
         for row, result in batch:
             values: dict[str, Any] = {
                 "row_id": row.id,
@@ -478,14 +542,26 @@ class Sender:
                 values["new_rank"] = STATUS_RANK.get(status, Rank.SENT)
                 values["new_platform_id"] = result.platform_id
                 values["new_sent_at"] = stamp
+                if result.platform_id and capabilities(row.channel).reply_window is not None:
+                    sent_ids.append((row.channel, result.platform_id))
                 if row.channel == ChannelName.WEB:
                     web_addresses.add(row.address)
-                if row.message.get("remember_choices") and row.contact_id is not None:
+                if result.templated and row.contact_id is not None:
+                    # The notice went; the full message waits for the member's answer, and
+                    # its choices become theirs only when they see them.
+                    held.append(outbox.hold(row.message, row.contact_id, row.channel, row.address))
+                    choices.append({"member": row.contact_id, "payloads": []})
+                elif row.message.get("remember_choices") and row.contact_id is not None:
                     payloads = [
                         b["payload"] for line in row.message.get("buttons") or [] for b in line
                         if not b.get("url")
                     ]  # fmt: skip
                     choices.append({"member": row.contact_id, "payloads": payloads})
+            elif outcome == Outcome.HELD:
+                values["new_status"], values["new_rank"] = "held", Rank.QUEUED
+                values["new_attempts"] = row.attempts - 1
+                if row.broadcast_id and row.contact_id:
+                    kept.append((row.id, row.broadcast_id, row.contact_id))
             elif outcome == Outcome.RATE_LIMITED:
                 values["new_status"], values["new_rank"] = "queued", Rank.QUEUED
                 values["new_attempts"] = row.attempts - 1
@@ -498,7 +574,7 @@ class Sender:
                 unreachable.add(row.contact_id)
             if values["new_status"] == "failed" and row.broadcast_id and row.contact_id:
                 lost.append((row.broadcast_id, row.contact_id))
-            if row.message.get("ephemeral") and values["new_status"] != "queued":
+            if row.message.get("ephemeral") and values["new_status"] not in ("queued", "held"):
                 if not capabilities(row.channel).reads_outbox or outcome != Outcome.SENT:
                     ephemeral.append(row.id)
             updates.append(values)
@@ -513,11 +589,23 @@ class Sender:
                 await session.execute(delete(Delivery).where(Delivery.id.in_(ephemeral)))
             for (channel, address), moved_to in moves.items():
                 await outbox.record_move(session, channel, address, moved_to)
+            if held:
+                session.add_all(held)
+            for row_id, broadcast_id, contact_id in kept:
+                # A linked member reads it now on another chat rather than when they write.
+                if await self.on_lost(session, [(broadcast_id, contact_id)]):
+                    await session.execute(
+                        update(Delivery)
+                        .where(Delivery.id == row_id)
+                        .values(status="failed", status_rank=Rank.FINAL)
+                    )
             if unreachable:
                 lost += await outbox.mark_unreachable(session, unreachable)
             if lost:
                 # A linked member gets the broadcast on their next chat instead.
                 await self.on_lost(session, lost)
+        if sent_ids:
+            await self._apply_early_reports(sent_ids)
         try:
             for address in web_addresses:
                 await self.coordinator.notify(web_chat_topic(ChannelName.WEB, address))
@@ -539,6 +627,10 @@ async def record_status(
     rank = STATUS_RANK.get(status)
     if rank is None or rank < Rank.SENT:
         return 0
+    if status == "failed" and error_code in (OUTSIDE_WINDOW, THROTTLED):
+        requeued = await _again(db, platform_id, error_code)
+        if requeued:
+            return requeued
     values: dict[str, Any] = {"status": status, "status_rank": rank}
     if error_code:
         values["error_code"] = error_code[:32]
@@ -555,3 +647,60 @@ async def record_status(
             # member gets the broadcast on their next chat instead.
             await on_lost(session, [(b, c) for b, c in changed if b and c])
     return len(changed)
+
+
+OUTSIDE_WINDOW = "63016"  # WhatsApp: free-form outside the 24-hour window
+THROTTLED = "63018"  # WhatsApp: over the sender's rate or Meta's daily limit
+THROTTLED_DELAY = 15 * 60.0
+
+
+async def _again(db: Database, platform_id: str, error_code: str) -> int:
+    """Failures reported later that are not final. 63016: the platform refused a free-form
+    message as outside the member's window (their last message was older than we knew): it
+    goes again as the notice template, or waits for them. 63018: throttled, perhaps for the
+    day: it goes again in a quarter of an hour."""
+    async with db.session() as session, session.begin():
+        rows = list(
+            await session.scalars(
+                select(Delivery).where(
+                    Delivery.platform_id == platform_id, Delivery.status_rank < Rank.FINAL
+                )
+            )
+        )
+        for row in rows:
+            message = dict(row.message or {})
+            if error_code == OUTSIDE_WINDOW:
+                if message.get("outside_window"):
+                    return 0  # refused as the template itself: nothing more to try
+                message["outside_window"] = True
+                row.due_at = 0.0
+            else:
+                row.due_at = time.time() + THROTTLED_DELAY
+            row.message = message
+            row.status, row.status_rank = "queued", Rank.QUEUED
+            row.error_code, row.platform_id = error_code, None
+    return len(rows)
+
+
+async def mark_unreachable_after(db: Database, platform_id: str, on_lost: OnLost) -> None:
+    """A status report said the member cannot be reached (blocked, not on the platform): what
+    the sender does when the platform refuses at once, for a refusal that came later. Their
+    broadcasts still queued on this chat go to a linked one where there is one."""
+    async with db.session() as session, session.begin():
+        found = (
+            await session.execute(
+                select(Delivery.contact_id, Delivery.sent_at).where(
+                    Delivery.platform_id == platform_id, Delivery.contact_id.is_not(None)
+                )
+            )
+        ).first()
+        if found is None:
+            return
+        contact = await session.get(Contact, found.contact_id)
+        if contact is None:
+            return
+        if contact.last_inbound_at and found.sent_at and contact.last_inbound_at > found.sent_at:
+            return  # they wrote after this message went out: reachable again
+        lost = await outbox.mark_unreachable(session, [contact.id])
+        if lost:
+            await on_lost(session, lost)

@@ -113,6 +113,14 @@ async def answer_member(
             [Button(t("Close the conversation"), "handoff:close")],
         ],
     )
+    # Outside WhatsApp's 24-hour window the approved notice template goes instead; the answer
+    # itself follows once the member replies (the sender judges the window as it sends).
+    locale = resolve_locale(
+        contact.locale, contact.lang_hint, contact.country or contact.country_hint
+    )
+    templates = settings.notice_templates
+    answer.template = templates.get(locale) or templates.get("en")
+    answer.teaser = t("The secretariat answered you: reply to read.")
     # On WhatsApp the member answers "1" or "2": these are now the options they see.
     outbox.enqueue(session, contact, answer, inbound_id=inbound_id, t=t)
     delivery_id = None

@@ -37,6 +37,12 @@ STATUS_RANK = {
     "queued": Rank.QUEUED, "sending": Rank.SENDING, "sent": Rank.SENT,
     "delivered": Rank.DELIVERED, "read": Rank.READ,
     "failed": Rank.FINAL, "undelivered": Rank.FINAL, "skipped": Rank.FINAL,
+    # Kept until the member writes: outside WhatsApp's window, the full text behind the notice
+    # template (or with no template to carry it). Never claimed; ``release_held`` queues it.
+    "held": Rank.QUEUED,
+    # A platform's status report that came before the send was recorded (no chat, never
+    # claimed): applied, then removed, when the sender records the send.
+    "early": Rank.FINAL,
 }  # fmt: skip
 
 
@@ -189,3 +195,71 @@ async def chat_moves(session: AsyncSession) -> list[ChatMove]:
     """Every chat that moved, the latest first."""
     found = await session.scalars(select(ChatMove).order_by(ChatMove.moved_at.desc()))
     return list(found.all())
+
+
+def hold(row_message: dict[str, Any], contact_id: int, channel: str, address: str) -> Delivery:
+    """The full message a notice template stood for, kept for when the member answers; its
+    choices become theirs once it is sent (not when the template went)."""
+    message = {key: value for key, value in row_message.items() if key != "outside_window"}
+    message["template"] = None
+    if any(not b.get("url") for line in message.get("buttons") or [] for b in line):
+        message["remember_choices"] = True
+    return Delivery(
+        contact_id=contact_id,
+        channel=channel,
+        address=address,
+        priority=REPLY,
+        message=message,
+        status="held",
+        status_rank=Rank.QUEUED,
+        error_code="outside_window",
+    )
+
+
+async def release_held(session: AsyncSession, contact: Contact) -> int:
+    """The member wrote: what was kept for them goes now, before any answer to what they
+    wrote (it is older and as urgent). Returns how many."""
+    held = list(
+        await session.scalars(
+            select(Delivery).where(
+                Delivery.channel == contact.channel,
+                Delivery.address == contact.address,
+                Delivery.status == "held",
+            )
+        )
+    )
+    for row in held:
+        row.message = {k: v for k, v in (row.message or {}).items() if k != "outside_window"}
+        row.status, row.status_rank, row.due_at = "queued", Rank.QUEUED, 0.0
+        row.priority, row.error_code = REPLY, None
+    return len(held)
+
+
+async def keep_early_report(db: Any, platform_id: str, status: str, error_code: str | None) -> None:
+    """Keep a status report for a message the sender has not recorded yet."""
+    async with db.session() as session, session.begin():
+        session.add(
+            Delivery(
+                channel="", address="", priority=REPLY, platform_id=platform_id[:64],
+                message={"report": status}, status="early", status_rank=Rank.FINAL,
+                error_code=(error_code or None) and error_code[:32],
+            )
+        )  # fmt: skip
+
+
+async def take_early_reports(db: Any, platform_ids: list[str]) -> list[tuple[str, str, str | None]]:
+    """The early reports kept for these messages, in the order they came, and forget them."""
+    async with db.session() as session, session.begin():
+        rows = list(
+            await session.scalars(
+                select(Delivery)
+                .where(Delivery.status == "early", Delivery.platform_id.in_(platform_ids))
+                .order_by(Delivery.id)
+            )
+        )
+        found = [
+            (r.platform_id or "", str(r.message.get("report", "")), r.error_code) for r in rows
+        ]
+        for row in rows:
+            await session.delete(row)
+    return found

@@ -43,7 +43,12 @@ async def add_members(stack: Stack, *members: dict[str, Any]) -> list[int]:
         ]
         session.add_all(rows)
         await session.flush()
-        return [r.id for r in rows]
+    for m in members:  # what Twilio knows of the WhatsApp members who wrote
+        if m.get("channel") == "whatsapp" and m.get("last_inbound_at"):
+            stack.twilio.received(
+                m["address"], ago=(utcnow() - m["last_inbound_at"]).total_seconds()
+            )
+    return [r.id for r in rows]
 
 
 async def compose(stack: Stack, audience: Audience | None = None, **fields: Any) -> int:

@@ -14,7 +14,6 @@ from bot.channels.base import Outcome, as_text, split_text
 from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel, classify_error
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
-from tests.clock import VirtualClock
 from tests.fakes.server import refuse_internet
 from tests.fakes.twilio_api import FakeTwilio, StatusCallback, signed_inbound
 
@@ -65,8 +64,9 @@ async def fake() -> AsyncIterator[FakeTwilio]:
         sender="whatsapp:+40700000000",
         opted_out=["+40722000610"],
         not_on_whatsapp=["+40722000003"],
-        outside_window=["+40722000016"],
         blocked=["+40722000014"],
+        # Every member here wrote lately but +40722000016: outside its 24-hour window.
+        wrote=[MEMBER, "+40722000003", "+40722000014", "+40722000610"],
         callback_delay=0.0,
         on_callback=keep,
     ) as fake:
@@ -93,7 +93,8 @@ PARSED: list[tuple[str, dict[str, Any]]] = [
     ("text_kosovo", dict(kind=Kind.TEXT, country_hint="XK", address="whatsapp:+38344123456")),
     ("image", dict(kind=Kind.MEDIA, country_hint="MD", text="",
                    platform_id="MM9f8e7d6c5b4a39281706f5e4d3c2b1a0")),
-    ("image_with_caption", dict(kind=Kind.TEXT, country_hint="BG", text="Снимка от обучението")),
+    # A photo with a caption is media, as on Telegram: the photo is not lost in silence.
+    ("image_with_caption", dict(kind=Kind.MEDIA, country_hint="BG", text="Снимка от обучението")),
     ("voice", dict(kind=Kind.MEDIA, country_hint="AM")),
     ("location", dict(kind=Kind.MEDIA, country_hint="AZ")),
     ("button_reply", dict(kind=Kind.BUTTON, payload="survey:7:yes", text="Da", country_hint="RS")),
@@ -205,7 +206,10 @@ CLASSIFIED = [
     (20500, 500, Outcome.RETRY),
     (None, 503, Outcome.RETRY),
     (None, None, Outcome.RETRY),  # network error
-    (63018, None, Outcome.RETRY),
+    (63018, None, Outcome.RATE_LIMITED),  # Meta's limit, perhaps daily: a long pause
+    (63024, None, Outcome.UNREACHABLE),  # invalid recipient
+    (21656, 400, Outcome.FAILED),
+    (21655, 400, Outcome.FAILED),
     (20003, 401, Outcome.RETRY),
     (21610, 400, Outcome.UNREACHABLE),
     (63003, None, Outcome.UNREACHABLE),
@@ -261,8 +265,12 @@ async def test_long_text_is_split_in_order(whatsapp: WhatsAppChannel, fake: Fake
 async def test_image_goes_with_the_first_message(
     whatsapp: WhatsAppChannel, fake: FakeTwilio
 ) -> None:
+    fake.host_media("https://childpact.org/poster.png", "image/png")
     message = OutboundMessage("Poster", image_url="https://childpact.org/poster.png")
     assert (await whatsapp.send(MEMBER, message)).outcome == Outcome.SENT
+    await fake.settle()
+    assert [f.method for f in fake.media_fetches] == ["HEAD", "GET"]
+    assert fake.messages[0].statuses[-1] == "read"
     assert fake.messages[0].media_url == ["https://childpact.org/poster.png"]
     assert fake.messages[0].body == "Poster"
 
@@ -296,14 +304,11 @@ async def test_too_long_body_after_rendering_is_split_not_refused(
     assert [len(m.body) for m in fake.messages] == [1600, 1]
 
 
-async def test_rate_limit(fake: FakeTwilio) -> None:
-    fake.rate = 2
-    fake.clock = VirtualClock()  # the three sends in one second, however slow they are
-    channel = WhatsAppChannel(make_settings(fake.url))
-    results = [await channel.send(MEMBER, OutboundMessage(f"n{n}")) for n in range(3)]
-    await channel.stop()
-    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT, Outcome.RATE_LIMITED]
-    assert (results[-1].error_code, results[-1].retry_after) == ("20429", 1.0)
+async def test_too_many_concurrent_requests(whatsapp: WhatsAppChannel, fake: FakeTwilio) -> None:
+    fake.error_next(20429)
+    results = [await whatsapp.send(MEMBER, OutboundMessage(f"n{n}")) for n in range(2)]
+    assert [r.outcome for r in results] == [Outcome.RATE_LIMITED, Outcome.SENT]
+    assert (results[0].error_code, results[0].retry_after) == ("20429", 1.0)
     assert fake.rate_limited == 1
 
 
@@ -337,11 +342,12 @@ async def test_status_callbacks_validate_and_parse(
 ) -> None:
     sent = await whatsapp.send(MEMBER, OutboundMessage("Salut"))
     await fake.settle()
-    assert [c.url for c in fake.callbacks] == [STATUS_URL] * 3
+    assert [c.url for c in fake.callbacks] == [STATUS_URL] * 4
     for callback in fake.callbacks:
         signed = {SIGNATURE_HEADER: callback.signature}
         assert whatsapp.verify(callback.url, signed, callback.params)
     assert [whatsapp.parse_status(c.params) for c in fake.callbacks] == [
+        (sent.platform_id, "queued", None),
         (sent.platform_id, "sent", None),
         (sent.platform_id, "delivered", None),
         (sent.platform_id, "read", None),

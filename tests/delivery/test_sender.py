@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from app.service import Service
 from bot.coordination import Bucket, Coordinator
 from bot.delivery.pacing import SLOTS
 from bot.messages import OutboundMessage
-from bot.storage.models import Contact, Delivery
+from bot.storage.models import Contact, Delivery, utcnow
 from bot.storage.outbox import BULK, REPLY
 from tests.harness import eventually, running
 
@@ -41,9 +42,11 @@ async def enqueue(
                 select(Contact).where(Contact.channel == channel, Contact.address == address)
             )
             if contact is None:
+                # They wrote a minute ago: inside WhatsApp's 24-hour window.
                 contact = Contact(
-                    channel=channel, address=address, status="active", flow_data={}, choices=[]
-                )
+                    channel=channel, address=address, status="active", flow_data={}, choices=[],
+                    last_inbound_at=utcnow() - timedelta(minutes=1),
+                )  # fmt: skip
                 session.add(contact)
                 await session.flush()
             contacts[address] = contact
@@ -312,7 +315,8 @@ async def test_replies_to_members_go_ahead_of_bulk(backend):
 
 async def test_whatsapp_errors_are_classified(backend):
     stopped = "+40711000001"
-    async with running(backend, twilio={"opted_out": [stopped]}) as stack:
+    wrote = [stopped, "+40711000003"]
+    async with running(backend, twilio={"opted_out": [stopped], "wrote": wrote}) as stack:
         await enqueue(stack.service, "whatsapp", [f"whatsapp:{stopped}", "whatsapp:+40711000003"])
         await eventually(lambda: all_done(stack.service), timeout=60)
         async with stack.service.db.session() as session:

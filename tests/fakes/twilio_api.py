@@ -1,19 +1,28 @@
-"""A fake Twilio Messages API for WhatsApp, with its errors and signed status callbacks."""
+"""A fake Twilio Messages API for WhatsApp that refuses what Twilio refuses.
+
+Its parameter checks come from Twilio's OpenAPI (``specs/twilio_api_v2010_messages.json``);
+the rest from Twilio's documentation (``docs/platforms.md``): template SIDs and variables
+(21655, 21656, 63021), media fetched with HEAD then GET (63019), the 24-hour window counted
+from the last message the fake received from the number (63016), the other errors on demand,
+and signed status callbacks in Twilio's order, the first ones able to arrive before the
+create call has answered. Time is ``self.clock`` (and ``self.sleep``): a test may set both.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import base64
+import json
 import random
 import re
 import secrets
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,6 +36,52 @@ JSON = dict[str, Any]
 API = "/2010-04-01/Accounts/{account}"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9]\d{6,14}")
+SPECS = Path(__file__).parent / "specs"
+MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+WINDOW = 24 * 3600.0  # seconds after a member's last message in which we may write freely
+TEMPLATE_BODY_LIMIT = 1024  # the rendered template body (63021)
+CAPTION_LIMIT = 1024  # WhatsApp's caption under an image (Meta's limit)
+# Media WhatsApp takes, and the most bytes of each family (Twilio's accepted-mime-types page).
+MEDIA_TYPES = {
+    "image/jpeg": 5 << 20, "image/png": 5 << 20,
+    "audio/ogg": 16 << 20, "audio/mpeg": 16 << 20, "audio/amr": 16 << 20, "audio/mp4": 16 << 20,
+    "video/mp4": 16 << 20, "application/pdf": 100 << 20, "text/plain": 100 << 20,
+}  # fmt: skip
+MAX_MEDIA = 10
+# Errors Twilio gives in the create call's answer; the others come later, by status callback.
+SYNC_ERRORS = {21610: 400, 21211: 400, 21614: 400, 20429: 429, 21656: 400, 21655: 400}
+ERROR_TEXT = {
+    21610: "Attempt to send to unsubscribed recipient",
+    21211: "Invalid 'To' Phone Number",
+    21614: "'To' number is not a valid mobile number",
+    20429: "Too Many Requests",
+    21655: "The ContentSid is Invalid",
+    21656: "The ContentVariables Parameter is invalid",
+}
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def load_spec(name: str) -> JSON:
+    return json.loads((SPECS / name).read_text(encoding="utf-8"))
+
+
+def _messages_schema() -> tuple[JSON, frozenset[str]]:
+    """The Messages create form's properties (``$ref`` resolved) and required names."""
+    spec = load_spec("twilio_api_v2010_messages.json")
+    form = spec["paths"][MESSAGES_PATH]["post"]["requestBody"]["content"][
+        "application/x-www-form-urlencoded"
+    ]["schema"]
+    schemas = spec["components"]["schemas"]
+    properties = {}
+    for name, prop in form["properties"].items():
+        if "$ref" in prop:
+            prop = {**schemas[prop["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in prop.items()
+                                                                    if k != "$ref"}}  # fmt: skip
+        properties[name] = prop
+    return properties, frozenset(form.get("required", ()))
+
+
+MESSAGE_PARAMETERS, REQUIRED_PARAMETERS = _messages_schema()
 
 
 def new_sid(prefix: str = "SM") -> str:
@@ -36,6 +91,41 @@ def new_sid(prefix: str = "SM") -> str:
 def bare(number: str) -> str:
     """``whatsapp:+40...`` and ``+40...`` name the same member."""
     return number.removeprefix("whatsapp:")
+
+
+@dataclass(slots=True)
+class ContentTemplate:
+    """A Content API template and its WhatsApp approval, as the Content API reports it: its
+    body with ``{{1}}``-style variables, and its quick-reply buttons (``twilio/quick-reply``
+    when there are any, else ``twilio/text``)."""
+
+    sid: str
+    language: str
+    name: str = "news"
+    # "approved", "pending", "received", "rejected", "paused", "disabled" or "unsubmitted"
+    status: str = "approved"
+    rejection_reason: str = ""
+    category: str = "UTILITY"
+    body: str = "News from the coalition: {{1}}"
+    actions: list[dict[str, str]] = field(default_factory=list)
+
+    def types(self) -> JSON:
+        if self.actions:
+            return {"twilio/quick-reply": {"body": self.body, "actions": self.actions}}
+        return {"twilio/text": {"body": self.body}}
+
+
+def new_content_sid() -> str:
+    return new_sid("HX")
+
+
+def default_template(sid: str) -> ContentTemplate:
+    """What a template SID the test did not describe stands for: a notice with a "read it"
+    quick reply (id ``read``)."""
+    return ContentTemplate(
+        sid=sid, language="en", body="ChildPact: {{1}}",
+        actions=[{"type": "QUICK_REPLY", "title": "Read it", "id": "read"}],
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -52,6 +142,11 @@ class TwilioMessage:
     status_callback: str | None
     time: float
     statuses: list[str] = field(default_factory=list)
+    rendered: str = ""  # what the member reads: the body, or the template with its variables
+
+    @property
+    def text(self) -> str:
+        return self.rendered or self.body
 
 
 @dataclass(slots=True)
@@ -66,21 +161,14 @@ class StatusCallback:
 
 
 @dataclass(slots=True)
-class ContentTemplate:
-    """A Content API template and its WhatsApp approval, as the Content API reports it."""
+class MediaFetch:
+    """One request the fake made for a ``MediaUrl``, as Twilio does before sending."""
 
-    sid: str
-    language: str
-    name: str = "news"
-    # "approved", "pending", "received", "rejected", "paused", "disabled" or "unsubmitted"
-    status: str = "approved"
-    rejection_reason: str = ""
-    category: str = "UTILITY"
-    body: str = "News from the coalition: {{1}}"
-
-
-def new_content_sid() -> str:
-    return new_sid("HX")
+    method: str
+    url: str
+    status: int | None  # None: it could not connect
+    content_type: str = ""
+    size: int = 0
 
 
 class TwilioApiError(Exception):
@@ -102,7 +190,13 @@ CallbackHook = Callable[[StatusCallback], Awaitable[int | None]]
 
 
 class FakeTwilio(FakeServer):
-    """Twilio's Messages resource for one account and its WhatsApp sender."""
+    """Twilio's Messages resource for one account and its WhatsApp sender.
+
+    ``rate`` is the sender's messages per second: above it Twilio queues (the statuses come
+    later), it does not refuse. ``concurrency`` is how many create calls may be in flight at
+    once; one more is a 429 with 20429. A member is inside the 24-hour window when the fake
+    received a message from them (``inbound``, ``received``) within ``window`` seconds.
+    """
 
     def __init__(
         self,
@@ -111,20 +205,26 @@ class FakeTwilio(FakeServer):
         auth_token: str = "t" * 32,
         sender: str | None = None,
         rate: float | None = 80.0,
+        concurrency: int | None = None,
         opted_out: Iterable[str] = (),
         not_on_whatsapp: Iterable[str] = (),
-        outside_window: Iterable[str] = (),
+        invalid_recipients: Iterable[str] = (),
         blocked: Iterable[str] = (),
+        wrote: Iterable[str] = (),
+        window: float = WINDOW,
+        everyone_wrote: bool = False,
+        templates: Iterable[ContentTemplate] = (),
+        any_content: bool | None = None,
         statuses: tuple[str, ...] = ("sent", "delivered", "read"),
         callback_delay: float = 0.01,
         callback_order: Order = "normal",
         callback_repeat: int = 1,
+        early_callbacks: int = 0,
         deliver_to: str | None = None,
         on_callback: CallbackHook | None = None,
         seed: int | None = None,
         account_status: str = "active",
         numbers: Iterable[str] | None = None,
-        templates: Iterable[ContentTemplate] = (),
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -132,14 +232,22 @@ class FakeTwilio(FakeServer):
         self.account_sid, self.auth_token = account_sid, auth_token
         self.sender = bare(sender) if sender else None  # None: any From is ours
         self.rate = float("inf") if rate is None else rate
+        self.concurrency = concurrency
         self.opted_out = {bare(n) for n in opted_out}
         self.not_on_whatsapp = {bare(n) for n in not_on_whatsapp}
-        self.outside_window = {bare(n) for n in outside_window}
+        self.invalid_recipients = {bare(n) for n in invalid_recipients}
         self.blocked = {bare(n) for n in blocked}
+        self.window = window
+        self.everyone_wrote = everyone_wrote  # every number inside its window (benches)
+        self.templates = {t.sid: t for t in templates}  # the Content API's resources
+        # A well-formed SID not in ``templates`` stands for ``default_template``, unless the
+        # test described the account's templates (then it does not exist: 404, or 21655).
+        self.any_content = not self.templates if any_content is None else any_content
         self.statuses = statuses
         self.callback_delay = callback_delay
         self.callback_order: Order = callback_order
         self.callback_repeat = callback_repeat
+        self.early_callbacks = early_callbacks
         self.deliver_to = deliver_to.rstrip("/") if deliver_to else None
         self.on_callback = on_callback
         self.account_status = account_status  # "active", "suspended" or "closed"
@@ -149,18 +257,27 @@ class FakeTwilio(FakeServer):
             if numbers is not None
             else ({self.sender} if self.sender else set())
         )
-        self.templates = {t.sid: t for t in templates}  # the Content API's resources
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.messages: list[TwilioMessage] = []
         self.callbacks: list[StatusCallback] = []
+        self.media_fetches: list[MediaFetch] = []
+        self.media: dict[str, tuple[str, bytes]] = {}  # served for URLs off this machine
+        self.refused: list[tuple[int, str]] = []  # (error code, To) of every refusal
         self.requests = 0
         self.rate_limited = 0
+        self._last_inbound: dict[str, float] = {}
+        self._errors_next: list[tuple[int, str | None]] = []
+        self.errors_for: dict[str, int] = {}  # standing error per recipient
+        self._in_flight = 0
+        self._queue_free_at = 0.0
         self._attempts = RollingCounter()
-        self._accepted = RollingCounter()
         self._validator = RequestValidator(auth_token)
         self._random = random.Random(seed)
         self._auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        for number in wrote:
+            self.received(number)
 
     @property
     def max_per_second(self) -> int:
@@ -170,10 +287,48 @@ class FakeTwilio(FakeServer):
     def by_sid(self, sid: str) -> TwilioMessage:
         return next(m for m in self.messages if m.sid == sid)
 
+    def to(self, number: str) -> list[TwilioMessage]:
+        """The messages accepted for ``number``, in order."""
+        return [m for m in self.messages if bare(m.to) == bare(number)]
+
     async def settle(self) -> None:
         """Wait until every status callback scheduled so far has been sent."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -------------------------------------------------------------- what the test arranges
+
+    def received(self, number: str, at: float | None = None, *, ago: float = 0.0) -> None:
+        """The fake got a message from ``number`` (now, ``ago`` seconds before, or at ``at``
+        on its clock): its 24-hour window opens."""
+        when = (self.clock() if at is None else at) - ago
+        key = bare(number)
+        self._last_inbound[key] = max(when, self._last_inbound.get(key, when))
+
+    def forget(self, number: str) -> None:
+        """As if ``number`` had never written: its window is closed."""
+        self._last_inbound.pop(bare(number), None)
+
+    def in_window(self, number: str) -> bool:
+        if self.everyone_wrote:
+            return True
+        last = self._last_inbound.get(bare(number))
+        return last is not None and self.clock() - last < self.window
+
+    def inbound(self, url: str, **fields: str | None) -> tuple[dict[str, str], dict[str, str]]:
+        """A member's message as Twilio posts it to ``url``, signed; it opens their window."""
+        form, headers = signed_inbound(url, self.auth_token, **fields)
+        self.received(form["From"])
+        return form, headers
+
+    def error_next(self, code: int, count: int = 1, *, to: str | None = None) -> None:
+        """The next ``count`` messages (to ``to``, or to anyone) end with Twilio error
+        ``code``: in the create call's answer when Twilio gives it there, else by callback."""
+        self._errors_next.extend((code, bare(to) if to else None) for _ in range(count))
+
+    def host_media(self, url: str, content_type: str, body: bytes = b"x") -> None:
+        """Serve ``url`` (off this machine) to the fake's own media fetches."""
+        self.media[url] = (content_type, body)
 
     # -------------------------------------------------------------- HTTP
 
@@ -203,33 +358,66 @@ class FakeTwilio(FakeServer):
     def _authorize(self, request: web.Request) -> None:
         if request.headers.get("Authorization") != self._auth:
             raise TwilioApiError(401, 20003, "Authenticate")
-        if request.match_info["account"] != self.account_sid:
+        if request.match_info.get("account", self.account_sid) != self.account_sid:
             raise TwilioApiError(404, 20404, "The requested resource was not found")
 
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1
+        self._in_flight += 1
+        try:
+            return await self._create_one(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _create_one(self, request: web.Request) -> web.Response:
+        to = ""
         try:
             fault = await self._fault() if self._faults else None
             if fault is not None:
                 raise _fault_error(fault)
             self._authorize(request)
             form = await request.post()
+            to = str(form.get("To") or "")
             now = self.clock()
             self._attempts.hit(now)
-            if self._accepted.count(now) >= self.rate:
-                raise TwilioApiError(429, 20429, "Too Many Requests")
+            if self.concurrency is not None and self._in_flight > self.concurrency:
+                raise TwilioApiError(429, 20429, ERROR_TEXT[20429])
             message = self._validate(form)
-            self._accepted.hit(now)
+            late = self._take_error(bare(to))
+            if late is not None and late in SYNC_ERRORS:
+                raise TwilioApiError(SYNC_ERRORS[late], late, ERROR_TEXT[late])
         except TwilioApiError as exc:
             if exc.status == 429:
                 self.rate_limited += 1
+            self.refused.append((exc.code, to))
             return web.json_response(exc.body(), status=exc.status)
         self.messages.append(message)
-        if message.status_callback:
-            task = asyncio.create_task(self._report(message))
+        # Above the sender's rate Twilio queues: this one leaves when the queue frees up.
+        leaves = max(now, self._queue_free_at)
+        self._queue_free_at = leaves + (1.0 / self.rate if self.rate != float("inf") else 0.0)
+        steps = self._outcome(message, late) * self.callback_repeat
+        if self.callback_order == "reverse":
+            steps.reverse()
+        elif self.callback_order == "shuffle":
+            self._random.shuffle(steps)
+        if message.status_callback and steps:
+            early, rest = steps[: self.early_callbacks], steps[self.early_callbacks :]
+            for status, error in early:  # before the create call answers
+                message.statuses.append(status)
+                await self._callback(message, status, error)
+            task = asyncio.create_task(self._report(message, rest, leaves - now))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        else:
+            message.statuses.extend(status for status, _ in steps)
         return web.json_response(self._resource(message, "queued"), status=201)
+
+    def _take_error(self, to: str) -> int | None:
+        for index, (code, only) in enumerate(self._errors_next):
+            if only is None or only == to:
+                del self._errors_next[index]
+                return code
+        return self.errors_for.get(to)
 
     async def _fetch(self, request: web.Request) -> web.Response:
         try:
@@ -293,10 +481,16 @@ class FakeTwilio(FakeServer):
 
     def _template(self, request: web.Request) -> ContentTemplate:
         self._authorize_content(request)
-        found = self.templates.get(request.match_info["sid"])
-        if found is None:
-            raise TwilioApiError(404, 20404, f"The requested resource {request.path} was not found")
-        return found
+        return self._content_for(request.match_info["sid"])
+
+    def _content_for(self, sid: str) -> ContentTemplate:
+        if not CONTENT_SID.fullmatch(sid):
+            raise TwilioApiError(400, 21655, ERROR_TEXT[21655])
+        if sid in self.templates:
+            return self.templates[sid]
+        if self.any_content:
+            return default_template(sid)
+        raise TwilioApiError(404, 20404, f"The requested resource /v1/Content/{sid} was not found")
 
     def _authorize_content(self, request: web.Request) -> None:
         if request.headers.get("Authorization") != self._auth:
@@ -314,7 +508,7 @@ class FakeTwilio(FakeServer):
                 "friendly_name": t.name,
                 "language": t.language,
                 "variables": {},
-                "types": {"twilio/text": {"body": t.body}},
+                "types": t.types(),
                 "url": f"https://content.twilio.com/v1/Content/{t.sid}",
                 "links": {
                     "approval_fetch": f"https://content.twilio.com/v1/Content/{t.sid}/ApprovalRequests"
@@ -329,7 +523,7 @@ class FakeTwilio(FakeServer):
             return web.json_response(exc.body(), status=exc.status)
         whatsapp = {
             "type": "whatsapp", "name": t.name, "category": t.category,
-            "content_type": "twilio/text", "status": t.status,
+            "content_type": next(iter(t.types())), "status": t.status,
             "rejection_reason": t.rejection_reason, "allow_category_change": True,
         }  # fmt: skip
         return web.json_response(
@@ -343,6 +537,7 @@ class FakeTwilio(FakeServer):
         )
 
     def _validate(self, form: Any) -> TwilioMessage:
+        check_parameters(form)
         to, from_ = str(form.get("To") or ""), str(form.get("From") or "")
         body, content_sid = str(form.get("Body") or ""), form.get("ContentSid")
         media = [str(url) for url in form.getall("MediaUrl", [])]
@@ -366,8 +561,19 @@ class FakeTwilio(FakeServer):
             raise TwilioApiError(
                 400, 21617, "The concatenated message body exceeds the 1600 character limit."
             )
+        if len(media) > MAX_MEDIA:
+            raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
         if bare(to) in self.opted_out:
-            raise TwilioApiError(400, 21610, "Attempt to send to unsubscribed recipient")
+            raise TwilioApiError(400, 21610, ERROR_TEXT[21610])
+        rendered = ""
+        if content_sid:
+            try:
+                content = self._content_for(str(content_sid))
+            except TwilioApiError as exc:
+                raise TwilioApiError(400, 21655, ERROR_TEXT[21655]) from exc
+            rendered = render_content(content, form.get("ContentVariables"))
+        elif form.get("ContentVariables") is not None:
+            raise TwilioApiError(400, 21656, "ContentVariables without a ContentSid")
         return TwilioMessage(
             sid=new_sid(),
             to=to,
@@ -377,7 +583,8 @@ class FakeTwilio(FakeServer):
             content_variables=form.get("ContentVariables"),
             media_url=media,
             status_callback=form.get("StatusCallback"),
-            time=time.time(),
+            time=self.clock(),
+            rendered=rendered,
         )
 
     def _resource(self, message: TwilioMessage, status: str) -> JSON:
@@ -386,7 +593,7 @@ class FakeTwilio(FakeServer):
         return {
             "account_sid": self.account_sid,
             "api_version": "2010-04-01",
-            "body": message.body,
+            "body": message.text,
             "date_created": now,
             "date_sent": None,
             "date_updated": now,
@@ -408,30 +615,70 @@ class FakeTwilio(FakeServer):
 
     # -------------------------------------------------------------- status callbacks
 
-    def _outcome(self, message: TwilioMessage) -> list[tuple[str, int | None]]:
+    def _outcome(self, message: TwilioMessage, error: int | None) -> list[tuple[str, int | None]]:
         """The statuses this message will go through, with an error code for the last."""
         to = bare(message.to)
+        if error is not None:
+            return [("queued", None), ("failed", error)]
         if to in self.not_on_whatsapp:
-            return [("failed", 63003)]
+            return [("queued", None), ("failed", 63003)]
+        if to in self.invalid_recipients:
+            return [("queued", None), ("failed", 63024)]
+        if not message.content_sid and not self.in_window(to):
+            return [("queued", None), ("failed", 63016)]
+        if len(message.text) > TEMPLATE_BODY_LIMIT and message.content_sid:
+            return [("queued", None), ("failed", 63021)]
+        if message.media_url and len(message.body) > CAPTION_LIMIT:
+            return [("queued", None), ("failed", 63021)]
         if to in self.blocked:
-            return [("sent", None), ("undelivered", 63014)]
-        if to in self.outside_window and not message.content_sid:
-            return [("failed", 63016)]
-        return [(status, None) for status in self.statuses]
+            return [("queued", None), ("sent", None), ("undelivered", 63014)]
+        return [("queued", None), *((status, None) for status in self.statuses)]
 
-    async def _report(self, message: TwilioMessage) -> None:
-        steps = self._outcome(message) * self.callback_repeat
-        if self.callback_order == "reverse":
-            steps.reverse()
-        elif self.callback_order == "shuffle":
-            self._random.shuffle(steps)
+    async def _report(
+        self, message: TwilioMessage, steps: list[tuple[str, int | None]], queued_for: float
+    ) -> None:
+        if queued_for > 0:
+            await self.sleep(queued_for)
+        if message.media_url and not any(status == "failed" for status, _ in steps):
+            if not await self._fetch_media(message.media_url):
+                steps = [step for step in steps if step[0] == "queued"] + [("failed", 63019)]
         for status, error in steps:
-            await asyncio.sleep(self.callback_delay)
+            await self.sleep(self.callback_delay)
             message.statuses.append(status)
             await self._callback(message, status, error)
 
+    async def _fetch_media(self, urls: list[str]) -> bool:
+        """HEAD then GET each URL, as Twilio does; False when any answer is not a 200 with a
+        type WhatsApp takes, within its size."""
+        for url in urls:
+            for method in ("HEAD", "GET"):
+                fetch = await self._media_request(method, url)
+                self.media_fetches.append(fetch)
+                limit = MEDIA_TYPES.get(fetch.content_type)
+                if fetch.status != 200 or limit is None or fetch.size > limit:
+                    return False
+        return True
+
+    async def _media_request(self, method: str, url: str) -> MediaFetch:
+        if url in self.media:
+            content_type, body = self.media[url]
+            return MediaFetch(method, url, 200, content_type, len(body))
+        target = self._target(url)
+        if target is None or self._session is None:
+            return MediaFetch(method, url, None)
+        try:
+            async with self._session.request(method, target, allow_redirects=True) as answer:
+                body = await answer.read() if method == "GET" else b""
+                kind = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                size = len(body) if method == "GET" else int(answer.headers.get(
+                    "Content-Length", "0") or 0)  # fmt: skip
+                return MediaFetch(method, url, answer.status, kind, size)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return MediaFetch(method, url, None)
+
     async def _callback(self, message: TwilioMessage, status: str, error: int | None) -> None:
-        assert message.status_callback is not None
+        if message.status_callback is None:
+            return
         url = message.status_callback
         params = {
             "ChannelPrefix": "whatsapp",
@@ -468,10 +715,91 @@ class FakeTwilio(FakeServer):
 
     def _target(self, url: str) -> str | None:
         parts = urlsplit(url)
+        if parts.hostname in LOOPBACK:
+            return url
         if self.deliver_to:
             base = urlsplit(self.deliver_to)
             return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
-        return url if parts.hostname in LOOPBACK else None
+        return None
+
+
+CONTENT_SID = re.compile(MESSAGE_PARAMETERS["ContentSid"]["pattern"])
+
+
+def check_parameters(form: Any) -> None:
+    """The Messages create form against Twilio's OpenAPI: every name known, every required
+    one there, each value of its type, pattern, length and enum. (Twilio ignores a name it does
+    not know; the fake refuses it, so that a misspelt one fails loudly.)"""
+    for name in REQUIRED_PARAMETERS:
+        if not form.get(name):
+            raise TwilioApiError(400, 21604 if name == "To" else 20001, f"{name} is required")
+    for name in set(form.keys()):
+        prop = MESSAGE_PARAMETERS.get(name)
+        if prop is None:
+            raise TwilioApiError(400, 20001, f"Unknown parameter {name}")
+        values = [str(v) for v in form.getall(name)]
+        if prop.get("type") != "array" and len(values) > 1:
+            raise TwilioApiError(400, 20001, f"{name} given more than once")
+        item = prop.get("items", prop) if prop.get("type") == "array" else prop
+        for value in values:
+            problem = _type_problem(item, value)
+            if problem:
+                code = (
+                    21655 if name == "ContentSid" else 21609 if name == "StatusCallback" else 20001
+                )
+                raise TwilioApiError(400, code, f"Invalid {name}: {problem}")
+
+
+def _type_problem(prop: JSON, value: str) -> str | None:
+    kind = prop.get("type")
+    if kind == "boolean" and value.lower() not in ("true", "false"):
+        return "not a boolean"
+    if kind == "integer" and not re.fullmatch(r"-?\d+", value):
+        return "not an integer"
+    if kind == "number":
+        try:
+            float(value)
+        except ValueError:
+            return "not a number"
+    if "enum" in prop and value not in prop["enum"]:
+        return f"not one of {prop['enum']}"
+    if "pattern" in prop and not re.search(prop["pattern"], value):
+        return f"does not match {prop['pattern']}"
+    if len(value) < prop.get("minLength", 0) or len(value) > prop.get("maxLength", 1 << 30):
+        return "wrong length"
+    if prop.get("format") == "uri" and not prop.get("x-twilio", {}).get("ignoreFormat"):
+        parts = urlsplit(value)
+        # "must contain a valid hostname and underscores are not allowed" (StatusCallback)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "_" in parts.hostname:
+            return "not a valid URL"
+    return None
+
+
+def render_content(content: ContentTemplate, variables: Any) -> str:
+    """The template's body with ``ContentVariables`` filled in, by Twilio's rules (21656): a
+    JSON object of strings, each used one present, none empty, none with a newline, a tab or
+    more than four spaces in a row."""
+    values: dict[str, Any] = {}
+    if variables is not None:
+        try:
+            values = json.loads(str(variables))
+        except ValueError as exc:
+            raise TwilioApiError(400, 21656, ERROR_TEXT[21656] + ": not JSON") from exc
+        if not isinstance(values, dict):
+            raise TwilioApiError(400, 21656, ERROR_TEXT[21656] + ": not a JSON object")
+    for name, value in values.items():
+        if not isinstance(value, str) or not value.strip():
+            raise TwilioApiError(400, 21656, f"{ERROR_TEXT[21656]}: variable {name} is empty")
+        if "\n" in value or "\t" in value or "     " in value:
+            raise TwilioApiError(
+                400, 21656,
+                f"{ERROR_TEXT[21656]}: variable {name} has a newline, a tab or 5+ spaces in a row",
+            )  # fmt: skip
+    used = _VARIABLE.findall(content.body)
+    missing = [name for name in used if name not in values]
+    if missing:
+        raise TwilioApiError(400, 21656, f"{ERROR_TEXT[21656]}: no value for {missing}")
+    return _VARIABLE.sub(lambda m: str(values[m.group(1)]), content.body)
 
 
 def _fault_error(fault: Fault) -> TwilioApiError:
@@ -564,6 +892,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--rate", type=float, default=80.0, help="messages per second")
+    parser.add_argument(
+        "--any-window", action="store_true", help="treat every number as inside its 24-hour window"
+    )
     parser.add_argument("--account-sid", default="AC" + "0" * 32)
     parser.add_argument("--auth-token", default="t" * 32)
     parser.add_argument("--deliver-to", default=None, help="post status callbacks to this root")
@@ -575,6 +906,7 @@ def main(argv: list[str] | None = None) -> None:
         deliver_to=args.deliver_to,
         host=args.host,
         port=args.port,
+        everyone_wrote=args.any_window,
     )
     run_cli(fake, "fake Twilio API")
 

@@ -169,6 +169,12 @@ async def test_my_data_on_whatsapp_comes_through_a_signed_link(backend):
 
         [url] = await eventually(media)
         assert url.startswith(f"{PUBLIC}/api/exports/") and url.endswith(".txt")
+        # Twilio checks the link with HEAD, then fetches it: both answered, the file went.
+        [with_file] = [m for m in stack.twilio.messages if m.media_url]
+        await eventually(lambda: with_file.statuses[-1:] == ["read"])
+        assert [(f.method, f.status, f.content_type) for f in stack.twilio.media_fetches] == [
+            ("HEAD", 200, "text/plain"), ("GET", 200, "text/plain")
+        ]  # fmt: skip
         bodies = [m.body or "" for m in stack.twilio.messages if m.to == member.address]
         assert any(uk("Here is what ChildPact keeps about you:") in b for b in bodies)
         assert all(len(b) <= 1600 for b in bodies)

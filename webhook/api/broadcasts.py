@@ -22,7 +22,7 @@ from bot.secretariat import members
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast
-from webhook.api.common import READ, Limit, Offset, errors
+from webhook.api.common import READ, ContentSid, Limit, Offset, errors
 from webhook.auth import AdminDep, EditorDep, StaffDep
 from webhook.deps import ServiceDep
 
@@ -83,10 +83,11 @@ class BroadcastIn(BaseModel):
     image_url: HttpUrl | None = None
     buttons: list[ButtonIn] = Field(default_factory=list, max_length=3)
     audience: AudienceIn = Field(default_factory=AudienceIn)
-    templates: dict[str, str] = Field(
+    templates: dict[str, ContentSid] = Field(
         default_factory=dict,
-        description="approved WhatsApp template (content SID) per locale, for members "
-        "outside the 24-hour window; its variable 1 carries the text",
+        description="approved WhatsApp template (content SID, HX and 32 hex digits) per "
+        "locale, for members outside the 24-hour window as the message goes: its variable 1 "
+        "carries the text's first line, and the full text follows the member's answer",
     )
     repeat: Repeat | None = Field(default=None, description=REPEAT)
     repeat_until: date | None = Field(default=None, description=UNTIL)
@@ -101,7 +102,7 @@ class BroadcastPatch(BaseModel):
     image_url: HttpUrl | None = None
     buttons: list[ButtonIn] | None = Field(default=None, max_length=3)
     audience: AudienceIn | None = None
-    templates: dict[str, str] | None = None
+    templates: dict[str, ContentSid] | None = None
     repeat: Repeat | None = Field(default=None, description=REPEAT + "; null: once")
     repeat_until: date | None = Field(default=None, description=UNTIL)
     repeat_times: int | None = Field(default=None, ge=2, le=1000, description=TIMES)

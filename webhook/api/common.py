@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel
 
+from bot.channels.whatsapp import CONTENT_SID_PATTERN
 from webhook import deps
 
 
@@ -40,3 +41,8 @@ Limit = Annotated[int, Query(ge=1, le=500, description="rows per page, at most 5
 
 # Ids: the bound the dashboard uses too (webhook.deps).
 ItemId = deps.ItemId
+
+
+# An approved WhatsApp template: a content SID as Twilio's OpenAPI draws it. A SID of another
+# shape would make Twilio refuse every member it was meant for (21655).
+ContentSid = Annotated[str, StringConstraints(pattern=CONTENT_SID_PATTERN)]

@@ -26,7 +26,7 @@ from bot.surveys import results as surveys_results
 from bot.surveys import xlsform as surveys_xlsform
 from bot.surveys.format import SurveyFormatError, SurveyIn
 from webhook.api.broadcasts import AudienceIn
-from webhook.api.common import READ, Limit, Offset, errors
+from webhook.api.common import READ, ContentSid, Limit, Offset, errors
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
 
@@ -62,10 +62,11 @@ class SurveyList(BaseModel):
 
 class LaunchIn(BaseModel):
     audience: AudienceIn = Field(default_factory=AudienceIn)
-    templates: dict[str, str] = Field(
+    templates: dict[str, ContentSid] = Field(
         default_factory=dict,
-        description="approved WhatsApp template (content SID) per locale, for members outside "
-        "the 24-hour window; its variable 1 carries the invitation's text",
+        description="approved WhatsApp template (content SID, HX and 32 hex digits) per "
+        "locale, for members outside the 24-hour window as the invitation goes: its variable 1 "
+        "carries the invitation's first line, and the invitation follows the member's answer",
     )
     at: datetime | None = Field(default=None, description="when to invite; empty: now")
 

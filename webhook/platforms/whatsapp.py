@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot.channels.base import ChannelName, InboundChannel, Outcome
 from bot.channels.registry import inbound
-from bot.channels.whatsapp import classify_error
-from bot.delivery.sender import record_status
+from bot.channels.whatsapp import FormPairs, classify_error
+from bot.delivery.sender import mark_unreachable_after, record_status
 from bot.storage import outbox
-from bot.storage.models import Contact, Delivery
+from bot.storage.models import Delivery
 from webhook.deps import ServiceDep, fits, public_url, read_body, storable, store_then_handle
 
 if TYPE_CHECKING:
@@ -35,15 +35,16 @@ async def _signed_form(request: Request, service: Service) -> tuple[InboundChann
         raise HTTPException(404, "the WhatsApp channel is off")
     body = await read_body(request, service.settings.max_body_bytes)
     try:
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(400, "not a form") from exc
     url = public_url(request, service.settings.public_url)
+    form = FormPairs(pairs)  # every value of a repeated name is part of the signature
     if not channel.verify(url, request.headers, form):
         service.metrics.inbound.labels(WHATSAPP, "rejected").inc()
         raise HTTPException(403, "invalid signature")
     # Checked as sent; stored without what no database keeps (a NUL from "%00").
-    return channel, storable(form)
+    return channel, storable(dict(form))
 
 
 @router.post("/webhook/whatsapp", include_in_schema=False)
@@ -77,7 +78,11 @@ async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
             changed = await record_status(service.db, sid, status, error, service.sender.on_lost)
             if changed or not await _unknown(service, sid):
                 break
-        if changed and status in FINAL_FAILURES and _unreachable(error):
+        if not changed and await _unknown(service, sid):
+            # Sooner than the sender's record of the send (Twilio may report before its
+            # create call has answered): kept, and applied when the send is recorded.
+            await outbox.keep_early_report(service.db, sid, status, error)
+        elif changed and status in FINAL_FAILURES and _unreachable(error):
             await _mark_unreachable(service, sid)
     except Exception as exc:
         log.exception("could not record status of %s", sid)
@@ -87,7 +92,8 @@ async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
 
 async def _unknown(service: Service, sid: str) -> bool:
     async with service.db.session() as session:
-        return await session.scalar(select(Delivery.id).where(Delivery.platform_id == sid)) is None
+        found = select(Delivery.id).where(Delivery.platform_id == sid, Delivery.status != "early")
+        return await session.scalar(found.limit(1)) is None
 
 
 def _unreachable(error: str | None) -> bool:
@@ -98,17 +104,4 @@ def _unreachable(error: str | None) -> bool:
 
 async def _mark_unreachable(service: Service, sid: str) -> None:
     """What the sender does when Twilio refuses at once, for a refusal that came later."""
-    async with service.db.session() as session, session.begin():
-        found = (
-            await session.execute(
-                select(Delivery.contact_id, Delivery.sent_at).where(Delivery.platform_id == sid)
-            )
-        ).first()
-        if found is None or found.contact_id is None:
-            return
-        contact = await session.get(Contact, found.contact_id)
-        if contact is None:
-            return
-        if contact.last_inbound_at and found.sent_at and contact.last_inbound_at > found.sent_at:
-            return  # they wrote after this message went out: reachable again
-        await outbox.mark_unreachable(session, [contact.id])
+    await mark_unreachable_after(service.db, sid, service.sender.on_lost)

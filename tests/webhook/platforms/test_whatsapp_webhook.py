@@ -324,11 +324,31 @@ async def test_a_failure_is_recorded_with_its_error_code(backend):
         member = Member(stack, "whatsapp")
         sent = await _welcomed(stack, member)
         assert sent.platform_id is not None
-        assert_empty_twiml(await post_status(stack, sent.platform_id, "failed", 63016))
+        assert_empty_twiml(await post_status(stack, sent.platform_id, "failed", 63021))
         failed = await _delivery(stack, sent.id)
-        assert (failed.status, failed.error_code) == ("failed", "63016")
+        assert (failed.status, failed.error_code) == ("failed", "63021")
+        assert (await _contact(stack, member)).unreachable_at is None
+
+
+async def test_outside_the_window_a_message_with_no_template_waits_for_the_member(backend):
+    async with running(backend, twilio={"statuses": ()}) as stack:
+        member = Member(stack, "whatsapp")
+        sent = await _welcomed(stack, member)
+        assert sent.platform_id is not None
+        # Twilio says the window was closed (63016): not a failure, the message waits.
+        assert_empty_twiml(await post_status(stack, sent.platform_id, "failed", 63016))
+
+        async def held() -> bool:
+            return (await _delivery(stack, sent.id)).status == "held"
+
+        await eventually(held)
         # outside the 24-hour window is no reason to think the member is gone
         assert (await _contact(stack, member)).unreachable_at is None
+        before = len(stack.twilio.to(member.address))
+        await member.say("Salut")  # their message opens the window: the kept one goes first
+        kept = sent.message["text"]
+        await eventually(lambda: len(stack.twilio.to(member.address)) > before + 1)
+        assert stack.twilio.to(member.address)[before].body.startswith(kept[:40])
 
 
 async def test_forged_status_callbacks_are_403_and_change_nothing(backend):
