@@ -67,6 +67,9 @@ class SendResult:
     # The chat now lives at this address (a Telegram group that became a supergroup): the
     # message went there, and later ones should too.
     moved_to: str | None = None
+    # Outside the platform's window the notice template went instead: the full message is
+    # kept for when the member answers, and the choices it offers are not theirs yet.
+    templated: bool = False
 
 
 # Set by the sender around one send. A channel that makes more than one platform message of
@@ -87,9 +90,6 @@ async def next_message_turn() -> None:
     turn = _next_turn.get()
     if turn is not None:
         await turn()
-    # Outside the platform's window the notice template went instead: the full message is
-    # kept for when the member answers, and the choices it offers are not theirs yet.
-    templated: bool = False
 
 
 class Channel(Protocol):

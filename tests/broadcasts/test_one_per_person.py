@@ -4,6 +4,7 @@ permanent failure, when the message fails. The preview counts people, not addres
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -176,3 +177,46 @@ async def test_a_stopped_member_is_counted_once_and_gets_nothing(backend: Backen
         await send(stack, broadcast_id)
         assert stack.telegram.messages == [] and stack.twilio.messages == []
         assert list((await sent_to(stack, broadcast_id)).values()) == ["skipped"]
+
+
+async def test_marked_unreachable_by_a_status_report_the_next_broadcast_goes_to_telegram(
+    backend: Backend,
+) -> None:
+    """WhatsApp reports that the member blocked us (63014) after a broadcast went; another,
+    queued on WhatsApp for their local hour, is skipped there and queued for their linked
+    Telegram chat instead."""
+    number = "whatsapp:+37360000351"
+    async with running(backend, twilio={"blocked": [number]}) as stack:
+        tg, wa = await add_members(stack, member("351", **RECENT), member(number, **RECENT))
+        await link(stack, [tg, wa], preferred="whatsapp")
+        reports = asyncio.Event()  # Twilio's status reports wait until the second is queued
+
+        async def held_back(seconds: float) -> None:
+            await reports.wait()
+
+        stack.twilio.sleep = held_back
+        first = await compose(stack)
+        await launch(stack, first)
+
+        async def went() -> bool:
+            return (await sent_to(stack, first)).get(wa) == "sent"
+
+        await eventually(went, timeout=60)
+        later = await compose(stack)
+        await launch(stack, later, local_hour=(utcnow() + timedelta(hours=6)).hour)
+
+        async def queued_on_whatsapp() -> bool:
+            return (await sent_to(stack, later)).get(wa) == "queued"
+
+        await eventually(queued_on_whatsapp, timeout=60)
+        reports.set()
+
+        async def moved() -> bool:
+            statuses = await sent_to(stack, later)
+            return statuses.get(wa) == "skipped" and statuses.get(tg) == "queued"
+
+        await eventually(moved, timeout=60)
+        assert (await sent_to(stack, first))[wa] == "undelivered"
+        async with stack.service.db.session() as session:
+            contact = await session.get(Contact, wa)
+        assert contact is not None and contact.unreachable_at is not None

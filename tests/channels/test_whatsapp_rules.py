@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.channels.base import Outcome
@@ -21,12 +20,11 @@ from bot.channels.whatsapp import (
     template_variable,
 )
 from bot.messages import OutboundMessage
-from bot.storage.models import Contact, Delivery
 from tests.channels.test_whatsapp import AUTH, MEMBER, SID, make_settings
 from tests.conftest import Backend
 from tests.fakes.server import refuse_internet
 from tests.fakes.twilio_api import FakeTwilio, signed_inbound
-from tests.harness import PUBLIC, eventually, running
+from tests.harness import PUBLIC, running
 
 HX = "HX" + "5" * 32
 THREE_PARAGRAPHS = (
@@ -182,31 +180,3 @@ async def test_the_webhook_checks_repeated_names(backend: Backend) -> None:
         refused = await stack.http.post("/webhook/whatsapp", content=forged,
                                         headers={**kind, SIGNATURE_HEADER: good})  # fmt: skip
     assert (ok.status_code, refused.status_code) == (200, 403)
-
-
-async def test_a_status_report_before_the_sid_is_recorded_is_not_lost(backend: Backend) -> None:
-    """Twilio reports "failed" (not on WhatsApp) before its create call has answered: the
-    report is kept and applied once the send is recorded; the member is unreachable."""
-    number = "whatsapp:+40722000444"
-    twilio = {"early_callbacks": 2, "not_on_whatsapp": [number], "wrote": [number]}
-    async with running(backend, twilio=twilio) as stack:
-        await stack.post_whatsapp(Body="Salut", From=number)
-
-        async def recorded() -> list[tuple[str, str | None]]:
-            async with stack.service.db.session() as session:
-                rows = await session.execute(
-                    select(Delivery.status, Delivery.error_code).where(Delivery.address == number)
-                )
-                return [tuple(r) for r in rows.all()]  # type: ignore[misc]
-
-        await eventually(lambda: stack.twilio.callbacks and stack.twilio.messages)
-        await eventually(lambda: _has(recorded(), ("failed", "63003")), timeout=30)
-        async with stack.service.db.session() as session:
-            contact = await session.scalar(select(Contact).where(Contact.address == number))
-            early = await session.scalar(select(Delivery.id).where(Delivery.status == "early"))
-        assert contact is not None and contact.unreachable_at is not None
-        assert early is None  # applied, and forgotten
-
-
-async def _has(rows: object, wanted: tuple[str, str]) -> bool:
-    return wanted in await rows  # type: ignore[misc]
