@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from bot.channels.whatsapp import CONTENT_SID_PATTERN
 from webhook import deps
