@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test catalogs extract lint bench clean
+.PHONY: install run test catalogs model extract lint bench clean
 
 install: $(STAMP)
 
@@ -19,11 +19,16 @@ catalogs: install
 	$(BIN)/pybabel compile --domain messages --directory locales --statistics 2>&1 | grep -v "^compiling" || true
 	$(BIN)/pybabel compile --domain admin --directory locales --statistics 2>&1 | grep -v "^compiling" || true
 
-run: catalogs
+# The safeguarding model, trained once from its corpus and kept in a cache named after it, so
+# that neither the service nor the tests' many processes wait for it at start.
+model: install
+	$(BIN)/childpact knowledge train
+
+run: catalogs model
 	$(BIN)/childpact serve
 
 # Four workers on two cores: most tests wait on fakes, limits and processes, not on the CPU.
-test: catalogs
+test: catalogs model
 	$(BIN)/python -m pytest -n 4
 
 # The code's style, and who may import whom (the contracts in pyproject.toml).

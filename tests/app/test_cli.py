@@ -45,7 +45,11 @@ async def test_set_webhook_registers_the_url_secret_and_update_types():
         assert fake.webhook["url"] == f"{PUBLIC}/webhook/telegram"
         assert fake.webhook["secret_token"] == SECRET
         # every kind the bot reads: without my_chat_member no block or unblock is ever seen
-        assert set(fake.webhook["allowed_updates"]) == {"message", "callback_query", "my_chat_member"}
+        assert set(fake.webhook["allowed_updates"]) == {
+            "message",
+            "callback_query",
+            "my_chat_member",
+        }
         assert TOKEN not in done.stdout + done.stderr and SECRET not in done.stdout + done.stderr
 
 
@@ -128,3 +132,12 @@ async def test_knowledge_check_passes():
     done = await childpact("knowledge", "check")
     assert done.returncode == 0, done.stderr
     assert "13 locales" in done.stdout
+
+
+async def test_knowledge_train_builds_the_safeguarding_model_once_for_every_later_start(tmp_path):
+    # make run and make test call it first, so that no process waits for training at its start
+    done = await childpact("knowledge", "train", XDG_CACHE_HOME=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "safeguarding model ready" in done.stdout
+    cached = list((tmp_path / "childpact").glob("safeguarding-*.npz"))
+    assert len(cached) == 1
