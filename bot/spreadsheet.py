@@ -19,6 +19,13 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def printable(value: Any) -> Any:
+    """``value`` without control characters, which openpyxl refuses (a member may type one)."""
+    if isinstance(value, str):
+        return "".join(c for c in value if c in "\t\n" or ord(c) >= 32)
+    return value
+
+
 def csv_row(values: Sequence[Any]) -> list[Any]:
     return [safe_cell(v) for v in values]
 

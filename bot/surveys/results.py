@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.spreadsheet import safe_cell
+from bot.spreadsheet import printable, safe_cell
 from bot.storage.models import (
     Contact,
     Delivery,
@@ -333,20 +333,13 @@ def to_xlsx(
     sheet.title = "Responses"
     sheet.append(header)
     for row in rows:
-        sheet.append([_safe(_no_control(v)) for v in row])
+        sheet.append([_safe(printable(v)) for v in row])
     sheet.freeze_panes = "A2"
     legend = book.create_sheet("Questions")
     legend.append(["column", "type", "question"])
     base = survey.base_locale
     for q in questions:
-        legend.append([q.key, q.kind, _no_control(label(q.text or {}, base, base))])
+        legend.append([q.key, q.kind, printable(label(q.text or {}, base, base))])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _no_control(value: Any) -> Any:
-    """openpyxl refuses control characters; a member may still have typed one."""
-    if isinstance(value, str):
-        return "".join(c for c in value if c in "\t\n" or ord(c) >= 32)
-    return value

@@ -18,6 +18,7 @@ from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import get_xlsform
 
 from bot.i18n import LOCALES, Translator, fold, normalize_locale
+from bot.spreadsheet import printable
 from bot.surveys.format import MAX_OPTIONS, SurveyFormatError, SurveyIn, parse_definition
 
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".md")
@@ -697,17 +698,11 @@ def workbook(definition: dict[str, Any], form_id: str = "survey") -> bytes:
             header = ["list_name", "name", f"label::{columns[base]}"]
         sheet.append(header)
         for r in found:
-            sheet.append([_cell(r.get(k, "")) for k in header])
+            sheet.append([printable(r.get(k, "")) for k in header])
         _as_text(sheet)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, str):
-        return "".join(c for c in value if c in "\t\n" or ord(c) >= 32)
-    return value
 
 
 def _as_text(sheet: Any) -> None:
