@@ -1,15 +1,20 @@
 """Retention: the texts of messages older than MESSAGE_RETENTION_DAYS are erased on a
-schedule. What remains of an old message is that it existed: when, which channel, its status."""
+schedule. What remains of an old message is that it existed: when, which channel, its status.
+Web chats that never agreed to the privacy notice go entirely after a day."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy.consent import GIVEN
+from bot.privacy.erasure import Erased, erase
 from bot.storage.models import (
+    Consent,
+    Contact,
     ConversationMessage,
     Delivery,
     Inbound,
@@ -21,6 +26,7 @@ from bot.storage.models import (
 log = logging.getLogger(__name__)
 FINAL = ("sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
 UNFETCHED_HOURS = 24  # a member's own data, sent to a web chat page that never fetched it
+UNAGREED_WEB_HOURS = 24  # a web chat that never agreed to the privacy notice, since it last wrote
 
 
 def _without_text(session: AsyncSession, column: str) -> tuple[str, str]:
@@ -82,3 +88,28 @@ async def drop_unfetched(session: AsyncSession, hours: float = UNFETCHED_HOURS) 
         )
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def drop_unagreed_web(
+    session: AsyncSession, *, now: datetime | None = None, hours: float = UNAGREED_WEB_HOURS
+) -> Erased:
+    """Erase the web chats that never agreed to the privacy notice and have been quiet for
+    ``hours`` (anyone can open one, so none is kept without a reason), with everything about
+    them, in the caller's transaction; the caller forgets the returned keys once committed."""
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    agreed = exists().where(Consent.contact_id == Contact.id, Consent.event == GIVEN)
+    ids = list(
+        await session.scalars(
+            select(Contact.id).where(
+                Contact.channel == "web",
+                Contact.consent_at.is_(None),
+                ~agreed,
+                Contact.created_at < cutoff,
+                or_(Contact.last_inbound_at.is_(None), Contact.last_inbound_at < cutoff),
+            )
+        )
+    )
+    erased = await erase(session, ids) if ids else Erased()
+    if erased.contacts:
+        log.info("retention: erased %d web chats that never agreed", erased.contacts)
+    return erased

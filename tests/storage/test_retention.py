@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.privacy.retention import drop_unfetched, erase_old_texts
+from bot.privacy.retention import drop_unagreed_web, drop_unfetched, erase_old_texts
 from bot.storage.db import Database
 from bot.storage.models import (
+    Consent,
     Contact,
     Conversation,
     ConversationMessage,
@@ -123,4 +124,56 @@ async def test_a_members_own_data_never_fetched_goes_after_a_day(backend: Backen
     async with db.session() as session:
         left = await session.scalars(select(Delivery.address).order_by(Delivery.address))
         assert list(left) == ["web1", "web2"]
+    await db.dispose()
+
+
+async def test_web_chats_that_never_agreed_go_a_day_after_they_last_wrote(
+    backend: Backend,
+) -> None:
+    db = Database(backend.database_url, schema=backend.schema)
+    await db.migrate()
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    later = start + timedelta(hours=20)
+    chats = {  # address: (channel, status, agreed at, last wrote)
+        "lurker": ("web", "new", None, start),
+        "declined": ("web", "declined", None, start),
+        "still-talking": ("web", "new", None, later),
+        "member": ("web", "active", start, start),
+        "withdrew": ("web", "declined", None, start),
+        "telegram": ("telegram", "new", None, start),
+    }
+    async with db.session() as session, session.begin():
+        for address, (channel, status, agreed, wrote) in chats.items():
+            contact = Contact(channel=channel, address=address, status=status, flow_data={},
+                              choices=[], consent_at=agreed, consent_version=agreed and "1",
+                              created_at=start, last_inbound_at=wrote)  # fmt: skip
+            session.add(contact)
+            await session.flush()
+            session.add(Inbound(channel=channel, platform_id=f"in-{address}", address=address,
+                                status="done", received_at=wrote,
+                                message={"channel": channel, "kind": "text", "text": "hi"}))  # fmt: skip
+            if address in ("member", "withdrew"):
+                session.add(Consent(contact_id=contact.id, event="given", version="1",
+                                    locale="en", channel=channel, text_digest="d", at=start))  # fmt: skip
+
+    async def left() -> list[str]:
+        async with db.session() as session:
+            return sorted(await session.scalars(select(Contact.address)))
+
+    async with db.session() as session, session.begin():
+        erased = await drop_unagreed_web(session, now=start + timedelta(hours=23))
+    assert erased.contacts == 0 and await left() == sorted(chats)
+
+    async with db.session() as session, session.begin():
+        erased = await drop_unagreed_web(session, now=start + timedelta(hours=25))
+    assert erased.contacts == 2
+    assert await left() == ["member", "still-talking", "telegram", "withdrew"]
+    async with db.session() as session:
+        inbound = sorted(await session.scalars(select(Inbound.address)))
+    assert inbound == ["member", "still-talking", "telegram", "withdrew"]
+
+    async with db.session() as session, session.begin():
+        erased = await drop_unagreed_web(session, now=later + timedelta(hours=25))
+    assert erased.contacts == 1
+    assert await left() == ["member", "telegram", "withdrew"]
     await db.dispose()
