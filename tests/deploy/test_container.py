@@ -3,6 +3,7 @@ compose file is valid Compose, and the image and the stack run the Procfile's co
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shlex
@@ -104,3 +105,16 @@ def test_the_example_environment_names_only_real_settings():
     example = (ROOT / "deploy" / "env.example").read_text(encoding="utf-8")
     named = set(re.findall(r"^#?([A-Z][A-Z_]+)=", example, flags=re.MULTILINE))
     assert named and named <= known, named - known
+
+
+def test_the_web_service_believes_caddy_and_nobody_else():
+    # Without it every member and staff member would look like Caddy's address, and share one
+    # set of sign-in and web chat limits.
+    web = compose()["services"]["web"]
+    networks = [
+        ipaddress.ip_network(n.strip()) for n in web["environment"]["TRUSTED_PROXIES"].split(",")
+    ]
+    caddy_on_a_compose_network = ipaddress.ip_address("172.18.0.5")
+    assert any(caddy_on_a_compose_network in n for n in networks)
+    assert not any(ipaddress.ip_address("203.0.113.7") in n for n in networks)
+    assert "ports" not in web  # only Caddy can reach it
