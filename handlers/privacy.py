@@ -99,7 +99,7 @@ async def _send_data(ctx: Context, done: Handled) -> None:
     # The JSON file by link where the platform fetches one, else as plain text (its content is
     # JSON) where it takes that; a platform that takes neither gets the file with the message.
     suffix = next((kind for kind in ("json", "txt") if can.takes_by_link(kind)), "json")
-    url = export.link(ctx.settings, ids, suffix, relative=can.reads_outbox)
+    url = export.link(ctx.settings, ctx.contact.id, suffix, relative=can.reads_outbox)
     if url is None:
         _queue(ctx, done, OutboundMessage(_("Sorry, I cannot prepare the file right now.")))
         return

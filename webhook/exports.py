@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Response
-from sqlalchemy import select
 
+from bot.members import linking
 from bot.privacy import export
 from bot.storage.models import Contact
 from webhook.deps import ServiceDep
@@ -30,16 +30,18 @@ async def member_file(
     suffix: Literal["json", "txt"],
     service: ServiceDep,
 ) -> Response:
-    """Everything stored about the member the link names, made when fetched, for an hour
-    after it was sent. Any other token, or a member since erased: 404."""
-    ids = export.verify_link(service.settings, token)
-    if ids is None:
+    """Everything stored about the member whose chat the link names (with their linked
+    chats), made when fetched, for ``export.LINK_SECONDS`` after it was sent. Any other
+    token, an expired one, or a member since erased: 404."""
+    contact_id = export.verify_link(service.settings, token)
+    if contact_id is None:
         raise HTTPException(404, "no such file")
     async with service.db.session() as session:
-        known = list(await session.scalars(select(Contact.id).where(Contact.id.in_(ids))))
-        if not known:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
             raise HTTPException(404, "no such file")
-        body = export.as_json(await export.collect(session, known))
+        ids = await linking.person_contact_ids(session, contact)
+        body = export.as_json(await export.collect(session, ids))
     return Response(
         body.encode(),
         media_type=f"{TYPES[suffix]}; charset=utf-8",

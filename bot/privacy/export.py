@@ -31,7 +31,7 @@ from bot.storage.models import (
 )
 from bot.surveys.answers import label, shown
 
-LINK_SECONDS = 3600  # a link works for an hour: Twilio fetches it at once, a member soon
+LINK_SECONDS = 900  # a link works for 15 minutes: Twilio fetches it at once, a member soon
 FILENAME = "childpact-my-data.json"
 
 
@@ -283,28 +283,30 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def sign(secret: str, contact_ids: list[int], now: float | None = None) -> str:
-    """A token naming one member's contacts, valid for an hour."""
+def sign(secret: str, contact_id: int, now: float | None = None) -> str:
+    """A token naming one contact (the chat that asked), valid for LINK_SECONDS."""
     expires = int((now or time.time()) + LINK_SECONDS)
-    body = _b64(json.dumps([sorted(contact_ids), expires], separators=(",", ":")).encode())
+    body = _b64(json.dumps([int(contact_id), expires], separators=(",", ":")).encode())
     mac = hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:18]
     return f"{body}.{_b64(mac)}"
 
 
-def verify(secret: str, token: str, now: float | None = None) -> list[int] | None:
-    """The contact ids of a valid, unexpired token; else None."""
+def verify(secret: str, token: str, now: float | None = None) -> int | None:
+    """The contact id of a valid, unexpired token; else None. A token naming several
+    contacts (as links did once) is refused."""
     body, _, mac = token.partition(".")
     wanted = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:18])
     if not mac or not hmac.compare_digest(mac, wanted):
         return None
     try:
-        ids, expires = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        found = [int(i) for i in ids]
+        contact_id, expires = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if isinstance(contact_id, bool) or not isinstance(contact_id, int):
+            return None
+        if not 1 <= contact_id < 2**63 or float(expires) < (now or time.time()):
+            return None
     except (ValueError, TypeError):
         return None
-    if expires < (now or time.time()) or not found:
-        return None
-    return found
+    return contact_id
 
 
 def link_secret(settings: Any) -> str:
@@ -313,23 +315,24 @@ def link_secret(settings: Any) -> str:
     return str(settings.signing_keys[0])
 
 
-def verify_link(settings: Any, token: str) -> list[int] | None:
-    """The contact ids of a link signed with any of the deployment's keys (one rotated out
+def verify_link(settings: Any, token: str, now: float | None = None) -> int | None:
+    """The contact id of a link signed with any of the deployment's keys (one rotated out
     still verifies until it is removed)."""
     for key in settings.signing_keys:
-        found = verify(key, token)
+        found = verify(key, token, now)
         if found is not None:
             return found
     return None
 
 
 def link(
-    settings: Any, contact_ids: list[int], suffix: str = "json", *, relative: bool = False
+    settings: Any, contact_id: int, suffix: str = "json", *, relative: bool = False
 ) -> str | None:
-    """The public URL of the member's file; without PUBLIC_URL, a path when ``relative`` (the
+    """The public URL of the file of the member whose chat ``contact_id`` is (with their
+    linked chats, found when fetched); without PUBLIC_URL, a path when ``relative`` (the
     web chat's page is on this server) or None; None without a secret to sign it."""
     secret = link_secret(settings)
     if not secret or not (settings.public_url or relative):
         return None
-    path = f"/api/exports/{sign(secret, contact_ids)}.{suffix}"
+    path = f"/api/exports/{sign(secret, contact_id)}.{suffix}"
     return f"{settings.public_url.rstrip('/')}{path}" if settings.public_url else path

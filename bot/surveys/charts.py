@@ -28,7 +28,7 @@ WIDTH, HEIGHT, DPI = 8.0, 4.5, 100  # 800 x 450 pixels: sharp on a phone, small 
 BAR = "#2b6cb0"
 LABEL_CHARS = 40  # an option's label on the axis; the caption has it in full
 TITLE_CHARS = 90
-LINK_SECONDS = 24 * 3600  # a link in a chat works for a day (Telegram fetches it at once)
+LINK_SECONDS = 3600  # Telegram fetches a chart at once; an hour covers an outbox held up by retries
 
 
 def chartable(question: dict[str, Any]) -> bool:
@@ -112,7 +112,7 @@ def _b64(raw: bytes) -> str:
 def sign(
     secret: str, survey_id: int, question: str, country: str | None, now: float | None = None
 ) -> str:
-    """A token naming one chart within a staff member's country scope, valid for a day."""
+    """A token naming one chart within a staff member's country scope, valid for an hour."""
     expires = int((now or time.time()) + LINK_SECONDS)
     body = _b64(json.dumps([survey_id, question, country, expires], separators=(",", ":")).encode())
     mac = hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:18]

@@ -3,8 +3,12 @@ then nothing of the member anywhere: database, Redis, logs."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -191,6 +195,41 @@ async def test_my_data_on_whatsapp_comes_through_a_signed_link(backend):
         secret = export.link_secret(stack.service.settings)
         assert export.verify(secret, token) is not None
         assert export.verify(secret, token, now=10**11) is None  # it expires
+
+
+async def test_a_data_link_opens_one_members_file_for_a_quarter_of_an_hour(backend):
+    async with running(backend) as stack:
+        alice, bob = Member(stack, "telegram", lang="ro"), Member(stack, "telegram", lang="en")
+        await onboard(alice, country="RO")
+        await onboard(bob, country="MD")
+        a, b = await contact_of(stack, alice), await contact_of(stack, bob)
+        secret = export.link_secret(stack.service.settings)
+        issued = time.time()
+
+        async def fetch(token: str) -> int:
+            return (await stack.http.get(f"/api/exports/{token}.json")).status_code
+
+        got = await stack.http.get(f"/api/exports/{export.sign(secret, a.id, now=issued)}.json")
+        assert got.status_code == 200
+        [profile] = json.loads(got.text)["childpact_member_data"]["profile"]
+        assert profile["country"] == "RO"
+        assert alice.address in got.text and bob.address not in got.text
+        # A token names one chat: a body naming two, even signed with the key, opens nothing.
+        body = (
+            base64.urlsafe_b64encode(json.dumps([[a.id, b.id], int(issued) + 60]).encode())
+            .rstrip(b"=")
+            .decode()
+        )
+        mac = hmac.new(export._key(secret), body.encode(), hashlib.sha256).digest()[:18]
+        both = f"{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+        assert await fetch(both) == 404
+        # Issued longer ago than its life: gone; issued just within it: still there.
+        assert export.LINK_SECONDS <= 15 * 60
+        assert await fetch(export.sign(secret, a.id, now=issued - export.LINK_SECONDS - 5)) == 404
+        assert await fetch(export.sign(secret, a.id, now=issued - export.LINK_SECONDS + 120)) == 200
+        assert export.verify(secret, export.sign(secret, b.id, now=1000.0), now=1001.0) == b.id
+        assert export.verify(secret, export.sign(secret, b.id, now=1000.0),
+                             now=1000.0 + export.LINK_SECONDS + 1) is None  # fmt: skip
 
 
 # ---------------------------------------------------------------- delete me

@@ -99,11 +99,12 @@ def test_no_answers_long_labels_and_many_bars_still_draw() -> None:
     assert size(survey_charts.render(numbers)) == (800, 450)
 
 
-def test_a_link_opens_only_its_chart_within_its_scope_for_a_day() -> None:
+def test_a_link_opens_only_its_chart_within_its_scope_for_an_hour() -> None:
     secret = "s" * 32
     token = survey_charts.sign(secret, 7, "role", "MD", now=1000.0)
     assert survey_charts.verify(secret, token, now=1001.0) == (7, "role", "MD")
-    assert survey_charts.verify(secret, token, now=1000.0 + 24 * 3600 + 1) is None
+    assert survey_charts.verify(secret, token, now=1000.0 + 3599) == (7, "role", "MD")
+    assert survey_charts.verify(secret, token, now=1000.0 + 3600 + 1) is None
     assert survey_charts.verify("t" * 32, token, now=1001.0) is None
     body, _, mac = token.partition(".")
     other = survey_charts.sign(secret, 8, "role", None, now=1000.0).partition(".")[0]

@@ -528,7 +528,7 @@ async def signed_chart(
     service: ServiceDep,
 ) -> Response:
     """The chart a link in a staff member's Telegram chat names, within their country scope,
-    for a day after it was sent: Telegram fetches the picture from here, without an account.
+    for an hour after it was sent: Telegram fetches the picture from here, without an account.
     Any other token: 404."""
     named = survey_charts.verify_link(service.settings, token)
     if named is None:
