@@ -113,6 +113,8 @@ LABELS: dict[str, str] = {
     "kind:safeguarding": N_("Safeguarding alert"),
     "kind:question": N_("Unanswered question"),
     "kind:secretariat": N_("Asked for the secretariat"),
+    "level:alert": N_("Alert"),
+    "level:concern": N_("Possible concern"),
     "broadcast:draft": N_("Draft"),
     "broadcast:awaiting_approval": N_("Awaiting approval"),
     "broadcast:scheduled": N_("Scheduled"),
