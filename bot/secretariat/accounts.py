@@ -1,5 +1,5 @@
-"""The secretariat's accounts: creating and inviting them, taking an invitation, setting a
-password, and an administrator listing and changing them."""
+"""The secretariat's accounts: creating and inviting them, taking an invitation, setting or
+changing a password, and an administrator listing and changing them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import DASHBOARD_LOCALES
 from bot.secretariat.audit import record
-from bot.secretariat.passwords import check_password_strength, hash_password
+from bot.secretariat.passwords import check_password_strength, hash_password, verify
 from bot.secretariat.staff import (
     ROLES,
     AccountError,
@@ -120,6 +120,28 @@ async def set_password(session: AsyncSession, user: StaffUser, password: str) ->
     check_password_strength(password, about=(user.email, user.name or ""))
     user.password_hash = await hash_password(password)
     await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    return await revoke_all(session, user.id)
+
+
+WRONG_CURRENT = "the current password is not right"
+
+
+async def change_own_password(
+    session: AsyncSession, user_id: int, current: str, new: str, *, this_session: str
+) -> int:
+    """A signed-in person replaces their password: the current one first, the new one by the
+    same rule as an invitation's. Their other browser sessions and every API token end; the
+    session ``this_session`` (its cookie's token) stays. Returns how many tokens were revoked."""
+    user = await session.get(StaffUser, user_id)
+    if user is None or not await verify(user.password_hash, current):
+        raise AccountError(WRONG_CURRENT)
+    check_password_strength(new, about=(user.email, user.name or ""))
+    user.password_hash = await hash_password(new)
+    await session.execute(
+        delete(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.token_hash != digest(this_session)
+        )
+    )
     return await revoke_all(session, user.id)
 
 

@@ -23,6 +23,7 @@ from bot.storage.models import StaffUser, utcnow
 from webhook.admin.pages import (
     AdminRoute,
     Texts,
+    Visit,
     VisitDep,
     browser_locale,
     presession_form,
@@ -136,6 +137,43 @@ async def _tell_locked(service: ServiceDep, staff: Staff, until: datetime | None
     log.warning("sign-in: account %s locked after too many failed attempts", staff.id)
     if staff_chat(service.settings) is not None:
         await service.coordinator.notify(OUTBOX)
+
+
+WRONG_CURRENT = N_("Your current password is not right.")
+
+
+def _password_page(
+    request: Request, visit: Visit, *, error: str | None = None, done: bool = False
+) -> Response:
+    return render(request, "password.html", visit, title=N_("Change my password"), error=error,
+                  done=done, status_code=400 if error else 200)  # fmt: skip
+
+
+@router.get("/password")
+async def password_form(request: Request, visit: VisitDep) -> Response:
+    return _password_page(request, visit)
+
+
+@router.post("/password")
+async def change_password(request: Request, service: ServiceDep, visit: VisitDep) -> Response:
+    """A new password for oneself, with the current one; the other browser sessions and every
+    API token of the account end, this session stays."""
+    current, new = visit.form.get("current", ""), visit.form.get("password", "")
+    if new != visit.form.get("password2", ""):
+        return _password_page(request, visit, error=N_("The two passwords differ."))
+    try:
+        async with service.db.session() as session, session.begin():
+            revoked = await accounts.change_own_password(
+                session, visit.staff.id, current, new,
+                this_session=request.cookies.get(SESSION_COOKIE, ""),
+            )  # fmt: skip
+            await record(session, visit.staff, "account.password", f"account:{visit.staff.id}",
+                         tokens_revoked=revoked)  # fmt: skip
+    except AccountError as exc:
+        if str(exc) == accounts.WRONG_CURRENT:
+            return _password_page(request, visit, error=WRONG_CURRENT)
+        return _password_page(request, visit, error=ACCOUNT_ERRORS.get(str(exc), WRONG_CURRENT))
+    return _password_page(request, visit, done=True)
 
 
 @router.post("/logout")

@@ -271,3 +271,49 @@ async def test_without_listed_proxies_a_forwarded_address_is_not_believed(backen
             answer = await _wrong(http, ADMIN, "guess", **{"X-Forwarded-For": f"192.0.2.{i}"})
         # Every guess came from the same peer, whatever the header claimed: it is paused.
         assert "Sign-in is paused until" in answer.text
+
+
+async def test_changing_ones_password_ends_the_other_sessions_and_the_api_tokens(backend):
+    editor, new = "editor@childpact.org", "quiet lantern orchard 42"
+    async with dashboard(backend) as board:
+        here, there = await board.sign_in(editor), await board.sign_in(editor)
+        made = await here.post("/admin/tokens", {"name": "monthly report"})
+        token = re.search(r'id="new-token">([^<]+)<', made.text).group(1)  # type: ignore[union-attr]
+        async with board.client() as api:
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert (await api.get("/api/me", headers=bearer)).status_code == 200
+
+            page = await here.get("/admin")
+            assert 'href="/admin/password"' in page.text
+            assert "Change my password" in (await here.get("/admin/password")).text
+            refused = {
+                "Your current password is not right.":
+                    {"current": "not my password 123", "password": new, "password2": new},
+                "This password is too easy to guess":
+                    {"current": PASSWORD, "password": "aaaaaaaaaa", "password2": "aaaaaaaaaa"},
+                "The two passwords differ.":
+                    {"current": PASSWORD, "password": new, "password2": new + "!"},
+            }  # fmt: skip
+            for message, form in refused.items():
+                answer = await here.post("/admin/password", form)
+                assert answer.status_code == 400 and message in answer.text
+            # Nothing changed meanwhile: the other browser and the token still work.
+            assert (await there.get("/admin")).status_code == 200
+            assert (await api.get("/api/me", headers=bearer)).status_code == 200
+
+            done = await here.post(
+                "/admin/password", {"current": PASSWORD, "password": new, "password2": new}
+            )
+            assert done.status_code == 200 and "Your password is changed." in done.text
+            assert (await here.get("/admin")).status_code == 200  # this browser stays in
+            assert (await there.get("/admin")).status_code == 303  # the other is signed out
+            assert (await api.get("/api/me", headers=bearer)).status_code == 401
+        await (await board.sign_in(editor, new)).close()
+        async with board.client() as http:
+            form = await http.get("/admin/login")
+            old = await http.post("/admin/login", data={
+                "email": editor, "password": PASSWORD, "csrf_token": csrf_of(form.text)})  # fmt: skip
+            assert old.status_code == 401
+        assert len(await actions(board, "account.password")) == 1
+        await here.close()
+        await there.close()
