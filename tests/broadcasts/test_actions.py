@@ -15,7 +15,7 @@ from bot.broadcasts import Audience, BroadcastError, actions
 from bot.broadcasts import series as broadcast_series
 from bot.coordination.keys import BROADCASTS
 from bot.secretariat.staff import Staff
-from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery, utcnow
+from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery, StaffUser, utcnow
 
 AUTHOR = Staff(1, "ana@childpact.org", "Ana", "admin", None, "en")
 SECOND = Staff(2, "ion@childpact.org", "Ion", "admin", None, "en")
@@ -169,7 +169,14 @@ async def test_a_follow_up_waits_for_the_end_then_goes_to_those_not_reached(db):
 
 async def test_a_test_goes_to_the_authors_chat_once_per_language_written(db):
     async with db.session() as session, session.begin():
-        (own,) = await members(session, "MD")
+        (own, member) = await members(session, "MD", "MD")
+        # the author's account is linked to the Telegram chat ``own``; ``member`` is anyone's
+        session.add(
+            StaffUser(email=AUTHOR.email, name="Ana", role="admin", telegram_chat_id=own.address)
+        )
+        await session.flush()
+        with pytest.raises(BroadcastError):  # a test needs no approval: never to a member
+            await actions.send_test(session, await draft(session), AUTHOR, member, {})
         b = await draft(session)
         broadcasts.set_text(b, "ro", "Adunarea anuală are loc pe 3 iunie la Chișinău.")
         tested = await actions.send_test(session, b, AUTHOR, own, {})
