@@ -7,7 +7,7 @@ import html
 import logging
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -249,6 +249,18 @@ class TelegramChannel:
                 return photo.message_id
             await self.bot.send_photo(chat_id, message.image_url)
             turn.taken()
+        return await self._send_pieces(chat_id, text, keyboard, turn.next)
+
+    async def _send_pieces(
+        self,
+        chat_id: str,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None,
+        next_turn: Callable[[], Awaitable[None]],
+    ) -> int:
+        """``text`` in as many messages as Telegram's limit needs, each waiting for its turn,
+        the buttons with the last; the last message's id."""
+        assert self.bot is not None
         pieces = split_text(text, TEXT_LIMIT)
         sent_id = 0
         for number, piece in enumerate(pieces, start=1):
@@ -258,8 +270,8 @@ class TelegramChannel:
                 "parse_mode": ParseMode.HTML,
             }
             if keyboard is not None and number == len(pieces):
-                params["reply_markup"] = keyboard
-            await turn.next()
+                params["reply_markup"] = keyboard  # the buttons go with the last piece
+            await next_turn()
             # The raw answer: building a full Message object for every broadcast message
             # would cost more than the rest of sending it.
             result = await self.bot.do_api_request("sendMessage", api_kwargs=params)
@@ -290,21 +302,9 @@ class TelegramChannel:
             parse_mode=ParseMode.HTML if caption else None,
             reply_markup=keyboard if caption or not text else None,  # else on the text
         )
-        sent_id = result.message_id
-        if text and not caption:
-            pieces = split_text(text, TEXT_LIMIT)
-            for number, piece in enumerate(pieces, start=1):
-                params: dict[str, Any] = {
-                    "chat_id": chat_id,
-                    "text": html.escape(piece, quote=False),
-                    "parse_mode": ParseMode.HTML,
-                }
-                if keyboard is not None and number == len(pieces):
-                    params["reply_markup"] = keyboard  # the buttons go with the last piece
-                await next_message_turn()  # the document took the first
-                reply = await self.bot.do_api_request("sendMessage", api_kwargs=params)
-                sent_id = int(reply["message_id"])
-        return sent_id
+        if text and not caption:  # the document took the first turn
+            return await self._send_pieces(chat_id, text, keyboard, next_message_turn)
+        return result.message_id
 
     async def set_webhook(
         self,
