@@ -17,7 +17,14 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Capabilities, ChannelName, Outcome, SendResult, pieces
+from bot.channels.base import (
+    Capabilities,
+    ChannelName,
+    Outcome,
+    SendResult,
+    next_message_turn,
+    pieces,
+)
 from bot.config import Settings
 from bot.countries import country_from_phone
 from bot.messages import InboundMessage, Kind, OutboundMessage
@@ -217,7 +224,11 @@ class WhatsAppChannel:
         if document:
             sends.append(("", document))
         try:
-            for body, attached in sends:
+            for number, (body, attached) in enumerate(sends):
+                if number:
+                    # Each piece is a message of its own under the sender's rate: the first
+                    # went on the row's turn, the others wait for theirs.
+                    await next_message_turn()
                 media = [attached] if attached else values.unset
                 async with asyncio.timeout(SEND_TIMEOUT):
                     created = await self.client.messages.create_async(

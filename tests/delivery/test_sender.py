@@ -33,6 +33,7 @@ async def enqueue(
     *,
     priority: int = BULK,
     per_member: int = 1,
+    text: str | None = None,
 ) -> None:
     """What a broadcast leaves in the outbox: one row per message, queued."""
     async with service.db.session() as session, session.begin():
@@ -52,7 +53,7 @@ async def enqueue(
             contacts[address] = contact
         for address in addresses:
             for n in range(per_member):
-                message = OutboundMessage(text=f"News {n + 1} for {address}")
+                message = OutboundMessage(text=text or f"News {n + 1} for {address}")
                 session.add(
                     Delivery(contact_id=contacts[address].id, channel=channel, address=address,
                              priority=priority, message=message.to_json())
@@ -238,6 +239,28 @@ async def test_a_photo_with_a_long_text_takes_a_slot_for_each_message_it_makes(b
             mine = [s for s in slots if s.task is send.task]
             assert len(mine) >= 2, "one slot for a photo and its text"
         assert len(slots) >= 24
+
+
+async def test_a_whatsapp_message_in_several_pieces_takes_a_slot_for_each_piece(backend):
+    # Twilio's 1,600 characters a message: four paragraphs of 900 characters are four
+    # messages, each counted against the sender's rate. Would catch the pieces sent on the
+    # row's one slot.
+    async with running(backend, twilio_rate=20) as stack:
+        journal = Journal(stack.service)
+        members = [f"whatsapp:+4072{n:07d}" for n in range(6)]
+        for address in members:
+            stack.twilio.received(address)
+        text = ("Coalition news, paragraph by paragraph. " * 22 + "\n\n") * 4
+        await enqueue(stack.service, "whatsapp", members, text=text)
+        await eventually(lambda: all_done(stack.service), timeout=60)
+        assert len(stack.twilio.messages) == 6 * 4
+        assert stack.twilio.refused == []
+        slots = journal.of("slot", "rate:whatsapp")
+        sends = journal.of("send")
+        assert len(sends) == 6
+        for send in sends:
+            mine = [s for s in slots if s.task is send.task]
+            assert len(mine) >= 4, "one slot for each of the four pieces"
 
 
 async def test_a_groups_429_holds_that_group_and_no_one_else(backend):
