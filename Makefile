@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test catalogs model extract lint bench clean
+.PHONY: install run test catalogs model extract lint bench mutation clean
 
 install: $(STAMP)
 
@@ -40,6 +40,14 @@ lint: install
 # and every catalog.
 extract: install
 	$(BIN)/childpact catalogs extract
+
+# Mutation testing of the core modules (docs/mutation.md); not in CI: it takes a while.
+# `make mutation MODULE=bot/conversation/engine.py` for one module; WORKERS=1 or 2.
+MODULE ?=
+WORKERS ?= 2
+mutation: catalogs model
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/python -m mutation --workers $(WORKERS) $(if $(MODULE),--module $(MODULE))
 
 bench: install
 	$(BIN)/python -m bench
