@@ -1,0 +1,153 @@
+"""What a member who discloses reads, and when a message counts as a disclosure: the helpline
+of their own country (written out here by hand, not read through the code under test), the
+levels at the edges of their thresholds, a disclosure late in a long message, and a lexicon
+with a part missing. No service is started: these run in a second."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import LOCALES_DIR, Translator
+from bot.knowledge.safeguarding import (
+    ALERT,
+    CONCERN,
+    KIN,
+    KINDS,
+    Finding,
+    Safeguarding,
+    decide,
+)
+
+# The national child helplines and the first emergency number, as locales/helplines.yaml
+# gives them, copied by hand: a change there must be made here too, on purpose.
+HELPLINES: dict[str | None, tuple[str | None, str | None, str]] = {
+    "AL": ("ALO 116 111 - Linja Kombëtare e Telefonit për Fëmijë", "116 111", "112"),
+    "AM": ("Երեխաների պաշտպանության թեժ գիծ", "0800 61 111", "911"),
+    "AZ": ("Uşaq Qaynar Xətti (Azerbaijan Children Hotline)", "116 111", "112"),
+    "BA": ("Plavi telefon", "080 05 03 05", "122 (police)"),
+    "BG": ("Национална телефонна линия за деца", "116 111", "112"),
+    "GE": ("ბავშვთა ცხელი ხაზი", "116 111", "112"),
+    "XK": (None, None, "112"),
+    "MD": ("Telefonul Copilului", "116 111", "112"),
+    "RO": ("Telefonul Copilului", "116 111", "112"),
+    "RS": ("Nacionalna dečja linija Srbije (NADEL)", "116 111", "192 (police)"),
+    "TR": ("ALO 183 Sosyal Destek Hattı", "183", "112"),
+    "UA": ("Національна дитяча гаряча лінія (La Strada-Ukraine)", "116 111", "112"),
+    "RU": ("Детский телефон доверия", "8 800 2000 122", "112"),
+    # not listed: the European numbers
+    "ME": ("Child helpline", "116 111", "112"),
+    "BY": ("Child helpline", "116 111", "112"),
+    None: ("Child helpline", "116 111", "112"),
+}
+EN = Translator("en")
+TOLD = "ChildPact's safeguarding focal point has been told about your message."
+ASK = "Please also tell ChildPact's secretariat: choose Talk to the secretariat in the menu."
+
+
+@pytest.fixture(scope="module")
+def safeguarding() -> Safeguarding:
+    return Safeguarding()
+
+
+@pytest.mark.parametrize("country", list(HELPLINES))
+def test_a_member_who_discloses_gets_the_helpline_of_their_own_country(
+    safeguarding: Safeguarding, country: str | None
+) -> None:
+    name, number, emergency = HELPLINES[country]
+    answer = safeguarding.answer(EN, country, alerted=True)
+    first = f"Thank you for telling us. If a child is in danger right now, call {emergency}."
+    parts = [first]
+    if number:
+        parts.append(f"You can also call the child helpline {name}: {number}.")
+    parts.append(TOLD)
+    assert answer == "\n\n".join(parts)
+
+
+def test_where_no_child_helpline_is_known_only_the_emergency_number_is_given(
+    safeguarding: Safeguarding,
+) -> None:
+    answer = safeguarding.answer(EN, "XK", alerted=False)
+    assert answer == (
+        "Thank you for telling us. If a child is in danger right now, call 112.\n\n" + ASK
+    )
+    assert "116 111" not in answer
+
+
+def test_the_answer_is_in_the_members_language(safeguarding: Safeguarding) -> None:
+    ro = Translator("ro")
+    answer = safeguarding.answer(ro, "MD", alerted=True)
+    assert ro(TOLD) in answer and ro(TOLD) != TOLD
+    assert "Telefonul Copilului" in answer and "116 111" in answer
+
+
+@pytest.mark.parametrize(
+    ("danger", "matched", "level"),
+    [
+        (0.95, False, ALERT),  # the classifier alone, at its alert threshold
+        (0.9499, False, CONCERN),
+        (0.80, False, CONCERN),  # ...at its concern threshold
+        (0.7999, False, None),
+        (0.90, True, ALERT),  # the lexicon with a classifier likely enough
+        (0.8999, True, CONCERN),
+        (0.50, True, CONCERN),  # the lexicon with a classifier that does not find it unlikely
+        (0.4999, True, None),
+        (0.0, False, None),
+        (1.0, False, ALERT),
+    ],
+)
+def test_the_levels_at_the_edges_of_their_thresholds(
+    danger: float, matched: bool, level: str | None
+) -> None:
+    assert decide(danger, matched) == level
+
+
+DISCLOSURE = "my stepfather beats my little brother every night"
+FILLER = "We would like to ask about the membership fee and the next general assembly. "
+
+
+def test_a_disclosure_late_in_a_long_message_is_still_found(safeguarding: Safeguarding) -> None:
+    assert safeguarding.is_disclosure(DISCLOSURE, ["en"])
+    late = FILLER * 20 + DISCLOSURE  # about 1,500 characters before it
+    assert 1000 < late.index(DISCLOSURE) < 3900
+    assert safeguarding.is_disclosure(late, ["en"])
+    assert not safeguarding.is_disclosure(FILLER * 20, ["en"])
+
+
+def test_a_disclosure_in_a_kin_language_is_found(safeguarding: Safeguarding) -> None:
+    russian = "отчим избивает мальчика, ему 9 лет"
+    assert safeguarding.is_disclosure(russian, ["ru"])
+    assert "ru" in KIN["uk"]
+    assert safeguarding.is_disclosure(russian, ["uk"])
+    assert not safeguarding.is_disclosure(russian, ["ro"])
+
+
+def test_a_lexicon_without_harmless_phrases_still_only_finds_disclosures(
+    safeguarding: Safeguarding, tmp_path: Path
+) -> None:
+    """A locale that lacks a part of the lexicon must match nothing for that part."""
+    (tmp_path / "safeguarding.yaml").write_text(
+        "xx:\n  harm: ['beats?']\n  child: ['brother']\n  urgent: ['right now']\n",
+        encoding="utf-8",
+    )
+    shutil.copy(LOCALES_DIR / "helplines.yaml", tmp_path / "helplines.yaml")
+    partial = Safeguarding(tmp_path, detector=safeguarding.detector)
+    assert partial.is_disclosure("he beats my brother", ["xx"])
+    assert partial.is_disclosure("come right now", ["xx"])
+    assert not partial.is_disclosure("the drummer beats the drum", ["xx"])
+    (tmp_path / "safeguarding.yaml").write_text(
+        "xx:\n  harm: ['beats?']\n  child: ['brother']\n  benign: ['drum']\n", encoding="utf-8"
+    )
+    no_urgent = Safeguarding(tmp_path, detector=safeguarding.detector)
+    assert not no_urgent.is_disclosure("see you tomorrow", ["xx"])
+    assert no_urgent.is_disclosure("he beats my brother", ["xx"])
+    assert not no_urgent.is_disclosure("he beats my brother on the drum", ["xx"])
+
+
+def test_the_focal_point_reads_the_kind_in_plain_words_and_the_words_behind_it() -> None:
+    found = Finding(ALERT, "left_alone", 0.97, True, ("alone", "toddler"))
+    assert found.reason == 'a young child left alone; words: "alone", "toddler"'
+    assert Finding(CONCERN, "other", 0.8, False, ()).reason == "other; words: -"
+    assert KINDS["unspecified"] == "harm to a child"
