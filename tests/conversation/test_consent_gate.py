@@ -86,3 +86,12 @@ async def test_a_tapped_menu_button_waits_for_consent(dispatcher: Dispatcher) ->
     ctx = context(kind=Kind.BUTTON, payload="menu:main", status="new", consent_version=None)
     assert await dispatcher.stopped_at_gate(ctx)
     assert offered(ctx) == ["consent:yes", "consent:no"]
+
+
+async def test_a_stopped_member_back_after_the_notice_changed_has_their_question_kept(
+    dispatcher: Dispatcher,
+) -> None:
+    ctx = context("When is the Assembly?", status="stopped", consent_version="0")
+    assert await dispatcher.stopped_at_gate(ctx)
+    assert "Our privacy notice has changed" in ctx.replies[-1].text
+    assert ctx.contact.flow_data == {"step": "consent", "held": "When is the Assembly?"}
