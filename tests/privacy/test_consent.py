@@ -57,9 +57,9 @@ def test_the_record_names_the_exact_text_shown() -> None:
 
 
 async def test_a_record_keeps_the_version_language_channel_and_text_of_the_answer(
-    db: Database,
+    clean_db: Database,
 ) -> None:
-    async with db.session() as session, session.begin():
+    async with clean_db.session() as session, session.begin():
         member = _contact("whatsapp", "whatsapp:+37360000001", locale="ro")
         session.add(member)
         await session.flush()
@@ -67,7 +67,7 @@ async def test_a_record_keeps_the_version_language_channel_and_text_of_the_answe
             session, member.id, consent.GIVEN,
             version="3", locale="ro", channel="whatsapp", text=NOTICE,
         )  # fmt: skip
-    async with db.session() as session:
+    async with clean_db.session() as session:
         rows = await consent.history(session, [member.id])
     assert [(r.contact_id, r.event, r.version, r.locale, r.channel) for r in rows] == [
         (member.id, "given", "3", "ro", "whatsapp")
@@ -78,10 +78,10 @@ async def test_a_record_keeps_the_version_language_channel_and_text_of_the_answe
     )
 
 
-async def _linked_with_answers(db: Database) -> tuple[int, int, int]:
+async def _linked_with_answers(clean_db: Database) -> tuple[int, int, int]:
     """A person who agreed on Telegram, said no to a new notice on WhatsApp and yes again on
     Telegram, with their chats linked in between; and a stranger's answer."""
-    async with db.session() as session, session.begin():
+    async with clean_db.session() as session, session.begin():
         tg = _contact("telegram", "501", locale="ro")
         wa = _contact("whatsapp", "whatsapp:+37360000501", locale="ru")
         other = _contact("telegram", "502")
@@ -101,10 +101,10 @@ async def _linked_with_answers(db: Database) -> tuple[int, int, int]:
         return tg.id, wa.id, other.id
 
 
-async def test_my_data_shows_the_answers_given_in_every_linked_chat(db: Database) -> None:
-    tg_id, wa_id, _ = await _linked_with_answers(db)
+async def test_my_data_shows_the_answers_given_in_every_linked_chat(clean_db: Database) -> None:
+    tg_id, wa_id, _ = await _linked_with_answers(clean_db)
     for asking in (tg_id, wa_id):
-        async with db.session() as session:
+        async with clean_db.session() as session:
             contact = await session.get(Contact, asking)
             assert contact is not None
             ids = await linking.person_contact_ids(session, contact)
@@ -120,8 +120,8 @@ async def test_my_data_shows_the_answers_given_in_every_linked_chat(db: Database
         assert {r["channel"] for r in sections["profile"]} == {"telegram", "whatsapp"}
 
 
-async def _left(db: Database, ids: list[int]) -> tuple[int, int, int]:
-    async with db.session() as session:
+async def _left(clean_db: Database, ids: list[int]) -> tuple[int, int, int]:
+    async with clean_db.session() as session:
         contacts = await session.scalar(
             select(func.count()).select_from(Contact).where(Contact.id.in_(ids))
         )
@@ -134,35 +134,35 @@ async def _left(db: Database, ids: list[int]) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("from_chat", ["telegram", "whatsapp"])
 async def test_delete_me_from_either_linked_chat_erases_the_person_and_their_answers(
-    db: Database, from_chat: str
+    clean_db: Database, from_chat: str
 ) -> None:
-    tg_id, wa_id, other_id = await _linked_with_answers(db)
-    async with db.session() as session, session.begin():
+    tg_id, wa_id, other_id = await _linked_with_answers(clean_db)
+    async with clean_db.session() as session, session.begin():
         contact = await session.get(Contact, tg_id if from_chat == "telegram" else wa_id)
         assert contact is not None
         erased = await erasure.erase(session, await linking.person_contact_ids(session, contact))
     assert erased.contacts == 2
-    assert await _left(db, [tg_id, wa_id]) == (0, 0, 0)
-    assert await _left(db, [other_id]) == (1, 1, 0)  # nobody else's
+    assert await _left(clean_db, [tg_id, wa_id]) == (0, 0, 0)
+    assert await _left(clean_db, [other_id]) == (1, 1, 0)  # nobody else's
 
 
 async def test_erasing_one_of_two_linked_chats_leaves_the_other_unlinked_with_its_answers(
-    db: Database,
+    clean_db: Database,
 ) -> None:
-    tg_id, wa_id, _ = await _linked_with_answers(db)
-    async with db.session() as session, session.begin():
+    tg_id, wa_id, _ = await _linked_with_answers(clean_db)
+    async with clean_db.session() as session, session.begin():
         contact = await session.get(Contact, wa_id)
         assert contact is not None
         await delete_member(session, contact)
-    assert await _left(db, [wa_id]) == (0, 0, 0)
-    async with db.session() as session:
+    assert await _left(clean_db, [wa_id]) == (0, 0, 0)
+    async with clean_db.session() as session:
         tg = await session.get(Contact, tg_id)
         assert tg is not None and tg.person_id is None
         assert [r.event for r in await consent.history(session, [tg_id])] == ["given", "given"]
 
 
-async def test_erasing_one_of_three_linked_chats_keeps_the_other_two_linked(db: Database) -> None:
-    async with db.session() as session, session.begin():
+async def test_erasing_one_of_three_linked_chats_keeps_the_other_two_linked(clean_db: Database) -> None:
+    async with clean_db.session() as session, session.begin():
         chats = [
             _contact("telegram", "511", consent_version="1", consent_at=utcnow()),
             _contact("whatsapp", "whatsapp:+37360000511"),
@@ -173,7 +173,7 @@ async def test_erasing_one_of_three_linked_chats_keeps_the_other_two_linked(db: 
         await linking.join(session, chats)
         ids = [c.id for c in chats]
         await delete_member(session, chats[0])
-    async with db.session() as session:
+    async with clean_db.session() as session:
         left = list(await session.scalars(select(Contact).where(Contact.id.in_(ids))))
         assert sorted(c.id for c in left) == ids[1:]
         assert left[0].person_id is not None and left[0].person_id == left[1].person_id
@@ -181,12 +181,12 @@ async def test_erasing_one_of_three_linked_chats_keeps_the_other_two_linked(db: 
 
 
 async def test_agreeing_before_or_after_linking_gives_every_chat_the_agreement(
-    db: Database,
+    clean_db: Database,
 ) -> None:
     """Linked after one chat agreed: the other takes the agreement. Linked first, then a chat
     agrees to a new notice: the next message in the other chat finds it agreed too."""
     now = utcnow()
-    async with db.session() as session, session.begin():
+    async with clean_db.session() as session, session.begin():
         agreed = _contact("telegram", "521", consent_version="1", consent_at=now,
                           settings_at=now)  # fmt: skip
         fresh = _contact("whatsapp", "whatsapp:+37360000521", settings_at=now + timedelta(1))
