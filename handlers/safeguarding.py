@@ -76,10 +76,15 @@ def concern(ctx: Context, found: Finding) -> None:
     t = ctx.t
     country = ctx.contact.country or ctx.contact.country_hint
     line = ctx.services.safeguarding.helpline(country)
-    if line.number:
+    if line.number and line.name:
         text = t(
             "If you are worried about a child, you can call the child helpline {name}: {number}.",
-            name=line.name or "",
+            name=line.name,
+            number=line.number,
+        )
+    elif line.number:
+        text = t(
+            "If you are worried about a child, you can call the child helpline: {number}.",
             number=line.number,
         )
     elif line.emergency:

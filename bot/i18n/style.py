@@ -1,6 +1,7 @@
 """The translations' house style as checks: placeholders and markup kept, one script per
 locale, Romanian comma-below letters, the polite pronoun as each style sheet writes it, button
-labels quoted the way the buttons say them, and no text over a platform's limit.
+labels quoted the way the buttons say them, one word for one thing, the register of Turkish and
+Azerbaijani buttons, Ukrainian and Armenian punctuation, and no text over a platform's limit.
 ``docs/translations/`` describes the style per language; tests/i18n/test_style.py keeps it."""
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ BUTTON_LIMIT = 33
 TYPED_CONTEXTS = frozenset({"command", "answer", "survey"})
 
 BUTTONS = (
-    "Another country", "Another time zone", "Answer the survey", "Back", "Back to the menu",
+    "About ChildPact", "Another country", "Another time zone", "Answer the survey", "Back",
+    "Back to the menu",
     "Change country", "Change language", "Change organisation", "Chat with ChildPact", "Close",
     "Close the conversation", "Continue later", "Continue the survey", "Delete me", "Done",
     "Link another chat", "Menu", "More topics", "My data", "No", "No, keep it",
     "No, keep them linked", "No, thanks", "Other topics", "Preferred channel", "Reply",
     "Resume the news", "Send", "Settings", "Skip", "Start a new conversation", "Stop the news",
-    "Surveys", "Talk to the secretariat", "Tell me more", "Time zone", "Topics",
+    "Surveys", "Talk to the focal point", "Talk to the secretariat", "Tell me more", "Time zone",
+    "Topics",
     "Unlink this chat", "Yes", "Yes, I agree", "Yes, delete everything", "Yes, unlink",
 )  # fmt: skip
 # Catalog texts that name a button: the translation names it as the button says it.
@@ -39,9 +42,14 @@ QUOTING = {
     "Please also tell ChildPact's secretariat: choose Talk to the secretariat in the menu.":
         "Talk to the secretariat",
     "Tap your choices, then “Done”.": "Done",
+    "If you would like to talk about it, ChildPact's safeguarding focal point is here for you: "
+    "choose Talk to the focal point.": "Talk to the focal point",
 }  # fmt: skip
+# A topic's name is a button too, after a mark saying whether the member receives it ("✓ ").
+TOPIC_CONTEXT = "topic"
+TOPIC_MARK = 2
 
-# Names and words that stay in Latin letters inside Serbian Cyrillic text.
+# Names and words that stay in Latin letters inside a Cyrillic, Georgian or Armenian text.
 LATIN_NAMES = frozenset(
     "ChildPact Telegram WhatsApp JSON BSEC Messenger World Vision International Child "
     "Protection Index Safeguarding Policy Together for Children Stronger Coalitions in the "
@@ -70,9 +78,36 @@ PRONOUN: dict[str, tuple[str, str]] = {
     "uk": (_SENTENCE_INSIDE + r"(Ви|Вам|Вас|Ваш|Ваша|Ваше|Ваші|Вашого|Вашої|Ваших)(?![а-яіїє])",
            "ви, вам, ваш in lower case inside a sentence"),
     "ro": (_SENTENCE_INSIDE + r"(Dumneavoastră)", "dumneavoastră in lower case"),
+    "tr": (_SENTENCE_INSIDE + r"(Siz|Size|Sizin|Sizi|Sizden|Sizinle)(?![a-zçğıöşü])",
+           "siz, size, sizin in lower case inside a sentence"),
 }  # fmt: skip
+# One word for one thing: words a style sheet rules out, per locale (the typed words aside).
+TERMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "ru": ((r"(?i)\bканал", "a chat is «чат», never «канал» (a Telegram channel is another thing)"),),
+    "uk": ((r"(?i)\bканал", "a chat is «чат», never «канал» (a Telegram channel is another thing)"),),
+    "ro": ((r"(?i)\bdezleg", "unlinking a chat is «deconectați»"),
+           (r"(?i)\bsondaj", "a survey is «chestionar»")),
+    "sq": ((r"(?i)\bpyetësor", "a survey is «anketë»"),),
+    "sr": ((r"Телеграм", "Telegram in Latin letters, «у Telegram-у»"),),
+}  # fmt: skip
+# Turkish and Azerbaijani buttons are bare verb stems ("Gönder", "Katibliyə yaz"): a button
+# ending in the "siz" imperative (-ın, -in, -un, -ün) speaks differently from its neighbours;
+# the optative after s ("Hayır, kalsın": let it stay) is not one.
+_SIZ_IMPERATIVE = re.compile(r"\b[a-zçğıöşüə]{3,}(?<!s)(?<!lar)(?<!ler)(?<!lər)y?[ıiuü]n$")
+# Letters that belong to the script of a Cyrillic, Georgian or Armenian locale: a Latin word in
+# such a text is English left behind, unless it is a name.
+_NON_LATIN = {"ru", "uk", "bg", "ka", "hy"}
+# Ukrainian writes the apostrophe as ’; Armenian separates clauses with the միջակետ ․ and ends
+# sentences with ։, so an ASCII full stop inside a sentence is only right after an abbreviation.
+_UK_APOSTROPHE = re.compile(r"[а-яієїґ]'[а-яієїґ]", re.IGNORECASE)
+_HY_DOT = re.compile(r"(?<!\bթ)(?<!\bէլ)(?<!\bանգլ)(?<!\bմ)(?<=[\u0561-\u0587])\. [\u0561-\u0587]")
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}|%\([a-z_]+\)[sd]|</?[a-z]+[^>]*>")
 _QUOTED = re.compile(r"[„“”«\"]([^„“”«»\"]+)[“”»\"]")
+
+
+def quoted(label: str, text: str) -> bool:
+    """``label`` in ``text`` between quotation marks, as a button is named in a sentence."""
+    return re.search(r"[„“”«\"]" + re.escape(label) + r"[“”»\"]", text) is not None
 
 
 @dataclass(frozen=True)
@@ -113,10 +148,17 @@ def check_text(locale: str, text: str, source: str | None = None) -> list[str]:
             found.append(f"Latin letters in Serbian Cyrillic: {sorted(latin)}")
     if locale in ("sr_Latn", "bs", "ro", "sq", "tr", "az") and CYRILLIC.search(words):
         found.append("Cyrillic letters in a Latin-script locale")
-    if locale in ("ru", "uk", "bg") and re.search(r"[a-z]+", words):
+    if locale in _NON_LATIN and re.search(r"[a-z]+", words):
         latin = {w for w in re.findall(r"[A-Za-z]+", words) if w not in LATIN_NAMES}
         if latin:
-            found.append(f"Latin letters in Cyrillic text: {sorted(latin)}")
+            found.append(f"Latin letters in {locale} text (English left behind?): {sorted(latin)}")
+    for pattern, rule in TERMS.get(locale, ()):
+        if re.search(pattern, words):
+            found.append(f"terminology: {rule}")
+    if locale == "uk" and _UK_APOSTROPHE.search(text):
+        found.append("apostrophe: write ’, not '")
+    if locale == "hy" and _HY_DOT.search(text):
+        found.append("punctuation: an ASCII full stop inside an Armenian sentence (write ․ or ։)")
     if locale in LOW_HIGH_QUOTES and re.search(r"(^|[\s(])[“\"]\S", text):
         found.append('quotation marks: open with „ (low), not “ or "')
     if locale == "ro" and re.search("[şţŞŢ]", text):
@@ -141,16 +183,31 @@ def check_catalog(locale: str, catalog: Catalog, english: Catalog | None = None)
                 Finding(locale, _msgid(message), what)
                 for what in check_text(locale, text, _source(message, i))
             ]
-        label = _msgid(message)
-        if label in BUTTONS and len(_strings(message)[0]) > BUTTON_LIMIT:
-            findings.append(Finding(locale, label, f"button label over {BUTTON_LIMIT} characters"))
+        findings += _button(locale, message)
     for msgid, button in QUOTING.items():
         text, label = catalog.get(msgid), catalog.get(button)
-        if text and label and label.string and label.string not in text.string:
+        if text and label and label.string and not quoted(label.string, text.string):
             findings.append(
                 Finding(locale, msgid, f"does not name the button as it says: {label.string!r}")
             )
     return findings
+
+
+def _button(locale: str, message) -> list[Finding]:
+    """A button label: short enough for a phone, and in the register of the other buttons."""
+    label, text = _msgid(message), _strings(message)[0]
+    if message.context == TOPIC_CONTEXT:
+        limit = BUTTON_LIMIT - TOPIC_MARK
+    elif label in BUTTONS and not message.context:
+        limit = BUTTON_LIMIT
+    else:
+        return []
+    found = []
+    if len(text) > limit:
+        found.append(Finding(locale, label, f"button label over {limit} characters"))
+    if locale in ("tr", "az") and _SIZ_IMPERATIVE.search(text.lower()):
+        found.append(Finding(locale, label, "button in the «siz» imperative: use the verb stem"))
+    return found
 
 
 def load_knowledge(locale: str, directory: Path = LOCALES_DIR) -> dict:
@@ -184,12 +241,12 @@ def check_knowledge(locale: str, directory: Path = LOCALES_DIR) -> list[Finding]
     for where, text in texts.items():
         if where.endswith(".title") and len(text) > BUTTON_LIMIT:
             findings.append(Finding(locale, where, f"title over {BUTTON_LIMIT} characters"))
-        for quoted in _QUOTED.findall(english.get(where, "")):
-            if quoted in BUTTONS and locale != "en":
-                label = catalog.get(quoted)
-                if label and label.string and label.string not in text:
+        for name in _QUOTED.findall(english.get(where, "")):
+            if name in BUTTONS and locale != "en":
+                label = catalog.get(name)
+                if label and label.string and not quoted(label.string, text):
                     findings.append(
-                        Finding(locale, where, f"quotes the button {quoted!r} unlike "
+                        Finding(locale, where, f"quotes the button {name!r} unlike "
                                                f"the button itself ({label.string!r})")
                     )  # fmt: skip
     return findings

@@ -105,6 +105,12 @@ class Helpline:
     emergency: tuple[str, ...]
 
 
+def _number(emergency: str) -> str:
+    # "122 (police)": the note in brackets is for the secretariat, in English; members read the
+    # number alone, inside a text in their own language.
+    return emergency.split(" (", 1)[0].strip()
+
+
 def _fold(text: str) -> str:
     # The lexicon is written for lower-case text without combining marks (see its header).
     decomposed = unicodedata.normalize("NFKD", text.lower())
@@ -137,7 +143,7 @@ class Safeguarding:
             country: Helpline(
                 (entry.get("helpline") or {}).get("name"),
                 (entry.get("helpline") or {}).get("number"),
-                tuple(entry.get("emergency") or ()),
+                tuple(_number(e) for e in entry.get("emergency") or ()),
             )
             for country, entry in raw.items()
         }
@@ -188,14 +194,16 @@ class Safeguarding:
             if line.emergency
             else ""
         ]
-        if line.number:
+        if line.number and line.name:
             parts.append(
                 t(
                     "You can also call the child helpline {name}: {number}.",
-                    name=line.name or "",
+                    name=line.name,
                     number=line.number,
                 )
             )
+        elif line.number:  # a line without a name of its own in the member's country
+            parts.append(t("You can also call the child helpline: {number}.", number=line.number))
         parts.append(
             t("ChildPact's safeguarding focal point has been told about your message.")
             if alerted

@@ -5,12 +5,14 @@ text over a platform's limit. Each check is shown to fail on a copy with that er
 
 from __future__ import annotations
 
+import ast
 import shutil
+from pathlib import Path
 
 import pytest
 from babel.messages.pofile import write_po
 
-from bot.i18n import LOCALES_DIR, catalogs, style
+from bot.i18n import LOCALES, LOCALES_DIR, catalogs, style
 from bot.i18n.scripts import serbian_latin
 
 
@@ -79,11 +81,77 @@ SETTINGS = "Your settings:\nLanguage: {language}\nCountry: {country}\nOrganisati
          "polite pronoun"),
         ("uk", "Thank you!", lambda s: s * 300, "longer than 1600 characters (a WhatsApp message)"),
         ("tr", "Delete me", lambda s: s + " ve tüm verilerimi hemen sil", "button label over 33 characters"),
+        ("uk", "Unlink this chat", lambda s: s.replace("’", "'"), "apostrophe"),
+        ("hy", "Do you agree?", lambda s: "Լավ. " + s.lower(), "punctuation"),
+        ("ka", "Thank you!", lambda s: s + " Thank you", "Latin letters in ka text (English left behind?)"),
+        ("hy", "Thank you!", lambda s: s + " hotline", "Latin letters in hy text (English left behind?)"),
+        ("ru", "Preferred channel", lambda s: "Основной канал", "terminology"),
+        ("sq", "Survey: {title}", lambda s: s.replace("Anketa", "Pyetësori"), "terminology"),
+        ("tr", "Thank you!", lambda s: "Tamam, Size teşekkür ederiz!", "polite pronoun"),
+        ("tr", "Send", lambda s: "Gönderin", "button in the «siz» imperative"),
+        ("az", "Talk to the focal point", lambda s: "Məsul şəxslə danışın", "button in the «siz» imperative"),
+        ("ro", "If you would like to talk about it, ChildPact's safeguarding focal point is here for you: "
+               "choose Talk to the focal point.", lambda s: s.replace("„", "").replace("”", ""),
+         "does not name the button as it says"),
     ],
 )  # fmt: skip
 def test_each_check_fails_on_its_kind_of_error(copy, locale, msgid, change, what):
     _edit(copy, locale, msgid, change)
     assert (locale, msgid, what.split(":")[0]) in _found(copy)
+
+
+def test_a_topic_name_leaves_room_for_its_mark_on_the_button(copy):
+    _edit(
+        copy, "bg", "Events", lambda s: "Събития и срещи на коалицията в региона", context="topic"
+    )
+    assert ("bg", "Events", "button label over 31 characters") in _found(copy)
+
+
+def _button_labels() -> set[str]:
+    """Every text the handlers put on a button for members: the string literals inside the
+    first argument of each ``Button(...)`` that are msgids of the members' catalog."""
+    english = catalogs.load(catalogs.MEMBERS, "en")
+    labels = set()
+    for path in (Path(__file__).parents[2] / "handlers").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            called = getattr(node, "func", None)
+            if isinstance(node, ast.Call) and getattr(called, "id", None) == "Button":
+                labels |= {
+                    sub.value
+                    for sub in ast.walk(node.args[0])
+                    if isinstance(sub, ast.Constant) and english.get(sub.value) is not None
+                }
+    return labels
+
+
+def test_every_button_the_handlers_show_is_held_to_the_button_limit():
+    labels = _button_labels()
+    assert {"Delete me", "Talk to the focal point", "Skip"} <= labels  # the scan finds them
+    assert labels <= set(style.BUTTONS), sorted(labels - set(style.BUTTONS))
+
+
+def test_every_button_fits_a_phone_in_every_locale():
+    """The 33-character limit, read directly: every button label and topic title as members see
+    it, in each of the 13 locales."""
+    too_long = []
+    for locale in LOCALES:
+        catalog = catalogs.load(catalogs.MEMBERS, locale)
+        for label in style.BUTTONS:
+            text = catalog.get(label).string or label
+            if len(text) > style.BUTTON_LIMIT:
+                too_long.append((locale, text))
+        for message in catalog:
+            if message.context == style.TOPIC_CONTEXT:
+                text = message.string or message.id
+                if len(text) + style.TOPIC_MARK > style.BUTTON_LIMIT:
+                    too_long.append((locale, text))
+        knowledge = style.knowledge_texts(style.load_knowledge(locale))
+        too_long += [
+            (locale, text)
+            for where, text in knowledge.items()
+            if where.endswith(".title") and len(text) > style.BUTTON_LIMIT
+        ]
+    assert not too_long
 
 
 def test_a_text_naming_a_button_unlike_the_button_is_found(copy):
@@ -109,7 +177,19 @@ def test_a_knowledge_answer_quoting_a_button_unlike_the_button_is_found(copy):
         "Индекс за закрила на детето\n",
         "Индекс за закрила на детето и правата на детето в региона\n",
     )  # noqa: E501
+    _edit_knowledge(
+        copy,
+        "ru",
+        "ChildPact, выберите «Связаться с секретариатом» в меню",
+        "ChildPact, выберите Связаться с секретариатом в меню",
+    )
     found = {(f.locale, f.where, f.what) for f in style.check_all(copy)}
+    assert (
+        "ru",
+        "topics.contact.answer",
+        "quotes the button 'Talk to the secretariat' unlike the button itself "
+        "('Связаться с секретариатом')",
+    ) in found
     assert (
         "ro",
         "topics.bot_data.answer",
