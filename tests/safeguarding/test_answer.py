@@ -26,21 +26,21 @@ from bot.knowledge.safeguarding import (
 HELPLINES: dict[str | None, tuple[str | None, str | None, str]] = {
     "AL": ("ALO 116 111 - Linja Kombëtare e Telefonit për Fëmijë", "116 111", "112"),
     "AM": ("Երեխաների պաշտպանության թեժ գիծ", "0800 61 111", "911"),
-    "AZ": ("Uşaq Qaynar Xətti (Azerbaijan Children Hotline)", "116 111", "112"),
-    "BA": ("Plavi telefon", "080 05 03 05", "122 (police)"),
+    "AZ": ("Uşaq Qaynar Xətti", "116 111", "112"),
+    "BA": ("Plavi telefon", "080 05 03 05", "122"),  # "(police)": for the secretariat
     "BG": ("Национална телефонна линия за деца", "116 111", "112"),
     "GE": ("ბავშვთა ცხელი ხაზი", "116 111", "112"),
     "XK": (None, None, "112"),
     "MD": ("Telefonul Copilului", "116 111", "112"),
     "RO": ("Telefonul Copilului", "116 111", "112"),
-    "RS": ("Nacionalna dečja linija Srbije (NADEL)", "116 111", "192 (police)"),
+    "RS": ("Nacionalna dečja linija Srbije (NADEL)", "116 111", "192"),
     "TR": ("ALO 183 Sosyal Destek Hattı", "183", "112"),
     "UA": ("Національна дитяча гаряча лінія (La Strada-Ukraine)", "116 111", "112"),
     "RU": ("Детский телефон доверия", "8 800 2000 122", "112"),
-    # not listed: the European numbers
-    "ME": ("Child helpline", "116 111", "112"),
-    "BY": ("Child helpline", "116 111", "112"),
-    None: ("Child helpline", "116 111", "112"),
+    # not listed: the European numbers, the line without a name of its own
+    "ME": (None, "116 111", "112"),
+    "BY": (None, "116 111", "112"),
+    None: (None, "116 111", "112"),
 }
 EN = Translator("en")
 TOLD = "ChildPact's safeguarding focal point has been told about your message."
@@ -60,8 +60,10 @@ def test_a_member_who_discloses_gets_the_helpline_of_their_own_country(
     answer = safeguarding.answer(EN, country, alerted=True)
     first = f"Thank you for telling us. If a child is in danger right now, call {emergency}."
     parts = [first]
-    if number:
+    if number and name:
         parts.append(f"You can also call the child helpline {name}: {number}.")
+    elif number:
+        parts.append(f"You can also call the child helpline: {number}.")
     parts.append(TOLD)
     assert answer == "\n\n".join(parts)
 
