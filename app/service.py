@@ -28,6 +28,7 @@ from bot.knowledge.matcher import Matcher
 from bot.knowledge.safeguarding import Safeguarding
 from bot.metrics import Metrics
 from bot.privacy.retention import drop_unagreed_web, drop_unfetched, erase_old_texts
+from bot.storage import outbox
 from bot.storage.db import Database
 from bot.surveys.launch import SurveyReminders
 from handlers import routers
@@ -164,7 +165,8 @@ class Service:
 
     async def _retention_forever(self) -> None:
         """Erase old message texts every hour, in one process at a time, a member's own data
-        a web chat page never fetched, and web chats that never agreed to the notice."""
+        a web chat page never fetched, status reports no send ever claimed, and web chats
+        that never agreed to the notice."""
         days = self.settings.message_retention_days
         while not self._stopping.is_set():
             try:
@@ -175,6 +177,7 @@ class Service:
                             if days > 0:
                                 await erase_old_texts(session, days)
                             await drop_unfetched(session)
+                            await outbox.drop_unmatched_reports(session)
                             erased = await drop_unagreed_web(session)
                         await self.coordinator.forget(erased.keys)
                     finally:

@@ -451,16 +451,12 @@ class Sender:
 
     async def _apply_early_reports(self, sent: list[tuple[str, str]]) -> None:
         """Status reports that came before their send was recorded, applied now, in order."""
-        early = await outbox.take_early_reports(self.db, [pid for _, pid in sent])
-        if not early:
-            return
-        channel_of = dict((pid, channel) for channel, pid in sent)
-        for platform_id, status, error in early:
-            changed = await record_status(self.db, platform_id, status, error, self.on_lost)
-            channel = self.channels.get(channel_of.get(platform_id, ""))
-            classify = getattr(channel, "report_outcome", None)
-            if changed and classify is not None and classify(status, error) == Outcome.UNREACHABLE:
-                await mark_unreachable_after(self.db, platform_id, self.on_lost)
+        by_channel: defaultdict[str, list[str]] = defaultdict(list)
+        for channel, platform_id in sent:
+            by_channel[channel].append(platform_id)
+        for name, platform_ids in by_channel.items():
+            classify = getattr(self.channels.get(name), "report_outcome", None)
+            await apply_early_reports(self.db, platform_ids, self.on_lost, classify)
 
     async def _write_results(self, stopping: asyncio.Event) -> None:
         while not (stopping.is_set() and self._results.empty() and not self._tasks):
@@ -680,6 +676,23 @@ async def _again(db: Database, platform_id: str, error_code: str) -> int:
             row.status, row.status_rank = "queued", Rank.QUEUED
             row.error_code, row.platform_id = error_code, None
     return len(rows)
+
+
+Classify = Callable[[str, str | None], Outcome | None]
+
+
+async def apply_early_reports(
+    db: Database, platform_ids: list[str], on_lost: OnLost, classify: Classify | None
+) -> int:
+    """Take the status reports kept for these sends (see ``outbox.keep_early_report``) and
+    apply them in the order they came; a refusal that means the member cannot be reached
+    marks them as a refusal at send time would. Returns how many reports were applied."""
+    early = await outbox.take_early_reports(db, platform_ids)
+    for platform_id, status, error in early:
+        changed = await record_status(db, platform_id, status, error, on_lost)
+        if changed and classify is not None and classify(status, error) == Outcome.UNREACHABLE:
+            await mark_unreachable_after(db, platform_id, on_lost)
+    return len(early)
 
 
 async def mark_unreachable_after(db: Database, platform_id: str, on_lost: OnLost) -> None:

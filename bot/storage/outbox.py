@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -235,6 +235,18 @@ async def release_held(session: AsyncSession, contact: Contact) -> int:
     return len(held)
 
 
+# A status report kept for a send never recorded (the process stopped before writing it
+# down, or the message was not ours) is dropped after this long (``drop_unmatched_reports``).
+EARLY_REPORT_HOURS = 24
+
+
+def keeps_early(status: str) -> bool:
+    """Whether a report for a send not recorded yet is worth keeping: one that may move a
+    delivery forward (not "queued" or "sending", nor a status we do not know)."""
+    rank = STATUS_RANK.get(status)
+    return rank is not None and rank >= Rank.SENT and status not in ("skipped", "held", "early")
+
+
 async def keep_early_report(db: Any, platform_id: str, status: str, error_code: str | None) -> None:
     """Keep a status report for a message the sender has not recorded yet."""
     async with db.session() as session, session.begin():
@@ -248,18 +260,29 @@ async def keep_early_report(db: Any, platform_id: str, status: str, error_code: 
 
 
 async def take_early_reports(db: Any, platform_ids: list[str]) -> list[tuple[str, str, str | None]]:
-    """The early reports kept for these messages, in the order they came, and forget them."""
+    """The early reports kept for these messages, in the order they came, and forget them.
+
+    One DELETE ... RETURNING: when the sender and a status callback both look at once, each
+    report is taken (and so applied) by exactly one of them."""
+    if not platform_ids:
+        return []
     async with db.session() as session, session.begin():
-        rows = list(
-            await session.scalars(
-                select(Delivery)
-                .where(Delivery.status == "early", Delivery.platform_id.in_(platform_ids))
-                .order_by(Delivery.id)
-            )
+        taken = await session.execute(
+            delete(Delivery)
+            .where(Delivery.status == "early", Delivery.platform_id.in_(platform_ids))
+            .returning(Delivery.id, Delivery.platform_id, Delivery.message, Delivery.error_code)
         )
-        found = [
-            (r.platform_id or "", str(r.message.get("report", "")), r.error_code) for r in rows
-        ]
-        for row in rows:
-            await session.delete(row)
-    return found
+        rows = sorted(taken.all(), key=lambda r: r.id)
+    return [(r.platform_id or "", str((r.message or {}).get("report", "")), r.error_code)
+            for r in rows]  # fmt: skip
+
+
+async def drop_unmatched_reports(
+    session: AsyncSession, *, now: datetime | None = None, hours: float = EARLY_REPORT_HOURS
+) -> int:
+    """Forget the early reports no recorded send claimed within ``hours``; returns how many."""
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    result = await session.execute(
+        delete(Delivery).where(Delivery.status == "early", Delivery.created_at < cutoff)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]

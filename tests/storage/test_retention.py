@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.privacy.retention import drop_unagreed_web, drop_unfetched, erase_old_texts
+from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import (
     Consent,
@@ -176,4 +177,34 @@ async def test_web_chats_that_never_agreed_go_a_day_after_they_last_wrote(
         erased = await drop_unagreed_web(session, now=later + timedelta(hours=25))
     assert erased.contacts == 1
     assert await left() == ["member", "telegram", "withdrew"]
+    await db.dispose()
+
+
+async def test_status_reports_no_send_claimed_are_dropped_after_a_day(backend: Backend) -> None:
+    # A report kept for a send not recorded yet (Twilio's callback overtook its create call's
+    # answer) that no send ever claims: the process stopped before recording it, or the sid
+    # was never ours. Would catch such rows kept for ever, or dropped while still awaited.
+    db = Database(backend.database_url, schema=backend.schema)
+    await db.migrate()
+    await outbox.keep_early_report(db, "SM" + "1" * 32, "delivered", None)
+    async with db.session() as session:
+        kept_at = await session.scalar(select(Delivery.created_at))
+    assert kept_at is not None
+    kept_at = kept_at if kept_at.tzinfo else kept_at.replace(tzinfo=UTC)
+    await outbox.keep_early_report(db, "SM" + "2" * 32, "read", None)
+
+    async def left() -> list[str]:
+        async with db.session() as session:
+            return sorted(await session.scalars(select(Delivery.platform_id)))
+
+    async with db.session() as session, session.begin():
+        assert await outbox.drop_unmatched_reports(session, now=kept_at + timedelta(hours=23)) == 0
+    assert await left() == ["SM" + "1" * 32, "SM" + "2" * 32]
+    # Still claimable within the day: the send recorded late takes it.
+    assert await outbox.take_early_reports(db, ["SM" + "2" * 32]) == [
+        ("SM" + "2" * 32, "read", None)
+    ]
+    async with db.session() as session, session.begin():
+        assert await outbox.drop_unmatched_reports(session, now=kept_at + timedelta(hours=25)) == 1
+    assert await left() == []
     await db.dispose()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.channels.base import ChannelName, InboundChannel, Outcome
 from bot.channels.registry import inbound
 from bot.channels.whatsapp import FormPairs, classify_error
-from bot.delivery.sender import mark_unreachable_after, record_status
+from bot.delivery.sender import apply_early_reports, mark_unreachable_after, record_status
 from bot.storage import outbox
 from bot.storage.models import Delivery
 from webhook.deps import ServiceDep, fits, public_url, read_body, storable, store_then_handle
@@ -70,24 +70,28 @@ async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
     except Exception as exc:
         raise HTTPException(400, "not a status callback") from exc
     service.metrics.statuses.labels(WHATSAPP, status).inc()
-    changed = 0
     try:
-        # A report can overtake the sender's own record of the send by a few milliseconds.
-        for delay in (0.0, 0.1, 0.3, 0.6):
-            await asyncio.sleep(delay)
-            changed = await record_status(service.db, sid, status, error, service.sender.on_lost)
-            if changed or not await _unknown(service, sid):
-                break
-        if not changed and await _unknown(service, sid):
+        changed = await record_status(service.db, sid, status, error, service.sender.on_lost)
+        if not changed and outbox.keeps_early(status) and await _unknown(service, sid):
             # Sooner than the sender's record of the send (Twilio may report before its
-            # create call has answered): kept, and applied when the send is recorded.
+            # create call has answered): kept, and applied when the send is recorded. Had
+            # the sender recorded it in the meantime, it may have looked for reports before
+            # this one was kept: then it is applied here.
             await outbox.keep_early_report(service.db, sid, status, error)
+            if not await _unknown(service, sid):
+                await apply_early_reports(
+                    service.db, [sid], service.sender.on_lost, channel_outcome(channel)
+                )
         elif changed and status in FINAL_FAILURES and _unreachable(error):
             await _mark_unreachable(service, sid)
     except Exception as exc:
         log.exception("could not record status of %s", sid)
         raise HTTPException(503, "storage unavailable, try again") from exc
     return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+def channel_outcome(channel: InboundChannel) -> Callable[[str, str | None], Outcome | None]:
+    return getattr(channel, "report_outcome", lambda status, error: None)
 
 
 async def _unknown(service: Service, sid: str) -> bool:
