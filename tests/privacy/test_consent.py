@@ -202,3 +202,10 @@ async def test_agreeing_before_or_after_linking_gives_every_chat_the_agreement(
         await session.flush()
         await linking.keep_in_step(session, agreed)
         assert (agreed.consent_version, agreed.consent_at) == ("2", later)
+
+
+async def test_version_language_and_channel_are_named_by_whoever_records_an_answer() -> None:
+    """Three strings side by side: passed in the wrong order they would be kept swapped, so
+    the record takes them by name only."""
+    with pytest.raises(TypeError):
+        await consent.record(None, 1, "given", "3", "ro", "whatsapp", NOTICE)  # type: ignore[arg-type,misc]
