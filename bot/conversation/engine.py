@@ -300,16 +300,26 @@ class Engine:
         contact = await session.scalar(
             select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
         )
-        if contact is None:
-            return
-        t = translator_for(resolve_locale(contact.locale, contact.lang_hint, contact.country))
+        to: Contact | outbox.Chat
+        if contact is not None:
+            to = contact
+            locale = resolve_locale(
+                contact.locale, contact.lang_hint, contact.country or contact.country_hint
+            )
+        elif msg.kind in (Kind.TEXT, Kind.BUTTON, Kind.MEDIA):
+            # A member's first message: the contact it made went with the failed attempt.
+            to = outbox.Chat(msg.channel, msg.address)
+            locale = resolve_locale(None, msg.lang_hint, msg.country_hint)
+        else:
+            return  # staff, an edit, a platform's notice: no member waits for an answer
+        t = translator_for(locale)
         if msg.callback_id:
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
-            outbox.enqueue(session, contact, answer, priority=outbox.CALLBACK, inbound_id=row.id)
+            outbox.enqueue(session, to, answer, priority=outbox.CALLBACK, inbound_id=row.id)
         sorry = OutboundMessage(
             text=t("Sorry, something went wrong on our side. Please try again in a moment.")
         )
-        outbox.enqueue(session, contact, sorry, inbound_id=row.id)
+        outbox.enqueue(session, to, sorry, inbound_id=row.id)
 
 
 def _chosen(text: str, choices: list[str]) -> str | None:

@@ -1,0 +1,730 @@
+"""The engine on its own: store, handle in order, retry a failing handler, apologise, sweep.
+
+No web server and no platform fakes: the engine gets the features of these tests (a router
+whose handlers say what they saw), on each backend's real database and coordination, migrated
+once for the file, so that the whole file runs in seconds (`make mutation` runs it once per
+deliberate bug in bot/conversation/engine.py). Every member here has an address of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select, update
+
+from bot.config import Settings
+from bot.conversation.engine import MAX_ATTEMPTS, Engine
+from bot.conversation.router import Context, Dispatcher, Handled, Router
+from bot.coordination import Coordinator, create_coordinator
+from bot.coordination.keys import OUTBOX, contact_key, seen_key
+from bot.messages import READ_PAYLOAD, Button, InboundMessage, Kind, OutboundMessage
+from bot.storage.db import Database
+from bot.storage.models import ChatMove, Contact, Delivery, Inbound, utcnow
+from bot.storage.outbox import CALLBACK, REPLY
+from tests.conftest import make_backend
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+# What the member reads when a message could not be handled, written out here rather than
+# taken from the code: English, and the Romanian of locales/ro/LC_MESSAGES/messages.po.
+SORRY_EN = "Sorry, something went wrong on our side. Please try again in a moment."
+SORRY_RO = (
+    "Ne pare rău, a apărut o problemă la noi. Vă rugăm să încercați din nou peste puțin timp."
+)
+
+
+@dataclass
+class Shared:
+    db: Database
+    coordinator: Coordinator
+    scaled: bool
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["embedded", "scaled"])
+async def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Shared]:
+    """One backend's database, migrated once for the file, and its coordination."""
+    async for backend in make_backend(request.param, tmp_path_factory.mktemp("engine")):
+        db = Database(backend.database_url, schema=backend.schema)
+        await db.migrate()
+        coordinator = create_coordinator(backend.redis_url, prefix=backend.redis_prefix)
+        await coordinator.start()
+        try:
+            yield Shared(db, coordinator, backend.redis_url is not None)
+        finally:
+            await coordinator.close()
+            await db.dispose()
+
+
+@dataclass
+class Features:
+    """The handlers of these tests, and what they saw."""
+
+    seen: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    raised: dict[str, int] = field(default_factory=dict)  # text -> attempts that raised
+    staff: list[tuple[int, str]] = field(default_factory=list)
+    gated: list[str] = field(default_factory=list)
+
+    def dispatcher(self) -> Dispatcher:
+        router = Router("engine tests")
+
+        @router.gate
+        async def hold_in_gated_flow(ctx: Context) -> bool:
+            # A gate that keeps a message back and hands it on at once (as the consent gate
+            # does with a message held while the member answered the privacy notice).
+            if ctx.contact.flow != "gated":
+                return False
+            self.gated.append(ctx.text)
+            ctx.contact.flow = None
+            ctx.reply("held")
+            ctx.again = f"again {ctx.text}"
+            return True
+
+        @router.command("help")
+        async def help_(ctx: Context) -> None:
+            self.note("help", ctx)
+            ctx.reply("help text")
+
+        @router.button("colour")
+        async def colour(ctx: Context) -> None:
+            self.note("colour", ctx)
+            ctx.reply(f"chose {ctx.payload}")
+
+        @router.staff_reply
+        async def staff(session: Any, settings: Settings, inbound_id: int, msg: Any) -> None:
+            self.staff.append((inbound_id, msg.text))
+
+        @router.text()
+        async def text(ctx: Context) -> None:
+            self.note("text", ctx)
+            if ctx.text.startswith("boom"):
+                self.raised[ctx.text] = self.raised.get(ctx.text, 0) + 1
+                raise RuntimeError("a handler's bug")
+            if ctx.text.startswith("fails twice") and self.raised.get(ctx.text, 0) < 2:
+                self.raised[ctx.text] = self.raised.get(ctx.text, 0) + 1
+                raise ValueError("a passing trouble")
+            if ctx.text == "colours":
+                ctx.reply(
+                    "Which colour?",
+                    [[Button("Red", "colour:red"), Button("Green", "colour:green")],
+                     [Button("Blue", "colour:blue"), Button("Site", "x", url="https://e.org")]],
+                )  # fmt: skip
+                return
+            if ctx.text == "effect":
+                ctx.reply("with an effect")
+                ctx.effects.append(self.effect)
+                return
+            if ctx.text == "silent":
+                return
+            ctx.reply(f"echo {ctx.text}")
+
+        return Dispatcher([router])
+
+    def note(self, name: str, ctx: Context) -> None:
+        self.seen.append((name, ctx.command, ctx.payload, ctx.text))
+
+    @staticmethod
+    async def effect(done: Handled) -> None:
+        # Storage work in the replies' transaction: the reply has its id already.
+        reply = await done.session.scalar(
+            select(Delivery).where(Delivery.inbound_id == done.inbound_id)
+        )
+        assert reply is not None and reply.id is not None
+        reply.message = {**reply.message, "text": "with an effect, seen"}
+        done.forget.append(f"effect-key:{done.inbound_id}")
+
+
+@dataclass
+class Member:
+    """A member of one chat: sends messages through ``accept``, reads their replies."""
+
+    engine: Engine
+    channel: str
+    address: str
+    counter: int = 0
+
+    def message(self, text: str = "", **fields: Any) -> InboundMessage:
+        self.counter += 1
+        platform_id = f"{self.address}-{self.counter}"
+        return InboundMessage(self.channel, platform_id, self.address, text=text, **fields)
+
+    async def send(self, text: str = "", **fields: Any) -> InboundMessage:
+        msg = self.message(text, **fields)
+        assert await self.engine.accept(msg)
+        return msg
+
+    async def drain(self) -> int | None:
+        return await self.engine.drain(self.channel, self.address)
+
+    async def replies(self) -> list[str]:
+        return [text for _, text, _ in await self.outbox()]
+
+    async def outbox(self) -> list[tuple[int, str, str | None]]:
+        async with self.engine.db.session() as session:
+            rows = await session.scalars(
+                select(Delivery).where(
+                    Delivery.channel == self.channel, Delivery.address == self.address
+                ).order_by(Delivery.id)
+            )  # fmt: skip
+            return [(r.priority, r.message["text"], r.message.get("callback_id")) for r in rows]
+
+    async def inbound(self) -> list[Inbound]:
+        async with self.engine.db.session() as session:
+            rows = await session.scalars(
+                select(Inbound).where(
+                    Inbound.channel == self.channel, Inbound.address == self.address
+                ).order_by(Inbound.id)
+            )  # fmt: skip
+            return list(rows)
+
+    async def contact(self) -> Contact | None:
+        async with self.engine.db.session() as session:
+            return await session.scalar(
+                select(Contact).where(
+                    Contact.channel == self.channel, Contact.address == self.address
+                )
+            )  # fmt: skip
+
+    async def set(self, **values: Any) -> None:
+        async with self.engine.db.session() as session, session.begin():
+            await session.execute(
+                update(Contact).where(
+                    Contact.channel == self.channel, Contact.address == self.address
+                ).values(**values)
+            )  # fmt: skip
+
+
+@pytest.fixture
+def features() -> Features:
+    return Features()
+
+
+@pytest.fixture
+def counted() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture
+def engine(shared: Shared, features: Features, counted: list[tuple[str, str]]) -> Engine:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    return Engine(
+        shared.db,
+        shared.coordinator,
+        settings,
+        features.dispatcher(),
+        on_stored=lambda channel, result: counted.append((channel, result)),
+    )
+
+
+def member(engine: Engine, channel: str = "web") -> Member:
+    if channel == "whatsapp":
+        address = f"whatsapp:+4079{uuid.uuid4().int % 10**7:07d}"
+    elif channel == "telegram":
+        address = str(500000000 + uuid.uuid4().int % 99999999)
+    else:
+        address = f"engine-{uuid.uuid4().hex[:12]}"
+    return Member(engine, channel, address)
+
+
+# ---- storing ----------------------------------------------------------------------------
+
+
+async def test_a_message_is_stored_once_however_often_the_platform_sends_it(
+    engine: Engine, counted: list[tuple[str, str]]
+) -> None:
+    alice = member(engine)
+    msg = alice.message("hello")
+    assert await engine.accept(msg) is True
+    assert await engine.accept(msg) is False
+    assert counted == [("web", "stored"), ("web", "duplicate")]
+    assert [row.status for row in await alice.inbound()] == ["pending"]
+    assert await alice.drain() == 1
+    assert await alice.replies() == ["echo hello"]
+
+
+async def test_a_repeat_whose_dedupe_mark_is_gone_is_still_not_stored_twice(
+    engine: Engine, shared: Shared, counted: list[tuple[str, str]]
+) -> None:
+    alice = member(engine)
+    msg = alice.message("hello")
+    assert await engine.accept(msg)
+    # The mark lapsed (a day later, or Redis was flushed): the database still knows it.
+    await shared.coordinator.forget([seen_key(msg.channel, msg.platform_id)])
+    assert await engine.accept(msg) is False
+    assert counted == [("web", "stored"), ("web", "duplicate")]
+    assert len(await alice.inbound()) == 1
+    await alice.drain()
+
+
+class _Broken:
+    """A database whose transactions fail: what ``accept`` meets when the database is away."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
+
+    def session(self) -> Any:
+        raise ConnectionError("the database is away")
+
+
+async def test_a_message_the_database_could_not_store_is_taken_when_the_platform_sends_it_again(
+    engine: Engine, shared: Shared
+) -> None:
+    alice = member(engine)
+    msg = alice.message("hello")
+    engine.db = _Broken(shared.db)  # type: ignore[assignment]
+    with pytest.raises(ConnectionError):
+        await engine.accept(msg)
+    engine.db = shared.db
+    assert await engine.accept(msg) is True  # not taken for a repeat
+    assert await alice.drain() == 1
+    assert await alice.replies() == ["echo hello"]
+
+
+# ---- handling, in order -----------------------------------------------------------------
+
+
+async def test_every_pending_message_of_a_member_is_handled_in_one_drain_in_order(
+    engine: Engine,
+) -> None:
+    alice = member(engine)
+    for text in ("one", "two", "three"):
+        await alice.send(text)
+    assert await alice.drain() == 3
+    assert await alice.replies() == ["echo one", "echo two", "echo three"]
+    rows = await alice.inbound()
+    assert [r.status for r in rows] == ["done"] * 3
+    assert all(r.processed_at is not None for r in rows)
+    assert await alice.drain() == 0
+
+
+async def test_a_member_whose_messages_another_worker_holds_is_left_to_it(
+    engine: Engine, shared: Shared
+) -> None:
+    alice = member(engine)
+    await alice.send("hello")
+    lease = await shared.coordinator.try_lock(contact_key(alice.channel, alice.address))
+    assert lease is not None
+    try:
+        assert await alice.drain() is None
+        assert [r.status for r in await alice.inbound()] == ["pending"]
+    finally:
+        await lease.release()
+    assert await alice.drain() == 1
+    # and the lock is let go after a drain: the next one may take the member
+    await alice.send("again")
+    assert await alice.drain() == 1
+
+
+async def test_handling_wakes_the_sender_at_once(engine: Engine, shared: Shared) -> None:
+    alice = member(engine)
+    await alice.send("hello")
+    # Wake-ups from earlier tests' drains are heard and done with first.
+    while await shared.coordinator.wait(OUTBOX, timeout=0.05):
+        pass
+    waiting = asyncio.ensure_future(shared.coordinator.wait(OUTBOX, timeout=20.0))
+    await asyncio.sleep(0.05)  # the waiter is listening (a notify before it still counts)
+    await alice.drain()
+    # Woken by the drain, not by the timeout: wait() answers True only when notified.
+    assert await waiting is True
+
+
+async def test_a_new_member_is_a_new_contact_with_what_their_platform_said(
+    engine: Engine,
+) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("hello", lang_hint="ro-RO-with-a-long-tag-x", country_hint="MD")
+    await bob.drain()
+    contact = await bob.contact()
+    assert contact is not None
+    assert contact.status == "new"
+    assert contact.lang_hint == "ro-RO-with-a-long-tag-x"[:16]
+    assert contact.country_hint == "MD"
+    assert contact.last_inbound_at is not None
+    # A message with no hints leaves what was known.
+    await bob.set(unreachable_at=utcnow())
+    await bob.send("again")
+    await bob.drain()
+    contact = await bob.contact()
+    assert contact is not None
+    assert contact.lang_hint == "ro-RO-with-a-lon"
+    assert contact.country_hint == "MD"
+    assert contact.unreachable_at is None  # they wrote: reachable again
+
+
+async def test_an_edit_or_an_unsupported_update_is_marked_done_without_a_contact(
+    engine: Engine, features: Features
+) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("edited text", kind=Kind.EDITED)
+    await bob.send("", kind=Kind.UNSUPPORTED)
+    assert await bob.drain() == 2
+    assert await bob.contact() is None
+    assert await bob.replies() == []
+    assert features.seen == []
+    assert [r.status for r in await bob.inbound()] == ["done", "done"]
+
+
+async def test_a_staff_message_goes_to_the_staff_hook_and_makes_no_contact(
+    engine: Engine, features: Features
+) -> None:
+    staff = member(engine, "telegram")
+    msg = await staff.send("the answer", kind=Kind.STAFF, payload="42")
+    await staff.drain()
+    row = (await staff.inbound())[0]
+    assert features.staff == [(row.id, "the answer")]
+    assert msg.text == "the answer"
+    assert await staff.contact() is None
+    assert features.seen == []
+
+
+async def test_a_member_who_blocks_the_bot_is_unreachable_until_they_unblock_it(
+    engine: Engine,
+) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("hello")
+    await bob.drain()
+    for status, unreachable in (("kicked", True), ("member", False), ("left", True)):
+        await bob.send("", kind=Kind.UNSUPPORTED, payload=f"my_chat_member:{status}")
+        await bob.drain()
+        contact = await bob.contact()
+        assert contact is not None
+        assert (contact.unreachable_at is not None) is unreachable, status
+
+
+async def test_a_group_that_moved_is_followed_to_its_new_id(engine: Engine) -> None:
+    group = Member(engine, "telegram", f"-100{uuid.uuid4().int % 10**9}")
+    await group.send("", kind=Kind.UNSUPPORTED, payload="chat_moved:-1009999")
+    await group.drain()
+    async with engine.db.session() as session:
+        moved = await session.scalar(
+            select(ChatMove.moved_to).where(
+                ChatMove.channel == "telegram", ChatMove.address == group.address
+            )
+        )  # fmt: skip
+    assert moved == "-1009999"
+
+
+async def test_a_tapped_button_goes_to_its_handler_and_its_spinner_is_answered(
+    engine: Engine, features: Features
+) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("", kind=Kind.BUTTON, payload="colour:red", callback_id="cb-1")
+    await bob.drain()
+    assert features.seen == [("colour", None, "colour:red", "")]
+    # The spinner's answer first, then the reply.
+    assert await bob.outbox() == [(CALLBACK, "", "cb-1"), (REPLY, "chose colour:red", None)]
+
+
+async def test_a_typed_command_is_recognised(engine: Engine, features: Features) -> None:
+    alice = member(engine)
+    await alice.send("help")
+    await alice.drain()
+    assert features.seen == [("help", "help", None, "help")]
+    assert await alice.replies() == ["help text"]
+
+
+async def test_a_number_typed_in_answer_to_options_is_that_option(
+    engine: Engine, features: Features
+) -> None:
+    # Three options and a link: the numbers 1 to 3 choose; 0, 4 and others are just text.
+    alice = member(engine, "whatsapp")
+    await alice.send("colours")
+    await alice.drain()
+    contact = await alice.contact()
+    assert contact is not None
+    assert contact.choices == ["colour:red", "colour:green", "colour:blue"]
+    expected = {
+        "1": ("colour", "colour:red"),
+        " 2. ": ("colour", "colour:green"),
+        "3)": ("colour", "colour:blue"),
+        "4": ("text", None),
+        "0": ("text", None),
+        "-1": ("text", None),
+        "two": ("text", None),
+    }
+    for typed, (handler, payload) in expected.items():
+        features.seen.clear()
+        await alice.set(choices=["colour:red", "colour:green", "colour:blue"])
+        await alice.send(typed)
+        await alice.drain()
+        assert [(name, chosen) for name, _, chosen, _ in features.seen] == [(handler, payload)], (
+            typed
+        )
+    # The replies that offered nothing left the choices as they were, or cleared them: a
+    # number typed with no options is text.
+    await alice.set(choices=[])
+    features.seen.clear()
+    await alice.send("1")
+    await alice.drain()
+    assert [(name, chosen) for name, _, chosen, _ in features.seen] == [("text", None)]
+
+
+async def test_a_message_a_gate_holds_is_handled_past_the_gates_as_text(
+    engine: Engine, features: Features
+) -> None:
+    alice = member(engine)
+    await alice.send("hello")
+    await alice.drain()
+    await alice.set(flow="gated")
+    await alice.send("help")
+    await alice.drain()
+    assert features.gated == ["help"]
+    # The gate's own reply, then the message it handed on, as new text (no button, no command
+    # from before).
+    assert (await alice.replies())[-2:] == ["held", "echo again help"]
+    assert features.seen[-1] == ("text", None, None, "again help")
+
+
+async def test_read_it_on_the_notice_asks_for_no_answer(engine: Engine, features: Features) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("", kind=Kind.BUTTON, payload=READ_PAYLOAD)
+    await bob.drain()
+    assert features.seen == []
+    assert await bob.replies() == []
+    assert await bob.contact() is not None
+
+
+async def test_what_was_kept_outside_the_window_goes_before_the_answer_when_they_write(
+    engine: Engine,
+) -> None:
+    alice = member(engine, "whatsapp")
+    await alice.send("hello")
+    await alice.drain()
+    contact = await alice.contact()
+    assert contact is not None
+    async with engine.db.session() as session, session.begin():
+        session.add(
+            Delivery(contact_id=contact.id, channel=alice.channel, address=alice.address,
+                     priority=5, message=OutboundMessage(text="kept news").to_json(),
+                     status="held", status_rank=0, error_code="outside_window")
+        )  # fmt: skip
+    await alice.send("I am back")
+    await alice.drain()
+    async with engine.db.session() as session:
+        rows = list(
+            await session.scalars(
+                select(Delivery).where(Delivery.address == alice.address).order_by(Delivery.id)
+            )
+        )
+    kept = next(r for r in rows if r.message["text"] == "kept news")
+    assert (kept.status, kept.priority, kept.error_code) == ("queued", REPLY, None)
+
+
+async def test_a_telegram_member_has_nothing_released_by_writing(engine: Engine) -> None:
+    # Telegram has no reply window: a held row there (none should exist) stays as it is.
+    bob = member(engine, "telegram")
+    await bob.send("hello")
+    await bob.drain()
+    contact = await bob.contact()
+    assert contact is not None
+    async with engine.db.session() as session, session.begin():
+        session.add(
+            Delivery(contact_id=contact.id, channel=bob.channel, address=bob.address,
+                     priority=5, message=OutboundMessage(text="kept").to_json(),
+                     status="held", status_rank=0, error_code="outside_window")
+        )  # fmt: skip
+    await bob.send("again")
+    await bob.drain()
+    async with engine.db.session() as session:
+        status = await session.scalar(
+            select(Delivery.status).where(
+                Delivery.address == bob.address, Delivery.error_code == "outside_window"
+            )
+        )  # fmt: skip
+    assert status == "held"
+
+
+async def test_effects_run_in_the_replies_transaction_and_their_keys_are_forgotten(
+    engine: Engine, shared: Shared
+) -> None:
+    alice = member(engine)
+    await alice.send("effect")
+    row_id = (await alice.inbound())[0].id
+    key = f"effect-key:{row_id}"
+    assert not await shared.coordinator.seen(key, ttl=60)  # marked now
+    assert await shared.coordinator.seen(key, ttl=60)
+    await alice.drain()
+    assert await alice.replies() == ["with an effect, seen"]
+    assert not await shared.coordinator.seen(key, ttl=60)  # forgotten by the drain
+
+
+async def test_a_message_with_no_reply_is_done(engine: Engine) -> None:
+    alice = member(engine)
+    await alice.send("silent")
+    await alice.drain()
+    assert [r.status for r in await alice.inbound()] == ["done"]
+    assert await alice.replies() == []
+
+
+# ---- a handler that raises ----------------------------------------------------------------
+
+
+async def test_a_handler_that_always_raises_is_tried_three_times_then_the_member_gets_an_apology(
+    engine: Engine, features: Features
+) -> None:
+    alice = member(engine)
+    await alice.send("boom")
+    await alice.send("after")
+    # One drain: the failing message is retried up to the limit, then the next is handled.
+    assert await alice.drain() == MAX_ATTEMPTS + 1
+    assert features.raised == {"boom": 3}
+    first, second = await alice.inbound()
+    assert (first.status, first.attempts, first.error) == ("failed", 3, "RuntimeError")
+    assert second.status == "done"
+    assert await alice.replies() == [SORRY_EN, "echo after"]
+    # The member's later messages are still answered.
+    await alice.send("and later")
+    assert await alice.drain() == 1
+    assert (await alice.replies())[-1] == "echo and later"
+
+
+async def test_a_new_member_whose_first_message_fails_still_gets_the_apology_in_their_language(
+    engine: Engine, features: Features
+) -> None:
+    # The contact their first message made went with the failed attempt: the apology goes to
+    # their chat all the same, in the language their platform or number tells.
+    bob = member(engine, "telegram")
+    await bob.send("boom", lang_hint="ro")
+    await bob.drain()
+    assert await bob.replies() == [SORRY_RO]
+    carol = member(engine, "whatsapp")
+    await carol.send("boom", country_hint="RO")
+    await carol.drain()
+    assert await carol.replies() == [SORRY_RO]
+
+
+async def test_a_known_members_apology_follows_their_country_when_they_chose_no_language(
+    engine: Engine, features: Features
+) -> None:
+    carol = member(engine, "whatsapp")
+    await carol.send("hello", country_hint="RO")
+    await carol.drain()
+    await carol.send("boom")
+    await carol.drain()
+    assert (await carol.replies())[-1] == SORRY_RO
+
+
+async def test_a_handler_that_fails_twice_then_succeeds_answers_once_without_apology(
+    engine: Engine, features: Features
+) -> None:
+    alice = member(engine)
+    await alice.send("fails twice")
+    assert await alice.drain() == 3
+    (row,) = await alice.inbound()
+    assert (row.status, row.attempts, row.error) == ("done", 2, "ValueError")
+    assert await alice.replies() == ["echo fails twice"]
+
+
+async def test_the_apology_is_in_the_members_language_and_answers_a_tapped_button(
+    engine: Engine, features: Features
+) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("hello", lang_hint="ro")
+    await bob.drain()
+    features.raised.clear()
+    await bob.send("boom", callback_id="cb-9")
+    await bob.drain()
+    outbox = await bob.outbox()
+    # Each attempt's spinner answer was rolled back with it; the apology answers it once.
+    assert outbox[-2:] == [(CALLBACK, "", "cb-9"), (REPLY, SORRY_RO, None)]
+    assert [text for _, text, cb in outbox if cb == "cb-9"] == [""]
+
+
+async def test_a_failing_message_of_a_chat_without_a_contact_fails_without_an_apology(
+    engine: Engine, shared: Shared
+) -> None:
+    # A staff chat's message whose hook raises: there is no member to apologise to.
+    router = Router("failing staff")
+
+    @router.staff_reply
+    async def staff(session: Any, settings: Settings, inbound_id: int, msg: Any) -> None:
+        raise RuntimeError("the relay's bug")
+
+    engine.dispatcher = Dispatcher([router])
+    staff_chat = member(engine, "telegram")
+    await staff_chat.send("an answer", kind=Kind.STAFF)
+    assert await staff_chat.drain() == MAX_ATTEMPTS
+    (row,) = await staff_chat.inbound()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert await staff_chat.replies() == []
+
+
+async def test_a_drain_whose_database_fails_before_reading_leaves_the_message_pending(
+    engine: Engine, shared: Shared
+) -> None:
+    alice = member(engine)
+    await alice.send("hello")
+    engine.db = _Broken(shared.db)  # type: ignore[assignment]
+    with pytest.raises(ConnectionError):
+        await alice.drain()
+    engine.db = shared.db
+    (row,) = await alice.inbound()
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert await alice.drain() == 1  # the lock was let go
+    assert await alice.replies() == ["echo hello"]
+
+
+# ---- the sweep --------------------------------------------------------------------------
+
+
+async def _age(m: Member, seconds: float) -> None:
+    async with m.engine.db.session() as session, session.begin():
+        await session.execute(
+            update(Inbound)
+            .where(Inbound.channel == m.channel, Inbound.address == m.address)
+            .values(received_at=utcnow() - timedelta(seconds=seconds))
+        )
+
+
+async def test_the_sweep_answers_messages_left_pending_by_a_crash_at_any_age(
+    engine: Engine,
+) -> None:
+    # Left pending: stored, then the process that stored them stopped before handling them.
+    members = {}
+    for age in (4.0, 60.0, 3 * 3600.0):
+        m = member(engine)
+        await m.send(f"left {age:.0f} s ago")
+        await m.send("and another")
+        await _age(m, age)
+        members[age] = m
+    await engine.sweep(older_than=3.0)
+    for age, m in members.items():
+        assert await m.replies() == [f"echo left {age:.0f} s ago", "echo and another"], age
+
+
+async def test_the_sweep_leaves_young_messages_to_the_process_that_stored_them(
+    engine: Engine,
+) -> None:
+    young = member(engine)
+    await young.send("just now")
+    old = member(engine)
+    await old.send("a while ago")
+    await _age(old, 10.0)
+    await engine.sweep(older_than=3.0)
+    assert await young.replies() == []
+    assert await old.replies() == ["echo a while ago"]
+    await young.drain()
+
+
+async def test_the_sweep_counts_what_it_handled_and_takes_every_member_up_to_its_limit(
+    engine: Engine,
+) -> None:
+    # Other tests' members have nothing pending: the count is this test's.
+    crowd = [member(engine) for _ in range(3)]
+    for m in crowd:
+        await m.send("one")
+        await m.send("two")
+        await _age(m, 30.0)
+    assert await engine.sweep(limit=2, older_than=3.0) == 4
+    left = [m for m in crowd if not await m.replies()]
+    assert len(left) == 1
+    assert await engine.sweep(older_than=3.0) == 2
+    assert await left[0].replies() == ["echo one", "echo two"]
