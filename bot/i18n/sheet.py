@@ -15,7 +15,14 @@ from babel.messages.pofile import write_po
 from bot.i18n import LOCALES, LOCALES_DIR
 from bot.i18n.catalogs import MEMBERS, load, po_path
 from bot.i18n.scripts import serbian_latin
-from bot.i18n.style import BUTTON_LIMIT, BUTTONS, MESSAGE_LIMIT, TYPED_CONTEXTS, check_text
+from bot.i18n.style import (
+    MESSAGE_LIMIT,
+    TYPED_CONTEXTS,
+    check_button,
+    check_text,
+    glossary,
+    limit,
+)
 
 COLUMNS = ("locale", "key", "context", "form", "english", "text", "limit")
 
@@ -51,10 +58,10 @@ def export(locale: str, path: Path, directory: Path = LOCALES_DIR) -> int:
             )
             for form, text in enumerate(strings):
                 english = message.id if isinstance(message.id, str) else message.id[min(form, 1)]
-                limit = BUTTON_LIMIT if _key(message.id) in BUTTONS else MESSAGE_LIMIT
+                most = limit(_key(message.id), message.context)
                 form_label = str(form) if isinstance(message.id, tuple | list) else ""
                 writer.writerow((locale, _key(message.id), message.context or "", form_label,
-                                 english, text, limit))  # fmt: skip
+                                 english, text, most))  # fmt: skip
                 rows += 1
     return rows
 
@@ -86,11 +93,14 @@ def import_(path: Path, directory: Path = LOCALES_DIR) -> list[RowProblem]:
         if not text.strip():
             problems.append(RowProblem(number, row["key"], "empty text"))
             continue
-        limit = BUTTON_LIMIT if row["key"] in BUTTONS else MESSAGE_LIMIT
-        if len(text) > limit:
-            problems.append(RowProblem(number, row["key"], f"longer than {limit} characters"))
+        most = limit(row["key"], context)
+        if len(text) > most:
+            problems.append(RowProblem(number, row["key"], f"longer than {most} characters"))
+        found = [*check_text(locale, text, english), *glossary(locale, text, english)]
+        if most < MESSAGE_LIMIT:
+            found += check_button(locale, text)
         problems += [RowProblem(number, row["key"], what)
-                     for what in check_text(locale, text, english) if not what.startswith("longer")]  # fmt: skip
+                     for what in found if not what.startswith("longer")]  # fmt: skip
         if plural:
             strings = list(message.string)
             form = int(row["form"] or 0)

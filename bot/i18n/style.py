@@ -68,14 +68,16 @@ PRONOUN: dict[str, tuple[str, str]] = {
                 r"vašim|vašoj|vaših|vašima)(?![A-Za-zčćžšđ])", "Vi, Vam, Vas, Vaš… with a capital"),
     "bs": (r"(?<![A-Za-zčćžšđČĆŽŠĐ])(vi|vam|vas|vama|vaš|vaša|vaše|vaši|vašeg|vašem|vašu|"
            r"vašim|vašoj|vaših|vašima)(?![A-Za-zčćžšđ])", "Vi, Vam, Vas, Vaš… with a capital"),
-    "hy": (r"(?<![ա-ֆ])(ձեր|ձեզ|ձերը|ձեզնից)(?![ա-ֆ])", "Դուք, Ձեր, Ձեզ with a capital"),
+    "hy": (r"(?<![ա-ֆ])(դուք|ձեր|ձեզ|ձերը|ձեզնից|ձերոնք)(?![ա-ֆ])", "Դուք, Ձեր, Ձեզ with a capital"),
     "sq": (_SENTENCE_INSIDE + r"(Ju|Juaj|Tuaj|Tuaja|Juve|Tuajat)(?![a-zëç])|t'Ju(?![a-zëç])",
            "ju, juaj, tuaj in lower case inside a sentence"),
     "az": (_SENTENCE_INSIDE + r"(Siz|Sizə|Sizin|Sizi|Sizdən)(?![a-zəğıöşüç])",
            "siz, sizə, sizin in lower case inside a sentence"),
-    "ru": (_SENTENCE_INSIDE + r"(Вы|Вам|Вас|Ваш|Ваша|Ваше|Ваши|Вашего|Вашей|Ваших)(?![а-я])",
+    "ru": (_SENTENCE_INSIDE + r"(Вы|Вам|Вас|Вами|Ваш|Ваша|Ваше|Ваши|Вашего|Вашей|Ваших|Вашу|"
+           r"Вашим|Вашем|Вашими)(?![а-я])",
            "вы, вам, ваш in lower case inside a sentence"),
-    "uk": (_SENTENCE_INSIDE + r"(Ви|Вам|Вас|Ваш|Ваша|Ваше|Ваші|Вашого|Вашої|Ваших)(?![а-яіїє])",
+    "uk": (_SENTENCE_INSIDE + r"(Ви|Вам|Вас|Вами|Ваш|Ваша|Ваше|Ваші|Вашого|Вашої|Ваших|Вашу|"
+           r"Вашим|Вашому|Вашій|Вашими)(?![а-яіїє])",
            "ви, вам, ваш in lower case inside a sentence"),
     "ro": (_SENTENCE_INSIDE + r"(Dumneavoastră)", "dumneavoastră in lower case"),
     "tr": (_SENTENCE_INSIDE + r"(Siz|Size|Sizin|Sizi|Sizden|Sizinle)(?![a-zçğıöşü])",
@@ -89,6 +91,27 @@ TERMS: dict[str, tuple[tuple[str, str], ...]] = {
            (r"(?i)\bsondaj", "a survey is «chestionar»")),
     "sq": ((r"(?i)\bpyetësor", "a survey is «anketë»"),),
     "sr": ((r"Телеграм", "Telegram in Latin letters, «у Telegram-у»"),),
+}  # fmt: skip
+# The coalition's words, said one way in each language (style.md, "The coalition's words"): a
+# text whose English has the word has the locale's word too (a pattern, for the word's forms).
+GLOSSARY: dict[str, dict[str, str]] = {
+    "survey": {"ro": "chestionar", "ru": "опрос", "bg": "анкет", "uk": "опитуван",
+               "sr": "анкет", "sr_Latn": "anket", "bs": "anket", "sq": "anket", "tr": "anket",
+               "az": "sorğu", "ka": "გამოკითხვ", "hy": "հարցում|հարցմ"},
+    "secretariat": {"ro": "secretariat", "ru": "секретариат", "bg": "секретариат",
+                    "uk": "секретаріат", "sr": "секретаријат", "sr_Latn": "sekretarijat",
+                    "bs": "sekretarijat", "sq": "sekretariat", "tr": "sekretarya", "az": "katib",
+                    "ka": "სამდივნო", "hy": "քարտուղարությ"},
+    "focal point": {"ro": "persoana responsabilă", "ru": "ответственн", "bg": "отговорното лице",
+                    "uk": "відповідальн", "sr": "задужен", "sr_Latn": "zadužen",
+                    "bs": "zadužen", "sq": r"person\w* përgjegjës", "tr": "sorumlu kişi",
+                    "az": "məsul şəxs", "ka": "პასუხისმგებელ", "hy": "պատասխանատու"},
+    "coalition": {"ro": "coali", "ru": "коалиц", "bg": "коалиц", "uk": "коаліц", "sr": "коалициј",
+                  "sr_Latn": "koalicij", "bs": "koalicij", "sq": "koalicion", "tr": "koalisyon",
+                  "az": "koalisiya", "ka": "კოალიცი", "hy": "կոալիցիա"},
+    "news": {"ro": "știri", "ru": "новост", "bg": "новин", "uk": "новин", "sr": "вест",
+             "sr_Latn": "vest", "bs": "vijest", "sq": "lajm", "tr": "haber", "az": "xəbər",
+             "ka": "სიახლე", "hy": "նորություն"},
 }  # fmt: skip
 # Turkish and Azerbaijani buttons are bare verb stems ("Gönder", "Katibliyə yaz"): a button
 # ending in the "siz" imperative (-ın, -in, -un, -ün) speaks differently from its neighbours;
@@ -170,6 +193,17 @@ def check_text(locale: str, text: str, source: str | None = None) -> list[str]:
     return found
 
 
+def glossary(locale: str, text: str, source: str) -> list[str]:
+    """The coalition's words the English ``source`` has and the translation says otherwise."""
+    return [
+        f"glossary: {term!r} is said {GLOSSARY[term][locale]!r}"
+        for term in GLOSSARY
+        if locale in GLOSSARY[term]
+        and re.search(rf"\b{term}s?\b", source, re.IGNORECASE)
+        and not re.search(GLOSSARY[term][locale], text, re.IGNORECASE)
+    ]
+
+
 def check_catalog(locale: str, catalog: Catalog, english: Catalog | None = None) -> list[Finding]:
     """Every style finding in one locale's members' catalog."""
     findings: list[Finding] = []
@@ -183,6 +217,10 @@ def check_catalog(locale: str, catalog: Catalog, english: Catalog | None = None)
                 Finding(locale, _msgid(message), what)
                 for what in check_text(locale, text, _source(message, i))
             ]
+        findings += [
+            Finding(locale, _msgid(message), what)
+            for what in glossary(locale, _strings(message)[0], _msgid(message))
+        ]
         findings += _button(locale, message)
     for msgid, button in QUOTING.items():
         text, label = catalog.get(msgid), catalog.get(button)
@@ -193,20 +231,32 @@ def check_catalog(locale: str, catalog: Catalog, english: Catalog | None = None)
     return findings
 
 
+def limit(key: str, context: str | None = None) -> int:
+    """How many characters a text may have: a button's label, a news topic's name on its
+    button after the mark, or a message."""
+    if context == TOPIC_CONTEXT:
+        return BUTTON_LIMIT - TOPIC_MARK
+    if key in BUTTONS and not context:
+        return BUTTON_LIMIT
+    return MESSAGE_LIMIT
+
+
+def check_button(locale: str, text: str) -> list[str]:
+    """What is wrong with a button label besides its length: its register."""
+    if locale in ("tr", "az") and _SIZ_IMPERATIVE.search(text.lower()):
+        return ["button in the «siz» imperative: use the verb stem"]
+    return []
+
+
 def _button(locale: str, message) -> list[Finding]:
     """A button label: short enough for a phone, and in the register of the other buttons."""
     label, text = _msgid(message), _strings(message)[0]
-    if message.context == TOPIC_CONTEXT:
-        limit = BUTTON_LIMIT - TOPIC_MARK
-    elif label in BUTTONS and not message.context:
-        limit = BUTTON_LIMIT
-    else:
+    most = limit(label, message.context)
+    if most == MESSAGE_LIMIT:
         return []
-    found = []
-    if len(text) > limit:
-        found.append(Finding(locale, label, f"button label over {limit} characters"))
-    if locale in ("tr", "az") and _SIZ_IMPERATIVE.search(text.lower()):
-        found.append(Finding(locale, label, "button in the «siz» imperative: use the verb stem"))
+    found = [Finding(locale, label, what) for what in check_button(locale, text)]
+    if len(text) > most:
+        found.append(Finding(locale, label, f"button label over {most} characters"))
     return found
 
 
@@ -239,6 +289,10 @@ def check_knowledge(locale: str, directory: Path = LOCALES_DIR) -> list[Finding]
         if not what.startswith("longer") or not where.endswith(".title")
     ]
     for where, text in texts.items():
+        if where in english:
+            findings += [
+                Finding(locale, where, what) for what in glossary(locale, text, english[where])
+            ]
         if where.endswith(".title") and len(text) > BUTTON_LIMIT:
             findings.append(Finding(locale, where, f"title over {BUTTON_LIMIT} characters"))
         for name in _QUOTED.findall(english.get(where, "")):

@@ -83,6 +83,22 @@ def test_an_import_with_mistakes_is_refused_row_by_row_and_changes_nothing(copy,
     assert catalogs.po_path(catalogs.MEMBERS, "ro", copy).read_bytes() == before
 
 
+def test_an_import_is_held_to_the_buttons_register_and_the_coalitions_words(copy, tmp_path, capsys):
+    sheet = tmp_path / "tr.csv"
+    main(["catalogs", "export", "tr", str(sheet), "--locales", str(copy)])
+    rows = _rows(sheet)
+    events = next(r for r in rows if r["key"] == "Events" and r["context"] == "topic")
+    assert events["limit"] == "31"  # a news topic's button starts with its mark
+    _set(rows, "Send", "Gönderin")
+    _set(rows, "Surveys", "Sorular")
+    _write(sheet, rows)
+    assert main(["catalogs", "import", str(sheet), "--locales", str(copy)]) == 1
+    err = capsys.readouterr().err
+    line = {(r["key"], r["context"]): n for n, r in enumerate(rows, start=2)}
+    assert f"row {line['Send', '']}: button in the «siz» imperative" in err
+    assert f"row {line['Surveys', '']}: glossary: 'survey' is said 'anket'" in err
+
+
 def test_serbian_latin_follows_an_imported_serbian_cyrillic(copy, tmp_path):
     sheet = tmp_path / "sr.csv"
     main(["catalogs", "export", "sr", str(sheet), "--locales", str(copy)])

@@ -89,6 +89,12 @@ SETTINGS = "Your settings:\nLanguage: {language}\nCountry: {country}\nOrganisati
         ("sq", "Survey: {title}", lambda s: s.replace("Anketa", "Pyetësori"), "terminology"),
         ("tr", "Thank you!", lambda s: "Tamam, Size teşekkür ederiz!", "polite pronoun"),
         ("tr", "Send", lambda s: "Gönderin", "button in the «siz» imperative"),
+        ("uk", "Surveys", lambda s: "Анкети", "glossary"),
+        ("bs", "Write your message here, in any language. ChildPact's safeguarding focal point "
+               "will read it and answer you in this chat.",
+         lambda s: s.replace("Osoba zadužena za zaštitu djece", "Kontakt osoba"), "glossary"),
+        ("hy", "You have already answered this survey. Thank you!",
+         lambda s: s.replace("Դուք", "դուք"), "polite pronoun"),
         ("az", "Talk to the focal point", lambda s: "Məsul şəxslə danışın", "button in the «siz» imperative"),
         ("ro", "If you would like to talk about it, ChildPact's safeguarding focal point is here for you: "
                "choose Talk to the focal point.", lambda s: s.replace("„", "").replace("”", ""),
@@ -183,7 +189,9 @@ def test_a_knowledge_answer_quoting_a_button_unlike_the_button_is_found(copy):
         "ChildPact, выберите «Связаться с секретариатом» в меню",
         "ChildPact, выберите Связаться с секретариатом в меню",
     )
+    _edit_knowledge(copy, "hy", "title: Նորությունների դադար/վերսկսում", "title: Դադար/վերսկսում")
     found = {(f.locale, f.where, f.what) for f in style.check_all(copy)}
+    assert ("hy", "topics.bot_stop.title", "glossary: 'news' is said 'նորություն'") in found
     assert (
         "ru",
         "topics.contact.answer",
