@@ -6,14 +6,14 @@ own, and unlinking."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.members import linking, topics
 from bot.storage.db import Database
-from bot.storage.models import Contact, LinkFailure, Person, Subscription, Topic, utcnow
+from bot.storage.models import Contact, LinkCode, LinkFailure, Person, Subscription, Topic, utcnow
 
 WEEK = timedelta(days=7)
 
@@ -292,3 +292,53 @@ async def test_unlinking_one_of_two_chats_ends_the_person_and_its_choice(clean_d
         assert [c.id for c in rest] == [wa.id]
         assert (tg.person_id, wa.person_id) == (None, None)
         assert await session.get(Person, person) is None
+
+
+async def test_two_people_on_the_same_two_channels_are_told_the_first_in_common(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        mine = [_contact("telegram", "681"), _contact("whatsapp", "whatsapp:+37360000681")]
+        theirs = [_contact("telegram", "682"), _contact("whatsapp", "whatsapp:+37360000682")]
+        await _add(session, *mine, *theirs)
+        await linking.redeem(session, mine[1], await linking.issue(session, mine[0]))
+        await linking.redeem(session, theirs[1], await linking.issue(session, theirs[0]))
+        redeemed = await linking.redeem(session, mine[0], await linking.issue(session, theirs[1]))
+        assert (redeemed.result, redeemed.channel) == ("same_channel", "telegram")
+
+
+async def test_linking_ends_the_codes_of_the_chat_that_sent_one_and_no_one_elses(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg, wa = _contact("telegram", "691"), _contact("whatsapp", "whatsapp:+37360000691")
+        other, web = _contact("telegram", "692"), _contact("web", "web692")
+        await _add(session, tg, wa, other, web)
+        own = await linking.issue(session, wa)  # asked on WhatsApp, then used Telegram's
+        waiting = await linking.issue(session, other)  # someone else's, not used yet
+        assert (await linking.redeem(session, wa, await linking.issue(session, tg))).result == (
+            "linked"
+        )
+        assert (await linking.redeem(session, web, own)).result == "expired"
+        assert (await linking.redeem(session, web, waiting)).result == "linked"
+
+
+async def test_codes_and_mistakes_older_than_a_day_are_cleared(clean_db: Database) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg, wa = _contact("telegram", "693"), _contact("whatsapp", "whatsapp:+37360000693")
+        await _add(session, tg, wa)
+        start = utcnow()
+        await linking.issue(session, tg, start)
+        await linking.redeem(session, wa, "999999", start)  # a wrong code
+
+        async def kept(at: datetime) -> tuple[int, bool]:
+            await linking.issue(session, wa, at)  # clears on the way
+            codes = await session.scalars(select(LinkCode).where(LinkCode.contact_id == tg.id))
+            return len(codes.all()), await session.get(LinkFailure, wa.id) is not None
+
+        minute = timedelta(minutes=1)
+        assert await kept(start + linking.KEEP - minute) == (1, True)
+        assert await kept(start + linking.KEEP + minute) == (1, False)
+        assert await kept(start + linking.CODE_TTL + linking.KEEP - minute) == (1, False)
+        assert await kept(start + linking.CODE_TTL + linking.KEEP + minute) == (0, False)
+        assert linking.KEEP == timedelta(days=1) and linking.CODE_TTL == timedelta(minutes=10)
