@@ -117,6 +117,26 @@ GLOSSARY: dict[str, dict[str, str]] = {
 # ending in the "siz" imperative (-ın, -in, -un, -ün) speaks differently from its neighbours;
 # the optative after s ("Hayır, kalsın": let it stay) is not one.
 _SIZ_IMPERATIVE = re.compile(r"\b[a-zçğıöşüə]{3,}(?<!s)(?<!lar)(?<!ler)(?<!lər)y?[ıiuü]n$")
+# Buttons in the formal register (style.md, open decision 1): the informal imperatives of the
+# verbs buttons use, which the locales with a formal imperative on buttons rule out.
+INFORMAL: dict[str, str] = {
+    "ro": r"șterge|continuă|păstrează|trimite|alege|schimbă|răspunde|închide|omite|deconectează|"
+          r"leagă|dezleagă|oprește|reia|începe|află|vorbește|contactează|scrie",
+    "bg": r"изтрий|запази|продължи|смени|изпрати|затвори|пропусни|спри|започни|свържи|отговори|"
+          r"попълни|разкачи|научи",
+    "sr": r"настави|обриши|промени|пошаљи|затвори|прескочи|одговори|повежи|искључи|укључи|"
+          r"започни|сазнај|разговарај|раздвоји|прекини|задржи",
+    "sr_Latn": r"nastavi|obriši|promeni|pošalji|zatvori|preskoči|odgovori|poveži|isključi|"
+               r"uključi|započni|saznaj|razgovaraj|razdvoji|prekini|zadrži",
+    "bs": r"nastavi|obriši|promijeni|pošalji|zatvori|preskoči|odgovori|poveži|isključi|uključi|"
+          r"započni|saznaj|razgovaraj|razdvoji|prekini|zadrži",
+    "sq": r"vazhdo|fshi|ndrysho|dërgo|mbyll|kapërce|përgjigju|bisedo|fol|lidh|shkëput|ndalo|"
+          r"rifillo|nis|mëso|mbaji",
+    "ka": r"წამშალე|წაშალე|დატოვე|გააგრძელე|გამოტოვე|დაწერე|აირჩიე|გაგზავნე|დახურე|"
+          r"მიწერე|შეცვალე|შეაჩერე|დაიწყე",
+}  # fmt: skip
+# Texts shown on a button that are not in BUTTONS (their length is the title's).
+REGISTER_TOO = frozenset({"{title} (continue)"})
 # Letters that belong to the script of a Cyrillic, Georgian or Armenian locale: a Latin word in
 # such a text is English left behind, unless it is a name.
 _NON_LATIN = {"ru", "uk", "bg", "ka", "hy"}
@@ -245,6 +265,8 @@ def check_button(locale: str, text: str) -> list[str]:
     """What is wrong with a button label besides its length: its register."""
     if locale in ("tr", "az") and _SIZ_IMPERATIVE.search(text.lower()):
         return ["button in the «siz» imperative: use the verb stem"]
+    if locale in INFORMAL and re.search(rf"(?<!\w)({INFORMAL[locale]})(?!\w)", text.lower()):
+        return ["button in the informal register: use the formal imperative or a noun"]
     return []
 
 
@@ -252,6 +274,8 @@ def _button(locale: str, message) -> list[Finding]:
     """A button label: short enough for a phone, and in the register of the other buttons."""
     label, text = _msgid(message), _strings(message)[0]
     most = limit(label, message.context)
+    if label in REGISTER_TOO:
+        return [Finding(locale, label, what) for what in check_button(locale, text)]
     if most == MESSAGE_LIMIT:
         return []
     found = [Finding(locale, label, what) for what in check_button(locale, text)]

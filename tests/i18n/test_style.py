@@ -89,6 +89,11 @@ SETTINGS = "Your settings:\nLanguage: {language}\nCountry: {country}\nOrganisati
         ("sq", "Survey: {title}", lambda s: s.replace("Anketa", "Pyetësori"), "terminology"),
         ("tr", "Thank you!", lambda s: "Tamam, Size teşekkür ederiz!", "polite pronoun"),
         ("tr", "Send", lambda s: "Gönderin", "button in the «siz» imperative"),
+        ("ro", "Delete me", lambda s: "Șterge-mă", "button in the informal register"),
+        ("bg", "Yes, delete everything", lambda s: "Да, изтрий всичко", "button in the informal register"),
+        ("ka", "No, keep it", lambda s: "არა, დატოვე", "button in the informal register"),
+        ("sr", "Continue the survey", lambda s: "Настави анкету", "button in the informal register"),
+        ("sq", "{title} (continue)", lambda s: "{title} (vazhdo)", "button in the informal register"),
         ("uk", "Surveys", lambda s: "Анкети", "glossary"),
         ("bs", "Write your message here, in any language. ChildPact's safeguarding focal point "
                "will read it and answer you in this chat.",
