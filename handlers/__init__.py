@@ -16,6 +16,7 @@ def routers() -> list[Router]:
         menu,
         onboarding,
         privacy,
+        replies,
         staff,
         survey,
         timezone,
@@ -23,6 +24,6 @@ def routers() -> list[Router]:
     )
 
     return [
-        onboarding.router, menu.router, linking.router, privacy.router, topics.router,
+        onboarding.router, replies.router, menu.router, linking.router, privacy.router, topics.router,
         timezone.router, handoff.router, staff.router, survey.router, faq.router,
     ]  # fmt: skip

@@ -191,6 +191,7 @@ def copied(broadcast: Broadcast, **changes: Any) -> Broadcast:
         "buttons": deepcopy(broadcast.buttons or []),
         "audience": deepcopy(broadcast.audience or {}),
         "templates": dict(broadcast.templates or {}),
+        "collect_replies_hours": broadcast.collect_replies_hours or 0,
         "expanded_to": 0,
     }
     return Broadcast(**(values | changes))

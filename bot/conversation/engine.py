@@ -189,7 +189,10 @@ class Engine:
             if capabilities(msg.channel).reply_window is not None:
                 released = await outbox.release_held(session, contact)
             if not (msg.kind == Kind.BUTTON and msg.payload == READ_PAYLOAD):
-                replies, effects = await self._dispatch(msg, contact)
+                # Free text may be a reply to a broadcast that asked for replies.
+                text = msg.kind == Kind.TEXT
+                reply_to = await outbox.reply_window(session, contact) if text else None
+                replies, effects = await self._dispatch(msg, contact, reply_to)
             elif not released:
                 log.debug("inbound %s: read it, with nothing kept", row.id)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):
@@ -245,7 +248,7 @@ class Engine:
         return contact
 
     async def _dispatch(
-        self, msg: InboundMessage, contact: Contact
+        self, msg: InboundMessage, contact: Contact, reply_to: int | None = None
     ) -> tuple[list[OutboundMessage], list[Effect]]:
         locale = resolve_locale(
             contact.locale, contact.lang_hint, contact.country or contact.country_hint
@@ -256,6 +259,7 @@ class Engine:
             t=Translator(locale, zone_name(contact)),
             settings=self.settings,
             services=self.services,
+            reply_to=reply_to,
         )
         if msg.kind == Kind.BUTTON:
             ctx.payload = msg.payload

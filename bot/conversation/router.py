@@ -54,6 +54,8 @@ class Context:
     # A message to handle now as if just sent: one held while the member answered the privacy
     # notice.
     again: str | None = None
+    # A broadcast that reached the member and whose replies the secretariat collects now.
+    reply_to: int | None = None
 
     @property
     def text(self) -> str:

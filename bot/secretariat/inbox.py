@@ -24,7 +24,7 @@ from bot.storage.models import (
 )
 
 QUESTION_LIMIT = 500  # characters of an unanswered question that are kept
-KINDS = ("safeguarding", "question", "secretariat")
+KINDS = ("safeguarding", "question", "secretariat", "reply")
 # The log shows what members ask, not who they are: a number long enough to be a phone, and
 # an e-mail address, go.
 _PHONE = re.compile(r"\+?\d[\d ().-]{5,}\d")
@@ -90,9 +90,11 @@ async def add_message(
     direction: str,
     text: str,
     delivery_id: int | None = None,
+    broadcast_id: int | None = None,
 ) -> ConversationMessage:
     message = ConversationMessage(
-        conversation_id=conversation.id, direction=direction, text=text, delivery_id=delivery_id
+        conversation_id=conversation.id, direction=direction, text=text, delivery_id=delivery_id,
+        broadcast_id=broadcast_id,
     )
     session.add(message)
     conversation.updated_at = utcnow()

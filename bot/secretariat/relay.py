@@ -19,7 +19,7 @@ from bot.storage.models import Contact, Conversation, Delivery
 log = logging.getLogger(__name__)
 RELAY_LIMIT = 3500  # characters of a member's message in the staff chat: one Telegram message
 HEADINGS = {"secretariat": "", "question": " asks what the bot could not answer",
-            "safeguarding": " (safeguarding)"}  # fmt: skip
+            "safeguarding": " (safeguarding)", "reply": " replies to a broadcast"}  # fmt: skip
 
 
 async def relay(
@@ -32,8 +32,10 @@ async def relay(
     locale: str,
     channel: str,
     inbound_id: int | None,
+    broadcast_id: int | None = None,
 ) -> None:
-    """Keep ``text`` in the member's open conversation and post it to the staff chat."""
+    """Keep ``text`` in the member's open conversation and post it to the staff chat; with
+    ``broadcast_id``, as the member's reply to that broadcast."""
     conversation = await inbox.open_conversation(session, contact.id, kind)
     first = not await inbox.message_count(session, conversation.id)
     chat = staff_chat(settings)
@@ -44,14 +46,15 @@ async def relay(
         country = contact.country or contact.country_hint or "?"
         heading = (
             f"#{conversation.id} member {contact.id} ({locale}, {country}, "
-            f"{channel}){HEADINGS.get(kind, '')}:"
+            f"{channel}){HEADINGS.get(kind, '')}"
+            + (f" #{broadcast_id}" if broadcast_id else "") + ":"
         )
         body = text if len(text) <= RELAY_LIMIT else text[:RELAY_LIMIT] + "…"
         hint = "\n\n(Reply to this message to answer the member.)" if first else ""
         row = to_chat(session, chat, f"{heading}\n{body}{hint}", inbound_id)
         await session.flush()
         delivery_id = row.id
-    await inbox.add_message(session, conversation, "member", text, delivery_id)
+    await inbox.add_message(session, conversation, "member", text, delivery_id, broadcast_id)
     log.info("handoff: contact %s wrote in conversation %s", contact.id, conversation.id)
 
 

@@ -267,6 +267,9 @@ class Broadcast(Base):
     occurrence: Mapped[int | None] = mapped_column(Integer)  # 1 for the first
     # The series' latest occurrence, whose next one is still to be made once it is due.
     repeat_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hours after a member receives it during which what they write back is a reply for the
+    # secretariat's inbox (not a question for the bot); 0: replies are not collected.
+    collect_replies_hours: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Conversation(Base):
@@ -281,7 +284,7 @@ class Conversation(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contact_id: Mapped[int] = mapped_column(Id, ForeignKey("contacts.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # secretariat question safeguarding
+    kind: Mapped[str] = mapped_column(String(16))  # secretariat question safeguarding reply
     status: Mapped[str] = mapped_column(String(16), default="open")  # open closed
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
@@ -305,6 +308,8 @@ class ConversationMessage(Base):
     # The outbox row that put this message in the staff chat: a reply to it finds the thread.
     delivery_id: Mapped[int | None] = mapped_column(Id, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # A member's reply to this broadcast, written within its reply window.
+    broadcast_id: Mapped[int | None] = mapped_column(Id, index=True)
 
 
 class UnansweredQuestion(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
 from bot.messages import OutboundMessage
-from bot.storage.models import ChatMove, Contact, Delivery, utcnow
+from bot.storage.models import Broadcast, ChatMove, Contact, Delivery, utcnow
 
 # Priorities: lower goes first, so a member's reply never waits behind a broadcast.
 CALLBACK = 0  # the answer that stops the spinner on a tapped Telegram button
@@ -286,3 +286,38 @@ async def drop_unmatched_reports(
         delete(Delivery).where(Delivery.status == "early", Delivery.created_at < cutoff)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+REPLY_WINDOW_MAX_HOURS = 24 * 30  # the longest a broadcast may collect replies
+
+
+async def reply_window(session: AsyncSession, contact: Contact) -> int | None:
+    """The broadcast whose replies the secretariat collects and that reached this member (on
+    any of their linked chats) within its window, the latest one; None when there is none."""
+    now = utcnow()
+    mine = (
+        select(Contact.id).where(Contact.person_id == contact.person_id).scalar_subquery()
+        if contact.person_id is not None
+        else None
+    )
+    to_member = Delivery.contact_id.in_(mine) if mine is not None else (
+        Delivery.contact_id == contact.id
+    )
+    rows = (
+        await session.execute(
+            select(Broadcast.id, Broadcast.collect_replies_hours, Delivery.sent_at)
+            .join(Delivery, Delivery.broadcast_id == Broadcast.id)
+            .where(
+                to_member,
+                Broadcast.collect_replies_hours > 0,
+                Delivery.sent_at.is_not(None),
+                Delivery.sent_at >= now - timedelta(hours=REPLY_WINDOW_MAX_HOURS),
+            )
+            .order_by(Delivery.sent_at.desc())
+            .limit(10)
+        )
+    ).all()
+    for broadcast_id, hours, sent_at in rows:
+        if sent_at + timedelta(hours=hours) > now:
+            return int(broadcast_id)
+    return None

@@ -23,6 +23,7 @@ from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.i18n.markers import N_
 from bot.messages import link_problem
 from bot.storage.models import Broadcast
+from bot.storage.outbox import REPLY_WINDOW_MAX_HOURS
 from webhook.admin.pages import Visit
 
 CHANNELS = MEMBER_CHANNELS
@@ -93,7 +94,19 @@ class Draft:
     repeat_until: date | None = None
     repeat_times: int | None = None
     zone: str = "UTC"  # the secretariat's: whose clock a repeating one keeps
+    collect_replies_hours: int = 0
     problems: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+# How long a broadcast collects what members write back, as the compose page offers it.
+REPLY_WINDOWS: tuple[tuple[int, str], ...] = (
+    (0, N_("No: the bot answers as usual")),
+    (24, N_("For a day")),
+    (48, N_("For 2 days")),
+    (72, N_("For 3 days")),
+    (168, N_("For a week")),
+    (336, N_("For 2 weeks")),
+)
 
 
 def _web_address(value: str) -> bool:
@@ -172,6 +185,10 @@ def read_form(
         contact_ids=[int(i) for i in form.get("contact_ids", "").split(",") if i.isdigit()],
     )
     _read_repeat(d, form)
+    hours = form.get("collect_replies_hours", "0").strip() or "0"
+    if not (hours.isdigit() and int(hours) <= REPLY_WINDOW_MAX_HOURS):
+        raise HTTPException(400)  # not one the form offered
+    d.collect_replies_hours = int(hours)
     return d
 
 
@@ -217,6 +234,7 @@ def apply(b: Broadcast, d: Draft, visit: Visit) -> None:
     b.buttons = d.buttons
     b.audience = broadcasts.scoped(d.audience, visit.staff).to_json()
     b.templates = d.templates
+    b.collect_replies_hours = d.collect_replies_hours
     if b.repeat_of is None:  # an occurrence follows its series' rule; its page offers none
         broadcast_series.set_rule(b, d.repeat, until=d.repeat_until, times=d.repeat_times,
                                   zone=d.zone)  # fmt: skip
@@ -231,6 +249,7 @@ def copy_of(b: Broadcast) -> Broadcast:
         created_by=b.created_by, scheduled_at=b.scheduled_at, local_hour=b.local_hour,
         repeat=b.repeat, repeat_until=b.repeat_until, repeat_times=b.repeat_times,
         repeat_zone=b.repeat_zone, repeat_of=b.repeat_of, occurrence=b.occurrence,
+        collect_replies_hours=b.collect_replies_hours or 0,
     )  # fmt: skip
 
 
@@ -238,7 +257,7 @@ def blank(visit: Visit) -> Broadcast:
     return Broadcast(
         title="", status="draft", base_locale="en", texts={}, buttons=[],
         audience=broadcasts.scoped(Audience(), visit.staff).to_json(), templates={},
-        created_by=visit.staff.id, expanded_to=0,
+        created_by=visit.staff.id, expanded_to=0, collect_replies_hours=0,
     )  # fmt: skip
 
 

@@ -4,6 +4,8 @@ a series and resending to those who did not receive it."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -15,11 +17,15 @@ from sqlalchemy import select
 
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions
+from bot.broadcasts import replies as broadcast_replies
 from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
+from bot.secretariat.audit import record
+from bot.spreadsheet import csv_row
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
+from webhook.admin.inbox import ANSWER_LIMIT
 from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ItemId, ServiceDep
 
@@ -78,6 +84,7 @@ async def _page(
             select(StaffUser).where(StaffUser.id.in_([b.created_by or 0, b.approved_by or 0]))
         )}  # fmt: skip
         series = (await broadcast_series.series_of(session, [b])).get(b.id)
+        replies = await broadcast_replies.of(session, b.id, visit.staff)
     written = [loc for loc in LOCALES if broadcasts.text_of(b, loc)]
     return render(
         request, template, visit, title=N_("Broadcast"), b=b, progress=progress,
@@ -86,7 +93,8 @@ async def _page(
         audience=Audience.from_json(b.audience), people=people, moving=b.status in MOVING,
         zone=service.settings.secretariat_timezone, when_in_zone=scheduled_in_zone,
         may_approve=visit.staff.is_admin and b.created_by != visit.staff.id,
-        error=error, status_code=status_code, skips=SKIPS, series=series,
+        error=error, status_code=status_code, skips=SKIPS, series=series, replies=replies,
+        answer_limit=ANSWER_LIMIT,
     )  # fmt: skip
 
 
@@ -166,3 +174,31 @@ async def follow_up(
                            error=refusal(exc), status_code=409)  # fmt: skip
     return RedirectResponse(f"/admin/broadcasts/{again_id}/edit?done=follow-up",
                             status_code=303)  # fmt: skip
+
+
+REPLY_COLUMNS = ("member_id", "organisation", "country", "language", "channel", "at", "text")
+
+
+@router.get("/broadcasts/{broadcast_id}/replies.csv")
+async def replies_csv(broadcast_id: ItemId, service: ServiceDep, visit: VisitDep) -> Response:
+    """Members' replies to the broadcast as a spreadsheet; every cell stays text."""
+    async with service.db.session() as session:
+        b = await load(session, broadcast_id, visit)
+        found = await broadcast_replies.of(session, b.id, visit.staff)
+        await record(session, visit.staff, "broadcast.replies_export", f"broadcast:{b.id}")
+        await session.commit()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(REPLY_COLUMNS)
+    for r in found:
+        writer.writerow(csv_row([
+            r.member_id, r.organisation or "", r.country or "", r.locale or "", r.channel,
+            r.at.isoformat(timespec="seconds"), r.text,
+        ]))  # fmt: skip
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="broadcast-{b.id}-replies.csv"'
+        },
+    )

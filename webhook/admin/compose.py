@@ -29,6 +29,7 @@ from bot.secretariat.members import MemberFilter
 from bot.storage.models import Broadcast, Contact, StaffUser, Survey
 from webhook.admin.broadcast_form import (
     CHANNELS,
+    REPLY_WINDOWS,
     SKIPS,
     Draft,
     apply,
@@ -132,7 +133,7 @@ async def page(
         topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=gone,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
         limits=text_limits(), stale=broadcasts.stale_locales(b), status_code=status_code,
-        series=series,
+        series=series, reply_windows=REPLY_WINDOWS,
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ reopening. The list and each conversation refresh themselves every few seconds."
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -24,6 +25,7 @@ router = APIRouter(route_class=AdminRoute)
 Show = Literal["open", "closed", "all", "mine"]
 LIMIT = 200
 ANSWER_LIMIT = 4000
+_BACK = re.compile(r"/admin/broadcasts/[1-9][0-9]{0,17}")  # where an answer may return to
 
 
 async def _people(session: AsyncSession) -> dict[int, StaffUser]:
@@ -114,6 +116,9 @@ async def reply(conversation_id: ItemId, service: ServiceDep, visit: EditorVisit
         await answer_member(session, service.settings, conversation, text, echo=True)
         await record(session, visit.staff, "inbox.reply", f"conversation:{conversation_id}")
     await service.coordinator.notify(OUTBOX)
+    back = visit.form.get("back", "")
+    if _BACK.fullmatch(back):  # answered from a broadcast's replies: back to them
+        return RedirectResponse(f"{back}?done=answered#replies", status_code=303)
     return RedirectResponse(f"/admin/inbox/{conversation_id}?done=answered#answer", status_code=303)
 
 

@@ -113,6 +113,7 @@ LABELS: dict[str, str] = {
     "kind:safeguarding": N_("Safeguarding alert"),
     "kind:question": N_("Unanswered question"),
     "kind:secretariat": N_("Asked for the secretariat"),
+    "kind:reply": N_("Reply to a broadcast"),
     "level:alert": N_("Alert"),
     "level:concern": N_("Possible concern"),
     "broadcast:draft": N_("Draft"),

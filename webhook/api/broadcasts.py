@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions, lifecycle
+from bot.broadcasts import replies as broadcast_replies
 from bot.broadcasts import series as broadcast_series
 from bot.channels.registry import send_rates
 from bot.i18n import LOCALES
@@ -22,6 +23,7 @@ from bot.secretariat import members
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast
+from bot.storage.outbox import REPLY_WINDOW_MAX_HOURS
 from webhook.api.common import READ, ContentSid, Limit, Offset, errors
 from webhook.auth import AdminDep, EditorDep, StaffDep
 from webhook.deps import ServiceDep
@@ -92,6 +94,11 @@ class BroadcastIn(BaseModel):
     repeat: Repeat | None = Field(default=None, description=REPEAT)
     repeat_until: date | None = Field(default=None, description=UNTIL)
     repeat_times: int | None = Field(default=None, ge=2, le=1000, description=TIMES)
+    collect_replies_hours: int = Field(
+        default=0, ge=0, le=REPLY_WINDOW_MAX_HOURS,
+        description="hours after a member receives it during which what they write back goes "
+        "to the inbox as a reply to it (not to the bot); 0: replies are not collected",
+    )
 
 
 class BroadcastPatch(BaseModel):
@@ -106,6 +113,11 @@ class BroadcastPatch(BaseModel):
     repeat: Repeat | None = Field(default=None, description=REPEAT + "; null: once")
     repeat_until: date | None = Field(default=None, description=UNTIL)
     repeat_times: int | None = Field(default=None, ge=2, le=1000, description=TIMES)
+    collect_replies_hours: int | None = Field(
+        default=None, ge=0, le=REPLY_WINDOW_MAX_HOURS,
+        description="hours after a member receives it during which what they write back goes "
+        "to the inbox as a reply to it (not to the bot); 0: replies are not collected",
+    )
 
 
 class BroadcastOut(BaseModel):
@@ -140,6 +152,20 @@ class BroadcastOut(BaseModel):
     next_occurrence_id: int | None = Field(
         description="that occurrence, once made (it is made when the one before it goes)"
     )
+    collect_replies_hours: int = Field(
+        0, description="hours during which members' replies go to the inbox; 0: none"
+    )
+
+
+class ReplyOut(BaseModel):
+    member_id: int
+    channel: str
+    text: str
+    at: datetime
+
+
+class RepliesOut(BaseModel):
+    replies: list[ReplyOut]
 
 
 class BroadcastList(BaseModel):
@@ -197,6 +223,7 @@ def _out(b: Broadcast, series: broadcast_series.Series | None = None) -> Broadca
         series_stopped_at=series.head.repeat_stopped_at if series else None,
         next_occurrence_at=series.next_at if series else None,
         next_occurrence_id=series.next_id if series else None,
+        collect_replies_hours=b.collect_replies_hours or 0,
     )  # fmt: skip
 
 
@@ -241,6 +268,8 @@ def _apply(b: Broadcast, body: BroadcastIn | BroadcastPatch, staff: Staff, zone:
         b.audience = broadcasts.scoped(audience, staff).to_json()
     if body.templates is not None:
         b.templates = {k: v for k, v in body.templates.items() if k in LOCALES and v}
+    if body.collect_replies_hours is not None:
+        b.collect_replies_hours = body.collect_replies_hours
 
 
 def _repeat(b: Broadcast, body: BroadcastIn | BroadcastPatch, zone: str) -> None:
@@ -470,3 +499,19 @@ async def progress(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffD
         b = await _get(session, broadcast_id, staff)
         found = await broadcasts.progress(session, broadcast_id)
     return ProgressOut(status=b.status, **found)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/broadcasts/{broadcast_id}/replies", response_model=RepliesOut, responses=errors(401, 404)
+)
+async def replies(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDep) -> RepliesOut:
+    """What members wrote back to it within its reply window, the oldest first; for staff of
+    one country, their country's members only."""
+    async with service.db.session() as session:
+        await _get(session, broadcast_id, staff)
+        found = await broadcast_replies.of(session, broadcast_id, staff)
+    return RepliesOut(
+        replies=[
+            ReplyOut(member_id=r.member_id, channel=r.channel, text=r.text, at=r.at) for r in found
+        ]
+    )

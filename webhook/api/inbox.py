@@ -44,7 +44,7 @@ class MemberOut(BaseModel):
 
 class ConversationOut(BaseModel):
     id: int
-    kind: Literal["secretariat", "question", "safeguarding"]
+    kind: Literal["secretariat", "question", "safeguarding", "reply"]
     status: Literal["open", "closed"]
     assignee_id: int | None = Field(description="the account the conversation is given to")
     created_at: datetime

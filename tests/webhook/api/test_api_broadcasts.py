@@ -326,3 +326,32 @@ async def test_a_button_link_telegram_would_refuse_is_refused_here(api: Api) -> 
         assert refused.status_code == 422, (url, refused.text)
         assert "public web site" in refused.text
     assert (await create(api))["buttons"][0]["url"] == "https://childpact.org/ga"
+
+
+async def test_a_broadcast_collects_replies_and_lists_them_to_who_may_see_them(api: Api) -> None:
+    from bot.storage.models import Conversation, ConversationMessage
+
+    draft = await create(api, collect_replies_hours=48)
+    assert draft["collect_replies_hours"] == 48
+    path = f"/api/broadcasts/{draft['id']}"
+    changed = await api.call("editor", "PATCH", path, json={"collect_replies_hours": 0})
+    assert changed.json()["collect_replies_hours"] == 0
+    too_long = await api.call("editor", "PATCH", path, json={"collect_replies_hours": 10_000})
+    assert too_long.status_code == 422
+    async with api.service.db.session() as session, session.begin():
+        for who, text in (("ro", "We will attend"), ("md", "=Ana and Mihai")):
+            conversation = Conversation(contact_id=api.members[who], kind="reply")
+            session.add(conversation)
+            await session.flush()
+            session.add(ConversationMessage(conversation_id=conversation.id, direction="member",
+                                            text=text, broadcast_id=draft["id"]))  # fmt: skip
+    everyone = (await api.call("viewer", "GET", f"{path}/replies")).json()["replies"]
+    assert [(r["member_id"], r["text"]) for r in everyone] == [
+        (api.members["ro"], "We will attend"), (api.members["md"], "=Ana and Mihai"),
+    ]  # fmt: skip
+    assert set(everyone[0]) == {"member_id", "channel", "text", "at"}
+    # A coordinator for Moldova sees the broadcast only if it is theirs: 404 here.
+    assert (await api.call("md_editor", "GET", f"{path}/replies")).status_code == 404
+    csv = await api.as_signed_in("viewer", "GET", f"/admin/broadcasts/{draft['id']}/replies.csv")
+    assert csv.status_code == 200
+    assert "'=Ana and Mihai" in csv.text  # a formula stays text in a spreadsheet
