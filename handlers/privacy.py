@@ -34,6 +34,12 @@ async def delete_me(ctx: Context) -> None:
         _(
             "Do you want me to delete everything I keep about you: your profile, our messages "
             "and your survey answers? This cannot be undone."
+        )
+        + "\n\n"
+        + _(
+            "One exception: if you told us that a child may be at risk, that report stays with "
+            "ChildPact's safeguarding focal point, because child protection requires it. It is "
+            "kept without your contact details."
         ),
         [
             [Button(_("Yes, delete everything"), "erase:yes")],
@@ -118,6 +124,12 @@ async def _erase_now(ctx: Context, done: Handled) -> None:
         "If you write to me again, we start afresh."
     )
     erased = await erasure.erase(session, await linking.person_contact_ids(session, ctx.contact))
+    if erased.kept:
+        goodbye = ctx.t(
+            "Done: I deleted everything I kept about you, except your report about a child's "
+            "safety, which stays with the safeguarding focal point without your contact "
+            "details. Goodbye, and thank you! If you write to me again, we start afresh."
+        )
     _forget_loaded(session, ctx.contact, done.inbound_id)
     done.forget += erased.keys
     if ctx.msg.callback_id:

@@ -1,5 +1,9 @@
 """Erasing members: every row about a set of contact ids (one person may have several), and the
-coordination keys that name them. Anonymous survey answers stay, unlinked from the member."""
+coordination keys that name them. Anonymous survey answers stay, unlinked from the member.
+
+Child protection is the exception: a member who disclosed that a child may be at risk keeps
+their safeguarding alerts and that conversation for the focal point, on a contact row emptied
+of everything else (no chat address, organisation, settings or consent); all the rest goes."""
 
 from __future__ import annotations
 
@@ -22,10 +26,12 @@ from bot.storage.models import (
     LinkCode,
     LinkFailure,
     Person,
+    SafeguardingFlag,
     Survey,
     SurveyAnswer,
     SurveyResponse,
     UnansweredQuestion,
+    utcnow,
 )
 
 QUIET: dict[str, Any] = {"synchronize_session": False}
@@ -38,6 +44,21 @@ class Erased:
 
     contacts: int = 0
     keys: list[str] = field(default_factory=list)
+    # Contacts kept, emptied, for their safeguarding records.
+    kept: list[int] = field(default_factory=list)
+
+ERASED = "erased"  # the status of a contact kept only for its safeguarding records
+
+
+async def safeguarding_kept(session: AsyncSession, ids: list[int]) -> list[int]:
+    """Which of ``ids`` have safeguarding records (an alert, a concern, or a safeguarding
+    conversation) that outlive their erasure."""
+    flagged = select(SafeguardingFlag.contact_id).where(SafeguardingFlag.contact_id.in_(ids))
+    threads = select(Conversation.contact_id).where(
+        Conversation.contact_id.in_(ids), Conversation.kind == "safeguarding"
+    )
+    found = await session.scalars(flagged.union(threads))
+    return sorted({int(i) for i in found})
 
 
 def _at(column_channel: Any, column_address: Any, addresses: list[tuple[str, str]]) -> Any:
@@ -59,6 +80,7 @@ async def erase(session: AsyncSession, contact_ids: list[int]) -> Erased:
     if not contacts:
         return Erased()
     ids = [c.id for c in contacts]
+    kept = await safeguarding_kept(session, ids)
     addresses = [(c.channel, c.address) for c in contacts]
     inbound = (
         await session.execute(
@@ -89,12 +111,29 @@ async def erase(session: AsyncSession, contact_ids: list[int]) -> Erased:
         await session.execute(
             delete(table).where(table.contact_id.in_(ids)).execution_options(**QUIET)
         )
-    await session.execute(delete(Contact).where(Contact.id.in_(ids)).execution_options(**QUIET))
+    gone = [i for i in ids if i not in kept]
+    await session.execute(delete(Contact).where(Contact.id.in_(gone)).execution_options(**QUIET))
+    for contact_id in kept:
+        await session.execute(
+            update(Contact).where(Contact.id == contact_id).values(**_emptied(contact_id))
+            .execution_options(**QUIET)
+        )  # fmt: skip
     await _people(session, {c.person_id for c in contacts if c.person_id is not None})
     keys = [seen_key(row.channel, row.platform_id) for row in inbound]
     for channel, address in addresses:
         keys += [chat_rate_key(channel, address), web_chat_topic(channel, address)]
-    return Erased(len(ids), keys)
+    return Erased(len(ids), keys, kept)
+
+
+def _emptied(contact_id: int) -> dict[str, Any]:
+    """A contact with nothing left but its id, channel, language and country: the focal point
+    reads the disclosure in context, and nobody can write to the member any more."""
+    return {
+        "address": f"{ERASED}-{contact_id}", "status": ERASED, "organisation": None,
+        "lang_hint": None, "country_hint": None, "time_zone": None, "consent_version": None,
+        "consent_at": None, "flow": None, "flow_data": {}, "choices": [], "person_id": None,
+        "last_inbound_at": None, "unreachable_at": utcnow(), "settings_at": None,
+    }  # fmt: skip
 
 
 async def _people(session: AsyncSession, person_ids: set[int]) -> None:
@@ -126,7 +165,10 @@ async def _unanswered(session: AsyncSession, texts: list[str]) -> None:
 
 
 async def _conversations(session: AsyncSession, ids: list[int]) -> None:
-    threads = select(Conversation.id).where(Conversation.contact_id.in_(ids))
+    """Their conversations, except those about a child's safety."""
+    threads = select(Conversation.id).where(
+        Conversation.contact_id.in_(ids), Conversation.kind != "safeguarding"
+    )
     relayed = select(ConversationMessage.delivery_id).where(
         ConversationMessage.conversation_id.in_(threads),
         ConversationMessage.delivery_id.is_not(None),
@@ -141,7 +183,9 @@ async def _conversations(session: AsyncSession, ids: list[int]) -> None:
         .execution_options(**QUIET)
     )
     await session.execute(
-        delete(Conversation).where(Conversation.contact_id.in_(ids)).execution_options(**QUIET)
+        delete(Conversation)
+        .where(Conversation.contact_id.in_(ids), Conversation.kind != "safeguarding")
+        .execution_options(**QUIET)
     )
 
 

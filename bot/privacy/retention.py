@@ -11,7 +11,7 @@ from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy.consent import GIVEN
-from bot.privacy.erasure import Erased, erase
+from bot.privacy.erasure import ERASED, Erased, erase
 from bot.storage.models import (
     Consent,
     Contact,
@@ -102,6 +102,7 @@ async def drop_unagreed_web(
         await session.scalars(
             select(Contact.id).where(
                 Contact.channel == "web",
+                Contact.status != ERASED,  # kept for its safeguarding records alone
                 Contact.consent_at.is_(None),
                 ~agreed,
                 Contact.created_at < cutoff,

@@ -102,7 +102,7 @@ async def answer_member(
     ``echo`` also shows the answer in the staff chat (when it was written elsewhere, in the API).
     """
     contact = await session.get(Contact, conversation.contact_id)
-    if contact is None:
+    if contact is None or contact.status == "erased":  # kept for its safeguarding records only
         return
     text = text.strip()
     t = translator_for(

@@ -103,6 +103,7 @@ LABELS: dict[str, str] = {
     "status:unreachable": N_("Unreachable"),
     "status:new": N_("Not yet set up"),
     "status:declined": N_("Declined consent"),
+    "status:erased": N_("Deleted their data (safeguarding record kept)"),
     "status:invited": N_("Invited"),
     "status:disabled": N_("Disabled"),
     "status:open": N_("Open"),
