@@ -202,3 +202,24 @@ async def test_professional_talk_about_children_raises_no_alert(backend):
         await member.say("what is childpact's position on physical punishment?")
         await member.say("our webinar on child abuse prevention is next monday")
         assert not stack.telegram.messages_to(ALERTS)
+
+
+async def test_a_member_from_a_country_without_a_named_line_gets_its_number_in_their_language(
+    backend,
+):
+    """No English name reaches a Russian-speaking member of another country: the line is "the
+    child helpline", and the number is the European one."""
+    text = "hi, how do i join the coalition? the kids next door have been alone since friday"
+    ru = Translator("ru")
+    async with running(backend, safeguarding_telegram_chat_id=ALERTS) as stack:
+        member = Member(stack, "web")
+        await onboard(member, "ru", "OTHER")
+        answer = texts(await member.say(text))
+        assert (
+            ru(
+                "If you are worried about a child, you can call the child helpline: {number}.",
+                number="116 111",
+            )
+            in answer
+        )
+        assert "helpline" not in answer.lower()
