@@ -469,3 +469,24 @@ async def test_no_next_chat_for_a_member_alone_or_whose_other_chat_stopped(
         person = await session.get(Person, tg.person_id)
         assert person is not None
         assert await session.scalar(select(Subscription).limit(1)) is None
+
+
+async def test_launched_from_the_command_line_nobody_narrows_the_audience(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        broadcast = _broadcast(Audience(countries=["RO"]))
+        await _add(session, broadcast)
+        assert await broadcasts.launch(
+            session, broadcast, None, audience_size=1, approval_above=None
+        ) == "scheduled"
+        assert broadcast.audience == {"countries": ["RO"]}
+
+
+def test_a_copy_is_a_new_draft_that_starts_from_the_first_member() -> None:
+    original = _broadcast(Audience(countries=["MD"]), status="sent", expanded_to=500)
+    again = lifecycle.copied(original, parent_id=7)
+    assert (again.status, again.expanded_to, again.parent_id) == ("draft", 0, 7)
+    assert (again.texts, again.audience) == (original.texts, original.audience)
+    again.texts["en"]["text"] = "changed"
+    assert original.texts["en"]["text"] != "changed"

@@ -342,3 +342,18 @@ async def test_codes_and_mistakes_older_than_a_day_are_cleared(clean_db: Databas
         assert await kept(start + linking.CODE_TTL + linking.KEEP - minute) == (1, False)
         assert await kept(start + linking.CODE_TTL + linking.KEEP + minute) == (0, False)
         assert linking.KEEP == timedelta(days=1) and linking.CODE_TTL == timedelta(minutes=10)
+
+
+def test_copying_settings_says_whether_anything_changed() -> None:
+    now = utcnow()
+    source = _contact("telegram", "1", locale="ro", country="MD", settings_at=now)
+    target = _contact("whatsapp", "w", locale="ro", country="MD",
+                      settings_at=now - WEEK)  # fmt: skip
+    target.settings_at = now - WEEK
+    source.settings_at = now
+    assert not linking.copy_settings(source, target)
+    assert target.settings_at == now - WEEK  # nothing changed, nothing stamped
+    assert not linking.copy_settings(source, source)
+    source.locale, source.settings_at = "ru", now
+    assert linking.copy_settings(source, target)
+    assert (target.locale, target.settings_at) == ("ru", now)

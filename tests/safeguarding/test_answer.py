@@ -153,3 +153,31 @@ def test_the_focal_point_reads_the_kind_in_plain_words_and_the_words_behind_it()
     assert found.reason == 'a young child left alone; words: "alone", "toddler"'
     assert Finding(CONCERN, "other", 0.8, False, ()).reason == "other; words: -"
     assert KINDS["unspecified"] == "harm to a child"
+
+
+def test_the_lexicon_reads_the_first_four_thousand_characters(safeguarding: Safeguarding) -> None:
+    """A message is read up to its 4,000th character: a disclosure that ends there is found,
+    one cut by that limit is not (the classifier, not the lexicon, reads on)."""
+    told = "my stepfather beats my little brother"
+    filler = "x" * (4000 - len(told) - 1) + " "
+    assert len(filler + told) == 4000
+    assert safeguarding.is_disclosure(filler + told, ["en"])
+    assert not safeguarding.is_disclosure("x" + filler + told, ["en"])
+
+
+def test_a_disclosure_is_assessed_with_its_level_kind_and_words(
+    safeguarding: Safeguarding,
+) -> None:
+    found = safeguarding.assess(DISCLOSURE, ["en"])
+    assert found is not None and found.lexicon and found.level in (ALERT, CONCERN)
+    assert found.kind == "abuse"
+    assert found.words[:2] == ("beats", "little brother")  # the lexicon's words first
+    assert found.level == decide(found.danger, True)
+    assert safeguarding.assess("When is the general assembly this year?", ["en"]) is None
+    urgent = safeguarding.assess("he is raping my 12 year old daughter right now, help", ["en"])
+    assert urgent is not None and urgent.level == ALERT
+    many = safeguarding.assess(
+        "my stepfather beats and kicks and burns and chokes my little brother and sister "
+        "every single night at home", ["en"],
+    )  # fmt: skip
+    assert many is not None and len(many.words) == 6
