@@ -301,6 +301,16 @@ def knowledge_texts(data: dict) -> dict[str, str]:
     return out
 
 
+def command_words(catalog: Catalog) -> dict[str, list[str]]:
+    """Each English command word ("stop", "language") and the words that locale answers to."""
+    words: dict[str, list[str]] = {}
+    for message in catalog:
+        if message.context == "command" and isinstance(message.id, str):
+            said = [w.strip().lower() for w in (message.string or message.id).split(",")]
+            words |= {english.strip(): said for english in message.id.split(",")}
+    return words
+
+
 def check_knowledge(locale: str, directory: Path = LOCALES_DIR) -> list[Finding]:
     """Style findings in one locale's knowledge texts, and buttons quoted unlike the buttons."""
     texts = knowledge_texts(load_knowledge(locale, directory))
@@ -312,7 +322,16 @@ def check_knowledge(locale: str, directory: Path = LOCALES_DIR) -> list[Finding]
         for what in check_text(locale, text)
         if not what.startswith("longer") or not where.endswith(".title")
     ]
+    commands = command_words(catalog)
     for where, text in texts.items():
+        for name in _QUOTED.findall(english.get(where, "")):
+            if name in commands and locale != "en":
+                said = [q.strip().lower() for q in _QUOTED.findall(text)]
+                if not any(q in commands[name] for q in said):
+                    findings.append(
+                        Finding(locale, where, f"tells members to type {name!r} with a word the "
+                                               f"bot does not answer to ({commands[name]})")
+                    )  # fmt: skip
         if where in english:
             findings += [
                 Finding(locale, where, what) for what in glossary(locale, text, english[where])

@@ -195,8 +195,14 @@ def test_a_knowledge_answer_quoting_a_button_unlike_the_button_is_found(copy):
         "ChildPact, выберите Связаться с секретариатом в меню",
     )
     _edit_knowledge(copy, "hy", "title: Նորությունների դադար/վերսկսում", "title: Դադար/վերսկսում")
+    _edit_knowledge(copy, "uk", "напишіть «стоп»: ви", "напишіть «стопп»: ви")
     found = {(f.locale, f.where, f.what) for f in style.check_all(copy)}
     assert ("hy", "topics.bot_stop.title", "glossary: 'news' is said 'նորություն'") in found
+    assert any(
+        f[:2] == ("uk", "topics.bot_stop.answer")
+        and f[2].startswith("tells members to type 'stop'")
+        for f in found
+    )
     assert (
         "ru",
         "topics.contact.answer",
