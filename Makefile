@@ -42,12 +42,13 @@ extract: install
 	$(BIN)/childpact catalogs extract
 
 # Mutation testing of the core modules (docs/mutation.md); not in CI: it takes a while.
-# `make mutation MODULE=bot/conversation/engine.py` for one module; WORKERS=1 or 2.
+# `make mutation MODULE=bot/conversation/engine.py` for one module; WORKERS=1 or 2;
+# SURVIVORS=1 runs only the last session's survivors again, against the tests as they are now.
 MODULE ?=
 WORKERS ?= 2
 mutation: catalogs model
 	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
-	$(BIN)/python -m mutation --workers $(WORKERS) $(if $(MODULE),--module $(MODULE))
+	$(BIN)/python -m mutation --workers $(WORKERS) $(if $(MODULE),--module $(MODULE)) $(if $(SURVIVORS),--survivors)
 
 bench: install
 	$(BIN)/python -m bench

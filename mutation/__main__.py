@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -233,11 +234,13 @@ def baseline(module: Module, tree: Path) -> float:
     return time.monotonic() - started
 
 
-def run_module(module: Module, count: int) -> Outcome:
+def run_module(module: Module, count: int, survivors: bool = False) -> Outcome:
     WORK.mkdir(parents=True, exist_ok=True)
     session = WORK / f"{module.slug}.sqlite"
     config = WORK / f"{module.slug}.toml"
     started = time.monotonic()
+    if survivors:
+        again(module, session)
     with workers(count) as (trees, urls):
         took = baseline(module, trees[0])
         timeout = module.timeout or max(30.0, 4 * took + 10)
@@ -246,22 +249,40 @@ def run_module(module: Module, count: int) -> Outcome:
             flush=True,
         )
         write_config(module, config, timeout, urls)
-        session.unlink(missing_ok=True)
         cr = str(BIN / "cosmic-ray")
         env = _env(trees[0])
-        subprocess.run([cr, "init", str(config), str(session)], cwd=trees[0], env=env, check=True)
-        subprocess.run(
-            [str(BIN / "cr-filter-operators"), str(session), str(config)], cwd=trees[0], env=env,
-            check=True,
-        )  # fmt: skip
-        subprocess.run(
-            [str(BIN / "cr-filter-pragma"), str(session)], cwd=trees[0], env=env, check=True
-        )
+        if not survivors:
+            session.unlink(missing_ok=True)
+            subprocess.run(
+                [cr, "init", str(config), str(session)], cwd=trees[0], env=env, check=True
+            )
+            subprocess.run(
+                [str(BIN / "cr-filter-operators"), str(session), str(config)], cwd=trees[0],
+                env=env, check=True,
+            )  # fmt: skip
+            subprocess.run(
+                [str(BIN / "cr-filter-pragma"), str(session)], cwd=trees[0], env=env, check=True
+            )
         subprocess.run(
             [cr, "--verbosity", "WARNING", "exec", str(config), str(session)], cwd=trees[0],
             env=env, check=True,
         )  # fmt: skip
+    session.with_suffix(".source").write_text((ROOT / module.path).read_text())
     return summarise(module, session, time.monotonic() - started)
+
+
+def again(module: Module, session: Path) -> None:
+    """Forget the survivors' results in the last session, so that only they run again: for
+    tests added since, when the module itself has not changed (its mutants are numbered by
+    position in its source)."""
+    if not session.exists():
+        raise SystemExit(f"no earlier session for {module.path}: run it whole first")
+    source = (ROOT / module.path).read_text()
+    kept = session.with_suffix(".source")
+    if not kept.exists() or kept.read_text() != source:
+        raise SystemExit(f"{module.path} changed since its last session: run it whole")
+    with contextlib.closing(sqlite3.connect(session)) as db, db:
+        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
 
 
 def summarise(module: Module, session: Path, seconds: float) -> Outcome:
@@ -316,6 +337,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m mutation", description=__doc__)
     parser.add_argument("--module", help="one module, as listed in mutation/modules.toml")
     parser.add_argument("--workers", type=int, default=2, help="mutants at once (1 or 2)")
+    parser.add_argument(
+        "--survivors", action="store_true",
+        help="run only the last session's survivors again (the module unchanged since)",
+    )  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
     args = parser.parse_args()
     modules = load_modules()
@@ -331,7 +356,7 @@ def main() -> None:
     count = min(max(args.workers, 1), 2)  # the machines this runs on have two cores
     outcomes = []
     for module in modules:
-        outcomes.append(run_module(module, count))
+        outcomes.append(run_module(module, count, args.survivors))
         report(outcomes[-1:])
     if len(outcomes) > 1:
         report(outcomes)

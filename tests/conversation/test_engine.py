@@ -26,7 +26,7 @@ from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import OUTBOX, contact_key, seen_key
 from bot.messages import READ_PAYLOAD, Button, InboundMessage, Kind, OutboundMessage
 from bot.storage.db import Database
-from bot.storage.models import ChatMove, Contact, Delivery, Inbound, utcnow
+from bot.storage.models import ChatMove, Contact, Delivery, Inbound, Person, utcnow
 from bot.storage.outbox import CALLBACK, REPLY
 from tests.conftest import make_backend
 
@@ -123,6 +123,14 @@ class Features:
                 ctx.effects.append(self.effect)
                 return
             if ctx.text == "silent":
+                return
+            if ctx.text.startswith("speak "):
+                ctx.contact.locale = ctx.text.removeprefix("speak ")
+                ctx.contact.settings_at = utcnow()
+                ctx.reply("done")
+                return
+            if ctx.text == "which language?":
+                ctx.reply(f"locale {ctx.t.locale}")
                 return
             ctx.reply(f"echo {ctx.text}")
 
@@ -357,6 +365,71 @@ async def test_a_new_member_is_a_new_contact_with_what_their_platform_said(
     assert contact.lang_hint == "ro-RO-with-a-lon"
     assert contact.country_hint == "MD"
     assert contact.unreachable_at is None  # they wrote: reachable again
+
+
+async def test_replies_belong_to_the_members_contact(engine: Engine) -> None:
+    # What the outbox knows of whom a reply is for: the sender gives the member their numbered
+    # choices by it, erasure finds the member's messages by it.
+    alice = member(engine)
+    await alice.send("hello")
+    await alice.drain()
+    contact = await alice.contact()
+    assert contact is not None
+    async with engine.db.session() as session:
+        owners = list(
+            await session.scalars(
+                select(Delivery.contact_id).where(Delivery.address == alice.address)
+            )
+        )
+    assert owners == [contact.id]
+
+
+@pytest.mark.parametrize(
+    ("hints", "locale"),
+    [
+        ({"country_hint": "RO"}, "ro"),  # a WhatsApp number from Romania
+        ({"country_hint": "TR"}, "tr"),
+        ({"country_hint": "RO", "lang_hint": "ru"}, "ru"),  # what their platform says first
+        ({}, "en"),
+    ],
+)
+async def test_a_member_is_answered_in_the_language_their_number_or_platform_tells(
+    engine: Engine, hints: dict[str, str], locale: str
+) -> None:
+    carol = member(engine, "whatsapp")
+    await carol.send("which language?", **hints)
+    await carol.drain()
+    assert await carol.replies() == [f"locale {locale}"]
+
+
+async def test_a_members_chosen_country_wins_over_their_numbers(engine: Engine) -> None:
+    carol = member(engine, "whatsapp")
+    await carol.send("hello", country_hint="RO")
+    await carol.drain()
+    await carol.set(country="TR")
+    await carol.send("which language?")
+    await carol.drain()
+    assert (await carol.replies())[-1] == "locale tr"
+
+
+async def test_a_setting_changed_in_one_linked_chat_holds_in_the_others(engine: Engine) -> None:
+    on_telegram, on_web = member(engine, "telegram"), member(engine)
+    for m in (on_telegram, on_web):
+        await m.send("hello")
+        await m.drain()
+    async with engine.db.session() as session, session.begin():
+        person = Person()
+        session.add(person)
+        await session.flush()
+        await session.execute(
+            update(Contact)
+            .where(Contact.address.in_([on_telegram.address, on_web.address]))
+            .values(person_id=person.id)
+        )
+    await on_telegram.send("speak ro")
+    await on_telegram.drain()
+    other = await on_web.contact()
+    assert other is not None and other.locale == "ro"
 
 
 async def test_an_edit_or_an_unsupported_update_is_marked_done_without_a_contact(
