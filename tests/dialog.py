@@ -63,6 +63,12 @@ class Member:
         if self.channel == "telegram":
             update = self.builder.callback_query(payload)  # type: ignore[union-attr]
             response = await self.stack.post_telegram(update)
+            assert response.status_code in (200, 202), response.text
+            replies = await self.replies()
+            # Every press is answered (answerCallbackQuery), or the button keeps spinning.
+            query = str(update["callback_query"]["id"])
+            await eventually(lambda: query not in self.stack.telegram.unanswered, timeout=10)
+            return replies
         elif self.channel == "whatsapp":
             options = next(r.payloads for r in reversed(self.last) if r.payloads)
             return await self.say(str(options.index(payload) + 1))

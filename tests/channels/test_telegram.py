@@ -243,6 +243,7 @@ def test_split_text_falls_back_to_lines_words_and_hard_cuts() -> None:
 async def test_image_with_short_text_is_one_captioned_photo(
     telegram: TelegramChannel, fake: FakeTelegram
 ) -> None:
+    fake.host_photo("https://childpact.org/a.jpg")
     message = OutboundMessage("Training <Chișinău>", image_url="https://childpact.org/a.jpg")
     assert (await telegram.send(MEMBER, message)).outcome == Outcome.SENT
     [sent] = fake.messages
@@ -253,6 +254,7 @@ async def test_image_with_short_text_is_one_captioned_photo(
 async def test_image_with_long_text_is_a_photo_then_the_text(
     telegram: TelegramChannel, fake: FakeTelegram
 ) -> None:
+    fake.host_photo("https://childpact.org/a.jpg")
     message = OutboundMessage("a " * 700, image_url="https://childpact.org/a.jpg")
     assert (await telegram.send(MEMBER, message)).outcome == Outcome.SENT
     assert [(m.method, m.caption) for m in fake.messages] == [

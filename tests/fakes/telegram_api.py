@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import inspect
 import ipaddress
 import itertools
 import json
@@ -55,6 +56,9 @@ GROUP_WINDOW = 60.0  # seconds over which the group limit counts
 # Sending a document by URL works only for these (the Bot API's documentation says so).
 _DOCUMENT_BY_URL = (".pdf", ".zip", ".gif")
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # bytes a bot may upload
+PHOTO_BY_URL_LIMIT = 5 * 1024 * 1024  # bytes of a photo Telegram fetches by URL
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+WRONG_FILE = "wrong file identifier/HTTP URL specified"
 
 
 @dataclass(slots=True)
@@ -133,6 +137,15 @@ class FakeTelegram(FakeServer):
         self.known_chats = None if known_chats is None else {str(c) for c in known_chats}
         self.migrated = {str(k): v for k, v in (migrated or {}).items()}
         self.expired_callbacks: set[str] = set()
+        # Photos off this machine the fake can fetch (``host_photo``); URLs on the service's
+        # public host are fetched from the service itself (through ``deliver_to``).
+        self.photos: dict[str, tuple[str, bytes]] = {}
+        self.photo_fetches: list[str] = []  # every URL the fake fetched for a sendPhoto
+        self.file_ids: dict[str, str] = {}  # a photo's file_id: the URL it came from
+        self.pressed: list[str] = []  # callback query ids delivered to the webhook
+        self.answer_calls = 0  # answerCallbackQuery calls, refused ones included
+        self._answer_tried: set[str] = set()
+        self._sizes: dict[str, list[JSON]] = {}  # a stored photo's sizes, by its source
         self.messages: list[SentMessage] = []
         self.callbacks: list[AnsweredCallback] = []
         self.webhook: JSON = {"url": ""}
@@ -143,6 +156,7 @@ class FakeTelegram(FakeServer):
         self.delivered: list[JSON] = []  # updates posted to the webhook
         self.withheld: list[JSON] = []  # updates of a kind the webhook did not ask for
         self.requests = 0
+        self.refused: list[tuple[str, int, str]] = []  # (method, status, description) answered
         self.rate_limited = 0  # 429s answered
         self.limited_by: dict[str, int] = {"bot": 0, "chat": 0, "group": 0}  # which limit
         self._client: httpx.AsyncClient | None = None
@@ -152,7 +166,7 @@ class FakeTelegram(FakeServer):
         self._attempts = RollingCounter()
         self._chats: dict[str, _ChatBucket] = {}
         self._message_ids = itertools.count(1)
-        self._methods: dict[str, Callable[[JSON], JSON | bool]] = {
+        self._methods: dict[str, Callable[[JSON], Any]] = {
             "getme": self._get_me,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
@@ -176,6 +190,18 @@ class FakeTelegram(FakeServer):
     @property
     def max_per_second_chat(self) -> dict[str, int]:
         return {chat: bucket.attempts.max for chat, bucket in self._chats.items()}
+
+    @property
+    def unanswered(self) -> list[str]:
+        """Callback queries delivered that the bot never answered (answerCallbackQuery): the
+        member's button would spin until Telegram gives up."""
+        return [query for query in self.pressed if query not in self._answer_tried]
+
+    def host_photo(
+        self, url: str, content_type: str = "image/jpeg", body: bytes = b"\xff\xd8\xff"
+    ) -> None:
+        """Serve ``url`` (off this machine) to the fake's own photo fetches."""
+        self.photos[url] = (content_type, body)
 
     def messages_to(self, chat_id: int | str) -> list[SentMessage]:
         key = str(chat_id)
@@ -229,9 +255,12 @@ class FakeTelegram(FakeServer):
             if method in _MESSAGE_METHODS:
                 self._check_flood(params)
             result = handler(params)
+            if inspect.isawaitable(result):
+                result = await result
         except TelegramApiError as exc:
             if exc.status == 429:
                 self.rate_limited += 1
+            self.refused.append((request.match_info["method"], exc.status, exc.description))
             return _answer(exc.status, _error_body(exc))
         return _answer(200, {"ok": True, "result": result})
 
@@ -297,6 +326,8 @@ class FakeTelegram(FakeServer):
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=30)
         self.delivered.append(update)
+        if kinds[0] == "callback_query":
+            self.pressed.append(str(update["callback_query"]["id"]))
         return await self._client.post(url, json=update, headers=headers)
 
     async def stop(self) -> None:
@@ -372,26 +403,75 @@ class FakeTelegram(FakeServer):
         self._record("sendMessage", params, message)
         return message
 
-    def _send_photo(self, params: JSON) -> JSON:
+    async def _send_photo(self, params: JSON) -> JSON:
         chat = self._chat(params)
         photo = params.get("photo")
         if not photo:
             raise bad_request("there is no photo in the request")
-        if isinstance(photo, str) and not photo.startswith("attach://"):
+        by_url = isinstance(photo, str) and photo.startswith(("http://", "https://"))
+        if by_url:
             _check_file_url(photo)
+            await self._fetch_photo(photo)
+        elif isinstance(photo, str) and not photo.startswith("attach://"):
+            if photo not in self.file_ids:
+                raise bad_request(WRONG_FILE)
         caption = params.get("caption")
         visible = _visible_text(str(caption), params.get("parse_mode")) if caption else None
         if visible and len(visible) > 1024:
             raise bad_request("message caption is too long")
         markup = _check_markup(params.get("reply_markup"))
-        sizes = [
-            {"file_id": f"AgACAgQAAxk{n}", "file_unique_id": f"AQAD{n}", "width": w, "height": w}
-            for n, w in ((1, 90), (2, 320), (3, 800))
-        ]
+        # Each photo Telegram stores has file_ids of its own (one per size); a later
+        # sendPhoto may name any of them instead of the URL, and sends that same photo.
+        if isinstance(photo, str) and photo in self.file_ids:
+            source = self.file_ids[photo]
+            sizes = self._sizes[source]
+        else:
+            source = photo if isinstance(photo, str) else f"<upload {len(self._sizes)}>"
+            stored = len(self.file_ids)
+            sizes = [
+                {"file_id": f"AgACAgQAAxk{stored + n}", "file_unique_id": f"AQAD{stored + n}",
+                 "width": w, "height": w}
+                for n, w in ((1, 90), (2, 320), (3, 800))
+            ]  # fmt: skip
+            self._sizes[source] = sizes
+            self.file_ids.update((size["file_id"], source) for size in sizes)
         message = self._message(chat, photo=sizes, caption=visible, reply_markup=markup)
         url = photo if isinstance(photo, str) else "<upload>"
         self._record("sendPhoto", params, message, photo=url, caption=caption)
         return message
+
+    async def _fetch_photo(self, url: str) -> None:
+        """Fetch ``url`` as Telegram does before it sends a photo by URL: refused when it
+        cannot be fetched, is not an image, or is over 5 MB."""
+        self.photo_fetches.append(url)
+        if url in self.photos:
+            kind, body = self.photos[url]
+        else:
+            target = self._on_service(url)
+            if target is None:
+                raise bad_request(WRONG_FILE)  # off this machine, and not hosted by the test
+            if self._client is None:
+                self._client = httpx.AsyncClient(timeout=30)
+            try:
+                answer = await self._client.get(target)
+            except httpx.HTTPError:
+                raise bad_request(WRONG_FILE) from None
+            if answer.status_code != 200:
+                raise bad_request(WRONG_FILE)
+            kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+            body = answer.content
+        if kind not in PHOTO_TYPES:
+            raise bad_request("wrong type of the web page content")
+        if len(body) > PHOTO_BY_URL_LIMIT:
+            raise bad_request("failed to get HTTP URL content")
+
+    def _on_service(self, url: str) -> str | None:
+        """``url`` on the service's public host (the webhook's), as the fake reaches it."""
+        webhook = urlsplit(self.webhook.get("url") or "")
+        parts = urlsplit(url)
+        if self.deliver_to is None or not webhook.netloc or parts.netloc != webhook.netloc:
+            return None
+        return self.deliver_to + parts.path + (f"?{parts.query}" if parts.query else "")
 
     def _send_document(self, params: JSON) -> JSON:
         chat = self._chat(params)
@@ -460,6 +540,8 @@ class FakeTelegram(FakeServer):
 
     def _answer_callback_query(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id") or "")
+        self.answer_calls += 1
+        self._answer_tried.add(query_id)
         if not query_id or query_id in self.expired_callbacks:
             raise bad_request(
                 "query is too old and response timeout expired or query ID is invalid"
@@ -607,7 +689,9 @@ def _visible_text(text: str, parse_mode: Any) -> str:
                     )
             else:
                 if name == "span" and "tg-spoiler" not in tag.group(3):
-                    raise _entities(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
+                    raise _entities(
+                        f'Tag "span" must have class "tg-spoiler" at byte offset {offset}'
+                    )
                 open_tags.append((name, offset))
             at = tag.end()
         elif char == "&":
@@ -672,9 +756,11 @@ def _public_host(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         labels = host.split(".")
-        return len(labels) >= 2 and all(
-            re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", label, re.I) for label in labels
-        ) and not labels[-1].isdigit()
+        return (
+            len(labels) >= 2
+            and all(re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", label, re.I) for label in labels)
+            and not labels[-1].isdigit()
+        )
     return address.is_global
 
 

@@ -5,6 +5,7 @@ asked for."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from tests.clock import VirtualClock
 from tests.fakes import botapi_spec
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import WRONG_FILE, FakeTelegram
 from tests.fakes.telegram_updates import UpdateBuilder
 from tests.fakes.test_telegram_api import TOKEN, call
 
@@ -55,6 +56,7 @@ async def test_each_required_parameter_of_each_method_is_required(
 ) -> None:
     async with FakeTelegram() as fake:
         fake.clock = clock = VirtualClock()
+        fake.host_photo(EXAMPLES["photo"])
         for method in fake._methods:
             entry = botapi_spec.methods()[method]
             required = [f["name"] for f in entry.get("fields", []) if f["required"]]
@@ -110,7 +112,9 @@ async def test_form_values_are_read_as_the_spec_types(http: httpx.AsyncClient) -
                   "reply_markup": markup},
         )  # fmt: skip
     assert answer.status_code == 200, answer.json()
-    assert fake.messages[0].reply_markup == {"inline_keyboard": [[{"text": "Yes", "callback_data": "y"}]]}
+    assert fake.messages[0].reply_markup == {
+        "inline_keyboard": [[{"text": "Yes", "callback_data": "y"}]]
+    }
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,7 @@ async def test_form_values_are_read_as_the_spec_types(http: httpx.AsyncClient) -
     [
         ("<b>bold <i>both</i></b> &amp; &lt;3 &#128512; &quot;", None),
         ('<span class="tg-spoiler">x</span> <a href="https://a.org">a</a>', None),
-        ("<b>open", "Can't find end tag corresponding to start tag \"b\""),
+        ("<b>open", 'Can\'t find end tag corresponding to start tag "b"'),
         ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
         ("x</b>", "Unexpected end tag at byte offset 1"),
         ("Tom & Jerry", 'Unescaped "&" at byte offset 4'),
@@ -133,7 +137,9 @@ async def test_html_must_be_telegrams_tags_nested_with_the_rest_escaped(
     http: httpx.AsyncClient, text: str, description: str | None
 ) -> None:
     async with FakeTelegram() as fake:
-        status, body = await call(http, fake, "sendMessage", chat_id=1, text=text, parse_mode="HTML")
+        status, body = await call(
+            http, fake, "sendMessage", chat_id=1, text=text, parse_mode="HTML"
+        )
     if description is None:
         assert status == 200, body
     else:
@@ -162,7 +168,9 @@ async def test_buttons_open_a_valid_link_or_carry_data(
 ) -> None:
     markup = {"inline_keyboard": [[button]]}
     async with FakeTelegram() as fake:
-        status, body = await call(http, fake, "sendMessage", chat_id=1, text="x", reply_markup=markup)
+        status, body = await call(
+            http, fake, "sendMessage", chat_id=1, text="x", reply_markup=markup
+        )
     assert body.get("description") == (description and f"Bad Request: {description}")
     assert status == (200 if description is None else 400)
 
@@ -171,7 +179,51 @@ async def test_a_photo_must_come_from_a_url_telegram_can_fetch(http: httpx.Async
     async with FakeTelegram() as fake:
         local, body = await call(http, fake, "sendPhoto", chat_id=1,
                                  photo="http://127.0.0.1:8000/poster.jpg")  # fmt: skip
-    assert (local, body["description"]) == (400, "Bad Request: wrong file identifier/HTTP URL specified")
+    assert (local, body["description"]) == (
+        400,
+        "Bad Request: wrong file identifier/HTTP URL specified",
+    )
+
+
+async def test_a_photo_by_url_is_fetched_and_refused_when_it_cannot_be(
+    http: httpx.AsyncClient,
+) -> None:
+    # Telegram downloads a photo given by URL before sending it: a URL it cannot fetch, or
+    # that is not an image, fails the message. Its file_id sends the same photo again.
+    poster, page = "https://cdn.example.org/poster.jpg", "https://cdn.example.org/index.html"
+    async with FakeTelegram() as fake:
+        fake.host_photo(poster)
+        fake.host_photo(page, "text/html", b"<html></html>")
+        gone, gone_body = await call(http, fake, "sendPhoto", chat_id=1,
+                                     photo="https://cdn.example.org/missing.jpg")  # fmt: skip
+        not_image, not_image_body = await call(http, fake, "sendPhoto", chat_id=2, photo=page)
+        first, sent = await call(http, fake, "sendPhoto", chat_id=3, photo=poster)
+        file_id = sent["result"]["photo"][-1]["file_id"]
+        again, again_body = await call(http, fake, "sendPhoto", chat_id=4, photo=file_id)
+        made_up, made_up_body = await call(http, fake, "sendPhoto", chat_id=5,
+                                           photo="AgACAgQAAxkmadeup")  # fmt: skip
+    assert (gone, gone_body["description"]) == (400, "Bad Request: " + WRONG_FILE)
+    assert (not_image, not_image_body["description"]) == (
+        400, "Bad Request: wrong type of the web page content")  # fmt: skip
+    assert (first, again) == (200, 200)
+    assert again_body["result"]["photo"] == sent["result"]["photo"]
+    assert (made_up, made_up_body["description"]) == (400, "Bad Request: " + WRONG_FILE)
+    assert fake.photo_fetches == ["https://cdn.example.org/missing.jpg", page, poster]
+
+
+async def test_the_fake_counts_button_presses_left_unanswered(http: httpx.AsyncClient) -> None:
+    async with FakeTelegram(deliver_to="http://127.0.0.1:9") as fake:  # nobody listens there
+        await call(http, fake, "setWebhook", url="https://bot.example.org/webhook/telegram")
+        member = UpdateBuilder(chat_id=77, language_code="en", first_update_id=1)
+        pressed = [member.callback_query("menu:a"), member.callback_query("menu:b")]
+        for update in pressed:
+            with contextlib.suppress(httpx.HTTPError):
+                await fake.deliver(update)
+        first, second = (str(u["callback_query"]["id"]) for u in pressed)
+        assert fake.unanswered == [first, second]
+        status, _ = await call(http, fake, "answerCallbackQuery", callback_query_id=first)
+    assert status == 200 and fake.answer_calls == 1
+    assert fake.unanswered == [second]
 
 
 async def test_groups_take_20_messages_a_minute(http: httpx.AsyncClient) -> None:
@@ -183,7 +235,9 @@ async def test_groups_take_20_messages_a_minute(http: httpx.AsyncClient) -> None
             statuses.append((await call(http, fake, "sendMessage", chat_id=-100555, text="x"))[0])
         _, refused = await call(http, fake, "sendMessage", chat_id=-100555, text="x")
         other_group, _ = await call(http, fake, "sendMessage", chat_id=-100777, text="x")
-        private = [(await call(http, fake, "sendMessage", chat_id=7, text="x"))[0] for _ in range(25)]
+        private = [
+            (await call(http, fake, "sendMessage", chat_id=7, text="x"))[0] for _ in range(25)
+        ]
         clock.advance(refused["parameters"]["retry_after"])
         later, _ = await call(http, fake, "sendMessage", chat_id=-100555, text="x")
     assert statuses == [200] * 20 + [429]
@@ -208,7 +262,9 @@ async def test_updates_reach_the_webhook_only_when_asked_for(http: httpx.AsyncCl
     received: list[tuple[str, dict[str, Any]]] = []
 
     async def hook(request: web.Request) -> web.Response:
-        received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), await request.json()))
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), await request.json())
+        )
         return web.Response(text="ok")
 
     app = web.Application()

@@ -156,13 +156,16 @@ async def test_telegram_message_validation(
 
 async def test_telegram_caption_limit_and_photo(http: httpx.AsyncClient) -> None:
     async with FakeTelegram() as fake:
+        fake.host_photo("https://cdn.example.org/p.jpg")
         ok, body = await call(http, fake, "sendPhoto", chat_id=1, photo="https://cdn.example.org/p.jpg",
                               caption="c" * 1024)  # fmt: skip
         too_long, _ = await call(http, fake, "sendPhoto", chat_id=1, photo="https://cdn.example.org/p.jpg",
                                  caption="c" * 1025)  # fmt: skip
     assert (ok, too_long) == (200, 400)
     assert body["result"]["photo"][-1]["width"] == 800
-    assert [(m.method, m.photo) for m in fake.messages] == [("sendPhoto", "https://cdn.example.org/p.jpg")]
+    assert [(m.method, m.photo) for m in fake.messages] == [
+        ("sendPhoto", "https://cdn.example.org/p.jpg")
+    ]
 
 
 async def test_telegram_documents_upload_or_come_by_a_pdf_or_zip_link(
