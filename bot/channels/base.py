@@ -70,6 +70,9 @@ class SendResult:
     # Outside the platform's window the notice template went instead: the full message is
     # kept for when the member answers, and the choices it offers are not theirs yet.
     templated: bool = False
+    # The platform's own id of the photo it stored from the message's image URL (Telegram's
+    # file_id): later messages with the same photo name it rather than the URL.
+    file_id: str | None = None
 
 
 # Set by the sender around one send. A channel that makes more than one platform message of

@@ -204,14 +204,14 @@ class TelegramChannel:
                 return SendResult(Outcome.FAILED, error_code="empty_message")
             if message.edit_message_id:
                 return await self._edit(address, message)
-            sent_id = await self._deliver(address, message)
+            sent_id, file_id = await self._deliver(address, message)
         except TelegramError as exc:
             result = classify_error(exc)
             if result.outcome == Outcome.RATE_LIMITED and address.startswith("-"):
                 result.chat_only = True  # a group's 20 a minute: that group waits, not the bot
             log.info("telegram: send failed: %s (%s)", result.outcome, result.error_code)
             return result
-        return SendResult(Outcome.SENT, platform_id=str(sent_id))
+        return SendResult(Outcome.SENT, platform_id=str(sent_id), file_id=file_id)
 
     async def _edit(self, chat_id: str, message: OutboundMessage) -> SendResult:
         """Replace the text of an earlier message (a progress report that keeps up)."""
@@ -228,14 +228,15 @@ class TelegramChannel:
                 raise
         return SendResult(Outcome.SENT, platform_id=str(message.edit_message_id))
 
-    async def _deliver(self, chat_id: str, message: OutboundMessage) -> int:
+    async def _deliver(self, chat_id: str, message: OutboundMessage) -> tuple[int, str | None]:
         """Photo first if any, then the text in pieces that fit; buttons go on the last one.
-        Returns the id of the last message sent."""
+        Returns the id of the last message sent, and the photo's file_id if one went (by URL
+        or by file_id: ``image_url`` may be either)."""
         assert self.bot is not None
         keyboard = _keyboard(message.buttons)
         text = message.text.strip()
         if message.document:
-            return await self._send_document(chat_id, message.document, text, keyboard)
+            return await self._send_document(chat_id, message.document, text, keyboard), None
         turn = _Turns()
         if message.image_url:
             if len(text) <= CAPTION_LIMIT:
@@ -246,10 +247,11 @@ class TelegramChannel:
                     parse_mode=ParseMode.HTML if text else None,
                     reply_markup=keyboard,
                 )
-                return photo.message_id
-            await self.bot.send_photo(chat_id, message.image_url)
+                return photo.message_id, _file_id(photo)
+            photo = await self.bot.send_photo(chat_id, message.image_url)
             turn.taken()
-        return await self._send_pieces(chat_id, text, keyboard, turn.next)
+            return await self._send_pieces(chat_id, text, keyboard, turn.next), _file_id(photo)
+        return await self._send_pieces(chat_id, text, keyboard, turn.next), None
 
     async def _send_pieces(
         self,
@@ -495,3 +497,9 @@ def _hide_secrets_in_library_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _HideSecrets) for f in logger.filters):
             logger.addFilter(_HideSecrets())
+
+
+def _file_id(sent: Any) -> str | None:
+    """The file_id of the largest size of a photo Telegram stored (any size names it)."""
+    sizes = getattr(sent, "photo", None) or ()
+    return sizes[-1].file_id if sizes else None

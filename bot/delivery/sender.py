@@ -41,7 +41,7 @@ from bot.messages import OutboundMessage
 from bot.metrics import Metrics
 from bot.storage import outbox
 from bot.storage.db import Database
-from bot.storage.models import Contact, Delivery, utcnow
+from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 from bot.storage.outbox import STATUS_RANK, Rank
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,9 @@ class Sender:
         self._room = asyncio.Event()
         self._room_at = self.max_in_flight - max(1, self.max_in_flight // 4)
         self._notified: asyncio.Future[bool] | None = None
+        # Broadcasts' photos as Telegram stored them (see ``_send``).
+        self._photo_ids: dict[int, str] = {}
+        self._photo_locks: dict[int, asyncio.Lock] = {}
 
     # ---- the loop -----------------------------------------------------------------------
 
@@ -408,7 +411,7 @@ class Sender:
             # several (a photo, then its long text) takes a turn for each after the first.
             pace_further_messages(lambda: self.pacer.next_turn(row.channel, row.address, message))
             try:
-                result = await channel.send(row.address, message)
+                result = await self._send(channel, row, message)
             except Exception:
                 log.exception("sending outbox %s on %s raised", row.id, row.channel)
                 result = SendResult(Outcome.RETRY, error_code="exception")
@@ -446,6 +449,43 @@ class Sender:
             self._in_flight_by[row.channel] -= 1
             if self._in_flight == self._room_at:  # once per crossing, not once per send
                 self._room.set()
+
+    async def _send(self, channel: Channel, row: Claimed, message: OutboundMessage) -> SendResult:
+        """Send ``message``; a broadcast's photo on Telegram goes by URL once, then by the
+        file_id Telegram gave it (kept on the broadcast): Telegram fetches the URL once, not
+        once per member. Until the first send has answered, the others wait for it."""
+        if not (row.broadcast_id and message.image_url and row.channel == ChannelName.TELEGRAM):
+            return await channel.send(row.address, message)
+        broadcast_id = row.broadcast_id
+        known = self._photo_ids.get(broadcast_id) or await self._stored_photo_id(broadcast_id)
+        if known:
+            message.image_url = known
+            return await channel.send(row.address, message)
+        async with self._photo_locks.setdefault(broadcast_id, asyncio.Lock()):
+            known = self._photo_ids.get(broadcast_id)
+            if known:
+                message.image_url = known
+                return await channel.send(row.address, message)
+            result = await channel.send(row.address, message)
+            if result.outcome == Outcome.SENT and result.file_id:
+                self._photo_ids[broadcast_id] = result.file_id
+                async with self.db.session() as session, session.begin():
+                    await session.execute(
+                        update(Broadcast)
+                        .where(Broadcast.id == broadcast_id)
+                        .values(photo_file_id=result.file_id)
+                    )
+            return result
+
+    async def _stored_photo_id(self, broadcast_id: int) -> str | None:
+        """The file_id another process (or an earlier run) kept for this broadcast's photo."""
+        async with self.db.session() as session:
+            found = await session.scalar(
+                select(Broadcast.photo_file_id).where(Broadcast.id == broadcast_id)
+            )
+        if found:
+            self._photo_ids[broadcast_id] = found
+        return found
 
     # ---- recording ----------------------------------------------------------------------
 

@@ -239,6 +239,9 @@ class Broadcast(Base):
     base_locale: Mapped[str] = mapped_column(String(16), default="en")
     texts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: {text, base}
     image_url: Mapped[str | None] = mapped_column(String(1000))
+    # The photo as Telegram stored it after its first send by URL: later members get it by
+    # this id, without Telegram fetching the URL again.
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
     audience: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     templates: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # locale: content SID

@@ -6,13 +6,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.messages import OutboundMessage
-from bot.storage.models import Delivery
+from bot.storage.models import Broadcast, Delivery
 from bot.storage.outbox import BULK
 from tests.dialog import Member
 from tests.handlers.test_menu import onboard
 from tests.harness import eventually, running
 
 ALERTS = "-1001234567890"
+PHOTO = "https://childpact.org/report.jpg"
 TEXT = ("The coalition's annual report is out: what changed for children this year. " * 20).strip()
 
 
@@ -36,11 +37,16 @@ async def test_replies_and_alerts_keep_flowing_while_a_broadcast_of_photos_goes(
         disclosing = Member(stack, "whatsapp")
         await onboard(disclosing, "ro", "RO")
         assert len(TEXT) > 1024  # a photo, then the text: two messages each
+        stack.telegram.host_photo(PHOTO)
         async with stack.service.db.session() as session, session.begin():
+            news = Broadcast(title="Annual report", texts={}, image_url=PHOTO, status="sending")
+            session.add(news)
+            await session.flush()
             for n in range(120):
-                message = OutboundMessage(text=TEXT, image_url="https://childpact.org/report.jpg")
+                message = OutboundMessage(text=TEXT, image_url=PHOTO)
                 session.add(Delivery(channel="telegram", address=str(640000000 + n),
-                                     priority=BULK, message=message.to_json()))  # fmt: skip
+                                     priority=BULK, message=message.to_json(),
+                                     broadcast_id=news.id))  # fmt: skip
         await stack.service.coordinator.notify("outbox")
         await eventually(lambda: len(stack.telegram.messages) >= 10)  # the broadcast is going
 
@@ -55,6 +61,8 @@ async def test_replies_and_alerts_keep_flowing_while_a_broadcast_of_photos_goes(
         photos = [m for m in stack.telegram.messages if m.method == "sendPhoto"]
         assert len(photos) == 120
         assert stack.telegram.limited_by["chat"] == 0 and stack.telegram.limited_by["group"] == 0
+        assert stack.telegram.refused == []
+        assert stack.telegram.photo_fetches == [PHOTO]  # then by its file_id
 
 
 async def _done(stack) -> bool:  # type: ignore[no-untyped-def]

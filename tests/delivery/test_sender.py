@@ -223,6 +223,7 @@ async def test_a_photo_with_a_long_text_takes_a_slot_for_each_message_it_makes(b
     # and then a text. Would catch the text sent on the photo's slot (twice the rate: 429s).
     async with running(backend, telegram_rate=20) as stack:
         journal = Journal(stack.service)
+        stack.telegram.host_photo("https://childpact.org/p.jpg")
         chats = [str(520000000 + n) for n in range(12)]
         text = ("Coalition news. " * 100).strip()  # 1,599 characters: over the caption limit
         async with stack.service.db.session() as session, session.begin():
