@@ -61,25 +61,38 @@ def no_refusal(stack: Stack) -> None:
     assert failed == []
 
 
-async def test_a_three_paragraph_broadcast_reaches_members_inside_and_outside_the_window(
+async def test_a_three_paragraph_broadcast_reaches_telegram_and_whatsapp_inside_and_outside(
     backend: Backend,
 ) -> None:
+    # The "done when": news of three paragraphs in English, Romanian and Russian
+    # reaches Telegram members, WhatsApp members inside the window (the full text) and
+    # outside it (the template, then the full text after their reply), and neither fake
+    # refuses anything on the way.
     async with running(backend) as stack:
         inside, outside_ro, outside_ru = (
             "whatsapp:+37360000401",
             "whatsapp:+37360000402",
             ("whatsapp:+37360000403"),
         )
+        telegram = {"en": "670000001", "ro": "670000002", "ru": "670000003"}
         await add_members(
             stack,
             whatsapp(inside, "en", RECENT),
             whatsapp(outside_ro, "ro", OLD),
             whatsapp(outside_ru, "ru", OLD),
-        )
+            *({"address": chat, "locale": locale, "country": "MD"}
+              for locale, chat in telegram.items()),
+        )  # fmt: skip
         broadcast_id = await compose(stack)
         await launch(stack, broadcast_id)
         await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=60)
         await eventually(lambda: len(stack.twilio.messages) == 3)
+
+        # Telegram: each member the full text in their language, all three paragraphs.
+        for locale, chat in telegram.items():
+            [news] = stack.telegram.messages_to(chat)
+            assert news.text == NEWS[locale].strip()
+        assert stack.telegram.refused == []
 
         # Inside the window: the full text itself, as written.
         [full] = to(stack, inside)
