@@ -176,6 +176,9 @@ class Thread:
     conversation: Conversation
     contact: Contact
     messages: list[ConversationMessage]
+    # The secretariat's answers kept for the member's next message: outside WhatsApp's 24-hour
+    # window only a short notice reached them (``outbox.hold``).
+    held_answers: int = 0
 
 
 async def threads(
@@ -213,7 +216,28 @@ async def threads(
         )
         for message in found:
             messages[message.conversation_id].append(message)
-    return [Thread(c, contact, messages[c.id]) for c, contact in rows]
+    held = await held_answers(session, [contact.id for _, contact in rows])
+    return [Thread(c, contact, messages[c.id], held.get(contact.id, 0)) for c, contact in rows]
+
+
+ANSWER_PAYLOAD = "handoff:reply"  # the "Reply" button every answer of the secretariat carries
+
+
+async def held_answers(session: AsyncSession, contact_ids: list[int]) -> dict[int, int]:
+    """How many of the secretariat's answers wait for each member's next message."""
+    if not contact_ids:
+        return {}
+    found = await session.execute(
+        select(Delivery.contact_id, Delivery.message).where(
+            Delivery.contact_id.in_(contact_ids), Delivery.status == "held"
+        )
+    )
+    counts: dict[int, int] = {}
+    for contact_id, message in found.all():
+        buttons = [b for line in (message or {}).get("buttons") or [] for b in line]
+        if any(b.get("payload") == ANSWER_PAYLOAD for b in buttons):
+            counts[contact_id] = counts.get(contact_id, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ class ConversationOut(BaseModel):
     closed_at: datetime | None
     member: MemberOut
     messages: list[MessageOut]
+    held_answers: int = Field(
+        description="answers kept until the member writes again: outside WhatsApp's 24-hour "
+        "window only a short notice reached them"
+    )
 
 
 class Inbox(BaseModel):
@@ -105,6 +109,7 @@ def _out(thread: inbox.Thread) -> ConversationOut:
             MessageOut(id=m.id, direction=m.direction, text=m.text, created_at=m.created_at)  # type: ignore[arg-type]
             for m in thread.messages
         ],
+        held_answers=thread.held_answers,
     )
 
 
