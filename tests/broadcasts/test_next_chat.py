@@ -116,3 +116,30 @@ async def test_one_lost_message_with_nowhere_to_go_does_not_hold_back_the_others
         assert alone.id < tg.id and cancelled.id < broadcast.id
         assert await fallback.deliver_elsewhere(session, lost) == 1
         assert await _queued(session, broadcast) == {wa.id: "queued"}
+
+
+async def test_a_chat_outside_the_chosen_channels_is_passed_over_for_the_next(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg = _member("797")
+        web = _member("web797", channel="web")  # written from last, and preferred
+        wa = _member("whatsapp:+37360000797", last_inbound_at=utcnow() - timedelta(hours=5))
+        broadcast = _broadcast(Audience(channels=["telegram", "whatsapp"]), status="sending")
+        await _add(session, tg, web, wa, broadcast)
+        await linking.join(session, [tg, web, wa])
+        await linking.set_preferred(session, tg, "web")
+        assert await fallback.deliver_elsewhere(session, [(broadcast.id, tg.id)]) == 1
+        assert await _queued(session, broadcast) == {wa.id: "queued"}
+
+
+async def test_a_person_left_with_one_chat_has_no_next_chat(clean_db: Database) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg = _member("798")
+        person = Person()
+        broadcast = _broadcast(status="sending")
+        await _add(session, tg, person, broadcast)
+        tg.person_id = person.id
+        await session.flush()
+        assert await fallback.deliver_elsewhere(session, [(broadcast.id, tg.id)]) == 0
+        assert await _queued(session, broadcast) == {}
