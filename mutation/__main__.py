@@ -22,7 +22,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +65,9 @@ class Module:
     path: str
     tests: list[str]
     timeout: float | None = None
+    args: list[str] = field(default_factory=list)  # more pytest arguments, e.g. ["-k", "..."]
+    # Survivors no test could kill, each with why: {operator, mutant (the mutated line), why}.
+    equivalent: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -76,22 +79,36 @@ class Outcome:
     module: str
     killed: int
     survived: list[tuple[int, str, str]]  # line, operator, the changed line
+    equivalent: list[tuple[int, str, str]]  # survivors listed as equivalent, with why
     incompetent: int
     seconds: float
 
     @property
     def total(self) -> int:
-        return self.killed + len(self.survived)
+        return self.killed + len(self.survived) + len(self.equivalent)
 
     @property
     def score(self) -> float:
+        """Killed, of every mutant."""
         return 100.0 * self.killed / self.total if self.total else 100.0
+
+    @property
+    def score_of_the_rest(self) -> float:
+        """Killed, of the mutants that are not listed as equivalent."""
+        rest = self.total - len(self.equivalent)
+        return 100.0 * self.killed / rest if rest else 100.0
 
 
 def load_modules() -> list[Module]:
     data = tomllib.loads(CONFIG.read_text())
     return [
-        Module(path, list(entry["tests"]), entry.get("timeout"))
+        Module(
+            path,
+            list(entry["tests"]),
+            entry.get("timeout"),
+            list(entry.get("args", [])),
+            entry.get("equivalent", []),
+        )
         for path, entry in data["modules"].items()
     ]
 
@@ -103,7 +120,7 @@ def test_command(module: Module) -> str:
     # pytest's start-up.
     args = [
         str(BIN / "python"), "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider",
-        "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout", *module.tests,
+        "-p", "pytest_asyncio.plugin", "-p", "pytest_timeout", *module.args, *module.tests,
     ]  # fmt: skip
     return shlex.join(args)
 
@@ -290,8 +307,9 @@ def summarise(module: Module, session: Path, seconds: float) -> Outcome:
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     source = (ROOT / module.path).read_text().splitlines()
+    known = {(e["operator"], e["mutant"].strip()): e["why"] for e in module.equivalent}
     killed = incompetent = 0
-    survived = []
+    survived, equivalent = [], []
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
@@ -300,12 +318,18 @@ def summarise(module: Module, session: Path, seconds: float) -> Outcome:
                 mutation = item.mutations[0]
                 line = mutation.start_pos[0]
                 changed = _changed_line(result.diff) or source[line - 1].strip()
-                survived.append((line, mutation.operator_name.removeprefix("core/"), changed))
+                operator = mutation.operator_name.removeprefix("core/")
+                why = known.get((operator, changed))
+                if why is not None:
+                    equivalent.append((line, operator, f"{changed}    [{why}]"))
+                else:
+                    survived.append((line, operator, changed))
             else:
                 killed += 1
                 incompetent += result.test_outcome == TestOutcome.INCOMPETENT
     survived.sort()
-    return Outcome(module.path, killed, survived, incompetent, seconds)
+    equivalent.sort()
+    return Outcome(module.path, killed, survived, equivalent, incompetent, seconds)
 
 
 def _changed_line(diff: str | None) -> str:
@@ -318,16 +342,18 @@ def _changed_line(diff: str | None) -> str:
 def report(outcomes: list[Outcome]) -> None:
     print()
     for o in outcomes:
-        print(f"== {o.module}: {len(o.survived)} survived")
+        print(f"== {o.module}: {len(o.survived)} survived, {len(o.equivalent)} equivalent")
         for line, operator, changed in o.survived:
             print(f"  {o.module}:{line}  {operator}  ->  {changed}")
+        for line, operator, changed in o.equivalent:
+            print(f"  (equivalent) {o.module}:{line}  {operator}  ->  {changed}")
     print()
-    print("| module | killed | survived | score | minutes |")
-    print("|---|---|---|---|---|")
+    print("| module | mutants | killed | equivalent | survived | score | without equivalent |")
+    print("|---|---|---|---|---|---|---|")
     for o in outcomes:
         print(
-            f"| `{o.module}` | {o.killed} | {len(o.survived)} | {o.score:.0f} % "
-            f"| {o.seconds / 60:.0f} |"
+            f"| `{o.module}` | {o.total} | {o.killed} | {len(o.equivalent)} | {len(o.survived)} "
+            f"| {o.score:.0f} % | {o.score_of_the_rest:.0f} % |"
         )
 
 

@@ -801,3 +801,20 @@ async def test_the_sweep_counts_what_it_handled_and_takes_every_member_up_to_its
     assert len(left) == 1
     assert await engine.sweep(older_than=3.0) == 2
     assert await left[0].replies() == ["echo one", "echo two"]
+
+
+async def test_the_sweep_does_not_count_a_member_another_worker_holds(
+    engine: Engine, shared: Shared
+) -> None:
+    busy, idle = member(engine), member(engine)
+    for m in (busy, idle):
+        await m.send("hello")
+        await _age(m, 30.0)
+    lease = await shared.coordinator.try_lock(contact_key(busy.channel, busy.address))
+    assert lease is not None
+    try:
+        assert await engine.sweep(older_than=3.0) == 1
+    finally:
+        await lease.release()
+    assert await engine.sweep(older_than=3.0) == 1
+    assert await busy.replies() == ["echo hello"]
