@@ -257,9 +257,16 @@ async def test_launched_from_the_command_line_nobody_narrows_the_audience(
 
 
 def test_a_copy_is_a_new_draft_that_starts_from_the_first_member() -> None:
-    original = _broadcast(Audience(countries=["MD"]), status="sent", expanded_to=500)
+    template = "HX" + "4" * 32  # WhatsApp members outside the window need it in the copy too
+    buttons = [{"kind": "url", "url": "https://childpact.org/assembly", "labels": {"en": "More"}}]
+    original = _broadcast(Audience(countries=["MD"]), status="sent", expanded_to=500,
+                          templates={"ro": template}, buttons=buttons,
+                          image_url="https://childpact.org/a.jpg")  # fmt: skip
     again = lifecycle.copied(original, parent_id=7)
     assert (again.status, again.expanded_to, again.parent_id) == ("draft", 0, 7)
     assert (again.texts, again.audience) == (original.texts, original.audience)
+    assert (again.templates, again.buttons, again.image_url) == (
+        {"ro": template}, buttons, "https://childpact.org/a.jpg",
+    )  # fmt: skip
     again.texts["en"]["text"] = "changed"
     assert original.texts["en"]["text"] != "changed"

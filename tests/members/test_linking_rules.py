@@ -357,3 +357,66 @@ def test_copying_settings_says_whether_anything_changed() -> None:
     source.locale, source.settings_at = "ru", now
     assert linking.copy_settings(source, target)
     assert (target.locale, target.settings_at) == ("ru", now)
+
+
+async def test_web_chats_share_one_budget_of_a_hundred_recent_wrong_codes(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        now = utcnow()
+        tg = _contact("telegram", "701")
+        web = _contact("web", "web701genuine000")
+        guessers = [_contact("web", f"web701guess{i:05d}") for i in range(21)]
+        await _add(session, tg, web, *guessers)
+        code = await linking.issue(session, tg, now)
+        # 99 recent wrong codes from other web chats, and 5 from before the last ten minutes
+        for i, guesser in enumerate(guessers[:20]):
+            session.add(LinkFailure(contact_id=guesser.id, count=4 if i == 0 else 5,
+                                    last_at=now - timedelta(minutes=1)))  # fmt: skip
+        session.add(LinkFailure(contact_id=guessers[20].id, count=5,
+                                last_at=now - linking.CODE_TTL))  # fmt: skip
+        await session.flush()
+        wrong = "000000" if code != "000000" else "111111"
+        assert (await linking.redeem(session, web, wrong, now)).result == "wrong"  # the 100th
+        refused = await linking.redeem(session, web, code, now)
+        assert (refused.result, refused.minutes) == ("locked", 10)
+        assert web.person_id is None
+
+
+async def test_the_minutes_of_a_lock_are_rounded_up(clean_db: Database) -> None:
+    async with clean_db.session() as session, session.begin():
+        now = utcnow()
+        wa = _contact("whatsapp", "whatsapp:+37360000702")
+        await _add(session, wa)
+        session.add(LinkFailure(contact_id=wa.id, count=5, last_at=now,
+                                locked_until=now + timedelta(seconds=61)))  # fmt: skip
+        await session.flush()
+        assert (await linking.redeem(session, wa, "123456", now)).minutes == 2
+        later = now + timedelta(seconds=60)
+        assert (await linking.redeem(session, wa, "123456", later)).minutes == 1
+
+
+async def test_a_chats_own_code_and_a_code_of_a_chat_already_linked(clean_db: Database) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg, wa = _contact("telegram", "703"), _contact("whatsapp", "whatsapp:+37360000703")
+        await _add(session, tg, wa)
+        own = await linking.issue(session, tg)
+        assert (await linking.redeem(session, tg, own)).result == "own"
+        assert (await linking.redeem(session, wa, own)).result == "linked"
+        again = await linking.issue(session, tg)
+        assert (await linking.redeem(session, wa, again)).result == "already"
+        assert (await linking.redeem(session, wa, again)).result == "expired"  # used by that
+        assert await session.get(LinkFailure, wa.id) is not None
+
+
+async def test_the_chosen_channel_of_each_person(clean_db: Database) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg, wa = _contact("telegram", "704"), _contact("whatsapp", "whatsapp:+37360000704")
+        await _add(session, tg, wa)
+        await linking.redeem(session, wa, await linking.issue(session, tg))
+        assert await linking.preferences(session, [tg.person_id or 0]) == {tg.person_id: None}
+        await linking.set_preferred(session, wa, "whatsapp")
+        assert await linking.preferences(session, [tg.person_id, wa.person_id]) == {  # type: ignore[list-item]
+            tg.person_id: "whatsapp"
+        }
+        assert await linking.preferences(session, []) == {}
