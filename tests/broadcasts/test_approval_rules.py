@@ -149,6 +149,12 @@ async def test_what_cannot_be_launched(clean_db: Database) -> None:
         with pytest.raises(BroadcastError) as refused:
             await _launch(session, empty, 1)
         assert refused.value.code == "no_base_text"
+        # Several problems: the first is named (the base text before a translation's length).
+        broadcasts.set_text(empty, "ro", "Adunarea anuală. " * 400)
+        assert [p.code for p in broadcasts.check(empty)][:2] == ["no_base_text", "too_long"]
+        with pytest.raises(BroadcastError) as refused:
+            await _launch(session, empty, 1)
+        assert refused.value.code == "no_base_text"
 
 
 async def test_a_coordinator_launches_to_their_own_country_only(clean_db: Database) -> None:
