@@ -10,6 +10,7 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from anyascii import anyascii
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
@@ -163,6 +164,16 @@ def _babel_locale(locale: str) -> Locale:
 
 def translator_for(locale: str, country: str | None = None) -> Translator:
     return Translator(locale, COUNTRY_TIMEZONE.get(country or "", "UTC"))
+
+
+def searchable(text: str | None) -> str | None:
+    """How a name is kept for searching: in Latin letters, without case or accents
+    ("Salvați Copiii" and "Партнерство" become "salvati copiii" and "partnerstvo"), so that
+    staff find it as they type it."""
+    if text is None:
+        return None
+    latin = anyascii(unicodedata.normalize("NFKC", text)).casefold()
+    return " ".join(latin.split())
 
 
 def fold(text: str) -> str:

@@ -129,7 +129,7 @@ def _emptied(contact_id: int) -> dict[str, Any]:
     """A contact with nothing left but its id, channel, language and country: the focal point
     reads the disclosure in context, and nobody can write to the member any more."""
     return {
-        "address": f"{ERASED}-{contact_id}", "status": ERASED, "organisation": None,
+        "address": f"{ERASED}-{contact_id}", "status": ERASED, "organisation": None, "organisation_search": None,
         "lang_hint": None, "country_hint": None, "time_zone": None, "consent_version": None,
         "consent_at": None, "flow": None, "flow_data": {}, "choices": [], "person_id": None,
         "last_inbound_at": None, "unreachable_at": utcnow(), "settings_at": None,

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import MEMBER_CHANNELS
+from bot.i18n import searchable
 from bot.members import linking
 from bot.privacy import erasure
+from bot.privacy.erasure import ERASED
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff, member_scope
 from bot.spreadsheet import csv_stream
@@ -96,13 +98,23 @@ def _addresses(q: str) -> list[str]:
     return found
 
 
+def _organisation_like(typed: str, c: Any = Contact) -> ColumnElement[bool]:
+    """An organisation with every word typed in it, or part of one, as people type: any case,
+    with or without accents, Cyrillic or Georgian in Latin letters ("salvati" finds
+    "Salvați Copiii", "partnerstvo" finds "Партнерство")."""
+    words = (searchable(typed) or "").split()
+    if not words:
+        return func.lower(c.organisation).contains(typed.strip().lower(), autoescape=True)
+    return and_(*(c.organisation_search.contains(w, autoescape=True) for w in words))
+
+
 def _conditions(where: MemberFilter, c: Any = Contact) -> list[ColumnElement[bool]]:
     """The filters as conditions on ``c``: the contacts table, or another name for it."""
     found: list[ColumnElement[bool]] = []
     q = (where.q or "").strip()
     if q:
         either: list[ColumnElement[bool]] = [
-            func.lower(c.organisation).contains(q.lower(), autoescape=True),
+            _organisation_like(q, c),
             c.address.in_(_addresses(q)),
         ]
         if q.isdigit() and len(q) < 19:  # an id; longer digit strings are phone numbers
@@ -115,16 +127,15 @@ def _conditions(where: MemberFilter, c: Any = Contact) -> list[ColumnElement[boo
     if where.channel:
         found.append(c.channel == where.channel)
     if where.organisation:
-        found.append(
-            func.lower(c.organisation).contains(where.organisation.strip().lower(), autoescape=True)
-        )
+        found.append(_organisation_like(where.organisation, c))
     if where.status:
         found.append(_status_is(where.status, c))
     return found
 
 
 def _matching(stmt: Select[Any], where: MemberFilter) -> Select[Any]:
-    return stmt.where(*_conditions(where))
+    # A contact kept only for its safeguarding records is no member any more.
+    return stmt.where(Contact.status != ERASED, *_conditions(where))
 
 
 def _one_per_person(stmt: Select[Any], where: MemberFilter) -> Select[Any]:
@@ -162,7 +173,9 @@ async def search(
 
 async def get(session: AsyncSession, staff: Staff, member_id: int) -> Contact | None:
     """The member, or None when there is none or they are outside ``staff``'s country."""
-    return await session.scalar(member_scope(select(Contact), staff).where(Contact.id == member_id))
+    return await session.scalar(
+        member_scope(select(Contact), staff).where(Contact.id == member_id, Contact.status != ERASED)
+    )
 
 
 def _inbound_text(message: dict[str, Any]) -> str:

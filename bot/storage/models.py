@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.i18n import searchable
+
 Json = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
@@ -84,6 +86,8 @@ class Contact(Base):
     country: Mapped[str | None] = mapped_column(String(8))
     country_hint: Mapped[str | None] = mapped_column(String(8))
     organisation: Mapped[str | None] = mapped_column(String(200))
+    # The organisation as staff search it: Latin letters, no case, no accents (kept on write).
+    organisation_search: Mapped[str | None] = mapped_column(String(400))
     # An IANA zone the member chose ("Asia/Tbilisi", "Etc/GMT-4"); None: their country's.
     time_zone: Mapped[str | None] = mapped_column(String(64))
     consent_version: Mapped[str | None] = mapped_column(String(16))
@@ -118,6 +122,13 @@ def _settings_changed(target: Contact, value: object, old: object, initiator: ob
 
 for _setting in SETTINGS:
     event.listen(getattr(Contact, _setting), "set", _settings_changed)
+
+
+def _organisation_changed(target: Contact, value: str | None, old: object, initiator: object) -> None:
+    target.organisation_search = searchable(value)
+
+
+event.listen(Contact.organisation, "set", _organisation_changed)
 
 
 class LinkCode(Base):

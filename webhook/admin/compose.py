@@ -4,6 +4,8 @@ own chat, and sending now or at a chosen time, once or repeating."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -42,6 +44,7 @@ from webhook.admin.broadcast_form import (
     read_form,
     refusal,
 )
+from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ItemId, ServiceDep
 
@@ -273,6 +276,67 @@ async def _act(
         at, hour, wrong = chosen_time(visit.form, service.settings.secretariat_timezone)
     if wrong:
         return await _refused(request, service, visit, broadcast_id, [(wrong, {})], 400)
+    # Nothing goes before the author has seen the numbers and confirmed them (a second step,
+    # on its own page, that names what they confirm).
+    return await _confirm(request, service, visit, broadcast_id, action, at, hour)
+
+
+TIME_FIELDS = ("when", "at", "day", "local_hour")  # what the confirmation carries over
+
+
+def confirmation(b: Broadcast, recipients: int, at: datetime | None, hour: int | None) -> str:
+    """What the author confirms: this content, to this many people, at this time. A change to
+    any of them between the confirmation page and the click asks again."""
+    seen = repr((lifecycle.content(b), b.id, recipients, at and at.isoformat(), hour))
+    return hashlib.sha256(seen.encode()).hexdigest()[:32]
+
+
+async def _confirm(
+    request: Request, service: Service, visit: Visit, broadcast_id: int, action: str,
+    at: datetime | None, hour: int | None, *, changed: bool = False,
+) -> Response:  # fmt: skip
+    """The confirmation page: people, channels, languages, fallbacks, skipped, and when; or
+    straight on to the refusal when it cannot go at all."""
+    async with service.db.session() as session:
+        b = await load(session, broadcast_id, visit)
+        seen = await broadcasts.preview(session, b, visit.staff, send_rates(service.settings))
+    if seen.recipients == 0 or broadcasts.check(b):
+        return await _launch(request, service, visit, broadcast_id, at, hour)
+    zone = service.settings.secretariat_timezone
+    waits = lifecycle.lacks_approval(b, seen.recipients,
+                                     service.settings.broadcast_approval_above)  # fmt: skip
+    return render(
+        request, "broadcast_confirm.html", visit, title=N_("Check before sending"), b=b, p=seen,
+        action=action, at=at, hour=hour, zone=zone, when_in_zone=scheduled_in_zone,
+        token=confirmation(b, seen.recipients, at, hour), skips=SKIPS, changed=changed,
+        carried={k: visit.form.get(k, "") for k in TIME_FIELDS if visit.form.get(k)},
+        waits=waits, duration=format_timedelta(
+            timedelta(seconds=max(seen.estimated_seconds, 1.0)), locale=visit.locale
+        ), status_code=409 if changed else 200,
+    )  # fmt: skip
+
+
+@router.post("/broadcasts/{broadcast_id}/confirm")
+async def confirm(
+    request: Request, broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit
+) -> Response:
+    """The author confirmed the numbers they saw: send, or schedule, unless something changed
+    since (the page is then shown again with the new numbers)."""
+    action = visit.form.get("action", "")
+    if action not in ("send", "schedule"):
+        raise HTTPException(400)
+    at, hour, wrong = (None, None, None)
+    if action == "schedule":
+        at, hour, wrong = chosen_time(visit.form, service.settings.secretariat_timezone)
+    if wrong:
+        return await _refused(request, service, visit, broadcast_id, [(wrong, {})], 400)
+    async with service.db.session() as session:
+        b = await load(session, broadcast_id, visit)
+        seen = await broadcasts.preview(session, b, visit.staff, {})
+    if not hmac.compare_digest(visit.form.get("confirm", ""),
+                               confirmation(b, seen.recipients, at, hour)):  # fmt: skip
+        return await _confirm(request, service, visit, broadcast_id, action, at, hour,
+                              changed=True)  # fmt: skip
     return await _launch(request, service, visit, broadcast_id, at, hour)
 
 

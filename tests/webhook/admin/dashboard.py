@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,10 @@ PEOPLE = {  # e-mail: (role, country)
     "md@childpact.org": ("editor", "MD"),
 }
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_CONFIRM = re.compile(
+    r'<form method="post" action="(/admin/broadcasts/\d+/confirm)"[^>]*>(.*?)</form>', re.S
+)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 def csrf_of(html: str) -> str:
@@ -98,6 +103,18 @@ class Browser:
             await self.get("/admin")
         form = {"csrf_token": self.csrf, **(data or {})}
         return await self.http.post(path, data=form, **kwargs)
+
+    async def send(
+        self, path: str, data: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Post a compose form that sends or schedules, then confirm the numbers its
+        confirmation page shows (the page itself is returned when there is none)."""
+        response = await self.post(path, data, **kwargs)
+        form = _CONFIRM.search(response.text) if response.status_code == 200 else None
+        if form is None:
+            return response
+        fields = {k: html.unescape(v) for k, v in _HIDDEN.findall(form.group(2))}
+        return await self.http.post(form.group(1), data=fields)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -61,7 +61,7 @@ async def test_a_weekly_series_makes_its_next_occurrence_when_the_last_is_due_an
         editor = await board.sign_in(EDITOR)
         head = await compose(editor)
         day = (datetime.now(ZoneInfo("Europe/Bucharest")) + timedelta(days=2)).date()
-        scheduled = await editor.post(f"/admin/broadcasts/{head}/edit",
+        scheduled = await editor.send(f"/admin/broadcasts/{head}/edit",
                                       news(action="schedule", when="at", at=f"{day}T09:30",
                                            repeat="weekly"))  # fmt: skip
         assert scheduled.status_code == 303, scheduled.text
@@ -120,7 +120,7 @@ async def test_stopping_a_series_stops_its_next_occurrences_for_those_allowed_to
         await members(board)
         editor = await board.sign_in(EDITOR)
         head = await compose(editor)
-        sent = await editor.post(f"/admin/broadcasts/{head}/edit",
+        sent = await editor.send(f"/admin/broadcasts/{head}/edit",
                                  news(action="send", repeat="daily", repeat_times="5"))  # fmt: skip
         assert sent.status_code == 303, sent.text
         second = await eventually(lambda: _occurrence(board, head, 2), timeout=60)
@@ -171,7 +171,7 @@ async def test_a_repeat_that_cannot_be_kept_is_refused_and_what_was_written_stay
                                                  repeat_until="someday"))  # fmt: skip
         assert not_a_day.status_code == 400 and "the day the series ends" in not_a_day.text
         day = (datetime.now(ZoneInfo("Europe/Bucharest")) + timedelta(days=30)).date()
-        early = await editor.post(path, news(action="schedule", when="at", at=f"{day}T09:00",
+        early = await editor.send(path, news(action="schedule", when="at", at=f"{day}T09:00",
                                              repeat="weekly",
                                              repeat_until=str(day - timedelta(days=1))))  # fmt: skip
         assert early.status_code == 422 and "end before it starts" in early.text

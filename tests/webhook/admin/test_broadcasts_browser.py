@@ -5,6 +5,7 @@ compose page and of the progress, at desktop and phone widths, go to test-artifa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.conftest import Backend
@@ -76,6 +77,11 @@ async def test_an_editor_writes_previews_and_sends_a_broadcast_and_watches_it_ar
         await shoot(page, "broadcast-compose")
 
         await page.get_by_role("button", name="Send now").click()
+        # Nothing goes before the numbers are confirmed, on a page of their own.
+        await expect(page.locator("#confirm .when")).to_contain_text("Now")
+        await expect(page.locator("#confirm")).to_contain_text("Română")
+        assert not board.stack.telegram.messages
+        await page.get_by_role("button", name=re.compile(r"^Yes, send it to \d+ people now")).click()
         await expect(page.get_by_role("status").first).to_have_text(
             "The broadcast is going out now."
         )

@@ -98,7 +98,7 @@ async def test_an_editor_composes_sees_the_preview_and_sends(backend):
         edit = await editor.get(f"/admin/broadcasts/{broadcast_id}/edit?add=ru")
         assert 'name="text:ru"' in edit.text
 
-        sent = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit", news(action="send"))
+        sent = await editor.send(f"/admin/broadcasts/{broadcast_id}/edit", news(action="send"))
         assert sent.status_code == 303, sent.text
         assert sent.headers["location"] == f"/admin/broadcasts/{broadcast_id}?done=broadcast-going"
         await eventually(lambda: len(board.stack.telegram.messages) >= 2)
@@ -135,7 +135,7 @@ async def test_a_text_too_long_is_refused_with_the_limit_named_and_kept_whole(ba
         assert "Too long for WhatsApp" in seen.text
         assert "WhatsApp allows 1600" in seen.text
         broadcast_id = await compose(editor, **{"text:ro": long})
-        refused = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
+        refused = await editor.send(f"/admin/broadcasts/{broadcast_id}/edit",
                                     news(action="send", **{"text:ro": long}))  # fmt: skip
         assert refused.status_code == 422
         assert "has 1749 characters; WhatsApp allows 1600" in refused.text
@@ -214,7 +214,7 @@ async def test_scheduled_times_are_written_and_shown_in_the_secretariats_zone(ba
         editor = await board.sign_in(EDITOR)
         broadcast_id = await compose(editor)
         day = (datetime.now(ZoneInfo("Asia/Tbilisi")) + timedelta(days=30)).date()
-        scheduled = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
+        scheduled = await editor.send(f"/admin/broadcasts/{broadcast_id}/edit",
                                       news(action="schedule", when="at", at=f"{day}T09:30"))  # fmt: skip
         assert scheduled.status_code == 303, scheduled.text
         b = await stored(board, broadcast_id)
@@ -226,10 +226,10 @@ async def test_scheduled_times_are_written_and_shown_in_the_secretariats_zone(ba
         assert "Nothing has gone out yet." in page.text
 
         other = await compose(editor)
-        past = await editor.post(f"/admin/broadcasts/{other}/edit",
+        past = await editor.send(f"/admin/broadcasts/{other}/edit",
                                  news(action="schedule", when="at", at="2020-01-01T09:00"))  # fmt: skip
         assert past.status_code == 400 and "That time has already passed." in past.text
-        local = await editor.post(f"/admin/broadcasts/{other}/edit",
+        local = await editor.send(f"/admin/broadcasts/{other}/edit",
                                   news(action="schedule", when="local", day="", local_hour="9"))  # fmt: skip
         assert local.status_code == 303
         b = await stored(board, other)
@@ -246,7 +246,7 @@ async def test_above_the_threshold_another_administrator_approves(backend):
         await members(board)
         admin = await board.sign_in(ADMIN)
         own = await compose(admin)
-        waiting = await admin.post(f"/admin/broadcasts/{own}/edit", news(action="send"))
+        waiting = await admin.send(f"/admin/broadcasts/{own}/edit", news(action="send"))
         assert waiting.headers["location"].endswith("done=broadcast-awaiting")
         page = await admin.get(f"/admin/broadcasts/{own}")
         assert (
@@ -257,7 +257,7 @@ async def test_above_the_threshold_another_administrator_approves(backend):
 
         editor = await board.sign_in(EDITOR)
         theirs = await compose(editor)
-        await editor.post(f"/admin/broadcasts/{theirs}/edit", news(action="send"))
+        await editor.send(f"/admin/broadcasts/{theirs}/edit", news(action="send"))
         assert (await stored(board, theirs)).status == "awaiting_approval"
         assert (await editor.post(f"/admin/broadcasts/{theirs}/approve")).status_code == 403
         page = await admin.get(f"/admin/broadcasts/{theirs}")
@@ -277,7 +277,7 @@ async def test_cancel_holds_back_the_rest_and_a_follow_up_goes_to_those_left(bac
         editor = await board.sign_in(EDITOR)
         broadcast_id = await compose(editor)
         # At an hour of the members' own day: in the outbox now, due later.
-        await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
+        await editor.send(f"/admin/broadcasts/{broadcast_id}/edit",
                           news(action="schedule", when="local", local_hour="3"))  # fmt: skip
         await eventually(lambda: _queued(board, broadcast_id))
         cancelled = await editor.post(f"/admin/broadcasts/{broadcast_id}/cancel")
@@ -420,7 +420,7 @@ async def test_a_broadcast_that_has_gone_out_no_longer_changes(tmp_path):
         await members(board)
         editor = await board.sign_in(EDITOR)
         broadcast_id = await compose(editor)
-        await editor.post(f"/admin/broadcasts/{broadcast_id}/edit", news(action="send"))
+        await editor.send(f"/admin/broadcasts/{broadcast_id}/edit", news(action="send"))
         await eventually(lambda: status_is(board, broadcast_id, "sent"), timeout=60)
         assert (await editor.get(f"/admin/broadcasts/{broadcast_id}/edit")).status_code == 303
         late = await editor.post(f"/admin/broadcasts/{broadcast_id}/edit",
@@ -480,7 +480,7 @@ async def test_saved_again_after_approval_it_waits_for_the_administrator_again(b
         admin = await board.sign_in(ADMIN)
         later = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
         theirs = await compose(editor)
-        await editor.post(f"/admin/broadcasts/{theirs}/edit",
+        await editor.send(f"/admin/broadcasts/{theirs}/edit",
                           news(action="schedule", when="at", at=later))  # fmt: skip
         assert (await stored(board, theirs)).status == "awaiting_approval"
         await admin.post(f"/admin/broadcasts/{theirs}/approve")
@@ -498,3 +498,50 @@ async def test_saved_again_after_approval_it_waits_for_the_administrator_again(b
         assert f"/admin/broadcasts/{theirs}/approve" in post_forms(page.text)
         await admin.close()
         await editor.close()
+
+
+async def test_send_now_and_schedule_ask_to_confirm_the_numbers_first(backend):
+    # The review's finding 17: one click on "Send now" went straight out to everyone.
+    async with dashboard(backend) as board:
+        await members(board)
+        editor = await board.sign_in(EDITOR)
+        broadcast_id = await compose(editor)
+        path = f"/admin/broadcasts/{broadcast_id}/edit"
+        asked = await editor.post(path, news(action="send", collect_replies_hours="24"))
+        assert asked.status_code == 200, asked.text
+        assert number(asked.text) == 2  # the Romanian and the Moldovan member on Telegram
+        assert "people will receive it" in asked.text
+        assert "Telegram: 2" in asked.text and "Română: 2" in asked.text
+        assert "in their country&#39;s language: 1" in asked.text  # Russian falls back
+        assert "Now" in asked.text and "within 24 hours" in asked.text
+        assert (await stored(board, broadcast_id)).status == "draft"
+        assert not board.stack.telegram.messages
+
+        token = re.search(r'name="confirm" value="([0-9a-f]+)"', asked.text)
+        assert token
+        confirm = f"/admin/broadcasts/{broadcast_id}/confirm"
+        # The draft changed after the page was shown: the numbers are shown again.
+        await editor.post(path, news(action="save", **{"text:en": EN + " Welcome."}))
+        stale = await editor.post(confirm, {"action": "send", "confirm": token.group(1)})
+        assert stale.status_code == 409
+        assert "Something changed since you looked" in stale.text
+        assert (await stored(board, broadcast_id)).status == "draft"
+        forged = await editor.post(confirm, {"action": "send", "confirm": "0" * 32})
+        assert forged.status_code == 409
+
+        fresh = re.search(r'name="confirm" value="([0-9a-f]+)"', stale.text)
+        assert fresh
+        sent = await editor.post(confirm, {"action": "send", "confirm": fresh.group(1)})
+        assert sent.status_code == 303
+        assert sent.headers["location"] == f"/admin/broadcasts/{broadcast_id}?done=broadcast-going"
+        await eventually(lambda: len(board.stack.telegram.messages) >= 2)
+
+        # Scheduling shows the time, in the secretariat's zone, before it is set.
+        other = await compose(editor)
+        day = (datetime.now(ZoneInfo("Europe/Bucharest")) + timedelta(days=2)).date()
+        when = news(action="schedule", when="at", at=f"{day}T09:30")
+        later = await editor.post(f"/admin/broadcasts/{other}/edit", when)
+        assert later.status_code == 200 and "09:30" in later.text and "Europe/Bucharest" in later.text
+        assert (await stored(board, other)).status == "draft"
+        assert (await editor.send(f"/admin/broadcasts/{other}/edit", when)).status_code == 303
+        assert (await stored(board, other)).status == "scheduled"

@@ -117,7 +117,9 @@ async def test_editors_delete_a_member_and_all_their_rows_and_the_log_keeps_the_
         ]
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "member.delete"))
         kept = await session.scalar(select(func.count()).select_from(Inbound))
-    assert left == [0, 0, 0] and kept == 1  # the other member's message stays
+    # The other member's message stays; so does the Moldovan member's safeguarding
+    # conversation, for the focal point (child protection is an exception to erasure).
+    assert left == [0, 0, 1] and kept == 1
     assert entry.target == f"member:{md}" and entry.actor == "md_editor@childpact.org"
     assert entry.detail == {}
     assert (await api.call("editor", "DELETE", f"/api/members/{ro}")).status_code == 204
@@ -151,3 +153,29 @@ async def test_the_csv_export_keeps_formulas_that_members_typed_as_text(api):
             rows = {r["id"]: r for r in csv.DictReader(io.StringIO(response.text))}
             cell = rows[str(api.members["ro"])]["organisation"]
             assert cell == "'" + formula, (formula, cell)
+
+
+async def test_search_finds_organisations_as_people_type_them(api):
+    # The review's finding 20: "salvati" found nobody, "Salvați" found one.
+    from bot.storage.models import Contact
+
+    ro = api.members["ro"]
+    async with api.service.db.session() as session, session.begin():
+        contact = Contact(channel="telegram", address="400000077", status="active",
+                          country="MD", locale="ru", organisation="Партнерство для детей")  # fmt: skip
+        session.add(contact)
+        await session.flush()
+        cyrillic = contact.id
+    for typed in ("salvati", "Salvati", "SALVAŢI", "salv", "copii salv", "ați cop"):
+        assert (await ids(api, "admin", f"?q={typed}"))[0] == {ro}, typed
+    assert (await ids(api, "admin", "?organisation=salvati copii"))[0] == {ro}
+    assert (await ids(api, "admin", "?q=salvati unicef"))[0] == set()  # every word counts
+    assert (await ids(api, "admin", "?q=partnerstvo"))[0] == {cyrillic}
+    assert (await ids(api, "admin", "?q=партнерство"))[0] == {cyrillic}
+    # A changed organisation is found by its new name only.
+    async with api.service.db.session() as session, session.begin():
+        found = await session.get(Contact, ro)
+        assert found is not None
+        found.organisation = "Asociația Împreună"
+    assert (await ids(api, "admin", "?q=salvati"))[0] == set()
+    assert (await ids(api, "admin", "?q=impreuna"))[0] == {ro}
