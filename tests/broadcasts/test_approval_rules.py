@@ -276,3 +276,16 @@ def test_a_copy_is_a_new_draft_that_starts_from_the_first_member() -> None:
     )  # fmt: skip
     again.texts["en"]["text"] = "changed"
     assert original.texts["en"]["text"] != "changed"
+
+
+async def test_the_audience_size_and_the_threshold_are_named_by_every_caller(
+    clean_db: Database,
+) -> None:
+    """Two numbers side by side: swapped, a large broadcast would go without approval; the
+    launch takes them by name only."""
+    async with clean_db.session() as session, session.begin():
+        broadcast = _broadcast()
+        await _add(session, broadcast)
+        with pytest.raises(TypeError):
+            await broadcasts.launch(session, broadcast, ADMIN, 10, 5000)  # type: ignore[misc]
+        assert broadcast.status == "draft"
