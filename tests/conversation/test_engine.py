@@ -26,7 +26,15 @@ from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import OUTBOX, contact_key, seen_key
 from bot.messages import READ_PAYLOAD, Button, InboundMessage, Kind, OutboundMessage
 from bot.storage.db import Database
-from bot.storage.models import ChatMove, Contact, Delivery, Inbound, Person, utcnow
+from bot.storage.models import (
+    Broadcast,
+    ChatMove,
+    Contact,
+    Delivery,
+    Inbound,
+    Person,
+    utcnow,
+)
 from bot.storage.outbox import CALLBACK, REPLY
 from tests.conftest import make_backend
 
@@ -72,6 +80,7 @@ class Features:
     raised: dict[str, int] = field(default_factory=dict)  # text -> attempts that raised
     staff: list[tuple[int, str]] = field(default_factory=list)
     gated: list[str] = field(default_factory=list)
+    reply_to: list[int | None] = field(default_factory=list)  # the broadcast each answered
 
     def dispatcher(self) -> Dispatcher:
         router = Router("engine tests")
@@ -138,6 +147,7 @@ class Features:
 
     def note(self, name: str, ctx: Context) -> None:
         self.seen.append((name, ctx.command, ctx.payload, ctx.text))
+        self.reply_to.append(ctx.reply_to)
 
     @staticmethod
     async def effect(done: Handled) -> None:
@@ -430,6 +440,31 @@ async def test_a_setting_changed_in_one_linked_chat_holds_in_the_others(engine: 
     await on_telegram.drain()
     other = await on_web.contact()
     assert other is not None and other.locale == "ro"
+
+
+async def test_what_a_member_writes_after_a_broadcast_that_asked_for_replies_answers_it(
+    engine: Engine, features: Features
+) -> None:
+    bob = member(engine, "telegram")
+    await bob.send("hello")
+    await bob.drain()
+    contact = await bob.contact()
+    assert contact is not None
+    async with engine.db.session() as session, session.begin():
+        broadcast = Broadcast(title="Your views", status="done", collect_replies_hours=24)
+        session.add(broadcast)
+        await session.flush()
+        session.add(
+            Delivery(contact_id=contact.id, broadcast_id=broadcast.id, channel=bob.channel,
+                     address=bob.address, priority=5, message={"text": "Tell us"},
+                     status="sent", status_rank=2, sent_at=utcnow() - timedelta(hours=1))
+        )  # fmt: skip
+        broadcast_id = broadcast.id
+    features.reply_to.clear()
+    await bob.send("my view")  # typed: a reply to it
+    await bob.send("", kind=Kind.BUTTON, payload="colour:red")  # a tap: not a reply
+    await bob.drain()
+    assert features.reply_to == [broadcast_id, None]
 
 
 async def test_an_edit_or_an_unsupported_update_is_marked_done_without_a_contact(

@@ -204,6 +204,23 @@ async def test_a_paused_channel_books_no_slots_while_it_waits() -> None:
     assert len(booked) == 5 and min(booked) >= 1003.0
 
 
+async def test_a_short_pause_is_slept_through_without_booking_slots() -> None:
+    clock = VirtualClock()
+    coordinator = MemoryCoordinator(clock)
+    booked: list[float] = []
+    reserve = coordinator.reserve
+
+    async def counted(key: str, interval: float) -> float:
+        booked.append(clock())
+        return await reserve(key, interval)
+
+    coordinator.reserve = counted  # type: ignore[method-assign]
+    pacer = pacer_on(clock, coordinator, telegram_rate=20)
+    await pacer.pause("telegram", 0.5)
+    await clock.run(pacer.wait_turn("telegram", "500000001", MESSAGE))
+    assert booked == [1000.5]
+
+
 # ---- one process's own spacing --------------------------------------------------------------
 
 
@@ -255,6 +272,21 @@ async def test_a_send_woken_late_pushes_the_next_one_of_its_process_back() -> No
     assert sent[0] == pytest.approx(1000.0)
     assert sent[1] == pytest.approx(1000.0 + 1.9 * slot)
     assert sent[2] == pytest.approx(1000.0 + 1.9 * slot + slot * 0.96 / 0.99)
+
+
+async def test_one_process_sending_steadily_keeps_to_19_of_20_in_any_second() -> None:
+    # The schedule's slots alone (1/19.2 s apart) put 20 sends within 0.99 s; one process
+    # holds the 20th back until the first is a second old.
+    clock = VirtualClock()
+    pacer = pacer_on(clock, telegram_rate=20, telegram_chat_rate=0)
+
+    async def one(n: int) -> float:
+        await pacer.wait_turn("telegram", str(500000000 + n), MESSAGE)
+        return clock()
+
+    sent = sorted(await clock.run(*(one(n) for n in range(40))))
+    assert most_in_one_second(sent) == 19
+    assert sent[19] == pytest.approx(sent[0] + 1.001)  # a millisecond past the first's second
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
