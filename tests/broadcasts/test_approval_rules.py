@@ -223,20 +223,28 @@ async def test_a_follow_up_reaches_those_it_did_not_reach_and_can_be_reached(
     async with clean_db.session() as session, session.begin():
         got, failed, stopped, lost = (_member(f"76{i}") for i in range(4))
         linked_tg, linked_wa = _member("765"), _member("whatsapp:+37360000765")
+        missed_tg, missed_wa = _member("766"), _member("whatsapp:+37360000766")
         lost.unreachable_at = utcnow()
         stopped.status = "stopped"
         broadcast = _broadcast(Audience(countries=["MD"]), status="sent")
-        await _add(session, got, failed, stopped, lost, linked_tg, linked_wa, broadcast)
+        await _add(session, got, failed, stopped, lost, linked_tg, linked_wa, missed_tg,
+                   missed_wa, broadcast)  # fmt: skip
         await linking.join(session, [linked_tg, linked_wa])
+        await linking.join(session, [missed_tg, missed_wa])
         for contact, status in [(got, "delivered"), (failed, "failed"), (stopped, "failed"),
                                 (lost, "undelivered"), (linked_tg, "failed"),
-                                (linked_wa, "read")]:  # fmt: skip
+                                (linked_wa, "read"), (missed_tg, "failed"),
+                                (missed_wa, "skipped")]:  # fmt: skip
             session.add(Delivery(contact_id=contact.id, broadcast_id=broadcast.id,
                                  channel=contact.channel, address=contact.address,
                                  message={"text": "x"}, status=status))  # fmt: skip
         await session.flush()
         again = await broadcasts.follow_up(session, broadcast, ADMIN.id)
-        assert again.audience == {"countries": ["MD"], "contact_ids": [failed.id]}
+        # Reached on one chat: not again on the other. Reached on none: both chats are in it
+        # (the sending picks one per person).
+        assert again.audience == {
+            "countries": ["MD"], "contact_ids": [failed.id, missed_tg.id, missed_wa.id],
+        }  # fmt: skip
         assert (again.status, again.parent_id, again.texts) == ("draft", broadcast.id,
                                                                 broadcast.texts)  # fmt: skip
         everyone = _broadcast(status="sent")
