@@ -307,7 +307,7 @@ def summarise(module: Module, session: Path, seconds: float) -> Outcome:
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     source = (ROOT / module.path).read_text().splitlines()
-    known = {(e["operator"], e["mutant"].strip()): e["why"] for e in module.equivalent}
+    known = {(e["operator"], _squeeze(e["mutant"])): e["why"] for e in module.equivalent}
     killed = incompetent = 0
     survived, equivalent = [], []
     with use_db(str(session), WorkDB.Mode.open) as db:
@@ -319,7 +319,7 @@ def summarise(module: Module, session: Path, seconds: float) -> Outcome:
                 line = mutation.start_pos[0]
                 changed = _changed_line(result.diff) or source[line - 1].strip()
                 operator = mutation.operator_name.removeprefix("core/")
-                why = known.get((operator, changed))
+                why = known.get((operator, _squeeze(changed)))
                 if why is not None:
                     equivalent.append((line, operator, f"{changed}    [{why}]"))
                 else:
@@ -330,6 +330,11 @@ def summarise(module: Module, session: Path, seconds: float) -> Outcome:
     survived.sort()
     equivalent.sort()
     return Outcome(module.path, killed, survived, equivalent, incompetent, seconds)
+
+
+def _squeeze(line: str) -> str:
+    """A line without its spaces: Cosmic Ray keeps a number's leading space (`f( 2)`)."""
+    return re.sub(r"\s+", "", line)
 
 
 def _changed_line(diff: str | None) -> str:
