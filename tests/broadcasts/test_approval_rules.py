@@ -282,6 +282,8 @@ def test_a_copy_is_a_new_draft_that_starts_from_the_first_member() -> None:
     assert (again.templates, again.buttons, again.image_url) == (
         {"ro": template}, buttons, "https://childpact.org/a.jpg",
     )  # fmt: skip
+    assert again.collect_replies_hours == 0  # collects no replies unless the original did
+    assert lifecycle.copied(_broadcast(collect_replies_hours=24)).collect_replies_hours == 24
     again.texts["en"]["text"] = "changed"
     assert original.texts["en"]["text"] != "changed"
 
