@@ -103,6 +103,8 @@ class Service:
         self.survey_reminders = SurveyReminders(self.db, self.coordinator)
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Members whose drain runs in this process: True when a message came meanwhile.
+        self._draining: dict[tuple[str, str], bool] = {}
 
     async def start(self, *, migrate: bool, workers: bool, only_process: bool) -> None:
         """Connect everything; with ``workers``, also handle the backlog and send in this process."""
@@ -152,16 +154,32 @@ class Service:
             log.error("background job failed: %r", task.exception())
 
     def handle_soon(self, channel: str, address: str) -> None:
-        """After a webhook stored a message: handle it now rather than at the next sweep."""
+        """After a webhook stored a message: handle it now rather than at the next sweep.
+
+        One drain per member in this process: a message stored while its member's drain runs
+        has that drain go round once more, rather than a second one waiting for the lock."""
+        key = (channel, address)
+        if key in self._draining:
+            self._draining[key] = True
+            return
+        self._draining[key] = False
         self.spawn(self._drain_soon(channel, address))
 
     async def _drain_soon(self, channel: str, address: str) -> None:
-        # When another worker holds the member, it handles what it finds; a message stored
-        # just as it let go is caught by trying again a moment later.
-        for delay in BUSY_RETRIES:
-            await asyncio.sleep(delay)
-            if await self.engine.drain(channel, address) is not None:
-                return
+        key = (channel, address)
+        try:
+            while True:
+                # When another process holds the member, it handles what it finds; a message
+                # stored just as it let go is caught by trying again a moment later.
+                for delay in BUSY_RETRIES:
+                    await asyncio.sleep(delay)
+                    if await self.engine.drain(channel, address) is not None:
+                        break
+                if not self._draining.get(key):
+                    return
+                self._draining[key] = False
+        finally:
+            self._draining.pop(key, None)
 
     async def _retention_forever(self) -> None:
         """Erase old message texts every hour, in one process at a time, a member's own data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import html
 import logging
@@ -447,16 +448,22 @@ def _staff_reply(update: Update, found: InboundMessage, bot_id: int | None) -> N
 def _keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
     if not rows:
         return None
+    return _markup(tuple(tuple((b.label, b.url, b.payload) for b in row) for row in rows if row))
+
+
+@functools.lru_cache(maxsize=4096)
+def _markup(rows: tuple[tuple[tuple[str, str | None, str], ...], ...]) -> InlineKeyboardMarkup:
+    """The markup of these buttons, built once: python-telegram-bot's objects are frozen, and
+    building them costs more than the rest of a send (the menus repeat in every locale)."""
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(b.label, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.label, callback_data=b.payload)
-                for b in row
+                InlineKeyboardButton(label, url=url)
+                if url
+                else InlineKeyboardButton(label, callback_data=payload)
+                for label, url, payload in row
             ]
             for row in rows
-            if row
         ]
     )
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
@@ -26,7 +25,8 @@ from bot.members.linking import keep_in_step
 from bot.members.timezones import zone_name
 from bot.messages import READ_PAYLOAD, InboundMessage, Kind, OutboundMessage
 from bot.storage import outbox
-from bot.storage.db import Database
+from bot.storage.db import Database, relax_commit
+from bot.storage.inbox import Inbox
 from bot.storage.models import Contact, Inbound, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Engine:
         self.dispatcher = dispatcher
         self.on_stored = on_stored  # metrics hook: (channel, "stored" | "duplicate")
         self.services = services
+        self.inbox = Inbox(db)
 
     async def accept(self, msg: InboundMessage) -> bool:
         """Store one inbound message; False when it was already stored (a repeat delivery).
@@ -64,24 +65,18 @@ class Engine:
         if await self.coordinator.seen(dedupe_key, ttl=24 * 3600):
             self._count(msg.channel, "duplicate")
             return False
-        insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
-        stmt = (
-            insert(Inbound)
-            .values(
-                channel=msg.channel,
-                platform_id=msg.platform_id,
-                address=msg.address,
-                message=logs.stamp(msg.to_json()),
-                status="pending",
-                attempts=0,
-                received_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
-            .returning(Inbound.id)
-        )
+        values = {
+            "channel": msg.channel,
+            "platform_id": msg.platform_id,
+            "address": msg.address,
+            "message": logs.stamp(msg.to_json()),
+            "status": "pending",
+            "attempts": 0,
+            "received_at": utcnow(),
+        }
         try:
-            async with self.db.session() as session, session.begin():
-                stored = (await session.execute(stmt)).scalar_one_or_none()
+            # Committed with whatever other requests stored meanwhile (group commit).
+            stored = await self.inbox.store(values)
         except BaseException:
             # Not stored: the platform's next attempt must not look like a repeat.
             await self.coordinator.forget([dedupe_key])
@@ -148,6 +143,9 @@ class Engine:
         )
         try:
             async with self.db.session() as session, session.begin():
+                # The message is stored for good already: undone by a crash of the database,
+                # its handling is done again (see relax_commit).
+                await relax_commit(session)
                 row = await session.scalar(
                     select(Inbound).where(*pending).order_by(Inbound.id).limit(1).with_for_update()
                 )

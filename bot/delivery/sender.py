@@ -40,7 +40,7 @@ from bot.delivery.pacing import Pacer
 from bot.messages import OutboundMessage
 from bot.metrics import Metrics
 from bot.storage import outbox
-from bot.storage.db import Database
+from bot.storage.db import Database, relax_commit
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 from bot.storage.outbox import STATUS_RANK, Rank
 
@@ -319,6 +319,7 @@ class Sender:
                 # sorting ruled out it walks ix_outbox_due in order and stops at the limit
                 # (0.2 ms). SET LOCAL ends with this transaction.
                 await session.execute(_NO_SORT)
+                await relax_commit(session)  # a claim undone by a crash is claimed again
             result = await session.execute(_CLAIM, params)
             rows = [Claimed(*r) for r in result.all()]
         rows.sort(key=lambda r: r.id)
@@ -615,6 +616,9 @@ class Sender:
                     ephemeral.append(row.id)
             updates.append(values)
         async with self.db.session() as session, session.begin():
+            # Undone by a crash of the database, the sends are recorded as still under way
+            # and go again when their lease runs out: twice, never lost.
+            await relax_commit(session)
             # Core, not the ORM's bulk update: the same statement for every row, no
             # per-row bookkeeping, and asyncpg pipelines the executemany.
             connection = await session.connection()
