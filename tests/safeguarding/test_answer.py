@@ -181,3 +181,11 @@ def test_a_disclosure_is_assessed_with_its_level_kind_and_words(
         "every single night at home", ["en"],
     )  # fmt: skip
     assert many is not None and len(many.words) == 6
+
+
+def test_a_language_without_a_lexicon_does_not_stop_the_others_from_being_read(
+    safeguarding: Safeguarding,
+) -> None:
+    # A member's language may have no lexicon (a locale added later, a platform's code).
+    assert safeguarding.is_disclosure(DISCLOSURE, ["xx", "en"])
+    assert not safeguarding.is_disclosure(DISCLOSURE, ["xx"])
