@@ -5,6 +5,7 @@ with a part missing. No service is started: these run in a second."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,18 @@ def test_a_language_without_a_lexicon_does_not_stop_the_others_from_being_read(
     # A member's language may have no lexicon (a locale added later, a platform's code).
     assert safeguarding.is_disclosure(DISCLOSURE, ["xx", "en"])
     assert not safeguarding.is_disclosure(DISCLOSURE, ["xx"])
+
+
+def test_what_is_shared_between_members_cannot_be_changed_by_one_answer(
+    safeguarding: Safeguarding,
+) -> None:
+    """The helplines are loaded once for every member, and a finding goes to the member's answer,
+    the focal point's alert and the review as it was assessed: none of them can alter it."""
+    line = safeguarding.helpline("TR")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        line.number = "116 111"  # type: ignore[misc]
+    assert safeguarding.helpline("TR").number == "183"
+    found = safeguarding.assess(DISCLOSURE, ["en"])
+    assert found is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found.level = CONCERN if found.level == ALERT else ALERT  # type: ignore[misc]
