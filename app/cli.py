@@ -97,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     knowledge.add_parser(
         "train", help="build the safeguarding model now (else the first start trains it)"
     )
+    exported = knowledge.add_parser(
+        "export", help="the database's topics as YAML files, one folder per language"
+    )
+    exported.add_argument("folder", type=Path)
+    imported = knowledge.add_parser(
+        "import", help="topics from YAML files (export's layout, or locales/) into the database"
+    )
+    imported.add_argument("folder", type=Path)
 
     admin = sub.add_parser("admin", help="the secretariat's accounts").add_subparsers(
         dest="action", required=True
@@ -204,12 +212,22 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from app.service import Features
     from bot.i18n import Translator, normalize_locale
     from bot.knowledge.answers import understand
+    from bot.storage.db import Database
 
     locale = normalize_locale(args.lang) or "en"
     alerted = bool(settings.safeguarding_telegram_chat_id)
-    found = understand(
-        Features.load(), args.question, Translator(locale), args.country, alerted=alerted
-    )
+    features = Features.load()
+
+    async def current() -> None:  # the database's knowledge, as the service answers from it
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            await features.refresh(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(current())
+    found = understand(features, args.question, Translator(locale), args.country, alerted=alerted)
     if args.json:
         result = {
             "topic": found.topic,
@@ -358,6 +376,8 @@ def _review_sheet(args: argparse.Namespace) -> int:
 def cmd_knowledge(args: argparse.Namespace, settings: Settings) -> int:
     from bot.knowledge.load import KnowledgeError, load_knowledge
 
+    if args.action in ("export", "import"):
+        return asyncio.run(_knowledge_files(args, settings))
     if args.action == "train":
         from bot.knowledge.detector import Detector
 
@@ -373,6 +393,38 @@ def cmd_knowledge(args: argparse.Namespace, settings: Settings) -> int:
         f"knowledge complete: {len(knowledge.topic_ids)} topics in {len(knowledge.topics)} locales"
     )
     return 0
+
+
+async def _knowledge_files(args: argparse.Namespace, settings: Settings) -> int:
+    """Export the database's knowledge, or import it; the running service answers from an
+    import within seconds."""
+    from bot.coordination import create_coordinator
+    from bot.knowledge import transfer
+    from bot.knowledge.library import KnowledgeEditError
+    from bot.knowledge.live import changed
+    from bot.storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        if args.action == "export":
+            async with db.session() as session:
+                count = await transfer.export(session, args.folder)
+            print(f"exported {count} topics to {args.folder}")
+            return 0
+        try:
+            async with db.session() as session, session.begin():
+                made, altered = await transfer.load_into(session, "command line", args.folder)
+        except KnowledgeEditError as exc:
+            print(f"nothing imported: {exc}", file=sys.stderr)
+            return 1
+        if settings.redis_url:
+            async with create_coordinator(settings.redis_url, settings.redis_prefix) as coordinator:
+                await changed(coordinator)
+        print(f"imported {args.folder}: {made} topics created, {altered} changed")
+        return 0
+    finally:
+        await db.dispose()
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -23,6 +22,7 @@ from bot.conversation.router import Dispatcher
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import RETENTION
 from bot.delivery.sender import Sender
+from bot.knowledge.live import LiveKnowledge, matcher_for
 from bot.knowledge.load import Knowledge, load_knowledge
 from bot.knowledge.matcher import Matcher
 from bot.knowledge.safeguarding import Safeguarding
@@ -36,24 +36,21 @@ from handlers import routers
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Features:
-    """What the handlers share, loaded once at start: the knowledge, its matcher, safeguarding."""
-
-    knowledge: Knowledge
-    matcher: Matcher
-    safeguarding: Safeguarding
+class Features(LiveKnowledge):
+    """What the handlers share: the knowledge, its matcher and safeguarding, first from the
+    YAML, then from the database, kept current while the service runs."""
 
     @classmethod
     def load(cls) -> Features:
-        return _features()
+        knowledge, matcher, safeguarding = _features()
+        return cls(matcher, safeguarding)
 
 
 @cache
-def _features() -> Features:
-    # Read-only once built, so every service of a process (tests start many) shares it.
+def _features() -> tuple[Knowledge, Matcher, Safeguarding]:
+    # Read-only once built, so every service of a process (tests start many) shares them.
     knowledge = load_knowledge()
-    return Features(knowledge, Matcher(knowledge), Safeguarding(knowledge=knowledge))
+    return knowledge, matcher_for(knowledge), Safeguarding(knowledge=knowledge)
 
 
 SWEEP_EVERY = 2.0
@@ -117,6 +114,11 @@ class Service:
         if migrate:
             await self.db.migrate()
         await self.coordinator.start()
+        try:
+            await self.features.refresh(self.db)
+        except Exception:  # not migrated yet (a worker before the release): the YAML until then
+            log.exception("knowledge: the database's could not be read; answering from the YAML")
+        self.spawn(self.features.follow(self.db, self.coordinator, self._stopping), name="knowledge")
         for channel in self.channels.values():
             await channel.start()
         if workers:
@@ -132,7 +134,7 @@ class Service:
     async def stop(self) -> None:
         self._stopping.set()
         for task in list(self._tasks):
-            if task.get_name() in ("sweep", "retention"):
+            if task.get_name() in ("sweep", "retention", "knowledge"):
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for channel in self.channels.values():

@@ -20,6 +20,7 @@ from webhook.api import accounts as api_accounts
 from webhook.api import audit as api_audit
 from webhook.api import broadcasts as api_broadcasts
 from webhook.api import inbox as api_inbox
+from webhook.api import knowledge as api_knowledge
 from webhook.api import members as api_members
 from webhook.api import overview as api_overview
 from webhook.api import safeguarding as api_safeguarding
@@ -113,6 +114,7 @@ def create_app(
         api_overview,
         api_members,
         api_inbox,
+        api_knowledge,
         api_broadcasts,
         api_surveys,
         api_topics,

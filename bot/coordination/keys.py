@@ -10,6 +10,7 @@ import hashlib
 OUTBOX = "outbox"  # new messages are queued, or a chat's previous one is recorded: send
 BROADCASTS = "broadcasts"  # a broadcast is launched, approved or cancelled
 SURVEYS = "surveys"  # a survey reminder is set
+KNOWLEDGE = "knowledge"  # a topic or a helpline changed: every process reads the knowledge again
 
 RETENTION = "retention"  # the lock of the daily clean-up, held by one process at a time
 

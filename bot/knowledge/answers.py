@@ -32,17 +32,18 @@ def understand(
 ) -> Answer:
     """Safeguarding first, then the knowledge, or an honest "I don't know"; a possible concern
     comes with the answer (``finding``), never instead of the care it needs."""
-    match = services.matcher.match(text, t.locale)
+    matcher = services.matcher  # one matcher and its knowledge, even while a new one is swapped in
+    match = matcher.match(text, t.locale)
     found = services.safeguarding.assess(text, [t.locale, match.lang, "en"])
     if found is not None and found.level == ALERT:
         reply = services.safeguarding.answer(t, country, alerted=alerted)
         return Answer("safeguarding", None, match.score, t.locale, reply, found)
     lang = match.lang if match.lang in LOCALES else t.locale
     if match.smalltalk:
-        talk = services.knowledge.smalltalk[lang][match.smalltalk]
+        talk = matcher.knowledge.smalltalk[lang][match.smalltalk]
         return Answer("smalltalk", None, match.score, lang, talk.answer, found)
     if match.topic:
-        topic = services.knowledge.topics[lang][match.topic]
+        topic = matcher.knowledge.topics[lang][match.topic]
         return Answer("topic", match.topic, match.score, lang, topic.answer, found, also=match.also)
     if match.near:
         unknown = t(

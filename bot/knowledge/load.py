@@ -24,6 +24,9 @@ class Topic:
     answer: str
     more: str | None
     examples: tuple[str, ...]
+    # False: the language has no text of its own and shows the English one (the matcher does
+    # not learn its title twice)
+    own: bool = True
 
 
 @dataclass(frozen=True, slots=True)

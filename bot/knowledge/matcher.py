@@ -133,6 +133,13 @@ def _features(text: str, synonyms: Mapping[str, str]) -> tuple[Counter[str], Cou
     return chars, terms
 
 
+@lru_cache(maxsize=1 << 15)
+def _example_features(text: str) -> tuple[Counter[str], Counter[str]]:
+    """An example's features, kept: the knowledge rebuilt after a change reads the same texts
+    again (read only: never change what it returns)."""
+    return _features(text, {})
+
+
 @lru_cache(maxsize=1 << 16)
 def _grams(word: str) -> tuple[str, ...]:
     padded = f" {word} "
@@ -173,7 +180,8 @@ class Matcher:
         examples: list[tuple[str, str]] = []  # (label, text)
         for locale in locales:
             for topic in knowledge.topics[locale].values():
-                examples += [(topic.id, text) for text in (topic.title, *topic.examples)]
+                texts = (topic.title, *topic.examples) if topic.own else topic.examples
+                examples += [(topic.id, text) for text in texts]
             for talk in knowledge.smalltalk[locale].values():
                 examples += [(SMALLTALK + talk.id, text) for text in talk.examples]
             examples += [(OUTSIDE, text) for text in knowledge.outside.get(locale, ())]
@@ -188,7 +196,7 @@ class Matcher:
             [i for i, kind in enumerate(kinds) if kind not in (SMALLTALK, OUTSIDE)]
         )
         # examples stay as written: synonyms only widen what a question can meet
-        features = [_features(text, {}) for _, text in examples]
+        features = [_example_features(text) for _, text in examples]
         self._synonyms = _synonyms(knowledge, locales)
         self._chars = _Space([chars for chars, _ in features], 0)
         self._terms = _Space([terms for _, terms in features], len(self._chars.ids))
@@ -235,6 +243,15 @@ class Matcher:
         )
         nearest = np.maximum.reduceat(similarity[: self._count], self._starts)
         return NEAREST * nearest + (1 - NEAREST) * similarity[self._count :]
+
+    def ranked(self, text: str) -> list[tuple[float, str]]:
+        """Every topic's score for the whole text, best first (what the dashboard's trial shows
+        beside the answer)."""
+        scores = self.scores(text[:MAX_CHARS])
+        if scores is None:
+            return []
+        order = self._topics[np.argsort(scores[self._topics])[::-1]]
+        return [(float(scores[i]), self._names[int(i)]) for i in order]
 
     def match(self, text: str, member_locale: str) -> Match:
         text = text[:MAX_CHARS]

@@ -180,6 +180,11 @@ class Safeguarding:
         words = tuple(dict.fromkeys([*matched, *self.detector.words(text)]))[:6]
         return Finding(level, self.detector.kind(text), danger, bool(matched), words)
 
+    def use_helplines(self, helplines: dict[str, Helpline]) -> None:
+        """The secretariat's helplines from now on (a copy's: the patterns stay shared)."""
+        if "DEFAULT" in helplines:
+            self._helplines = dict(helplines)
+
     def helpline(self, country: str | None) -> Helpline:
         return self._helplines.get(country or "", self._helplines["DEFAULT"])
 

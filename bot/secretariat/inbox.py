@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,6 +65,17 @@ async def count_unanswered(
             set_={"count": UnansweredQuestion.count + 1, "last_at": now},
         )
     )
+
+
+async def forget_unanswered(session: AsyncSession, locale: str, question: str) -> int:
+    """A question the bot now knows leaves the list (every country's count of it)."""
+    _, key = as_kept(question)
+    done = await session.execute(
+        delete(UnansweredQuestion).where(
+            UnansweredQuestion.locale == locale, UnansweredQuestion.normalised == key
+        )
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 async def open_conversation(session: AsyncSession, contact_id: int, kind: str) -> Conversation:

@@ -611,3 +611,83 @@ class SafeguardingFlag(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     dismissed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     dismissed_by: Mapped[str | None] = mapped_column(String(200))  # an account, or a Telegram id
+
+
+class KnowledgeTopic(Base):
+    """A topic the bot answers about; its texts per language are ``KnowledgeText`` rows. The
+    key never changes: buttons, broadcasts' "tell me more" and the history name it."""
+
+    __tablename__ = "knowledge_topics"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # in the members' list
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeText(Base):
+    """A topic in one language: title, answer, "tell me more", and the example questions the
+    matcher learns from."""
+
+    __tablename__ = "knowledge_texts"
+
+    topic_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("knowledge_topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    more: Mapped[str | None] = mapped_column(Text)
+    examples: Mapped[list[str]] = mapped_column(Json, default=list)
+    # a digest of the English title, answer and more this text was written from: when the
+    # English changes, the translation is stale until written again (or the English reverted)
+    follows: Mapped[str] = mapped_column(String(16), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class KnowledgeChange(Base):
+    """One change of a topic: who, when, and the topic's texts before and after, so that any
+    change can be read back and reverted."""
+
+    __tablename__ = "knowledge_changes"
+    __table_args__ = (Index("ix_knowledge_changes_topic", "topic_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("knowledge_topics.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(254))  # e-mail, or "system"
+    action: Mapped[str] = mapped_column(String(32))  # create update archive restore revert
+    before: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    after: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class Helpline(Base):
+    """Where a member who discloses harm is sent, per country (ISO code, or DEFAULT)."""
+
+    __tablename__ = "helplines"
+
+    country: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    number: Mapped[str | None] = mapped_column(String(64))
+    hours: Mapped[str | None] = mapped_column(String(200))
+    emergency: Mapped[list[str]] = mapped_column(Json, default=list)  # most general first
+    source: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    verified_by: Mapped[str | None] = mapped_column(String(254))  # None: not verified
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class KnowledgeState(Base):
+    """One row: the knowledge's revision, raised by every change, so that each process knows
+    whether what it answers from is current."""
+
+    __tablename__ = "knowledge_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bot.i18n.markers import N_
+from bot.knowledge import helplines
 from bot.secretariat import inbox
 from bot.secretariat.overview import UNKNOWN, overview
 from bot.secretariat.service_health import service_health
@@ -58,10 +59,11 @@ async def overview_page(request: Request, service: ServiceDep, visit: VisitDep) 
         urgent = await inbox.threads(session, "open", URGENT_SHOWN, staff=visit.staff)
         # The service's own health is the administrators' business.
         health = await service_health(session) if visit.staff.is_admin else None
+        unverified = await helplines.unverified(session)
     webhook = await telegram_webhook(service) if health is not None else None
     busiest = max(
         [1] + [max(w.messages_in, w.messages_out, w.new_members) for w in numbers.activity]
     )
     return render(request, "overview.html", visit, title=N_("Overview"), o=numbers,
                   urgent=urgent, busiest=busiest, unknown=UNKNOWN, health=health,
-                  webhook=webhook)  # fmt: skip
+                  webhook=webhook, unverified=unverified)  # fmt: skip

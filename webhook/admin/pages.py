@@ -95,6 +95,11 @@ ERRORS = {
 
 # Names of stored values, as people read them.
 LABELS: dict[str, str] = {
+    "knowledge:create": N_("created"),
+    "knowledge:update": N_("changed"),
+    "knowledge:archive": N_("archived"),
+    "knowledge:restore": N_("restored"),
+    "knowledge:revert": N_("reverted"),
     "role:admin": N_("Administrator"),
     "role:editor": N_("Editor"),
     "role:viewer": N_("Viewer"),

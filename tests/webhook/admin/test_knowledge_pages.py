@@ -1,0 +1,107 @@
+"""The dashboard's Knowledge page: an editor adds a topic, writes its Romanian beside the
+English, adds an example, tries a question, archives and reverts; viewers read; administrators
+verify a helpline, and the overview warns while one is unverified. On both backends."""
+
+from __future__ import annotations
+
+from tests.harness import eventually
+from tests.webhook.admin.dashboard import dashboard
+from tests.webhook.admin.test_pages import ADMIN, EDITOR, MD, VIEWER, audit, post_forms
+from tests.webhook.api.test_api_knowledge import FORUM, LIVE
+
+
+async def test_an_editor_adds_a_topic_translates_it_and_the_trial_box_answers_it(backend):
+    async with dashboard(backend) as board:
+        editor = await board.sign_in(EDITOR)
+        listed = await editor.get("/admin/knowledge")
+        assert listed.status_code == 200 and "Who we are" in listed.text
+        refused = await editor.post(
+            "/admin/knowledge", {"key": "Bad Key", "title": "x", "answer": "x"}
+        )
+        assert refused.status_code == 400 and "lower-case letters" in refused.text
+        made = await editor.post("/admin/knowledge", {
+            "key": "forum", "title": FORUM["titles"]["en"], "answer": FORUM["answers"]["en"],
+            "examples": "\n".join(FORUM["examples"]["en"]),
+        })  # fmt: skip
+        assert made.status_code == 303 and made.headers["location"].startswith(
+            "/admin/knowledge/forum"
+        )
+        side = await editor.get("/admin/knowledge/forum?lang=ro")
+        assert FORUM["answers"]["en"] in side.text and "/admin/knowledge/forum" in post_forms(
+            side.text
+        )
+        saved = await editor.post("/admin/knowledge/forum", {
+            "lang": "ro", "title": FORUM["titles"]["ro"], "answer": FORUM["answers"]["ro"],
+            "more": "", "examples": "\n".join(FORUM["examples"]["ro"][:2]), "action": "save",
+        })  # fmt: skip
+        assert saved.status_code == 303
+        added = await editor.post("/admin/knowledge/forum", {
+            "lang": "ro", "example": FORUM["examples"]["ro"][2], "action": "example",
+        })  # fmt: skip
+        assert added.status_code == 303
+
+        async def tried() -> bool:
+            page = await editor.get("/admin/knowledge", params={"q": "când este forumul anual?",
+                                                                 "lang": "ro"})  # fmt: skip
+            return "Forumul anual ChildPact are loc" in page.text
+
+        await eventually(tried, LIVE, 0.2)
+        archived = await editor.post("/admin/knowledge/forum", {"action": "archive"})
+        assert archived.status_code == 303
+        page = await editor.get("/admin/knowledge/forum?lang=en")
+        assert "archived" in page.text and "/admin/knowledge/forum/revert/" in page.text
+        assert [e.target for e in await audit(board, "knowledge.create")] == ["knowledge:forum"]
+        assert len(await audit(board, "knowledge.update")) == 2
+        await editor.close()
+
+
+async def test_viewers_read_without_forms_and_administrators_verify_a_helpline(backend):
+    async with dashboard(backend) as board:
+        for who in (VIEWER, MD):
+            person = await board.sign_in(who)
+            page = await person.get("/admin/knowledge/founding?lang=ro")
+            assert page.status_code == 200
+            assert not post_forms(page.text)
+            denied = await person.post("/admin/knowledge/founding", {"action": "archive"})
+            assert denied.status_code == 403
+            await person.close()
+        admin = await board.sign_in(ADMIN)
+        overview = await admin.get("/admin")
+        assert "Helplines not verified yet" in overview.text and "RO" in overview.text
+        editor = await board.sign_in(EDITOR)
+        assert (await editor.post("/admin/helplines/RO", {"number": "116 111"})).status_code == 403
+        lines = await admin.get("/admin/helplines")
+        assert "/admin/helplines/RO" in post_forms(lines.text)
+        saved = await admin.post("/admin/helplines/RO", {
+            "name": "Telefonul Copilului", "number": "116 111", "hours": "24/7",
+            "emergency": "112\n119 (DGASPC)", "note": "", "verified": "on",
+        })  # fmt: skip
+        assert saved.status_code == 303
+        page = await admin.get("/admin/helplines")
+        assert "verified by admin@childpact.org" in page.text
+        assert [e.target for e in await audit(board, "helpline.update")] == ["helpline:RO"]
+        await admin.close()
+        await editor.close()
+
+
+async def test_an_editor_teaches_the_bot_a_question_it_could_not_answer(backend):
+    from bot.secretariat.inbox import count_unanswered
+
+    question = "cine conduce secretariatul coaliției?"
+    async with dashboard(backend) as board:
+        async with board.stack.service.db.session() as session, session.begin():
+            await count_unanswered(session, "ro", question, "RO")
+        editor = await board.sign_in(EDITOR)
+        page = await editor.get("/admin/knowledge")
+        assert question in page.text and "/admin/knowledge/teach" in post_forms(page.text)
+        taught = await editor.post("/admin/knowledge/teach", {
+            "question": question, "locale": "ro", "topic": "contact", "action": "example",
+        })  # fmt: skip
+        assert taught.status_code == 303
+        assert taught.headers["location"].startswith("/admin/knowledge/contact?lang=ro")
+        page = await editor.get("/admin/knowledge")
+        assert question not in page.text
+        topic = await editor.get("/admin/knowledge/contact?lang=ro")
+        assert question in topic.text
+        assert len(await audit(board, "knowledge.teach")) == 1
+        await editor.close()
