@@ -24,6 +24,7 @@ from bot.conversation.engine import MAX_ATTEMPTS, Engine
 from bot.conversation.router import Context, Dispatcher, Handled, Router
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import OUTBOX, contact_key, seen_key
+from bot.coordination.memory import MemoryCoordinator
 from bot.messages import READ_PAYLOAD, Button, InboundMessage, Kind, OutboundMessage
 from bot.storage.db import Database
 from bot.storage.models import (
@@ -36,6 +37,7 @@ from bot.storage.models import (
     utcnow,
 )
 from bot.storage.outbox import CALLBACK, REPLY
+from tests.clock import VirtualClock
 from tests.conftest import make_backend
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -283,13 +285,47 @@ async def test_a_repeat_whose_dedupe_mark_is_gone_is_still_not_stored_twice(
 
 
 class _Broken:
-    """A database whose transactions fail: what ``accept`` meets when the database is away."""
+    """A database whose transactions fail: what the engine meets when the database is away."""
 
     def __init__(self, db: Database) -> None:
-        self.engine = db.engine
+        self._db = db
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
 
     def session(self) -> Any:
         raise ConnectionError("the database is away")
+
+
+def database_away(engine: Engine, shared: Shared, away: bool = True) -> None:
+    """The engine's database, and the inbox's that stores for it, away (or back)."""
+    db = _Broken(shared.db) if away else shared.db
+    engine.db = db  # type: ignore[assignment]
+    engine.inbox.db = db  # type: ignore[assignment]
+
+
+async def test_a_repeat_within_a_day_is_refused_by_its_mark_without_asking_the_database(
+    shared: Shared, features: Features
+) -> None:
+    # The platforms repeat a webhook for up to a day: the mark answers those; only later
+    # does the database's unique key have to. In process, on a clock the test moves.
+    clock = VirtualClock()
+    coordinator = MemoryCoordinator(clock)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = Engine(shared.db, coordinator, settings, features.dispatcher())
+    alice = member(engine)
+    first, second = alice.message("hello"), alice.message("again")
+    assert await engine.accept(first) and await engine.accept(second)
+    database_away(engine, shared)
+    clock.advance(24 * 3600 - 1)  # a second short of a day
+    assert await engine.accept(first) is False  # the mark alone: the database is away
+    clock.advance(2)  # a second past it: the database is asked
+    with pytest.raises(ConnectionError):
+        await engine.accept(second)
+    database_away(engine, shared, False)
+    assert await engine.accept(second) is False
+    assert len(await alice.inbound()) == 2
+    await alice.drain()
 
 
 async def test_a_message_the_database_could_not_store_is_taken_when_the_platform_sends_it_again(
@@ -297,10 +333,10 @@ async def test_a_message_the_database_could_not_store_is_taken_when_the_platform
 ) -> None:
     alice = member(engine)
     msg = alice.message("hello")
-    engine.db = _Broken(shared.db)  # type: ignore[assignment]
+    database_away(engine, shared)
     with pytest.raises(ConnectionError):
         await engine.accept(msg)
-    engine.db = shared.db
+    database_away(engine, shared, False)
     assert await engine.accept(msg) is True  # not taken for a repeat
     assert await alice.drain() == 1
     assert await alice.replies() == ["echo hello"]
@@ -770,10 +806,10 @@ async def test_a_drain_whose_database_fails_before_reading_leaves_the_message_pe
 ) -> None:
     alice = member(engine)
     await alice.send("hello")
-    engine.db = _Broken(shared.db)  # type: ignore[assignment]
+    database_away(engine, shared)
     with pytest.raises(ConnectionError):
         await alice.drain()
-    engine.db = shared.db
+    database_away(engine, shared, False)
     (row,) = await alice.inbound()
     assert (row.status, row.attempts) == ("pending", 0)
     assert await alice.drain() == 1  # the lock was let go
