@@ -177,11 +177,14 @@ def test_a_disclosure_is_assessed_with_its_level_kind_and_words(
     assert safeguarding.assess("When is the general assembly this year?", ["en"]) is None
     urgent = safeguarding.assess("he is raping my 12 year old daughter right now, help", ["en"])
     assert urgent is not None and urgent.level == ALERT
-    many = safeguarding.assess(
-        "my stepfather beats and kicks and burns and chokes my little brother and sister "
-        "every single night at home", ["en"],
-    )  # fmt: skip
-    assert many is not None and len(many.words) == 6
+    # The focal point reads at most six words: the lexicon's, then the classifier's.
+    many = "my stepfather beats my little brother right now, please help, he is bleeding and screaming"
+    lexicon = safeguarding._lexicon(many, ["en"])
+    candidates = dict.fromkeys([*lexicon, *safeguarding.detector.words(many)])
+    assert len(candidates) > 6  # else choose a text with more words to show
+    found = safeguarding.assess(many, ["en"])
+    assert found is not None and found.words == tuple(candidates)[:6]
+    assert found.words[: len(lexicon)] == tuple(lexicon)
 
 
 def test_a_language_without_a_lexicon_does_not_stop_the_others_from_being_read(
