@@ -308,3 +308,6 @@ async def test_a_status_report_only_moves_a_delivery_forward(
     found = await row(shared.db, claimed.id)
     assert found is not None and (found.status, found.error_code) == ("undelivered", "30008")
     assert lost == [(88, member.id)]
+    # The platform repeats its report: the linked chat is not given the broadcast twice.
+    assert await record_status(shared.db, pid, "undelivered", "30008", on_lost) == 0
+    assert lost == [(88, member.id)]
