@@ -25,7 +25,9 @@ async def _token(database_url: str) -> str:
     db = Database(database_url)
     try:
         async with db.session() as session, session.begin():
-            user = await accounts.create_account(session, "editor@childpact.org", "editor")
+            user = await accounts.create_account(
+                session, "editor@childpact.org", "editor", password="correct horse battery"
+            )
             _, token = await create_api_token(session, Staff.of(user), "tests")
     finally:
         await db.dispose()
