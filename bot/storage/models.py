@@ -326,6 +326,21 @@ class ConversationMessage(Base):
     broadcast_id: Mapped[int | None] = mapped_column(Id, index=True)
 
 
+class SavedReply(Base):
+    """An answer the secretariat gives often, written once per language, inserted into an
+    answer to a member from the inbox or a broadcast's replies."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (Index("ix_saved_replies_locale", "locale", "title"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(100))  # for the secretariat only
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(Id)  # no foreign key: outlives accounts
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class UnansweredQuestion(Base):
     """A question the bot could not answer, counted each time a member asks it again."""
 

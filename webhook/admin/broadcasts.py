@@ -21,6 +21,7 @@ from bot.broadcasts import replies as broadcast_replies
 from bot.broadcasts import series as broadcast_series
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
+from bot.secretariat import saved_replies
 from bot.secretariat.audit import record
 from bot.spreadsheet import csv_row
 from bot.storage.models import Broadcast, StaffUser
@@ -85,6 +86,7 @@ async def _page(
         )}  # fmt: skip
         series = (await broadcast_series.series_of(session, [b])).get(b.id)
         replies = await broadcast_replies.of(session, b.id, visit.staff)
+        saved = await saved_replies.listed(session) if replies else []
     written = [loc for loc in LOCALES if broadcasts.text_of(b, loc)]
     return render(
         request, template, visit, title=N_("Broadcast"), b=b, progress=progress,
@@ -94,7 +96,7 @@ async def _page(
         zone=service.settings.secretariat_timezone, when_in_zone=scheduled_in_zone,
         may_approve=visit.staff.is_admin and b.created_by != visit.staff.id,
         error=error, status_code=status_code, skips=SKIPS, series=series, replies=replies,
-        answer_limit=ANSWER_LIMIT,
+        answer_limit=ANSWER_LIMIT, saved=saved,
     )  # fmt: skip
 
 

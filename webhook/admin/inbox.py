@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.coordination.keys import OUTBOX
 from bot.i18n.markers import N_
-from bot.secretariat import accounts, inbox
+from bot.secretariat import accounts, inbox, saved_replies
 from bot.secretariat.audit import record
 from bot.secretariat.relay import answer_member
 from bot.secretariat.staff import Staff
@@ -78,13 +78,14 @@ async def _conversation(
     async with service.db.session() as session:
         thread = await _thread(session, visit.staff, conversation_id)
         people = await _people(session)
+        saved = await saved_replies.listed(session, thread.contact.locale)
     country = thread.contact.country or thread.contact.country_hint
     helpers = sorted(
         (p for p in people.values() if _can_answer(p, country)), key=lambda p: p.name or p.email
     )
     return render(request, name, visit, thread=thread, c=thread.conversation,
                   member=thread.contact, people=people, helpers=helpers,
-                  answer_limit=ANSWER_LIMIT, **more)  # fmt: skip
+                  answer_limit=ANSWER_LIMIT, saved=saved, **more)  # fmt: skip
 
 
 @router.get("/inbox/{conversation_id}")

@@ -23,6 +23,7 @@ from webhook.deps import ServiceDep
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=AdminRoute)
 URGENT_SHOWN = 5
+UNANSWERED_SHOWN = 5  # the questions asked most that the bot could not answer
 WEBHOOK_TIMEOUT = 3.0  # seconds: the page does not wait longer for Telegram
 WEBHOOK_KEPT = 60.0  # seconds an answer of getWebhookInfo is shown again without asking
 _webhook_seen: dict[int, tuple[float, dict[str, Any] | None]] = {}
@@ -57,6 +58,7 @@ async def overview_page(request: Request, service: ServiceDep, visit: VisitDep) 
     async with service.db.session() as session:
         numbers = await overview(session, visit.staff)
         urgent = await inbox.threads(session, "open", URGENT_SHOWN, staff=visit.staff)
+        unanswered = await inbox.top_unanswered(session, UNANSWERED_SHOWN, staff=visit.staff)
         # The service's own health is the administrators' business.
         health = await service_health(session) if visit.staff.is_admin else None
         unverified = await helplines.unverified(session)
@@ -66,4 +68,4 @@ async def overview_page(request: Request, service: ServiceDep, visit: VisitDep) 
     )
     return render(request, "overview.html", visit, title=N_("Overview"), o=numbers,
                   urgent=urgent, busiest=busiest, unknown=UNKNOWN, health=health,
-                  webhook=webhook, unverified=unverified)  # fmt: skip
+                  webhook=webhook, unverified=unverified, unanswered=unanswered)  # fmt: skip

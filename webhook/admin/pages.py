@@ -149,6 +149,8 @@ LABELS: dict[str, str] = {
 # What a page says after a form did its work (?done=...), so a reload does not send it again.
 NOTICES: dict[str, str] = {
     "answered": N_("Your answer is on its way to the member."),
+    "saved-reply-added": N_("The saved reply is added."),
+    "saved-reply-deleted": N_("The saved reply is deleted."),
     "assigned": N_("The conversation is assigned."),
     "closed": N_("The conversation is closed."),
     "reopened": N_("The conversation is open again."),

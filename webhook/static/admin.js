@@ -24,3 +24,30 @@
   document.addEventListener("DOMContentLoaded", function () { localise(document); });
   document.addEventListener("htmx:afterSwap", function (event) { localise(event.target.parentNode || document); });
 })();
+/* Saved replies: choosing one puts its text into the answer box; in an answer box, Alt and a
+   number (1 to 9) inserts that saved reply at the cursor. */
+(function () {
+  "use strict";
+  function insert(box, text) {
+    if (!box || !text) return;
+    var start = box.selectionStart || 0, end = box.selectionEnd || 0;
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    box.selectionStart = box.selectionEnd = start + text.length;
+    box.focus();
+  }
+  document.addEventListener("change", function (event) {
+    var picker = event.target;
+    if (!picker.classList || !picker.classList.contains("saved-reply")) return;
+    insert(document.getElementById(picker.getAttribute("data-target")), picker.value);
+    picker.value = "";
+  });
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (!event.altKey || !box.id || box.tagName !== "TEXTAREA") return;
+    var n = parseInt(event.key, 10);
+    var picker = document.querySelector('select.saved-reply[data-target="' + box.id + '"]');
+    if (!picker || isNaN(n) || n < 1 || n >= picker.options.length) return;
+    event.preventDefault();
+    insert(box, picker.options[n].value);
+  });
+})();

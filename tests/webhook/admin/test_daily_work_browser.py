@@ -1,7 +1,7 @@
 """The secretariat's daily work in a real browser (headless Chromium): an officer sends a
 broadcast that asks for replies and confirms the numbers before it goes; members reply on
 Telegram, WhatsApp and the web chat; the replies show on the broadcast's page and in the inbox,
-and the officer answers one from there. A member with an open safeguarding alert deletes their
+and the officer answers one from there with a saved reply. A member with an open safeguarding alert deletes their
 data and the alert stays; a search typed without accents finds the member."""
 
 from __future__ import annotations
@@ -124,10 +124,17 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         threads = page.locator(".thread")
         await expect(threads.filter(has_text="Reply to a broadcast")).to_have_count(3)
 
-        # The officer answers the Telegram member from the broadcast's page.
+        # A saved reply, written once, answers the Telegram member from the broadcast's page.
+        await page.get_by_role("link", name="Saved replies", exact=True).click()
+        await page.get_by_label("Title").fill("Delegates registered")
+        await page.get_by_label("Language").select_option("ro")
+        await page.get_by_label("Text").fill(ANSWER)
+        await page.get_by_role("button", name="Save the reply").click()
+        await expect(page.get_by_role("status").first).to_have_text("The saved reply is added.")
         await page.goto(broadcast_url)
         item = page.locator("#replies li").filter(has_text=REPLIES["telegram"])
-        await item.get_by_label("Your answer").fill(ANSWER)
+        await item.get_by_label("Insert a saved reply").select_option(label="1. Delegates registered (Română)")
+        await expect(item.get_by_label("Your answer")).to_have_value(ANSWER)
         await item.get_by_role("button", name="Send the answer").click()
         await expect(page.get_by_role("status").first).to_have_text(
             "Your answer is on its way to the member."
