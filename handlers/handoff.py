@@ -24,9 +24,7 @@ async def talk(ctx: Context) -> None:
         ctx.t(
             "Write your message to the secretariat here, in any language. "
             "Someone from the secretariat will answer you in this chat."
-        )
-        + " "
-        + ctx.t("The secretariat usually answers within a working day."),
+        ),
         [[Button(ctx.t("Back to the menu"), "handoff:menu")]],
     )
 
@@ -43,9 +41,7 @@ async def ask(ctx: Context) -> None:
         ctx.t(
             "I have passed your question to the secretariat. They will answer you here. "
             "You can add details in your next messages."
-        )
-        + " "
-        + ctx.t("The secretariat usually answers within a working day."),
+        ),
         _choices(ctx),
     )
 
