@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     telegram.add_parser("set-webhook", help="point Telegram at PUBLIC_URL/webhook/telegram")
     telegram.add_parser("webhook-info", help="what Telegram knows about our webhook")
+    telegram.add_parser(
+        "set-commands", help="the command menu and the bot's descriptions in every language"
+    )
 
     catalogs = sub.add_parser("catalogs", help="translations").add_subparsers(
         dest="action", required=True
@@ -320,6 +323,11 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
                 # update kind the bot reads (ALLOWED_UPDATES).
                 await channel.set_webhook(url)
                 print(f"Telegram now sends updates to {url}")
+            elif args.action == "set-commands":
+                from bot.conversation.commands import set_telegram_profiles
+
+                done = await set_telegram_profiles(channel)
+                print(f"command menu and descriptions set for: {', '.join(done)}")
             else:
                 print(await channel.webhook_info())
         finally:

@@ -14,9 +14,10 @@ from bot.broadcasts.fallback import deliver_elsewhere
 from bot.broadcasts.progress_message import report_progress
 from bot.broadcasts.quiet import QuietHours
 from bot.broadcasts.worker import Broadcaster
-from bot.channels.base import Channel
+from bot.channels.base import Channel, ChannelName
 from bot.channels.registry import build_channels
 from bot.config import Settings
+from bot.conversation.commands import set_telegram_profiles
 from bot.conversation.engine import Engine
 from bot.conversation.router import Dispatcher
 from bot.coordination import Coordinator, create_coordinator
@@ -121,6 +122,8 @@ class Service:
         self.spawn(self.features.follow(self.db, self.coordinator, self._stopping), name="knowledge")
         for channel in self.channels.values():
             await channel.start()
+        if workers and self.settings.telegram_set_commands and self.settings.telegram_enabled:
+            self.spawn(self._telegram_profiles(), name="telegram-profiles")
         if workers:
             if only_process:
                 # Nobody else can be sending: whatever was "sending" died with the last run.
@@ -130,6 +133,16 @@ class Service:
             self.spawn(self.survey_reminders.run(self._stopping))
             self.spawn(self._retention_forever(), name="retention")
             self.spawn(self._sweep_forever())
+
+    async def _telegram_profiles(self) -> None:
+        """The command menu and descriptions in every language; a failure only warns, as the
+        bot works without them."""
+        try:
+            done = await set_telegram_profiles(self.channels[ChannelName.TELEGRAM])
+        except Exception as exc:  # noqa: BLE001 - any Bot API or network failure
+            log.warning("telegram: the command menu was not set (%s)", type(exc).__name__)
+        else:
+            log.info("telegram: command menu set in %d languages", len(done))
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     telegram_rate: float = 30.0  # messages per second for the whole bot
     telegram_chat_rate: float = 1.0  # messages per second to one chat
     telegram_group_rate: float = 20.0  # messages per minute to one group (staff chats)
+    # At start, give Telegram the command menu and descriptions in every language (as
+    # `childpact telegram set-commands` does).
+    telegram_set_commands: bool = False
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

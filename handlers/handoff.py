@@ -16,6 +16,7 @@ FLOW = "secretariat"
 UNANSWERED = "unanswered"  # flow_data key: the member's last question the bot could not answer
 
 
+@router.command("secretariat")
 @router.button("menu:secretariat")
 async def talk(ctx: Context) -> None:
     """From the menu: whatever the member writes next goes to the secretariat."""

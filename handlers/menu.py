@@ -7,14 +7,28 @@ from bot.i18n import LANGUAGE_NAMES
 from bot.messages import Button
 from handlers.faq import browse
 from handlers.linking import ask_unlink, offer_code, preferred_picker, show_settings
-from handlers.onboarding import ask_organisation, save_organisation, welcome
+from handlers.onboarding import FLOW as ONBOARDING_FLOW
+from handlers.onboarding import (
+    ORGANISATION_FLOW,
+    ask_organisation,
+    save_organisation,
+    skipped,
+    welcome,
+)
 from handlers.survey import FLOW as SURVEY_FLOW
 from handlers.survey import list_surveys, pause
 from handlers.timezone import zone_label
-from handlers.ui import command_word, country_label, country_picker, language_picker, main_menu
+from handlers.ui import (
+    command_word,
+    country_label,
+    country_picker,
+    language_picker,
+    main_menu,
+    saved,
+    settings_row,
+)
 
 router = Router("menu")
-ORGANISATION_FLOW = "organisation"
 
 
 @router.command("start")
@@ -57,7 +71,11 @@ async def help_(ctx: Context) -> None:
                 _help_linking(ctx),
                 *_help_settings(ctx),
             ]
-        )
+        ),
+        [
+            [Button(ctx.t("Talk to the secretariat"), "menu:secretariat")],
+            [Button(ctx.t("Menu"), "menu:main")],
+        ],
     )
 
 
@@ -105,13 +123,15 @@ async def menu(ctx: Context) -> None:
 
 @router.command("language")
 async def language(ctx: Context) -> None:
-    ctx.end_flow()
+    if ctx.contact.flow != ONBOARDING_FLOW:  # onboarding goes on once the language is chosen
+        ctx.end_flow()
     language_picker(ctx)
 
 
 @router.command("country")
 async def country(ctx: Context) -> None:
-    ctx.end_flow()
+    if ctx.contact.flow != ONBOARDING_FLOW:
+        ctx.end_flow()
     country_picker(ctx)
 
 
@@ -126,7 +146,9 @@ async def stop(ctx: Context) -> None:
             "Done: you will get no more news from ChildPact. You can still ask me questions. "
             "To get the news again, write {start}.",
             start=command_word(ctx, "start"),
-        )
+        ),
+        # From Settings, the way back there; a typed "stop" gets no buttons, only quiet.
+        [settings_row(ctx)] if ctx.payload == "set:news" else None,
     )
 
 
@@ -137,6 +159,14 @@ async def cancel(ctx: Context) -> None:
     had_flow = ctx.contact.flow is not None
     ctx.end_flow()
     main_menu(ctx, ctx.t("Okay, cancelled.") if had_flow else ctx.t("There is nothing to cancel."))
+
+
+@router.command("about", "surveys", "settings")
+async def menu_entry(ctx: Context) -> None:
+    """A menu entry typed by name ("setări", "настройки", "Sondaje"), wherever the member is."""
+    ctx.end_flow()
+    ctx.payload = f"menu:{ctx.command}"
+    await on_menu(ctx)
 
 
 @router.button("menu")
@@ -208,9 +238,12 @@ async def on_setting(ctx: Context) -> None:
 
 @router.flow(ORGANISATION_FLOW)
 async def typed_organisation(ctx: Context) -> None:
+    if skipped(ctx.text):
+        ctx.end_flow()
+        return saved(ctx, ctx.t("What would you like to do?"))
     if save_organisation(ctx):
         ctx.end_flow()
-        ctx.reply(ctx.t("Saved: {value}.", value=ctx.contact.organisation))
+        saved(ctx, ctx.t("Saved: {value}.", value=ctx.contact.organisation))
 
 
 __all__ = ["router", "welcome"]

@@ -7,19 +7,32 @@ from __future__ import annotations
 from bot.conversation.commands import STAFF_COMMANDS, STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES, OTHER
-from bot.i18n import LANGUAGE_NAMES, LOCALES, fold
+from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.messages import Button, Kind
 from bot.privacy import consent
 from bot.storage.models import utcnow
-from handlers.ui import command_word, country_picker, language_picker, main_menu, not_understood
+from bot.surveys.answers import meaning
+from handlers.ui import (
+    command_word,
+    country_picker,
+    expired,
+    language_picker,
+    main_menu,
+    not_understood,
+    saved,
+    settings_row,
+)
 
 router = Router("onboarding")
 FLOW = "onboarding"
 ORGANISATION_LIMIT = 200
+ORGANISATION_FLOW = "organisation"  # Settings → Change organisation
 # What a member may do before agreeing to the privacy notice: answer it, stop, or see and
 # erase what is kept about them.
-FREE_COMMANDS = ("stop", "mydata", "deleteme")
-FREE_BUTTONS = ("consent:", "erase:", "privacy:")
+FREE_COMMANDS = ("stop", "mydata", "deleteme", "help", "language")
+FREE_BUTTONS = ("consent:", "erase:", "privacy:", "lang:")
+# Typed for "yes" where words cannot say it.
+THUMBS = ("👍", "👌", "✅", "🆗")
 
 
 @router.gate
@@ -28,7 +41,31 @@ async def consent_first(ctx: Context) -> bool:
     version; True when the member got the notice instead of an answer."""
     if not needs_consent(ctx) or _without_consent(ctx):
         return False
+    if await _typed_consent(ctx):
+        return True
     await welcome(ctx, held=_held(ctx))
+    return True
+
+
+async def _typed_consent(ctx: Context) -> bool:
+    """A typed answer to the notice: yes or no in any language (or 👍) answers it; anything
+    else from someone who has not agreed yet gets the question again, short. A returning
+    member's message is kept for later instead (False)."""
+    step = (ctx.contact.flow_data or {}).get("step") if ctx.contact.flow == FLOW else None
+    if step not in ("consent", "withdraw") or ctx.msg.kind != Kind.TEXT or not ctx.text:
+        return False
+    said = meaning(ctx.text) or ("yes" if ctx.text.strip() in THUMBS else None)
+    if said in ("yes", "no"):
+        if step == "withdraw":
+            _on_withdrawal(ctx, said == "yes")
+        else:
+            ctx.payload = f"consent:{said}"
+            await on_consent(ctx)
+        return True
+    if ctx.contact.status in ("active", "stopped") and step == "consent":
+        return False
+    retry(ctx)
+    reask(ctx)
     return True
 
 
@@ -89,10 +126,7 @@ async def welcome(ctx: Context, held: str | None = None) -> None:
             "Hello! I am the ChildPact assistant. I answer questions about the coalition, "
             "bring you news from the secretariat in your language, and send short surveys."
         )
-    ctx.reply(
-        intro + "\n\n" + notice(ctx),
-        [[Button(_("Yes, I agree"), "consent:yes"), Button(_("No, thanks"), "consent:no")]],
-    )
+    ctx.reply(intro + "\n\n" + notice(ctx), _consent_buttons(ctx))
 
 
 def _record(ctx: Context, agreed: bool) -> None:
@@ -110,21 +144,26 @@ def _record(ctx: Context, agreed: bool) -> None:
     ctx.effects.append(store)
 
 
+def asking_consent(ctx: Context) -> bool:
+    """The notice is the question waiting for an answer here."""
+    step = (ctx.contact.flow_data or {}).get("step")
+    return needs_consent(ctx) or (ctx.contact.flow == FLOW and step == "consent")
+
+
 @router.button("consent")
 async def on_consent(ctx: Context) -> None:
     contact = ctx.contact
+    answer = (ctx.payload or "").partition(":")[2]
+    if answer in ("withdraw", "keep"):
+        return _on_withdrawal(ctx, answer == "withdraw")
+    if not asking_consent(ctx):  # a button of a notice answered long ago
+        expired(ctx)
+        return current_question(ctx)
     held = (contact.flow_data or {}).get("held") if contact.flow == FLOW else None
-    if ctx.payload == "consent:no":
-        _record(ctx, agreed=False)
-        ctx.end_flow()
-        contact.status = "declined"
-        contact.locale = contact.country = contact.organisation = None
-        ctx.reply(
-            ctx.t(
-                "All right, I keep nothing about you. If you change your mind, write {start}."
-            ).format(start=command_word(ctx, "start"))
-        )
-        return
+    if answer == "no":
+        if contact.status in ("active", "stopped"):
+            return _confirm_withdrawal(ctx)
+        return _decline(ctx)
     _record(ctx, agreed=True)
     returning = contact.status in ("active", "stopped")
     contact.consent_version = ctx.settings.privacy_version
@@ -142,6 +181,89 @@ async def on_consent(ctx: Context) -> None:
     language_picker(ctx)
 
 
+def _confirm_withdrawal(ctx: Context) -> None:
+    """A member who had agreed says no to a changed notice: nothing happens until they confirm."""
+    _ = ctx.t
+    ctx.start_flow(FLOW, step="withdraw")
+    ctx.reply(
+        _("Do you want to withdraw your consent? I will stop all news and forget your "
+          "language, country and organisation."),
+        [[Button(_("Yes, withdraw my consent"), "consent:withdraw")],
+         [Button(_("No, go back"), "consent:keep")]],
+    )  # fmt: skip
+
+
+def _on_withdrawal(ctx: Context, confirmed: bool) -> None:
+    step = (ctx.contact.flow_data or {}).get("step")
+    if ctx.contact.flow != FLOW or step != "withdraw":
+        expired(ctx)
+        return current_question(ctx)
+    if confirmed:
+        return _decline(ctx)
+    welcome_again(ctx)
+
+
+def welcome_again(ctx: Context) -> None:
+    ctx.end_flow()
+    if needs_consent(ctx):
+        return _ask(ctx)
+    main_menu(ctx)
+
+
+def _ask(ctx: Context) -> None:
+    ctx.start_flow(FLOW, step="consent")
+    ctx.reply(notice(ctx), _consent_buttons(ctx))
+
+
+def _consent_buttons(ctx: Context) -> list[list[Button]]:
+    _ = ctx.t
+    return [[Button(_("Yes, I agree"), "consent:yes"), Button(_("No, thanks"), "consent:no")]]
+
+
+def _decline(ctx: Context) -> None:
+    """No consent: the profile is forgotten and no news goes; what stays is said plainly."""
+    contact = ctx.contact
+    _record(ctx, agreed=False)
+    ctx.end_flow()
+    contact.status = "declined"
+    contact.locale = contact.country = contact.organisation = None
+    ctx.reply(
+        ctx.t(
+            "All right. I send you no news and I have forgotten your language, country and "
+            "organisation. I keep only this chat's address, our messages and the record of "
+            "your answer; write {deleteme} to delete them as well. If you change your mind, "
+            "write {start}."
+        ).format(start=command_word(ctx, "start"), deleteme=command_word(ctx, "deleteme"))
+    )
+
+
+def current_question(ctx: Context) -> None:
+    """Ask again what the member's conversation is waiting for: the onboarding step, the
+    survey's question, else the menu."""
+    from handlers.survey import FLOW as SURVEY_FLOW
+    from handlers.survey import repeat
+
+    if ctx.contact.flow == FLOW:
+        return reask(ctx)
+    if ctx.contact.flow == SURVEY_FLOW:
+        return repeat(ctx)
+    main_menu(ctx)
+
+
+def reask(ctx: Context) -> None:
+    """The onboarding step the member is at, asked again (in their language as it now is)."""
+    step = (ctx.contact.flow_data or {}).get("step")
+    if step == "language":
+        return language_picker(ctx)
+    if step == "country":
+        return country_picker(ctx)
+    if step == "organisation":
+        return ask_organisation(ctx)
+    if step == "withdraw":
+        return _confirm_withdrawal(ctx)
+    _ask(ctx)
+
+
 @router.button("lang")
 async def on_language(ctx: Context) -> None:
     code = (ctx.payload or "").partition(":")[2]
@@ -151,13 +273,17 @@ async def on_language(ctx: Context) -> None:
 
 
 def set_language(ctx: Context, code: str) -> None:
+    """The member's language; during onboarding, the next question (or the one they were at
+    when they asked to change it) in the new language."""
     ctx.contact.locale = code
     ctx.retranslate(code)
     if ctx.contact.flow == FLOW:
-        ctx.update_flow(step="country")
-        country_picker(ctx)
-    else:
-        ctx.reply(ctx.t("Done, I will write to you in {language}.", language=LANGUAGE_NAMES[code]))
+        if (ctx.contact.flow_data or {}).get("step") == "language":
+            ctx.update_flow(step="country")
+        return reask(ctx)
+    if needs_consent(ctx):  # chosen before agreeing: the notice again, in that language
+        return _ask(ctx)
+    saved(ctx, ctx.t("Done, I will write to you in {language}.", language=LANGUAGE_NAMES[code]))
 
 
 @router.button("country")
@@ -175,7 +301,7 @@ def set_country(ctx: Context, code: str) -> None:
         ask_organisation(ctx)
     else:
         label = ctx.t("Another country") if code == OTHER else ctx.t.country_name(code)
-        ctx.reply(ctx.t("Saved: {value}.", value=label))
+        saved(ctx, ctx.t("Saved: {value}.", value=label))
 
 
 def ask_organisation(ctx: Context) -> None:
@@ -188,10 +314,14 @@ def ask_organisation(ctx: Context) -> None:
 
 @router.button("org")
 async def on_skip_organisation(ctx: Context) -> None:
-    if ctx.contact.flow == FLOW:
+    step = (ctx.contact.flow_data or {}).get("step")
+    if ctx.contact.flow == FLOW and step == "organisation":
         return finish(ctx)
-    ctx.end_flow()
-    main_menu(ctx)
+    if ctx.contact.flow == ORGANISATION_FLOW:  # Settings → Change organisation, left as it was
+        ctx.end_flow()
+        return ctx.reply(ctx.t("What would you like to do?"), [settings_row(ctx)])
+    expired(ctx)
+    current_question(ctx)
 
 
 def finish(ctx: Context) -> None:
@@ -203,20 +333,28 @@ def finish(ctx: Context) -> None:
 async def in_onboarding(ctx: Context) -> None:
     """Typed answers during onboarding: a language or country name, or the organisation."""
     step = (ctx.contact.flow_data or {}).get("step")
-    typed = fold(ctx.text)
-    if step == "language":
-        match = next((c for c, name in LANGUAGE_NAMES.items() if fold(name) == typed), None)
-        return set_language(ctx, match) if match else language_picker(ctx)
-    if step == "country":
-        match = next((c for c in MEMBER_COUNTRIES if fold(ctx.t.country_name(c)) == typed), None)
-        return set_country(ctx, match) if match else country_picker(ctx)
+    if step in ("language", "country"):
+        # What the options' words did not name (the engine reads those): the options again.
+        retry(ctx)
+        return reask(ctx)
     if step == "organisation":
+        if skipped(ctx.text):
+            return finish(ctx)
         if not save_organisation(ctx):
             return
         return finish(ctx)
     if step == "consent" and not needs_consent(ctx):
         return answered_elsewhere(ctx)
     await welcome(ctx)
+
+
+def retry(ctx: Context) -> None:
+    ctx.reply(ctx.t("Sorry, I did not understand. Please choose one of the options."))
+
+
+def skipped(text: str) -> bool:
+    """The Skip word in any language, or what people type for "none": never an organisation."""
+    return text.strip() in ("-", "–", "—", ".") or meaning(text) in ("skip", "no")
 
 
 def answered_elsewhere(ctx: Context) -> None:

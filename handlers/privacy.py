@@ -13,7 +13,7 @@ from bot.secretariat.overview import ERASED_BY_MEMBER
 from bot.storage import outbox
 from bot.storage.models import AuditEntry, Contact, Inbound, utcnow
 from bot.surveys.answers import meaning
-from handlers.ui import main_menu
+from handlers.ui import expired, main_menu
 
 router = Router("privacy")
 FLOW = "erase"
@@ -58,6 +58,9 @@ async def on_privacy(ctx: Context) -> None:
 async def on_erase(ctx: Context) -> None:
     if ctx.payload == "erase:yes" and ctx.contact.flow == FLOW:
         return _erase(ctx)
+    if ctx.payload == "erase:yes":  # the question of an earlier "delete me", answered since
+        expired(ctx)
+        return main_menu(ctx)
     _keep(ctx)
 
 

@@ -198,6 +198,11 @@ async def typed(ctx: Context) -> None:
     _step(ctx, None, "text", text=ctx.text)
 
 
+def repeat(ctx: Context) -> None:
+    """The question the member's survey is waiting for, asked again."""
+    _step(ctx, None, "repeat")
+
+
 def pause(ctx: Context, *, stopping: bool) -> None:
     """ "stop", "cancel" or "Continue later": the survey waits where it is, in the database."""
     survey_id = (ctx.contact.flow_data or {}).get("survey")
@@ -251,6 +256,8 @@ async def _act(
     survey = await session.get(Survey, response.survey_id) if response is not None else None
     if response is None or survey is None or response.status != "started":
         ctx.end_flow()
+        if question_id is not None:  # a button of a survey finished since: never acted on
+            turn.say(ctx.t("That choice has expired."))
         turn.say(ctx.t("This survey is no longer waiting for your answers."), [_menu_row(ctx.t)])
         return _finish_turn(turn, ctx.t, ["menu:main"])
     t = ctx.t

@@ -8,7 +8,7 @@ from bot.members import linking, topics
 from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.models import Topic
-from handlers.ui import command_word
+from handlers.ui import command_word, settings_row
 
 router = Router("topics")
 ON, OFF = "✓", "✗"
@@ -72,6 +72,6 @@ async def _list(ctx: Context, done: Handled, first: str | None = None) -> None:
         [Button(f"{ON if topics.receives(x, chosen) else OFF} {_name(ctx, x)}", f"sub:{x.key}")]
         for x in offered
     ]
-    rows.append([Button(t("Back to the menu"), "menu:main")])
+    rows.append(settings_row(ctx))
     message = OutboundMessage(text="\n\n".join(lines), buttons=rows)
     outbox.enqueue(done.session, ctx.contact, message, inbound_id=done.inbound_id, t=t)

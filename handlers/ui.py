@@ -64,3 +64,19 @@ def country_label(ctx: Context, code: str | None) -> str:
 
 def not_understood(ctx: Context) -> None:
     ctx.reply(ctx.t("Sorry, I did not understand. Please choose one of the options."))
+
+
+def settings_row(ctx: Context) -> list[Button]:
+    """Where a member goes after changing a setting: back to Settings, or the menu."""
+    return [Button(ctx.t("Back to settings"), "set:back"), Button(ctx.t("Menu"), "menu:main")]
+
+
+def saved(ctx: Context, text: str) -> None:
+    """A setting's answer, with the next useful buttons under it."""
+    ctx.reply(text, [settings_row(ctx)])
+
+
+def expired(ctx: Context) -> None:
+    """A button from a message that no longer stands (an old notice, a closed question): it is
+    not acted on; the member is told, and the current question follows."""
+    ctx.reply(ctx.t("That choice has expired."))

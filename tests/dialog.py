@@ -56,10 +56,12 @@ class Member:
         assert response.status_code in (200, 202), response.text
         return await self.replies()
 
-    async def tap(self, payload: str) -> list[Reply]:
-        """Press the button with ``payload``; on WhatsApp, answer with its number."""
+    async def tap(self, payload: str, *, old: bool = False) -> list[Reply]:
+        """Press the button with ``payload``; on WhatsApp, answer with its number. ``old``: a
+        button of an earlier message, still on the screen (Telegram, the web chat)."""
         offered = [p for reply in self.last for p in reply.payloads]
-        assert payload in offered, f"{payload} was not offered: {offered}"
+        assert old or payload in offered, f"{payload} was not offered: {offered}"
+        assert not (old and self.channel == "whatsapp"), "WhatsApp has no buttons to scroll to"
         if self.channel == "telegram":
             update = self.builder.callback_query(payload)  # type: ignore[union-attr]
             response = await self.stack.post_telegram(update)

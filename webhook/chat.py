@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.channels.base import ChannelName
 from bot.channels.web import CAPABILITIES, fetch_replies
+from bot.conversation.commands import words_in
 from bot.coordination import Bucket
 from bot.coordination.keys import (
     contact_key,
@@ -55,6 +56,11 @@ PAGE_TEXTS: dict[str, str] = {
     "open": _("Chat with ChildPact"),
     "close": _("Close"),
     "restart": _("Start a new conversation"),
+    # Translators: {deleteme} is the words that delete a member's data, in this language.
+    "restart_confirm": _(
+        "Start a new conversation? You stay the same member: your settings and our earlier "
+        "messages are kept. To delete them, write {deleteme}."
+    ),
     "typing": _("The assistant is writing…"),
 }
 SESSION = r"^[A-Za-z0-9_-]{16,64}$"
@@ -109,12 +115,21 @@ def page_locale(request: Request, lang: str | None) -> str:
     return "en"
 
 
+def page_texts(t: Translator) -> dict[str, str]:
+    texts = {key: t.gettext(text) for key, text in PAGE_TEXTS.items()}
+    words = words_in(t, "deleteme")
+    texts["restart_confirm"] = texts["restart_confirm"].format(
+        deleteme=words[0] if words else "delete me"
+    )
+    return texts
+
+
 @router.get("/chat", response_class=HTMLResponse, include_in_schema=False)
 async def chat_page(request: Request, lang: str | None = None, embed: bool = False) -> HTMLResponse:
     locale = page_locale(request, lang)
     t = Translator(locale)
     html = _templates.get_template("chat.html").render(
-        texts={key: t.gettext(text) for key, text in PAGE_TEXTS.items()},
+        texts=page_texts(t),
         locale=locale,
         lang_tag=locale.replace("_", "-"),
         embed=embed,

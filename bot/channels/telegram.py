@@ -13,7 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -327,6 +334,23 @@ class TelegramChannel:
             max_connections=max_connections,
             drop_pending_updates=drop_pending_updates,
         )
+
+    async def set_profile(
+        self,
+        language_code: str,
+        commands: Sequence[tuple[str, str]],
+        description: str,
+        short_description: str,
+    ) -> None:
+        """The command menu a member sees on typing "/", and the bot's description (in the empty
+        chat) and short description (on its profile), for one language ("" for all others)."""
+        assert self.bot is not None, "telegram is off"
+        code = language_code or None
+        await self.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in commands], language_code=code
+        )
+        await self.bot.set_my_description(description, language_code=code)
+        await self.bot.set_my_short_description(short_description, language_code=code)
 
     async def delete_webhook(self) -> bool:
         assert self.bot is not None, "telegram is off"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import logs
 from bot.channels.registry import capabilities
 from bot.config import Settings
+from bot.conversation import choosing
 from bot.conversation.commands import recognise
 from bot.conversation.router import Context, Dispatcher, Effect, Handled
 from bot.coordination import Coordinator
@@ -263,7 +264,7 @@ class Engine:
             ctx.payload = msg.payload
         elif msg.kind == Kind.TEXT:
             ctx.command = recognise(msg.text)
-            ctx.payload = _chosen(msg.text, contact.choices or [])
+            ctx.payload = choosing.read(msg.text, contact.choices or [])
         if not await self.dispatcher.stopped_at_gate(ctx):
             await self._pick_and_run(ctx)
         if ctx.again is not None:  # a message a handler asked to handle now, past the gates
@@ -322,13 +323,3 @@ class Engine:
             text=t("Sorry, something went wrong on our side. Please try again in a moment.")
         )
         outbox.enqueue(session, to, sorry, inbound_id=row.id)
-
-
-def _chosen(text: str, choices: list[str]) -> str | None:
-    """A number typed in answer to numbered options ("2", "2.", " 2 ") is that option."""
-    stripped = text.strip().rstrip(".)")
-    if stripped.isdigit() and choices:
-        index = int(stripped) - 1
-        if 0 <= index < len(choices):
-            return choices[index]
-    return None

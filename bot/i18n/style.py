@@ -26,7 +26,8 @@ TYPED_CONTEXTS = frozenset({"command", "answer", "survey"})
 
 BUTTONS = (
     "About ChildPact", "Another country", "Another time zone", "Answer the survey", "Back",
-    "Back to the menu",
+    "Back to settings", "Back to the menu", "No, go back", "UTC offsets",
+    "Yes, withdraw my consent",
     "Change country", "Change language", "Change organisation", "Chat with ChildPact", "Close",
     "Close the conversation", "Continue later", "Continue the survey", "Delete me", "Done",
     "Link another chat", "Menu", "More topics", "My data", "No", "No, keep it",

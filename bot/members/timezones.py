@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from anyascii import anyascii
 from babel.core import get_global
 from babel.dates import format_time, get_timezone_location
 
 from bot.countries import COUNTRY_TIMEZONE
+from bot.i18n import fold
 from bot.storage.models import Contact, utcnow
 
 # Whole-hour offsets for members outside the countries we know. IANA's Etc zones count the
@@ -80,3 +82,51 @@ def label(name: str, locale: str, now: datetime | None = None) -> str:
     else:
         place = get_timezone_location(zone, locale=locale, return_city=True)
     return f"{place} {clock}"
+
+
+# Zones of the region and its neighbours, offered by name before any search or offset.
+REGION_ZONES: tuple[str, ...] = (
+    "Europe/Chisinau", "Europe/Bucharest", "Europe/Kyiv", "Asia/Tbilisi", "Asia/Yerevan",
+    "Asia/Baku", "Europe/Istanbul", "Europe/Sofia", "Europe/Belgrade", "Europe/Tirane",
+    "Europe/Berlin", "Europe/London",
+)  # fmt: skip
+SEARCH_LIMIT = 8
+
+
+def _loose(text: str) -> str:
+    return fold(anyascii(fold(text)).replace("'", ""))
+
+
+@cache
+def _cities(locale: str) -> dict[str, tuple[str, ...]]:
+    """Every named zone and the names its city goes by: its IANA name and the name in
+    ``locale`` and in English, folded."""
+    found: dict[str, tuple[str, ...]] = {}
+    aliases = get_global("zone_aliases")  # old names of zones (Europe/Tiraspol): skipped
+    for name in sorted(available_timezones()):
+        if "/" not in name or name in aliases or name.startswith(("Etc/", "SystemV/", "US/")):
+            continue
+        city = name.rsplit("/", 1)[1].replace("_", " ")
+        names = {_loose(city)}
+        zone = known(name)
+        for shown in {locale, "en"}:
+            try:
+                names.add(_loose(get_timezone_location(zone, locale=shown, return_city=True)))
+            except (LookupError, ValueError):
+                pass
+        found[name] = tuple(n for n in names if n)
+    return found
+
+
+def search(text: str, locale: str) -> list[str]:
+    """The zones whose city is named ``text`` (whole, or its start), exact names first."""
+    typed = _loose(text)
+    if len(typed) < 2:
+        return []
+    exact, starts = [], []
+    for name, cities in _cities(locale).items():
+        if typed in cities:
+            exact.append(name)
+        elif len(typed) >= 3 and any(c.startswith(typed) for c in cities):
+            starts.append(name)
+    return (exact + starts)[:SEARCH_LIMIT]

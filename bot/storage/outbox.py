@@ -149,8 +149,19 @@ def remember_choices(
     for message in offering:
         message.choice_hint = hint
     if choices is None:
-        choices = [b.payload for b in offering[-1].choices()] if offering else []
+        choices = (
+            [choice_entry(b.payload, b.label) for b in offering[-1].choices()] if offering else []
+        )
     contact.choices = choices
+
+
+# A kept choice: its payload, then the label the member saw after this mark, so that a typed
+# answer may name the option by its words as well as its number.
+CHOICE_MARK = "\n"
+
+
+def choice_entry(payload: str, label: str) -> str:
+    return f"{payload}{CHOICE_MARK}{label}"
 
 
 def choice_hint(t: Callable[[str], str]) -> str:

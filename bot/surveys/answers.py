@@ -12,6 +12,7 @@ from typing import Any
 from anyascii import anyascii
 from babel.numbers import get_decimal_symbol
 
+from bot.conversation.choosing import words_fit
 from bot.i18n import LOCALES, Translator, fold
 from bot.i18n.markers import C_
 from bot.storage.models import SurveyQuestion
@@ -218,7 +219,17 @@ def _option_by_label(options: list[dict[str, Any]], text: str) -> int | None:
         for name in [*names, option.get("key", "")]:
             if wanted & {fold(str(name)), loose(str(name))}:
                 return index
-    return None
+    # Else the option whose words the typed ones are, in any order or shortened ("nu stim inca"
+    # for "Încă nu știm", "online" for "Online safety"), when only one fits.
+    fits = set()
+    for index, option in enumerate(options):
+        labels = option.get("label") or {}
+        names = labels.values() if isinstance(labels, dict) else [labels]
+        for name in names:
+            forms = {fold(str(name)), loose(str(name))}
+            if any(words_fit(typed.split(), form) for typed in wanted if typed for form in forms):
+                fits.add(index)
+    return fits.pop() if len(fits) == 1 else None
 
 
 def parse_number(text: str, locale: str = "en") -> float | None:

@@ -178,7 +178,17 @@ class FakeTelegram(FakeServer):
             "getchat": self._get_chat,
             "editmessagereplymarkup": self._edit_reply_markup,
             "editmessagetext": self._edit_text,
+            "setmycommands": self._set_my_commands,
+            "getmycommands": self._get_my_commands,
+            "setmydescription": self._set_my_description,
+            "getmydescription": self._get_my_description,
+            "setmyshortdescription": self._set_my_short_description,
+            "getmyshortdescription": self._get_my_short_description,
         }
+        # The command menu and the descriptions, by language code ("" for everyone else).
+        self.commands: dict[str, list[JSON]] = {}
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
 
     # -------------------------------------------------------------- what tests read
 
@@ -586,6 +596,45 @@ class FakeTelegram(FakeServer):
         }
         return True
 
+    def _set_my_commands(self, params: JSON) -> bool:
+        commands = params.get("commands") or []
+        if len(commands) > 100:
+            raise bad_request("too many commands specified")
+        for command in commands:
+            name, description = str(command.get("command", "")), str(command.get("description", ""))
+            if not _COMMAND_NAME.fullmatch(name):
+                raise bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(description) <= 256:
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID" if description else
+                                  "command description is empty")  # fmt: skip
+        if len({c["command"] for c in commands}) != len(commands):
+            raise bad_request("BOT_COMMAND_INVALID")
+        self.commands[_language(params)] = [dict(c) for c in commands]
+        return True
+
+    def _get_my_commands(self, params: JSON) -> list[JSON]:
+        return list(self.commands.get(_language(params), []))
+
+    def _set_my_description(self, params: JSON) -> bool:
+        text = str(params.get("description") or "")
+        if len(text) > 512:
+            raise bad_request("BOT_DESCRIPTION_INVALID")
+        self.descriptions[_language(params)] = text
+        return True
+
+    def _get_my_description(self, params: JSON) -> JSON:
+        return {"description": self.descriptions.get(_language(params), "")}
+
+    def _set_my_short_description(self, params: JSON) -> bool:
+        text = str(params.get("short_description") or "")
+        if len(text) > 120:
+            raise bad_request("BOT_ABOUT_INVALID")
+        self.short_descriptions[_language(params)] = text
+        return True
+
+    def _get_my_short_description(self, params: JSON) -> JSON:
+        return {"short_description": self.short_descriptions.get(_language(params), "")}
+
     def _get_chat(self, params: JSON) -> JSON:
         """A ChatFullInfo: the chat and the fields the Bot API always sends with it."""
         return {**self._chat(params), "accent_color_id": 0, "max_reaction_count": 11}
@@ -607,6 +656,17 @@ class FakeTelegram(FakeServer):
             if self.webhook.get("allowed_updates"):
                 info["allowed_updates"] = list(self.webhook["allowed_updates"])
         return info
+
+
+_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+
+
+def _language(params: JSON) -> str:
+    """A two-letter ISO 639-1 code, or "" for everyone without a list of their own."""
+    code = str(params.get("language_code") or "")
+    if code and not re.fullmatch(r"[a-z]{2}", code):
+        raise bad_request("LANG_CODE_INVALID")
+    return code
 
 
 def _fault_error(fault: Fault) -> TelegramApiError:

@@ -32,6 +32,7 @@ EXAMPLES: dict[str, Any] = {
     "document": "https://cdn.example.org/report.pdf",
     "callback_query_id": "4382",
     "url": "https://bot.example.org/webhook/telegram",
+    "commands": [{"command": "menu", "description": "The main menu"}],
 }
 
 

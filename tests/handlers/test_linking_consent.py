@@ -19,7 +19,11 @@ HELLO = (
     "Hello! I am the ChildPact assistant. I answer questions about the coalition, bring you "
     "news from the secretariat in your language, and send short surveys."
 )
-DECLINED = "All right, I keep nothing about you. If you change your mind, write {start}."
+DECLINED = (
+    "All right. I send you no news and I have forgotten your language, country and "
+    "organisation. I keep only this chat's address, our messages and the record of your "
+    "answer; write {deleteme} to delete them as well. If you change your mind, write {start}."
+)
 
 
 async def linked(stack: Stack) -> tuple[Member, Member]:
@@ -94,8 +98,10 @@ async def test_no_thanks_in_one_linked_chat_stops_the_person_and_yes_in_any_brin
 
         stack.service.settings.privacy_version = "2"
         assert asked(await tg.say(QUESTION), ro)
-        declined = await tg.tap("consent:no")
-        assert texts(declined) == ro(DECLINED, start="/start")
+        confirm = await tg.tap("consent:no")  # a member who had agreed confirms first
+        assert confirm[-1].payloads == ["consent:withdraw", "consent:keep"]
+        declined = await tg.tap("consent:withdraw")
+        assert texts(declined) == ro(DECLINED, start="/start", deleteme="/deleteme")
         for member in (tg, wa):
             contact = await contact_of(member)
             assert contact.status == "declined"

@@ -99,7 +99,10 @@ async def test_consent_is_recorded_and_asked_again_when_the_notice_changes(backe
 
         stack.service.settings.privacy_version = "3"
         await member.say("hello again")
-        await member.tap("consent:no")
+        confirm = await member.tap("consent:no")  # nothing withdrawn before they confirm
+        assert confirm[-1].payloads == ["consent:withdraw", "consent:keep"]
+        assert len(await consents_of(stack, contact.id)) == 2
+        await member.tap("consent:withdraw")
         assert [c.event for c in await consents_of(stack, contact.id)] == [
             "given",
             "given",

@@ -29,18 +29,22 @@ async def test_a_member_sets_their_own_time_zone_and_goes_back_to_their_countrys
         assert city in settings[-1].text  # "Time zone: Tbilisi 09:14", in their language
 
         picker = await member.tap("set:timezone")
-        assert picker[-1].payloads == [f"tz:{zone}", "tz:other", "menu:main"]
+        assert picker[-1].payloads == [f"tz:{zone}", "tz:other", "set:back", "menu:main"]
         assert picker[-1].options[0].startswith(city)
         assert (
             t("We do not send news at night in your time zone. Which time zone are you in?")
             in picker[-1].text
         )
 
-        offsets = await member.tap("tz:other")
-        assert len(offsets[-1].payloads) == len(timezones.OFFSETS) + 1
+        others = await member.tap("tz:other")  # the region's zones by name, then a search
+        assert f"tz:{zone}" not in others[-1].payloads and "tz:Europe/Istanbul" in others[-1].payloads
+        assert others[-1].payloads[-3:] == ["tz:offsets", "set:back", "menu:main"]
+        offsets = await member.tap("tz:offsets")
+        assert len(offsets[-1].payloads) == len(timezones.OFFSETS) + 2
         assert offsets[-1].options[timezones.OFFSETS.index(3)].startswith("UTC+3 ")
         saved = await member.tap("tz:+3")
         assert saved[-1].text.startswith(t("Saved: {value}.", value="UTC+3").split("UTC")[0])
+        assert saved[-1].payloads == ["set:back", "menu:main"]  # never a dead end
         assert (await contact_of(member)).time_zone == "Etc/GMT-3"
 
         await member.say(command(member, "menu", locale))

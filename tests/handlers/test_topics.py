@@ -32,7 +32,7 @@ async def test_a_member_switches_topics_and_keeps_them_through_stop_and_start(
         assert "set:topics" in settings[-1].payloads and "set:timezone" in settings[-1].payloads
 
         listed = await member.tap("set:topics")
-        assert listed[-1].payloads == [f"sub:{k}" for k in SEEDED] + ["menu:main"]
+        assert listed[-1].payloads == [f"sub:{k}" for k in SEEDED] + ["set:back", "menu:main"]
         assert listed[-1].options[:2] == [f"✓ {topic(t, 'News')}", f"✓ {topic(t, 'Events')}"]
         assert (
             t("Which topics would you like to receive? Choose one to switch it on or off.")

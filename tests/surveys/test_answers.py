@@ -92,6 +92,16 @@ def test_choices_by_number_or_label_in_any_language():
             parse(single, bad, EN, "en")
 
 
+def test_a_choice_by_its_words_in_another_order_or_shortened():
+    unsure = question("single")
+    unsure.options = [*unsure.options, {"key": "unsure", "label": {"ro": "Încă nu știm"}}]
+    assert parse(unsure, "nu stim inca", EN, "ro") == "unsure"
+    assert parse(unsure, "online", EN, "en") == "online"
+    assert parse(unsure, "alternative", EN, "en") == "care"
+    with pytest.raises(AnswerError):
+        parse(unsure, "nu", EN, "ro")  # one word of one option, but "nu" alone is not it
+
+
 def test_ratings_numbers_and_ranges():
     assert parse(question("rating5"), "4", EN, "en") == 4
     assert parse(question("rating5"), "⭐⭐⭐", EN, "en") == 3

@@ -25,7 +25,7 @@
     try {
       var saved = JSON.parse(localStorage.getItem(KEY) || 'null');
       if (/^[A-Za-z0-9_-]{16,64}$/.test(saved.session) && Array.isArray(saved.mine)) {
-        return { session: saved.session, mine: saved.mine.slice(-KEEP) };
+        return { session: saved.session, mine: saved.mine.slice(-KEEP), since: Math.max(0, saved.since | 0) };
       }
     } catch (e) { /* nothing saved, storage blocked or damaged: start afresh */ }
     return null;
@@ -212,12 +212,28 @@
   function begin(fresh) {
     generation++;
     if (pollAbort) pollAbort.abort();
-    state = (!fresh && load()) || { session: uid(), mine: [] };
-    cursor = 0; shown = 0; caughtUp = false; log.textContent = '';
+    state = (!fresh && load()) || { session: uid(), mine: [], since: 0 };
+    cursor = state.since || 0; shown = 0; caughtUp = false; log.textContent = '';
     problems = { poll: 'connecting', send: '' };
     showStatus();
     showTyping(false);
     if (!state.mine.length) send('/start', null, true);  // the bot greets a new session
+    save();
+    poll(generation);
+    flush();
+  }
+
+  // A new conversation, not a new person: the same session (the member, their settings and
+  // their history stay with the bot); the page shows only what follows, and the bot greets.
+  function renew() {
+    generation++;
+    if (pollAbort) pollAbort.abort();
+    state = { session: state.session, mine: [], since: cursor };
+    shown = 0; caughtUp = false; log.textContent = '';
+    problems = { poll: 'connecting', send: '' };
+    showStatus();
+    showTyping(false);
+    send('/start', null, true);
     save();
     poll(generation);
     flush();
@@ -241,7 +257,10 @@
   });
   function grow() { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; }
   input.addEventListener('input', grow);
-  $('restart').addEventListener('click', function () { begin(true); input.focus(); });
+  $('restart').addEventListener('click', function () {
+    if (window.confirm(texts.restart_confirm)) renew();
+    input.focus();
+  });
   ['online', 'offline'].forEach(function (name) {
     window.addEventListener(name, function () { wakers.splice(0).forEach(function (wake) { wake(); }); showStatus(); });
   });

@@ -180,10 +180,22 @@ def test_a_member_onboards_on_a_phone_and_keeps_the_conversation(sync_api, serve
     assert mine.last.evaluate("li => li.scrollWidth <= li.clientWidth")
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
 
+    # A new conversation, not a new person: asked first, and the same member is greeted back.
+    session = page.evaluate("JSON.parse(localStorage.getItem('childpact-chat')).session")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name=ro("Start a new conversation")).click()
+    expect(mine.last).to_have_text(long_word)  # dismissed: nothing changes
+    assert asked and asked[0].startswith(ro("Start a new conversation")[:10])
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=ro("Start a new conversation")).click()
     expect(bot).to_have_count(1)
-    expect(bot.first).to_contain_text(ro("Do you agree?"))
+    expect(bot.first).to_contain_text(ro("Hello again!"))
+    expect(bot.first.get_by_role("button", name=ro("About ChildPact"))).to_be_visible()
     expect(mine).to_have_count(0)
+    page.reload()  # the page starts from the new conversation, still the same member
+    expect(bot.first).to_contain_text(ro("Hello again!"))
+    assert page.evaluate("JSON.parse(localStorage.getItem('childpact-chat')).session") == session
     assert not errors
     context.close()
 

@@ -1,0 +1,281 @@
+"""Conversations that hold up the way members really use them: old buttons tapped again, answers
+typed instead of tapped, a language changed half-way, menu entries typed by name, settings that
+never leave a dead end; on every channel, in several languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import Translator
+from bot.privacy import consent
+from tests.dialog import Member, texts
+from tests.handlers.test_menu import command, contact_of, onboard
+from tests.harness import running
+from tests.surveys.helpers import open_survey, stored_answers
+
+MENU = ["menu:about", "menu:surveys", "menu:settings", "menu:secretariat"]
+DECLINED = (
+    "All right. I send you no news and I have forgotten your language, country and "
+    "organisation. I keep only this chat's address, our messages and the record of your "
+    "answer; write {deleteme} to delete them as well. If you change your mind, write {start}."
+)
+CODES = {"sq": "355", "az": "994", "sr": "381"}
+COUNTRIES_OF = {"373": "MD", "355": "AL", "995": "GE", "374": "AM", "40": "RO", "381": "RS"}
+
+
+async def consent_events(member: Member) -> list[str]:
+    contact = await contact_of(member)
+    async with member.stack.service.db.session() as session:
+        return [c.event for c in await consent.history(session, [contact.id])]
+
+
+# ---------------------------------------------------------------- old buttons
+
+
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("telegram", "ro"), ("web", "ro"), ("telegram", "ru"), ("web", "sq"), ("telegram", "hy"),
+])  # fmt: skip
+async def test_the_old_welcomes_no_thanks_has_expired_and_changes_nothing(backend, channel, locale):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale, "MD")
+
+        answer = await member.tap("consent:no", old=True)  # scrolled up to the first welcome
+        assert answer[0].text == t("That choice has expired.")
+        assert answer[-1].payloads == MENU  # and the question that stands now
+        contact = await contact_of(member)
+        assert (contact.status, contact.locale, contact.country) == ("active", locale, "MD")
+        assert await consent_events(member) == ["given"]
+
+        again = await member.tap("org:skip", old=True)  # onboarding's Skip, long answered
+        assert again[0].text == t("That choice has expired.")
+        assert (await contact_of(member)).status == "active"
+
+
+@pytest.mark.parametrize(("channel", "locale"), [("telegram", "ro"), ("web", "en")])
+async def test_a_finished_surveys_button_has_expired_and_changes_no_answer(
+    backend, channel, locale
+):
+    short = {"title": "One", "questions": [{"id": "ok", "type": "yes_no", "text": "OK?"}]}
+    async with running(backend) as stack:
+        survey, questions = await open_survey(stack.service, short)
+        member = Member(stack, channel, lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale)
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:surveys")
+        await member.tap(f"survey:{survey}")
+        await member.tap(f"sv:a:{questions['ok']}:1")  # yes
+        answer = await member.tap(f"sv:a:{questions['ok']}:0", old=True)  # no, too late
+        assert answer[0].text == t("That choice has expired.")
+        assert answer[-1].payloads == ["menu:main"]
+    (stored,) = await stored_answers(stack.service, survey)
+    assert stored["answers"] == {"ok": True}
+
+
+@pytest.mark.parametrize(("channel", "locale"), [("telegram", "uk"), ("web", "bg")])
+async def test_a_deletion_confirmed_long_ago_deletes_nothing(backend, channel, locale):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale)
+        await member.say(command(member, "deleteme", locale))
+        await member.tap("erase:no")
+        answer = await member.tap("erase:yes", old=True)
+        assert answer[0].text == t("That choice has expired.")
+        assert (await contact_of(member)).status == "active"
+
+
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("telegram", "ro"), ("whatsapp", "ka"), ("web", "tr"),
+])  # fmt: skip
+async def test_withdrawing_consent_takes_a_confirmation_and_says_what_is_kept(
+    backend, channel, locale
+):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale, country_code="995")
+        t = Translator(locale)
+        await onboard(member, locale, "GE")
+        stack.service.settings.privacy_version = "2"  # a changed notice, and they say no
+        await member.say("hello")
+        confirm = await member.tap("consent:no")
+        assert confirm[-1].payloads == ["consent:withdraw", "consent:keep"]
+        assert (await contact_of(member)).country == "GE"  # nothing lost yet
+        back = await member.tap("consent:keep")
+        assert back[-1].payloads == ["consent:yes", "consent:no"]
+
+        await member.tap("consent:no")
+        done = await member.tap("consent:withdraw")
+        said = done[-1].text
+        assert said.startswith(t(DECLINED)[:15])
+        deleteme = command(member, "deleteme", locale)
+        assert deleteme in said  # what is kept, and how to delete it too
+        contact = await contact_of(member)
+        assert (contact.status, contact.country, contact.locale) == ("declined", None, None)
+        assert await consent_events(member) == ["given", "withdrawn"]
+
+
+# ---------------------------------------------------------------- typed answers
+
+
+@pytest.mark.parametrize(("channel", "locale", "code", "yes", "language", "country", "skip"), [
+    ("whatsapp", "ro", "373", "da", "română", "Moldova", "omiteti"),
+    ("web", "sq", "355", "po", "shqip", "Albania", "Kapërce"),
+    ("telegram", "ru", "373", "да", "русский", "Молдова", "пропустить"),
+    ("whatsapp", "ka", "995", "ok", "ქართული", "Georgia", "გამოტოვება"),
+    ("web", "hy", "374", "👍", "Armenian", "Армения", "-"),
+    ("whatsapp", "sr", "381", "да", "srpski", "Serbia", "прескочи"),
+])  # fmt: skip
+async def test_typed_answers_are_read_at_every_onboarding_question(
+    backend, channel, locale, code, yes, language, country, skip
+):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale, country_code=code)
+        t = Translator(locale)
+        await member.say("hello")
+        wrong = await member.say("what is this?")  # not an answer: told so, asked again, short
+        assert wrong[0].text == t("Sorry, I did not understand. Please choose one of the options.")
+        assert wrong[-1].payloads == ["consent:yes", "consent:no"]
+
+        languages = await member.say(yes)
+        assert languages[-1].payloads[0].startswith("lang:")
+        countries = await member.say(language)
+        assert countries[-1].text == t("Which country do you work in?")
+        retry = await member.say("Atlantis")
+        assert retry[0].text == t("Sorry, I did not understand. Please choose one of the options.")
+        assert retry[-1].payloads == countries[-1].payloads  # the options again
+        organisation = await member.say(country)
+        assert organisation[-1].payloads == ["org:skip"]
+        done = await member.say(skip)
+        assert done[-1].payloads == MENU
+        contact = await contact_of(member)
+        assert contact.locale == locale and contact.country == COUNTRIES_OF[code]
+        assert contact.organisation is None  # the Skip word is never kept as a name
+
+
+@pytest.mark.parametrize(("channel", "locale", "typed", "payload"), [
+    ("telegram", "sq", "Serbia", "country:RS"),
+    ("whatsapp", "ro", "bosnia", "country:BA"),
+    ("web", "en", "Kosovo", "country:XK"),
+])  # fmt: skip
+async def test_settings_read_country_names_too(backend, channel, locale, typed, payload):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale)
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:settings")
+        await member.tap("set:country")
+        saved = await member.say(typed)
+        code = payload.partition(":")[2]
+        assert saved[-1].text == t("Saved: {value}.", value=t.country_name(code))
+        assert saved[-1].payloads == ["set:back", "menu:main"]  # the next useful buttons
+        assert (await contact_of(member)).country == code
+
+
+# ---------------------------------------------------------------- detours
+
+
+@pytest.mark.parametrize(("channel", "first", "then"), [
+    ("telegram", "sq", "en"), ("whatsapp", "ro", "ru"), ("web", "ka", "hy"),
+    ("whatsapp", "tr", "az"), ("web", "bs", "sr_Latn"),
+])  # fmt: skip
+async def test_changing_language_mid_onboarding_goes_on_where_it_was(backend, channel, first, then):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=first)
+        await member.say("hello")
+        await member.tap("consent:yes")
+        await member.tap(f"lang:{first}")  # the wrong language, by mistake
+        picker = await member.say(command(member, "language", first))
+        assert picker[-1].payloads[0].startswith("lang:")
+        countries = await member.tap(f"lang:{then}")
+        t = Translator(then)
+        assert countries[-1].text == t("Which country do you work in?")  # not the end
+        organisation = await member.tap("country:AM")
+        assert organisation[-1].payloads == ["org:skip"]
+        # Again, at the organisation question: it is asked again in the new language.
+        await member.say(command(member, "language", then))
+        asked = await member.tap(f"lang:{first}")
+        assert asked[-1].payloads == ["org:skip"]
+        assert asked[-1].text == Translator(first)(
+            "Which organisation do you work for? Type its name, or choose Skip."
+        )
+        done = await member.say("Hope and Homes for Children")
+        assert done[-1].payloads == MENU
+        contact = await contact_of(member)
+        assert (contact.locale, contact.country, contact.organisation) == (
+            first,
+            "AM",
+            "Hope and Homes for Children",
+        )
+
+
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("telegram", "ro"), ("whatsapp", "ru"), ("web", "uk"),
+])  # fmt: skip
+async def test_settings_answers_lead_on_and_back_goes_one_step(backend, channel, locale):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale, "MD")
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:settings")
+        topics = await member.tap("set:topics")
+        assert topics[-1].payloads[-2:] == ["set:back", "menu:main"]
+        settings = await member.tap("set:back")  # Back from Topics: Settings, not the menu
+        assert "set:topics" in settings[-1].payloads
+
+        await member.tap("set:organisation")
+        named = await member.say("Partnerships for Every Child")
+        assert named[-1].text == t("Saved: {value}.", value="Partnerships for Every Child")
+        assert named[-1].payloads == ["set:back", "menu:main"]
+
+        await member.tap("set:back")
+        stopped = await member.tap("set:news")
+        assert stopped[-1].payloads == ["set:back", "menu:main"]
+        await member.tap("set:back")
+        await member.tap("set:timezone")
+        others = await member.tap("tz:other")
+        assert t("Type the name of a city near you, or choose a time zone:") in others[-1].text
+        assert len(others[-1].payloads) <= 14  # not a wall of 28 offsets
+        found = await member.say("Berlin")
+        assert found[-1].payloads == ["set:back", "menu:main"]
+        assert (await contact_of(member)).time_zone == "Europe/Berlin"
+
+
+# ---------------------------------------------------------------- menu names
+
+
+@pytest.mark.parametrize(("channel", "locale", "typed", "shows"), [
+    ("web", "ro", "setări", "set:topics"),
+    ("whatsapp", "ru", "настройки", "set:topics"),
+    ("telegram", "ro", "Sondaje", "menu:main"),
+    ("web", "en", "I want to talk to someone at the secretariat", "handoff:menu"),
+    ("whatsapp", "ka", "პარამეტრები", "set:topics"),
+    ("telegram", "hy", "Կարգավորումներ", "set:topics"),
+])  # fmt: skip
+async def test_a_menu_entry_typed_by_name_opens_it(backend, channel, locale, typed, shows):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        await onboard(member, locale)
+        opened = await member.say(typed)
+        assert shows in opened[-1].payloads, texts(opened)
+
+
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("whatsapp", "sq"), ("telegram", "az"), ("web", "sr"),
+])  # fmt: skip
+async def test_help_and_menu_work_in_the_middle_of_onboarding(backend, channel, locale):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale, country_code=CODES[locale])
+        t = Translator(locale)
+        await member.say("hello")
+        helped = await member.say(command(member, "help", locale))  # before agreeing, too
+        assert command(member, "menu", locale) in helped[0].text
+        languages = await member.say("ok")  # the notice still waits for its answer
+        assert languages[-1].payloads[0].startswith("lang:")
+        await member.tap(f"lang:{locale}")
+        menu = await member.say(command(member, "menu", locale))
+        assert menu[-1].payloads == MENU
+        assert t("What would you like to do?") in menu[-1].text
