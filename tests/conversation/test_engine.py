@@ -20,6 +20,7 @@ import pytest_asyncio
 from sqlalchemy import select, update
 
 from bot.config import Settings
+from bot.conversation.choosing import label_of, payload_of
 from bot.conversation.engine import MAX_ATTEMPTS, Engine
 from bot.conversation.router import Context, Dispatcher, Handled, Router
 from bot.coordination import Coordinator, create_coordinator
@@ -584,7 +585,9 @@ async def test_a_number_typed_in_answer_to_options_is_that_option(
     await alice.drain()
     contact = await alice.contact()
     assert contact is not None
-    assert contact.choices == ["colour:red", "colour:green", "colour:blue"]
+    # Each kept with its label, so that the option's words choose it too.
+    assert [payload_of(c) for c in contact.choices] == ["colour:red", "colour:green", "colour:blue"]
+    assert [label_of(c) for c in contact.choices] == ["Red", "Green", "Blue"]
     expected = {
         "1": ("colour", "colour:red"),
         " 2. ": ("colour", "colour:green"),
