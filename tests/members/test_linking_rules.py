@@ -420,3 +420,24 @@ async def test_the_chosen_channel_of_each_person(clean_db: Database) -> None:
             tg.person_id: "whatsapp"
         }
         assert await linking.preferences(session, []) == {}
+
+
+async def test_a_lock_that_ended_over_a_day_ago_is_cleared_and_a_live_one_is_kept(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        now = utcnow()
+        tg, ended, live = (_contact("telegram", "705"), _contact("web", "web705ended"),
+                           _contact("web", "web705live"))  # fmt: skip
+        await _add(session, tg, ended, live)
+        long_ago = now - linking.KEEP - timedelta(hours=1)
+        session.add_all([
+            LinkFailure(contact_id=ended.id, count=5, last_at=long_ago,
+                        locked_until=long_ago + linking.LOCKOUT),
+            LinkFailure(contact_id=live.id, count=5, last_at=long_ago,
+                        locked_until=now + timedelta(minutes=5)),
+        ])  # fmt: skip
+        await session.flush()
+        await linking.issue(session, tg, now)
+        assert await session.get(LinkFailure, ended.id) is None
+        assert await session.get(LinkFailure, live.id) is not None
