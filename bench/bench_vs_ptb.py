@@ -347,7 +347,7 @@ async def _run_ptb(
 
 def _ours_env(target: Target, fake: FakeApi, port: int) -> dict[str, str]:
     env = service_env(target, fake.url, port)
-    env.update(TELEGRAM_RATE="0", TELEGRAM_CHAT_RATE="0", SECRET_KEY="b" * 48)
+    env.update(TELEGRAM_RATE="0", TELEGRAM_CHAT_RATE="0")
     return env
 
 

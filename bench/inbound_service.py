@@ -70,6 +70,9 @@ def service_env(target: Target, telegram_url: str, port: int) -> dict[str, str]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        # PostgreSQL needs a key every process shares (links are signed by one and checked by
+        # another); a fixed one is enough for a benchmark's throwaway database.
+        "SECRET_KEY": "bench-" + "k" * 42,
     }
     if target.redis_url:
         values["REDIS_URL"] = target.redis_url
