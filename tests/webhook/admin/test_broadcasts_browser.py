@@ -12,11 +12,10 @@ from tests.conftest import Backend
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import Dashboard, dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
     TIMEOUT,
     async_api,
+    launch,
+    open_page,
     shoot,
     sign_in,
 )
@@ -49,12 +48,9 @@ async def test_an_editor_writes_previews_and_sends_a_broadcast_and_watches_it_ar
     backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
     async with dashboard(backend) as board, async_api.async_playwright() as playwright:
         chats = await audience(board)
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
-        page = await context.new_page()
+        browser = await launch(playwright)
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page = await open_page(browser, problems)
 
         await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Broadcasts", exact=True).click()
@@ -101,6 +97,6 @@ async def test_an_editor_writes_previews_and_sends_a_broadcast_and_watches_it_ar
         await expect(page.locator("table.broadcasts tbody tr")).to_have_count(1)
         await expect(page.locator("table.broadcasts")).to_contain_text("100 %")
         await shoot(page, "broadcasts")
-        await context.close()
+        await page.context.close()
         await browser.close()
         assert not problems, problems

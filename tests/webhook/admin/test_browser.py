@@ -49,6 +49,26 @@ def async_api() -> Any:
     return async_api
 
 
+async def launch(playwright: Any) -> Any:
+    """Debian's headless Chromium, as every dashboard browser test drives it."""
+    return await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+async def open_page(
+    browser: Any, problems: list[str], *, viewport: dict[str, int] = DESKTOP, locale: str = "en-GB"
+) -> Any:
+    """A page in a new context of ``browser`` at that size and language; its script errors and
+    console errors, each with the page's address, go to ``problems``."""
+    context = await browser.new_context(viewport=viewport, locale=locale)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"{page.url} {error}"))
+    page.on(
+        "console",
+        lambda m: problems.append(f"{page.url} {m.text}") if m.type == "error" else None,
+    )
+    return page
+
+
 async def shoot(page: Any, name: str) -> None:
     """The page at desktop and at phone width."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -101,12 +121,9 @@ async def test_an_editor_answers_a_member_from_the_dashboard_and_a_viewer_cannot
         chat = (await contact_of(member)).address
         url = board.stack.url
 
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
-        page = await context.new_page()
+        browser = await launch(playwright)
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page = await open_page(browser, problems)
         wrong_password = "the server responded with a status of 401"  # the refused sign-in itself
 
         await page.goto(f"{url}/admin")
@@ -188,7 +205,7 @@ async def test_an_editor_answers_a_member_from_the_dashboard_and_a_viewer_cannot
         await page.get_by_role("link", name="Jurnal de audit", exact=True).click()
         await expect(page.locator("tbody")).to_contain_text("inbox.reply")
         await shoot(page, "audit")
-        await context.close()
+        await page.context.close()
 
         # A viewer reads everything and finds nothing that sends or changes.
         context = await browser.new_context(viewport=PHONE, locale="ru-RU")
@@ -207,6 +224,6 @@ async def test_an_editor_answers_a_member_from_the_dashboard_and_a_viewer_cannot
         await page.locator("#results tbody a").first.click()
         await expect(page.locator("h1")).to_contain_text("Member #")
         await expect(page.locator("main button, main .danger")).to_have_count(0)
-        await context.close()
+        await page.context.close()
         await browser.close()
         assert not [p for p in problems if wrong_password not in p], problems

@@ -16,11 +16,10 @@ from tests.handlers.test_menu import contact_of, onboard
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
     TIMEOUT,
     async_api,
+    launch,
+    open_page,
     shoot,
     sign_in,
 )
@@ -64,12 +63,9 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
             contact.organisation = "Salvați Copiii România"
         url = stack.url
 
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
-        page = await context.new_page()
+        browser = await launch(playwright)
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page = await open_page(browser, problems)
         await sign_in(page, url, "editor@childpact.org")
         await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
@@ -170,6 +166,6 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         await expect(page.get_by_text("This member deleted their data.")).to_be_visible()
         await shoot(page, "alert-after-erasure")
 
-        await context.close()
+        await page.context.close()
         await browser.close()
         assert not [p for p in problems if not re.search(r"status of 4\d\d", p)], problems

@@ -11,11 +11,10 @@ from typing import Any
 from tests.conftest import Backend
 from tests.webhook.admin.dashboard import dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
     TIMEOUT,
     async_api,
+    launch,
+    open_page,
     shoot,
     sign_in,
 )
@@ -52,12 +51,9 @@ async def test_an_editor_adds_a_topic_in_two_languages_and_the_bot_answers_it(
     expect.set_options(timeout=TIMEOUT)
     backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
     async with dashboard(backend) as board, async_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
-        page = await context.new_page()
+        browser = await launch(playwright)
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page = await open_page(browser, problems)
 
         await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Knowledge", exact=True).click()

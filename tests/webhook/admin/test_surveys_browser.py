@@ -17,11 +17,10 @@ from tests.handlers.test_menu import onboard
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
     TIMEOUT,
     async_api,
+    launch,
+    open_page,
     shoot,
     sign_in,
 )
@@ -39,15 +38,9 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         whatsapp = Member(board.stack, "whatsapp", country_code="373")
         await onboard(telegram, "ro")
         await onboard(whatsapp, "ru", "MD")
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = await browser.new_context(viewport=DESKTOP, locale="en-GB")
-        page = await context.new_page()
+        browser = await launch(playwright)
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on(
-            "console",
-            lambda m: problems.append(f"{page.url} {m.text}") if m.type == "error" else None,
-        )
+        page = await open_page(browser, problems)
 
         await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Surveys", exact=True).click()
@@ -129,6 +122,6 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         await expect(page.locator("table.surveys tbody tr")).to_have_count(1)
         await expect(page.locator("table.surveys")).to_contain_text("Open")
         await shoot(page, "surveys")
-        await context.close()
+        await page.context.close()
         await browser.close()
         assert not problems, problems
