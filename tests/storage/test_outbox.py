@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bot.broadcasts.fallback import deliver_elsewhere
 from bot.channels.web import WebChannel
 from bot.config import Settings
+from bot.conversation.choosing import payload_of
 from bot.coordination import MemoryCoordinator
 from bot.delivery.sender import Sender
 from bot.i18n import Translator
@@ -54,7 +55,7 @@ async def test_a_reply_with_options_tells_the_member_to_answer_with_a_number(db:
     assert (row.inbound_id, row.priority, row.status) == (7, outbox.REPLY, "queued")
     assert row.message["choice_hint"] == ROMANIAN_HINT
     # "1" and "2" now pick these; a link is no choice.
-    assert member.choices == ["sub:health", "sub:law"]
+    assert [payload_of(c) for c in member.choices] == ["sub:health", "sub:law"]
 
 
 async def test_a_message_without_options_keeps_the_members_earlier_choices(
@@ -99,7 +100,7 @@ async def test_a_turn_numbers_the_options_of_its_last_message_that_offers_any(
         "Reply with the number of your choice.",
         None,
     ]
-    assert member.choices == ["sv:a:1:0", "sv:a:1:1"]
+    assert [payload_of(c) for c in member.choices] == ["sv:a:1:0", "sv:a:1:1"]
 
 
 async def test_a_turn_without_options_leaves_no_number_to_pick(db: Database) -> None:
