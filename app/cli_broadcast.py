@@ -102,7 +102,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 found = await session.get(Broadcast, args.id)
                 if found is None:
                     raise BroadcastError("missing", f"there is no broadcast {args.id}")
-                held = await broadcasts.cancel(session, found)
+                held = (await actions.cancel(session, found, None)).held_back
             print(f"cancelled: {held} messages held back")
             return 0
         elif args.action == "stop-series":

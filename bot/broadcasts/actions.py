@@ -128,10 +128,11 @@ async def approve(session: AsyncSession, broadcast: Broadcast, staff: Staff) -> 
 
 
 async def cancel(
-    session: AsyncSession, broadcast: Broadcast, staff: Staff, **detail: Any
+    session: AsyncSession, broadcast: Broadcast, staff: Staff | None, **detail: Any
 ) -> Cancelled:
     """Hold back what has not gone yet. ``detail`` adds to the audit entry (the survey whose
-    invitation this is)."""
+    invitation this is); without ``staff`` (from the command line) the entry names the
+    system."""
     held = await lifecycle.cancel(session, broadcast)
     await record(session, staff, "broadcast.cancel", f"broadcast:{broadcast.id}", **detail,
                  held_back=held)  # fmt: skip

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from bot.storage.db import Database
-from bot.storage.models import Broadcast, Contact, Delivery
+from bot.storage.models import AuditEntry, Broadcast, Contact, Delivery
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +67,12 @@ async def test_send_previews_asks_and_queues_and_cancel_holds_it_back(tmp_path: 
     assert follow.returncode == 0 and "cancelled" in follow.stdout
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
+        # The audit log says who cancelled it: the command line, as the system.
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "broadcast.cancel")
+        )
+    assert entry is not None and (entry.actor, entry.target) == ("system", "broadcast:1")
+    assert entry.detail["held_back"] == int(cancelled.stdout.split()[1])
     await db.dispose()
 
 
