@@ -164,6 +164,7 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         await alert.get_by_role("link").first.click()
         await expect(page.locator("#messages")).to_contain_text(DISCLOSURE)
         await expect(page.get_by_text("This member deleted their data.")).to_be_visible()
+        await expect(page.locator("h1 a")).to_have_count(0)  # no link to a page that is gone
         await shoot(page, "alert-after-erasure")
 
         await page.context.close()
