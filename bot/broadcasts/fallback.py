@@ -71,7 +71,7 @@ async def _next_chat(session: AsyncSession, broadcast: Broadcast, contact: Conta
         ).to_json()
         if found.template:
             message["template"] = found.template
-        copy = outbox.BroadcastCopy(other, found.locale, message)
+        copy = outbox.BroadcastCopy(other, found.locale, message, due_at=found.due_at)
         await outbox.enqueue_broadcast(session, broadcast.id, [copy], now)
         return True
     return False
