@@ -26,8 +26,6 @@ Columns:
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import math
 import shutil
 import sys
@@ -50,6 +48,7 @@ from bench.common import (
     pin_self,
     pinned,
     reachable,
+    run_main,
     table,
 )
 from bench.inbound_load import Item, Sent, build_load, closed_loop, paced
@@ -342,15 +341,7 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    try:
-        return asyncio.run(main(argv))
-    except KeyboardInterrupt:
-        print("interrupted; the service, the fake and the scratch database are gone")
-        return 130
+    return run_main(main, argv, "interrupted; the service, the fake and the scratch database are gone")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import multiprocessing as mp
@@ -61,6 +60,7 @@ from bench.common import (
     machine_line,
     percentile,
     reachable,
+    run_main,
     table,
 )
 from bench.inbound_load import HEADERS, ORGANISATIONS
@@ -523,15 +523,7 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    try:
-        return asyncio.run(main(argv))
-    except KeyboardInterrupt:
-        print("interrupted")
-        return 130
+    return run_main(main, argv)
 
 
 if __name__ == "__main__":

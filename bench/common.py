@@ -3,6 +3,7 @@ percentiles, tables."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -297,3 +298,21 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out = [line(cells[0]), "  ".join("-" * w for w in widths)]
     out.extend(line(row) for row in cells[1:])
     return "\n".join(out)
+
+
+def run_main(
+    main: Callable[[list[str] | None], Awaitable[int]],
+    argv: list[str] | None = None,
+    interrupted: str = "interrupted",
+) -> int:
+    """Run a benchmark's async `main` on uvloop where it is installed; Ctrl-C prints `interrupted`
+    (after the benchmark's own clean-up has run) and exits 130."""
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        return asyncio.run(main(argv))
+    except KeyboardInterrupt:
+        print(interrupted)
+        return 130
