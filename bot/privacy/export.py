@@ -24,10 +24,12 @@ from bot.storage.models import (
     ConversationMessage,
     Delivery,
     Inbound,
+    Subscription,
     Survey,
     SurveyAnswer,
     SurveyQuestion,
     SurveyResponse,
+    Topic,
 )
 from bot.surveys.answers import label, shown
 
@@ -57,6 +59,7 @@ async def collect(session: AsyncSession, contact_ids: list[int]) -> list[Section
     )
     return [
         _profile(contacts),
+        await _topic_choices(session, contact_ids),
         await _consents(session, contact_ids),
         await _messages(session, contacts),
         await _conversations(session, contact_ids),
@@ -75,12 +78,32 @@ def _profile(contacts: list[Contact]) -> Section:
                 "language": c.locale,
                 "country": c.country,
                 "organisation": c.organisation,
+                "time_zone": c.time_zone,
+                "news_stopped": c.status == "stopped",
                 "privacy_version": c.consent_version,
                 "agreed_at": _when(c.consent_at),
                 "since": _when(c.created_at),
                 "last_message_at": _when(c.last_inbound_at),
             }
             for c in contacts
+        ],
+    )
+
+
+async def _topic_choices(session: AsyncSession, contact_ids: list[int]) -> Section:
+    """The topics each chat chose to receive or not; a topic never chosen follows its default
+    and is stored nowhere."""
+    rows = await session.execute(
+        select(Subscription, Topic.key)
+        .join(Topic, Topic.id == Subscription.topic_id)
+        .where(Subscription.contact_id.in_(contact_ids))
+        .order_by(Subscription.contact_id, Topic.position, Topic.key)
+    )
+    return Section(
+        "topic_choices",
+        [
+            {"topic": key, "receives": sub.subscribed, "chosen_at": _when(sub.chosen_at)}
+            for sub, key in rows
         ],
     )
 

@@ -125,6 +125,11 @@ async def test_my_data_on_telegram_is_a_summary_and_an_uploaded_file(backend):
         await member.say("/menu")
         settings = await member.tap("menu:settings")
         assert ro("My data") in settings[-1].options
+        await member.tap("set:topics")
+        await member.tap("sub:events")  # on by default: now switched off
+        await member.tap("set:back")
+        await member.tap("set:news")  # the news stopped
+        await member.tap("set:back")
         await member.tap("privacy:data")
 
         def documents() -> list[Any]:
@@ -140,6 +145,9 @@ async def test_my_data_on_telegram_is_a_summary_and_an_uploaded_file(backend):
         assert data["profile"][0]["organisation"] == ORGANISATION
         assert any(m["text"] == QUESTION for m in data["messages"])
         assert [c["answer"] for c in data["consents"]] == ["given"]
+        assert data["profile"][0]["news_stopped"] is True
+        assert "time_zone" in data["profile"][0]
+        assert [(c["topic"], c["receives"]) for c in data["topic_choices"]] == [("events", False)]
         summary = [m.text or "" for m in stack.telegram.messages_to(member.address)]
         assert any(
             ro("Here is what ChildPact keeps about you:") in s and ORGANISATION in s
