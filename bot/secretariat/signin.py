@@ -36,6 +36,11 @@ FORGET_FAILURES_AFTER = timedelta(hours=1)
 MAX_DELAY = 5.0  # seconds
 # Key prefixes in login_failures: no e-mail address nor ``telegram:`` (staff_chat) starts so.
 ACCOUNT_KEY, PAIR_KEY, CLIENT_KEY = "signin:account:", "signin:pair:", "signin:client:"
+# A signed-in person's current password, asked before it is changed: someone at an unlocked
+# computer may not guess it for ever. Wrong ones are counted per account, committed before the
+# check; at PASSWORD_LOCK_AFTER the checks pause for LOCK_FOR.
+PASSWORD_KEY = "password:account:"
+PASSWORD_LOCK_AFTER = 5
 
 
 class LoginRefused(Exception):
@@ -153,6 +158,27 @@ async def authenticate(
     return LoginRefused(
         delay=delay, locked_until=max(locks) if locks else None, account_locked=locked
     )
+
+
+async def count_password_check(db: Database, user_id: int) -> datetime | None:
+    """Count one check of a signed-in person's current password, committed before the check;
+    returns until when checks are paused when this one may not be made (the check that
+    reaches the limit is still made, those after it are not)."""
+    async with db.session() as session, session.begin():
+        count, locked_until = await count_attempt(
+            session, f"{PASSWORD_KEY}{user_id}", lock_after=PASSWORD_LOCK_AFTER, lock_for=LOCK_FOR
+        )
+    if count > PASSWORD_LOCK_AFTER and locked_until is not None and locked_until > utcnow():
+        return locked_until
+    return None
+
+
+async def forget_password_checks(db: Database, user_id: int) -> None:
+    """The current password was given right: its wrong guesses are forgotten."""
+    async with db.session() as session, session.begin():
+        await session.execute(
+            delete(LoginFailure).where(LoginFailure.email == f"{PASSWORD_KEY}{user_id}")
+        )
 
 
 def _delay(failures: int) -> float:

@@ -17,7 +17,14 @@ from bot.i18n.markers import N_
 from bot.secretariat import accounts
 from bot.secretariat.audit import record
 from bot.secretariat.relay import staff_chat, to_chat
-from bot.secretariat.signin import LoginRefused, authenticate, close_session, open_session
+from bot.secretariat.signin import (
+    LoginRefused,
+    authenticate,
+    close_session,
+    count_password_check,
+    forget_password_checks,
+    open_session,
+)
 from bot.secretariat.staff import AccountError, Staff, digest
 from bot.storage.models import StaffUser, utcnow
 from webhook.admin.pages import (
@@ -140,13 +147,23 @@ async def _tell_locked(service: ServiceDep, staff: Staff, until: datetime | None
 
 
 WRONG_CURRENT = N_("Your current password is not right.")
+PAUSED = N_(
+    "There were too many wrong current passwords. Changing the password is paused until {time}."
+)
 
 
 def _password_page(
-    request: Request, visit: Visit, *, error: str | None = None, done: bool = False
+    request: Request,
+    visit: Visit,
+    *,
+    error: str | None = None,
+    detail: str | None = None,
+    done: bool = False,
+    status_code: int | None = None,
 ) -> Response:
     return render(request, "password.html", visit, title=N_("Change my password"), error=error,
-                  done=done, status_code=400 if error else 200)  # fmt: skip
+                  detail=detail, done=done,
+                  status_code=status_code or (400 if error else 200))  # fmt: skip
 
 
 @router.get("/password")
@@ -161,6 +178,12 @@ async def change_password(request: Request, service: ServiceDep, visit: VisitDep
     current, new = visit.form.get("current", ""), visit.form.get("password", "")
     if new != visit.form.get("password2", ""):
         return _password_page(request, visit, error=N_("The two passwords differ."))
+    # Counted before the check, as sign-in is: guesses sent in parallel are counted too.
+    paused = await count_password_check(service.db, visit.staff.id)
+    if paused is not None:
+        texts = Texts(visit.locale)
+        return _password_page(request, visit, error=PAUSED, status_code=429,
+                              detail=texts.gettext(PAUSED, time=texts.when(paused)))  # fmt: skip
     try:
         async with service.db.session() as session, session.begin():
             revoked = await accounts.change_own_password(
@@ -172,7 +195,9 @@ async def change_password(request: Request, service: ServiceDep, visit: VisitDep
     except AccountError as exc:
         if str(exc) == accounts.WRONG_CURRENT:
             return _password_page(request, visit, error=WRONG_CURRENT)
+        await forget_password_checks(service.db, visit.staff.id)  # the current one was right
         return _password_page(request, visit, error=ACCOUNT_ERRORS.get(str(exc), WRONG_CURRENT))
+    await forget_password_checks(service.db, visit.staff.id)
     return _password_page(request, visit, done=True)
 
 

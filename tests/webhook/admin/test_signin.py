@@ -10,7 +10,14 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from bot.secretariat import accounts, signin
-from bot.storage.models import ApiToken, AuditEntry, StaffSession, utcnow
+from bot.storage.models import (
+    ApiToken,
+    AuditEntry,
+    LoginFailure,
+    StaffSession,
+    StaffUser,
+    utcnow,
+)
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import PASSWORD, csrf_of, dashboard
 from webhook.auth import SESSION_COOKIE
@@ -317,3 +324,35 @@ async def test_changing_ones_password_ends_the_other_sessions_and_the_api_tokens
         assert len(await actions(board, "account.password")) == 1
         await here.close()
         await there.close()
+
+
+async def test_wrong_current_passwords_pause_changing_it_and_a_right_one_starts_the_count_again(
+    backend,
+):
+    editor, new = "editor@childpact.org", "quiet lantern orchard 42"
+    wrong = {"current": "not my password 123", "password": new, "password2": new}
+    right = {"current": PASSWORD, "password": new, "password2": new}
+    async with dashboard(backend) as board:
+        here = await board.sign_in(editor)
+        # A right current password with a weak new one forgets the wrong guesses before it.
+        for _ in range(signin.PASSWORD_LOCK_AFTER - 1):
+            assert (await here.post("/admin/password", wrong)).status_code == 400
+        weak = {"current": PASSWORD, "password": "aaaaaaaaaa", "password2": "aaaaaaaaaa"}
+        assert "too easy to guess" in (await here.post("/admin/password", weak)).text
+        for _ in range(signin.PASSWORD_LOCK_AFTER):  # the one that reaches the limit is checked
+            answer = await here.post("/admin/password", wrong)
+            assert answer.status_code == 400 and "Your current password is not right." in answer.text
+        paused = await here.post("/admin/password", right)  # not even checked now
+        assert paused.status_code == 429
+        assert "Changing the password is paused until" in paused.text
+        assert (await here.get("/admin")).status_code == 200  # still signed in
+        async with board.stack.service.db.session() as session, session.begin():
+            who = await session.scalar(select(StaffUser.id).where(StaffUser.email == editor))
+            await session.execute(  # a quarter of an hour later
+                update(LoginFailure)
+                .where(LoginFailure.email == f"{signin.PASSWORD_KEY}{who}")
+                .values(locked_until=utcnow() - timedelta(seconds=1))
+            )
+        done = await here.post("/admin/password", right)
+        assert done.status_code == 200 and "Your password is changed." in done.text
+        await here.close()
