@@ -22,6 +22,10 @@ _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
+# The secretariat's usual time to a first answer, as members are told it (REPLY_TIME).
+REPLY_TIMES = ("hours", "working_day", "two_working_days", "three_working_days", "week")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to change."""
 
@@ -89,6 +93,9 @@ class Settings(BaseSettings):
     quiet_hours: str = "21:00-08:00"
     # The texts of messages older than this are erased (0: kept until the member is deleted).
     message_retention_days: int = 365
+    # What a member who writes to the secretariat is told of its usual first answer: one of
+    # REPLY_TIMES ("working_day": "the secretariat usually answers within a working day").
+    reply_time: str = "working_day"
 
     # GET /metrics: with a token, for whoever sends it as a bearer token; without, only from
     # this machine (not through a proxy). API_DOCS: "public" serves /docs and /openapi.json
@@ -137,6 +144,14 @@ class Settings(BaseSettings):
 
         QuietHours.parse(text)  # says what is wrong
         return text
+
+    @field_validator("reply_time")
+    @classmethod
+    def _reply_time(cls, value: str) -> str:
+        value = value.strip().lower().replace("-", "_")
+        if value not in REPLY_TIMES:
+            raise ValueError(f"REPLY_TIME is one of {', '.join(REPLY_TIMES)}, not {value!r}")
+        return value
 
     @field_validator("api_docs")
     @classmethod

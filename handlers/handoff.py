@@ -9,7 +9,7 @@ from bot.conversation.router import Context, Handled, Router
 from bot.messages import Button, InboundMessage, Kind
 from bot.secretariat import inbox, relay, safeguarding_review
 from handlers.safeguarding import disclosed
-from handlers.ui import main_menu
+from handlers.ui import main_menu, reply_time
 
 router = Router("handoff")
 FLOW = "secretariat"
@@ -25,7 +25,9 @@ async def talk(ctx: Context) -> None:
         ctx.t(
             "Write your message to the secretariat here, in any language. "
             "Someone from the secretariat will answer you in this chat."
-        ),
+        )
+        + " "
+        + reply_time(ctx),
         [[Button(ctx.t("Back to the menu"), "handoff:menu")]],
     )
 
@@ -42,7 +44,9 @@ async def ask(ctx: Context) -> None:
         ctx.t(
             "I have passed your question to the secretariat. They will answer you here. "
             "You can add details in your next messages."
-        ),
+        )
+        + " "
+        + reply_time(ctx),
         _choices(ctx),
     )
 

@@ -11,17 +11,13 @@ from bot.knowledge.answers import Answer, understand
 from bot.messages import Button, Kind
 from bot.secretariat import relay
 from handlers.safeguarding import concern
+from handlers.ui import reply_time
 
 router = Router("replies")
 log = logging.getLogger(__name__)
 # A question the bot answers within a reply window: a topic it recognises in a message that
 # asks ("?"), or one it recognises this surely; anything else is the member's reply.
 CONFIDENT = 0.3
-
-
-def reply_time(ctx: Context) -> str:
-    """What the member may expect: the usual time of the secretariat's first answer."""
-    return ctx.t("The secretariat usually answers within a working day.")
 
 
 @router.gate

@@ -23,6 +23,19 @@ def word_for(t: Translator, command: str) -> str:
     return words[0] if words else command
 
 
+def reply_time(ctx: Context) -> str:
+    """What a member writing to the secretariat may expect: its usual first-answer time
+    (REPLY_TIME), in their language."""
+    t = ctx.t
+    return {
+        "hours": t("The secretariat usually answers within a few hours."),
+        "working_day": t("The secretariat usually answers within a working day."),
+        "two_working_days": t("The secretariat usually answers within two working days."),
+        "three_working_days": t("The secretariat usually answers within three working days."),
+        "week": t("The secretariat usually answers within a week."),
+    }[ctx.settings.reply_time]
+
+
 def main_menu(ctx: Context, text: str | None = None) -> None:
     _ = ctx.t
     ctx.reply(

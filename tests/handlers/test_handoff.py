@@ -106,7 +106,7 @@ async def test_a_member_writes_and_the_staff_answer_reaches_them_in_their_langua
         assert invite[-1].text == t(
             "Write your message to the secretariat here, in any language. "
             "Someone from the secretariat will answer you in this chat."
-        )
+        ) + " " + t("The secretariat usually answers within a working day.")
         question = "Bună ziua! Putem găzdui următoarea adunare generală la Chișinău?"
         sent = await member.say(question)
         assert sent[-1].text == t(
@@ -192,7 +192,7 @@ async def test_an_unanswered_question_is_counted_and_can_go_to_the_secretariat(b
         assert asked[-1].text == bg(
             "I have passed your question to the secretariat. They will answer you here. "
             "You can add details in your next messages."
-        )
+        ) + " " + bg("The secretariat usually answers within a working day.")
         relay = (await posted_to(stack, ADMIN))[0]
         assert "Who won the Champions League last night?!" in (relay.text or "")
         assert "could not answer" in (relay.text or "")
