@@ -166,11 +166,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def workers(count: int) -> Iterator[tuple[list[Path], list[str]]]:
-    """``count`` copies of the tree, each with a Cosmic Ray worker of its own (none for 1)."""
+def workers(module: Module, count: int) -> Iterator[tuple[list[Path], list[str]]]:
+    """``count`` copies of the tree, each with a Cosmic Ray worker of its own (none for 1).
+    Named after the module: two modules may run at once, one worker each."""
     trees = []
     for n in range(count):
-        tree = WORK / f"tree-{n}"
+        tree = WORK / f"tree-{module.slug}-{n}"
         if tree.exists():
             shutil.rmtree(tree)
         shutil.copytree(ROOT, tree, ignore=SKIP_IN_COPY, symlinks=True)
@@ -258,7 +259,7 @@ def run_module(module: Module, count: int, survivors: bool = False) -> Outcome:
     started = time.monotonic()
     if survivors:
         again(module, session)
-    with workers(count) as (trees, urls):
+    with workers(module, count) as (trees, urls):
         took = baseline(module, trees[0])
         timeout = module.timeout or max(30.0, 4 * took + 10)
         print(

@@ -29,7 +29,9 @@ async def _add(session, *contacts: Contact) -> None:  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize("status", ["new", "declined"])
-async def test_a_code_from_a_chat_that_has_not_agreed_is_wrong(clean_db: Database, status: str) -> None:
+async def test_a_code_from_a_chat_that_has_not_agreed_is_wrong(
+    clean_db: Database, status: str
+) -> None:
     """A chat that said no (or never answered) cannot lend its address to a person: its code
     is refused, counts as a wrong one, and nothing is linked or agreed for anyone."""
     async with clean_db.session() as session, session.begin():
@@ -101,7 +103,9 @@ async def _subscribed(session, contact_ids: list[int]) -> dict[tuple[int, int], 
 
 
 @pytest.mark.parametrize("newer", ["asked", "sender"])
-async def test_linked_chats_take_each_topics_most_recent_choice(clean_db: Database, newer: str) -> None:
+async def test_linked_chats_take_each_topics_most_recent_choice(
+    clean_db: Database, newer: str
+) -> None:
     """A member who left "events" on one chat last week and took it again on the other
     yesterday receives events on both; a topic chosen on one chat only holds on both."""
     now = utcnow()
@@ -188,7 +192,9 @@ def test_what_counts_as_a_code(typed: str, code: str | None) -> None:
     assert linking.normalise_code(typed) == code
 
 
-async def test_a_used_code_sent_again_is_expired_even_from_a_linked_chat(clean_db: Database) -> None:
+async def test_a_used_code_sent_again_is_expired_even_from_a_linked_chat(
+    clean_db: Database,
+) -> None:
     async with clean_db.session() as session, session.begin():
         tg, wa = _contact("telegram", "641"), _contact("whatsapp", "whatsapp:+37360000641")
         web = _contact("web", "web641")
@@ -275,13 +281,21 @@ def test_a_broadcast_tries_the_preferred_channel_then_the_chat_written_from_last
     ]  # fmt: skip
 
 
-async def test_unlinking_one_of_two_chats_ends_the_person_and_its_choice(clean_db: Database) -> None:
+async def _three_linked(session, n: int) -> tuple[Contact, Contact, Contact]:  # type: ignore[no-untyped-def]
+    """One person's Telegram, WhatsApp and web chats."""
+    tg, wa = _contact("telegram", f"{n}"), _contact("whatsapp", f"whatsapp:+37360000{n}")
+    web = _contact("web", f"web{n}")
+    await _add(session, tg, wa, web)
+    await linking.redeem(session, wa, await linking.issue(session, tg))
+    await linking.redeem(session, web, await linking.issue(session, tg))
+    return tg, wa, web
+
+
+async def test_unlinking_one_of_two_chats_ends_the_person_and_its_choice(
+    clean_db: Database,
+) -> None:
     async with clean_db.session() as session, session.begin():
-        tg, wa = _contact("telegram", "671"), _contact("whatsapp", "whatsapp:+37360000671")
-        web = _contact("web", "web671")
-        await _add(session, tg, wa, web)
-        await linking.redeem(session, wa, await linking.issue(session, tg))
-        await linking.redeem(session, web, await linking.issue(session, tg))
+        tg, wa, web = await _three_linked(session, 671)
         person = tg.person_id
         assert await linking.set_preferred(session, tg, "web")
         rest = await linking.unlink(session, web)  # of three: two stay one person
@@ -441,3 +455,45 @@ async def test_a_lock_that_ended_over_a_day_ago_is_cleared_and_a_live_one_is_kep
         await linking.issue(session, tg, now)
         assert await session.get(LinkFailure, ended.id) is None
         assert await session.get(LinkFailure, live.id) is not None
+
+
+async def test_unlinking_a_chat_keeps_the_persons_choice_of_another_channel(
+    clean_db: Database,
+) -> None:
+    async with clean_db.session() as session, session.begin():
+        tg, wa, web = await _three_linked(session, 681)
+        assert await linking.set_preferred(session, tg, "whatsapp")
+        await linking.unlink(session, web)  # not the chosen channel: the choice stays
+        assert await linking.preferred_channel(session, tg) == "whatsapp"
+        assert await linking.preferred_channel(session, wa) == "whatsapp"
+
+
+@pytest.mark.parametrize(("draw", "code"), [("lowest", "000000"), ("highest", "999999")])
+async def test_a_code_is_drawn_from_every_six_digit_number_and_only_those(
+    clean_db: Database, monkeypatch: pytest.MonkeyPatch, draw: str, code: str
+) -> None:
+    # The draw at either end of its range: 000000 and 999999 can both come, nothing longer.
+    pick = (lambda below: 0) if draw == "lowest" else (lambda below: below - 1)
+    monkeypatch.setattr(linking.secrets, "randbelow", pick)
+    async with clean_db.session() as session, session.begin():
+        asker = _contact("telegram", f"68{len(code)}{draw}")
+        await _add(session, asker)
+        assert await linking.issue(session, asker) == code
+
+
+async def test_a_code_that_is_still_live_is_never_given_to_a_second_chat(
+    clean_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same number drawn twice: the second chat gets another, or one code would link two.
+    draws = iter([123456, 123456, 654321, 123456])
+    monkeypatch.setattr(linking.secrets, "randbelow", lambda below: next(draws))
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=utcnow().tzinfo)
+    async with clean_db.session() as session, session.begin():
+        first, second = _contact("telegram", "691"), _contact("whatsapp", "whatsapp:+37360000691")
+        third = _contact("web", "web691")
+        await _add(session, first, second, third)
+        assert await linking.issue(session, first, now=start) == "123456"
+        assert await linking.issue(session, second, now=start + timedelta(minutes=1)) == "654321"
+        # Once the first has run out (at the very minute it ends), its number is free again.
+        ends = start + linking.CODE_TTL
+        assert await linking.issue(session, third, now=ends) == "123456"
