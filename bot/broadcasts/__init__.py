@@ -22,9 +22,20 @@ from bot.broadcasts.model import (
     digest,
     due,
 )
-from bot.broadcasts.plan import People, Plan, Preview, choose, plan, preview
+from bot.broadcasts.plan import (
+    People,
+    Plan,
+    Preview,
+    Readers,
+    UntranslatedButton,
+    choose,
+    plan,
+    preview,
+)
 from bot.broadcasts.sending import done_shares, expand, finish_if_done, progress, queue_test
 from bot.broadcasts.texts import (
+    Seen,
+    as_seen,
     check,
     locales_written,
     member_locale,
@@ -34,6 +45,7 @@ from bot.broadcasts.texts import (
     stale_locales,
     test_message,
     text_of,
+    untranslated_buttons,
 )
 
 __all__ = [
@@ -46,7 +58,11 @@ __all__ = [
     "People",
     "Plan",
     "Preview",
+    "Readers",
+    "Seen",
+    "UntranslatedButton",
     "approve",
+    "as_seen",
     "audience_query",
     "cancel",
     "changed",
@@ -74,5 +90,6 @@ __all__ = [
     "stale_locales",
     "test_message",
     "text_of",
+    "untranslated_buttons",
     "visible",
 ]

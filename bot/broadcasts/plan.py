@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.broadcasts.audience import audience_query, excluded_members
 from bot.broadcasts.model import Audience
 from bot.broadcasts.quiet import QuietHours, member_zone
-from bot.broadcasts.texts import check, member_locale, pick_text, stale_locales
+from bot.broadcasts.texts import (
+    check,
+    member_locale,
+    pick_text,
+    stale_locales,
+    untranslated_buttons,
+)
 from bot.channels.registry import capabilities
 from bot.members import linking
 from bot.secretariat.staff import Staff
@@ -165,6 +171,28 @@ def _due_at(broadcast: Broadcast, contact: Contact, now: datetime) -> float:
 
 
 @dataclass
+class Readers:
+    """Members of one language who read one text: their own, or a fallback."""
+
+    language: str  # the members' own language
+    reads: str  # the text they get
+    how: str  # own: their language; country: their country's usual one; base: the base text
+    members: int
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class UntranslatedButton:
+    """A button whose own text stays in the base language for languages whose body is
+    translated: members reading those get the text in one language and the button in another."""
+
+    button: int  # its number on the page, from 1
+    label: str  # the text they get instead
+    locales: list[str]
+    members: int  # recipients reading those languages
+
+
+@dataclass
 class Preview:
     """The check before sending: who gets it, in which language, who does not and why."""
 
@@ -178,6 +206,8 @@ class Preview:
     templated: int = 0  # WhatsApp members outside the window, reached with the template
     waits_for_morning: int = 0  # in their quiet hours now: it reaches them in the morning
     missing_locales: dict[str, int] = field(default_factory=dict)  # members' locales not written
+    readers: list[Readers] = field(default_factory=list)  # who reads which text, and why
+    untranslated_buttons: list[UntranslatedButton] = field(default_factory=list)
     stale_locales: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     estimated_seconds: float = 0.0
@@ -202,6 +232,7 @@ async def preview(
     by_fallback: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     missing: Counter[str] = Counter()
+    readers: dict[tuple[str, str, str], Counter[str]] = {}
     stmt = audience_query(audience, staff)
     people = await People.load(session, stmt, None)
     result = await session.stream_scalars(stmt)
@@ -217,8 +248,14 @@ async def preview(
         by_channel[member.contact.channel] += 1
         by_locale[member.locale] += 1
         by_fallback[member.fallback] += 1
-        if member.fallback != "own":
-            missing[member_locale(member.contact)] += 1
+        language = member_locale(member.contact)
+        readers.setdefault((language, member.locale, member.fallback), Counter())[
+            member.contact.channel
+        ] += 1
+        # The base language lacking its text is a problem of its own ("write it first"), not
+        # a translation to add.
+        if member.fallback != "own" and language != broadcast.base_locale:
+            missing[language] += 1
         found.templated += member.template is not None and member.outside
         found.waits_for_morning += member.waits_for_morning
     found.recipients = sum(by_channel.values())
@@ -228,6 +265,14 @@ async def preview(
         dict(skipped),
         dict(missing),
     )
+    found.readers = [
+        Readers(language, reads, how, sum(channels.values()), dict(channels))
+        for (language, reads, how), channels in sorted(readers.items())
+    ]
+    found.untranslated_buttons = [
+        UntranslatedButton(number, label, locales, sum(by_locale.get(loc, 0) for loc in locales))
+        for number, label, locales in untranslated_buttons(broadcast)
+    ]
     # The channels send side by side; each at its own limit.
     found.estimated_seconds = max(
         (n / max(rates.get(ch, 1.0) * 0.95, 0.1) for ch, n in by_channel.items()), default=0.0

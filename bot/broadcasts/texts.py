@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot.broadcasts.model import EDITABLE, BroadcastError, digest
-from bot.channels.base import ChannelName
+from bot.channels.base import ChannelName, pieces
 from bot.channels.registry import capabilities
 from bot.countries import COUNTRY_LOCALE
 from bot.i18n import LOCALES, normalize_locale, resolve_locale
@@ -120,6 +121,23 @@ def message_for(
     return message
 
 
+def untranslated_buttons(broadcast: Broadcast) -> list[tuple[int, str, list[str]]]:
+    """Buttons whose own text stays in the base language for languages whose body is
+    translated: ``(button number from 1, its base text, those locales)``. A button with no
+    text of its own ("tell me more") is the bot's, in every language, and is never listed."""
+    translated = [loc for loc in locales_written(broadcast) if loc != broadcast.base_locale]
+    found = []
+    for number, button in enumerate(broadcast.buttons or [], start=1):
+        labels = {k: v for k, v in (button.get("label") or {}).items() if str(v).strip()}
+        if not labels:
+            continue
+        lacking = [loc for loc in translated if loc not in labels]
+        if lacking:
+            shown = labels.get(broadcast.base_locale) or next(iter(labels.values()))
+            found.append((number, str(shown), lacking))
+    return found
+
+
 def locales_written(broadcast: Broadcast) -> list[str]:
     return sorted(loc for loc in (broadcast.texts or {}) if _text(broadcast.texts, loc))
 
@@ -136,3 +154,39 @@ def test_message(broadcast: Broadcast, locale: str, tell_me_more: str | None) ->
 def text_of(broadcast: Broadcast, locale: str) -> str:
     """The text written for ``locale``, or an empty string."""
     return _text(broadcast.texts or {}, locale)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A broadcast in one language as members on ``channels`` see it: the messages' texts in
+    order, and the buttons under the last (none where a channel turns them into lines of
+    text)."""
+
+    channels: tuple[str, ...]
+    texts: tuple[str, ...]
+    buttons: tuple[tuple[str, str | None], ...]  # label, link (None: a choice)
+    image_url: str | None
+
+
+def as_seen(
+    broadcast: Broadcast,
+    locale: str,
+    channels: list[str],
+    tell_me_more: str | None,
+    hint: str | None,
+) -> list[Seen]:
+    """What members reading ``locale`` see on each of ``channels``, channels that show it
+    alike together."""
+    message = message_for(broadcast, locale, tell_me_more, hint)
+    alike: dict[tuple[Any, ...], list[str]] = {}
+    for channel in channels:
+        shown = capabilities(channel)
+        texts = tuple(pieces(message, shown))
+        buttons = (
+            tuple((b.label, b.url) for row in message.buttons for b in row) if shown.buttons else ()
+        )
+        alike.setdefault((texts, buttons), []).append(channel)
+    return [
+        Seen(tuple(chs), texts, buttons, broadcast.image_url)
+        for (texts, buttons), chs in alike.items()
+    ]

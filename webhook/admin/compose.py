@@ -44,6 +44,7 @@ from webhook.admin.broadcast_form import (
     read_form,
     refusal,
 )
+from webhook.admin.broadcast_views import language_views
 from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.deps import ItemId, ServiceDep
@@ -178,7 +179,7 @@ async def preview(
         lengths={loc: len(text.strip()) for loc, text in draft.texts.items()}, skips=SKIPS,
         text_of=broadcasts.text_of, duration=format_timedelta(
             timedelta(seconds=max(seen.estimated_seconds, 1.0)), locale=visit.locale
-        ),
+        ), views=language_views(b, seen, service.broadcaster.labels, service.broadcaster.hints),
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -120,6 +121,30 @@ class BroadcastPatch(BaseModel):
     )
 
 
+UNTRANSLATED = (
+    "buttons whose own text has no translation for languages whose body is translated: "
+    "members reading those get the button in the base language"
+)
+
+
+class ReadersOut(BaseModel):
+    language: str = Field(description="the members' own language")
+    reads: str = Field(description="the text they get")
+    how: Literal["own", "country", "base"] = Field(
+        description="own language, a fallback to their country's usual language, or to the "
+        "base text"
+    )
+    members: int
+    by_channel: dict[str, int]
+
+
+class UntranslatedButtonOut(BaseModel):
+    button: int = Field(description="its place among the buttons, from 1")
+    label: str = Field(description="the text those members get instead")
+    locales: list[str] = Field(description="translated languages its text lacks")
+    members: int = Field(0, description="recipients reading those languages")
+
+
 class BroadcastOut(BaseModel):
     id: int
     title: str
@@ -155,6 +180,9 @@ class BroadcastOut(BaseModel):
     collect_replies_hours: int = Field(
         0, description="hours during which members' replies go to the inbox; 0: none"
     )
+    untranslated_buttons: list[UntranslatedButtonOut] = Field(
+        default_factory=list, description=UNTRANSLATED
+    )
 
 
 class ReplyOut(BaseModel):
@@ -182,7 +210,17 @@ class PreviewOut(BaseModel):
     by_fallback: dict[str, int] = Field(description="own language, country's, or base text")
     skipped: dict[str, int] = Field(description="stopped, unreachable, no_template, excluded")
     templated: int = Field(description="WhatsApp members reached with the template")
-    missing_locales: dict[str, int] = Field(description="members' languages with no text")
+    missing_locales: dict[str, int] = Field(
+        description="members' languages with no text (other than the base language)"
+    )
+    readers: list[ReadersOut] = Field(
+        default_factory=list,
+        description="who reads which text: per member language, the text they get and how it "
+        "was chosen (own; country: their country's usual language; base: the base text)",
+    )
+    untranslated_buttons: list[UntranslatedButtonOut] = Field(
+        default_factory=list, description=UNTRANSLATED
+    )
     stale_locales: list[str]
     problems: list[str] = Field(description="what stops the broadcast from being sent")
     estimated_seconds: float
@@ -224,6 +262,10 @@ def _out(b: Broadcast, series: broadcast_series.Series | None = None) -> Broadca
         next_occurrence_at=series.next_at if series else None,
         next_occurrence_id=series.next_id if series else None,
         collect_replies_hours=b.collect_replies_hours or 0,
+        untranslated_buttons=[
+            UntranslatedButtonOut(button=n, label=label, locales=locales)
+            for n, label, locales in broadcasts.untranslated_buttons(b)
+        ],
     )  # fmt: skip
 
 
@@ -376,7 +418,7 @@ async def preview(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDe
     async with service.db.session() as session:
         b = await _get(session, broadcast_id, staff)
         found = await broadcasts.preview(session, b, staff, send_rates(service.settings))
-    return PreviewOut(**found.__dict__)
+    return PreviewOut.model_validate(asdict(found))
 
 
 @router.post("/broadcasts/{broadcast_id}/test", status_code=202, responses=CHANGE)
