@@ -1,7 +1,8 @@
 """Safeguarding detection on labelled sets: figures only, never a text.
 
 python -m bench.safeguarding_eval                       # tests/safeguarding/eval_heldout.yaml
-python -m bench.safeguarding_eval --sealed              # and eval_sealed.yaml (run it rarely)
+python -m bench.safeguarding_eval --sealed              # and both sealed sets, each on its
+                                                        # own (run it rarely)
 python -m bench.safeguarding_eval --files a.yaml b.yaml # any files of the same format
 python -m bench.safeguarding_eval --cross               # each corpus file, by a detector
                                                         # trained on the other files
@@ -32,6 +33,9 @@ from bot.knowledge.safeguarding import ALERT, CONCERN, Safeguarding, decide
 
 HELDOUT = ROOT / "tests" / "safeguarding" / "eval_heldout.yaml"
 SEALED = ROOT / "tests" / "safeguarding" / "eval_sealed.yaml"
+# a second sealed set, written later the same way by someone else, read once the thresholds
+# were chosen again
+SEALED2 = ROOT / "tests" / "safeguarding" / "eval_sealed2.yaml"
 
 
 @dataclass
@@ -145,9 +149,12 @@ def grid(safeguarding: Safeguarding, messages: list[dict]) -> None:  # type: ign
         )
         for m in messages
     ]
-    print("alert concern lex-alert lex-concern | min-lang recall | alert-fp concern-fp")
+    print("alert concern lex-alert lex-concern | min-lang recall alerted | alert-fp concern-fp")
     for limits in itertools.product(
-        (0.8, 0.9, 0.95, 0.98), (0.3, 0.5, 0.7, 0.8, 0.9), (0.5, 0.7, 0.9, 1.01), (0.1, 0.3, 0.5)
+        (0.9, 0.95, 0.98, 0.99, 1.01),
+        (0.5, 0.7, 0.8, 0.9, 0.95),
+        (0.5, 0.7, 0.9, 0.95, 0.98, 1.01),
+        (0.1, 0.3, 0.5),
     ):
         if limits[1] > limits[0] or limits[3] > limits[2]:
             continue
@@ -158,6 +165,7 @@ def grid(safeguarding: Safeguarding, messages: list[dict]) -> None:  # type: ign
             if alert:
                 one.disclosures += 1
                 one.caught += level is not None
+                one.alerted += level == ALERT
             else:
                 one.harmless += 1
                 one.false_alerts += level == ALERT
@@ -166,7 +174,8 @@ def grid(safeguarding: Safeguarding, messages: list[dict]) -> None:  # type: ign
         worst = min(t.recall for t in languages.values() if t.disclosures >= 10)
         print(
             " ".join(f"{x:.2f}" for x in limits)
-            + f" | {_pct(worst)} {_pct(total.recall)} | {_pct(total.alert_fp)} "
+            + f" | {_pct(worst)} {_pct(total.recall)} {_pct(total.alerted / total.disclosures)}"
+            + f" | {_pct(total.alert_fp)} "
             + f"{_pct(total.concern_fp)}"
         )
 
@@ -174,7 +183,7 @@ def grid(safeguarding: Safeguarding, messages: list[dict]) -> None:  # type: ign
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", nargs="*", type=Path)
-    parser.add_argument("--sealed", action="store_true", help="the sealed set too")
+    parser.add_argument("--sealed", action="store_true", help="the sealed sets too")
     parser.add_argument("--cross", action="store_true", help="corpus files, each unseen")
     parser.add_argument("--grid", action="store_true", help="held-out totals, other thresholds")
     args = parser.parse_args()
@@ -185,7 +194,7 @@ def main() -> None:
           f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
     if args.grid:
         return grid(safeguarding, load(HELDOUT))
-    files = args.files or [HELDOUT, *([SEALED] if args.sealed else [])]
+    files = args.files or [HELDOUT, *([SEALED, SEALED2] if args.sealed else [])]
     for path in files:
         if not path.exists():
             print(f"\n{path.name}: not there")

@@ -46,7 +46,7 @@ from bot.knowledge.matcher import fold, normalize
 log = logging.getLogger(__name__)
 
 CORPUS_DIR = LOCALES_DIR / "safeguarding_corpus"
-MAX_CHARS = 1500  # a longer message is read from its beginning: a disclosure comes early
+READ_CHARS = 4000  # a message is read up to there, as the lexicon reads it
 CHAR_NGRAMS = (2, 5)
 C_DANGER = 10.0  # little regularisation: measured best on texts kept out of training
 C_KIND = 0.5
@@ -57,9 +57,11 @@ UNSPECIFIED = "unspecified"  # a disclosure whose kind nobody wrote down
 DIRECT = "direct"  # a plain disclosure: says how it is written, not what the danger is
 EXPLAIN_WORDS = 4
 MIN_WORDS = 3  # shorter texts are left to the lexicon
-SENTENCES = True
 SENTENCE_WORDS = 4  # a shorter sentence is read with the rest only
-MAX_SENTENCES = 8
+WINDOW_FROM = 40  # a longer sentence (a text typed without full stops) is also read in
+WINDOW_WORDS = 20  # windows of this many words,
+WINDOW_STEP = 5  # this many apart: a disclosure inside a long unpunctuated text stays whole
+SEEN_WORDS = 1 << 16  # spelt words whose n-grams are kept (then forgotten all at once)
 _SENTENCES = re.compile(r"(?<=[.!?;…])\s+|\n+|\s[-–—]\s")
 # Part of the cache file's name: change it with any setting above that changes the model.
 VERSION = "1"
@@ -75,7 +77,7 @@ class Example:
 
 def spelling(text: str) -> str:
     """The matcher's one spelling for every way of typing, words kept in order."""
-    return " ".join(fold(word) for word in normalize(text[:MAX_CHARS]).split())
+    return " ".join(fold(word) for word in normalize(text).split())
 
 
 def char_grams(words: list[str]) -> list[str]:
@@ -111,8 +113,7 @@ def load_examples(path: Path) -> list[Example]:
 def digest(examples: Iterable[Example]) -> str:
     """Names the model: the corpus, this module's settings, and the way texts are spelt."""
     made = hashlib.sha256(
-        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {MAX_CHARS} "
-        f"{QUESTIONS_PER_LOCALE}".encode()
+        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {QUESTIONS_PER_LOCALE}".encode()
     )
     for e in examples:
         made.update(f"{e.lang}\x00{e.alert}\x00{e.kind}\x00{e.text}\x01".encode())
@@ -165,6 +166,16 @@ def embedded(
     return made
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the classifier made of a message: the probability of its likeliest part, that part's
+    n-grams (ids, repeated) and its text as written."""
+
+    danger: float
+    piece: tuple[np.ndarray, np.ndarray]
+    said: str
+
+
 class _Space:
     """One TF-IDF space: feature -> id, and idf."""
 
@@ -172,17 +183,6 @@ class _Space:
         self.names = names
         self.ids = {name: i for i, name in enumerate(names)}
         self.idf = idf
-
-    def vector(self, grams: list[str] | Counter[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Feature ids and L2-normalised sublinear TF-IDF weights (as scikit-learn's)."""
-        counts = grams if isinstance(grams, Counter) else Counter(grams)
-        known = [(self.ids[g], n) for g, n in counts.items() if g in self.ids]
-        if not known:
-            return np.zeros(0, np.int64), np.zeros(0)
-        ids = np.fromiter((i for i, _ in known), np.int64, len(known))
-        tf = np.fromiter((n for _, n in known), np.float64, len(known))
-        values = (1 + np.log(tf)) * self.idf[ids]
-        return ids, values / (math.sqrt(float(values @ values)) or 1.0)
 
 
 class Detector:
@@ -197,6 +197,12 @@ class Detector:
         self._kind_coef = arrays["kind_coef"]
         self._kind_intercept = arrays["kind_intercept"]
         self._kinds = [str(name) for name in arrays["kind_names"]]
+        self._seen: dict[str, np.ndarray] = {}
+        self._known: dict[str, np.ndarray] = {}
+        for name in self._words.names:
+            if " " not in name:
+                self._known[name] = self._char_ids(name)
+        self._seen.clear()
         self.arrays = arrays
         self.examples = examples
         self.seconds = seconds  # to train or to load
@@ -296,60 +302,122 @@ class Detector:
         )
         return detector
 
-    def _vector(
-        self, words: list[str], counted: tuple[Counter[str], Counter[str]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        chars, terms = counted or (Counter(char_grams(words)), Counter(word_grams(words)))
-        char_ids, char_values = self._chars.vector(chars)
-        word_ids, word_values = self._words.vector(terms)
+    def _char_ids(self, word: str) -> np.ndarray:
+        """The known character n-grams of one spelt word, worked out once per word: the model's
+        own words when it is made, any other the first time it is read."""
+        found = self._known.get(word)
+        if found is None:
+            found = self._seen.get(word)
+        if found is None:
+            ids = self._chars.ids
+            found = np.fromiter(
+                (i for g in char_grams([word]) if (i := ids.get(g)) is not None), np.int32
+            )
+            if len(self._seen) >= SEEN_WORDS:
+                self._seen.clear()
+            self._seen[word] = found
+        return found
+
+    def _piece(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The known character and word n-grams of some consecutive words (ids, repeated)."""
+        ids = self._words.ids
+        terms = [ids.get(w) for w in words]
+        terms += [ids.get(f"{a} {b}") for a, b in zip(words, words[1:], strict=False)]
+        chars = [self._char_ids(w) for w in words]
+        return (
+            np.concatenate(chars) if chars else np.zeros(0, np.int32),
+            np.fromiter((i for i in terms if i is not None), np.int32),
+        )
+
+    @staticmethod
+    def _weights(ids: np.ndarray, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feature ids and L2-normalised sublinear TF-IDF weights (as scikit-learn's)."""
+        if not ids.size:
+            return ids, np.zeros(0)
+        unique, counts = np.unique(ids, return_counts=True)
+        values = (1 + np.log(counts)) * idf[unique]
+        return unique, values / (math.sqrt(float(values @ values)) or 1.0)
+
+    def _vector(self, piece: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        char_ids, char_values = self._weights(piece[0], self._chars.idf)
+        word_ids, word_values = self._weights(piece[1], self._words.idf)
         return np.concatenate([char_ids, word_ids + self._offset]), np.concatenate(
             [char_values, word_values]
         )
 
-    def danger(self, text: str) -> float:
-        """The probability that ``text`` tells of a child in danger: of the whole message or of
-        one of its sentences, whichever is higher (a question to the bot or a word about a report
-        must not hide the sentence that matters). Each sentence's n-grams are counted once; the
-        whole message's are their sum."""
-        text = text[:MAX_CHARS]
-        pieces = _SENTENCES.split(text) if SENTENCES else [text]
-        sentences = [words for words in (spelling(p).split() for p in pieces) if words]
-        counted = [(Counter(char_grams(w)), Counter(word_grams(w))) for w in sentences]
-        size = sum(map(len, sentences))
-        if size < MIN_WORDS:
-            return 0.0  # "12", "15" (an age, or a survey's answer) say nothing by themselves
-        chars, terms = Counter[str](), Counter[str]()
-        for more_chars, more_terms in counted:
-            chars.update(more_chars)
-            terms.update(more_terms)
-        logits = [self._logit((chars, terms))]
-        long = [c for w, c in zip(sentences, counted, strict=True) if len(w) >= SENTENCE_WORDS]
-        if len(long) > 1:
-            logits += [self._logit(c) for c in long[:MAX_SENTENCES]]
-        return 1 / (1 + math.exp(-max(-30.0, min(30.0, max(logits)))))
-
-    def _logit(self, counted: tuple[Counter[str], Counter[str]]) -> float:
-        ids, values = self._vector([], counted)
+    def _logit(self, piece: tuple[np.ndarray, np.ndarray]) -> float:
+        ids, values = self._vector(piece)
         return float(values @ self._coef[ids]) + self._intercept
 
-    def kind(self, text: str) -> str:
-        """The most likely kind of danger, were it one."""
-        ids, values = self._vector(spelling(text).split())
+    def read(self, text: str) -> Reading:
+        """How likely ``text`` tells of a child in danger: the whole message, each of its
+        sentences, and a long sentence in overlapping windows of words; the highest probability
+        counts, so that a question to the bot, a word about a report or a long letter cannot
+        hide the sentence that matters. The message is read up to its READ_CHARS-th character,
+        as the lexicon; every word is spelt and cut into n-grams once."""
+        written = [p for p in _SENTENCES.split(text[:READ_CHARS]) if p.strip()]
+        spelt = [spelling(p).split() for p in written]
+        sentences = [(w, p) for w, p in zip(spelt, written, strict=True) if w]
+        if sum(len(w) for w, _ in sentences) < MIN_WORDS:
+            # "12", "15" (an age, or a survey's answer) say nothing by themselves
+            return Reading(0.0, (np.zeros(0, np.int32), np.zeros(0, np.int32)), text)
+        pieces = [self._piece(w) for w, _ in sentences]
+        whole = (
+            np.concatenate([c for c, _ in pieces]),
+            np.concatenate([t for _, t in pieces]),
+        )
+        read = [(self._logit(whole), whole, text[:READ_CHARS])]
+        long = [(w, p, piece) for (w, p), piece in zip(sentences, pieces, strict=True)
+                if len(w) >= SENTENCE_WORDS]  # fmt: skip
+        if len(long) > 1:
+            read += [(self._logit(piece), piece, said) for _, said, piece in long]
+        for words, said, _ in long:
+            if len(words) > WINDOW_FROM:
+                read += self._windows(said)
+        logit, piece, said = max(read, key=lambda one: one[0])
+        return Reading(1 / (1 + math.exp(-max(-30.0, min(30.0, logit)))), piece, said)
+
+    def _windows(self, said: str) -> list[tuple[float, tuple[np.ndarray, np.ndarray], str]]:
+        """A long sentence read in overlapping windows of WINDOW_WORDS words, WINDOW_STEP apart:
+        a disclosure of up to WINDOW_WORDS - WINDOW_STEP words is whole in one of them, with
+        few other words around it. Each window keeps its words as written."""
+        written = said.split()
+        forms = [spelling(w).split() for w in written]
+        owner = [i for i, form in enumerate(forms) for _ in form]
+        spelt = [f for form in forms for f in form]
+        read = []
+        for start in range(0, max(1, len(spelt) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
+            end = min(start + WINDOW_WORDS, len(spelt))
+            window = self._piece(spelt[start:end])
+            shown = " ".join(written[owner[start] : owner[end - 1] + 1])
+            read.append((self._logit(window), window, shown))
+        return read
+
+    def danger(self, text: str) -> float:
+        """The probability that ``text`` tells of a child in danger (see ``read``)."""
+        return self.read(text).danger
+
+    def kind(self, text: str | Reading) -> str:
+        """The most likely kind of danger, were it one: of the part of the message that weighed
+        most, when given its reading."""
+        reading = text if isinstance(text, Reading) else self.read(text)
+        ids, values = self._vector(reading.piece)
         scores = self._kind_coef[:, ids] @ values + self._kind_intercept
         return self._kinds[int(np.argmax(scores))]
 
-    def words(self, text: str, count: int = EXPLAIN_WORDS) -> list[str]:
-        """The words of ``text`` that weigh most towards its kind of danger (or towards a
-        disclosure, when no kind is known), as the member wrote them: each feature's share of
-        the text's score, given to the words it comes from."""
-        written = [w.strip(".,;:!?()[]\"'«»„“”") for w in text[:MAX_CHARS].split()]
+    def words(self, text: str | Reading, count: int = EXPLAIN_WORDS) -> list[str]:
+        """The words that weigh most towards the kind of danger (or towards a disclosure, when no
+        kind is known), as the member wrote them: each feature's share of the score, given to
+        the words it comes from. Given a reading, the words of the part that weighed most."""
+        text = text.said if isinstance(text, Reading) else text[:READ_CHARS]
+        written = [w.strip(".,;:!?()[]\"'«»„“”") for w in text.split()]
         forms = [spelling(w).split() for w in written]
-        ids, values = self._vector([f for form in forms for f in form])
+        ids, values = self._vector(self._piece([f for form in forms for f in form]))
         kind = int(np.argmax(self._kind_coef[:, ids] @ values + self._kind_intercept))
         weights = self._kind_coef[kind] if self._kinds[kind] != UNSPECIFIED else self._coef
         share = dict(zip(ids.tolist(), (values * weights[ids]).tolist(), strict=True))
         grams = [
-            {self._chars.ids.get(g, -1) for g in char_grams(form)}
+            {int(i) for w in form for i in self._char_ids(w)}
             | {self._words.ids.get(f, -1 - self._offset) + self._offset for f in form}
             for form in forms
         ]

@@ -43,9 +43,9 @@ ALERT = "alert"
 CONCERN = "concern"
 # Thresholds on the classifier's probability, chosen on texts kept out of its training (see
 # docs/safeguarding.md for how, and the figures)
-ALERT_AT = 0.95
+ALERT_AT = 0.98
 CONCERN_AT = 0.80
-LEXICON_ALERT_AT = 0.90  # a lexicon match the classifier finds likely enough is an alert
+LEXICON_ALERT_AT = 0.95  # a lexicon match the classifier finds likely enough is an alert
 LEXICON_CONCERN_AT = 0.50  # a lexicon match the classifier does not find unlikely is a concern
 # The kinds of danger the corpus is labelled with, in plain words for the focal point
 KINDS = {
@@ -172,13 +172,16 @@ class Safeguarding:
 
     def assess(self, text: str, locales: list[str]) -> Finding | None:
         """An alert, a possible concern, or None; ``locales`` as for the lexicon."""
-        danger = self.detector.danger(text)
+        reading = self.detector.read(text)
+        if reading.danger < min(CONCERN_AT, LEXICON_CONCERN_AT):
+            return None  # whatever the lexicon finds: it would not raise the message
         matched = self._lexicon(text, locales)
-        level = decide(danger, bool(matched))
+        level = decide(reading.danger, bool(matched))
         if level is None:
-            return None
-        words = tuple(dict.fromkeys([*matched, *self.detector.words(text)]))[:6]
-        return Finding(level, self.detector.kind(text), danger, bool(matched), words)
+            return None  # the reason is worked out only for a message that is raised
+        words = tuple(dict.fromkeys([*matched, *self.detector.words(reading)]))[:6]
+        kind = self.detector.kind(reading)
+        return Finding(level, kind, reading.danger, bool(matched), words)
 
     def use_helplines(self, helplines: dict[str, Helpline]) -> None:
         """The secretariat's helplines from now on (a copy's: the patterns stay shared)."""

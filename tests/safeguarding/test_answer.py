@@ -119,6 +119,37 @@ def test_a_disclosure_late_in_a_long_message_is_still_found(safeguarding: Safegu
     assert not safeguarding.is_disclosure(FILLER * 20, ["en"])
 
 
+# Not in the lexicon's words: only the classifier can find it
+UNSAID = "the kids next door have been alone since friday, their mother does not answer the phone"
+
+
+def test_the_classifier_reads_as_far_into_a_long_message_as_the_lexicon(
+    safeguarding: Safeguarding,
+) -> None:
+    assert not safeguarding.is_disclosure(UNSAID, ["en"])
+    late = FILLER * 35 + UNSAID  # about 2,700 characters before it
+    assert 2000 < late.index(UNSAID) and len(late) < 4000
+    found = safeguarding.assess(late, ["en"])
+    assert found is not None and found.kind == "left_alone"
+    assert found.words and all(word in UNSAID for word in found.words)  # not the filler's
+    assert safeguarding.assess(FILLER * 35, ["en"]) is None
+
+
+def test_a_disclosure_inside_a_long_text_without_full_stops_is_read_on_its_own(
+    safeguarding: Safeguarding,
+) -> None:
+    """A text typed as one long sentence is read in windows of words: the disclosure in its
+    middle is not drowned by the hundreds of words around it, and the focal point reads its
+    words, not the others'."""
+    chatter = FILLER.replace(".", "") * 20
+    flat = f"{chatter}{UNSAID} {chatter}"
+    assert len(flat.split()) > 500 and "." not in flat
+    found = safeguarding.assess(flat, ["en"])
+    assert found is not None and found.kind == "left_alone"
+    assert found.words and all(word in UNSAID for word in found.words)
+    assert safeguarding.assess(f"{chatter} {chatter}", ["en"]) is None
+
+
 def test_a_disclosure_in_a_kin_language_is_found(safeguarding: Safeguarding) -> None:
     russian = "отчим избивает мальчика, ему 9 лет"
     assert safeguarding.is_disclosure(russian, ["ru"])

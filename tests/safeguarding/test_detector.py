@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.safeguarding_eval import HELDOUT, SEALED, Figures, evaluate, load
+from bench.safeguarding_eval import HELDOUT, SEALED, SEALED2, Figures, evaluate, load
 from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
 from bot.knowledge.safeguarding import ALERT, KINDS, Safeguarding
 
@@ -23,10 +23,12 @@ from bot.knowledge.safeguarding import ALERT, KINDS, Safeguarding
 # (recall of alert-or-concern per language with at least 10 disclosures, alerts on harmless,
 # concerns on harmless, direct disclosures caught)
 FLOORS: dict[str, tuple[float, float, float, float] | None] = {
-    HELDOUT.name: (0.95, 0.04, 0.13, 1.0),
-    # read once, with the thresholds final: two languages at 17 of 18, alerts on 8 % of harmless
-    # texts (above the 5 % aimed at), concerns on 8 %
-    SEALED.name: (0.94, 0.09, 0.09, 1.0),
+    HELDOUT.name: (0.95, 0.03, 0.13, 1.0),
+    # read twice: first with the thresholds of the first round, then with today's
+    SEALED.name: (0.94, 0.04, 0.09, 1.0),
+    # read once, with the thresholds final: three languages at 17 of 18, no alert and concerns
+    # on 4 of 182 harmless texts
+    SEALED2.name: (0.94, 0.01, 0.03, 1.0),
 }
 
 
@@ -41,7 +43,7 @@ def _figures(safeguarding: Safeguarding, path: Path) -> Figures:
     return evaluate(safeguarding, load(path))
 
 
-@pytest.mark.parametrize("path", [HELDOUT, SEALED], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [HELDOUT, SEALED, SEALED2], ids=lambda p: p.name)
 def test_evaluation_sets(safeguarding: Safeguarding, path: Path) -> None:
     floors = FLOORS[path.name]
     if floors is None:
