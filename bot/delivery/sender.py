@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections import defaultdict
@@ -203,7 +204,7 @@ class Sender:
     async def run(self, stopping: asyncio.Event) -> None:
         """Send until ``stopping`` is set; wakes on ``notify("outbox")``, a free token, or each second."""
         writer = asyncio.create_task(self._write_results(stopping))
-        last_recovery = 0.0
+        last_recovery = -math.inf  # the first round puts back what a dead sender left
         try:
             while not stopping.is_set():
                 try:
@@ -372,22 +373,20 @@ class Sender:
         for row, _ in sendable:
             if row.id not in windows:
                 continue
-            wrote = last.get(row.contact_id)
-            if wrote is not None and wrote.tzinfo is None:  # SQLite gives naive datetimes back
-                wrote = wrote.replace(tzinfo=now.tzinfo)
+            wrote = last.get(row.contact_id)  # aware on both databases (UtcDateTime)
             margin = windows[row.id] - WINDOW_MARGIN
             if row.message.get("outside_window") or wrote is None or now - wrote >= margin:
                 outside.add(row.id)
         return outside
 
     async def _deliver(
-        self, row: Claimed, message: OutboundMessage, chat_taken: bool, *, outside: bool = False
+        self, row: Claimed, message: OutboundMessage, chat_taken: bool, outside: bool
     ) -> None:
         with logs.bound(logs.stamped(row.message)):  # the request this message answers
             await self._deliver_bound(row, message, chat_taken, outside=outside)
 
     async def _deliver_bound(
-        self, row: Claimed, message: OutboundMessage, chat_taken: bool, *, outside: bool = False
+        self, row: Claimed, message: OutboundMessage, chat_taken: bool, outside: bool
     ) -> None:
         try:
             channel = self.channels[row.channel]
@@ -437,12 +436,8 @@ class Sender:
             self.metrics.outbound.labels(row.channel, result.outcome.value).inc()
             log.debug("outbox %s on %s: %s", row.id, row.channel, result.outcome.value)
             if result.outcome == Outcome.SENT and row.created_at is not None:
-                created = row.created_at
-                age = time.time() - (
-                    created.timestamp()
-                    if created.tzinfo
-                    else created.replace(tzinfo=utcnow().tzinfo).timestamp()
-                )
+                # Aware on both databases: the claim returns the UtcDateTime column.
+                age = time.time() - row.created_at.timestamp()
                 self.metrics.send_latency.labels(row.channel).observe(max(age, 0.0))
             await self._results.put((row, result))
         finally:

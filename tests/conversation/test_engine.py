@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -75,6 +75,10 @@ async def shared(
             await db.dispose()
 
 
+# An exception whose class name is longer than the 200 characters kept of it.
+LongNamedTrouble = type("Trouble" * 40, (Exception,), {})
+
+
 @dataclass
 class Features:
     """The handlers of these tests, and what they saw."""
@@ -84,6 +88,8 @@ class Features:
     staff: list[tuple[int, str]] = field(default_factory=list)
     gated: list[str] = field(default_factory=list)
     reply_to: list[int | None] = field(default_factory=list)  # the broadcast each answered
+    # What happens while the handler of "stuck" runs (a worker that hangs there).
+    while_stuck: Callable[[], Awaitable[None]] | None = None
 
     def dispatcher(self) -> Dispatcher:
         router = Router("engine tests")
@@ -117,6 +123,10 @@ class Features:
         @router.text()
         async def text(ctx: Context) -> None:
             self.note("text", ctx)
+            if ctx.text == "stuck" and self.while_stuck is not None:
+                await self.while_stuck()
+            if ctx.text == "long trouble":
+                raise LongNamedTrouble("a library's bug")
             if ctx.text.startswith("boom"):
                 self.raised[ctx.text] = self.raised.get(ctx.text, 0) + 1
                 raise RuntimeError("a handler's bug")
@@ -785,6 +795,45 @@ async def test_the_apology_is_in_the_members_language_and_answers_a_tapped_butto
     assert [text for _, text, cb in outbox if cb == "cb-9"] == [""]
 
 
+async def test_a_failure_whose_exception_has_a_very_long_name_is_still_recorded(
+    engine: Engine,
+) -> None:
+    alice = member(engine)
+    await alice.send("long trouble")
+    assert await alice.drain() == MAX_ATTEMPTS
+    (row,) = await alice.inbound()
+    # The first 200 characters of its name, all the column holds: written out, not computed.
+    assert (row.status, row.error) == ("failed", "Trouble" * 28 + "Trouble"[:4])
+    assert await alice.replies() == [SORRY_EN]
+
+
+async def test_a_member_held_by_a_worker_that_hangs_is_taken_by_another_after_half_a_minute(
+    shared: Shared, features: Features
+) -> None:
+    # On a clock the test moves: while the handler hangs, another worker looks at the member.
+    clock = VirtualClock()
+    coordinator = MemoryCoordinator(clock)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = Engine(shared.db, coordinator, settings, features.dispatcher())
+    alice = member(engine)
+    key = contact_key(alice.channel, alice.address)
+    held: list[bool] = []
+
+    async def while_stuck() -> None:
+        clock.advance(29.5)
+        held.append(await coordinator.try_lock(key) is None)
+        clock.advance(1.0)
+        other = await coordinator.try_lock(key)
+        held.append(other is None)
+        if other is not None:
+            await other.release()
+
+    features.while_stuck = while_stuck
+    await alice.send("stuck")
+    assert await alice.drain() == 1
+    assert held == [True, False]  # still held at 29.5 s, free at 30.5 s
+
+
 async def test_a_failing_message_of_a_chat_without_a_contact_fails_without_an_apology(
     engine: Engine, shared: Shared
 ) -> None:
@@ -845,6 +894,19 @@ async def test_the_sweep_answers_messages_left_pending_by_a_crash_at_any_age(
     await engine.sweep(older_than=3.0)
     for age, m in members.items():
         assert await m.replies() == [f"echo left {age:.0f} s ago", "echo and another"], age
+
+
+async def test_the_sweep_at_start_takes_a_message_stored_in_the_same_tick_of_the_clock(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A coarse system clock gives a message stored just before a restart the very time the
+    # start-up sweep reads (older than 0 s): it is answered all the same.
+    now = utcnow()
+    monkeypatch.setattr("bot.conversation.engine.utcnow", lambda: now)
+    alice = member(engine)
+    await alice.send("just before the restart")
+    assert await engine.sweep(older_than=0.0) >= 1
+    assert await alice.replies() == ["echo just before the restart"]
 
 
 async def test_the_sweep_leaves_young_messages_to_the_process_that_stored_them(

@@ -123,6 +123,8 @@ async def test_a_chats_reply_goes_before_its_bulk_and_one_message_per_chat_at_a_
     claimed = await mine(sender, ids)
     assert [c.id for c in claimed] == [reply]
     assert claimed[0].attempts == 1
+    # When it was queued, as a moment in UTC on either database (the send's latency counts from it).
+    assert claimed[0].created_at is not None and claimed[0].created_at.tzinfo is not None
     assert await mine(sender, ids) == []  # the chat is busy until the reply is recorded
     await sender._record([(claimed[0], SendResult(Outcome.SENT, platform_id="p1"))])
     assert [c.id for c in await mine(sender, ids)] == [later]

@@ -41,6 +41,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TEMPLATE = "HX" + "a" * 32  # a well-formed Content SID: the fake takes it as an approved template
 PHOTO = "https://cdn.example.org/news.jpg"
+STAFF = "-100777001"  # the secretariat's Telegram group
 
 
 @dataclass
@@ -77,9 +78,12 @@ async def shared(
             FakeTelegram() as telegram,
             FakeTwilio(on_callback=caught, callback_delay=0.0) as twilio,
         ):
+            # A pool of two places: the places taken and given back are counted right, or
+            # the sender stops claiming after a few sends.
             settings = settings_for(
-                backend, telegram.url, twilio.url, send_max_attempts=2, sender_concurrency=16
-            )
+                backend, telegram.url, twilio.url, send_max_attempts=2, sender_concurrency=2,
+                admin_telegram_chat_id=STAFF,
+            )  # fmt: skip
             db = Database(backend.database_url, schema=backend.schema)
             await db.migrate()
             coordinator = create_coordinator(backend.redis_url, prefix=backend.redis_prefix)
@@ -454,6 +458,11 @@ async def test_a_flood_wait_pauses_the_channel_and_requeues_without_an_attempt(
         assert await sender.pump() == 0
         assert await new_sender(shared, lost, coordinator).pump() == 0
         assert (await row(shared, other)).status == "queued"
+        # Only that channel: WhatsApp goes on.
+        carol = await member(shared, "whatsapp")
+        await queue(shared, carol, OutboundMessage(text="Not paused"))
+        assert await send_due(sender) == 1
+        assert whatsapp_sent(shared, carol) == [("Not paused", None)]
     finally:
         await coordinator.close()
     await send_due(new_sender(shared, lost))  # where the pause is not known: it goes
@@ -477,6 +486,28 @@ async def test_a_member_who_blocked_the_bot_is_unreachable_and_their_broadcast_i
     await send_due(sender)
     assert (await row(shared, news)).status == "failed"
     assert (4242, bob.id) in lost
+
+
+async def test_a_staff_chat_that_refuses_a_message_is_an_error_for_the_operator(
+    sender: Sender, shared: Shared, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nobody else would notice: alerts and relays would silently not reach the secretariat.
+    alice = await member(shared, "telegram")
+    shared.telegram.blocked.update({alice.address, STAFF})
+    await queue(shared, alice, OutboundMessage(text="For a member who left"))
+    caplog.clear()
+    with caplog.at_level("ERROR", logger="bot.delivery.sender"):
+        await send_due(sender)
+        assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+        async with shared.db.session() as session, session.begin():
+            alert = Delivery(contact_id=None, channel="telegram", address=STAFF,
+                             message=OutboundMessage(text="An alert").to_json())  # fmt: skip
+            session.add(alert)
+        await send_due(sender)
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert STAFF in error.getMessage() and "secretariat" in error.getMessage()
+    assert (await row(shared, alert.id)).status == "failed"
+    shared.telegram.blocked.discard(STAFF)
 
 
 async def test_a_report_that_came_before_the_send_was_recorded_is_applied_when_it_is(
