@@ -94,8 +94,8 @@ def test_sealed_questions_overall(matcher: Matcher) -> None:
 # ---------------------------------------------------------------- the sets written apart (issue 14)
 # tests/faq/eval_heldout.yaml was written by people who never saw the knowledge nor the matcher, a
 # third of it out of scope; its figures (never its questions) chose OUTSIDE_RATIO. Floors a
-# little below what is reached (docs/architecture.md); tests/faq/eval_sealed.yaml has no floor
-# here: it is run by `python -m bench.faq_eval --sealed`, rarely.
+# little below what is reached (docs/architecture.md); tests/faq/eval_sealed.yaml and
+# eval_sealed2.yaml have no floor here: they are run by `python -m bench.faq_eval --sealed`, rarely.
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +129,24 @@ def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) 
         ("tell me a joke please", "en"),
         ("как через суд оформить опекунство", "ru"),
         ("cum adoptam un copil, ce acte trebuie", "ro"),
+        # wordings no `outside:` example has, of every kind, in several languages
+        ("hello, does unicef give grants to ngos in 2025", "en"),
+        ("who is the ombudsman for children in moldova", "en"),
+        ("can grandma get custody of my son", "en"),
+        ("what's the euro rate today pls", "en"),
+        ("tell me a joke about teachers", "en"),
+        ("какой курс евро сегодня", "ru"),
+        ("расскажи смешной анекдот", "ru"),
+        ("кто решает вопрос опеки над сиротой", "ru"),
+        ("yak otrymaty sotsialnu dopomohu", "uk"),
+        ("spune-mi o gluma", "ro"),
+        ("dolar kuru ne kadar bugun", "tr"),
+        ("koliko je alimentacija za dvoje djece", "bs"),
+        ("kolko struva benzinat dnes", "bg"),
+        ("si eshte moti neser", "sq"),
+        ("ինչ արժե դոլարը այսօր", "hy"),
+        ("რა ამინდია ხვალ ბათუმში", "ka"),
+        ("manatin mezennesi nedir", "az"),
     ],
 )
 def test_outside_the_knowledge_the_bot_abstains(matcher: Matcher, text: str, locale: str) -> None:
