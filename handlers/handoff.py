@@ -118,10 +118,10 @@ def record_unanswered(ctx: Context) -> None:
         return
     ctx.update_flow(**{UNANSWERED: question})
 
-    country = ctx.contact.country or ctx.contact.country_hint
+    country, contact_id = ctx.contact.country or ctx.contact.country_hint, ctx.contact.id
 
     async def count(done: Handled) -> None:
-        await inbox.count_unanswered(done.session, locale, question, country)
+        await inbox.count_unanswered(done.session, locale, question, country, contact_id)
 
     ctx.effects.append(count)
 

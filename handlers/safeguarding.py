@@ -93,6 +93,7 @@ def concern(ctx: Context, found: Finding) -> None:
         )
     else:
         text = ""
+    text = f"{text} {line.when_open(t)}".strip()
     offer = t(
         "If you would like to talk about it, ChildPact's safeguarding focal point is here for "
         "you: choose Talk to the focal point."

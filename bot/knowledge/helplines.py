@@ -36,7 +36,9 @@ async def get(session: AsyncSession, country: str) -> Helpline | None:
 async def current(session: AsyncSession) -> dict[str, Line]:
     """What a member who discloses is shown, per country."""
     return {
-        row.country: Line(row.name, row.number, tuple(map(member_number, row.emergency or ())))
+        row.country: Line(
+            row.name, row.number, tuple(map(member_number, row.emergency or ())), row.hours
+        )
         for row in await session.scalars(select(Helpline))
     }
 

@@ -103,6 +103,20 @@ class Helpline:
     name: str | None
     number: str | None
     emergency: tuple[str, ...]
+    hours: str | None = None  # as the secretariat wrote them ("24/7", "Mon-Fri 09:00-17:00")
+
+    def when_open(self, t: Translator) -> str:
+        """The line's hours in the member's language, or "" when they are not known."""
+        hours = " ".join((self.hours or "").split())
+        if not hours or not self.number:
+            return ""
+        if ALWAYS.match(hours):
+            return t("The helpline is open day and night, every day.")
+        return t("The helpline's hours: {hours}.", hours=hours.rstrip("."))
+
+
+# "24/7", "24 / 7", "24h", "24 hours", "non-stop": the same words in every language.
+ALWAYS = re.compile(r"^(?:24\s*/\s*7|24\s*h(?:ours)?|non-?stop)$", re.IGNORECASE)
 
 
 def _number(emergency: str) -> str:
@@ -212,6 +226,8 @@ class Safeguarding:
             )
         elif line.number:  # a line without a name of its own in the member's country
             parts.append(t("You can also call the child helpline: {number}.", number=line.number))
+        if line.number:
+            parts[-1] = f"{parts[-1]} {line.when_open(t)}".strip()
         parts.append(
             t("ChildPact's safeguarding focal point has been told about your message.")
             if alerted

@@ -30,6 +30,7 @@ from bot.storage.models import (
     Survey,
     SurveyAnswer,
     SurveyResponse,
+    UnansweredAsker,
     UnansweredQuestion,
     utcnow,
 )
@@ -90,7 +91,9 @@ async def erase(session: AsyncSession, contact_ids: list[int]) -> Erased:
         )
     ).all()
     inbound_ids = [row.id for row in inbound]
-    await _unanswered(session, [str((row.message or {}).get("text") or "") for row in inbound])
+    await _unanswered(
+        session, [str((row.message or {}).get("text") or "") for row in inbound], ids
+    )
     await _conversations(session, ids)
     mine: list[ColumnElement[bool]] = [
         Delivery.contact_id.in_(ids),
@@ -153,13 +156,21 @@ async def _people(session: AsyncSession, person_ids: set[int]) -> None:
             )
 
 
-async def _unanswered(session: AsyncSession, texts: list[str]) -> None:
-    """The questions they asked that the bot could not answer (kept without a link to them)."""
+async def _unanswered(session: AsyncSession, texts: list[str], ids: list[int]) -> None:
+    """They are no longer among those to tell the answer to; the questions they asked that the
+    bot could not answer go too, unless another member asked them as well (and waits for the
+    answer)."""
+    await session.execute(
+        delete(UnansweredAsker)
+        .where(UnansweredAsker.contact_id.in_(ids))
+        .execution_options(**QUIET)
+    )
     keys = {as_kept(text)[1] for text in texts if text.strip()}
     if keys:
+        others = select(UnansweredAsker.question_id)
         await session.execute(
             delete(UnansweredQuestion)
-            .where(UnansweredQuestion.normalised.in_(keys))
+            .where(UnansweredQuestion.normalised.in_(keys), UnansweredQuestion.id.not_in(others))
             .execution_options(**QUIET)
         )
 

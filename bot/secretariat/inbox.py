@@ -19,6 +19,7 @@ from bot.storage.models import (
     ConversationMessage,
     Delivery,
     StaffUser,
+    UnansweredAsker,
     UnansweredQuestion,
     utcnow,
 )
@@ -45,10 +46,15 @@ def can_answer(user: StaffUser, country: str | None) -> bool:
 
 
 async def count_unanswered(
-    session: AsyncSession, locale: str, question: str, country: str | None = None
+    session: AsyncSession,
+    locale: str,
+    question: str,
+    country: str | None = None,
+    contact_id: int | None = None,
 ) -> None:
     """Log a question the bot could not answer, asked by a member of ``country``; the same
-    question again counts one more."""
+    question again counts one more. The member (``contact_id``, the chat they asked from) is
+    kept with it, to be told the answer once the secretariat teaches the bot."""
     question, key = as_kept(question)
     if not question:
         return
@@ -59,12 +65,19 @@ async def count_unanswered(
         locale=locale, country=(country or "")[:8], question=question, normalised=key, count=1,
         first_at=now, last_at=now,
     )  # fmt: skip
-    await session.execute(
+    question_id = await session.scalar(
         stmt.on_conflict_do_update(
             index_elements=["locale", "country", "normalised"],
             set_={"count": UnansweredQuestion.count + 1, "last_at": now},
-        )
+        ).returning(UnansweredQuestion.id)
     )
+    if contact_id is not None and question_id is not None:
+        asker = insert(UnansweredAsker).values(
+            question_id=question_id, contact_id=contact_id, asked_at=now
+        )
+        await session.execute(
+            asker.on_conflict_do_nothing(index_elements=["question_id", "contact_id"])
+        )
 
 
 async def forget_unanswered(session: AsyncSession, locale: str, question: str) -> int:
@@ -258,6 +271,10 @@ class Unanswered:
     count: int
     first_at: datetime
     last_at: datetime
+    waiting: int = 0  # members who asked it and can be told the answer
+
+
+TOLD = ("active", "stopped")  # who may be told an answer: agreed to the privacy notice, not erased
 
 
 async def top_unanswered(
@@ -265,16 +282,54 @@ async def top_unanswered(
 ) -> list[Unanswered]:
     """The questions asked most, in every country together; for ``staff`` limited to a
     country, as asked by members of that country only."""
+    scoped = [] if staff is None or staff.country is None else [
+        UnansweredQuestion.country == staff.country
+    ]  # fmt: skip
+    asked = (
+        select(
+            UnansweredQuestion.locale, UnansweredQuestion.normalised,
+            func.count(func.distinct(UnansweredAsker.contact_id)).label("waiting"),
+        )
+        .join(UnansweredAsker, UnansweredAsker.question_id == UnansweredQuestion.id)
+        .join(Contact, Contact.id == UnansweredAsker.contact_id)
+        .where(Contact.status.in_(TOLD), *scoped)
+        .group_by(UnansweredQuestion.locale, UnansweredQuestion.normalised)
+        .subquery()
+    )  # fmt: skip
     total = func.sum(UnansweredQuestion.count)
-    query = select(
-        UnansweredQuestion.locale, func.min(UnansweredQuestion.question), total,
-        func.min(UnansweredQuestion.first_at), func.max(UnansweredQuestion.last_at),
-    ).group_by(UnansweredQuestion.locale, UnansweredQuestion.normalised)  # fmt: skip
+    query = (
+        select(
+            UnansweredQuestion.locale, func.min(UnansweredQuestion.question), total,
+            func.min(UnansweredQuestion.first_at), func.max(UnansweredQuestion.last_at),
+            func.coalesce(func.max(asked.c.waiting), 0),
+        )
+        .outerjoin(asked, (asked.c.locale == UnansweredQuestion.locale)
+                   & (asked.c.normalised == UnansweredQuestion.normalised))
+        .where(*scoped)
+        .group_by(UnansweredQuestion.locale, UnansweredQuestion.normalised)
+    )  # fmt: skip
     if locale:
         query = query.where(UnansweredQuestion.locale == locale)
-    if staff is not None and staff.country is not None:
-        query = query.where(UnansweredQuestion.country == staff.country)
     found = await session.execute(
         query.order_by(total.desc(), func.max(UnansweredQuestion.last_at).desc()).limit(limit)
     )
     return [Unanswered(*row) for row in found.all()]
+
+
+async def askers(session: AsyncSession, locale: str, question: str) -> list[tuple[Contact, str]]:
+    """Who asked ``question`` (in every country) and can be told the answer, each with the
+    question as they asked it."""
+    _, key = as_kept(question)
+    found = await session.execute(
+        select(Contact, func.min(UnansweredQuestion.question))
+        .join(UnansweredAsker, UnansweredAsker.contact_id == Contact.id)
+        .join(UnansweredQuestion, UnansweredQuestion.id == UnansweredAsker.question_id)
+        .where(
+            UnansweredQuestion.locale == locale,
+            UnansweredQuestion.normalised == key,
+            Contact.status.in_(TOLD),
+        )
+        .group_by(Contact.id)
+        .order_by(Contact.id)
+    )
+    return [(contact, asked) for contact, asked in found.all()]

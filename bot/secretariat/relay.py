@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelName
 from bot.config import Settings
-from bot.i18n import resolve_locale, translator_for
+from bot.i18n import Translator, resolve_locale, translator_for
 from bot.messages import Button, InboundMessage, OutboundMessage
 from bot.secretariat import inbox
 from bot.storage import outbox
@@ -105,10 +105,7 @@ async def answer_member(
     if contact is None or contact.status == "erased":  # kept for its safeguarding records only
         return
     text = text.strip()
-    t = translator_for(
-        resolve_locale(contact.locale, contact.lang_hint, contact.country or contact.country_hint),
-        contact.country,
-    )
+    t = member_translator(contact)
     answer = OutboundMessage(
         text=t("Reply from the ChildPact secretariat:") + "\n\n" + text,
         buttons=[
@@ -116,14 +113,7 @@ async def answer_member(
             [Button(t("Close the conversation"), "handoff:close")],
         ],
     )
-    # Outside WhatsApp's 24-hour window the approved notice template goes instead; the answer
-    # itself follows once the member replies (the sender judges the window as it sends).
-    locale = resolve_locale(
-        contact.locale, contact.lang_hint, contact.country or contact.country_hint
-    )
-    templates = settings.notice_templates
-    answer.template = templates.get(locale) or templates.get("en")
-    answer.teaser = t("The secretariat answered you: reply to read.")
+    noticed(answer, settings, t, t("The secretariat answered you: reply to read."))
     # On WhatsApp the member answers "1" or "2": these are now the options they see.
     outbox.enqueue(session, contact, answer, inbound_id=inbound_id, t=t)
     delivery_id = None
@@ -136,6 +126,43 @@ async def answer_member(
         delivery_id = row.id
     await inbox.add_message(session, conversation, "secretariat", text, delivery_id)
     log.info("handoff: the secretariat answered conversation %s", conversation.id)
+
+
+def member_translator(contact: Contact) -> Translator:
+    return translator_for(
+        resolve_locale(contact.locale, contact.lang_hint, contact.country or contact.country_hint),
+        contact.country,
+    )
+
+
+def noticed(message: OutboundMessage, settings: Settings, t: Translator, teaser: str) -> None:
+    """Outside WhatsApp's 24-hour window the approved notice template goes instead, saying
+    ``teaser``; the message itself follows once the member replies (the sender judges the
+    window as it sends, and holds the message when there is no template)."""
+    templates = settings.notice_templates
+    message.template = templates.get(t.locale) or templates.get("en")
+    message.teaser = teaser
+
+
+def tell_answer(
+    session: AsyncSession, settings: Settings, contact: Contact, question: str,
+    answers: dict[str, str],
+) -> bool:  # fmt: skip
+    """A member who asked what the bot could not answer gets the answer the secretariat has
+    taught it since, in their language (or English), on the chat they asked from."""
+    t = member_translator(contact)
+    answer = answers.get(t.locale) or answers.get("en")
+    if contact.status not in inbox.TOLD or not answer:
+        return False
+    text = "\n\n".join(
+        [t("You asked: “{question}”", question=question), t("Here is the answer:"), answer]
+    )
+    message = OutboundMessage(text=text)
+    teaser = t("We have an answer to the question you asked: reply to read it.")
+    noticed(message, settings, t, teaser)
+    outbox.enqueue(session, contact, message, t=t)
+    log.info("knowledge: contact %s told the answer to their question", contact.id)
+    return True
 
 
 def to_chat(session: AsyncSession, chat: str, text: str, inbound_id: int | None) -> Delivery:

@@ -363,6 +363,24 @@ class UnansweredQuestion(Base):
     last_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class UnansweredAsker(Base):
+    """A member who asked an unanswered question, on the chat (one channel's address) they
+    asked from: told the answer there once staff teach the bot the question."""
+
+    __tablename__ = "unanswered_askers"
+    __table_args__ = (
+        UniqueConstraint("question_id", "contact_id", name="uq_unanswered_askers"),
+        Index("ix_unanswered_askers_contact", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("unanswered_questions.id", ondelete="CASCADE")
+    )
+    contact_id: Mapped[int] = mapped_column(Id, ForeignKey("contacts.id", ondelete="CASCADE"))
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class StaffUser(Base):
     """A person of the secretariat: an administrator, editor or viewer, optionally limited to
     the members of one country."""

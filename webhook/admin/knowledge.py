@@ -109,22 +109,26 @@ async def teach_question(request: Request, service: ServiceDep, visit: EditorVis
         new = None
         if form.get("action") == "new":
             new = NewTopic(key=form.get("key", "").strip(), title=form.get("title", "").strip(),
-                           answer=form.get("answer", "").strip())  # fmt: skip
+                           answer=form.get("answer", "").strip(),
+                           local_title=form.get("local_title", "").strip() or None,
+                           local_answer=form.get("local_answer", "").strip() or None)  # fmt: skip
         body = TeachIn(question=form.get("question", ""), locale=form.get("locale", ""),
-                       topic=None if new else form.get("topic") or None, new=new)  # fmt: skip
+                       topic=None if new else form.get("topic") or None, new=new,
+                       tell=bool(form.get("tell")))  # fmt: skip
     except ValueError:
         return await knowledge_page(request, service, visit, error=REFUSALS["shape"])
     if body.locale not in LOCALES:
         raise HTTPException(400)
     try:
-        found = await teach(service, visit.staff, body)
+        found, told = await teach(service, visit.staff, body)
     except HTTPException as exc:
         if exc.status_code == 403:
             raise
         return await knowledge_page(request, service, visit, error=REFUSALS.get(
             "exists" if exc.status_code == 409 else "shape"))  # fmt: skip
+    done = "told" if told else "saved"
     return RedirectResponse(
-        f"/admin/knowledge/{found.key}?lang={quote(body.locale)}&done=saved", status_code=303
+        f"/admin/knowledge/{found.key}?lang={quote(body.locale)}&done={done}", status_code=303
     )
 
 

@@ -157,6 +157,7 @@ NOTICES: dict[str, str] = {
     "deleted": N_("The member and all their data are deleted."),
     "invited": N_("The invitation is ready."),
     "saved": N_("Saved."),
+    "told": N_("Saved. The members who asked it are being told the answer."),
     "revoked": N_("The token is revoked; nothing can use it any more."),
     "welcome": N_("Welcome! Your account is ready."),
     "signed-out": N_("You are signed out."),

@@ -80,6 +80,10 @@ class UnansweredOut(BaseModel):
     count: int
     first_at: datetime
     last_at: datetime
+    waiting: int = Field(
+        description="members who asked it and will be told the answer when it is taught "
+        "(POST /api/knowledge/teach); who they are is not shown"
+    )
 
 
 class Unanswered(BaseModel):
@@ -273,6 +277,7 @@ async def unanswered(
                 count=q.count,
                 first_at=q.first_at,
                 last_at=q.last_at,
+                waiting=q.waiting,
             )
             for q in found
         ]

@@ -19,7 +19,8 @@ from bot.knowledge.helplines import HelplineError
 from bot.knowledge.library import KnowledgeEditError, TopicRecord
 from bot.knowledge.live import changed
 from bot.secretariat.audit import record
-from bot.secretariat.inbox import forget_unanswered
+from bot.secretariat.inbox import askers, forget_unanswered
+from bot.secretariat.relay import tell_answer
 from bot.secretariat.staff import Staff
 from webhook.api.common import READ, errors
 from webhook.auth import AdminDep, EditorDep, StaffDep
@@ -141,6 +142,14 @@ class NewTopic(BaseModel):
     key: str = Field(pattern=KEY_PATTERN)
     title: str = Field(min_length=1, max_length=200, description="in English")
     answer: str = Field(min_length=1, max_length=4000, description="in English")
+    local_title: str | None = Field(
+        default=None, max_length=200, description="in the language the question was asked in"
+    )
+    local_answer: str | None = Field(
+        default=None, max_length=4000,
+        description="in the language the question was asked in; without it, its members read "
+        "the English",
+    )  # fmt: skip
 
 
 class TeachIn(BaseModel):
@@ -151,6 +160,16 @@ class TeachIn(BaseModel):
     locale: str = Field(description="the language the question was asked in")
     topic: str | None = Field(default=None, pattern=KEY_PATTERN, description="an existing topic")
     new: NewTopic | None = Field(default=None, description="or a new topic started from it")
+    tell: bool = Field(
+        default=True,
+        description="tell the members who asked it the topic's answer, in their language (or "
+        "English), on the chat they asked from; on WhatsApp outside the 24-hour window the "
+        "notice template goes first, or the answer waits for their next message",
+    )
+
+
+class TaughtOut(KnowledgeTopicOut):
+    told: int = Field(description="members who asked the question and are being told the answer")
 
 
 def topic_out(found: TopicRecord) -> KnowledgeTopicOut:
@@ -302,9 +321,10 @@ async def revert_change(
     return topic_out(found)
 
 
-async def teach(service: Any, staff: Staff, body: TeachIn) -> TopicRecord:
+async def teach(service: Any, staff: Staff, body: TeachIn) -> tuple[TopicRecord, int]:
     """The question becomes an example (of ``topic``, or of a new topic) and leaves the list
-    of unanswered questions; every process answers it within seconds."""
+    of unanswered questions; every process answers it within seconds. With ``tell``, the
+    members who asked it are told the answer; the topic, and how many were told."""
     coalition(staff)
     if (body.topic is None) == (body.new is None):
         raise HTTPException(422, "name an existing topic, or a new one")
@@ -312,26 +332,43 @@ async def teach(service: Any, staff: Staff, body: TeachIn) -> TopicRecord:
         async with service.db.session() as session, session.begin():
             if body.new is not None:
                 key = body.new.key
-                texts = {"titles": {"en": body.new.title}, "answers": {"en": body.new.answer},
-                         "examples": {body.locale: [body.question]}}  # fmt: skip
-                await library.create(session, staff.email, key, texts)
+                await library.create(session, staff.email, key, _new_texts(body.new, body))
             else:
                 key = str(body.topic)
                 await library.add_examples(session, staff.email, key, body.locale, [body.question])
+            found = await library.get(session, key)
+            asked = await askers(session, body.locale, body.question) if body.tell else []
             await forget_unanswered(session, body.locale, body.question)
             await record(session, staff, "knowledge.teach", f"knowledge:{key}", locale=body.locale)
-            found = await library.get(session, key)
+            told = sum(
+                tell_answer(session, service.settings, contact, question, found.answers)
+                for contact, question in asked
+            )
+            if told:
+                await record(session, staff, "knowledge.tell", f"knowledge:{key}",
+                             locale=body.locale, members=told)  # fmt: skip
     except KnowledgeEditError as exc:
         raise refused(exc) from None
     await changed(service.coordinator)
-    return found
+    return found, told
 
 
-@router.post("/knowledge/teach", response_model=KnowledgeTopicOut, responses=CHANGE)
-async def teach_question(body: TeachIn, service: ServiceDep, staff: EditorDep) -> KnowledgeTopicOut:
+def _new_texts(new: NewTopic, body: TeachIn) -> dict[str, Any]:
+    texts: dict[str, Any] = {"titles": {"en": new.title}, "answers": {"en": new.answer},
+                             "examples": {body.locale: [body.question]}}  # fmt: skip
+    if body.locale != "en" and (new.local_answer or "").strip():
+        texts["answers"][body.locale] = new.local_answer
+        texts["titles"][body.locale] = new.local_title or new.title
+    return texts
+
+
+@router.post("/knowledge/teach", response_model=TaughtOut, responses=CHANGE)
+async def teach_question(body: TeachIn, service: ServiceDep, staff: EditorDep) -> TaughtOut:
     """From unanswered to known: a question the bot could not answer becomes an example of a
-    topic (or starts one) and leaves the list of unanswered questions."""
-    return topic_out(await teach(service, staff, body))
+    topic (or starts one) and leaves the list of unanswered questions; the members who asked
+    it are told the answer (unless ``tell`` is false). Erased members are never told."""
+    found, told = await teach(service, staff, body)
+    return TaughtOut(**topic_out(found).model_dump(), told=told)
 
 
 def trial(service: Any, question: str, locale: str) -> TrialOut:
