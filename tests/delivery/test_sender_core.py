@@ -313,3 +313,38 @@ async def test_a_status_report_only_moves_a_delivery_forward(
     # The platform repeats its report: the linked chat is not given the broadcast twice.
     assert await record_status(shared.db, pid, "undelivered", "30008", on_lost) == 0
     assert lost == [(88, member.id)]
+
+
+async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
+    shared: Shared, lost: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The jitter at its top (a fifth more): each wait is at its longest.
+    monkeypatch.setattr("bot.delivery.sender.random.uniform", lambda low, high: high)
+    settings = Settings(_env_file=None, send_max_attempts=20)  # type: ignore[call-arg]
+    patient = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
+                     on_lost=lambda session, pairs: _nothing())  # fmt: skip
+    member = await contact(shared.db)
+    for attempts, wait in [(1, 2.4), (3, 9.6), (8, 307.2), (9, 360.0), (15, 360.0)]:
+        claimed = await claimed_one(patient, shared, member, f"try {attempts}")
+        claimed.attempts = attempts
+        before = time.time()
+        await patient._record([(claimed, SendResult(Outcome.RETRY, error_code="502"))])
+        found = await row(shared.db, claimed.id)
+        assert found is not None and found.status == "queued"
+        assert before + wait <= found.due_at <= time.time() + wait, attempts
+        await patient._record([(claimed, SendResult(Outcome.SENT, platform_id=f"p{attempts}"))])
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared) -> None:
+    settings = Settings(_env_file=None, sender_concurrency=1)  # type: ignore[call-arg]
+    one = Sender(shared.db, shared.coordinator, {"web": _Channel()}, settings,
+                 on_lost=lambda session, pairs: _nothing())  # fmt: skip
+    first, second = await contact(shared.db, "web"), await contact(shared.db, "web")
+    await queue(shared.db, first, "a")
+    await queue(shared.db, second, "b")
+    assert await one.pump() == 1  # two chats waiting, one place
+    await one.flush()  # (the channel here sends nothing: the claim is given back)
