@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
+from sqlalchemy import text as sql
 
 from bot.config import Settings
 from bot.conversation.choosing import label_of, payload_of
-from bot.conversation.engine import MAX_ATTEMPTS, Engine
+from bot.conversation.engine import LOCK_TTL, MAX_ATTEMPTS, Engine
 from bot.conversation.router import Context, Dispatcher, Handled, Router
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import OUTBOX, contact_key, seen_key
@@ -40,6 +41,7 @@ from bot.storage.models import (
 from bot.storage.outbox import CALLBACK, REPLY
 from tests.clock import VirtualClock
 from tests.conftest import make_backend
+from tests.harness import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -832,6 +834,55 @@ async def test_a_member_held_by_a_worker_that_hangs_is_taken_by_another_after_ha
     await alice.send("stuck")
     assert await alice.drain() == 1
     assert held == [True, False]  # still held at 29.5 s, free at 30.5 s
+
+
+async def test_a_message_is_answered_once_when_the_members_lease_lapses_mid_handler(
+    shared: Shared, features: Features
+) -> None:
+    # A handler that hangs past the lease (30 s), or a Redis failover: a second worker takes
+    # the member. On PostgreSQL it waits for the message the first holds, rather than
+    # answering it a second time. (SQLite has one writer at a time: nothing to race.)
+    if not shared.scaled:
+        pytest.skip("one process, one writer: no second worker on SQLite")
+    clock = VirtualClock()
+    coordinator = MemoryCoordinator(clock)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    first = Engine(shared.db, coordinator, settings, features.dispatcher())
+    second = Engine(shared.db, coordinator, settings, features.dispatcher())
+    alice = member(first)
+    calls, gate = 0, asyncio.Event()
+
+    async def while_stuck() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await gate.wait()
+
+    async def waiting_for_a_row() -> bool:
+        async with shared.db.session() as session:
+            found = await session.scalar(
+                sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND application_name = current_setting('application_name')"
+                )
+            )
+        return bool(found)
+
+    features.while_stuck = while_stuck
+    await alice.send("stuck")
+    one = asyncio.create_task(alice.drain())
+    try:
+        await eventually(lambda: calls == 1)
+        clock.advance(LOCK_TTL + 1)  # the lease lapses while the handler hangs
+        two = asyncio.create_task(second.drain(alice.channel, alice.address))
+        # The second worker stops at the row (or, without the row lock, runs the handler).
+        await eventually(lambda: calls > 1 or waiting_for_a_row())
+        assert calls == 1
+    finally:
+        gate.set()
+    assert await one == 1
+    assert await two == 0
+    assert await alice.replies() == ["echo stuck"]
 
 
 async def test_a_failing_message_of_a_chat_without_a_contact_fails_without_an_apology(
