@@ -510,6 +510,15 @@ async def test_a_staff_chat_that_refuses_a_message_is_an_error_for_the_operator(
     shared.telegram.blocked.discard(STAFF)
 
 
+async def test_a_sender_that_finds_nothing_to_put_back_reports_nothing(
+    sender: Sender, shared: Shared, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Run every few seconds: a warning each time would drown the real ones.
+    with caplog.at_level("WARNING", logger="bot.delivery.sender"):
+        assert await sender.recover() == 0
+    assert [r.getMessage() for r in caplog.records if "requeued" in r.getMessage()] == []
+
+
 async def test_a_report_that_came_before_the_send_was_recorded_is_applied_when_it_is(
     sender: Sender, shared: Shared, lost: list[tuple[int, int]]
 ) -> None:
