@@ -67,3 +67,12 @@ async def test_not_a_concern_puts_the_alert_in_the_review_list(backend):
         assert note.startswith(f"alert #{flag.id} is already in the review list")
         answered = {c.callback_query_id for c in stack.telegram.callbacks}
         assert {update["callback_query"]["id"], again["callback_query"]["id"]} <= answered
+
+        # the review list is for people to read: the detector has learnt nothing from it, and
+        # the same words from another member are an alert again
+        other = Member(stack, "telegram")
+        await onboard(other, "en", "RO")
+        await other.say("my neighbour beats the boy next door every night, I hear him screaming")
+        fourth = (await posted_to(stack, ALERTS, 4))[3].text or ""
+        assert fourth.startswith("Safeguarding alert") and "Why: " in fourth
+        assert [f.level for f in await flags(stack)] == ["alert", "alert"]
