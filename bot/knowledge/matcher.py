@@ -8,7 +8,8 @@ character n-grams inside words (typos, inflections, missing diacritics) and by w
 pairs. A question's score for a topic mixes its nearest example and the topic's centroid (all of
 its examples in all languages at once), which copes with wordings nobody wrote down. Chatty texts
 are also read clause by clause, so that "hi! how many countries..." finds the question behind the
-greeting. Below THRESHOLD the bot does not guess.
+greeting; a greeting glued to a question that is out of scope is no small talk. Below THRESHOLD the
+bot does not guess.
 """
 
 from __future__ import annotations
@@ -273,12 +274,15 @@ class Matcher:
             candidates += clauses[:MAX_CLAUSES] if len(clauses) > 1 else []
         topic, talk = (0.0, ""), (0.0, "")
         closest: dict[str, float] = {}
+        talk_words = outside_words = 0
         for candidate in candidates:
             scores = self.scores(candidate)
             if scores is None:
                 continue
+            words = len(normalize(candidate).split())
             ceiling = max(OUTSIDE_RATIO * scores[self._topics].max(), scores[self._talks].max())
             if len(self._outside) and scores[self._outside].max() >= ceiling:
+                outside_words = max(outside_words, words)
                 continue  # (nearly) closest to what the bot does not answer: it proposes nothing
             for i in self._topics[np.argsort(scores[self._topics])[-NEAR_TOPICS:]]:
                 if scores[i] >= NEAR_MISS:
@@ -287,10 +291,17 @@ class Matcher:
             # a topic nearly as close as small talk still counts: "a person, not a bot" is a
             # question for the secretariat that mentions the bot
             best_talk = int(self._talks[np.argmax(scores[self._talks])])
-            talk = max(talk, (float(scores[best_talk]), self._names[best_talk][len(SMALLTALK) :]))
+            said = (float(scores[best_talk]), self._names[best_talk][len(SMALLTALK) :])
+            if said > talk:
+                talk, talk_words = said, words
             best = int(self._topics[np.argmax(scores[self._topics])])
             if scores[best] >= TALK_RATIO * scores[best_talk]:
                 topic = max(topic, (float(scores[best]), self._names[best]))
+        if outside_words > talk_words:
+            talk = (
+                0.0,
+                "",
+            )  # "hi! what's the euro rate?": the question is out of scope, not a greeting
         near = sorted(closest, key=closest.__getitem__, reverse=True)[:NEAR_TOPICS]
         return topic, talk, tuple(near)
 

@@ -88,6 +88,42 @@ async def test_the_bot_says_when_it_does_not_know(backend):
         )
         assert "ask:secretariat" in answer[-1].payloads
         assert not [p for p in answer[-1].payloads if p.startswith("topic:")]  # nothing near
+        async with stack.service.db.session() as session:
+            [logged] = list(await session.scalars(select(UnansweredQuestion)))
+        assert logged.question == "какво ще е времето утре в София"
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en", "hi! does unicef have open grants for ngos this month?"),  # another organisation
+        ("ro", "buna ziua, cum obtin tutela pentru nepotul meu?"),  # a national procedure
+        ("ru", "переведите пожалуйста этот текст на английский"),  # a translation request
+    ],
+)
+async def test_a_question_for_someone_else_is_not_answered_with_a_topic(backend, locale, text):
+    """Out of scope, even after a greeting: no topic's answer, the secretariat offered, and the
+    question kept for the secretariat's unanswered list."""
+    async with running(backend) as stack:
+        member = Member(stack, "telegram")
+        await onboard(member, locale)
+        answer = await member.say(text)
+        assert "ask:secretariat" in answer[-1].payloads
+        assert answer[-1].text in {
+            Translator(locale)(
+                "I am not sure I can answer that. I answer questions about ChildPact: who we "
+                "are, our members, our work and how to take part, and about this chat. You can "
+                "look through the topics, or ask the secretariat."
+            ),
+            Translator(locale)(
+                "I am not sure I understood. I answer questions about ChildPact: who we are, "
+                "our members, our work and how to take part, and about this chat. Perhaps you "
+                "meant one of these topics; if not, the secretariat can answer you."
+            ),
+        }
+        async with stack.service.db.session() as session:
+            [logged] = list(await session.scalars(select(UnansweredQuestion)))
+        assert logged.question == text
 
 
 async def test_a_near_miss_offers_the_closest_topics_and_the_secretariat(backend, knowledge):
