@@ -21,6 +21,7 @@ from bot.storage.models import (
     Contact,
     Conversation,
     ConversationMessage,
+    ConversationNote,
     Delivery,
     Inbound,
     LinkCode,
@@ -47,6 +48,7 @@ class Erased:
     keys: list[str] = field(default_factory=list)
     # Contacts kept, emptied, for their safeguarding records.
     kept: list[int] = field(default_factory=list)
+
 
 ERASED = "erased"  # the status of a contact kept only for its safeguarding records
 
@@ -191,6 +193,12 @@ async def _conversations(session: AsyncSession, ids: list[int]) -> None:
     await session.execute(
         delete(ConversationMessage)
         .where(ConversationMessage.conversation_id.in_(threads))
+        .execution_options(**QUIET)
+    )
+    # The secretariat's notes on those conversations go with them.
+    await session.execute(
+        delete(ConversationNote)
+        .where(ConversationNote.conversation_id.in_(threads))
         .execution_options(**QUIET)
     )
     await session.execute(

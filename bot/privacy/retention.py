@@ -16,6 +16,7 @@ from bot.storage.models import (
     Consent,
     Contact,
     ConversationMessage,
+    ConversationNote,
     Delivery,
     Inbound,
     SafeguardingFlag,
@@ -60,6 +61,12 @@ async def erase_old_texts(session: AsyncSession, days: int) -> dict[str, int]:
         .values(text="")
     )
     counts["conversations"] = result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        update(ConversationNote)
+        .where(ConversationNote.created_at < cutoff, func.length(ConversationNote.text) > 0)
+        .values(text="")
+    )
+    counts["notes"] = result.rowcount or 0  # type: ignore[attr-defined]
     result = await session.execute(
         update(SafeguardingFlag)
         .where(SafeguardingFlag.created_at < cutoff, func.length(SafeguardingFlag.text) > 0)

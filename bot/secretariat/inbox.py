@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelName
 from bot.i18n import fold
+from bot.secretariat import assignment
+from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff, member_scope
 from bot.storage.models import (
     Contact,
@@ -101,11 +104,24 @@ async def open_conversation(session: AsyncSession, contact_id: int, kind: str) -
     )
     if found is None:
         found = Conversation(contact_id=contact_id, kind=kind, status="open")
+        found.assignee_id = await _by_rule(session, contact_id)
         session.add(found)
         await session.flush()
+        if found.assignee_id is not None:
+            await record(session, None, "inbox.assign", f"conversation:{found.id}",
+                         staff_id=found.assignee_id, rule=True)  # fmt: skip
     elif kind == "safeguarding" and found.kind != "safeguarding":
         found.kind = "safeguarding"  # a disclosure makes the whole thread urgent
     return found
+
+
+async def _by_rule(session: AsyncSession, contact_id: int) -> int | None:
+    """Who a new conversation of this member goes to by the rule for their country: nobody
+    when there is none, or when the account named can no longer answer them."""
+    contact = await session.get(Contact, contact_id)
+    country = (contact.country or contact.country_hint) if contact else None
+    user = await assignment.assignee_for(session, country)
+    return user.id if user is not None and can_answer(user, country) else None
 
 
 async def add_message(
@@ -117,7 +133,10 @@ async def add_message(
     broadcast_id: int | None = None,
 ) -> ConversationMessage:
     message = ConversationMessage(
-        conversation_id=conversation.id, direction=direction, text=text, delivery_id=delivery_id,
+        conversation_id=conversation.id,
+        direction=direction,
+        text=text,
+        delivery_id=delivery_id,
         broadcast_id=broadcast_id,
     )
     session.add(message)
@@ -212,13 +231,22 @@ async def threads(
     ids: list[int] | None = None,
     staff: Staff | None = None,
     offset: int = 0,
+    assignee: int | Literal["nobody"] | None = None,
+    country: str | None = None,
 ) -> list[Thread]:
     """Conversations, safeguarding first, then the most recently active; with ``staff``, only
-    those of the members in their country scope."""
+    those of the members in their country scope; with ``assignee``, only those given to that
+    account (or, "nobody", to no one); with ``country``, only its members'."""
     urgent = case((Conversation.kind == "safeguarding", 0), else_=1)
     query = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
     if staff is not None:
         query = member_scope(query, staff)
+    if assignee == "nobody":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif assignee is not None:
+        query = query.where(Conversation.assignee_id == assignee)
+    if country:
+        query = query.where(func.coalesce(Contact.country, Contact.country_hint) == country)
     if status:
         query = query.where(Conversation.status == status)
     if ids is not None:

@@ -124,7 +124,9 @@ for _setting in SETTINGS:
     event.listen(getattr(Contact, _setting), "set", _settings_changed)
 
 
-def _organisation_changed(target: Contact, value: str | None, old: object, initiator: object) -> None:
+def _organisation_changed(
+    target: Contact, value: str | None, old: object, initiator: object
+) -> None:
     target.organisation_search = searchable(value)
 
 
@@ -324,6 +326,32 @@ class ConversationMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # A member's reply to this broadcast, written within its reply window.
     broadcast_id: Mapped[int | None] = mapped_column(Id, index=True)
+
+
+class ConversationNote(Base):
+    """A note of the secretariat on a conversation, for staff only: never sent to the member,
+    never in their own copy of their data; it goes, or stays, with its conversation."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(Id)  # no foreign key: outlives accounts
+    author: Mapped[str] = mapped_column(String(254))  # the name (or e-mail) when written
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AssignmentRule(Base):
+    """Who a new conversation of a member of ``country`` goes to, unless someone else takes it."""
+
+    __tablename__ = "assignment_rules"
+
+    country: Mapped[str] = mapped_column(String(8), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(Id, ForeignKey("staff_users.id", ondelete="CASCADE"))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class SavedReply(Base):
@@ -688,9 +716,7 @@ class KnowledgeChange(Base):
     __table_args__ = (Index("ix_knowledge_changes_topic", "topic_id", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    topic_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("knowledge_topics.id", ondelete="CASCADE")
-    )
+    topic_id: Mapped[int] = mapped_column(Id, ForeignKey("knowledge_topics.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(254))  # e-mail, or "system"
     action: Mapped[str] = mapped_column(String(32))  # create update archive restore revert

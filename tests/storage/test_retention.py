@@ -14,6 +14,7 @@ from bot.storage.models import (
     Contact,
     Conversation,
     ConversationMessage,
+    ConversationNote,
     Delivery,
     Inbound,
     SafeguardingFlag,
@@ -76,6 +77,9 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
                                     text="new worry", created_at=recent),
             ]
         )  # fmt: skip
+        for when, noted in ((old, "old note"), (recent, "new note")):
+            session.add(ConversationNote(conversation_id=conversation.id, author_id=None,
+                                         author="Ana", text=noted, created_at=when))  # fmt: skip
         for when, said in ((old, "old alert"), (recent, "new alert")):
             session.add(SafeguardingFlag(contact_id=member.id, level="alert", kind="abuse",
                                          words="", danger=0.99, text=said, created_at=when))  # fmt: skip
@@ -83,7 +87,8 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
     async with db.session() as session, session.begin():
         counts = await erase_old_texts(session, days=365)
     assert counts == {
-        "inbound": 1, "outbox": 1, "conversations": 1, "safeguarding": 1, "unanswered": 1
+        "inbound": 1, "outbox": 1, "conversations": 1, "notes": 1, "safeguarding": 1,
+        "unanswered": 1,
     }  # fmt: skip
     async with db.session() as session, session.begin():
         assert await erase_old_texts(session, days=365) == dict.fromkeys(counts, 0)
@@ -97,6 +102,7 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
         said = sorted(r.text for r in await session.scalars(select(ConversationMessage)))
         questions = [q.question for q in await session.scalars(select(UnansweredQuestion))]
         flagged = sorted(f.text for f in await session.scalars(select(SafeguardingFlag)))
+        noted = sorted(n.text for n in await session.scalars(select(ConversationNote)))
     assert flagged == ["", "new alert"]
     assert "text" not in inbound["u0"] and inbound["u0"]["kind"] == "text"
     assert inbound["u1"]["text"] == "secret 1"
@@ -104,6 +110,7 @@ async def test_texts_older_than_the_retention_are_erased_and_the_rest_kept(
         ("delivered", "(erased)"), ("delivered", "answer 1"), ("queued", "tomorrow's news")
     ]  # fmt: skip
     assert said == ["", "new worry"]
+    assert noted == ["", "new note"]
     assert questions == ["q1"]
     await db.dispose()
 

@@ -35,7 +35,7 @@ from webhook.deps import ServiceDep
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ASSET_VERSION = "5"  # bump when admin.css or admin.js change, so browsers fetch them again
+ASSET_VERSION = "6"  # bump when admin.css or admin.js change, so browsers fetch them again
 # Before there is a session (sign-in, invitation) forms carry a token that must match this
 # cookie: another site cannot read it, so it cannot forge the form.
 PRESESSION_COOKIE = "childpact_form"
@@ -152,6 +152,8 @@ NOTICES: dict[str, str] = {
     "saved-reply-added": N_("The saved reply is added."),
     "saved-reply-deleted": N_("The saved reply is deleted."),
     "assigned": N_("The conversation is assigned."),
+    "noted": N_("The note is saved. Only the secretariat sees it."),
+    "rules-saved": N_("The assignment rules are saved."),
     "closed": N_("The conversation is closed."),
     "reopened": N_("The conversation is open again."),
     "deleted": N_("The member and all their data are deleted."),
