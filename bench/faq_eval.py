@@ -3,8 +3,8 @@ never a question.
 
 python -m bench.faq_eval              # tests/faq/eval_heldout.yaml, per language
 python -m bench.faq_eval --sealed     # and each sealed set, separately (run it rarely)
-python -m bench.faq_eval --grid       # the held-out totals for other thresholds (how the
-                                      # threshold was chosen)
+python -m bench.faq_eval --grid       # the held-out totals for other thresholds and
+                                      # OUTSIDE_RATIO values (how they were chosen)
 python -m bench.faq_eval --files a.yaml b.yaml   # any files of the same format
 
 The sets (``- {q, lang, topic}``, topic null when the knowledge cannot answer) were written by
@@ -34,6 +34,7 @@ SEALED = (
     ROOT / "tests" / "faq" / "eval_sealed2.yaml",
 )
 GRID = (0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.22, 0.25)
+RATIOS = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0)  # OUTSIDE_RATIO: how close out of scope may come
 
 
 def figures(tallies: dict[str, Tally]) -> str:
@@ -71,27 +72,35 @@ def report(matcher: Matcher, path: Path) -> dict[str, Tally]:
 
 
 def grid(matcher: Matcher, path: Path) -> None:
-    """Totals and the lowest language for each threshold: the figures a threshold is chosen by."""
+    """Totals and the lowest language for each threshold, then for each OUTSIDE_RATIO: the
+    figures they are chosen by."""
     counted = unseen(matcher.knowledge, load_questions(path))
-    rows = []
-    for threshold in GRID:
-        matcher.threshold = threshold
-        tallies = evaluate(matcher, counted)
-        total = tallies["all"]
-        lowest = min(
-            (tallies[locale].accuracy for locale in LOCALES if tallies[locale].asked >= 20),
-            default=float("nan"),
-        )
-        rows.append(
-            (
-                f"{threshold:.2f}",
-                f"{100 * total.accuracy:.1f} %",
-                f"{100 * lowest:.1f} %",
-                f"{100 * total.false_topics:.1f} %",
-            )
-        )
-    print(f"\n{path.relative_to(ROOT)}, by threshold:")
-    print(table(("threshold", "right topic", "lowest language", "given a topic"), rows))
+    chosen = matcher.threshold, matcher.outside_ratio
+    for name, values in (("threshold", GRID), ("outside ratio", RATIOS)):
+        rows = []
+        for value in values:
+            if name == "threshold":
+                matcher.threshold = value
+            else:
+                matcher.outside_ratio = value
+            rows.append((f"{value:.2f}", *_totals(evaluate(matcher, counted))))
+        matcher.threshold, matcher.outside_ratio = chosen
+        print(f"\n{path.relative_to(ROOT)}, by {name}:")
+        print(table((name, "right topic", "lowest language", "given a topic"), rows))
+
+
+def _totals(tallies: dict[str, Tally]) -> tuple[str, str, str]:
+    """Right topic in all, in the lowest language with >= 20 questions, out of scope given a topic."""
+    total = tallies["all"]
+    lowest = min(
+        (tallies[locale].accuracy for locale in LOCALES if tallies[locale].asked >= 20),
+        default=float("nan"),
+    )
+    return (
+        f"{100 * total.accuracy:.1f} %",
+        f"{100 * lowest:.1f} %",
+        f"{100 * total.false_topics:.1f} %",
+    )
 
 
 def main() -> None:

@@ -223,6 +223,7 @@ class Matcher:
         self._count = len(rows)
         self._languages = _identifier()
         self.threshold = THRESHOLD
+        self.outside_ratio = OUTSIDE_RATIO
 
     def _vector(self, chars: Counter[str], terms: Counter[str], unknown: float) -> _Vector:
         char_ids, char_values = self._chars.vector(chars, CHAR_WEIGHT, unknown)
@@ -280,7 +281,9 @@ class Matcher:
             if scores is None:
                 continue
             words = len(normalize(candidate).split())
-            ceiling = max(OUTSIDE_RATIO * scores[self._topics].max(), scores[self._talks].max())
+            ceiling = max(
+                self.outside_ratio * scores[self._topics].max(), scores[self._talks].max()
+            )
             if len(self._outside) and scores[self._outside].max() >= ceiling:
                 outside_words = max(outside_words, words)
                 continue  # (nearly) closest to what the bot does not answer: it proposes nothing
