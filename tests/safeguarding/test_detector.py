@@ -16,7 +16,7 @@ import pytest
 
 from bench.safeguarding_eval import HELDOUT, SEALED, SEALED2, Figures, evaluate, load
 from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
-from bot.knowledge.safeguarding import ALERT, KINDS, Safeguarding
+from bot.knowledge.safeguarding import ALERT, KINDS, LEXICON_CONCERN_AT, Safeguarding, decide
 
 # Floors a little below what the detector reaches (docs/safeguarding.md has the figures): a
 # change that loses real disclosures or raises false alarms fails; noise does not.
@@ -64,6 +64,22 @@ def test_evaluation_sets(safeguarding: Safeguarding, path: Path) -> None:
     direct = figures.kinds.get(DIRECT)
     if direct:
         assert direct.recall >= direct_floor, f"{direct.caught} of {direct.disclosures} direct"
+
+
+def test_leaving_the_lexicon_unread_changes_no_level(safeguarding: Safeguarding) -> None:
+    """The lexicon is read only when the classifier finds a message likely enough for a match to
+    matter: every message gets the level it would get with both read."""
+    messages = [(str(m["text"]), str(m["lang"])) for m in load(HELDOUT)]
+    messages += [(e.text, e.lang) for e in load_examples(CORPUS_DIR / "train_c.yaml")]
+    skipped = differ = 0
+    for text, lang in messages:
+        danger = safeguarding.detector.danger(text)
+        full = decide(danger, safeguarding.is_disclosure(text, [lang, "en"]))
+        found = safeguarding.assess(text, [lang, "en"])
+        skipped += danger < LEXICON_CONCERN_AT
+        differ += (found.level if found else None) != full
+    assert skipped > len(messages) // 4  # the shortcut is taken, and often
+    assert differ == 0, f"{differ} of {len(messages)} messages got another level"
 
 
 def test_an_alert_says_why(safeguarding: Safeguarding) -> None:
