@@ -310,6 +310,12 @@ async def test_a_status_report_only_moves_a_delivery_forward(
     found = await row(shared.db, claimed.id)
     assert found is not None and (found.status, found.error_code) == ("undelivered", "30008")
     assert lost == [(88, member.id)]
+    # A reply that was not delivered is no broadcast: nothing to give a linked chat.
+    reply = await claimed_one(sender, shared, member, "your answer")
+    reply_id = f"SM{uuid.uuid4().hex}"
+    await sender._record([(reply, SendResult(Outcome.SENT, platform_id=reply_id))])
+    assert await record_status(shared.db, reply_id, "undelivered", "30008", on_lost) == 1
+    assert lost == [(88, member.id)]
     # The platform repeats its report: the linked chat is not given the broadcast twice.
     assert await record_status(shared.db, pid, "undelivered", "30008", on_lost) == 0
     assert lost == [(88, member.id)]

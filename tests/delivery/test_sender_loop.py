@@ -469,6 +469,22 @@ async def test_a_flood_wait_pauses_the_channel_and_requeues_without_an_attempt(
     assert telegram_texts(shared, bob) == ["Me too"]
 
 
+async def test_a_flood_wait_of_one_second_pauses_the_channel_for_one_second(
+    shared: Shared, lost: list[tuple[int, int]]
+) -> None:
+    coordinator = create_coordinator(shared.redis_url, prefix=f"flood-{uuid.uuid4().hex[:8]}:")
+    await coordinator.start()
+    try:
+        alice = await member(shared, "telegram")
+        row_id = await queue(shared, alice, OutboundMessage(text="A second"))
+        shared.telegram.flood_next(1, retry_after=1)
+        await send_due(new_sender(shared, lost, coordinator))
+        assert 0 < await coordinator.paused_for("telegram") <= 1.0
+    finally:
+        await coordinator.close()
+    assert (await row(shared, row_id)).attempts == 0
+
+
 async def test_a_member_who_blocked_the_bot_is_unreachable_and_their_broadcast_is_lost_here(
     sender: Sender, shared: Shared, lost: list[tuple[int, int]]
 ) -> None:
