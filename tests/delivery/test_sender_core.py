@@ -8,6 +8,7 @@ the whole loop against the fake platforms.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -20,6 +21,7 @@ import pytest_asyncio
 from bot.channels.base import Outcome, SendResult
 from bot.config import Settings
 from bot.coordination import Coordinator, create_coordinator
+from bot.coordination.keys import web_chat_topic
 from bot.delivery.sender import LEASE, Claimed, Sender, record_status
 from bot.messages import Button, OutboundMessage
 from bot.storage.db import Database
@@ -270,6 +272,18 @@ async def test_a_broadcasts_options_become_the_members_choices_once_it_reaches_t
     async with shared.db.session() as session:
         found = await session.get(Contact, member.id)
     assert found is not None and found.choices == ["topic:1", "topic:2"]
+
+
+async def test_a_web_chats_page_is_woken_when_its_answer_is_recorded(
+    sender: Sender, shared: Shared
+) -> None:
+    member = await contact(shared.db, "web")
+    topic = web_chat_topic("web", member.address)
+    claimed = await claimed_one(sender, shared, member, "hello")
+    waiting = asyncio.ensure_future(shared.coordinator.wait(topic, timeout=20.0))
+    await asyncio.sleep(0.05)  # the page is listening (a notice before it still counts)
+    await sender._record([(claimed, SendResult(Outcome.SENT))])
+    assert await waiting is True  # woken, not timed out
 
 
 async def test_a_members_own_data_is_erased_from_the_outbox_once_sent(
