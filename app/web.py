@@ -17,6 +17,7 @@ from bot import logs
 from bot.config import Settings, get_settings
 from webhook import admin, chat, exports, health
 from webhook.api import accounts as api_accounts
+from webhook.api import audiences as api_audiences
 from webhook.api import audit as api_audit
 from webhook.api import broadcasts as api_broadcasts
 from webhook.api import inbox as api_inbox
@@ -116,6 +117,7 @@ def create_app(
         api_inbox,
         api_knowledge,
         api_broadcasts,
+        api_audiences,
         api_surveys,
         api_topics,
         api_tokens,

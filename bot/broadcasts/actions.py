@@ -3,6 +3,7 @@ rules, records its audit entry, and names the worker to wake once the change has
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcasts import lifecycle, series
-from bot.broadcasts.model import BroadcastError
+from bot.broadcasts.audience import scoped
+from bot.broadcasts.model import Audience, BroadcastError
 from bot.broadcasts.plan import Preview, preview
 from bot.broadcasts.sending import queue_test
 from bot.broadcasts.texts import locales_written
@@ -18,7 +20,7 @@ from bot.coordination.keys import BROADCASTS, OUTBOX
 from bot.secretariat.audit import record
 from bot.secretariat.staff import Staff
 from bot.secretariat.staff_chat import test_chats
-from bot.storage.models import Broadcast, Contact
+from bot.storage.models import Broadcast, Contact, utcnow
 
 FINISHED = ("sent", "cancelled")
 
@@ -160,6 +162,30 @@ async def follow_up(session: AsyncSession, broadcast: Broadcast, staff: Staff) -
     await record(session, staff, "broadcast.follow_up", f"broadcast:{again.id}",
                  parent=broadcast.id)  # fmt: skip
     return again
+
+
+async def duplicate(
+    session: AsyncSession, broadcast: Broadcast, staff: Staff, title: str | None = None
+) -> Broadcast:
+    """A new draft with ``broadcast``'s texts, translations, image, buttons, audience,
+    templates, reply window and repeat rule, from any broadcast, sent or not. It is nobody's
+    approved or scheduled broadcast: it waits for its author to check it and send it."""
+    audience = scoped(Audience.from_json(broadcast.audience), staff).to_json()
+    head = broadcast if broadcast.repeat_of is None else None
+    copy = lifecycle.copied(broadcast, audience=audience, created_by=staff.id,
+                            title=(broadcast.title if title is None else title)[:200])  # fmt: skip
+    if head is not None and head.repeat:
+        until = head.repeat_until
+        if until is not None and until < utcnow().date():
+            until = None  # an end already past: the author chooses again
+        with suppress(BroadcastError):  # a rule no longer possible: it goes once
+            series.set_rule(copy, head.repeat, until=until, times=head.repeat_times,
+                            zone=head.repeat_zone or "UTC")  # fmt: skip
+    session.add(copy)
+    await session.flush()
+    await record(session, staff, "broadcast.duplicate", f"broadcast:{copy.id}",
+                 source=broadcast.id)  # fmt: skip
+    return copy
 
 
 def _via(front_end: str | None) -> dict[str, str]:

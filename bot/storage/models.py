@@ -354,6 +354,23 @@ class AssignmentRule(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class SavedAudience(Base):
+    """A broadcast audience (its filters) kept under a name, to pick when composing."""
+
+    __tablename__ = "saved_audiences"
+    __table_args__ = (Index("uq_saved_audiences_name", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    audience: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # The country of whoever saved it, when they work for one: only its staff (and those of
+    # every country) see it.
+    country: Mapped[str | None] = mapped_column(String(8))
+    created_by: Mapped[int | None] = mapped_column(Id)  # no foreign key: outlives accounts
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
 class SavedReply(Base):
     """An answer the secretariat gives often, written once per language, inserted into an
     answer to a member from the inbox or a broadcast's replies."""

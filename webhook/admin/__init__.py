@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from webhook.admin import (
     accounts,
     assets,
+    audiences,
     audit,
     broadcasts,
     compose,
@@ -39,6 +40,7 @@ for area in (
     saved_replies,
     compose,
     broadcasts,
+    audiences,
     survey_builder,
     survey_launch,
     survey_results,

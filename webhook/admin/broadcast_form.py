@@ -53,6 +53,8 @@ REFUSALS: dict[str, str] = {
     "in_series": N_("This is one occurrence of a series; its first broadcast says how it repeats."),
     "not_series": N_("This broadcast does not repeat."),
     "series_stopped": N_("This series has already stopped."),
+    "audience_name": N_("Give the audience a name to save it under."),
+    "audience_taken": N_("An audience is already saved under that name: choose another."),
 }
 
 

@@ -27,7 +27,15 @@ from bot.spreadsheet import csv_row
 from bot.storage.models import Broadcast, StaffUser
 from webhook.admin.broadcast_form import SKIPS, load, refusal
 from webhook.admin.inbox import ANSWER_LIMIT
-from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
+from webhook.admin.pages import (
+    AdminRoute,
+    AdminVisit,
+    EditorVisit,
+    Texts,
+    Visit,
+    VisitDep,
+    render,
+)
 from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
@@ -176,6 +184,16 @@ async def follow_up(
                            error=refusal(exc), status_code=409)  # fmt: skip
     return RedirectResponse(f"/admin/broadcasts/{again_id}/edit?done=follow-up",
                             status_code=303)  # fmt: skip
+
+
+@router.post("/broadcasts/{broadcast_id}/duplicate")
+async def duplicate(broadcast_id: ItemId, service: ServiceDep, visit: EditorVisit) -> Response:
+    """A new draft like this broadcast, for the author to check and send."""
+    async with service.db.session() as session, session.begin():
+        b = await load(session, broadcast_id, visit)
+        title = Texts(visit.locale).gettext(N_("Copy of {title}"), title=b.title) if b.title else ""
+        copy_id = (await actions.duplicate(session, b, visit.staff, title)).id
+    return RedirectResponse(f"/admin/broadcasts/{copy_id}/edit?done=duplicated", status_code=303)
 
 
 REPLY_COLUMNS = ("member_id", "organisation", "country", "language", "channel", "at", "text")

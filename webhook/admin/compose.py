@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts, surveys
 from bot.broadcasts import Audience, BroadcastError, actions, lifecycle
+from bot.broadcasts import saved as saved_audiences
 from bot.broadcasts import series as broadcast_series
 from bot.channels.base import ChannelName
 from bot.channels.registry import send_rates, text_limits
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
-ACTIONS = ("save", "add", "test", "send", "schedule")
+ACTIONS = ("save", "add", "test", "send", "schedule", "use_audience", "save_audience")
 
 
 def topics_of(service: Service, locale: str) -> dict[str, str]:
@@ -127,6 +128,7 @@ async def page(
         offered = await surveys_of(session, visit)
         aimed = await news_topics_of(session, visit, Audience.from_json(b.audience).topics)
         series = (await broadcast_series.series_of(session, [b])).get(b.id) if b.id else None
+        kept = await saved_audiences.listed(session, visit.staff)
     zone = service.settings.secretariat_timezone
     return render(
         request, "broadcast_compose.html", visit, title=N_("Compose a broadcast"), b=b,
@@ -137,7 +139,7 @@ async def page(
         topics=topics_of(service, visit.locale), news_topics=aimed, surveys=offered, buttons=button_rows(b), own=own, earlier=gone,
         problems=problems or [], zone=zone, today=datetime.now(ZoneInfo(zone)).date(),
         limits=text_limits(), stale=broadcasts.stale_locales(b), status_code=status_code,
-        series=series, reply_windows=REPLY_WINDOWS,
+        series=series, reply_windows=REPLY_WINDOWS, saved_audiences=kept,
     )  # fmt: skip
 
 
@@ -258,12 +260,19 @@ async def _act(
     d = await _read(service, visit)
     if d.problems:
         return await _refused(request, service, visit, broadcast_id, d.problems, 400)
+    if action == "use_audience":
+        await _use_audience(service, visit, d)
 
     try:
         broadcast_id = await _save(service, visit, broadcast_id, d)
+        if action == "save_audience":
+            await _keep_audience(service, visit, d)
     except BroadcastError as exc:
         return await _refused(request, service, visit, broadcast_id, [refusal(exc)], 409)
     edit_url = f"/admin/broadcasts/{broadcast_id}/edit"
+    if action in ("use_audience", "save_audience"):
+        done = "audience-used" if action == "use_audience" else "audience-saved"
+        return RedirectResponse(f"{edit_url}?done={done}#audience", status_code=303)
     if action == "add":
         wanted = add or visit.form.get("add_locale", "")
         extra = f"?add={wanted}" if wanted in LOCALES else ""
@@ -280,6 +289,27 @@ async def _act(
     # Nothing goes before the author has seen the numbers and confirmed them (a second step,
     # on its own page, that names what they confirm).
     return await _confirm(request, service, visit, broadcast_id, action, at, hour)
+
+
+async def _use_audience(service: Service, visit: Visit, d: Draft) -> None:
+    """The chosen saved audience's filters instead of those ticked."""
+    chosen = visit.form.get("saved_audience", "")
+    async with service.db.session() as session:
+        found = (
+            await saved_audiences.get(session, visit.staff, int(chosen))
+            if chosen.isdigit() and len(chosen) <= 18
+            else None
+        )
+    if found is None:
+        raise HTTPException(400)  # not one the form offered
+    d.audience = Audience.from_json(found.audience)
+
+
+async def _keep_audience(service: Service, visit: Visit, d: Draft) -> None:
+    """The ticked filters, kept under the name written beside them."""
+    async with service.db.session() as session, session.begin():
+        await saved_audiences.save(session, visit.staff, visit.form.get("audience_name", ""),
+                                   d.audience)  # fmt: skip
 
 
 TIME_FIELDS = ("when", "at", "day", "local_hour")  # what the confirmation carries over

@@ -150,6 +150,11 @@ LABELS: dict[str, str] = {
 NOTICES: dict[str, str] = {
     "answered": N_("Your answer is on its way to the member."),
     "saved-reply-added": N_("The saved reply is added."),
+    "duplicated": N_("This is a copy, a new draft: check it, then send or schedule it."),
+    "audience-saved": N_("The audience is saved: pick it by its name in any broadcast."),
+    "audience-used": N_("The saved audience is chosen; the draft is saved."),
+    "audience-renamed": N_("The audience is renamed."),
+    "audience-deleted": N_("The saved audience is deleted; broadcasts that used it keep theirs."),
     "saved-reply-deleted": N_("The saved reply is deleted."),
     "assigned": N_("The conversation is assigned."),
     "noted": N_("The note is saved. Only the secretariat sees it."),

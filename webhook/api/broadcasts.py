@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import broadcasts
 from bot.broadcasts import Audience, BroadcastError, actions, lifecycle
 from bot.broadcasts import replies as broadcast_replies
+from bot.broadcasts import saved as saved_audiences
 from bot.broadcasts import series as broadcast_series
 from bot.channels.registry import send_rates
 from bot.i18n import LOCALES
@@ -79,6 +80,12 @@ UNTIL = "the last day an occurrence may fall on, in the secretariat's time zone"
 TIMES = "how many occurrences in all, the first included; at most one of until and times"
 
 
+SAVED = (
+    "use a saved audience (/api/audiences): its filters become the broadcast's audience, "
+    "instead of giving one"
+)
+
+
 class BroadcastIn(BaseModel):
     title: str = Field(default="", max_length=200, description="for the secretariat only")
     base_locale: str = Field(default="en", description="the text every fallback ends at")
@@ -86,6 +93,7 @@ class BroadcastIn(BaseModel):
     image_url: HttpUrl | None = None
     buttons: list[ButtonIn] = Field(default_factory=list, max_length=3)
     audience: AudienceIn = Field(default_factory=AudienceIn)
+    saved_audience_id: int | None = Field(default=None, ge=1, le=2**62, description=SAVED)
     templates: dict[str, ContentSid] = Field(
         default_factory=dict,
         description="approved WhatsApp template (content SID, HX and 32 hex digits) per "
@@ -110,6 +118,7 @@ class BroadcastPatch(BaseModel):
     image_url: HttpUrl | None = None
     buttons: list[ButtonIn] | None = Field(default=None, max_length=3)
     audience: AudienceIn | None = None
+    saved_audience_id: int | None = Field(default=None, ge=1, le=2**62, description=SAVED)
     templates: dict[str, ContentSid] | None = None
     repeat: Repeat | None = Field(default=None, description=REPEAT + "; null: once")
     repeat_until: date | None = Field(default=None, description=UNTIL)
@@ -327,6 +336,20 @@ def _repeat(b: Broadcast, body: BroadcastIn | BroadcastPatch, zone: str) -> None
     broadcast_series.set_rule(b, every, until=until, times=times, zone=zone)
 
 
+async def _saved_audience(
+    session: AsyncSession, body: BroadcastIn | BroadcastPatch, staff: Staff
+) -> None:
+    """A saved audience named by its id stands for the audience it keeps."""
+    if body.saved_audience_id is None:
+        return
+    if "audience" in body.model_fields_set:
+        raise HTTPException(422, "give an audience or a saved audience, not both")
+    found = await saved_audiences.get(session, staff, body.saved_audience_id)
+    if found is None:
+        raise HTTPException(422, "no such saved audience")
+    body.audience = AudienceIn.model_validate(found.audience)
+
+
 async def _offered(session: AsyncSession, audience: AudienceIn | None) -> None:
     """A broadcast names topics that exist and are not archived."""
     missing = await topics.not_offered(session, audience.topics if audience else [])
@@ -378,6 +401,7 @@ async def create(body: BroadcastIn, service: ServiceDep, staff: EditorDep) -> Br
             title="", base_locale=body.base_locale, status="draft", texts={}, buttons=[],
             audience={}, templates={}, created_by=staff.id, expanded_to=0,
         )  # fmt: skip
+        await _saved_audience(session, body, staff)
         await _offered(session, body.audience)
         _apply(b, body, staff, service.settings.secretariat_timezone)
         session.add(b)
@@ -401,6 +425,7 @@ async def change(
     async with service.db.session() as session, session.begin():
         b = await _get(session, broadcast_id, staff, lock=True)
         _editable(b)
+        await _saved_audience(session, body, staff)
         await _offered(session, body.audience)
         before = lifecycle.content(b)
         _apply(b, body, staff, service.settings.secretariat_timezone)
@@ -530,6 +555,23 @@ async def follow_up(
         except BroadcastError as exc:
             raise _refuse(exc) from exc
         return await _shown(session, again)
+
+
+@router.post(
+    "/broadcasts/{broadcast_id}/duplicate",
+    response_model=BroadcastOut,
+    status_code=201,
+    responses=errors(401, 403, 404),
+)
+async def duplicate(
+    broadcast_id: BroadcastId, service: ServiceDep, staff: EditorDep
+) -> BroadcastOut:
+    """A new draft with the same texts, translations, buttons, audience and settings, from any
+    broadcast (sent ones too); not approved and not scheduled: check it, then send it."""
+    async with service.db.session() as session, session.begin():
+        b = await _get(session, broadcast_id, staff)
+        copy = await actions.duplicate(session, b, staff)
+        return await _shown(session, copy)
 
 
 @router.get(

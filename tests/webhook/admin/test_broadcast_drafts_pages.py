@@ -97,3 +97,81 @@ async def test_an_empty_draft_offers_no_translation_into_its_own_base_language(b
         page = plain(seen.text)
         assert "Add English" not in page and "Add Română" in page
         assert "Write the English text first" in page
+
+
+async def test_a_broadcast_is_duplicated_into_a_new_draft_from_its_page(backend):
+    async with dashboard(backend) as board:
+        await audience(board)
+        editor = await board.sign_in(EDITOR)
+        first = await compose(
+            editor, **LINK, **{"country:RO": "on", "button0-label:ro": "Programul"}
+        )
+        page = await editor.get(f"/admin/broadcasts/{first}")
+        assert f'action="/admin/broadcasts/{first}/duplicate"' in page.text
+        made = await editor.post(f"/admin/broadcasts/{first}/duplicate")
+        assert made.status_code == 303
+        found = re.search(
+            r"/admin/broadcasts/(\d+)/edit\?done=duplicated", made.headers["location"]
+        )
+        assert found and int(found.group(1)) != first
+        draft = await editor.get(made.headers["location"])
+        text = plain(draft.text)
+        assert "This is a copy, a new draft: check it, then send or schedule it." in text
+        assert 'value="Copy of Assembly"' in draft.text
+        assert EN in draft.text and RO in draft.text and 'value="Programul"' in draft.text
+        assert re.search(r'name="country:RO" checked', draft.text)
+        viewer = await board.sign_in("viewer@childpact.org")
+        refused = await viewer.post(f"/admin/broadcasts/{first}/duplicate")
+        assert refused.status_code == 403
+
+
+async def test_an_audience_is_saved_by_name_picked_renamed_and_deleted(backend):
+    async with dashboard(backend) as board:
+        await audience(board)
+        editor = await board.sign_in(EDITOR)
+        first = await compose(editor)
+        saved = await editor.post(
+            f"/admin/broadcasts/{first}/edit",
+            news(action="save_audience", audience_name="Romania on Telegram",
+                 **{"country:RO": "on", "channel:telegram": "on"}),
+        )  # fmt: skip
+        assert saved.status_code == 303 and "done=audience-saved" in saved.headers["location"]
+        again = await editor.post(
+            f"/admin/broadcasts/{first}/edit",
+            news(action="save_audience", audience_name="romania on telegram"),
+        )
+        assert again.status_code == 409
+        assert "An audience is already saved under that name: choose another." in plain(again.text)
+
+        # A new broadcast, everyone ticked off: picking the saved audience ticks its filters.
+        second = await compose(editor)
+        page = await editor.get(f"/admin/broadcasts/{second}/edit")
+        option = re.search(r'<option value="(\d+)">Romania on Telegram</option>', page.text)
+        assert option, page.text
+        used = await editor.post(
+            f"/admin/broadcasts/{second}/edit",
+            news(action="use_audience", saved_audience=option.group(1)),
+        )
+        assert used.status_code == 303 and "done=audience-used" in used.headers["location"]
+        page = await editor.get(used.headers["location"])
+        assert re.search(r'name="country:RO" checked', page.text)
+        assert re.search(r'name="channel:telegram" checked', page.text)
+        assert not re.search(r'name="country:MD" checked', page.text)
+        seen = await editor.post(
+            f"/admin/broadcasts/preview?broadcast_id={second}",
+            news(**{"country:RO": "on", "channel:telegram": "on"}),
+        )
+        assert "Română: 1 member, in their own language" in plain(seen.text)
+
+        listing = await editor.get("/admin/audiences")
+        assert "Romania on Telegram" in listing.text
+        renamed = await editor.post(f"/admin/audiences/{option.group(1)}/rename",
+                                    {"name": "Romanian members"})  # fmt: skip
+        assert renamed.status_code == 303
+        listing = await editor.get("/admin/audiences")
+        assert "Romanian members" in listing.text and "Romania on Telegram" not in listing.text
+        gone = await editor.post(f"/admin/audiences/{option.group(1)}/delete")
+        assert gone.status_code == 303
+        listing = await editor.get("/admin/audiences")
+        assert "Romanian members" not in listing.text
+        assert "No saved audiences yet" in listing.text
