@@ -25,6 +25,7 @@ from webhook.api import knowledge as api_knowledge
 from webhook.api import members as api_members
 from webhook.api import overview as api_overview
 from webhook.api import safeguarding as api_safeguarding
+from webhook.api import survey_respondents as api_survey_respondents
 from webhook.api import surveys as api_surveys
 from webhook.api import tokens as api_tokens
 from webhook.api import topics as api_topics
@@ -118,6 +119,7 @@ def create_app(
         api_knowledge,
         api_broadcasts,
         api_audiences,
+        api_survey_respondents,
         api_surveys,
         api_topics,
         api_tokens,

@@ -251,6 +251,67 @@ async def results(
     return found
 
 
+# ---------------------------------------------------------------- who answered
+
+
+class AnonymousSurvey(Exception):
+    """An anonymous survey names nobody: it has no list of respondents."""
+
+
+@dataclass
+class Respondent:
+    """One member's response as the respondents list shows it: who (the member's number, gone
+    once they asked to be deleted), from where, on which channel, when, and whether they
+    finished."""
+
+    response_id: int
+    member_id: int | None
+    organisation: str
+    country: str
+    channel: str
+    locale: str
+    started_at: datetime
+    finished_at: datetime | None
+    complete: bool
+    answered: int
+
+
+RESPONDENT_COLUMNS = ("member", "organisation", "country", "channel", "language", "started",
+                      "finished", "complete", "answers")  # fmt: skip
+
+
+async def respondents(session: AsyncSession, survey: Survey, filters: Filters) -> list[Respondent]:
+    """Who answered a survey that names its members, the latest first; ``AnonymousSurvey``
+    for one that does not."""
+    if survey.anonymous:
+        raise AnonymousSurvey(survey.id)
+    responses, answers = await _responses(session, survey.id, filters)
+    return [
+        Respondent(
+            response_id=r.id,
+            member_id=r.contact_id,
+            organisation=r.organisation or "",
+            country=r.country or "",
+            channel=r.channel,
+            locale=r.locale,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            complete=r.status == "finished",
+            answered=sum(not a.skipped for a in answers[r.id].values()),
+        )  # fmt: skip
+        for r in sorted(responses, key=lambda r: (r.updated_at or r.started_at, r.id), reverse=True)
+    ]
+
+
+def respondent_row(r: Respondent) -> list[Any]:
+    return [
+        r.member_id or "", r.organisation, r.country, r.channel, r.locale,
+        r.started_at.isoformat(timespec="seconds"),
+        r.finished_at.isoformat(timespec="seconds") if r.finished_at else "",
+        "yes" if r.complete else "no", r.answered,
+    ]  # fmt: skip
+
+
 # ---------------------------------------------------------------- export
 
 

@@ -18,7 +18,7 @@ from bot.i18n.markers import N_
 from bot.messages import Button, OutboundMessage
 from bot.secretariat.audit import record
 from bot.storage.models import Survey, SurveyQuestion, SurveyResponse
-from bot.surveys import Step
+from bot.surveys import Step, wording
 from bot.surveys import launch as surveys_launch
 from bot.surveys.answers import CHOICE_KINDS, KINDS, label
 from bot.surveys.format import MAX_OPTIONS
@@ -50,8 +50,8 @@ def page(
     return render(
         request, "survey_builder.html", visit, title=N_("Build a survey"), b=b, s=survey,
         locales=LOCALES, kinds=KIND_NAMES, tests=TEST_NAMES, choice_kinds=CHOICE_KINDS,
-        max_options=MAX_OPTIONS, missing=b.missing(), zone_name=zone, unsaved=unsaved,
-        status_code=status_code,
+        max_options=MAX_OPTIONS, gaps=translation_gaps(b), zone_name=zone, unsaved=unsaved,
+        shown_value=survey_form.shown_value, status_code=status_code,
     )  # fmt: skip
 
 
@@ -105,9 +105,7 @@ def change(b: Builder, action: str, arg: str) -> bool:
         qs[n + 1], qs[n] = qs[n], qs[n + 1]
     elif action == "add-option":
         if len(qs[n].options) < MAX_OPTIONS:
-            taken = {o.key for o in qs[n].options}
-            key = next(k for k in (chr(97 + i) for i in range(26)) if k not in taken)
-            qs[n].options.append(Option(key))
+            qs[n].options.append(Option())
     else:
         return action in ("up", "down")
     return True
@@ -174,7 +172,8 @@ def _float(raw: str) -> float | None:
 
 def _transient(b: Builder) -> tuple[Survey, list[SurveyQuestion]]:
     """The form as the bot's objects, never stored: what the handler builds messages from."""
-    s = Survey(base_locale=b.base_locale, title=b.title, intro=b.intro, closing=b.closing)
+    s = Survey(base_locale=b.base_locale, title=b.title, intro=b.intro, closing=b.closing,
+               reminder=b.reminder)  # fmt: skip
     questions = [
         SurveyQuestion(
             id=n,
@@ -192,6 +191,13 @@ def _transient(b: Builder) -> tuple[Survey, list[SurveyQuestion]]:
         for n, q in enumerate(b.questions, start=1)
     ]
     return s, questions
+
+
+def translation_gaps(b: Builder) -> dict[str, wording.Gap]:
+    """Per language shown, the texts written and those members would read in the base
+    language instead."""
+    s, questions = _transient(b)
+    return wording.gaps(s, questions, b.locales)
 
 
 def _plain(text: str, t: Translator) -> Seen:
@@ -230,7 +236,9 @@ async def preview(request: Request, service: ServiceDep, visit: EditorVisit) -> 
     found: list[Any] = messages(b, locale)
     return render(
         request, "survey_preview.html", visit, b=b, seen=found, preview_locale=locale,
-        limits=text_limits(), tests=TEST_NAMES, missing=b.missing(), invitation=invitation_problems(b),
+        limits=text_limits(), tests=TEST_NAMES, gaps=translation_gaps(b),
+        shown_value=survey_form.shown_value, question_named=survey_form.question_named,
+        invitation=invitation_problems(b),
     )  # fmt: skip
 
 

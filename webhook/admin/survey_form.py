@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.i18n.markers import N_
 from bot.storage.models import Survey, SurveyQuestion
-from bot.surveys.answers import CHOICE_KINDS, KINDS
+from bot.surveys.answers import CHOICE_KINDS, KINDS, label
 from bot.surveys.format import MAX_OPTIONS, SurveyFormatError, SurveyIn, parse_definition
+from bot.surveys.wording import slug
 from bot.surveys.xlsform import relevant
 
 MAX_QUESTIONS = 60
@@ -43,6 +44,7 @@ Problem = tuple[str, dict[str, Any]]
 class Option:
     key: str = ""
     label: dict[str, str] = field(default_factory=dict)
+    made: str = ""  # the id as last made from the label; "" once written by hand
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Question:
     # What the builder does not show, kept as it is (JSON): an imported XLSForm's hint,
     # limits and message, and a condition beyond one test.
     extra: str = ""
+    made: str = ""  # the id as last made from the text; "" once written by hand or stored
 
 
 KEPT = {"hint": None, "whole": ("number",), "message": ("number", "date"),
@@ -112,27 +115,10 @@ class Builder:
     def problem(self, where: str, says: str, **values: Any) -> None:
         self.problems.setdefault(where, []).append((says, values))
 
-    def missing(self) -> dict[str, int]:
-        """Per shown language, how many texts members would read in the base language instead."""
-        found: dict[str, int] = {}
-        for loc in self.locales:
-            if loc == self.base_locale:
-                continue
-            wanted = [self.title, *(q.text for q in self.questions)]
-            wanted += [o.label for q in self.questions for o in q.options if q.kind in CHOICE_KINDS]
-            wanted += [t for t in (self.intro, self.closing) if t.get(self.base_locale)]
-            count = sum(not texts.get(loc, "").strip() for texts in wanted)
-            if count:
-                found[loc] = count
-        return found
-
 
 def blank_question(b: Builder) -> Question:
-    taken = {q.key for q in b.questions}
-    n = len(b.questions) + 1
-    while f"q{n}" in taken:
-        n += 1
-    return Question(key=f"q{n}", options=[Option("a"), Option("b")])
+    """A new question: its id and its options' ids are made from their texts as they come."""
+    return Question(options=[Option(), Option()])
 
 
 def blank() -> Builder:
@@ -200,6 +186,20 @@ def condition_of(c: dict[str, Any], kinds: dict[str, str] | None = None) -> tupl
     return str(c.get("question", "")), TEST_NAMES[test], shown
 
 
+def condition_said(
+    c: dict[str, Any], questions: list[SurveyQuestion], base: str
+) -> tuple[str, str, str]:
+    """``condition_of`` in the officer's words: the earlier question by its text, an option
+    by its label, not by their ids."""
+    question, test, value = condition_of(c, {q.key: q.kind for q in questions})
+    source = next((q for q in questions if q.key == question), None)
+    if source is None or not test:
+        return question, test, value
+    names = {str(o["key"]): label(o.get("label") or {}, base, base) for o in source.options}
+    shown = ", ".join(names.get(v.strip(), v.strip()) for v in value.split(","))
+    return f"“{label(source.text or {}, base, base)}”", test, shown if names else value
+
+
 def _value(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -234,17 +234,90 @@ def read(form: dict[str, str]) -> Builder:
             if_test=form.get(f"{p}if-test", "equals") if form.get(f"{p}if-test") in TESTS
             else "equals",
             if_value=form.get(f"{p}if-value", "").strip()[:400],
-            extra=form.get(f"{p}extra", "")[:20000],
+            extra=form.get(f"{p}extra", "")[:20000], made=form.get(f"{p}made", "").strip()[:40],
         )  # fmt: skip
         for m in range(MAX_OPTIONS + 1):
             o = f"{p}o{m}-"
             if f"{o}key" not in form:
                 continue
-            option = Option(form[f"{o}key"].strip()[:40], _texts(form, f"{o}label", shown))
-            if option.key or any(option.label.values()):
+            option = Option(form[f"{o}key"].strip()[:40], _texts(form, f"{o}label", shown),
+                            form.get(f"{o}made", "").strip()[:40])  # fmt: skip
+            listed = f"{o}made" in form  # a row the page showed as an option, even empty
+            if listed or (option.key and option.key != option.made) or any(option.label.values()):
                 q.options.append(option)
         b.questions.append(q)
+    name_ids(b)
     return b
+
+
+def _renamed(value: str, names: dict[str, str]) -> str:
+    return names.get(value, value)
+
+
+def name_ids(b: Builder) -> None:
+    """Ids made from the texts: a question's or an option's id that is empty, or still the
+    one last made (not written by hand), follows its base-language text; conditions follow
+    the ids they name. Ids written by hand are taken first, so that a made one never takes
+    theirs."""
+    base = b.base_locale
+    renamed: dict[str, str] = {}
+    taken = {q.key for q in b.questions if q.key and q.key != q.made}
+    for n, q in enumerate(b.questions, start=1):
+        if q.key and q.key != q.made:
+            continue
+        new = slug(q.text.get(base, ""), taken, fallback=f"q{n}")
+        if q.key and q.key != new:
+            renamed[q.key] = new
+        q.key = q.made = new
+        taken.add(new)
+    options: dict[str, dict[str, str]] = {}  # a question's old option ids → new
+    for q in b.questions:
+        mine: dict[str, str] = {}
+        chosen = {o.key for o in q.options if o.key and o.key != o.made}
+        for i, o in enumerate(q.options, start=1):
+            if o.key and o.key != o.made:
+                continue
+            new = slug(o.label.get(base, ""), chosen, fallback=f"o{i}", question=False)
+            if o.key and o.key != new:
+                mine[o.key] = new
+            o.key = o.made = new
+            chosen.add(new)
+        options[q.key] = mine
+    by_key = {q.key: q for q in b.questions}
+    for q in b.questions:
+        if not q.if_question:
+            continue
+        q.if_question = _renamed(q.if_question, renamed)
+        source = by_key.get(q.if_question)
+        if source is None or source.kind not in CHOICE_KINDS:
+            continue
+        names = {
+            text.strip().casefold(): o.key for o in source.options for text in o.label.values()
+        }
+        values = (
+            [v.strip() for v in q.if_value.split(",")]
+            if q.if_test == "any_of"
+            else [q.if_value.strip()]
+        )
+        found = [
+            names.get(v.casefold()) or _renamed(v, options.get(source.key, {})) for v in values
+        ]
+        q.if_value = ", ".join(v for v in found if v)
+
+
+def question_named(b: Builder, key: str) -> str:
+    """An earlier question as a condition names it: by its text in the base language."""
+    source = next((e for e in b.questions if e.key == key), None)
+    return f"“{source.text.get(b.base_locale) or key}”" if source else key
+
+
+def shown_value(b: Builder, q: Question) -> str:
+    """A condition's answer as the form shows it: a choice's options by their labels."""
+    source = next((e for e in b.questions if e.key == q.if_question), None)
+    if source is None or source.kind not in CHOICE_KINDS or not q.if_value:
+        return q.if_value
+    names = {o.key: o.label.get(b.base_locale) or o.key for o in source.options}
+    return ", ".join(names.get(v.strip(), v.strip()) for v in q.if_value.split(","))
 
 
 def _texts(form: dict[str, str], prefix: str, locales: list[str]) -> dict[str, str]:
@@ -330,8 +403,14 @@ _SAYS: list[tuple[re.Pattern[str], str]] = [
         N_("Write the {language} text: it is what every other language falls back to."),
     ),
     (re.compile(r"choice needs at least 2 options"), N_("A choice needs at least two options.")),
-    (re.compile(r"option ids must differ"), N_("Two options have the same id.")),
-    (re.compile(r"is used twice"), N_("Two questions have the same id.")),
+    (
+        re.compile(r"option ids must differ"),
+        N_("Two options have the same name; change one under “Advanced”."),
+    ),
+    (
+        re.compile(r"is used twice"),
+        N_("Two questions have the same name; change one under “Advanced”."),
+    ),
     (re.compile(r"min is above max"), N_("The smallest number is above the largest.")),
     (
         re.compile(r"which is not an earlier question"),

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from babel.dates import format_timedelta
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import broadcasts
+from bot import broadcasts, surveys
 from bot.broadcasts import Audience, BroadcastError, actions
 from bot.channels.registry import send_rates
 from bot.coordination.keys import BROADCASTS, SURVEYS
@@ -22,6 +23,7 @@ from bot.i18n.markers import N_
 from bot.secretariat.audit import record
 from bot.storage.models import Survey
 from bot.surveys import launch as surveys_launch
+from bot.surveys import wording
 from webhook.admin.broadcast_form import CHANNELS, SKIPS, chosen_time, earlier, read_form, refusal
 from webhook.admin.broadcast_form import load as load_broadcast
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
@@ -51,13 +53,20 @@ async def _page(
     audience = read_form(form, [], []).audience if form else Audience()
     async with service.db.session() as session:
         gone = await earlier(session, visit, None)
+        partial = await _partial(session, s)
     return render(
         request, "survey_launch.html", visit, title=N_("Launch a survey"), s=s,
         title_of=title_of, audience=audience, locales=LOCALES, channels=CHANNELS, earlier=gone,
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
         written=_written(s), form=form, problems=problems or [], status_code=status_code,
-        zone=service.settings.secretariat_timezone,
+        zone=service.settings.secretariat_timezone, partial=partial,
     )  # fmt: skip
+
+
+async def _partial(session: AsyncSession, s: Survey) -> list[wording.Gap]:
+    """The languages only partly written: their members would read a mixture."""
+    found = wording.gaps(s, await surveys.questions_of(session, s.id))
+    return [gap for gap in found.values() if gap.partial]
 
 
 async def _launchable(service: Service, visit: Visit, survey_id: int) -> Survey | None:
@@ -96,8 +105,9 @@ async def preview(
     b, d = _invitation_of(s, visit, visit.form)
     async with service.db.session() as session:
         seen = await broadcasts.preview(session, b, visit.staff, send_rates(service.settings))
+        partial = await _partial(session, s)
     return render(
-        request, "survey_launch_preview.html", visit, s=s, p=seen, skips=SKIPS,
+        request, "survey_launch_preview.html", visit, s=s, p=seen, skips=SKIPS, partial=partial,
         problems=d.problems, duration=format_timedelta(
             timedelta(seconds=max(seen.estimated_seconds, 1.0)), locale=visit.locale
         ),

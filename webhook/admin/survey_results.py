@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from bot.countries import MEMBER_COUNTRIES, OTHER
@@ -142,3 +142,26 @@ async def live(
     chosen = {"country": country.upper(), "locale": locale, "organisation": organisation.strip(),
               "channel": channel, "by": by}  # fmt: skip
     return await _results(request, service, visit, survey_id, "survey_results_live.html", chosen)
+
+
+@router.get("/surveys/{survey_id}/respondents")
+async def respondents_page(
+    request: Request, survey_id: ItemId, service: ServiceDep, visit: VisitDep,
+    country: Country = "", locale: Locale = "", organisation: Organisation = "",
+    channel: Channel = "",
+) -> Response:  # fmt: skip
+    """Who answered, for a survey that names its members; an anonymous one has no such page."""
+    filters = _filters(visit, country.upper(), locale, organisation.strip(), channel)
+    async with service.db.session() as session:
+        s = await load(session, survey_id, visit)
+        try:
+            found = await surveys_results.respondents(session, s, filters)
+        except surveys_results.AnonymousSurvey:
+            raise HTTPException(404) from None
+    chosen = {"country": country.upper(), "locale": locale, "organisation": organisation.strip(),
+              "channel": channel}  # fmt: skip
+    return render(
+        request, "survey_respondents.html", visit, title=N_("Who answered"), s=s, found=found,
+        complete=sum(r.complete for r in found), title_of=title_of,
+        query=urlencode({k: v for k, v in chosen.items() if v}),
+    )  # fmt: skip

@@ -4,6 +4,7 @@ importing one from a YAML file or an XLSForm, setting its reminder, moving its c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from bot.surveys import xlsform as surveys_xlsform
 from bot.surveys.format import SurveyFormatError
 from webhook.admin.broadcasts import scheduled_in_zone
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
-from webhook.admin.survey_form import KIND_NAMES, condition_of, local_value
+from webhook.admin.survey_form import KIND_NAMES, condition_said, local_value
 from webhook.deps import ItemId, ServiceDep
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ async def survey_page(
     return render(
         request, "survey.html", visit, title=N_("Survey"), s=s, questions=questions,
         counts=counts, invitation=invitation, kinds=KIND_NAMES, title_of=title_of,
-        condition=condition_of, question_kinds={q.key: q.kind for q in questions},
+        condition=partial(condition_said, questions=questions, base=s.base_locale),
         audience=Audience.from_json(invitation.audience) if invitation else None, zone=zone,
         invited=invitation is not None and invitation.status != "cancelled",
         may_cancel=invitation is not None and broadcasts.visible(invitation, visit.staff)

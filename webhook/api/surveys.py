@@ -23,6 +23,7 @@ from bot.storage.models import Survey
 from bot.surveys import charts as survey_charts
 from bot.surveys import launch as surveys_launch
 from bot.surveys import results as surveys_results
+from bot.surveys import wording
 from bot.surveys import xlsform as surveys_xlsform
 from bot.surveys.format import SurveyFormatError, SurveyIn
 from webhook.api.broadcasts import AudienceIn
@@ -49,6 +50,12 @@ class SurveyOut(BaseModel):
     reminder_broadcast_id: int | None
     reminded_at: datetime | None
     responses: dict[str, int] = Field(description="responses by status: started, finished")
+    partly_translated: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="languages some of whose texts are written and others not (their members "
+        "would read a mixture), each with what is still missing: `title`, `intro`, `closing`, "
+        "`reminder`, a question's id, `question/option` ids, `question:hint`",
+    )
     created_by: int | None
     created_at: datetime
     opened_at: datetime | None
@@ -106,6 +113,7 @@ def _out(s: Survey, questions: list[Any], counts: dict[str, int]) -> SurveyOut:
         definition=surveys.definition_of(s, questions), broadcast_id=s.broadcast_id,
         remind_at=s.remind_at, reminder_broadcast_id=s.reminder_broadcast_id,
         reminded_at=s.reminded_at, responses=counts, created_by=s.created_by,
+        partly_translated=wording.partly_translated(s, questions),
         created_at=s.created_at, opened_at=s.opened_at, closed_at=s.closed_at,
     )  # fmt: skip
 

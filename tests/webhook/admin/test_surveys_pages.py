@@ -106,7 +106,7 @@ async def test_an_editor_builds_reshapes_and_saves_a_survey(backend: Backend) ->
         assert questions[2].show_if == {"question": "role", "equals": "staff"}
         assert (questions[2].min_value, questions[2].max_value) == (0, 200)
         shown = await editor.get(f"/admin/surveys/{survey_id}")
-        assert "Only if the answer to role is staff" in shown.text
+        assert "Only if the answer to “What is your role?” is Staff" in shown.text
 
 
 async def test_problems_stand_beside_their_field_in_the_readers_language(backend: Backend) -> None:
@@ -120,14 +120,17 @@ async def test_problems_stand_beside_their_field_in_the_readers_language(backend
         assert refused.status_code == 422
         html = refused.text
         assert 'id="err-title"' in html and "Write the English text" in html
-        assert 'id="err-q0-options">Two options have the same id.' in html
+        assert (
+            'id="err-q0-options">Two options have the same name; change one under “Advanced”.'
+            in html
+        )
         assert 'id="err-q1-text"' in html
         assert 'id="err-q1-if">That question has no option manager.' in html
         assert 'value="Nevoi de formare"' in html  # nothing typed is lost
 
         await editor.post("/admin/locale", {"locale": "ro", "next": "/admin"})
         refused = await editor.post("/admin/surveys/new", wrong)
-        assert "Două opțiuni au același id." in refused.text
+        assert "Două opțiuni au același nume; schimbați unul la „Avansat”." in refused.text
 
         low = builder(action="save", **{"q1-type": "number", "q1-min": "10", "q1-max": "2"})
         refused = await editor.post("/admin/surveys/new", low)
@@ -261,8 +264,38 @@ async def test_results_filter_and_compare_with_one_series_per_group(backend: Bac
         md = await editor.get(f"/admin/surveys/{survey_id}/results/live?country=MD")
         assert re.search(r'id="finished">1<', md.text) and 'id="results"' in md.text
         compared = await editor.get(f"/admin/surveys/{survey_id}/results?by=country")
-        assert compared.text.count('class="s1"') >= 2  # a second series: one per country
-        assert "Moldova" in compared.text and "Romania" in compared.text
+        # One panel per country and question, the largest first, each with how many answered,
+        # its bars shares of that country's answers; the same again as a table.
+        role = compared.text[compared.text.index('id="result-role"') :]
+        role = role[: role.index("</section>")]
+        panels = re.findall(r'<figure class="panel">\s*<figcaption><strong>([^<]+)</strong> '
+                            r'<span class="muted small">n = (\d+)</span>', role)  # fmt: skip
+        assert panels == [("Romania", "2"), ("Moldova", "1")]
+        shares = re.findall(r'<th scope="row">(\w+)</th>\s*<td class="bar">.*?'
+                            r'<span class="pct">(\d+)%</span> <span class="muted small">\((\d+)\)',
+                            role, re.S)  # fmt: skip
+        assert shares == [("Staff", "100", "2"), ("Volunteer", "0", "0"),
+                          ("Staff", "0", "0"), ("Volunteer", "100", "1")]  # fmt: skip
+        table = role[role.index('class="as-table"') :]
+        assert 'Romania <span class="muted small">(n = 2)</span>' in table
+        assert re.search(r'<th scope="row">Volunteer</th><td class="num">0% .*?</td>'
+                         r'<td class="num">100% <span class="muted small">\(1\)', table)  # fmt: skip
+
+        # Who answered: each member, linked to their page, with their country and channel.
+        who = await editor.get(f"/admin/surveys/{survey_id}/respondents")
+        assert who.status_code == 200
+        assert who.text.count('<a href="/admin/members/') == 3
+        assert "3 members answered" in who.text and "3 finished" in who.text
+        assert f'href="/api/surveys/{survey_id}/respondents.csv"' in who.text
+        only_md = await editor.get(f"/admin/surveys/{survey_id}/respondents?country=MD")
+        assert only_md.text.count('<a href="/admin/members/') == 1 and "Moldova" in only_md.text
+        async with board.stack.service.db.session() as session, session.begin():
+            await session.execute(
+                update(Survey).where(Survey.id == survey_id).values(anonymous=True)
+            )
+        assert (await editor.get(f"/admin/surveys/{survey_id}/respondents")).status_code == 404
+        hidden = await editor.get(f"/admin/surveys/{survey_id}/results")
+        assert "/respondents" not in hidden.text
         exported = await editor.get(f"/api/surveys/{survey_id}/export.csv?country=RO")
         assert exported.status_code == 200 and exported.text.count("\n") == 3
 
@@ -563,7 +596,7 @@ async def test_an_xlsform_is_imported_or_refused_row_by_row(backend: Backend) ->
         survey_id = int(done.headers["location"].split("/")[3])
         shown = await editor.get(f"/admin/surveys/{survey_id}")
         assert f'href="/api/surveys/{survey_id}/xlsform.xlsx"' in shown.text
-        assert "Only if the answer to role is field" in shown.text
+        assert "Only if the answer to “Your role?” is Field" in shown.text
         assert (
             "Only if (selected(${topics}, &#39;online&#39;)) and ((${cases} &gt; 10) or "
             "(${role} = &#39;lead&#39;))" in shown.text
