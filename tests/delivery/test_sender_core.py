@@ -248,6 +248,19 @@ async def test_a_message_held_outside_the_window_waits_without_an_attempt(
     assert found is not None and (found.status, found.attempts) == ("held", 0)
 
 
+async def test_a_broadcast_held_outside_the_window_goes_to_a_linked_chat_that_takes_it(
+    sender: Sender, shared: Shared, lost: list[tuple[int, int]]
+) -> None:
+    # The fallback here takes every broadcast handed to it (another chat of theirs reads it
+    # now): the held copy is then done with, rather than waiting for the member to write.
+    member = await contact(shared.db)
+    claimed = await claimed_one(sender, shared, member, "news", broadcast_id=99, priority=BULK)
+    await sender._record([(claimed, SendResult(Outcome.HELD, error_code="outside_window"))])
+    assert lost == [(99, member.id)]
+    found = await row(shared.db, claimed.id)
+    assert found is not None and found.status == "failed"
+
+
 async def test_a_member_who_blocked_the_bot_is_unreachable(sender: Sender, shared: Shared) -> None:
     member = await contact(shared.db)
     claimed = await claimed_one(sender, shared, member, "hello")

@@ -558,8 +558,9 @@ async def test_a_report_that_came_before_the_send_was_recorded_is_applied_when_i
 
 
 async def test_the_loop_sends_what_is_queued_and_takes_back_a_dead_senders_claims(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("ERROR", logger="bot.delivery.sender")
     alice = await member(shared, "telegram")
     bob = await member(shared, "telegram")
     waiting = await queue(shared, alice, OutboundMessage(text="Queued"))
@@ -592,3 +593,5 @@ async def test_the_loop_sends_what_is_queued_and_takes_back_a_dead_senders_claim
     assert telegram_texts(shared, carol) == ["Later"]
     assert telegram_texts(shared, bob) == ["Orphaned"]
     assert (await row(shared, orphan)).attempts == 2
+    # Nothing went wrong in the loop: no error for the operator.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
