@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,7 @@ from bot.storage.models import (
     Contact,
     Conversation,
     ConversationMessage,
+    ConversationNote,
     Delivery,
     StaffUser,
     UnansweredAsker,
@@ -27,6 +28,7 @@ from bot.storage.models import (
     utcnow,
 )
 
+InThread = TypeVar("InThread", ConversationMessage, ConversationNote)
 QUESTION_LIMIT = 500  # characters of an unanswered question that are kept
 KINDS = ("safeguarding", "question", "secretariat", "reply")
 # The log shows what members ask, not who they are: a number long enough to be a phone, and
@@ -258,18 +260,23 @@ async def threads(
             .limit(limit)
         )
     ).all()
-    ids = [conversation.id for conversation, _ in rows]
-    messages: dict[int, list[ConversationMessage]] = {i: [] for i in ids}
-    if ids:
-        found = await session.scalars(
-            select(ConversationMessage)
-            .where(ConversationMessage.conversation_id.in_(ids))
-            .order_by(ConversationMessage.id)
-        )
-        for message in found:
-            messages[message.conversation_id].append(message)
+    messages = await grouped(session, ConversationMessage, [c.id for c, _ in rows])
     held = await held_answers(session, [contact.id for _, contact in rows])
     return [Thread(c, contact, messages[c.id], held.get(contact.id, 0)) for c, contact in rows]
+
+
+async def grouped(
+    session: AsyncSession, model: type[InThread], conversation_ids: list[int]
+) -> dict[int, list[InThread]]:
+    """The rows of ``model`` (messages, notes) of each conversation, oldest first."""
+    found: dict[int, list[InThread]] = {i: [] for i in conversation_ids}
+    if conversation_ids:
+        rows = await session.scalars(
+            select(model).where(model.conversation_id.in_(conversation_ids)).order_by(model.id)
+        )
+        for row in rows:
+            found[row.conversation_id].append(row)
+    return found
 
 
 ANSWER_PAYLOAD = "handoff:reply"  # the "Reply" button every answer of the secretariat carries

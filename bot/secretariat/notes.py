@@ -3,9 +3,9 @@ thread. A note never reaches the member: it is kept beside the messages, not amo
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.secretariat import inbox
 from bot.secretariat.staff import Staff
 from bot.storage.models import ConversationNote
 
@@ -32,13 +32,4 @@ async def of(
     session: AsyncSession, conversation_ids: list[int]
 ) -> dict[int, list[ConversationNote]]:
     """The notes of each conversation, oldest first."""
-    found: dict[int, list[ConversationNote]] = {i: [] for i in conversation_ids}
-    if conversation_ids:
-        rows = await session.scalars(
-            select(ConversationNote)
-            .where(ConversationNote.conversation_id.in_(conversation_ids))
-            .order_by(ConversationNote.id)
-        )
-        for note in rows:
-            found[note.conversation_id].append(note)
-    return found
+    return await inbox.grouped(session, ConversationNote, conversation_ids)
