@@ -22,6 +22,7 @@ from bot.conversation.engine import Engine
 from bot.conversation.router import Dispatcher
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import RETENTION
+from bot.delivery.contents import DatabaseContentStore
 from bot.delivery.sender import Sender
 from bot.knowledge.live import LiveKnowledge, matcher_for
 from bot.knowledge.load import Knowledge, load_knowledge
@@ -78,6 +79,10 @@ class Service:
             settings.redis_url, settings.redis_prefix
         )
         self.channels = channels if channels is not None else build_channels(settings)
+        whatsapp = self.channels.get(ChannelName.WHATSAPP)
+        if whatsapp is not None and hasattr(whatsapp, "contents"):
+            # The content items made for WhatsApp's choices, shared by every process.
+            whatsapp.contents = DatabaseContentStore(self.db, self.coordinator)
         self.features = Features.load()
         self.engine = Engine(
             self.db,

@@ -94,6 +94,11 @@ class OutboundMessage:
     callback_id: str | None = None  # answers a Telegram callback query instead of sending
     notice: str | None = None  # short text shown with a callback answer
     choice_hint: str | None = None  # "reply with a number", for channels without buttons
+    # The member's language, and the label of the button that opens a list of the choices
+    # (WhatsApp): set with ``choice_hint``.
+    locale: str | None = None
+    picker: str | None = None
+    more_choices: str | None = None  # above the rest of a long list, in a message of its own
     # An approved WhatsApp template (Twilio content SID), used instead when the member is
     # outside the 24-hour window as the message is about to go; its variable {{1}} carries a
     # short notice (``teaser``, else the first line of ``text``), and the full message

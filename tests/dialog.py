@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.messages import OutboundMessage
 from bot.storage.models import Delivery, Inbound
-from tests.harness import Stack, eventually, telegram_member, whatsapp_number
+from tests.harness import PUBLIC, Stack, eventually, telegram_member, whatsapp_number
 
 
 @dataclass
@@ -23,9 +23,17 @@ class Member:
     """One member on one channel. ``say`` and ``tap`` return the bot's replies to that message."""
 
     def __init__(
-        self, stack: Stack, channel: str, *, lang: str | None = "en", country_code: str = "40"
+        self,
+        stack: Stack,
+        channel: str,
+        *,
+        lang: str | None = "en",
+        country_code: str = "40",
+        taps_only: bool = False,
     ) -> None:
         self.stack = stack
+        # WhatsApp: every choice must come as buttons or a list, never as numbered text.
+        self.taps_only = taps_only
         self.channel = channel
         self.cursor = 0
         self.last: list[Reply] = []
@@ -57,11 +65,20 @@ class Member:
         return await self.replies()
 
     async def tap(self, payload: str, *, old: bool = False) -> list[Reply]:
-        """Press the button with ``payload``; on WhatsApp, answer with its number. ``old``: a
-        button of an earlier message, still on the screen (Telegram, the web chat)."""
+        """Press the button with ``payload``; on WhatsApp, the quick reply or list row the fake
+        Twilio sent, or, where the choices went as numbered text, answer with its number.
+        ``old``: a button of an earlier message, still on the screen."""
         offered = [p for reply in self.last for p in reply.payloads]
         assert old or payload in offered, f"{payload} was not offered: {offered}"
-        assert not (old and self.channel == "whatsapp"), "WhatsApp has no buttons to scroll to"
+        if self.channel == "whatsapp" and (old or self.stack.twilio.offered(self.address)):
+            path = "/webhook/whatsapp"
+            form, headers = self.stack.twilio.tap(PUBLIC + path, self.address, payload, old=old)
+            response = await self.stack.http.post(path, data=form, headers=headers)
+            assert response.status_code in (200, 202), response.text
+            return await self.replies()
+        assert not (self.taps_only and self.channel == "whatsapp"), (
+            f"the choices of {texts(self.last)!r} went as numbered text"
+        )
         if self.channel == "telegram":
             update = self.builder.callback_query(payload)  # type: ignore[union-attr]
             response = await self.stack.post_telegram(update)

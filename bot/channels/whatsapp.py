@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 
 import aiohttp
 from pydantic import SecretStr
@@ -24,6 +25,16 @@ from bot.channels.base import (
     SendResult,
     next_message_turn,
     pieces,
+    split_text,
+)
+from bot.channels.whatsapp_content import (
+    BODY_LIMIT as CONTENT_BODY_LIMIT,
+)
+from bot.channels.whatsapp_content import (
+    ContentStore,
+    Interactive,
+    MemoryContentStore,
+    interactive,
 )
 from bot.config import Settings
 from bot.countries import country_from_phone
@@ -61,8 +72,18 @@ THROTTLED_PAUSE = 15 * 60.0
 OUTSIDE_WINDOW = 63016  # free-form outside the 24-hour window: the template must carry it
 _PERMANENT = frozenset({63016, 63021, 21617, 21656, 21655, 63019})
 
+DEFAULT_API_URL = "https://api.twilio.com"
+CONTENT_API_URL = "https://content.twilio.com"
+# The Content API refused to make an item (a limit we did not know): kept as refused. Other
+# failures (credentials, rate, Twilio's 5xx, the network) are tried again with the next message.
+_REFUSED_STATUSES = frozenset({400, 404, 409, 413, 422})
+# A ContentSid Twilio no longer knows (deleted in its console): made again next time.
+_UNKNOWN_CONTENT = frozenset({21655, 20404})
+
 CAPABILITIES = Capabilities(
-    buttons=False,  # choices go as numbered lines (see ``base.as_text``)
+    # Choices go as quick replies or a list (``whatsapp_content``) where they fit, else as
+    # numbered lines (see ``base.as_text``); a typed number is read either way.
+    buttons=False,
     text_limit=BODY_LIMIT,
     caption_limit=CAPTION_LIMIT,  # an image's text is the message's body
     # Outside it only an approved template may start the conversation.
@@ -114,6 +135,8 @@ class WhatsAppChannel:
         self._pool_size = max(1, settings.sender_concurrency)
         self._http: AsyncTwilioHttpClient | None = None
         self._client: Client | None = None
+        # Where the content items made so far are kept; the service shares its database's.
+        self.contents: ContentStore = MemoryContentStore()
 
     @property
     def client(self) -> Client:
@@ -127,6 +150,9 @@ class WhatsAppChannel:
             client.edge = client.region = None  # TWILIO_EDGE/REGION would rewrite the host
             # The Api domain's root: messages go to {TWILIO_API_URL}/2010-04-01/Accounts/...
             client.api.base_url = self._api_url
+            # A stand-in for Twilio (a proxy or a test fake) serves the Content API too.
+            if self._api_url != DEFAULT_API_URL:
+                client.content.base_url = self._api_url
             self._http, self._client = http, client
         return self._client
 
@@ -171,9 +197,13 @@ class WhatsAppChannel:
             text=(form.get("Body") or "").strip(),
             country_hint=country_from_phone(sender),
         )
+        # A tap on a quick reply, or a row picked from a list: its id is our button's payload.
         if payload := form.get("ButtonPayload"):
             found.kind, found.payload = Kind.BUTTON, payload
             found.text = found.text or (form.get("ButtonText") or "").strip()
+        elif payload := form.get("ListId"):
+            found.kind, found.payload = Kind.BUTTON, payload
+            found.text = found.text or (form.get("ListTitle") or "").strip()
         elif _count(form.get("NumMedia")) > 0 or form.get("Latitude"):
             # A photo with a caption is media, as on Telegram: what cannot be passed on is
             # said so, rather than the caption going alone as if it were all.
@@ -207,6 +237,13 @@ class WhatsAppChannel:
             return SendResult(Outcome.SENT)  # no callback queries to answer on WhatsApp
         if message.template:
             return await self._send_template(address, message)
+        if message.choices() and not message.image_url and not message.document:
+            sent = await self._send_interactive(address, message)
+            if sent is not None:
+                return sent
+        return await self._send_plain(address, message)
+
+    async def _send_plain(self, address: str, message: OutboundMessage) -> SendResult:
         bodies = pieces(message, CAPABILITIES)
         document = (message.document or {}).get("url")
         if not bodies and not message.image_url and not document:
@@ -246,6 +283,75 @@ class WhatsAppChannel:
             return self._failed(Outcome.RETRY, "network")
         log.debug("whatsapp: accepted %s", sid)
         return SendResult(Outcome.SENT, platform_id=sid)
+
+    async def _send_interactive(self, address: str, message: OutboundMessage) -> SendResult | None:
+        """The choices as quick replies or a list under the message's text (its last piece,
+        when it is longer than one item's body); None when they must go as numbered text."""
+        texts = split_text(message.text, BODY_LIMIT)
+        if texts and len(texts[-1]) > CONTENT_BODY_LIMIT:
+            texts[-1:] = split_text(texts[-1], CONTENT_BODY_LIMIT)
+        contents = interactive(texts[-1] if texts else "", message.choices(), message.locale,
+                               message.picker, message.more_choices)  # fmt: skip
+        if contents is None:
+            return None
+        sids: list[str] = []
+        for content in contents:
+            try:
+                sid = await self.contents.sid_for(content.digest, partial(self._make, content))
+            except (TwilioException, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("whatsapp: content item not made (%s): numbered text", type(exc).__name__)
+                return None
+            if sid is None:
+                return None
+            sids.append(sid)
+        sends: list[dict[str, object]] = [{"body": text} for text in texts[:-1]]
+        sends.extend({"content_sid": sid} for sid in sids)
+        created_sid = ""
+        try:
+            for number, fields in enumerate(sends):
+                if number:
+                    await next_message_turn()
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    created = await self.client.messages.create_async(
+                        to=address,
+                        from_=self._from,
+                        status_callback=self._status_callback or values.unset,
+                        **fields,  # type: ignore[arg-type]
+                    )
+                created_sid = created.sid or ""
+        except TwilioException as exc:
+            code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+            if code in _UNKNOWN_CONTENT:
+                for content in contents:
+                    await self.contents.forget(content.digest)
+                if not created_sid:  # nothing of it went yet: all of it as numbered text
+                    return await self._send_plain(address, message)
+            return self._failed(classify_error(code, status), str(code or status or "twilio"))
+        except (aiohttp.ClientError, TimeoutError):
+            return self._failed(Outcome.RETRY, "network")
+        log.debug("whatsapp: accepted %s with choices", created_sid)
+        return SendResult(Outcome.SENT, platform_id=created_sid)
+
+    async def _make(self, content: Interactive) -> str | None:
+        """Create the content item; None when the Content API refuses it for good."""
+        # twilio's async client would post ``contents.create_async``'s JSON as a form (it
+        # hands the dict to aiohttp as ``data``): the body goes as JSON text here instead.
+        body = json.dumps(content.request(), ensure_ascii=False)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                made = await self.client.content.v1.create_async(
+                    "POST", "/Content", data=body, headers=headers  # type: ignore[arg-type]
+                )
+        except TwilioException as exc:
+            if getattr(exc, "status", None) in _REFUSED_STATUSES:
+                log.warning("whatsapp: the Content API refused an item (%s): numbered text",
+                            getattr(exc, "code", None))  # fmt: skip
+                return None
+            raise
+        sid = made.get("sid") if isinstance(made, dict) else None
+        log.info("whatsapp: content item %s made", sid)
+        return sid or None
 
     async def _send_template(self, address: str, message: OutboundMessage) -> SendResult:
         """Outside the 24-hour window only an approved template may start the conversation:

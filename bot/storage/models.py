@@ -767,3 +767,16 @@ class KnowledgeState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
     revision: Mapped[int] = mapped_column(Integer, default=1)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class WhatsAppContent(Base):
+    """A WhatsApp interactive message (quick replies or a list) made once through Twilio's
+    Content API and reused: found by the digest of what it shows, so that every process and
+    every restart sends the same one. ``content_sid`` None: Twilio refused to make it, and the
+    choices go as numbered text."""
+
+    __tablename__ = "whatsapp_contents"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_sid: Mapped[str | None] = mapped_column(String(34))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

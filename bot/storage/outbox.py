@@ -146,8 +146,12 @@ def remember_choices(
     """
     offering = [message for message in messages if message.choices()]
     hint = choice_hint(t)
+    # A WhatsApp list opens with a button: "Choose", in the member's language.
+    picker, more = t("Choose"), t("More choices:")
+    locale = getattr(t, "locale", None)
     for message in offering:
-        message.choice_hint = hint
+        message.choice_hint, message.picker, message.more_choices = hint, picker, more
+        message.locale = message.locale or locale
     if choices is None:
         choices = (
             [choice_entry(b.payload, b.label) for b in offering[-1].choices()] if offering else []

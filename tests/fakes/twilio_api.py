@@ -27,6 +27,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import jsonschema
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
@@ -59,6 +60,17 @@ ERROR_TEXT = {
     21656: "The ContentVariables Parameter is invalid",
 }
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+QUICK_REPLY, LIST_PICKER = "twilio/quick-reply", "twilio/list-picker"
+# The Content API's limits, from Twilio's twilio/quick-reply and twilio/list-picker pages (the
+# OpenAPI has none): body 1,024; 1 to 10 quick replies of titles up to 20 and ids up to 200,
+# of which WhatsApp takes 3 in a session message without approval; 1 to 10 list rows of titles
+# up to 24, descriptions up to 72 and ids up to 200, under a button of up to 20. A list cannot
+# be approved, so it never goes outside the 24-hour window.
+CONTENT_BODY_LIMIT = 1024
+QUICK_REPLY_LIMITS = {"title": 20, "id": 200}
+LIST_ITEM_LIMITS = {"item": 24, "description": 72, "id": 200}
+LIST_BUTTON_LIMIT = 20
+MOST_ACTIONS, MOST_ITEMS, SESSION_QUICK_REPLIES = 10, 10, 3
 
 
 def load_spec(name: str) -> JSON:
@@ -108,11 +120,22 @@ class ContentTemplate:
     category: str = "UTILITY"
     body: str = "News from the coalition: {{1}}"
     actions: list[dict[str, str]] = field(default_factory=list)
+    # A list picker's rows (``twilio/list-picker``), and the label of its button.
+    items: list[dict[str, str]] = field(default_factory=list)
+    button: str = ""
 
     def types(self) -> JSON:
+        if self.items:
+            return {LIST_PICKER: {"body": self.body, "button": self.button, "items": self.items}}
         if self.actions:
-            return {"twilio/quick-reply": {"body": self.body, "actions": self.actions}}
+            return {QUICK_REPLY: {"body": self.body, "actions": self.actions}}
         return {"twilio/text": {"body": self.body}}
+
+    def choices(self) -> list[tuple[str, str]]:
+        """``(id, title)`` of what a member can tap on it."""
+        if self.items:
+            return [(i["id"], i["item"]) for i in self.items]
+        return [(a.get("id") or a["title"], a["title"]) for a in self.actions]
 
 
 def new_content_sid() -> str:
@@ -259,6 +282,8 @@ class FakeTwilio(FakeServer):
         )
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.messages: list[TwilioMessage] = []
+        self.contents_made: list[ContentTemplate] = []  # what POST /v1/Content created
+        self.content_refusals: list[str] = []  # why each refused create was refused
         self.callbacks: list[StatusCallback] = []
         self.media_fetches: list[MediaFetch] = []
         self.media: dict[str, tuple[str, bytes]] = {}  # served for URLs off this machine
@@ -321,6 +346,44 @@ class FakeTwilio(FakeServer):
         self.received(form["From"])
         return form, headers
 
+    def offered(self, number: str) -> tuple[TwilioMessage, ContentTemplate] | None:
+        """The last message to ``number`` that offered buttons or a list, and its content item;
+        None when the last message with choices went as numbered text."""
+        for message in reversed(self.to(number)):
+            if message.content_sid:
+                content = self._content_for(message.content_sid)
+                return (message, content) if content.choices() else None
+            if re.search(r"^1\. ", message.body, re.MULTILINE):
+                return None
+        return None
+
+    def tap(
+        self, url: str, number: str, choice: str, *, old: bool = False
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """``number`` taps the button (or list row) whose id or title is ``choice`` on the
+        last message that offered any (``old``: on any earlier message still in the chat), as
+        Twilio posts it to ``url``, signed."""
+        assert old or self.offered(number), "the last message with choices had no buttons"
+        # The latest that has it: a long list comes as two, the first still on the screen.
+        sent = [(m, self._content_for(m.content_sid)) for m in self.to(number) if m.content_sid]
+        found = next(
+            ((m, c) for m, c in reversed(sent) if any(choice in t for t in c.choices())), None
+        )
+        assert found is not None, f"no message offered {choice}"
+        message, content = found
+        tapped = next((c for c in content.choices() if choice in c), None)
+        assert tapped is not None, f"{choice} is not on it: {content.choices()}"
+        payload, title = tapped
+        fields: dict[str, str | None] = {
+            "From": number, "Body": title, "OriginalRepliedMessageSid": message.sid,
+            "OriginalRepliedMessageSender": message.from_,
+        }  # fmt: skip
+        if content.items:
+            fields.update(MessageType="interactive", ListId=payload, ListTitle=title)
+        else:
+            fields.update(MessageType="button", ButtonPayload=payload, ButtonText=title)
+        return self.inbound(url, **fields)
+
     def error_next(self, code: int, count: int = 1, *, to: str | None = None) -> None:
         """The next ``count`` messages (to ``to``, or to anyone) end with Twilio error
         ``code``: in the create call's answer when Twilio gives it there, else by callback."""
@@ -339,6 +402,8 @@ class FakeTwilio(FakeServer):
         app.router.add_get(API + ".json", self._account)
         app.router.add_get(API + "/IncomingPhoneNumbers.json", self._incoming_numbers)
         # The Content API lives on its own host; the fake serves it from the same root.
+        app.router.add_post("/v1/Content", self._create_content)
+        app.router.add_get("/v1/Content", self._list_contents)
         app.router.add_get("/v1/Content/{sid}", self._content)
         app.router.add_get("/v1/Content/{sid}/ApprovalRequests", self._approval)
         return app
@@ -496,25 +561,57 @@ class FakeTwilio(FakeServer):
         if request.headers.get("Authorization") != self._auth:
             raise TwilioApiError(401, 20003, "Authenticate")
 
+    async def _create_content(self, request: web.Request) -> web.Response:
+        try:
+            fault = await self._fault() if self._faults else None
+            if fault is not None:
+                raise _fault_error(fault)
+            self._authorize_content(request)
+            try:
+                data = await request.json()
+            except ValueError as exc:
+                raise TwilioApiError(400, 20001, "The request body is not JSON") from exc
+            made = check_content(data)
+        except TwilioApiError as exc:
+            if exc.status == 400:
+                self.content_refusals.append(exc.message)
+            return web.json_response(exc.body(), status=exc.status)
+        self.templates[made.sid] = made
+        self.contents_made.append(made)
+        return web.json_response(self._content_resource(made), status=201)
+
+    async def _list_contents(self, request: web.Request) -> web.Response:
+        try:
+            self._authorize_content(request)
+        except TwilioApiError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        url = "https://content.twilio.com/v1/Content"
+        return web.json_response({
+            "contents": [self._content_resource(t) for t in self.templates.values()],
+            "meta": {"page": 0, "page_size": 50, "first_page_url": url, "previous_page_url": None,
+                     "url": url, "next_page_url": None, "key": "contents"},
+        })  # fmt: skip
+
     async def _content(self, request: web.Request) -> web.Response:
         try:
             t = self._template(request)
         except TwilioApiError as exc:
             return web.json_response(exc.body(), status=exc.status)
-        return web.json_response(
-            {
-                "sid": t.sid,
-                "account_sid": self.account_sid,
-                "friendly_name": t.name,
-                "language": t.language,
-                "variables": {},
-                "types": t.types(),
-                "url": f"https://content.twilio.com/v1/Content/{t.sid}",
-                "links": {
-                    "approval_fetch": f"https://content.twilio.com/v1/Content/{t.sid}/ApprovalRequests"
-                },
-            }  # fmt: skip
-        )
+        return web.json_response(self._content_resource(t))
+
+    def _content_resource(self, t: ContentTemplate) -> JSON:
+        return {
+            "sid": t.sid,
+            "account_sid": self.account_sid,
+            "friendly_name": t.name,
+            "language": t.language,
+            "variables": {},
+            "types": t.types(),
+            "url": f"https://content.twilio.com/v1/Content/{t.sid}",
+            "links": {
+                "approval_fetch": f"https://content.twilio.com/v1/Content/{t.sid}/ApprovalRequests"
+            },
+        }  # fmt: skip
 
     async def _approval(self, request: web.Request) -> web.Response:
         try:
@@ -572,6 +669,13 @@ class FakeTwilio(FakeServer):
             except TwilioApiError as exc:
                 raise TwilioApiError(400, 21655, ERROR_TEXT[21655]) from exc
             rendered = render_content(content, form.get("ContentVariables"))
+            if content.status != "approved" and len(content.actions) > SESSION_QUICK_REPLIES:
+                # (the code is unverified: the channel never sends more than three)
+                raise TwilioApiError(
+                    400,
+                    63013,
+                    f"A session message takes at most {SESSION_QUICK_REPLIES} quick replies",
+                )
         elif form.get("ContentVariables") is not None:
             raise TwilioApiError(400, 21656, "ContentVariables without a ContentSid")
         return TwilioMessage(
@@ -624,7 +728,8 @@ class FakeTwilio(FakeServer):
             return [("queued", None), ("failed", 63003)]
         if to in self.invalid_recipients:
             return [("queued", None), ("failed", 63024)]
-        if not message.content_sid and not self.in_window(to):
+        if not self.in_window(to) and not self._approved(message.content_sid):
+            # Outside the window only an approved template may go (a list never is).
             return [("queued", None), ("failed", 63016)]
         if len(message.text) > TEMPLATE_BODY_LIMIT and message.content_sid:
             return [("queued", None), ("failed", 63021)]
@@ -633,6 +738,12 @@ class FakeTwilio(FakeServer):
         if to in self.blocked:
             return [("queued", None), ("sent", None), ("undelivered", 63014)]
         return [("queued", None), *((status, None) for status in self.statuses)]
+
+    def _approved(self, content_sid: str | None) -> bool:
+        if content_sid is None:
+            return False
+        content = self._content_for(content_sid)
+        return content.status == "approved" and not content.items
 
     async def _report(
         self, message: TwilioMessage, steps: list[tuple[str, int | None]], queued_for: float
@@ -773,6 +884,77 @@ def _type_problem(prop: JSON, value: str) -> str | None:
         if parts.scheme not in ("http", "https") or not parts.hostname or "_" in parts.hostname:
             return "not a valid URL"
     return None
+
+
+def _content_schema() -> JSON:
+    spec = load_spec("twilio_content_v1.json")
+    return {"$ref": "#/components/schemas/ContentCreateRequest", "components": spec["components"]}
+
+
+CONTENT_SCHEMA = _content_schema()
+
+
+def _given(value: Any) -> Any:
+    """The request as Twilio reads it: twilio's own library sends every field it knows, the
+    ones not set as null."""
+    if isinstance(value, dict):
+        return {k: _given(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_given(v) for v in value]
+    return value
+
+
+def check_content(data: Any) -> ContentTemplate:
+    """A Content API create request against Twilio's OpenAPI (fields, types, required ones)
+    and the limits of its quick-reply and list-picker pages; the item it makes, not yet
+    submitted for WhatsApp approval."""
+    data = _given(data)
+    errors = sorted(jsonschema.Draft7Validator(CONTENT_SCHEMA).iter_errors(data), key=str)
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path)
+        raise TwilioApiError(400, 20001, f"Invalid parameter {where}: {errors[0].message}")
+    types = data["types"]
+    if not types:
+        raise TwilioApiError(400, 20001, "Invalid parameter types: at least one type is required")
+    made = ContentTemplate(
+        sid=new_content_sid(), language=data["language"], name=data.get("friendly_name", ""),
+        status="unsubmitted",
+    )  # fmt: skip
+    if QUICK_REPLY in types:
+        quick = types[QUICK_REPLY]
+        made.body, made.actions = quick["body"], quick["actions"]
+        if not 1 <= len(made.actions) <= MOST_ACTIONS:
+            raise TwilioApiError(400, 20001, f"actions: 1 to {MOST_ACTIONS} quick replies")
+        _check_rows(made.actions, QUICK_REPLY_LIMITS, "title")
+    elif LIST_PICKER in types:
+        picker = types[LIST_PICKER]
+        made.body, made.button, made.items = picker["body"], picker["button"], picker["items"]
+        if not 1 <= len(made.items) <= MOST_ITEMS:
+            raise TwilioApiError(400, 20001, f"items: 1 to {MOST_ITEMS} items")
+        if not made.button.strip() or len(made.button) > LIST_BUTTON_LIMIT:
+            raise TwilioApiError(400, 20001, f"button: 1 to {LIST_BUTTON_LIMIT} characters")
+        _check_rows(made.items, LIST_ITEM_LIMITS, "item")
+    elif "twilio/text" in types:
+        made.body = types["twilio/text"]["body"]
+    else:
+        raise TwilioApiError(400, 20001, "the fake makes text, quick replies and lists only")
+    if not made.body.strip() or len(made.body) > CONTENT_BODY_LIMIT:
+        raise TwilioApiError(400, 20001, f"body: 1 to {CONTENT_BODY_LIMIT} characters")
+    return made
+
+
+def _check_rows(rows: list[dict[str, str]], limits: dict[str, int], title: str) -> None:
+    for row in rows:
+        for name, limit in limits.items():
+            if len(row.get(name, "")) > limit:
+                raise TwilioApiError(400, 20001, f"{name}: at most {limit} characters")
+        if not row[title].strip():
+            raise TwilioApiError(400, 20001, f"{title}: empty")
+    # WhatsApp refuses a message whose buttons or rows repeat a title or an id.
+    for name in (title, "id"):
+        seen = [row.get(name) for row in rows if row.get(name)]
+        if len(set(seen)) < len(seen):
+            raise TwilioApiError(400, 20001, f"{name}: each must differ")
 
 
 def render_content(content: ContentTemplate, variables: Any) -> str:

@@ -1,0 +1,116 @@
+"""A WhatsApp member who only taps: quick replies and lists sent through Twilio's Content API,
+their taps read back as the same choices as Telegram's buttons, old ones answered as expired."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.i18n import Translator
+from tests.dialog import Member, texts
+from tests.handlers.test_menu import contact_of
+from tests.harness import running
+from tests.surveys.helpers import open_survey, stored_answers
+
+MENU = ["menu:about", "menu:surveys", "menu:settings", "menu:secretariat"]
+SURVEY = {
+    "title": {"en": "Quick check", "ro": "Verificare rapidă"},
+    "closing": {"en": "Thanks, all saved.", "ro": "Mulțumim, totul e salvat."},
+    "questions": [
+        {"id": "role", "type": "single", "text": {"en": "Your role?", "ro": "Rolul?"},
+         "options": [{"id": "lead", "label": {"en": "Lead", "ro": "Conducere"}},
+                     {"id": "field", "label": {"en": "Field", "ro": "Teren"}}]},
+        {"id": "funded", "type": "yes_no", "text": {"en": "Funded?", "ro": "Finanțat?"}},
+        {"id": "often", "type": "single", "text": {"en": "How often do you meet?",
+                                                    "ro": "Cât de des vă întâlniți?"},
+         "options": [{"id": k, "label": {"en": e, "ro": r}} for k, e, r in [
+             ("week", "Every week", "În fiecare săptămână"), ("month", "Every month", "Lunar"),
+             ("quarter", "Every three months", "La trei luni"), ("year", "Once a year", "Anual"),
+             ("never", "Never", "Niciodată")]]},
+    ],
+}  # fmt: skip
+
+
+async def onboard_by_taps(member: Member, locale: str, country: str) -> list:
+    await member.say("Salut")  # a first message is typed: nothing to tap yet
+    await member.tap("consent:yes")
+    await member.tap(f"lang:{locale}")  # thirteen languages: two lists
+    await member.tap(f"country:{country}")  # twelve countries: two lists
+    return await member.tap("org:skip")
+
+
+async def test_a_whatsapp_member_onboards_and_uses_the_menu_a_survey_and_settings_by_taps_alone(
+    backend,
+):
+    t = Translator("ro")
+    async with running(backend) as stack:
+        survey, q = await open_survey(stack.service, SURVEY)
+        member = Member(stack, "whatsapp", taps_only=True)
+        menu = await onboard_by_taps(member, "ro", "MD")
+        assert menu[-1].payloads == MENU
+        contact = await contact_of(member)
+        assert (contact.status, contact.locale, contact.country) == ("active", "ro", "MD")
+
+        # The menu, a survey
+        listed = await member.tap("menu:surveys")
+        assert listed[-1].text == t("Which survey would you like to answer?")
+        opened = await member.tap(f"survey:{survey}")
+        assert opened[0].text.startswith("Verificare rapidă")
+        funded = await member.tap(f"sv:a:{q['role']}:1")
+        assert funded[-1].options[:2] == [t("Yes"), t("No")]
+        often = await member.tap(f"sv:a:{q['funded']}:0")
+        assert "Lunar" in often[-1].options  # five options: a list
+        closing = await member.tap(f"sv:a:{q['often']}:1")
+        assert closing[-1].text == "Mulțumim, totul e salvat."
+
+        # Settings: the country changed, then back to the menu
+        await member.tap("menu:main")
+        await member.tap("menu:settings")
+        await member.tap("set:country")
+        saved = await member.tap("country:RO")
+        assert saved[-1].payloads == ["set:back", "menu:main"]
+        back = await member.tap("menu:main")
+        assert back[-1].payloads == MENU
+        assert (await contact_of(member)).country == "RO"
+
+        # Nothing was ever offered as numbered text, nor typed.
+        sent = stack.twilio.to(member.address)
+        assert not any("\n1. " in m.body for m in sent)
+        inbound = [c for c in stack.twilio.contents_made if c.items or c.actions]
+        assert inbound and {c.language for c in inbound} <= {"ro", "en"}
+    (found,) = await stored_answers(stack.service, survey)
+    assert found["answers"] == {"role": "field", "funded": False, "often": "month"}
+
+
+async def test_whatsapp_buttons_of_an_old_message_have_expired(backend):
+    t = Translator("ro")
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp", taps_only=True)
+        await onboard_by_taps(member, "ro", "RO")
+        answer = await member.tap("consent:no", old=True)  # the welcome's, days ago
+        assert answer[0].text == t("That choice has expired.")
+        assert answer[-1].payloads == MENU
+        contact = await contact_of(member)
+        assert (contact.status, contact.locale, contact.country) == ("active", "ro", "RO")
+        again = await member.tap("org:skip", old=True)
+        assert again[0].text == t("That choice has expired.")
+
+
+@pytest.mark.parametrize(("locale", "country"), [
+    ("ro", "RO"), ("ru", "MD"), ("sq", "AL"), ("ka", "GE"), ("hy", "AM"),
+])  # fmt: skip
+async def test_a_tapped_button_is_read_in_every_language(backend, locale, country):
+    t = Translator(locale)
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp", taps_only=True)
+        menu = await onboard_by_taps(member, locale, country)
+        assert menu[-1].payloads == MENU
+        settings = await member.tap("menu:settings")
+        assert t("Change language") in settings[-1].options
+        # What came back was the button's id and its title in the member's language.
+        (message, content) = stack.twilio.offered(member.address)  # type: ignore[misc]
+        assert content.language == locale
+        assert (t("Change country")) in [title for _, title in content.choices()]
+        changed = await member.tap("set:language")
+        assert texts(changed).endswith(t("Which language do you prefer?"))
+    contact = await contact_of(member)
+    assert (contact.locale, contact.country) == (locale, country)
