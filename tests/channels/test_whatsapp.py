@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.channels.base import Outcome, as_text, split_text
+from bot.channels.base import Outcome, split_text
 from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel, classify_error
 from bot.config import Settings
 from bot.messages import Button, Kind, OutboundMessage
@@ -244,21 +244,35 @@ async def test_send_text(whatsapp: WhatsAppChannel, fake: FakeTwilio) -> None:
     assert sent.media_url == [] and sent.content_sid is None
 
 
-async def test_send_numbered_options(whatsapp: WhatsAppChannel, fake: FakeTwilio) -> None:
+async def test_send_options_as_quick_replies(whatsapp: WhatsAppChannel, fake: FakeTwilio) -> None:
     message = OutboundMessage("Țara?", [[Button("Moldova", "c:MD")], [Button("România", "c:RO")]])
-    message.choice_hint = "Răspundeți cu numărul."  # type: ignore[attr-defined]
+    message.choice_hint = "Răspundeți cu numărul."
     assert (await whatsapp.send(MEMBER, message)).outcome == Outcome.SENT
-    assert fake.messages[0].body == "Țara?\n\n1. Moldova\n2. România\n\nRăspundeți cu numărul."
+    (sent,) = fake.messages
+    assert sent.text == "Țara?" and sent.content_sid == fake.contents_made[0].sid
+    assert fake.contents_made[0].choices() == [("c:MD", "Moldova"), ("c:RO", "România")]
+
+
+async def test_send_numbered_options_past_twenty(
+    whatsapp: WhatsAppChannel, fake: FakeTwilio
+) -> None:
+    zones = [[Button(f"Zona {n}", f"tz:{n}")] for n in range(21)]
+    message = OutboundMessage("Fusul orar?", zones, choice_hint="Răspundeți cu numărul.")
+    assert (await whatsapp.send(MEMBER, message)).outcome == Outcome.SENT
+    lines = "\n".join(f"{n + 1}. Zona {n}" for n in range(21))
+    assert fake.messages[0].body == f"Fusul orar?\n\n{lines}\n\nRăspundeți cu numărul."
 
 
 async def test_long_text_is_split_in_order(whatsapp: WhatsAppChannel, fake: FakeTwilio) -> None:
     paragraphs = [f"{n:02d} " + ("Drepturile copilului. " * 20).strip() for n in range(10)]
     message = OutboundMessage("\n\n".join(paragraphs), [[Button("Da", "y"), Button("Nu", "n")]])
     result = await whatsapp.send(MEMBER, message)
-    bodies = [m.body for m in fake.messages]
+    bodies = [m.text for m in fake.messages]
     assert len(bodies) > 1 and all(len(b) <= 1600 for b in bodies)
-    assert "\n\n".join(bodies) == as_text(message)
-    assert bodies[-1].endswith("1. Da\n2. Nu")
+    assert "\n\n".join(bodies) == message.text
+    # The last piece carries the buttons, within a content item's 1,024 characters.
+    assert fake.messages[-1].content_sid and len(bodies[-1]) <= 1024
+    assert not any(m.content_sid for m in fake.messages[:-1])
     assert result.platform_id == fake.messages[-1].sid
 
 
