@@ -211,8 +211,8 @@ async def test_the_secretariats_answer_outside_the_window_goes_as_the_notice_tem
 
         await stack.post_whatsapp(From=member, Body="Read it", ButtonPayload="read")
         await eventually(lambda: len(to(stack, member)) == 2)
-        answer = to(stack, member)[1].body
-        assert "Da.\n\nVă sunăm mâine." in answer and "1. " in answer
+        answer = to(stack, member)[1]
+        assert "Da.\n\nVă sunăm mâine." in answer.text and answer.content_sid  # with buttons
         await eventually(lambda: _is(choices(), ["handoff:reply", "handoff:close"]))
         await stack.twilio.settle()
         no_refusal(stack)

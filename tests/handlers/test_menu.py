@@ -102,7 +102,8 @@ def described(help_text: str, name: str) -> bool:
 
 
 def sent_to(stack: Stack, member: Member) -> list[str]:
-    return [m.body for m in stack.twilio.messages if m.to == member.address]
+    """What the member reads of each message: its text, or its content item's (with buttons)."""
+    return [m.text for m in stack.twilio.messages if m.to == member.address]
 
 
 @pytest.mark.parametrize(
@@ -147,8 +148,8 @@ async def test_help_fits_one_whatsapp_message_in_every_language(backend):
 
 
 async def in_one_message(stack: Stack, member: Member, text: str) -> None:
-    """Twilio was asked to send ``text`` whole (its buttons numbered under it): the channel did
-    not have to split it."""
+    """Twilio was asked to send ``text`` whole (its buttons under it): the channel did not have
+    to split it."""
     await eventually(lambda: any(text in body for body in sent_to(stack, member)))
 
 
