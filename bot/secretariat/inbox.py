@@ -204,6 +204,15 @@ async def assign(session: AsyncSession, conversation_id: int, staff_id: int | No
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def take_on_answer(session: AsyncSession, conversation: Conversation, staff: Staff) -> None:
+    """Whoever answers a conversation nobody has takes it, so that the others see it is in
+    hand; one given to someone stays theirs."""
+    if conversation.assignee_id is None:
+        conversation.assignee_id = staff.id
+        await record(session, staff, "inbox.assign", f"conversation:{conversation.id}",
+                     staff_id=staff.id, answered=True)  # fmt: skip
+
+
 async def reopen(session: AsyncSession, conversation_id: int) -> bool:
     """Open a closed conversation again; False when it was not closed (or does not exist)."""
     result = await session.execute(

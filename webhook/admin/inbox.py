@@ -169,6 +169,7 @@ async def reply(conversation_id: ItemId, service: ServiceDep, visit: EditorVisit
     async with service.db.session() as session, session.begin():
         conversation = (await _thread(session, visit.staff, conversation_id)).conversation
         await answer_member(session, service.settings, conversation, text, echo=True)
+        await inbox.take_on_answer(session, conversation, visit.staff)
         await record(session, visit.staff, "inbox.reply", f"conversation:{conversation_id}")
     await service.coordinator.notify(OUTBOX)
     back = visit.form.get("back", "")

@@ -244,6 +244,7 @@ async def reply(
     async with service.db.session() as session, session.begin():
         conversation = await _visible(session, person, conversation_id)
         await answer_member(session, service.settings, conversation, body.text, echo=True)
+        await inbox.take_on_answer(session, conversation, person)
         await record(session, person, "inbox.reply", f"conversation:{conversation_id}")
     await service.coordinator.notify(OUTBOX)
     return await _thread(service, person, conversation_id)

@@ -202,3 +202,28 @@ async def test_notes_go_with_their_conversation_on_erasure_except_for_safeguardi
             left = [(n.conversation_id, n.text)
                     for n in await session.scalars(select(ConversationNote))]  # fmt: skip
         assert left == [(urgent_id, "Referred to the national helpline.")]
+
+
+async def test_whoever_answers_a_conversation_nobody_has_takes_it(api):
+    ro, md = api.conversations["ro"], api.conversations["md"]
+    helper = api.staff["md_editor"].id
+    await api.call("admin", "POST", f"/api/inbox/{md}/assign", json={"staff_id": helper})
+    assert await conversation_ids(api, "editor", "?assigned=nobody") == [ro]
+    answered = await api.call("editor", "POST", f"/api/inbox/{ro}/reply", json={"text": "Da."})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["assignee_id"] == api.staff["editor"].id
+    assert await conversation_ids(api, "editor", "?assigned=me") == [ro]
+    # One given to someone stays theirs when another answers it.
+    other = await api.call("admin", "POST", f"/api/inbox/{md}/reply", json={"text": "Da."})
+    assert other.json()["assignee_id"] == helper
+    async with api.service.db.session() as session:
+        taken = [
+            (e.actor, e.target, e.detail)
+            for e in await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "inbox.assign")
+            )
+        ]
+    assert taken[-1] == (
+        "editor@childpact.org", f"conversation:{ro}",
+        {"staff_id": api.staff["editor"].id, "answered": True},
+    )  # fmt: skip
