@@ -187,6 +187,7 @@ def _transient(b: Builder) -> tuple[Survey, list[SurveyQuestion]]:
             else [],
             min_value=_float(q.min),
             max_value=_float(q.max),
+            hint=survey_form.kept_hint(q),
         )  # fmt: skip
         for n, q in enumerate(b.questions, start=1)
     ]

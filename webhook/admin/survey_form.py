@@ -94,6 +94,12 @@ def _kept(q: Question) -> dict[str, Any]:
     return kept
 
 
+def kept_hint(q: Question) -> dict[str, str] | None:
+    """The hint an imported question keeps unseen, for the preview and the translation check."""
+    hint = _kept(q).get("hint")
+    return hint if isinstance(hint, dict) else None
+
+
 @dataclass
 class Builder:
     """The builder's fields as the page shows them; ``problems`` by field id (``""``: the
