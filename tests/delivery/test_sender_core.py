@@ -285,6 +285,12 @@ async def test_a_broadcasts_options_become_the_members_choices_once_it_reaches_t
     async with shared.db.session() as session:
         found = await session.get(Contact, member.id)
     assert found is not None and found.choices == ["topic:1", "topic:2"]
+    # A later message that offers nothing of its own leaves them their choices.
+    plain = await claimed_one(sender, shared, member, "Thanks")
+    await sender._record([(plain, SendResult(Outcome.SENT, platform_id="tg-2b"))])
+    async with shared.db.session() as session:
+        found = await session.get(Contact, member.id)
+    assert found is not None and found.choices == ["topic:1", "topic:2"]
 
 
 async def test_a_web_chats_page_is_woken_when_its_answer_is_recorded(
