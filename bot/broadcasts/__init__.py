@@ -7,8 +7,9 @@ locale), ``audience`` (who it reaches), ``plan`` (what each member gets, and the
 ``sending`` (the outbox, page by page, and the progress) and ``lifecycle`` (launch,
 approval, cancelling, follow-ups). Beside them: ``actions`` (what the secretariat does, each
 audited: the front ends call these), ``series`` and ``repeats`` (repeating broadcasts),
-``quiet`` (members' quiet hours), ``fallback`` (another chat when one is lost), ``worker``
-(the loop that sends) and ``progress_message`` (the staff chat's progress message)."""
+``quiet`` (members' quiet hours), ``saved`` (audiences kept by name), ``fallback`` (another
+chat when one is lost), ``worker`` (the loop that sends) and ``progress_message`` (the staff
+chat's progress message)."""
 
 from bot.broadcasts.audience import audience_query, excluded_members, scoped, visible
 from bot.broadcasts.lifecycle import approve, cancel, changed, copied, follow_up, launch
