@@ -584,8 +584,11 @@ class Sender:
                     held.append(outbox.hold(row.message, row.contact_id, row.channel, row.address))
                     choices.append({"member": row.contact_id, "payloads": []})
                 elif row.message.get("remember_choices") and row.contact_id is not None:
+                    # With their labels: a member may type an option's words, not only its
+                    # number (``bot/conversation/choosing.py``).
                     payloads = [
-                        b["payload"] for line in row.message.get("buttons") or [] for b in line
+                        outbox.choice_entry(b["payload"], b.get("label") or "")
+                        for line in row.message.get("buttons") or [] for b in line
                         if not b.get("url")
                     ]  # fmt: skip
                     choices.append({"member": row.contact_id, "payloads": payloads})

@@ -14,7 +14,7 @@ from bot.broadcasts import Audience, BroadcastError
 from bot.secretariat.staff import Staff
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 from tests.conftest import Backend
-from tests.harness import Stack, eventually, running
+from tests.harness import PUBLIC, Stack, eventually, running
 
 ADMIN = Staff(1, "admin@example.org", "Ana", "admin", None, "en")
 OTHER_ADMIN = Staff(2, "second@example.org", "Ion", "admin", None, "en")
@@ -325,8 +325,9 @@ async def test_at_a_local_hour_each_member_gets_it_at_that_hour_of_their_own_day
         assert due["602"] == start.replace(hour=7).timestamp()  # 09:00 in Bucharest
 
 
-async def test_on_whatsapp_the_number_of_a_broadcast_button_opens_what_it_offers(
-    backend: Backend,
+@pytest.mark.parametrize("answer", ["tap", "1", "tell me MORE"])
+async def test_on_whatsapp_a_broadcast_button_tapped_numbered_or_typed_opens_what_it_offers(
+    backend: Backend, answer: str
 ) -> None:
     async with running(backend) as stack:
         address = "whatsapp:+37360000777"
@@ -339,9 +340,13 @@ async def test_on_whatsapp_the_number_of_a_broadcast_button_opens_what_it_offers
         await launch(stack, broadcast_id)
         await eventually(lambda: _is(status_of(stack, broadcast_id), "sent"), timeout=60)
         (news,) = stack.twilio.messages
-        assert "1" in news.body and "Tell me more" in news.body
-        assert "number of your choice" in news.body
+        shown = stack.twilio.offered(address)  # a quick reply under the news
+        assert shown is not None and shown[1].choices() == [("topic:who_we_are", "Tell me more")]
 
-        await stack.post_whatsapp(Body="1", From=address)
+        if answer == "tap":
+            form, headers = stack.twilio.tap(f"{PUBLIC}/webhook/whatsapp", address, "Tell me more")
+            await stack.http.post("/webhook/whatsapp", data=form, headers=headers)
+        else:  # typed: the number, or the button's words as a member types them
+            await stack.post_whatsapp(Body=answer, From=address)
         await eventually(lambda: len(stack.twilio.messages) >= 2, timeout=60)
-        assert "network of networks" in stack.twilio.messages[1].body
+        assert "network of networks" in stack.twilio.messages[1].text

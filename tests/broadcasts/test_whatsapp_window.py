@@ -205,7 +205,8 @@ async def test_the_secretariats_answer_outside_the_window_goes_as_the_notice_tem
         async def choices() -> list[str] | None:
             async with stack.service.db.session() as session:
                 contact = await session.get(Contact, member_id)
-                return None if contact is None else contact.choices
+                # The payloads (each kept with its label: see ``choosing.entry``).
+                return None if contact is None else [c.split("\n")[0] for c in contact.choices]
 
         await eventually(lambda: _is(choices(), []))
 

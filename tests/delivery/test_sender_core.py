@@ -20,6 +20,7 @@ import pytest_asyncio
 
 from bot.channels.base import Outcome, SendResult
 from bot.config import Settings
+from bot.conversation import choosing
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import web_chat_topic
 from bot.delivery.sender import LEASE, Claimed, Sender, record_status
@@ -284,13 +285,17 @@ async def test_a_broadcasts_options_become_the_members_choices_once_it_reaches_t
     await sender._record([(claimed, SendResult(Outcome.SENT, platform_id="tg-2"))])
     async with shared.db.session() as session:
         found = await session.get(Contact, member.id)
-    assert found is not None and found.choices == ["topic:1", "topic:2"]
+    # With their labels, so that "schools" typed picks the second as "2" does.
+    kept = ["topic:1\nHealth", "topic:2\nSchools"]
+    assert found is not None and found.choices == kept
+    assert choosing.read("schools", found.choices) == choosing.read("2", found.choices)
+    assert choosing.read("2", found.choices) == "topic:2"
     # A later message that offers nothing of its own leaves them their choices.
     plain = await claimed_one(sender, shared, member, "Thanks")
     await sender._record([(plain, SendResult(Outcome.SENT, platform_id="tg-2b"))])
     async with shared.db.session() as session:
         found = await session.get(Contact, member.id)
-    assert found is not None and found.choices == ["topic:1", "topic:2"]
+    assert found is not None and found.choices == kept
 
 
 async def test_a_web_chats_page_is_woken_when_its_answer_is_recorded(
