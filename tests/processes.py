@@ -41,9 +41,10 @@ class Process:
                 stdout=out,
                 stderr=out,
             )
-        # A minute: on a machine busy with other test workers, importing the app alone has
-        # taken over 15 s; a healthy start on a quiet one takes about two.
-        deadline = time.monotonic() + 60.0
+        # Three minutes: on a machine busy with other test workers, importing the app alone
+        # has taken over 15 s and the whole start over a minute; a healthy start on a quiet
+        # one takes about two.
+        deadline = time.monotonic() + 180.0
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

@@ -18,7 +18,7 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 from tests.harness import eventually
 from tests.processes import Process, channel_env, postgres_database
-from tests.webhook.api.test_api_knowledge import FORUM, LIVE, PARAPHRASES
+from tests.webhook.api.test_api_knowledge import ANSWERED_WITHIN, FORUM, PARAPHRASES
 
 
 async def _token(database_url: str) -> str:
@@ -72,7 +72,7 @@ async def test_a_topic_added_in_one_process_is_answered_by_the_other_then_edited
 
                 made = await client.post(f"{one.url}/api/knowledge/topics", json=FORUM)
                 assert made.status_code == 201, made.text
-                await eventually(lambda: answers(other, "forum"), LIVE, 0.2)
+                await eventually(lambda: answers(other, "forum"), ANSWERED_WITHIN, 0.2)
 
                 edit = {"answers": {"en": "The forum takes place in Iasi on 20 May."}}
                 changed = await client.patch(f"{other.url}/api/knowledge/topics/forum", json=edit)
@@ -82,7 +82,7 @@ async def test_a_topic_added_in_one_process_is_answered_by_the_other_then_edited
                     found = await topic_of(one, *PARAPHRASES[0])
                     return found["topic"] == "forum" and "Iasi" in found["answer"]
 
-                await eventually(edited, LIVE, 0.2)
+                await eventually(edited, ANSWERED_WITHIN, 0.2)
 
                 archived = await client.post(f"{one.url}/api/knowledge/topics/forum/archive")
                 assert archived.status_code == 200, archived.text
@@ -93,7 +93,7 @@ async def test_a_topic_added_in_one_process_is_answered_by_the_other_then_edited
                             return False
                     return True
 
-                await eventually(gone, LIVE, 0.2)
+                await eventually(gone, ANSWERED_WITHIN, 0.2)
         finally:
             one.stop()
             other.stop()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import dashboard
 from tests.webhook.admin.test_pages import ADMIN, EDITOR, MD, VIEWER, audit, post_forms
-from tests.webhook.api.test_api_knowledge import FORUM, LIVE
+from tests.webhook.api.test_api_knowledge import ANSWERED_WITHIN, FORUM
 
 
 async def test_an_editor_adds_a_topic_translates_it_and_the_trial_box_answers_it(backend):
@@ -45,7 +45,7 @@ async def test_an_editor_adds_a_topic_translates_it_and_the_trial_box_answers_it
                                                                  "lang": "ro"})  # fmt: skip
             return "Forumul anual ChildPact are loc" in page.text
 
-        await eventually(tried, LIVE, 0.2)
+        await eventually(tried, ANSWERED_WITHIN, 0.2)
         archived = await editor.post("/admin/knowledge/forum", {"action": "archive"})
         assert archived.status_code == 303
         page = await editor.get("/admin/knowledge/forum?lang=en")

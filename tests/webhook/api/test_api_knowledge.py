@@ -12,10 +12,10 @@ from bot.storage.models import AuditEntry
 from tests.harness import eventually
 from tests.webhook.api.conftest import Api
 
-# The promise is 10 seconds from a change to every process answering from it (measured by
-# `python -m bench knowledge`); a test's deadline is generous, as a machine running two suites
-# at once takes many times longer to build a matcher than a quiet one.
-LIVE = 30.0
+# The promise: a change is answered by every process within 10 seconds (how long it takes is
+# measured by `python -m bench knowledge`). The checks from a change to its answer hold the
+# promise itself; setting up around them keeps the harness's generous deadlines.
+ANSWERED_WITHIN = 10.0
 
 FORUM: dict[str, Any] = {
     "key": "forum",
@@ -93,7 +93,7 @@ async def test_a_new_topic_is_answered_to_paraphrases_in_both_languages_then_edi
 
     for question, locale in PARAPHRASES:
         await eventually(
-            lambda q=question, loc=locale: answers_with(api, q, loc, "forum"), LIVE, 0.2
+            lambda q=question, loc=locale: answers_with(api, q, loc, "forum"), ANSWERED_WITHIN, 0.2
         )
     ro = await answered(api, "când este forumul anual?", "ro")
     assert ro["answer"].startswith("Forumul anual ChildPact") and ro["lang"] == "ro"
@@ -106,18 +106,18 @@ async def test_a_new_topic_is_answered_to_paraphrases_in_both_languages_then_edi
     changed = await api.call("editor", "PATCH", "/api/knowledge/topics/forum", json=edit)
     assert changed.status_code == 200, changed.text
     await eventually(lambda: answers_with(api, "când este forumul anual?", "ro", "forum", "Iași"),
-                     LIVE, 0.2)  # fmt: skip
+                     ANSWERED_WITHIN, 0.2)  # fmt: skip
 
     archived = await api.call("editor", "POST", "/api/knowledge/topics/forum/archive")
     assert archived.status_code == 200 and archived.json()["archived"] is True
     for question, locale in PARAPHRASES:
         await eventually(lambda q=question, loc=locale: not_answered_with(api, q, loc, "forum"),
-                         LIVE, 0.2)  # fmt: skip
+                         ANSWERED_WITHIN, 0.2)  # fmt: skip
     live = (await api.call("viewer", "GET", "/api/knowledge/topics")).json()["topics"]
     assert "forum" not in [t["key"] for t in live]
     restored = await api.call("editor", "POST", "/api/knowledge/topics/forum/restore")
     assert restored.json()["archived"] is False
-    await eventually(lambda: answers_with(api, *PARAPHRASES[2], "forum"), LIVE, 0.2)
+    await eventually(lambda: answers_with(api, *PARAPHRASES[2], "forum"), ANSWERED_WITHIN, 0.2)
 
     async with api.service.db.session() as session:
         actions = list(await session.scalars(
@@ -210,7 +210,7 @@ async def test_administrators_correct_a_helpline_and_a_disclosure_is_shown_it(ap
         found = await answered(api, disclosure, "en")
         return found["kind"] == "safeguarding" and "0800 11 22 33" in found["answer"]
 
-    await eventually(shown, LIVE, 0.2)
+    await eventually(shown, ANSWERED_WITHIN, 0.2)
     bad = await api.call("admin", "PUT", "/api/helplines/RO", json={**line, "number": "call me"})
     assert bad.status_code == 422
     async with api.service.db.session() as session:
@@ -246,7 +246,7 @@ async def test_an_unanswered_question_is_taught_to_a_topic_or_starts_one_and_lea
     listed = (await api.call("viewer", "GET", "/api/unanswered")).json()["questions"]
     assert not {q["question"] for q in listed} & {q for _, q in asked}
     await eventually(
-        lambda: answers_with(api, "when is the forum?", "en", "forum", "14 May"), LIVE, 0.2
+        lambda: answers_with(api, "when is the forum?", "en", "forum", "14 May"), ANSWERED_WITHIN, 0.2
     )
     async with api.service.db.session() as session:
         actions = list(await session.scalars(
