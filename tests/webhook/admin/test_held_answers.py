@@ -50,7 +50,7 @@ async def test_staff_see_that_an_answer_waits_for_the_member_to_write(backend) -
 
         # They write: the answer goes, and the inbox no longer says it waits.
         await stack.post_whatsapp(From=address, Body="Bună ziua")
-        await eventually(lambda: any("Vă sunăm." in m.body for m in stack.twilio.to(address)))
+        await eventually(lambda: any("Vă sunăm." in m.text for m in stack.twilio.to(address)))
         await eventually(lambda: _is_zero(held()))
         assert HELD_LINE not in (await editor.get("/admin/inbox/list?show=open")).text
         assert HELD_NOTE not in (await editor.get(f"/admin/inbox/{conversation}")).text
