@@ -17,6 +17,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.backends import require_postgres, require_redis, unique_prefix
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio
 from tests.harness import AUTH, NUMBER, PUBLIC, SECRET, SID, TOKEN, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +103,29 @@ async def postgres_database(server_url: str) -> AsyncIterator[str]:
         async with admin.connect() as conn:
             await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         await admin.dispose()
+
+
+@asynccontextmanager
+async def two_serving(folder: Path) -> AsyncIterator[tuple[Process, Process, str]]:
+    """Two ``childpact serve`` in scaled mode, on one fresh PostgreSQL database and one Redis,
+    with fakes of Telegram and Twilio: both processes, started, and the database's address.
+    Their logs go to ``folder``."""
+    pg, redis_url = require_postgres(), require_redis()
+    async with (
+        postgres_database(pg) as database_url,
+        FakeTelegram() as fake,
+        FakeTwilio() as twilio,
+    ):
+        env = {
+            **channel_env(fake.url, twilio.url),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": unique_prefix(),
+        }
+        one, other = (Process(env, folder / f"serve{n}.log") for n in range(2))
+        try:
+            await asyncio.gather(one.start(), other.start())  # one migrates, the other waits
+            yield one, other, database_url
+        finally:
+            one.stop()
+            other.stop()

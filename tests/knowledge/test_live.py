@@ -4,7 +4,6 @@ archived. (One process on SQLite: tests/webhook/api/test_api_knowledge.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -13,11 +12,8 @@ from bot.secretariat import accounts
 from bot.secretariat.staff import Staff
 from bot.secretariat.tokens import create_api_token
 from bot.storage.db import Database
-from tests.backends import require_postgres, require_redis, unique_prefix
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.twilio_api import FakeTwilio
 from tests.harness import eventually
-from tests.processes import Process, channel_env, postgres_database
+from tests.processes import Process, two_serving
 from tests.webhook.api.test_api_knowledge import ANSWERED_WITHIN, FORUM, PARAPHRASES
 
 
@@ -37,63 +33,46 @@ async def _token(database_url: str) -> str:
 async def test_a_topic_added_in_one_process_is_answered_by_the_other_then_edited_and_archived(
     tmp_path,
 ):
-    pg, redis_url = require_postgres(), require_redis()
-    async with (
-        postgres_database(pg) as database_url,
-        FakeTelegram() as fake,
-        FakeTwilio() as twilio,
-    ):
-        env = {
-            **channel_env(fake.url, twilio.url),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": unique_prefix(),
-        }
-        one, other = (Process(env, tmp_path / f"serve{n}.log") for n in range(2))
-        try:
-            await asyncio.gather(one.start(), other.start())  # one migrates, the other waits
-            headers = {"Authorization": f"Bearer {await _token(database_url)}"}
-            async with httpx.AsyncClient(timeout=30, headers=headers) as client:
+    async with two_serving(tmp_path) as (one, other, database_url):
+        headers = {"Authorization": f"Bearer {await _token(database_url)}"}
+        async with httpx.AsyncClient(timeout=30, headers=headers) as client:
 
-                async def topic_of(process: Process, question: str, locale: str) -> Any:
-                    reply = await client.post(
-                        f"{process.url}/api/knowledge/try",
-                        json={"question": question, "locale": locale},
-                    )
-                    assert reply.status_code == 200, reply.text
-                    return reply.json()
+            async def topic_of(process: Process, question: str, locale: str) -> Any:
+                reply = await client.post(
+                    f"{process.url}/api/knowledge/try",
+                    json={"question": question, "locale": locale},
+                )
+                assert reply.status_code == 200, reply.text
+                return reply.json()
 
-                async def answers(process: Process, topic: str | None, words: str = "") -> bool:
-                    for question, locale in PARAPHRASES:
-                        found = await topic_of(process, question, locale)
-                        if found["topic"] != topic or words not in found["answer"]:
-                            return False
-                    return True
+            async def answers(process: Process, topic: str | None, words: str = "") -> bool:
+                for question, locale in PARAPHRASES:
+                    found = await topic_of(process, question, locale)
+                    if found["topic"] != topic or words not in found["answer"]:
+                        return False
+                return True
 
-                made = await client.post(f"{one.url}/api/knowledge/topics", json=FORUM)
-                assert made.status_code == 201, made.text
-                await eventually(lambda: answers(other, "forum"), ANSWERED_WITHIN, 0.2)
+            made = await client.post(f"{one.url}/api/knowledge/topics", json=FORUM)
+            assert made.status_code == 201, made.text
+            await eventually(lambda: answers(other, "forum"), ANSWERED_WITHIN, 0.2)
 
-                edit = {"answers": {"en": "The forum takes place in Iasi on 20 May."}}
-                changed = await client.patch(f"{other.url}/api/knowledge/topics/forum", json=edit)
-                assert changed.status_code == 200, changed.text
+            edit = {"answers": {"en": "The forum takes place in Iasi on 20 May."}}
+            changed = await client.patch(f"{other.url}/api/knowledge/topics/forum", json=edit)
+            assert changed.status_code == 200, changed.text
 
-                async def edited() -> bool:
-                    found = await topic_of(one, *PARAPHRASES[0])
-                    return found["topic"] == "forum" and "Iasi" in found["answer"]
+            async def edited() -> bool:
+                found = await topic_of(one, *PARAPHRASES[0])
+                return found["topic"] == "forum" and "Iasi" in found["answer"]
 
-                await eventually(edited, ANSWERED_WITHIN, 0.2)
+            await eventually(edited, ANSWERED_WITHIN, 0.2)
 
-                archived = await client.post(f"{one.url}/api/knowledge/topics/forum/archive")
-                assert archived.status_code == 200, archived.text
+            archived = await client.post(f"{one.url}/api/knowledge/topics/forum/archive")
+            assert archived.status_code == 200, archived.text
 
-                async def gone() -> bool:
-                    for question, locale in PARAPHRASES:
-                        if (await topic_of(other, question, locale))["topic"] == "forum":
-                            return False
-                    return True
+            async def gone() -> bool:
+                for question, locale in PARAPHRASES:
+                    if (await topic_of(other, question, locale))["topic"] == "forum":
+                        return False
+                return True
 
-                await eventually(gone, ANSWERED_WITHIN, 0.2)
-        finally:
-            one.stop()
-            other.stop()
+            await eventually(gone, ANSWERED_WITHIN, 0.2)

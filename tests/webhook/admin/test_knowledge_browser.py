@@ -7,7 +7,6 @@ test-artifacts/admin/."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,12 +15,9 @@ from urllib.parse import urlencode
 
 from bot.secretariat import accounts
 from bot.storage.db import Database
-from tests.backends import require_postgres, require_redis, unique_prefix
 from tests.conftest import Backend
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.twilio_api import FakeTwilio
 from tests.harness import eventually
-from tests.processes import Process, channel_env, postgres_database
+from tests.processes import two_serving
 from tests.webhook.admin.dashboard import PASSWORD, dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
     TIMEOUT,
@@ -41,31 +37,14 @@ MOVED = "Forumul anual ChildPact are loc la Iași, pe 20 mai."
 async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """Two ``childpact serve`` on one PostgreSQL database and one Redis, with an editor's
     account: the addresses of both."""
-    pg, redis_url = require_postgres(), require_redis()
-    async with (
-        postgres_database(pg) as database_url,
-        FakeTelegram() as fake,
-        FakeTwilio() as twilio,
-    ):
-        env = {
-            **channel_env(fake.url, twilio.url),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": unique_prefix(),
-        }
-        one, other = (Process(env, tmp_path / f"serve{n}.log") for n in range(2))
+    async with two_serving(tmp_path) as (one, other, database_url):
+        db = Database(database_url)
         try:
-            await asyncio.gather(one.start(), other.start())  # one migrates, the other waits
-            db = Database(database_url)
-            try:
-                async with db.session() as session, session.begin():
-                    await accounts.create_account(session, EDITOR, "editor", password=PASSWORD)
-            finally:
-                await db.dispose()
-            yield one.url, other.url
+            async with db.session() as session, session.begin():
+                await accounts.create_account(session, EDITOR, "editor", password=PASSWORD)
         finally:
-            one.stop()
-            other.stop()
+            await db.dispose()
+        yield one.url, other.url
 
 
 @asynccontextmanager
@@ -141,9 +120,13 @@ async def test_an_editor_adds_a_topic_in_two_languages_and_the_bot_answers_it(
         await expect(page.get_by_role("link", name="Română · missing")).to_have_count(0)
         await shoot(page, "knowledge-topic")
 
-        ro = await answered(other, asker, "când este forumul anual?", "ro", "Chișinău, pe 14-15 mai")
+        ro = await answered(
+            other, asker, "când este forumul anual?", "ro", "Chișinău, pe 14-15 mai"
+        )
         assert "Forumul anual ChildPact are loc la Chișinău" in ro
-        en = await answered(other, asker, "how do I sign up for the annual forum", "en", "14-15 May")
+        en = await answered(
+            other, asker, "how do I sign up for the annual forum", "en", "14-15 May"
+        )
         assert "The ChildPact annual forum takes place" in en
         await shoot(other, "knowledge-trial")
 
@@ -152,7 +135,9 @@ async def test_an_editor_adds_a_topic_in_two_languages_and_the_bot_answers_it(
         await page.locator("textarea[name=answer]").fill(MOVED)
         await page.get_by_role("button", name="Save").click()
         await expect(page.get_by_role("status").first).to_have_text("Saved.")
-        edited = await answered(other, asker, "cum ne putem înscrie la forumul anual?", "ro", "Iași")
+        edited = await answered(
+            other, asker, "cum ne putem înscrie la forumul anual?", "ro", "Iași"
+        )
         assert MOVED in edited
 
         await page.get_by_role("button", name="Archive").click()
