@@ -35,6 +35,9 @@ def _write_forum(folder: Path) -> None:
         )
 
 
+# Five runs of the command, each loading the knowledge afresh (each may take up to a minute on
+# a busy machine): more than the suite's three minutes a test.
+@pytest.mark.timeout(420)
 async def test_an_imported_topic_is_answered_by_ask_and_exported_again(database_url, tmp_path):
     asked = ("ask", "--json", "--lang", "ro", "când este forumul anual?")
     before = await childpact(*asked, DATABASE_URL=database_url)
