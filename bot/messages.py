@@ -114,6 +114,10 @@ class OutboundMessage:
     document: dict[str, str] | None = None
     # Erased from the outbox once sent: a member's own data, or the goodbye to an erased member.
     ephemeral: bool = False
+    # The text itself says how to answer by typing (a survey's rating or multiple choice, where
+    # a typed number is a value or several options): where the choices cannot be tapped they
+    # are left out rather than numbered again.
+    typed_in_text: bool = False
 
     def choices(self) -> list[Button]:
         return [b for row in self.buttons for b in row if b.url is None]

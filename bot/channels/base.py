@@ -38,6 +38,9 @@ class Capabilities:
     document_by_link: frozenset[str] | None
     typed_commands: bool  # commands are typed as ``/stop``; elsewhere as a word
     reads_outbox: bool  # the chat fetches its messages from the outbox, so links may be relative
+    # Choices can be tapped though the chat has no inline buttons (WhatsApp's quick replies and
+    # lists): offered as taps, and typed as the text explains where they cannot be.
+    choice_taps: bool = False
 
     def takes_by_link(self, file_type: str) -> bool:
         return self.document_by_link is None or file_type in self.document_by_link
@@ -152,7 +155,7 @@ def as_text(message: OutboundMessage) -> str:
     links = [b for row in message.buttons for b in row if b.url]
     if links:
         parts.append("\n".join(f"{b.label}: {b.url}" for b in links))
-    choices = message.choices()
+    choices = [] if message.typed_in_text else message.choices()
     if choices:
         parts.append("\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, start=1)))
         hint = getattr(message, "choice_hint", None)  # set by the engine for button-less channels

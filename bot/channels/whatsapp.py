@@ -92,6 +92,7 @@ CAPABILITIES = Capabilities(
     document_by_link=frozenset({"txt", "pdf"}),
     typed_commands=False,
     reads_outbox=False,
+    choice_taps=True,
 )
 
 

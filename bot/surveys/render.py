@@ -21,7 +21,9 @@ def question_message(
     picks (single choices and yes/no only: a typed number means a rating's value)."""
     q = step.question
     assert q is not None
-    base, numbered = survey.base_locale, not capabilities(channel).buttons
+    can = capabilities(channel)
+    base, numbered = survey.base_locale, not can.buttons
+    taps = can.buttons or can.choice_taps  # WhatsApp: typed as numbered, tapped as a list too
     stored = step.answers.get(q.id)
     value = stored.value if stored is not None and not stored.skipped else None
     locale = step.response.locale  # the survey's texts by the chain; the rest is the member's
@@ -42,10 +44,10 @@ def question_message(
         ]
         if numbered:
             lines.append("\n".join(f"{i}. {name}" for i, name in enumerate(marked, 1)))
-        else:
+        if taps:
             rows = [[Button(name, f"sv:t:{q.id}:{i}")] for i, name in enumerate(marked)]
             rows.append([Button(t("Done"), f"sv:d:{q.id}")])
-    elif q.kind in RATINGS and not numbered:
+    elif q.kind in RATINGS and taps:
         low, high = RATINGS[q.kind]
         scale = [Button(str(n), f"sv:a:{q.id}:{n}") for n in range(low, high + 1)]
         rows = [scale] if len(scale) <= 5 else [scale[:6], scale[6:]]
@@ -71,4 +73,7 @@ def question_message(
             nav.append(Button(t("Skip"), f"sv:s:{q.id}"))
         nav.append(Button(t("Continue later"), f"sv:p:{q.id}"))
         rows.append(nav)
-    return OutboundMessage(text="\n\n".join(lines), buttons=rows), choices
+    # Where numbers are typed, a rating's or a multiple choice's taps come beside the text that
+    # explains the typing, and stay out of it when they cannot be tapped.
+    typed = numbered and q.kind not in ("single", "yes_no") and bool(rows)
+    return OutboundMessage(text="\n\n".join(lines), buttons=rows, typed_in_text=typed), choices

@@ -59,3 +59,16 @@ def test_a_file_type_goes_by_link_where_the_platform_fetches_it() -> None:
     assert BUTTONS.takes_by_link("pdf")
     assert not BUTTONS.takes_by_link("json")
     assert NUMBERED.takes_by_link("json")  # None: the chat shows a link to any file
+
+
+def test_choices_the_text_already_explains_are_left_out_rather_than_numbered() -> None:
+    # A rating of 0 to 10 typed as its value: "1. 0", "2. 1" would make "3" mean two things.
+    scale = [Button(str(n), f"sv:a:7:{n}") for n in range(11)]
+    rating = OutboundMessage(
+        text="Support, 0 to 10?\n\nReply with a number from 0 to 10.",
+        buttons=[scale[:6], scale[6:]],
+        choice_hint="Reply with the number of your choice.",
+        typed_in_text=True,
+    )
+    assert as_text(rating) == "Support, 0 to 10?\n\nReply with a number from 0 to 10."
+    assert [b.payload for b in rating.choices()] == [b.payload for b in scale]  # still tappable

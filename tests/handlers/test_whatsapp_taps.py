@@ -114,3 +114,47 @@ async def test_a_tapped_button_is_read_in_every_language(backend, locale, countr
         assert texts(changed).endswith(t("Which language do you prefer?"))
     contact = await contact_of(member)
     assert (contact.locale, contact.country) == (locale, country)
+
+
+TAPPED = {
+    "title": {"en": "Quick check", "ru": "Быстрый опрос"},
+    "questions": [
+        {"id": "topics", "type": "multiple", "text": {"en": "Topics?", "ru": "Темы?"},
+         "options": [{"id": k, "label": {"en": e, "ru": r}} for k, e, r in [
+             ("care", "Care", "Уход"), ("justice", "Justice", "Правосудие"),
+             ("online", "Online", "Онлайн")]]},
+        {"id": "useful", "type": "rating5", "text": {"en": "Useful, 1 to 5?",
+                                                      "ru": "Полезно, от 1 до 5?"}},
+        {"id": "support", "type": "rating10", "text": {"en": "Support, 0 to 10?",
+                                                        "ru": "Поддержка, от 0 до 10?"}},
+    ],
+}  # fmt: skip
+
+
+async def test_a_whatsapp_member_ticks_several_options_and_rates_by_taps_alone(backend):
+    ru = Translator("ru")
+    async with running(backend) as stack:
+        survey, q = await open_survey(stack.service, TAPPED)
+        member = Member(stack, "whatsapp", taps_only=True)
+        await onboard_by_taps(member, "ru", "MD")
+        await member.tap("menu:surveys")
+        topics = await member.tap(f"survey:{survey}")
+        # The typed way stays written out; the same options come as a list to tap.
+        assert "1. Уход\n2. Правосудие\n3. Онлайн" in topics[-1].text
+        assert topics[-1].payloads == [
+            *(f"sv:t:{q['topics']}:{i}" for i in range(3)), f"sv:d:{q['topics']}"
+        ]
+        ticked = await member.tap(f"sv:t:{q['topics']}:0")
+        assert "✅ Уход" in ticked[-1].options
+        await member.tap(f"sv:t:{q['topics']}:2")
+        useful = await member.tap(f"sv:d:{q['topics']}")
+        assert useful[-1].options == ["1", "2", "3", "4", "5"]
+        support = await member.tap(f"sv:a:{q['useful']}:4")
+        # Eleven values: a list of ten, then the last in a second list.
+        assert [o for r in support for o in r.options] == [str(n) for n in range(11)]
+        assert ru("Reply with a number from {low} to {high}.", low="0", high="10") in support[-1].text
+        closing = await member.tap(f"sv:a:{q['support']}:10")
+        assert closing[-1].text == ru("Thank you! Your answers are saved.")
+        assert not any("\n1. " in m.body and "sv:" in m.body for m in stack.twilio.to(member.address))
+    (found,) = await stored_answers(stack.service, survey)
+    assert found["answers"] == {"topics": ["care", "online"], "useful": 4, "support": 10}
