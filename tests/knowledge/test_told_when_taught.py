@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.secretariat.inbox import count_unanswered
-from bot.storage.models import AuditEntry, UnansweredAsker, utcnow
+from bot.storage.models import AuditEntry, Delivery, UnansweredAsker, utcnow
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import onboard
 from tests.handlers.test_privacy import word
@@ -157,5 +157,15 @@ async def test_outside_the_whatsapp_window_the_notice_goes_first_and_the_answer_
         await eventually(lambda: stack.twilio.to(address))
         [notice] = stack.twilio.to(address)
         assert notice.content_sid == NOTICE and not notice.body  # only the notice went
+
+        async def kept() -> bool:  # the sender records the answer it holds after the notice
+            async with stack.service.db.session() as session:
+                found = await session.scalar(
+                    select(Delivery.id).where(Delivery.address == address,
+                                              Delivery.status == "held")
+                )  # fmt: skip
+                return found is not None
+
+        await eventually(kept)
         await stack.post_whatsapp(From=address, Body="Bună ziua")
         await eventually(lambda: any(m.body == TOLD_RO for m in stack.twilio.to(address)))
