@@ -16,7 +16,7 @@ from bot.secretariat.staff import Staff
 from bot.storage.models import Survey
 from bot.surveys import results as surveys_results
 from webhook.api.common import errors
-from webhook.api.surveys import Channel, Country, Locale, Organisation, SurveyId, _filters, _get
+from webhook.api.surveys import FiltersDep, SurveyId, _get
 from webhook.auth import StaffDep
 from webhook.deps import ServiceDep
 
@@ -60,14 +60,10 @@ async def respondents(
     survey_id: SurveyId,
     service: ServiceDep,
     staff: StaffDep,
-    country: Country = None,
-    locale: Locale = None,
-    organisation: Organisation = None,
-    channel: Channel = None,
+    filters: FiltersDep,
 ) -> RespondentList:
     """The members who started the survey, complete or partial, with the same filters as the
     results. Refused (409) for an anonymous survey."""
-    filters = _filters(staff, country, locale, organisation, channel)
     async with service.db.session() as session:
         _, found = await _named(session, survey_id, staff, filters)
     return RespondentList(
@@ -93,13 +89,9 @@ async def respondents_csv(
     survey_id: SurveyId,
     service: ServiceDep,
     staff: StaffDep,
-    country: Country = None,
-    locale: Locale = None,
-    organisation: Organisation = None,
-    channel: Channel = None,
+    filters: FiltersDep,
 ) -> Response:
     """The respondents list as a spreadsheet reads it; who exported it is in the audit log."""
-    filters = _filters(staff, country, locale, organisation, channel)
     async with service.db.session() as session:
         s, found = await _named(session, survey_id, staff, filters)
         await record(session, staff, "survey.respondents_export", f"survey:{s.id}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -347,13 +347,20 @@ async def closing(
         return await _full(session, s)
 
 
-def _filters(
-    staff: Staff,
-    country: list[str] | None,
-    locale: list[str] | None,
-    organisation: list[str] | None,
-    channel: list[str] | None,
+Country = Annotated[list[str] | None, Query(description="ISO codes, e.g. MD; repeat for more")]
+Locale = Annotated[list[str] | None, Query(description="the language answered in")]
+Organisation = Annotated[list[str] | None, Query()]
+Channel = Annotated[list[Literal["telegram", "whatsapp", "web"]] | None, Query()]
+
+
+def result_filters(
+    staff: StaffDep,
+    country: Country = None,
+    locale: Locale = None,
+    organisation: Organisation = None,
+    channel: Channel = None,
 ) -> surveys_results.Filters:
+    """The results' filters from the query; a country coordinator sees their country only."""
     countries = [c.upper() for c in country or []]
     if staff.country is not None:
         countries = [staff.country]
@@ -363,10 +370,7 @@ def _filters(
     )  # fmt: skip
 
 
-Country = Annotated[list[str] | None, Query(description="ISO codes, e.g. MD; repeat for more")]
-Locale = Annotated[list[str] | None, Query(description="the language answered in")]
-Organisation = Annotated[list[str] | None, Query()]
-Channel = Annotated[list[Literal["telegram", "whatsapp", "web"]] | None, Query()]
+FiltersDep = Annotated[surveys_results.Filters, Depends(result_filters)]
 
 
 @router.get(
@@ -377,10 +381,7 @@ async def results(
     survey_id: SurveyId,
     service: ServiceDep,
     staff: StaffDep,
-    country: Country = None,
-    locale: Locale = None,
-    organisation: Organisation = None,
-    channel: Channel = None,
+    filters: FiltersDep,
     by: Annotated[
         Literal["country", "locale", "organisation", "channel"] | None,
         Query(description="compare: the summary per group"),
@@ -388,7 +389,6 @@ async def results(
 ) -> ResultsOut:
     """Response and completion rates and a summary per question, as live as the answers;
     filtered, and compared across groups with `by`. Never names a member."""
-    filters = _filters(staff, country, locale, organisation, channel)
     async with service.db.session() as session:
         s = await _get(session, survey_id, staff)
         found = await surveys_results.results(session, s, filters, by)
@@ -421,10 +421,7 @@ async def export(
     kind: Literal["csv", "xlsx"],
     service: ServiceDep,
     staff: StaffDep,
-    country: Country = None,
-    locale: Locale = None,
-    organisation: Organisation = None,
-    channel: Channel = None,
+    filters: FiltersDep,
     values: Annotated[
         Literal["labels", "names"],
         Query(description="answers as their labels, or as the choices' names (ids)"),
@@ -434,7 +431,6 @@ async def export(
     channel, language, country and organisation, then one column per question named by its
     id, and for a multiple choice one 0/1 column per option (`topics/care`). An anonymous
     survey's export has no member column and gives days instead of times."""
-    filters = _filters(staff, country, locale, organisation, channel)
     async with service.db.session() as session:
         s = await _get(session, survey_id, staff)
         header, rows, questions = await surveys_results.table(
@@ -514,15 +510,11 @@ async def chart(
     question_key: QuestionKey,
     service: ServiceDep,
     staff: StaffDep,
-    country: Country = None,
-    locale: Locale = None,
-    organisation: Organisation = None,
-    channel: Channel = None,
+    filters: FiltersDep,
 ) -> Response:
     """A PNG of one question's results, with the filters of the results: bars for choices,
     yes/no, ratings and dates, a histogram for numbers. Short texts have no chart (404): read
     them in the results."""
-    filters = _filters(staff, country, locale, organisation, channel)
     async with service.db.session() as session:
         s = await _get(session, survey_id, staff)
         return await _chart(session, s, question_key, filters)
