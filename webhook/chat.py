@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 import re
@@ -247,10 +249,13 @@ async def read_replies(
     per_minute = service.settings.web_chat_client_per_minute * READS_PER_SEND
     await _within(service, [_per_minute(web_client_rate_key(client_address(request), "read"),
                                         per_minute)])  # fmt: skip
-    topic = web_chat_topic(ChannelName.WEB, session)
+    # Listening starts before the first read: a reply stored in between still wakes this poll,
+    # even while an older poll of the same session (another tab, an abandoned one) waits too.
+    bell = await service.coordinator.listen(web_chat_topic(ChannelName.WEB, session)) if wait else None
     messages = await fetch_replies(service.db, session, after)
-    if not messages and wait > 0:
-        await service.coordinator.wait(topic, timeout=wait)
+    if not messages and bell is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(bell.wait(), wait)
         messages = await fetch_replies(service.db, session, after)
     cursor = max([after] + [m["id"] for m in messages])
     return Replies(messages=[Reply(**m) for m in messages], cursor=cursor)

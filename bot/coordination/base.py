@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -111,6 +112,17 @@ class Coordinator(ABC):
         on it returned (or during this wait), False after ``timeout`` seconds without one.
 
         True may rarely be spurious; callers re-check what they wait for, as with a condition.
+        Another waiter of the same topic in this process can use the notify up: where several
+        may wait at once (a long-poll per browser tab), ``listen`` first, then check, then wait.
+        """
+
+    @abstractmethod
+    async def listen(self, topic: str) -> asyncio.Event:
+        """An event the next notify of ``topic`` sets, in whatever process it comes from.
+
+        Taken before checking what one waits for, it hears a notify that comes between the check
+        and the wait, whoever else waits. It may be set at once (a notify missed while the
+        process was not listening); callers re-check.
         """
 
     @abstractmethod

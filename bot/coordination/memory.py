@@ -73,12 +73,16 @@ class Doorbell:
         if event is not None:
             event.set()
 
+    def listen(self, topic: str) -> asyncio.Event:
+        """The event the next ring of ``topic`` sets, for its holder alone to wait on."""
+        return self._events.setdefault(topic, asyncio.Event())
+
     def silence(self, topic: str) -> None:
         self._rung.discard(topic)
 
     async def wait(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
         if topic not in self._rung:
-            event = self._events.setdefault(topic, asyncio.Event())
+            event = self.listen(topic)
             try:
                 await asyncio.wait_for(event.wait(), timeout)
             except TimeoutError:
@@ -209,6 +213,9 @@ class MemoryCoordinator(Coordinator):
 
     async def wait(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
         return await self._doorbell.wait(topic, timeout)
+
+    async def listen(self, topic: str) -> asyncio.Event:
+        return self._doorbell.listen(topic)
 
     async def forget(self, keys: Sequence[str]) -> None:
         for key in keys:

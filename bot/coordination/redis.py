@@ -121,6 +121,7 @@ return count
 MAX_CONNECTIONS = 64
 KINDS = ("lock", "bucket", "schedule", "pause", "seen", "notified")
 COUNTER_LIFETIME_MS = 24 * 3600 * 1000
+SUBSCRIBE_WAIT = 1.0  # seconds a listen waits for the subscription before it goes on without
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,17 @@ class RedisCoordinator(Coordinator):
 
     async def wait(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
         deadline = asyncio.get_running_loop().time() + timeout
+        await self._catch_up(topic, timeout)
+        left = max(0.0, deadline - asyncio.get_running_loop().time())
+        return await self._doorbell.wait(topic, left)
+
+    async def listen(self, topic: str) -> asyncio.Event:
+        event = self._doorbell.listen(topic)
+        await self._catch_up(topic, SUBSCRIBE_WAIT)
+        return event
+
+    async def _catch_up(self, topic: str, timeout: float) -> None:  # noqa: ASYNC109
+        """Subscribe (waiting up to ``timeout``), then ring for a notify missed meanwhile."""
         if self._listener is None or self._listener.done():  # first wait, or it crashed
             self._listener = asyncio.create_task(self._listen(), name="coordination-listener")
         with contextlib.suppress(TimeoutError):
@@ -283,8 +295,6 @@ class RedisCoordinator(Coordinator):
         # Even when the subscription is not up yet, the counter tells of a notify missed.
         count = int(await self.client.get(self._key("notified", topic)) or 0)
         self._heard(topic, count, catching_up=True)
-        left = max(0.0, deadline - asyncio.get_running_loop().time())
-        return await self._doorbell.wait(topic, left)
 
     async def forget(self, keys: Sequence[str]) -> None:
         if keys:

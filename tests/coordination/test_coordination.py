@@ -298,6 +298,23 @@ class TestCoordinator:
         assert await asyncio.wait_for(asyncio.gather(*waiting), 10) == [True, True, True]
         assert not await other
 
+    async def test_a_listener_hears_a_notify_that_another_waiter_used_up(self, spawn: World):
+        # Two polls of one chat: an abandoned one still waits; a new one checked for replies
+        # and found none, and the reply's notify comes before it waits.
+        poller, sender = await spawn(), await spawn()
+        assert not await poller.wait("chat:1", timeout=0.05)
+        abandoned = asyncio.create_task(poller.wait("chat:1", timeout=60))
+        await asyncio.sleep(0.1)
+        lost = await poller.listen("chat:1")
+        bell = await poller.listen("chat:1")
+        await sender.notify("chat:1")
+        assert await asyncio.wait_for(abandoned, 10)
+        # The abandoned poll may have used the notify up for wait(); each event taken before
+        # the check was set by it all the same.
+        await asyncio.wait_for(asyncio.gather(bell.wait(), lost.wait()), 10)
+        later = await poller.listen("chat:1")
+        assert not later.is_set()  # a new listener waits for the next notify
+
     async def test_forget_drops_every_trace_of_a_key(self, spawn: World) -> None:
         a, b = await spawn(), await spawn()
         bucket = Bucket("contact:9", rate=0.001, burst=1)
