@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -42,7 +42,7 @@ from bot.messages import OutboundMessage
 from bot.metrics import Metrics
 from bot.storage import outbox
 from bot.storage.db import Database, relax_commit
-from bot.storage.models import Broadcast, Contact, Delivery, utcnow
+from bot.storage.models import Broadcast, Contact, Delivery
 from bot.storage.outbox import STATUS_RANK, Rank
 
 log = logging.getLogger(__name__)
@@ -176,8 +176,10 @@ class Sender:
         metrics: Metrics | None = None,
         *,
         on_lost: OnLost,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
+        self.clock = clock  # epoch seconds: when a claim is due, a retry, a reply window's end
         self.coordinator = coordinator
         self.on_lost = on_lost
         self.channels = {name: ch for name, ch in channels.items() if ch.enabled}
@@ -310,7 +312,7 @@ class Sender:
 
     async def claim(self, limit: int, channels: list[str]) -> list[Claimed]:
         """Take due messages, at most one per chat, replies before bulk, oldest first."""
-        now = time.time()
+        now = self.clock()
         params = {"now": now, "lease": now + LEASE, "limit": limit, "channels": channels}
         async with self.db.session() as session, session.begin():
             if not self.db.is_sqlite:
@@ -331,7 +333,7 @@ class Sender:
         of the only process."""
         cond = Delivery.status == "sending"
         if not everything:
-            cond = and_(cond, Delivery.lease_until < time.time())
+            cond = and_(cond, Delivery.lease_until < self.clock())
         async with self.db.session() as session, session.begin():
             result = await session.execute(
                 update(Delivery)
@@ -368,7 +370,7 @@ class Sender:
                     select(Contact.id, Contact.last_inbound_at).where(Contact.id.in_(ids))
                 )).all()
             )  # fmt: skip
-        now = utcnow()
+        now = datetime.fromtimestamp(self.clock(), UTC)
         outside: set[int] = set()
         for row, _ in sendable:
             if row.id not in windows:
@@ -437,7 +439,7 @@ class Sender:
             log.debug("outbox %s on %s: %s", row.id, row.channel, result.outcome.value)
             if result.outcome == Outcome.SENT and row.created_at is not None:
                 # Aware on both databases: the claim returns the UtcDateTime column.
-                age = time.time() - row.created_at.timestamp()
+                age = self.clock() - row.created_at.timestamp()
                 self.metrics.send_latency.labels(row.channel).observe(max(age, 0.0))
             await self._results.put((row, result))
         finally:
@@ -544,7 +546,8 @@ class Sender:
             await self._record(batch)
 
     async def _record(self, batch: list[tuple[Claimed, SendResult]]) -> None:
-        now, stamp = time.time(), utcnow()
+        now = self.clock()
+        stamp = datetime.fromtimestamp(now, UTC)
         updates: list[dict[str, Any]] = []
         ephemeral: list[int] = []  # sent or given up: erased (the web chat's page erases its own)
         unreachable: set[int] = set()

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +29,9 @@ from bot.messages import Button, OutboundMessage
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery
 from bot.storage.outbox import BULK, REPLY
+from tests.clock import VirtualClock
 from tests.conftest import make_backend
+from tests.harness import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -64,13 +67,40 @@ class _Channel:
         raise AssertionError("these tests record outcomes; nothing is sent")
 
 
+class _Platform:
+    """A channel that takes every message handed to it, in the order it is handed them; while
+    ``open`` is clear each send waits there (messages on their way)."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.handed: list[tuple[str, OutboundMessage]] = []
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        self.handed.append((address, message))
+        await self.open.wait()
+        return SendResult(Outcome.SENT, platform_id=f"p-{uuid.uuid4().hex}")
+
+    def texts_to(self, addresses: Iterable[str]) -> list[str | None]:
+        wanted = set(addresses)
+        return [m.text for address, m in self.handed if address in wanted]
+
+
 @pytest.fixture
 def lost() -> list[tuple[int, int]]:
     return []
 
 
 @pytest.fixture
-def sender(shared: Shared, lost: list[tuple[int, int]]) -> Sender:
+def clock() -> VirtualClock:
+    """Epoch seconds that stand still while a test runs, unless it moves them."""
+    return VirtualClock(start=float(int(time.time())))
+
+
+@pytest.fixture
+def sender(shared: Shared, lost: list[tuple[int, int]], clock: VirtualClock) -> Sender:
     async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
         pairs = list(pairs)
         lost.extend(pairs)
@@ -79,7 +109,7 @@ def sender(shared: Shared, lost: list[tuple[int, int]]) -> Sender:
     settings = Settings(_env_file=None, send_max_attempts=3)  # type: ignore[call-arg]
     return Sender(
         shared.db, shared.coordinator, {"telegram": _Channel(), "web": _Channel()}, settings,
-        on_lost=on_lost,
+        on_lost=on_lost, clock=clock,
     )  # fmt: skip
 
 
@@ -144,23 +174,21 @@ async def test_a_message_due_later_or_on_another_channel_is_not_claimed(
 
 
 async def test_a_claim_holds_a_lease_and_a_dead_senders_claims_are_put_back(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, clock: VirtualClock
 ) -> None:
     member = await contact(shared.db)
     row_id = await queue(shared.db, member, "hello")
-    before = time.time()
     (claimed,) = await mine(sender, {row_id})
     found = await row(shared.db, row_id)
     assert found is not None and found.status == "sending"
-    assert found.lease_until is not None
-    assert before + LEASE <= found.lease_until <= time.time() + LEASE
+    assert found.lease_until == clock.now + LEASE
     await sender.recover()  # the lease has not run out: left alone
     found = await row(shared.db, row_id)
     assert found is not None and found.status == "sending"
     async with shared.db.session() as session, session.begin():
         stale = await session.get(Delivery, row_id)
         assert stale is not None
-        stale.lease_until = time.time() - 1
+        stale.lease_until = clock.now - 1
     assert await sender.recover() >= 1
     found = await row(shared.db, row_id)
     assert found is not None and (found.status, found.lease_until) == ("queued", None)
@@ -204,16 +232,15 @@ async def test_a_refused_message_is_failed_and_a_lost_broadcast_goes_to_the_link
 
 
 async def test_a_passing_failure_is_tried_again_later_until_the_last_attempt(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, clock: VirtualClock
 ) -> None:
     member = await contact(shared.db)
     claimed = await claimed_one(sender, shared, member, "hello")
-    before = time.time()
     await sender._record([(claimed, SendResult(Outcome.RETRY, error_code="exception"))])
     found = await row(shared.db, claimed.id)
     assert found is not None and found.status == "queued"
     # the first retry waits 2 s, give or take a fifth
-    assert before + 2 * 0.8 <= found.due_at <= time.time() + 2 * 1.2
+    assert clock.now + 2 * 0.8 <= found.due_at <= clock.now + 2 * 1.2
     claimed.attempts = 3  # send_max_attempts in these tests
     await sender._record([(claimed, SendResult(Outcome.RETRY, error_code="exception"))])
     found = await row(shared.db, claimed.id)
@@ -221,22 +248,20 @@ async def test_a_passing_failure_is_tried_again_later_until_the_last_attempt(
 
 
 async def test_a_rate_limited_message_waits_what_the_platform_said_without_an_attempt(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, clock: VirtualClock
 ) -> None:
     member = await contact(shared.db)
     claimed = await claimed_one(sender, shared, member, "hello")
-    before = time.time()
     await sender._record([(claimed, SendResult(Outcome.RATE_LIMITED, retry_after=7.0))])
     found = await row(shared.db, claimed.id)
     assert found is not None
     assert (found.status, found.attempts) == ("queued", 0)
-    assert before + 7.0 <= found.due_at <= time.time() + 7.0
+    assert found.due_at == clock.now + 7.0
     other = await contact(shared.db)  # the first's chat waits behind it
     short = await claimed_one(sender, shared, other, "again")
-    before = time.time()
     await sender._record([(short, SendResult(Outcome.RATE_LIMITED, retry_after=0.1))])
     found = await row(shared.db, short.id)
-    assert found is not None and found.due_at >= before + 1.0  # at least a second
+    assert found is not None and found.due_at == clock.now + 1.0  # at least a second
 
 
 async def test_a_message_held_outside_the_window_waits_without_an_attempt(
@@ -365,17 +390,17 @@ async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
     # The jitter at its top (a fifth more): each wait is at its longest.
     monkeypatch.setattr("bot.delivery.sender.random.uniform", lambda low, high: high)
     settings = Settings(_env_file=None, send_max_attempts=20)  # type: ignore[call-arg]
+    clock = VirtualClock(start=float(int(time.time())))
     patient = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
-                     on_lost=lambda session, pairs: _nothing())  # fmt: skip
+                     on_lost=lambda session, pairs: _nothing(), clock=clock)  # fmt: skip
     member = await contact(shared.db)
     for attempts, wait in [(1, 2.4), (3, 9.6), (8, 307.2), (9, 360.0), (15, 360.0)]:
         claimed = await claimed_one(patient, shared, member, f"try {attempts}")
         claimed.attempts = attempts
-        before = time.time()
         await patient._record([(claimed, SendResult(Outcome.RETRY, error_code="502"))])
         found = await row(shared.db, claimed.id)
         assert found is not None and found.status == "queued"
-        assert before + wait <= found.due_at <= time.time() + wait, attempts
+        assert found.due_at == pytest.approx(clock.now + wait, abs=0.001), attempts
         await patient._record([(claimed, SendResult(Outcome.SENT, platform_id=f"p{attempts}"))])
 
 
@@ -392,3 +417,167 @@ async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared) -
     await queue(shared.db, second, "b")
     assert await one.pump() == 1  # two chats waiting, one place
     await one.flush()  # (the channel here sends nothing: the claim is given back)
+
+
+async def _lose_nothing(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+    return 0
+
+
+async def send_all_due(sender: Sender) -> None:
+    """Claim, send and record until nothing is due (what the loop does while there is work)."""
+    while await sender.pump():
+        await sender.flush()
+
+
+# ---- sending: what is claimed while sends are on their way ----------------------------------
+
+
+async def test_a_reply_queued_while_bulk_is_on_its_way_goes_in_the_next_claim(
+    shared: Shared,
+) -> None:
+    # A rate-limited channel claims only what it can send in a moment (its look-ahead), and
+    # nothing more while that is on its way: a reply queued meanwhile goes next, not behind
+    # every broadcast message already claimed.
+    platform = _Platform()
+    settings = Settings(_env_file=None, sender_concurrency=50)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"telegram": platform}, settings,
+                    on_lost=_lose_nothing)  # fmt: skip
+    members = [await contact(shared.db) for _ in range(30)]
+    for m in members:
+        await queue(shared.db, m, f"news for {m.address}", priority=BULK)
+    platform.open.clear()
+    ahead = await sender.pump()
+    assert 2 <= ahead < len(members)  # a part of the bulk, not all of it
+    await asyncio.sleep(0.05)
+    assert await sender.pump() == 0  # still on its way: nothing more is claimed
+    waiting = await contact(shared.db)
+    await queue(shared.db, waiting, "the answer", priority=REPLY)
+    platform.open.set()
+    await sender.flush()
+    # The next claim takes the reply, and again no more than the look-ahead.
+    assert await sender.pump() == ahead
+    await sender.flush()
+    texts = [m.text for _, m in platform.handed]
+    assert "the answer" in texts
+    assert texts.index("the answer") <= 2 * ahead - 1
+    await send_all_due(sender)  # the rest of the bulk follows
+    assert sorted(platform.texts_to(m.address for m in members)) == sorted(
+        f"news for {m.address}" for m in members
+    )
+
+
+async def test_with_the_coordination_away_a_claimed_message_is_queued_again_in_a_second(
+    shared: Shared,
+) -> None:
+    # Redis stops answering between the claim and the send: the limits cannot be kept, so
+    # nothing goes; the message is back in the queue a second later, no attempt counted, and
+    # nothing is left claimed until its lease runs out.
+    platform = _Platform()
+    # Telegram without a channel-wide limit: the claim asks nothing of the coordination, the
+    # chats' own limits (and the sends) do.
+    settings = Settings(_env_file=None, telegram_rate=0)  # type: ignore[call-arg]
+    away = create_coordinator(f"redis://127.0.0.1:{free_port()}/0", prefix="away:")
+    clock = VirtualClock(start=float(int(time.time())))
+    sender = Sender(shared.db, away, {"telegram": platform}, settings,
+                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    try:
+        member = await contact(shared.db)
+        row_id = await queue(shared.db, member, "hello")
+        assert await sender.pump() >= 1
+        await sender.flush()
+    finally:
+        await away.close()
+    assert platform.texts_to([member.address]) == []
+    found = await row(shared.db, row_id)
+    assert found is not None
+    assert (found.status, found.attempts, found.error_code) == ("queued", 0, "coordination")
+    assert found.due_at == clock.now + 1.0
+
+
+async def test_results_met_by_a_database_outage_are_recorded_once_it_is_back(
+    shared: Shared,
+) -> None:
+    # The database fails while a batch is recorded (here inside the broadcasts' fallback):
+    # the batch is written when it answers again, rather than left claimed and sent twice.
+    calls: list[list[tuple[int, int]]] = []
+
+    async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+        calls.append(list(pairs))
+        if len(calls) == 1:
+            raise ConnectionError("the database went away")
+        return 0
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
+                    on_lost=on_lost)  # fmt: skip
+    first, second = await contact(shared.db), await contact(shared.db)
+    reply = await claimed_one(sender, shared, first, "your answer")
+    news = await claimed_one(sender, shared, second, "news", broadcast_id=55, priority=BULK)
+    await sender._record_until_stored(
+        [(reply, SendResult(Outcome.SENT, platform_id="tg-ok")),
+         (news, SendResult(Outcome.FAILED, error_code="400"))],
+        asyncio.Event(),
+    )  # fmt: skip
+    sent, failed = await row(shared.db, reply.id), await row(shared.db, news.id)
+    assert sent is not None and (sent.status, sent.platform_id) == ("sent", "tg-ok")
+    assert failed is not None and (failed.status, failed.error_code) == ("failed", "400")
+    assert calls == [[(55, second.id)], [(55, second.id)]]
+
+
+# ---- WhatsApp's window: ten minutes' margin --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("left", "inside"),
+    [
+        (timedelta(minutes=10, seconds=30), True),
+        (timedelta(minutes=10), False),  # exactly ten minutes left: too close to the end
+        (timedelta(minutes=9, seconds=30), False),
+    ],
+)
+async def test_a_message_goes_as_it_is_until_ten_minutes_before_the_window_ends(
+    shared: Shared, clock: VirtualClock, left: timedelta, inside: bool
+) -> None:
+    platform = _Platform()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"whatsapp": platform}, settings,
+                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    member = await contact(shared.db, "whatsapp")
+    wrote = datetime.fromtimestamp(clock.now, UTC) - (timedelta(hours=24) - left)
+    async with shared.db.session() as session, session.begin():
+        found = await session.get(Contact, member.id)
+        assert found is not None
+        found.last_inbound_at = wrote
+    row_id = await queue(shared.db, member, "Your answer")
+    await send_all_due(sender)
+    handed = platform.texts_to([member.address])
+    status = (await row(shared.db, row_id) or Delivery()).status
+    if inside:
+        assert (handed, status) == (["Your answer"], "sent")
+    else:
+        assert (handed, status) == ([], "held")  # kept until they write
+
+
+# ---- status reports that are final ------------------------------------------------------------
+
+
+async def test_a_message_reported_failed_for_good_is_not_sent_again(
+    sender: Sender, shared: Shared, lost: list[tuple[int, int]]
+) -> None:
+    member = await contact(shared.db, "whatsapp")
+    row_id = await queue(shared.db, member, "hello")
+    (claimed,) = [c for c in await sender.claim(500, ["whatsapp"]) if c.id == row_id]
+    pid = f"SM{uuid.uuid4().hex}"
+    await sender._record([(claimed, SendResult(Outcome.SENT, platform_id=pid))])
+
+    async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> None:
+        lost.extend(pairs)
+
+    # A failure that is no window and no throttling (30008: unknown): final.
+    assert await record_status(shared.db, pid, "failed", "30008", on_lost) == 1
+    found = await row(shared.db, row_id)
+    assert found is not None and (found.status, found.error_code) == ("failed", "30008")
+    # A throttling report that comes after it changes nothing: it is not queued again.
+    assert await record_status(shared.db, pid, "failed", "63018", on_lost) == 0
+    found = await row(shared.db, row_id)
+    assert found is not None and (found.status, found.error_code) == ("failed", "30008")

@@ -292,6 +292,28 @@ async def test_a_broadcasts_photo_is_fetched_by_telegram_once_then_sent_by_its_f
     assert photo.photo == kept and photo.caption == "Look"
 
 
+async def test_photos_outside_broadcasts_each_go_as_their_own(
+    sender: Sender, shared: Shared
+) -> None:
+    # Only a broadcast's photo is sent by the file_id Telegram gave it the first time: a photo
+    # in a reply is its own, whatever photo went before it.
+    first, second = "https://cdn.example.org/map.jpg", "https://cdn.example.org/poster.jpg"
+    shared.telegram.host_photo(first)
+    shared.telegram.host_photo(second)
+    alice, bob = await member(shared, "telegram"), await member(shared, "telegram")
+    await queue(shared, alice, OutboundMessage(text="The map", image_url=first))
+    await send_due(sender)
+    await queue(shared, bob, OutboundMessage(text="The poster", image_url=second))
+    await send_due(sender)
+    files = shared.telegram.file_ids
+    seen = {
+        m.chat_id: files.get(str(m.photo), m.photo)
+        for m in shared.telegram.messages
+        if m.chat_id in (alice.address, bob.address)
+    }
+    assert seen == {alice.address: first, bob.address: second}
+
+
 # ---- WhatsApp's window, judged when the message goes --------------------------------------
 
 HOURS = timedelta(hours=1)
