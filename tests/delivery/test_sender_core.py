@@ -26,12 +26,13 @@ from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import web_chat_topic
 from bot.delivery.sender import LEASE, Claimed, Sender, record_status
 from bot.messages import Button, OutboundMessage
+from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery
 from bot.storage.outbox import BULK, REPLY
 from tests.clock import VirtualClock
 from tests.conftest import make_backend
-from tests.harness import free_port
+from tests.harness import eventually, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -86,6 +87,10 @@ class _Platform:
     def texts_to(self, addresses: Iterable[str]) -> list[str | None]:
         wanted = set(addresses)
         return [m.text for address, m in self.handed if address in wanted]
+
+
+async def _lose_nothing(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+    return 0  # no linked chat takes them
 
 
 @pytest.fixture
@@ -392,7 +397,7 @@ async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
     settings = Settings(_env_file=None, send_max_attempts=20)  # type: ignore[call-arg]
     clock = VirtualClock(start=float(int(time.time())))
     patient = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
-                     on_lost=lambda session, pairs: _nothing(), clock=clock)  # fmt: skip
+                     on_lost=_lose_nothing, clock=clock)  # fmt: skip
     member = await contact(shared.db)
     for attempts, wait in [(1, 2.4), (3, 9.6), (8, 307.2), (9, 360.0), (15, 360.0)]:
         claimed = await claimed_one(patient, shared, member, f"try {attempts}")
@@ -404,23 +409,23 @@ async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
         await patient._record([(claimed, SendResult(Outcome.SENT, platform_id=f"p{attempts}"))])
 
 
-async def _nothing() -> None:
-    return None
-
-
 async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared) -> None:
+    platform = _Platform()
     settings = Settings(_env_file=None, sender_concurrency=1)  # type: ignore[call-arg]
-    one = Sender(shared.db, shared.coordinator, {"web": _Channel()}, settings,
-                 on_lost=lambda session, pairs: _nothing())  # fmt: skip
+    one = Sender(shared.db, shared.coordinator, {"web": platform}, settings,
+                 on_lost=_lose_nothing)  # fmt: skip
     first, second = await contact(shared.db, "web"), await contact(shared.db, "web")
     await queue(shared.db, first, "a")
     await queue(shared.db, second, "b")
+    platform.open.clear()
     assert await one.pump() == 1  # two chats waiting, one place
-    await one.flush()  # (the channel here sends nothing: the claim is given back)
-
-
-async def _lose_nothing(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
-    return 0
+    await asyncio.sleep(0.05)
+    assert await one.pump() == 0  # the place is taken until that send ends
+    platform.open.set()
+    await one.flush()
+    assert await one.pump() == 1
+    await one.flush()
+    assert sorted(platform.texts_to([first.address, second.address])) == ["a", "b"]
 
 
 async def send_all_due(sender: Sender) -> None:
@@ -522,6 +527,82 @@ async def test_results_met_by_a_database_outage_are_recorded_once_it_is_back(
     assert sent is not None and (sent.status, sent.platform_id) == ("sent", "tg-ok")
     assert failed is not None and (failed.status, failed.error_code) == ("failed", "400")
     assert calls == [[(55, second.id)], [(55, second.id)]]
+
+
+async def test_stopping_while_the_database_is_away_gives_up_recording_rather_than_hang(
+    shared: Shared, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The service stops and the database does not answer: what could not be written down is
+    # left to its lease (it goes again later), and the process ends.
+    calls: list[list[tuple[int, int]]] = []
+
+    async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+        calls.append(list(pairs))
+        raise ConnectionError("the database is away")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
+                    on_lost=on_lost)  # fmt: skip
+    member = await contact(shared.db)
+    news = await claimed_one(sender, shared, member, "news", broadcast_id=56, priority=BULK)
+    stopping = asyncio.Event()
+    stopping.set()
+    with caplog.at_level("ERROR", logger="bot.delivery.sender"):
+        await asyncio.wait_for(
+            sender._record_until_stored(
+                [(news, SendResult(Outcome.FAILED, error_code="400"))], stopping
+            ),
+            timeout=10,
+        )
+    assert calls == [[(56, member.id)]]  # tried once, then given up
+    found = await row(shared.db, news.id)
+    assert found is not None and found.status == "sending"
+    assert any("their leases will end" in r.getMessage() for r in caplog.records)
+
+
+class _Moving(_Platform):
+    """A platform whose client fails the first time it is told of a chat that moved."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.follows: list[tuple[str, str]] = []
+
+    def follow(self, address: str, moved_to: str) -> None:
+        self.follows.append((address, moved_to))
+        if len(self.follows) == 1:
+            raise ConnectionError("the platform's client failed")
+
+
+async def test_a_round_of_the_loop_that_fails_is_tried_again_and_sending_goes_on(
+    shared: Shared, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform = _Moving()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"telegram": platform}, settings,
+                    on_lost=_lose_nothing)  # fmt: skip
+    group = f"-100{uuid.uuid4().int % 10**9}"
+    async with shared.db.session() as session, session.begin():
+        await outbox.record_move(session, "telegram", group, f"-100{uuid.uuid4().int % 10**9}")
+    member = await contact(shared.db)
+    row_id = await queue(shared.db, member, "hello")
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(sender.run(stopping))
+
+    async def sent() -> bool:
+        if loop.done():
+            loop.result()  # the loop ended: its error fails the test
+        found = await row(shared.db, row_id)
+        return found is not None and found.status == "sent"
+
+    with caplog.at_level("ERROR", logger="bot.delivery.sender"):
+        try:
+            await eventually(sent, timeout=30)
+        finally:
+            stopping.set()
+            await asyncio.wait_for(loop, 30)
+    assert platform.texts_to([member.address]) == ["hello"]
+    assert len(platform.follows) >= 2  # the failed round, then the one that went on
+    assert any("trying again" in r.getMessage() for r in caplog.records)
 
 
 # ---- WhatsApp's window: ten minutes' margin --------------------------------------------------

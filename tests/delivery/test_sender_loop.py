@@ -507,6 +507,35 @@ async def test_a_flood_wait_of_one_second_pauses_the_channel_for_one_second(
     assert (await row(shared, row_id)).attempts == 0
 
 
+async def test_a_group_over_its_own_limit_waits_alone_while_the_channel_goes_on(
+    shared: Shared, lost: list[tuple[int, int]]
+) -> None:
+    # Telegram's 20 a minute to a group: that group's message waits what Telegram said; the
+    # bot's other chats are not held up by it.
+    coordinator = create_coordinator(shared.redis_url, prefix=f"group-{uuid.uuid4().hex[:8]}:")
+    await coordinator.start()
+    try:
+        sender = new_sender(shared, lost, coordinator)
+        group = f"-100{uuid.uuid4().int % 10**9:09d}"
+        async with shared.db.session() as session, session.begin():
+            note = Delivery(contact_id=None, channel="telegram", address=group,
+                            message=OutboundMessage(text="For the group").to_json())  # fmt: skip
+            session.add(note)
+        shared.telegram.flood_next(1, retry_after=30)
+        before = time.time()
+        await send_due(sender)
+        found = await row(shared, note.id)
+        assert (found.status, found.attempts) == ("queued", 0)
+        assert found.due_at >= before + 30
+        assert await coordinator.paused_for("telegram") == 0
+        alice = await member(shared, "telegram")
+        await queue(shared, alice, OutboundMessage(text="Not held up"))
+        assert await send_due(sender) == 1
+        assert telegram_texts(shared, alice) == ["Not held up"]
+    finally:
+        await coordinator.close()
+
+
 async def test_a_member_who_blocked_the_bot_is_unreachable_and_their_broadcast_is_lost_here(
     sender: Sender, shared: Shared, lost: list[tuple[int, int]]
 ) -> None:
