@@ -10,6 +10,7 @@ Twilio's status reports are caught from the fake and applied as the status webho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -131,6 +132,18 @@ def new_sender(
 @pytest.fixture
 def sender(shared: Shared, lost: list[tuple[int, int]]) -> Sender:
     return new_sender(shared, lost)
+
+
+@contextlib.asynccontextmanager
+async def own_coordination(shared: Shared) -> AsyncIterator[Coordinator]:
+    """Coordination of the test's own: a pause, shared by every process, would hold up the
+    other tests of the file."""
+    coordinator = create_coordinator(shared.redis_url, prefix=f"own-{uuid.uuid4().hex[:8]}:")
+    await coordinator.start()
+    try:
+        yield coordinator
+    finally:
+        await coordinator.close()
 
 
 # ---- members, their messages, and sending them ----------------------------------------------
@@ -459,11 +472,7 @@ async def test_a_platform_error_is_tried_again_after_a_backoff_then_given_up(
 async def test_a_flood_wait_pauses_the_channel_and_requeues_without_an_attempt(
     shared: Shared, lost: list[tuple[int, int]]
 ) -> None:
-    # Coordination of its own: the pause, shared by every process, would hold up the other
-    # tests of the file.
-    coordinator = create_coordinator(shared.redis_url, prefix=f"flood-{uuid.uuid4().hex[:8]}:")
-    await coordinator.start()
-    try:
+    async with own_coordination(shared) as coordinator:
         sender = new_sender(shared, lost, coordinator)
         alice = await member(shared, "telegram")
         row_id = await queue(shared, alice, OutboundMessage(text="Wait for it"))
@@ -485,8 +494,6 @@ async def test_a_flood_wait_pauses_the_channel_and_requeues_without_an_attempt(
         await queue(shared, carol, OutboundMessage(text="Not paused"))
         assert await send_due(sender) == 1
         assert whatsapp_sent(shared, carol) == [("Not paused", None)]
-    finally:
-        await coordinator.close()
     await send_due(new_sender(shared, lost))  # where the pause is not known: it goes
     assert telegram_texts(shared, bob) == ["Me too"]
 
@@ -494,16 +501,12 @@ async def test_a_flood_wait_pauses_the_channel_and_requeues_without_an_attempt(
 async def test_a_flood_wait_of_one_second_pauses_the_channel_for_one_second(
     shared: Shared, lost: list[tuple[int, int]]
 ) -> None:
-    coordinator = create_coordinator(shared.redis_url, prefix=f"flood-{uuid.uuid4().hex[:8]}:")
-    await coordinator.start()
-    try:
+    async with own_coordination(shared) as coordinator:
         alice = await member(shared, "telegram")
         row_id = await queue(shared, alice, OutboundMessage(text="A second"))
         shared.telegram.flood_next(1, retry_after=1)
         await send_due(new_sender(shared, lost, coordinator))
         assert 0 < await coordinator.paused_for("telegram") <= 1.0
-    finally:
-        await coordinator.close()
     assert (await row(shared, row_id)).attempts == 0
 
 
@@ -512,9 +515,7 @@ async def test_a_group_over_its_own_limit_waits_alone_while_the_channel_goes_on(
 ) -> None:
     # Telegram's 20 a minute to a group: that group's message waits what Telegram said; the
     # bot's other chats are not held up by it.
-    coordinator = create_coordinator(shared.redis_url, prefix=f"group-{uuid.uuid4().hex[:8]}:")
-    await coordinator.start()
-    try:
+    async with own_coordination(shared) as coordinator:
         sender = new_sender(shared, lost, coordinator)
         group = f"-100{uuid.uuid4().int % 10**9:09d}"
         async with shared.db.session() as session, session.begin():
@@ -532,8 +533,6 @@ async def test_a_group_over_its_own_limit_waits_alone_while_the_channel_goes_on(
         await queue(shared, alice, OutboundMessage(text="Not held up"))
         assert await send_due(sender) == 1
         assert telegram_texts(shared, alice) == ["Not held up"]
-    finally:
-        await coordinator.close()
 
 
 async def test_a_member_who_blocked_the_bot_is_unreachable_and_their_broadcast_is_lost_here(
