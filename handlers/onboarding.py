@@ -1,6 +1,7 @@
 """Onboarding: welcome and consent (recorded), language, country, organisation, then the menu;
 consent asked again, at the next message, when the privacy notice changes, and answered once
-for all of a member's linked chats. Its gate puts the notice before every other handler."""
+for all of a member's linked chats. Its gates put a disclosure, then the notice, before every
+other handler."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from bot.conversation.commands import STAFF_COMMANDS, STAFF_FLOW
 from bot.conversation.router import Context, Handled, Router
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
+from bot.knowledge.safeguarding import ALERT
 from bot.messages import Button, Kind
 from bot.privacy import consent
 from bot.storage.models import utcnow
 from bot.surveys.answers import meaning
+from handlers.linking import FLOW as LINK_FLOW
+from handlers.privacy import FLOW as ERASE_FLOW
+from handlers.safeguarding import assess, concern, safeguarding_alert
+from handlers.timezone import FLOW as TIMEZONE_FLOW
 from handlers.ui import (
     command_word,
     country_picker,
@@ -33,6 +39,41 @@ FREE_COMMANDS = ("stop", "mydata", "deleteme", "help", "language")
 FREE_BUTTONS = ("consent:", "erase:", "privacy:", "lang:")
 # Typed for "yes" where words cannot say it.
 THUMBS = ("👍", "👌", "✅", "🆗")
+# Flows that take typed text as something else (a name, a city, a code, a confirmation) and
+# never read it for danger: the survey, the conversation with the secretariat and a free
+# question do.
+TYPED_ANSWER_FLOWS = (FLOW, ORGANISATION_FLOW, LINK_FLOW, TIMEZONE_FLOW, ERASE_FLOW)
+
+
+@router.gate
+async def disclosure_first(ctx: Context) -> bool:
+    """A child in danger comes before any notice or question: a disclosure typed where the bot
+    waits for the answer to the privacy notice (the very first message, too) or for a typed
+    answer of a step is answered with the helplines and the focal point is told, as anywhere
+    else; then the notice or the step is asked again. Helping a child in danger needs no
+    consent (docs/privacy.md); the text is never taken as a name, a city or a code."""
+    if ctx.msg.kind != Kind.TEXT or not ctx.text or ctx.command or ctx.payload:
+        return False
+    before_consent = needs_consent(ctx) and not _without_consent(ctx)
+    if not before_consent and ctx.contact.flow not in TYPED_ANSWER_FLOWS:
+        return False
+    found = assess(ctx)
+    if found is None:
+        return False
+    if found.level == ALERT:
+        country = ctx.contact.country or ctx.contact.country_hint
+        alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
+        reply = ctx.services.safeguarding.answer(ctx.t, country, alerted=alerted)
+        safeguarding_alert(ctx, reply, found)
+    else:  # the focal point's button waits for the member's consent
+        concern(ctx, found, offer=not before_consent)
+    if ctx.contact.flow == FLOW:
+        reask(ctx)
+    elif before_consent:
+        await welcome(ctx)
+    else:
+        ctx.end_flow()  # a city, a code or a confirmation can wait: the member is elsewhere
+    return True
 
 
 @router.gate

@@ -70,9 +70,10 @@ def safeguarding_alert(ctx: Context, reply: str, found: Finding) -> None:
     open_safeguarding(ctx, chat, alert, found, urgent=True)
 
 
-def concern(ctx: Context, found: Finding) -> None:
-    """A possible disclosure: a gentle line with the helpline and the offer to talk to the focal
-    point; the focal point's chat told, lower priority. The caller answers the message too."""
+def concern(ctx: Context, found: Finding, *, offer: bool = True) -> None:
+    """A possible disclosure: a gentle line with the helpline and (unless not ``offer``) the
+    offer to talk to the focal point; the focal point's chat told, lower priority. The caller
+    answers the message too."""
     t = ctx.t
     country = ctx.contact.country or ctx.contact.country_hint
     line = ctx.services.safeguarding.helpline(country)
@@ -94,11 +95,15 @@ def concern(ctx: Context, found: Finding) -> None:
     else:
         text = ""
     text = f"{text} {line.when_open(t)}".strip()
-    offer = t(
-        "If you would like to talk about it, ChildPact's safeguarding focal point is here for "
-        "you: choose Talk to the focal point."
-    )
-    ctx.reply(f"{text}\n\n{offer}".strip(), [[Button(t("Talk to the focal point"), FOCAL_POINT)]])
+    if offer:
+        invitation = t(
+            "If you would like to talk about it, ChildPact's safeguarding focal point is here "
+            "for you: choose Talk to the focal point."
+        )
+        buttons = [[Button(t("Talk to the focal point"), FOCAL_POINT)]]
+        ctx.reply(f"{text}\n\n{invitation}".strip(), buttons)
+    elif text:
+        ctx.reply(text)
     log.info(
         "safeguarding: possible concern from contact %s on %s", ctx.contact.id, ctx.msg.channel
     )
