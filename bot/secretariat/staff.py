@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func
 
 from bot.storage.models import Contact, StaffUser
 
@@ -48,10 +48,12 @@ class Staff:
 
 
 def member_scope(stmt: Select[Any], staff: Staff) -> Select[Any]:
-    """Limit a query over contacts to the members this person may see."""
+    """Limit a query over contacts to the members this person may see: of their country, as
+    the member said it or, until they say it, as their phone number tells it (the country a
+    new conversation is given by, and the inbox's country filter)."""
     if staff.country is None:
         return stmt
-    return stmt.where(Contact.country == staff.country)
+    return stmt.where(func.coalesce(Contact.country, Contact.country_hint) == staff.country)
 
 
 def scoped_country(by: Staff | None, country: str | None) -> str | None:

@@ -20,7 +20,7 @@ from bot.storage.models import (
 from tests.dialog import Member
 from tests.handlers.test_menu import contact_of, onboard
 from tests.harness import running
-from tests.webhook.api.test_api_inbox import conversation_ids, token_of
+from tests.webhook.api.test_api_inbox import ALERTS, conversation_ids, token_of
 
 NOTE = "Called her office: the delegates' list comes on Monday."
 
@@ -167,6 +167,30 @@ async def test_a_new_conversation_goes_to_its_countrys_person_and_can_be_handed_
         again = await stack.http.get("/api/inbox?country=MD", headers=admin)
         [fresh] = again.json()["conversations"]
         assert fresh["id"] != md and fresh["assignee_id"] is None
+
+
+async def test_a_country_coordinator_sees_what_a_member_wrote_before_naming_their_country(
+    backend,
+):
+    # A WhatsApp member from Moldova (+373) whose first message tells of a child in danger:
+    # the rule gives the conversation to Moldova's coordinator, who must then see it.
+    async with running(backend, safeguarding_telegram_chat_id=ALERTS) as stack:
+        admin = await token_of(stack, "admin@childpact.org", "admin")
+        ana = await token_of(stack, "ana@childpact.org", "editor", country="MD")
+        ro = await token_of(stack, "radu@childpact.org", "editor", country="RO")
+        ana_id = (await stack.http.get("/api/me", headers=ana)).json()["id"]
+        rule = await stack.http.put("/api/assignment-rules/MD", headers=admin,
+                                    json={"staff_id": ana_id})  # fmt: skip
+        assert rule.status_code == 200, rule.text
+        moldovan = Member(stack, "whatsapp", country_code="373")
+        await moldovan.say("Соседский мальчик 6 лет второй день один дома, мать не отвечает")
+        assert (await contact_of(moldovan)).country is None  # not asked yet
+
+        [seen] = (await stack.http.get("/api/inbox", headers=ana)).json()["conversations"]
+        assert seen["kind"] == "safeguarding" and seen["assignee_id"] == ana_id
+        assert (await stack.http.get("/api/inbox", headers=ro)).json()["conversations"] == []
+        member = await stack.http.get(f"/api/members/{seen['member']['id']}", headers=ana)
+        assert member.status_code == 200, member.text
 
 
 async def test_notes_go_with_their_conversation_on_erasure_except_for_safeguarding(backend):
