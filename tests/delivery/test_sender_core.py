@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from bot.config import Settings
 from bot.conversation import choosing
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import web_chat_topic
-from bot.delivery.sender import LEASE, Claimed, Sender, record_status
+from bot.delivery.sender import Claimed, Sender, record_status
 from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
@@ -78,11 +79,13 @@ class _Platform:
         self.handed: list[tuple[str, OutboundMessage]] = []
         self.open = asyncio.Event()
         self.open.set()
+        self.refusals: dict[str, SendResult] = {}  # by address; the others are sent
 
     async def send(self, address: str, message: OutboundMessage) -> SendResult:
         self.handed.append((address, message))
         await self.open.wait()
-        return SendResult(Outcome.SENT, platform_id=f"p-{uuid.uuid4().hex}")
+        refused = self.refusals.get(address)
+        return refused or SendResult(Outcome.SENT, platform_id=f"p-{uuid.uuid4().hex}")
 
     def texts_to(self, addresses: Iterable[str]) -> list[str | None]:
         wanted = set(addresses)
@@ -169,13 +172,17 @@ async def test_a_chats_reply_goes_before_its_bulk_and_one_message_per_chat_at_a_
 
 
 async def test_a_message_due_later_or_on_another_channel_is_not_claimed(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, clock: VirtualClock
 ) -> None:
     member = await contact(shared.db)
-    later = await queue(shared.db, member, "later", due_at=time.time() + 600)
+    later = await queue(shared.db, member, "later", due_at=clock.now + 600)
     whatsapp = await contact(shared.db, "whatsapp")
     elsewhere = await queue(shared.db, whatsapp, "there")
     assert await mine(sender, {later, elsewhere}) == []
+    # Due this very second: it goes now.
+    other = await contact(shared.db)
+    now = await queue(shared.db, other, "now", due_at=clock.now)
+    assert [c.id for c in await mine(sender, {now})] == [now]
 
 
 async def test_a_claim_holds_a_lease_and_a_dead_senders_claims_are_put_back(
@@ -186,7 +193,7 @@ async def test_a_claim_holds_a_lease_and_a_dead_senders_claims_are_put_back(
     (claimed,) = await mine(sender, {row_id})
     found = await row(shared.db, row_id)
     assert found is not None and found.status == "sending"
-    assert found.lease_until == clock.now + LEASE
+    assert found.lease_until == clock.now + 60  # a minute
     await sender.recover()  # the lease has not run out: left alone
     found = await row(shared.db, row_id)
     assert found is not None and found.status == "sending"
@@ -352,6 +359,11 @@ async def test_a_members_own_data_is_erased_from_the_outbox_once_sent(
     again = await claimed_one(sender, shared, member, "", message=message)
     await sender._record([(again, SendResult(Outcome.RETRY))])
     assert await row(shared.db, again.id) is not None
+    # and a web chat's, which its page reads from the outbox and then erases itself
+    visitor = await contact(shared.db, "web")
+    shown = await claimed_one(sender, shared, visitor, "", message=message)
+    await sender._record([(shown, SendResult(Outcome.SENT))])
+    assert await row(shared.db, shown.id) is not None
 
 
 # ---- status reports -----------------------------------------------------------------------
@@ -389,17 +401,26 @@ async def test_a_status_report_only_moves_a_delivery_forward(
     assert lost == [(88, member.id)]
 
 
+@pytest.mark.parametrize(
+    ("jitter", "waits"),
+    [
+        # The jitter at its top (a fifth more): each wait is at its longest.
+        ("top", [2.4, 9.6, 307.2, 360.0, 360.0]),
+        # At its bottom (a fifth less): at its shortest.
+        ("bottom", [1.6, 6.4, 204.8, 240.0, 240.0]),
+    ],
+)
 async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
-    shared: Shared, lost: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+    shared: Shared, monkeypatch: pytest.MonkeyPatch, jitter: str, waits: list[float]
 ) -> None:
-    # The jitter at its top (a fifth more): each wait is at its longest.
-    monkeypatch.setattr("bot.delivery.sender.random.uniform", lambda low, high: high)
+    pick = (lambda low, high: high) if jitter == "top" else (lambda low, high: low)
+    monkeypatch.setattr("bot.delivery.sender.random.uniform", pick)
     settings = Settings(_env_file=None, send_max_attempts=20)  # type: ignore[call-arg]
     clock = VirtualClock(start=float(int(time.time())))
     patient = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
                      on_lost=_lose_nothing, clock=clock)  # fmt: skip
     member = await contact(shared.db)
-    for attempts, wait in [(1, 2.4), (3, 9.6), (8, 307.2), (9, 360.0), (15, 360.0)]:
+    for attempts, wait in zip([1, 3, 8, 9, 15], waits, strict=True):
         claimed = await claimed_one(patient, shared, member, f"try {attempts}")
         claimed.attempts = attempts
         await patient._record([(claimed, SendResult(Outcome.RETRY, error_code="502"))])
@@ -662,3 +683,122 @@ async def test_a_message_reported_failed_for_good_is_not_sent_again(
     assert await record_status(shared.db, pid, "failed", "63018", on_lost) == 0
     found = await row(shared.db, row_id)
     assert found is not None and (found.status, found.error_code) == ("failed", "30008")
+
+
+# ---- what the operator sees ---------------------------------------------------------------
+
+
+class _Broken(_Platform):
+    async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        raise ConnectionResetError("the platform's connection broke")
+
+
+async def test_a_send_that_raises_is_tried_again_later(shared: Shared, clock: VirtualClock) -> None:
+    settings = Settings(_env_file=None, send_max_attempts=3)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"telegram": _Broken()}, settings,
+                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    member = await contact(shared.db)
+    row_id = await queue(shared.db, member, "hello")
+    await send_all_due(sender)
+    found = await row(shared.db, row_id)
+    assert found is not None
+    assert (found.status, found.attempts, found.error_code) == ("queued", 1, "exception")
+    assert clock.now + 2 * 0.8 <= found.due_at <= clock.now + 2 * 1.2
+
+
+async def test_every_channel_is_served_whatever_the_order_they_are_configured_in(
+    shared: Shared,
+) -> None:
+    # A channel without a rate limit (the web chat) listed first does not keep the others
+    # from claiming.
+    platform = _Platform()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"web": platform, "telegram": platform},
+                    settings, on_lost=_lose_nothing)  # fmt: skip
+    member = await contact(shared.db)
+    await queue(shared.db, member, "on Telegram")
+    await send_all_due(sender)
+    assert platform.texts_to([member.address]) == ["on Telegram"]
+
+
+async def test_the_send_latency_counts_from_queuing_to_the_platform_taking_it(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    platform = _Platform()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"web": platform}, settings,
+                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    at = datetime.fromtimestamp(clock.now, UTC)
+    quick, skewed, refused = [await contact(shared.db, "web") for _ in range(3)]
+    await queue(shared.db, quick, "a", created_at=at - timedelta(seconds=0.25))
+    # Stamped by a machine whose clock runs ahead: counted as no wait, not a negative one.
+    await queue(shared.db, skewed, "b", created_at=at + timedelta(seconds=0.5))
+    await queue(shared.db, refused, "c", created_at=at - timedelta(seconds=30))
+    platform.refusals[refused.address] = SendResult(Outcome.FAILED, error_code="400")
+    await send_all_due(sender)
+    registry = sender.metrics.registry
+    labels = {"channel": "web"}
+    assert registry.get_sample_value("childpact_send_latency_seconds_count", labels) == 2
+    assert registry.get_sample_value("childpact_send_latency_seconds_sum", labels) == 0.25
+
+
+async def test_a_group_that_moved_is_followed_by_every_sender(
+    sender: Sender, shared: Shared
+) -> None:
+    # A Telegram group became a supergroup: the send went to its new address, and every
+    # process learns where it lives now.
+    group, supergroup = "-4001", f"-100{uuid.uuid4().int % 10**9:09d}"
+    async with shared.db.session() as session, session.begin():
+        note = Delivery(contact_id=None, channel="telegram", address=group,
+                        message=OutboundMessage(text="For the group").to_json())  # fmt: skip
+        session.add(note)
+    (claimed,) = await mine(sender, {note.id})
+    await sender._record(
+        [(claimed, SendResult(Outcome.SENT, platform_id="9", moved_to=supergroup))]
+    )
+    async with shared.db.session() as session:
+        moves = [(m.channel, m.address, m.moved_to) for m in await outbox.chat_moves(session)]
+    assert ("telegram", group, supergroup) in moves
+
+
+class _Gated(_Platform):
+    """Each chat's send waits until its own gate opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        await self.gates[address].wait()
+        return await super().send(address, message)
+
+
+async def test_a_send_is_recorded_at_once_while_many_others_are_on_their_way(
+    shared: Shared,
+) -> None:
+    # During a broadcast most sends are on their way at once; one that has gone is written
+    # down at once all the same: until it is, its chat's next message (a reply) waits.
+    platform = _Gated()
+    settings = Settings(_env_file=None, sender_concurrency=50)  # type: ignore[call-arg]
+    sender = Sender(shared.db, shared.coordinator, {"web": platform}, settings,
+                    on_lost=_lose_nothing)  # fmt: skip
+    members = [await contact(shared.db, "web") for _ in range(10)]
+    ids = [await queue(shared.db, m, "news", priority=BULK) for m in members]
+    stopping = asyncio.Event()
+    writer = asyncio.create_task(sender._write_results(stopping))
+    try:
+        assert await sender.pump() >= len(members)
+        platform.gates[members[0].address].set()
+
+        async def first_recorded() -> bool:
+            found = await row(shared.db, ids[0])
+            return found is not None and found.status == "sent"
+
+        await eventually(first_recorded, timeout=10)
+        assert [(await row(shared.db, i) or Delivery()).status for i in ids[1:]] == ["sending"] * 9
+    finally:
+        for m in members:
+            platform.gates[m.address].set()
+        stopping.set()
+        await asyncio.wait_for(writer, 30)
+    assert {(await row(shared.db, i) or Delivery()).status for i in ids} == {"sent"}
