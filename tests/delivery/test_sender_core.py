@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.conversation import choosing
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import web_chat_topic
-from bot.delivery.sender import Claimed, Sender, record_status
+from bot.delivery.sender import Claimed, OnLost, Sender, record_status
 from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
@@ -96,6 +96,22 @@ async def _lose_nothing(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
     return 0  # no linked chat takes them
 
 
+def sender_of(
+    shared: Shared,
+    channels: dict[str, Any],
+    *,
+    on_lost: OnLost = _lose_nothing,
+    coordinator: Coordinator | None = None,
+    clock: VirtualClock | None = None,
+    **settings: Any,
+) -> Sender:
+    """A sender of the test's own: its channels, settings, clock and broadcasts' fallback."""
+    return Sender(
+        shared.db, coordinator or shared.coordinator, channels,
+        Settings(_env_file=None, **settings), on_lost=on_lost, clock=clock or time.time,
+    )  # fmt: skip
+
+
 @pytest.fixture
 def lost() -> list[tuple[int, int]]:
     return []
@@ -114,11 +130,8 @@ def sender(shared: Shared, lost: list[tuple[int, int]], clock: VirtualClock) -> 
         lost.extend(pairs)
         return len(pairs)
 
-    settings = Settings(_env_file=None, send_max_attempts=3)  # type: ignore[call-arg]
-    return Sender(
-        shared.db, shared.coordinator, {"telegram": _Channel(), "web": _Channel()}, settings,
-        on_lost=on_lost, clock=clock,
-    )  # fmt: skip
+    channels = {"telegram": _Channel(), "web": _Channel()}
+    return sender_of(shared, channels, on_lost=on_lost, clock=clock, send_max_attempts=3)
 
 
 async def contact(db: Database, channel: str = "telegram") -> Contact:
@@ -411,14 +424,15 @@ async def test_a_status_report_only_moves_a_delivery_forward(
     ],
 )
 async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
-    shared: Shared, monkeypatch: pytest.MonkeyPatch, jitter: str, waits: list[float]
+    shared: Shared,
+    clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    jitter: str,
+    waits: list[float],
 ) -> None:
     pick = (lambda low, high: high) if jitter == "top" else (lambda low, high: low)
     monkeypatch.setattr("bot.delivery.sender.random.uniform", pick)
-    settings = Settings(_env_file=None, send_max_attempts=20)  # type: ignore[call-arg]
-    clock = VirtualClock(start=float(int(time.time())))
-    patient = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
-                     on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    patient = sender_of(shared, {"telegram": _Channel()}, clock=clock, send_max_attempts=20)
     member = await contact(shared.db)
     for attempts, wait in zip([1, 3, 8, 9, 15], waits, strict=True):
         claimed = await claimed_one(patient, shared, member, f"try {attempts}")
@@ -432,9 +446,7 @@ async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
 
 async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared) -> None:
     platform = _Platform()
-    settings = Settings(_env_file=None, sender_concurrency=1)  # type: ignore[call-arg]
-    one = Sender(shared.db, shared.coordinator, {"web": platform}, settings,
-                 on_lost=_lose_nothing)  # fmt: skip
+    one = sender_of(shared, {"web": platform}, sender_concurrency=1)
     first, second = await contact(shared.db, "web"), await contact(shared.db, "web")
     await queue(shared.db, first, "a")
     await queue(shared.db, second, "b")
@@ -465,9 +477,7 @@ async def test_a_reply_queued_while_bulk_is_on_its_way_goes_in_the_next_claim(
     # nothing more while that is on its way: a reply queued meanwhile goes next, not behind
     # every broadcast message already claimed.
     platform = _Platform()
-    settings = Settings(_env_file=None, sender_concurrency=50)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"telegram": platform}, settings,
-                    on_lost=_lose_nothing)  # fmt: skip
+    sender = sender_of(shared, {"telegram": platform}, sender_concurrency=50)
     members = [await contact(shared.db) for _ in range(30)]
     for m in members:
         await queue(shared.db, m, f"news for {m.address}", priority=BULK)
@@ -493,7 +503,7 @@ async def test_a_reply_queued_while_bulk_is_on_its_way_goes_in_the_next_claim(
 
 
 async def test_with_the_coordination_away_a_claimed_message_is_queued_again_in_a_second(
-    shared: Shared,
+    shared: Shared, clock: VirtualClock
 ) -> None:
     # Redis stops answering between the claim and the send: the limits cannot be kept, so
     # nothing goes; the message is back in the queue a second later, no attempt counted, and
@@ -501,11 +511,9 @@ async def test_with_the_coordination_away_a_claimed_message_is_queued_again_in_a
     platform = _Platform()
     # Telegram without a channel-wide limit: the claim asks nothing of the coordination, the
     # chats' own limits (and the sends) do.
-    settings = Settings(_env_file=None, telegram_rate=0)  # type: ignore[call-arg]
     away = create_coordinator(f"redis://127.0.0.1:{free_port()}/0", prefix="away:")
-    clock = VirtualClock(start=float(int(time.time())))
-    sender = Sender(shared.db, away, {"telegram": platform}, settings,
-                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    sender = sender_of(shared, {"telegram": platform}, coordinator=away, clock=clock,
+                       telegram_rate=0)  # fmt: skip
     try:
         member = await contact(shared.db)
         row_id = await queue(shared.db, member, "hello")
@@ -533,9 +541,7 @@ async def test_results_met_by_a_database_outage_are_recorded_once_it_is_back(
             raise ConnectionError("the database went away")
         return 0
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
-                    on_lost=on_lost)  # fmt: skip
+    sender = sender_of(shared, {"telegram": _Channel()}, on_lost=on_lost)
     first, second = await contact(shared.db), await contact(shared.db)
     reply = await claimed_one(sender, shared, first, "your answer")
     news = await claimed_one(sender, shared, second, "news", broadcast_id=55, priority=BULK)
@@ -561,9 +567,7 @@ async def test_stopping_while_the_database_is_away_gives_up_recording_rather_tha
         calls.append(list(pairs))
         raise ConnectionError("the database is away")
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"telegram": _Channel()}, settings,
-                    on_lost=on_lost)  # fmt: skip
+    sender = sender_of(shared, {"telegram": _Channel()}, on_lost=on_lost)
     member = await contact(shared.db)
     news = await claimed_one(sender, shared, member, "news", broadcast_id=56, priority=BULK)
     stopping = asyncio.Event()
@@ -598,9 +602,7 @@ async def test_a_round_of_the_loop_that_fails_is_tried_again_and_sending_goes_on
     shared: Shared, caplog: pytest.LogCaptureFixture
 ) -> None:
     platform = _Moving()
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"telegram": platform}, settings,
-                    on_lost=_lose_nothing)  # fmt: skip
+    sender = sender_of(shared, {"telegram": platform})
     group = f"-100{uuid.uuid4().int % 10**9}"
     async with shared.db.session() as session, session.begin():
         await outbox.record_move(session, "telegram", group, f"-100{uuid.uuid4().int % 10**9}")
@@ -641,9 +643,7 @@ async def test_a_message_goes_as_it_is_until_ten_minutes_before_the_window_ends(
     shared: Shared, clock: VirtualClock, left: timedelta, inside: bool
 ) -> None:
     platform = _Platform()
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"whatsapp": platform}, settings,
-                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    sender = sender_of(shared, {"whatsapp": platform}, clock=clock)
     member = await contact(shared.db, "whatsapp")
     wrote = datetime.fromtimestamp(clock.now, UTC) - (timedelta(hours=24) - left)
     async with shared.db.session() as session, session.begin():
@@ -694,9 +694,7 @@ class _Broken(_Platform):
 
 
 async def test_a_send_that_raises_is_tried_again_later(shared: Shared, clock: VirtualClock) -> None:
-    settings = Settings(_env_file=None, send_max_attempts=3)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"telegram": _Broken()}, settings,
-                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    sender = sender_of(shared, {"telegram": _Broken()}, clock=clock, send_max_attempts=3)
     member = await contact(shared.db)
     row_id = await queue(shared.db, member, "hello")
     await send_all_due(sender)
@@ -712,9 +710,7 @@ async def test_every_channel_is_served_whatever_the_order_they_are_configured_in
     # A channel without a rate limit (the web chat) listed first does not keep the others
     # from claiming.
     platform = _Platform()
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"web": platform, "telegram": platform},
-                    settings, on_lost=_lose_nothing)  # fmt: skip
+    sender = sender_of(shared, {"web": platform, "telegram": platform})
     member = await contact(shared.db)
     await queue(shared.db, member, "on Telegram")
     await send_all_due(sender)
@@ -725,9 +721,7 @@ async def test_the_send_latency_counts_from_queuing_to_the_platform_taking_it(
     shared: Shared, clock: VirtualClock
 ) -> None:
     platform = _Platform()
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"web": platform}, settings,
-                    on_lost=_lose_nothing, clock=clock)  # fmt: skip
+    sender = sender_of(shared, {"web": platform}, clock=clock)
     at = datetime.fromtimestamp(clock.now, UTC)
     quick, skewed, refused = [await contact(shared.db, "web") for _ in range(3)]
     await queue(shared.db, quick, "a", created_at=at - timedelta(seconds=0.25))
@@ -779,9 +773,7 @@ async def test_a_send_is_recorded_at_once_while_many_others_are_on_their_way(
     # During a broadcast most sends are on their way at once; one that has gone is written
     # down at once all the same: until it is, its chat's next message (a reply) waits.
     platform = _Gated()
-    settings = Settings(_env_file=None, sender_concurrency=50)  # type: ignore[call-arg]
-    sender = Sender(shared.db, shared.coordinator, {"web": platform}, settings,
-                    on_lost=_lose_nothing)  # fmt: skip
+    sender = sender_of(shared, {"web": platform}, sender_concurrency=50)
     members = [await contact(shared.db, "web") for _ in range(10)]
     ids = [await queue(shared.db, m, "news", priority=BULK) for m in members]
     stopping = asyncio.Event()
