@@ -1,8 +1,8 @@
 """Safeguarding detection on labelled sets: figures only, never a text.
 
 python -m bench.safeguarding_eval                       # tests/safeguarding/eval_heldout.yaml
-python -m bench.safeguarding_eval --sealed              # and both sealed sets, each on its
-                                                        # own (run it rarely)
+python -m bench.safeguarding_eval --sealed              # and the three sealed sets, each on
+                                                        # its own (run it rarely)
 python -m bench.safeguarding_eval --files a.yaml b.yaml # any files of the same format
 python -m bench.safeguarding_eval --cross               # each corpus file, by a detector
                                                         # trained on the other files
@@ -36,6 +36,9 @@ SEALED = ROOT / "tests" / "safeguarding" / "eval_sealed.yaml"
 # a second sealed set, written later the same way by someone else, read once the thresholds
 # were chosen again
 SEALED2 = ROOT / "tests" / "safeguarding" / "eval_sealed2.yaml"
+# a third, written by yet another writer before the training texts of batch D came, read once
+# they were in
+SEALED3 = ROOT / "tests" / "safeguarding" / "eval_sealed3.yaml"
 
 
 @dataclass
@@ -194,7 +197,7 @@ def main() -> None:
           f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
     if args.grid:
         return grid(safeguarding, load(HELDOUT))
-    files = args.files or [HELDOUT, *([SEALED, SEALED2] if args.sealed else [])]
+    files = args.files or [HELDOUT, *([SEALED, SEALED2, SEALED3] if args.sealed else [])]
     for path in files:
         if not path.exists():
             print(f"\n{path.name}: not there")

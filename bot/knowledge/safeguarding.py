@@ -45,7 +45,7 @@ CONCERN = "concern"
 # docs/safeguarding.md for how, and the figures)
 ALERT_AT = 0.98
 CONCERN_AT = 0.80
-LEXICON_ALERT_AT = 0.95  # a lexicon match the classifier finds likely enough is an alert
+LEXICON_ALERT_AT = 0.90  # a lexicon match the classifier finds likely enough is an alert
 LEXICON_CONCERN_AT = 0.50  # a lexicon match the classifier does not find unlikely is a concern
 # The kinds of danger the corpus is labelled with, in plain words for the focal point
 KINDS = {

@@ -93,8 +93,8 @@ def test_the_answer_is_in_the_members_language(safeguarding: Safeguarding) -> No
         (0.9799, False, CONCERN),
         (0.80, False, CONCERN),  # ...at its concern threshold
         (0.7999, False, None),
-        (0.95, True, ALERT),  # the lexicon with a classifier likely enough
-        (0.9499, True, CONCERN),
+        (0.90, True, ALERT),  # the lexicon with a classifier likely enough
+        (0.8999, True, CONCERN),
         (0.50, True, CONCERN),  # the lexicon with a classifier that does not find it unlikely
         (0.4999, True, None),
         (0.0, False, None),

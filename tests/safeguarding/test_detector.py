@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.safeguarding_eval import HELDOUT, SEALED, SEALED2, Figures, evaluate, load
+from bench.safeguarding_eval import HELDOUT, SEALED, SEALED2, SEALED3, Figures, evaluate, load
 from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
 from bot.knowledge.safeguarding import ALERT, KINDS, LEXICON_CONCERN_AT, Safeguarding, decide
 
@@ -24,11 +24,13 @@ from bot.knowledge.safeguarding import ALERT, KINDS, LEXICON_CONCERN_AT, Safegua
 # concerns on harmless, direct disclosures caught)
 FLOORS: dict[str, tuple[float, float, float, float] | None] = {
     HELDOUT.name: (0.95, 0.03, 0.13, 1.0),
-    # read twice: first with the thresholds of the first round, then with today's
-    SEALED.name: (0.94, 0.04, 0.09, 1.0),
-    # read once, with the thresholds final: three languages at 17 of 18, no alert and concerns
-    # on 4 of 182 harmless texts
+    # read three times: with the thresholds of the first round, with today's, with batch D
+    SEALED.name: (0.94, 0.04, 0.11, 1.0),
+    # read twice: once the thresholds were final, then with batch D: three languages at 17 of
+    # 18, no alert, concerns on 2 to 4 of 182 harmless texts
     SEALED2.name: (0.94, 0.01, 0.03, 1.0),
+    # read once, with batch D in: Georgian 19 of 20, 1 alert and 8 concerns of 182 harmless
+    SEALED3.name: (0.95, 0.01, 0.06, 1.0),
 }
 
 
@@ -43,7 +45,7 @@ def _figures(safeguarding: Safeguarding, path: Path) -> Figures:
     return evaluate(safeguarding, load(path))
 
 
-@pytest.mark.parametrize("path", [HELDOUT, SEALED, SEALED2], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [HELDOUT, SEALED, SEALED2, SEALED3], ids=lambda p: p.name)
 def test_evaluation_sets(safeguarding: Safeguarding, path: Path) -> None:
     floors = FLOORS[path.name]
     if floors is None:
