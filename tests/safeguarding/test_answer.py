@@ -5,6 +5,7 @@ with a part missing. No service is started: these run in a second."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.knowledge.safeguarding import (
     KIN,
     KINDS,
     Finding,
+    Helpline,
     Safeguarding,
     decide,
 )
@@ -77,6 +79,50 @@ def test_where_no_child_helpline_is_known_only_the_emergency_number_is_given(
         "Thank you for telling us. If a child is in danger right now, call 112.\n\n" + ASK
     )
     assert "116 111" not in answer
+
+
+ALWAYS_OPEN = " The helpline is open day and night, every day."
+
+
+@pytest.mark.parametrize(
+    ("hours", "told"),
+    [
+        ("24/7", ALWAYS_OPEN),
+        ("24 / 7", ALWAYS_OPEN),
+        ("24h", ALWAYS_OPEN),
+        ("24 hours", ALWAYS_OPEN),
+        ("Non-stop", ALWAYS_OPEN),
+        ("Mon-Fri  09:00-17:00.", " The helpline's hours: Mon-Fri 09:00-17:00."),
+        (None, ""),
+        ("  ", ""),
+    ],
+)
+def test_the_helplines_hours_follow_its_number_when_the_secretariat_knows_them(
+    safeguarding: Safeguarding, hours: str | None, told: str
+) -> None:
+    lines = copy.copy(safeguarding)
+    lines.use_helplines({"DEFAULT": Helpline("Telefonul Copilului", "116 111", ("112",), hours)})
+    assert lines.answer(EN, "MD", alerted=True) == (
+        "Thank you for telling us. If a child is in danger right now, call 112.\n\n"
+        f"You can also call the child helpline Telefonul Copilului: 116 111.{told}\n\n{TOLD}"
+    )
+
+
+def test_a_helplines_hours_are_told_in_the_members_language_and_only_with_its_number(
+    safeguarding: Safeguarding,
+) -> None:
+    lines = copy.copy(safeguarding)
+    lines.use_helplines({
+        "MD": Helpline("Telefonul Copilului", "116 111", ("112",), "24/7"),
+        "DEFAULT": Helpline(None, None, ("112",), "24/7"),
+    })  # fmt: skip
+    assert (
+        "Telefonul Copilului: 116 111. Linia este deschisă zi și noapte, în fiecare zi."
+        in lines.answer(Translator("ro"), "MD", alerted=True)
+    )
+    assert lines.answer(EN, "XK", alerted=True) == (
+        f"Thank you for telling us. If a child is in danger right now, call 112.\n\n{TOLD}"
+    )
 
 
 def test_the_answer_is_in_the_members_language(safeguarding: Safeguarding) -> None:
