@@ -444,9 +444,10 @@ async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
         await patient._record([(claimed, SendResult(Outcome.SENT, platform_id=f"p{attempts}"))])
 
 
-async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared) -> None:
+@pytest.mark.parametrize("places", [1, 0])  # none configured: one all the same
+async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared, places: int) -> None:
     platform = _Platform()
-    one = sender_of(shared, {"web": platform}, sender_concurrency=1)
+    one = sender_of(shared, {"web": platform}, sender_concurrency=places)
     first, second = await contact(shared.db, "web"), await contact(shared.db, "web")
     await queue(shared.db, first, "a")
     await queue(shared.db, second, "b")
