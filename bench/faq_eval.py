@@ -34,7 +34,7 @@ SEALED = (
     ROOT / "tests" / "faq" / "eval_sealed2.yaml",
 )
 GRID = (0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.22, 0.25)
-RATIOS = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0)  # OUTSIDE_RATIO: how close out of scope may come
+RATIOS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)  # OUTSIDE_RATIO: how close out of scope may come
 
 
 def figures(tallies: dict[str, Tally]) -> str:

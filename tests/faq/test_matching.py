@@ -111,13 +111,13 @@ def test_questions_written_apart_get_the_right_topic(eval_tallies) -> None:  # t
     assert total.asked >= 300
     assert total.accuracy >= 0.90, f"{100 * total.accuracy:.1f} %"
     lowest = min(eval_tallies[locale].accuracy for locale in LOCALES)
-    assert lowest >= 0.75, f"{100 * lowest:.1f} %"
+    assert lowest >= 0.85, f"{100 * lowest:.1f} %"
 
 
 def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) -> None:  # type: ignore[no-untyped-def]
     total = eval_tallies["all"]
     assert total.outside >= 150
-    assert total.false_topics <= 0.30, f"{100 * total.false_topics:.1f} %"
+    assert total.false_topics <= 0.26, f"{100 * total.false_topics:.1f} %"
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,9 @@ def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) 
         ("ինչ արժե դոլարը այսօր", "hy"),
         ("რა ამინდია ხვალ ბათუმში", "ka"),
         ("manatin mezennesi nedir", "az"),
+        # another network, a job, a grant: the coalition's words, but not its knowledge
+        ("how do we become members of the eurochild network", "en"),
+        ("can childpact pay for our training", "en"),
     ],
 )
 def test_outside_the_knowledge_the_bot_abstains(matcher: Matcher, text: str, locale: str) -> None:
@@ -211,6 +214,12 @@ def test_a_greeting_and_two_questions_in_one_message(
         ("kak da se svarzha sas sekretariata", "bg", "contact"),
         ("yak zminyty movu", "uk", "bot_language"),
         ("how to chnage the langauge", "en", "bot_language"),  # typos
+        # what the coalition does, beside out-of-scope examples with the same question words
+        ("what does the childpact coalition actually do?", "en", "who_we_are"),
+        ("что вообще делает эта коалиция?", "ru", "who_we_are"),
+        ("a sta zapravo radi ChildPact?", "bs", "who_we_are"),
+        ("რას აკეთებს ეს კოალიცია?", "ka", "who_we_are"),
+        ("how can our organisation join?", "en", "get_involved"),
     ],
 )
 def test_questions_as_members_type_them(
@@ -228,6 +237,8 @@ def test_questions_as_members_type_them(
         ("bye", "en", "bye"),
         ("are you a bot?", "en", "bot"),
         ("привет", "ru", "greeting"),
+        ("hi, how are you?", "en", "greeting"),  # no "who are you"
+        ("buna, ce mai faceti?", "ro", "greeting"),
         ("спасибо большое", "ru", "thanks"),
         ("дякую!", "uk", "thanks"),
         ("mulțumesc", "ro", "thanks"),
