@@ -661,6 +661,35 @@ async def test_a_message_goes_as_it_is_until_ten_minutes_before_the_window_ends(
         assert (handed, status) == ([], "held")  # kept until they write
 
 
+async def test_a_message_to_a_chat_without_a_member_does_not_spare_the_next_its_window(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # The goodbye to an erased member goes to a chat with no member behind it; a member's
+    # message claimed with it is judged against their window all the same.
+    platform = _Platform()
+    sender = sender_of(shared, {"whatsapp": platform}, clock=clock)
+    async with shared.db.session() as session, session.begin():
+        goodbye = Delivery(contact_id=None, channel="whatsapp", address="whatsapp:+40700000001",
+                           message=OutboundMessage(text="Goodbye").to_json())  # fmt: skip
+        session.add(goodbye)
+    member = await contact(shared.db, "whatsapp")
+    async with shared.db.session() as session, session.begin():
+        found = await session.get(Contact, member.id)
+        assert found is not None
+        found.last_inbound_at = datetime.fromtimestamp(clock.now, UTC) - timedelta(hours=25)
+    row_id = await queue(shared.db, member, "Your answer")
+    await send_all_due(sender)
+    assert platform.texts_to([member.address]) == []
+    assert (await row(shared.db, row_id) or Delivery()).status == "held"
+
+
+async def test_a_sender_stopped_before_it_started_ends_cleanly(shared: Shared) -> None:
+    sender = sender_of(shared, {"telegram": _Platform()})
+    stopping = asyncio.Event()
+    stopping.set()
+    await asyncio.wait_for(sender.run(stopping), 30)
+
+
 # ---- status reports that are final ------------------------------------------------------------
 
 
