@@ -273,8 +273,10 @@ async def preview(
         UntranslatedButton(number, label, locales, sum(by_locale.get(loc, 0) for loc in locales))
         for number, label, locales in untranslated_buttons(broadcast)
     ]
-    # The channels send side by side; each at its own limit.
+    # The channels send side by side; each at its own limit (a rate of 0: none, as the pacing
+    # has it).
     found.estimated_seconds = max(
-        (n / max(rates.get(ch, 1.0) * 0.95, 0.1) for ch, n in by_channel.items()), default=0.0
+        (n / (rate * 0.95) for ch, n in by_channel.items() if (rate := rates.get(ch, 1.0)) > 0),
+        default=0.0,
     )
     return found

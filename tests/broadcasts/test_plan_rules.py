@@ -229,9 +229,13 @@ async def test_the_preview_counts_who_gets_what_in_which_language_and_how_long_i
         # A channel without a rate is taken at one message a second.
         unrated = await broadcasts.preview(session, meeting, ADMIN, {})
         assert unrated.estimated_seconds == pytest.approx(3 / 0.95)
-        # A rate of 0 is no limit for the pacing: the preview still answers.
+        # A rate of 0 is no limit for the pacing, nor for the estimate: WhatsApp's three at one
+        # a second take the time, Telegram's add none.
         unlimited = await broadcasts.preview(session, meeting, ADMIN, {"telegram": 0.0})
         assert unlimited.recipients == 6
+        assert unlimited.estimated_seconds == pytest.approx(3 / 0.95)
+        nothing = await broadcasts.preview(session, meeting, ADMIN, {"telegram": 0, "whatsapp": 0})
+        assert nothing.estimated_seconds == 0.0
 
 
 async def test_the_preview_of_a_broadcast_nobody_is_in_takes_no_time(clean_db: Database) -> None:
