@@ -356,8 +356,10 @@ async def test_a_web_chats_page_is_woken_when_its_answer_is_recorded(
     claimed = await claimed_one(sender, shared, member, "hello")
     waiting = asyncio.ensure_future(shared.coordinator.wait(topic, timeout=20.0))
     await asyncio.sleep(0.05)  # the page is listening (a notice before it still counts)
-    await sender._record([(claimed, SendResult(Outcome.SENT))])
+    # The web chat's channel reports it delivered: the page reads it from the outbox.
+    await sender._record([(claimed, SendResult(Outcome.SENT, status="delivered"))])
     assert await waiting is True  # woken, not timed out
+    assert (await row(shared.db, claimed.id) or Delivery()).status == "delivered"
 
 
 async def test_a_members_own_data_is_erased_from_the_outbox_once_sent(
