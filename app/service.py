@@ -58,6 +58,10 @@ def _features() -> tuple[Knowledge, Matcher, Safeguarding]:
 SWEEP_EVERY = 2.0
 SWEEP_AFTER = 3.0  # seconds a message may wait for its web process before the sweep takes it
 BUSY_RETRIES = (0.0, 0.2, 1.0)
+# Drains running at once in one process. Each holds a transaction while it handles: twenty
+# interleaved make each transaction twenty times longer and queue the webhooks' inserts behind
+# them. A member's message that waits for a place is taken by their drain once it runs.
+DRAINS = 4
 RETENTION_EVERY = 3600.0
 
 
@@ -108,6 +112,7 @@ class Service:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Members whose drain runs in this process: True when a message came meanwhile.
         self._draining: dict[tuple[str, str], bool] = {}
+        self._drains = asyncio.Semaphore(DRAINS)
 
     async def start(self, *, migrate: bool, workers: bool, only_process: bool) -> None:
         """Connect everything; with ``workers``, also handle the backlog and send in this process."""
@@ -193,8 +198,9 @@ class Service:
                 # stored just as it let go is caught by trying again a moment later.
                 for delay in BUSY_RETRIES:
                     await asyncio.sleep(delay)
-                    if await self.engine.drain(channel, address) is not None:
-                        break
+                    async with self._drains:
+                        if await self.engine.drain(channel, address) is not None:
+                            break
                 if not self._draining.get(key):
                     return
                 self._draining[key] = False

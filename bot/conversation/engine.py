@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
@@ -148,16 +148,19 @@ class Engine:
                 # The message is stored for good already: undone by a crash of the database,
                 # its handling is done again (see relax_commit).
                 await relax_commit(session)
-                row = await session.scalar(
-                    select(Inbound).where(*pending).order_by(Inbound.id).limit(1).with_for_update()
-                )
-                if row is None:
+                # The oldest two: the second says whether another waits behind this one.
+                rows = list(
+                    await session.scalars(
+                        select(Inbound).where(*pending).order_by(Inbound.id).limit(2)
+                        .with_for_update()
+                    )
+                )  # fmt: skip
+                if not rows:
                     return False, False
+                row, more = rows[0], len(rows) > 1
                 taken = (row.id, row.attempts)
                 with logs.bound(logs.stamped(row.message)):  # the webhook request's id
                     forget = await self._handle(session, row)
-                # The one just handled is done (flushed before this query): any other?
-                more = bool(await session.scalar(select(exists().where(*pending))))
         except Exception as exc:
             if taken is None:
                 raise  # the database itself failed: the message stays pending for the sweep

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -33,7 +42,7 @@ class Database:
             # texts, session tokens. Nobody needs that more than they need those kept out.
             logging.getLogger("aiosqlite").setLevel(logging.INFO)
             _ensure_parent_folder(url)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["async_creator"] = partial(_sqlite_connection, url)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
             if schema:
@@ -44,6 +53,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            OneWriter().follow(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
@@ -97,6 +107,31 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose statements run in the event loop's own thread.
+
+    aiosqlite hands every call (cursor, execute, fetch, close, commit) to a thread of its own
+    and back: seven round trips per statement, and they, not SQLite, were most of the CPU an
+    inbound message cost. SQLite answers these statements from memory in microseconds, so
+    they run in place; the thread still opens and closes the file. A statement that waited
+    for SQLite's write lock would stop the whole process, so none does: ``OneWriter`` gives
+    the process's writers the lock in turn.
+    """
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+async def _sqlite_connection(url: str) -> aiosqlite.Connection:
+    args, options = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    options.update(timeout=30, check_same_thread=False)
+    connection = InlineConnection(partial(sqlite3.connect, *args, **options), 64)
+    connection._thread.daemon = True  # as SQLAlchemy does: the process exits without it
+    return await connection
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the web chat read while the sender writes; NORMAL sync is safe with WAL.
     cursor = dbapi_connection.cursor()
@@ -108,6 +143,69 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLite's own lower() folds ASCII only; searches by organisation name must match
     # "ȘCOALA" to "școala" and Cyrillic names too, as PostgreSQL does.
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+class OneWriter:
+    """SQLite: one writing transaction at a time in this process, the others queued in turn.
+
+    SQLite lets one connection write at a time; another that tries waits in the driver's
+    thread, sleeping up to 100 ms between tries, and a transaction that starts writing while
+    it sleeps overtakes it. Under load a webhook's insert could wait there for seconds. Here a
+    transaction takes the turn before its first write (an asyncio lock, first come first
+    served) and gives it back when it commits or rolls back, so none of them sleeps. SQLite's
+    own lock still guards the file: a turn not given back (its task gone) is taken back, and
+    one not had within SQLite's own wait writes anyway.
+    """
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+    HELD = "childpact_writer"
+
+    def __init__(self, wait: float = 30.0) -> None:
+        self.wait = wait
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._holder: asyncio.Task[Any] | None = None
+
+    def follow(self, engine: AsyncEngine) -> None:
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._before_execute)
+        event.listen(sync, "commit", self._release)
+        event.listen(sync, "rollback", self._release)
+        # A connection given back with its transaction open is rolled back by the pool.
+        event.listen(sync.pool, "reset", lambda _dbapi, record, _state: self._free(record.info))
+        event.listen(sync.pool, "invalidate", lambda _dbapi, record, _exc: self._free(record.info))
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            self._locks = {k: v for k, v in self._locks.items() if not k.is_closed()}
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    def _before_execute(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.HELD in conn.info or not in_greenlet():
+            return
+        if not statement.lstrip()[:7].upper().startswith(self.WRITES):
+            return
+        lock = self._lock()
+        if lock.locked() and self._holder is not None and self._holder.done():
+            lock.release()  # its transaction ended with its task, unseen
+        try:
+            await_only(asyncio.wait_for(lock.acquire(), self.wait))
+        except TimeoutError:
+            log.warning("sqlite: no writing turn within %.0f s; writing anyway", self.wait)
+            return
+        self._holder = asyncio.current_task()
+        conn.info[self.HELD] = lock
+
+    def _release(self, conn: Connection) -> None:
+        self._free(conn.info)
+
+    def _free(self, info: dict[Any, Any]) -> None:
+        lock = info.pop(self.HELD, None)
+        if lock is not None and lock.locked():
+            self._holder = None
+            lock.release()
 
 
 def _lower(value: Any) -> Any:
