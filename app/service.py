@@ -61,7 +61,7 @@ BUSY_RETRIES = (0.0, 0.2, 1.0)
 # Drains running at once in one process. Each holds a transaction while it handles: twenty
 # interleaved make each transaction twenty times longer and queue the webhooks' inserts behind
 # them. A member's message that waits for a place is taken by their drain once it runs.
-DRAINS = 4
+DRAINS = 8
 RETENTION_EVERY = 3600.0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections import deque
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -145,16 +146,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
+# An execution option of the statements a caller waits on to answer (the inbox's rows, each
+# a webhook's request): on SQLite they take the writing turn before any other writer waiting.
+URGENT = "childpact_urgent"
+
+
 class OneWriter:
     """SQLite: one writing transaction at a time in this process, the others queued in turn.
 
-    SQLite lets one connection write at a time; another that tries waits in the driver's
-    thread, sleeping up to 100 ms between tries, and a transaction that starts writing while
-    it sleeps overtakes it. Under load a webhook's insert could wait there for seconds. Here a
-    transaction takes the turn before its first write (an asyncio lock, first come first
-    served) and gives it back when it commits or rolls back, so none of them sleeps. SQLite's
-    own lock still guards the file: a turn not given back (its task gone) is taken back, and
-    one not had within SQLite's own wait writes anyway.
+    SQLite lets one connection write at a time; another that tries waits in the driver,
+    sleeping up to 100 ms between tries, and a transaction that starts writing while it sleeps
+    overtakes it: under load a webhook's insert waited there for seconds. Here a transaction
+    takes the turn before its first write and gives it back when it commits or rolls back, so
+    none of them sleeps; those marked ``URGENT`` go first, the others in the order they came.
+    SQLite's own lock still guards the file: a turn not given back (its task gone) is taken
+    back, and one not had within SQLite's own wait writes anyway.
     """
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -162,8 +168,7 @@ class OneWriter:
 
     def __init__(self, wait: float = 30.0) -> None:
         self.wait = wait
-        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-        self._holder: asyncio.Task[Any] | None = None
+        self._turns: dict[asyncio.AbstractEventLoop, _Turn] = {}
 
     def follow(self, engine: AsyncEngine) -> None:
         sync = engine.sync_engine
@@ -174,38 +179,74 @@ class OneWriter:
         event.listen(sync.pool, "reset", lambda _dbapi, record, _state: self._free(record.info))
         event.listen(sync.pool, "invalidate", lambda _dbapi, record, _exc: self._free(record.info))
 
-    def _lock(self) -> asyncio.Lock:
+    def _turn(self) -> _Turn:
         loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            self._locks = {k: v for k, v in self._locks.items() if not k.is_closed()}
-            lock = self._locks[loop] = asyncio.Lock()
-        return lock
+        turn = self._turns.get(loop)
+        if turn is None:
+            self._turns = {k: v for k, v in self._turns.items() if not k.is_closed()}
+            turn = self._turns[loop] = _Turn()
+        return turn
 
-    def _before_execute(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    def _before_execute(
+        self, conn: Connection, _cursor: Any, statement: str, _params: Any, context: Any, *_: Any
+    ) -> None:
         if self.HELD in conn.info or not in_greenlet():
             return
         if not statement.lstrip()[:7].upper().startswith(self.WRITES):
             return
-        lock = self._lock()
-        if lock.locked() and self._holder is not None and self._holder.done():
-            lock.release()  # its transaction ended with its task, unseen
+        turn = self._turn()
+        urgent = bool(context is not None and context.execution_options.get(URGENT))
         try:
-            await_only(asyncio.wait_for(lock.acquire(), self.wait))
+            await_only(asyncio.wait_for(turn.take(urgent), self.wait))
         except TimeoutError:
             log.warning("sqlite: no writing turn within %.0f s; writing anyway", self.wait)
             return
-        self._holder = asyncio.current_task()
-        conn.info[self.HELD] = lock
+        turn.holder = asyncio.current_task()
+        conn.info[self.HELD] = turn
 
     def _release(self, conn: Connection) -> None:
         self._free(conn.info)
 
     def _free(self, info: dict[Any, Any]) -> None:
-        lock = info.pop(self.HELD, None)
-        if lock is not None and lock.locked():
-            self._holder = None
-            lock.release()
+        turn = info.pop(self.HELD, None)
+        if turn is not None:
+            turn.give_back()
+
+
+class _Turn:
+    """Whose turn it is to write: the urgent first, then the others, each in order of asking."""
+
+    def __init__(self) -> None:
+        self.holder: asyncio.Task[Any] | None = None
+        self.held = False
+        self.queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+
+    async def take(self, urgent: bool) -> None:
+        if self.held and self.holder is not None and self.holder.done():
+            self.give_back()  # its transaction ended with its task, unseen
+        if self.held:
+            waiting = asyncio.get_running_loop().create_future()
+            queue = self.queues[0 if urgent else 1]
+            queue.append(waiting)
+            try:
+                await waiting
+            except asyncio.CancelledError:
+                if waiting.done() and not waiting.cancelled():
+                    self.give_back()  # handed the turn just as it gave up
+                elif waiting in queue:
+                    queue.remove(waiting)
+                raise
+        self.held = True
+
+    def give_back(self) -> None:
+        for queue in self.queues:
+            while queue:
+                waiting = queue.popleft()
+                if not waiting.done():
+                    waiting.set_result(None)  # the turn passes to it, still held
+                    self.holder = None  # known once it runs
+                    return
+        self.held, self.holder = False, None
 
 
 def _lower(value: Any) -> Any:

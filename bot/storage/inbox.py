@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.storage.db import Database
+from bot.storage.db import URGENT, Database
 from bot.storage.models import Inbound
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class Inbox:
             .values(list(rows))
             .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
             .returning(Inbound.id, Inbound.channel, Inbound.platform_id)
+            .execution_options(**{URGENT: True})  # a webhook waits for it
         )
         async with self.db.session() as session, session.begin():
             stored = {(channel, pid): id_ for id_, channel, pid in (await session.execute(stmt))}
