@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.conversation import choosing
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import web_chat_topic
-from bot.delivery.sender import Claimed, OnLost, Sender, record_status
+from bot.delivery.sender import Claimed, OnLost, Sender, mark_unreachable_after, record_status
 from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
@@ -826,3 +826,28 @@ async def test_a_send_is_recorded_at_once_while_many_others_are_on_their_way(
         stopping.set()
         await asyncio.wait_for(writer, 30)
     assert {(await row(shared.db, i) or Delivery()).status for i in ids} == {"sent"}
+
+
+async def test_a_late_refusal_marks_a_member_unreachable_unless_they_wrote_since(
+    sender: Sender, shared: Shared, clock: VirtualClock
+) -> None:
+    # "Not on WhatsApp" reported after the send: the member cannot be reached, unless they
+    # wrote after that message went (reachable again).
+    sent_at = datetime.fromtimestamp(clock.now, UTC)
+    wrote = {"never": None, "before": sent_at - timedelta(minutes=5),
+             "after": sent_at + timedelta(minutes=5)}  # fmt: skip
+    for when, last in wrote.items():
+        member = await contact(shared.db, "whatsapp")
+        pid = f"SM{uuid.uuid4().hex}"
+        async with shared.db.session() as session, session.begin():
+            found = await session.get(Contact, member.id)
+            assert found is not None
+            found.last_inbound_at = last
+            session.add(Delivery(contact_id=member.id, channel="whatsapp", address=member.address,
+                                 message=OutboundMessage(text="hi").to_json(), status="sent",
+                                 platform_id=pid, sent_at=sent_at))  # fmt: skip
+        await mark_unreachable_after(shared.db, pid, _lose_nothing)
+        async with shared.db.session() as session:
+            found = await session.get(Contact, member.id)
+        assert found is not None
+        assert (found.unreachable_at is None) == (when == "after"), when
