@@ -127,6 +127,8 @@ class OutboundMessage:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutboundMessage:
+        if not isinstance(data, dict):
+            raise ValueError(f"a stored message is an object, not {type(data).__name__}")
         # What the outbox notes beside the message (e.g. "outside_window") is not part of it.
         data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         data["buttons"] = [[Button(**b) for b in row] for row in data.get("buttons") or []]

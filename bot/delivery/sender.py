@@ -612,7 +612,8 @@ class Sender:
                 unreachable.add(row.contact_id)
             if values["new_status"] == "failed" and row.broadcast_id and row.contact_id:
                 lost.append((row.broadcast_id, row.contact_id))
-            if row.message.get("ephemeral") and values["new_status"] not in ("queued", "held"):
+            stored = row.message if isinstance(row.message, dict) else {}  # a bad row's too
+            if stored.get("ephemeral") and values["new_status"] not in ("queued", "held"):
                 if not capabilities(row.channel).reads_outbox or outcome != Outcome.SENT:
                     ephemeral.append(row.id)
             updates.append(values)

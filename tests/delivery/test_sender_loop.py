@@ -263,13 +263,18 @@ async def test_a_chats_messages_go_one_after_another_in_their_order(
     assert [r.status for r in await rows_of(shared, alice)] == ["sent"] * 3
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [{"no": "text"}, ["a list"], "a string", {"text": "x", "buttons": [[{"label": 1}]]}],
+    ids=["unknown_fields", "list", "string", "bad_button"],
+)
 async def test_a_message_no_version_can_read_fails_rather_than_blocking_its_chat(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, stored: object
 ) -> None:
     alice = await member(shared, "telegram")
     async with shared.db.session() as session, session.begin():
         broken = Delivery(contact_id=alice.id, channel="telegram", address=alice.address,
-                          message={"no": "text"})  # fmt: skip
+                          message=stored)  # fmt: skip
         session.add(broken)
     after = await queue(shared, alice, OutboundMessage(text="still comes"))
     await send_due(sender)
