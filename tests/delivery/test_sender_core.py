@@ -531,6 +531,40 @@ async def test_with_the_coordination_away_a_claimed_message_is_queued_again_in_a
     assert found.due_at == clock.now + 1.0
 
 
+class _PauseUnshared:
+    """The coordination answering everything but the pause it is asked to share (Redis
+    failing at that moment)."""
+
+    def __init__(self, inner: Coordinator) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def pause(self, scope: str, seconds: float) -> None:
+        raise ConnectionError("the coordination went away")
+
+
+async def test_a_wait_the_platform_asked_for_is_kept_when_it_cannot_be_shared(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # Telegram answers "retry after 5 s" and the pause cannot reach the other processes: the
+    # message still waits its five seconds in the queue, rather than staying claimed until
+    # its lease runs out.
+    platform = _Platform()
+    sender = sender_of(shared, {"telegram": platform}, coordinator=_PauseUnshared(shared.coordinator),
+                       clock=clock, telegram_rate=0)  # type: ignore[arg-type]  # fmt: skip
+    member = await contact(shared.db)
+    platform.refusals[member.address] = SendResult(Outcome.RATE_LIMITED, retry_after=5.0)
+    row_id = await queue(shared.db, member, "hello")
+    assert await sender.pump() >= 1
+    await sender.flush()
+    found = await row(shared.db, row_id)
+    assert found is not None
+    assert (found.status, found.attempts, found.lease_until) == ("queued", 0, None)
+    assert found.due_at == clock.now + 5.0
+
+
 async def test_results_met_by_a_database_outage_are_recorded_once_it_is_back(
     shared: Shared,
 ) -> None:
