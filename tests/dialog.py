@@ -70,7 +70,7 @@ class Member:
         ``old``: a button of an earlier message, still on the screen."""
         offered = [p for reply in self.last for p in reply.payloads]
         assert old or payload in offered, f"{payload} was not offered: {offered}"
-        if self.channel == "whatsapp" and (old or self.stack.twilio.offered(self.address)):
+        if self.channel == "whatsapp" and (old or self._tappable(payload)):
             path = "/webhook/whatsapp"
             form, headers = self.stack.twilio.tap(PUBLIC + path, self.address, payload, old=old)
             response = await self.stack.http.post(path, data=form, headers=headers)
@@ -89,7 +89,7 @@ class Member:
             await eventually(lambda: query not in self.stack.telegram.unanswered, timeout=10)
             return replies
         elif self.channel == "whatsapp":
-            options = next(r.payloads for r in reversed(self.last) if r.payloads)
+            options = next(r.payloads for r in reversed(self.last) if payload in r.payloads)
             return await self.say(str(options.index(payload) + 1))
         else:
             response = await self.stack.http.post(
@@ -98,6 +98,12 @@ class Member:
             )
         assert response.status_code in (200, 202), response.text
         return await self.replies()
+
+    def _tappable(self, payload: str) -> bool:
+        """The last choices went as buttons or a list, and one of them offered ``payload``
+        (where its content item could not be made in time, it went as numbered text)."""
+        twilio = self.stack.twilio
+        return bool(twilio.offered(self.address)) and twilio.offers(self.address, payload)
 
     async def replies(self) -> list[Reply]:
         """Wait until every message of this member is handled and every reply sent."""

@@ -357,6 +357,14 @@ class FakeTwilio(FakeServer):
                 return None
         return None
 
+    def offers(self, number: str, choice: str) -> bool:
+        """Whether a message to ``number`` offered ``choice`` as a button or a list row (not
+        as numbered text: its content item may not have been made in time)."""
+        return any(
+            any(choice in c for c in self._content_for(m.content_sid).choices())
+            for m in self.to(number) if m.content_sid
+        )  # fmt: skip
+
     def tap(
         self, url: str, number: str, choice: str, *, old: bool = False
     ) -> tuple[dict[str, str], dict[str, str]]:
