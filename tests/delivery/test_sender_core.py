@@ -505,6 +505,29 @@ async def test_a_reply_queued_while_bulk_is_on_its_way_goes_in_the_next_claim(
     )
 
 
+async def test_one_message_on_its_way_does_not_hold_back_the_rest_of_its_channel(
+    shared: Shared,
+) -> None:
+    # One reply is on its way to Telegram (the platform has not answered yet): replies to
+    # other members queued meanwhile are claimed and handed over too, up to the look-ahead.
+    platform = _Platform()
+    sender = sender_of(shared, {"telegram": platform}, sender_concurrency=50)
+    first = await contact(shared.db)
+    await queue(shared.db, first, "first", priority=REPLY)
+    platform.open.clear()
+    assert await sender.pump() == 1
+    others = [await contact(shared.db) for _ in range(2)]
+    for m in others:
+        await queue(shared.db, m, f"reply to {m.address}", priority=REPLY)
+    assert await sender.pump() >= 1
+    platform.open.set()
+    await sender.flush()
+    await send_all_due(sender)
+    assert sorted(platform.texts_to(m.address for m in [first, *others])) == sorted(
+        ["first", *(f"reply to {m.address}" for m in others)]
+    )
+
+
 async def test_with_the_coordination_away_a_claimed_message_is_queued_again_in_a_second(
     shared: Shared, clock: VirtualClock
 ) -> None:
