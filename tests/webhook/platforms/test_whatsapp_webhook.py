@@ -417,11 +417,24 @@ async def test_reports_that_come_before_the_create_call_answers_are_applied(back
             assert len(await member.say("hello")) == 1
         await stack.twilio.settle()
         assert all(c.response_status == 200 for c in stack.twilio.callbacks)
-        [read] = await deliveries_to(stack, "whatsapp", fine)
-        assert (read.status, read.platform_id) == ("read", stack.twilio.to(fine)[0].sid)
-        [refused] = await deliveries_to(stack, "whatsapp", blocking)
-        assert (refused.status, refused.error_code) == ("undelivered", "63014")
-        assert (await _contact(stack, members[blocking])).unreachable_at is not None
+
+        # The reports kept are applied once the sender has recorded its sends (it gathers
+        # them into one commit), each in turn: wait for the last of them.
+        async def applied() -> Any:
+            [read] = await deliveries_to(stack, "whatsapp", fine)
+            [refused] = await deliveries_to(stack, "whatsapp", blocking)
+            done = (read.status, refused.status) == ("read", "undelivered")
+            return (read, refused) if done else None
+
+        read, refused = await eventually(applied)
+        assert read.platform_id == stack.twilio.to(fine)[0].sid
+        assert refused.error_code == "63014"
+
+        async def blocked() -> Any:  # marked unreachable right after the refusal is recorded
+            contact = await _contact(stack, members[blocking])
+            return contact.unreachable_at is not None
+
+        assert await eventually(blocked)
         assert (await _contact(stack, members[fine])).unreachable_at is None
         assert await early_reports(stack) == []  # each taken by its send
 
