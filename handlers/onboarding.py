@@ -16,7 +16,7 @@ from bot.storage.models import utcnow
 from bot.surveys.answers import meaning
 from handlers.linking import FLOW as LINK_FLOW
 from handlers.privacy import FLOW as ERASE_FLOW
-from handlers.safeguarding import assess, concern, safeguarding_alert
+from handlers.safeguarding import alert, assess, concern
 from handlers.timezone import FLOW as TIMEZONE_FLOW
 from handlers.ui import (
     command_word,
@@ -61,10 +61,7 @@ async def disclosure_first(ctx: Context) -> bool:
     if found is None:
         return False
     if found.level == ALERT:
-        country = ctx.contact.country or ctx.contact.country_hint
-        alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
-        reply = ctx.services.safeguarding.answer(ctx.t, country, alerted=alerted)
-        safeguarding_alert(ctx, reply, found)
+        alert(ctx, found)
     else:  # the focal point's button waits for the member's consent
         concern(ctx, found, offer=not before_consent)
     if ctx.contact.flow == FLOW:

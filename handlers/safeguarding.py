@@ -45,12 +45,18 @@ def disclosed(ctx: Context, *, concerns: bool = True) -> bool:
         if concerns:
             concern(ctx, found)
         return False
+    alert(ctx, found)
+    return True
+
+
+def alert(ctx: Context, found: Finding) -> None:
+    """An alert found in the member's message: the helplines of their country, and the
+    focal point alerted."""
     country = ctx.contact.country or ctx.contact.country_hint
     alerted = bool(ctx.settings.safeguarding_telegram_chat_id)
     safeguarding_alert(
         ctx, ctx.services.safeguarding.answer(ctx.t, country, alerted=alerted), found
     )
-    return True
 
 
 def safeguarding_alert(ctx: Context, reply: str, found: Finding) -> None:
