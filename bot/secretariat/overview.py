@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.privacy.erasure import ERASED
 from bot.secretariat.staff import Staff, member_scope
 from bot.storage import outbox
 from bot.storage.models import AuditEntry, Contact, Conversation, Delivery, Inbound, utcnow
@@ -65,8 +66,12 @@ _STATUS = case((Contact.unreachable_at.is_not(None), "unreachable"), else_=Conta
 
 
 async def _count_by(session: AsyncSession, staff: Staff, column: Any) -> dict[str, int]:
+    # A contact kept, emptied, for its safeguarding records alone is no member any more: it is
+    # counted once, among those who erased themselves.
     rows = await session.execute(
-        member_scope(select(column, func.count()).select_from(Contact), staff).group_by(column)
+        member_scope(select(column, func.count()).select_from(Contact), staff)
+        .where(Contact.status != ERASED)
+        .group_by(column)
     )
     counts: dict[str, int] = {}
     for key, count in rows:

@@ -69,7 +69,11 @@ async def test_delete_me_with_an_open_alert_keeps_the_alert_for_the_focal_point(
             assert thread.status == "open"
             said = list(await session.scalars(select(ConversationMessage.text)))
             assert DISCLOSURE in said
-            assert (await overview(session, ADMIN)).attention.open_safeguarding == 1  # did not drop
+            counts = await overview(session, ADMIN)
+            assert counts.attention.open_safeguarding == 1  # did not drop
+            # No longer a member: counted among those who erased themselves, not as "erased".
+            assert (counts.members, counts.erased_by_members) == (0, 1)
+            assert "erased" not in counts.by_status and counts.by_country == {}
             # The rest went: the chat address, the messages as received, the consents.
             for table in (Inbound, Consent):
                 assert await session.scalar(select(func.count()).select_from(table)) == 0
