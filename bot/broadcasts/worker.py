@@ -111,6 +111,8 @@ class Broadcaster:
                 if found is not None:
                     log.info("broadcast %s: next occurrence is %s", latest_id, found.id)
                     made += 1
+        if made:  # every process then knows it may soon collect replies (ReplyWindows)
+            await self.coordinator.notify(BROADCASTS)
         return made
 
     async def _report(self, session: AsyncSession, broadcast: Broadcast, *, force: bool) -> None:

@@ -18,6 +18,7 @@ from bot.channels.registry import capabilities
 from bot.config import Settings
 from bot.conversation import choosing
 from bot.conversation.commands import recognise
+from bot.conversation.reply_windows import ReplyWindows
 from bot.conversation.router import Context, Dispatcher, Effect, Handled
 from bot.coordination import Coordinator
 from bot.coordination.keys import OUTBOX, contact_key, seen_key
@@ -56,6 +57,7 @@ class Engine:
         self.on_stored = on_stored  # metrics hook: (channel, "stored" | "duplicate")
         self.services = services
         self.inbox = Inbox(db)
+        self.windows = ReplyWindows(coordinator)
 
     async def accept(self, msg: InboundMessage) -> bool:
         """Store one inbound message; False when it was already stored (a repeat delivery).
@@ -191,8 +193,9 @@ class Engine:
             if capabilities(msg.channel).reply_window is not None:
                 await outbox.release_held(session, contact)
             if not (msg.kind == Kind.BUTTON and msg.payload == READ_PAYLOAD):
-                # Free text may be a reply to a broadcast that asked for replies.
-                text = msg.kind == Kind.TEXT
+                # Free text may be a reply to a broadcast that asked for replies; only while one
+                # may be collecting them is it worth looking for.
+                text = msg.kind == Kind.TEXT and await self.windows.open(session)
                 reply_to = await outbox.reply_window(session, contact) if text else None
                 replies, effects = await self._dispatch(msg, contact, reply_to)
         elif msg.payload and msg.payload.startswith("my_chat_member:"):

@@ -25,7 +25,7 @@ from bot.conversation.choosing import label_of, payload_of
 from bot.conversation.engine import LOCK_TTL, MAX_ATTEMPTS, Engine
 from bot.conversation.router import Context, Dispatcher, Handled, Router
 from bot.coordination import Coordinator, create_coordinator
-from bot.coordination.keys import OUTBOX, contact_key, seen_key
+from bot.coordination.keys import BROADCASTS, OUTBOX, contact_key, seen_key
 from bot.coordination.memory import MemoryCoordinator
 from bot.messages import READ_PAYLOAD, Button, InboundMessage, Kind, OutboundMessage
 from bot.storage.db import Database
@@ -509,6 +509,8 @@ async def test_what_a_member_writes_after_a_broadcast_that_asked_for_replies_ans
                      status="sent", status_rank=2, sent_at=utcnow() - timedelta(hours=1))
         )  # fmt: skip
         broadcast_id = broadcast.id
+    await engine.coordinator.notify(BROADCASTS)  # as whatever sends a broadcast does
+    await eventually(lambda: engine.windows.told)  # heard (through Redis when scaled)
     features.reply_to.clear()
     await bob.send("my view")  # typed: a reply to it
     await bob.send("", kind=Kind.BUTTON, payload="colour:red")  # a tap: not a reply
