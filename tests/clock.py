@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import itertools
 import random
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -59,8 +60,52 @@ class VirtualClock:
                 if not self._sleepers:
                     raise AssertionError("the work waits for something other than this clock")
                 when, _, wake = heapq.heappop(self._sleepers)
+                if wake.done():  # its sleeper was cancelled
+                    continue
                 self.now = max(self.now, when)
                 wake.set_result(None)
         finally:
             for task in tasks:
                 task.cancel()
+
+    # ---- alongside work that also waits on real I/O (a database) ------------------------------
+    # ``run`` cannot tell a task waiting on a database from one that is stuck. A test whose
+    # tasks do both says how many of them sleep on this clock when they are all idle, and moves
+    # time only then.
+
+    def asleep(self) -> int:
+        """How many sleepers are waiting on this clock (a cancelled sleep is none)."""
+        return sum(1 for _, _, wake in self._sleepers if not wake.done())
+
+    async def settle(self) -> None:
+        """Let the tasks run until they wait again, as far as SETTLE rounds take them."""
+        for _ in range(SETTLE):
+            await asyncio.sleep(0)
+
+    async def until_asleep(self, count: int, timeout: float = 30.0) -> None:
+        """Wait (on the real clock: the tasks may be waiting on a database) until ``count``
+        sleepers wait on this clock."""
+        deadline = time.monotonic() + timeout
+        while self.asleep() < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.asleep()} asleep on the clock, not {count}")
+            await asyncio.sleep(0.005)
+        await self.settle()
+
+    def wake_next(self) -> bool:
+        """Move time to the earliest sleeper and wake it; False when nobody sleeps."""
+        while self._sleepers:
+            when, _, wake = heapq.heappop(self._sleepers)
+            if not wake.done():
+                self.now = max(self.now, when)
+                wake.set_result(None)
+                return True
+        return False
+
+    async def step(self, asleep: int = 1) -> float:
+        """Once ``asleep`` sleepers wait, move time to the earliest and wake it, and let what
+        it wakes run as far as SETTLE rounds take it. Returns the time it woke at."""
+        await self.until_asleep(asleep)
+        self.wake_next()
+        await self.settle()
+        return self.now

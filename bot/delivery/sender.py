@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -52,7 +51,6 @@ LEASE = 60.0  # seconds a claimed message belongs to one sender before others ma
 # and a message may wait in the platform's queue.
 WINDOW_MARGIN = timedelta(minutes=10)
 BACKOFF_CAP = 300.0
-RECORD_LINGER = 0.02  # seconds the recorder waits to gather more results into one commit
 # Told, in the transaction that records it, of each (broadcast, contact) that failed for good:
 # the broadcasts give a linked member the news on another chat.
 OnLost = Callable[[AsyncSession, Iterable[tuple[int, int]]], Awaitable[Any]]
@@ -152,7 +150,30 @@ _CHOICES = (
 )
 
 
-@dataclass(slots=True)
+@dataclass
+class Tuning:
+    """How the sender's own loop waits and gathers: how soon a message goes and in how many
+    commits it is written down, never which messages go or in which order. The service runs
+    on these defaults; tests set values they can observe on a clock of their own. The
+    defaults carry ``pragma: no mutate``: tests drive each behaviour at other values
+    (docs/mutation.md)."""
+
+    batch: int = 500  # pragma: no mutate  (results one commit records at most)
+    # Seconds the writer waits for more results to share a commit, while at least
+    # ``linger_from`` sends are on their way (a lone reply is recorded at once).
+    linger: float = 0.02  # pragma: no mutate
+    linger_from: int = 8  # pragma: no mutate
+    idle_wait: float = 1.0  # pragma: no mutate  (an idle loop looks for work again)
+    round_retry: float = 1.0  # pragma: no mutate  (after a round of the loop failed)
+    recovery_every: float = 5.0  # pragma: no mutate  (looks for a dead sender's claims)
+    # While the database is away, results are tried again after this wait, then twice as
+    # long each time, up to the cap.
+    record_retry: float = 0.5  # pragma: no mutate
+    record_retry_cap: float = 10.0  # pragma: no mutate
+    writer_poll: float = 0.2  # pragma: no mutate  (an idle writer looks whether to stop)
+
+
+@dataclass(slots=True)  # pragma: no mutate  (a claimed row's memory layout only)
 class Claimed:
     id: int
     channel: str
@@ -177,9 +198,16 @@ class Sender:
         *,
         on_lost: OnLost,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tuning: Tuning | None = None,
     ) -> None:
         self.db = db
         self.clock = clock  # epoch seconds: when a claim is due, a retry, a reply window's end
+        # The loop's own waits: the recovery interval, the writer's linger, the idle wait.
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self.tuning = tuning or Tuning()
         self.coordinator = coordinator
         self.on_lost = on_lost
         self.channels = {name: ch for name, ch in channels.items() if ch.enabled}
@@ -190,7 +218,7 @@ class Sender:
         self._in_flight = 0
         self._in_flight_by: defaultdict[str, int] = defaultdict(int)
         self._results: asyncio.Queue[tuple[Claimed, SendResult]] = asyncio.Queue()
-        self._idle_wait = 1.0
+        self._idle_wait = self.tuning.idle_wait
         self._tasks: set[asyncio.Task[None]] = set()
         # Set when finished sends free a quarter of the places: the next claim need not wait
         # for their results to be written first.
@@ -210,15 +238,16 @@ class Sender:
         try:
             while not stopping.is_set():
                 try:
-                    if time.monotonic() - last_recovery > 5:
+                    if self._monotonic() - last_recovery > self.tuning.recovery_every:
                         await self.recover()
-                        last_recovery = time.monotonic()
+                        last_recovery = self._monotonic()
                     if not await self.pump():
                         await self._wait_for_work()
                 except Exception:
                     # A database or Redis outage must not stop sending for good: try again.
-                    log.exception("the sender's loop failed; trying again in a second")
-                    await asyncio.sleep(1.0)
+                    log.exception("the sender's loop failed; trying again in %g s",
+                                  self.tuning.round_retry)  # fmt: skip
+                    await self._sleep(self.tuning.round_retry)
         finally:
             if self._notified is not None:
                 self._notified.cancel()
@@ -243,10 +272,10 @@ class Sender:
             )
         self._room.clear()
         room = asyncio.ensure_future(self._room.wait())
-        await asyncio.wait(
-            {self._notified, room}, timeout=self._idle_wait, return_when=asyncio.FIRST_COMPLETED
-        )
+        idle = asyncio.ensure_future(self._sleep(self._idle_wait))
+        await asyncio.wait({self._notified, room, idle}, return_when=asyncio.FIRST_COMPLETED)
         room.cancel()
+        idle.cancel()
 
     async def pump(self) -> int:
         """Claim what may go soon and start sending it; returns how many were claimed.
@@ -255,7 +284,7 @@ class Sender:
         moment later is not stuck behind bulk messages already waiting for their turn; the
         channels without a limit share one claim. Claims come in batches.
         """
-        self._idle_wait = 1.0
+        self._idle_wait = self.tuning.idle_wait
         groups: list[tuple[list[str], int]] = []
         unpaced: list[str] = []
         for name in self.channels:
@@ -426,7 +455,8 @@ class Sender:
                 try:
                     await self.pacer.pause(row.channel, max(result.retry_after, 1.0))
                 except Exception:
-                    log.warning("could not share the pause of %s", row.channel, exc_info=True)
+                    log.warning("could not share the pause of %s", row.channel,
+                                exc_info=True)  # pragma: no mutate  (the traceback only)  # fmt: skip
             if result.outcome in (Outcome.FAILED, Outcome.UNREACHABLE) and (
                 row.channel == ChannelName.TELEGRAM and row.address in self.settings.staff_chats
             ):
@@ -494,25 +524,37 @@ class Sender:
             by_channel[channel].append(platform_id)
         for name, platform_ids in by_channel.items():
             classify = getattr(self.channels.get(name), "report_outcome", None)
-            await apply_early_reports(self.db, platform_ids, self.on_lost, classify)
+            await apply_early_reports(self.db, platform_ids, self.on_lost, classify, self.clock)
+
+    async def _next_result(self, within: float) -> tuple[Claimed, SendResult] | None:
+        """The next send's result, or None when none comes within ``within`` seconds (on
+        the sender's own sleep)."""
+        get = asyncio.ensure_future(self._results.get())
+        timer = asyncio.ensure_future(self._sleep(within))
+        await asyncio.wait({get, timer}, return_when=asyncio.FIRST_COMPLETED)
+        timer.cancel()
+        if get.done():
+            return get.result()
+        get.cancel()  # the queue keeps its item for the next get
+        return None
 
     async def _write_results(self, stopping: asyncio.Event) -> None:
+        tuning = self.tuning
         while not (stopping.is_set() and self._results.empty() and not self._tasks):
-            try:
-                first = await asyncio.wait_for(self._results.get(), timeout=0.2)
-            except TimeoutError:
+            first = await self._next_result(tuning.writer_poll)
+            if first is None:
                 continue
             batch = [first]
             # A moment's patience turns many small commits into one.
-            deadline = time.monotonic() + RECORD_LINGER
-            while len(batch) < 500:
+            deadline = self._monotonic() + tuning.linger
+            while len(batch) < tuning.batch:
                 if self._results.empty():
-                    left = deadline - time.monotonic()
+                    left = deadline - self._monotonic()
                     # Only bulk sending is worth the wait; a lone reply is recorded at once.
-                    if left <= 0 or self._in_flight < 8:
+                    if left <= 0 or self._in_flight < tuning.linger_from:
                         break
-                    with contextlib.suppress(TimeoutError):
-                        batch.append(await asyncio.wait_for(self._results.get(), timeout=left))
+                    if (more := await self._next_result(left)) is not None:
+                        batch.append(more)
                     continue
                 batch.append(self._results.get_nowait())
             await self._record_until_stored(batch, stopping)
@@ -522,7 +564,7 @@ class Sender:
     ) -> None:
         """What was sent must be written down, or it is sent again when its lease ends: a
         database that is briefly away is waited for (until the process stops)."""
-        delay = 0.5
+        delay = self.tuning.record_retry
         while True:
             try:
                 await self._record(batch)
@@ -531,9 +573,10 @@ class Sender:
                 if stopping.is_set() and not self._tasks:
                     log.exception("could not record %d results; their leases will end", len(batch))
                     return
-                log.warning("could not record %d results; retrying", len(batch), exc_info=True)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                log.warning("could not record %d results; retrying", len(batch),
+                            exc_info=True)  # pragma: no mutate  (the traceback only)  # fmt: skip
+                await self._sleep(delay)
+                delay = min(delay * 2, self.tuning.record_retry_cap)
 
     async def flush(self) -> None:
         """Record every finished send now (tests and benchmarks call this)."""
@@ -655,7 +698,8 @@ class Sender:
             await self.coordinator.notify(OUTBOX)
         except Exception:
             # The results are committed; without the wake-up, waiters find them on their timer.
-            log.warning("recorded %d results but could not notify", len(batch), exc_info=True)
+            log.warning("recorded %d results but could not notify", len(batch),
+                        exc_info=True)  # pragma: no mutate  (the traceback only)  # fmt: skip
 
 
 async def record_status(
@@ -664,13 +708,14 @@ async def record_status(
     status: str,
     error_code: str | None,
     on_lost: OnLost,
+    clock: Callable[[], float] = time.time,
 ) -> int:
     """Apply a platform's status report, only ever forwards; returns rows changed."""
     rank = STATUS_RANK.get(status)
     if rank is None or rank < Rank.SENT:
         return 0
     if status == "failed" and error_code in (OUTSIDE_WINDOW, THROTTLED):
-        requeued = await _again(db, platform_id, error_code)
+        requeued = await _again(db, platform_id, error_code, clock)
         if requeued:
             return requeued
     values: dict[str, Any] = {"status": status, "status_rank": rank}
@@ -696,7 +741,9 @@ THROTTLED = "63018"  # WhatsApp: over the sender's rate or Meta's daily limit
 THROTTLED_DELAY = 15 * 60.0
 
 
-async def _again(db: Database, platform_id: str, error_code: str) -> int:
+async def _again(
+    db: Database, platform_id: str, error_code: str, clock: Callable[[], float]
+) -> int:
     """Failures reported later that are not final. 63016: the platform refused a free-form
     message as outside the member's window (their last message was older than we knew): it
     goes again as the notice template, or waits for them. 63018: throttled, perhaps for the
@@ -717,7 +764,7 @@ async def _again(db: Database, platform_id: str, error_code: str) -> int:
                 message["outside_window"] = True
                 row.due_at = 0.0
             else:
-                row.due_at = time.time() + THROTTLED_DELAY
+                row.due_at = clock() + THROTTLED_DELAY
             row.message = message
             row.status, row.status_rank = "queued", Rank.QUEUED
             row.error_code, row.platform_id = error_code, None
@@ -728,14 +775,18 @@ Classify = Callable[[str, str | None], Outcome | None]
 
 
 async def apply_early_reports(
-    db: Database, platform_ids: list[str], on_lost: OnLost, classify: Classify | None
+    db: Database,
+    platform_ids: list[str],
+    on_lost: OnLost,
+    classify: Classify | None,
+    clock: Callable[[], float] = time.time,
 ) -> int:
     """Take the status reports kept for these sends (see ``outbox.keep_early_report``) and
     apply them in the order they came; a refusal that means the member cannot be reached
     marks them as a refusal at send time would. Returns how many reports were applied."""
     early = await outbox.take_early_reports(db, platform_ids)
     for platform_id, status, error in early:
-        changed = await record_status(db, platform_id, status, error, on_lost)
+        changed = await record_status(db, platform_id, status, error, on_lost, clock)
         if changed and classify is not None and classify(status, error) == Outcome.UNREACHABLE:
             await mark_unreachable_after(db, platform_id, on_lost)
     return len(early)

@@ -9,6 +9,7 @@ the whole loop against the fake platforms.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -19,18 +20,27 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import update
 
 from bot.channels.base import Outcome, SendResult
 from bot.config import Settings
 from bot.conversation import choosing
 from bot.coordination import Coordinator, create_coordinator
 from bot.coordination.keys import web_chat_topic
-from bot.delivery.sender import Claimed, OnLost, Sender, mark_unreachable_after, record_status
+from bot.delivery.sender import (
+    Claimed,
+    OnLost,
+    Sender,
+    Tuning,
+    apply_early_reports,
+    mark_unreachable_after,
+    record_status,
+)
 from bot.messages import Button, OutboundMessage
 from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Contact, Delivery
-from bot.storage.outbox import BULK, REPLY
+from bot.storage.outbox import BULK, REPLY, Rank
 from tests.clock import VirtualClock
 from tests.conftest import make_backend
 from tests.harness import eventually, free_port
@@ -42,6 +52,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 class Shared:
     db: Database
     coordinator: Coordinator
+    redis_url: str | None
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["embedded", "scaled"])
@@ -54,7 +65,7 @@ async def shared(
         coordinator = create_coordinator(backend.redis_url, prefix=backend.redis_prefix)
         await coordinator.start()
         try:
-            yield Shared(db, coordinator)
+            yield Shared(db, coordinator, backend.redis_url)
         finally:
             await coordinator.close()
             await db.dispose()
@@ -103,12 +114,19 @@ def sender_of(
     on_lost: OnLost = _lose_nothing,
     coordinator: Coordinator | None = None,
     clock: VirtualClock | None = None,
+    loop_clock: VirtualClock | None = None,
+    tuning: Tuning | None = None,
     **settings: Any,
 ) -> Sender:
-    """A sender of the test's own: its channels, settings, clock and broadcasts' fallback."""
+    """A sender of the test's own: its channels, settings, clock and broadcasts' fallback.
+    With ``loop_clock`` its loop's waits (the idle wait, the writer's linger, the retries while
+    the database is away) pass on that clock too, and only when the test moves it."""
+    timed: dict[str, Any] = {"clock": clock or time.time}
+    if loop_clock is not None:
+        timed = {"clock": loop_clock, "monotonic": loop_clock, "sleep": loop_clock.sleep}
     return Sender(
         shared.db, coordinator or shared.coordinator, channels,
-        Settings(_env_file=None, **settings), on_lost=on_lost, clock=clock or time.time,
+        Settings(_env_file=None, **settings), on_lost=on_lost, tuning=tuning, **timed,
     )  # fmt: skip
 
 
@@ -648,27 +666,44 @@ async def test_stopping_while_the_database_is_away_gives_up_recording_rather_tha
 class _Moving(_Platform):
     """A platform whose client fails the first time it is told of a chat that moved."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: VirtualClock) -> None:
         super().__init__()
-        self.follows: list[tuple[str, str]] = []
+        self.clock = clock
+        self.follows: list[float] = []  # when it was told
 
     def follow(self, address: str, moved_to: str) -> None:
-        self.follows.append((address, moved_to))
+        self.follows.append(self.clock.now)
         if len(self.follows) == 1:
             raise ConnectionError("the platform's client failed")
 
 
+async def stopped(loop: asyncio.Task[None], stopping: asyncio.Event, clock: VirtualClock) -> None:
+    """Stop a loop whose waits pass on ``clock``: time moves on until it has ended."""
+    stopping.set()
+    for _ in range(1000):
+        if loop.done():
+            break
+        if not clock.wake_next():
+            await asyncio.sleep(0.01)
+        await clock.settle()
+    await asyncio.wait_for(loop, 30)
+
+
 async def test_a_round_of_the_loop_that_fails_is_tried_again_and_sending_goes_on(
-    shared: Shared, caplog: pytest.LogCaptureFixture
+    shared: Shared, caplog: pytest.LogCaptureFixture, clock: VirtualClock
 ) -> None:
-    platform = _Moving()
-    sender = sender_of(shared, {"telegram": platform})
+    # The round fails (the platform's client, told of a chat that moved); the loop tries again
+    # after its wait (30 s here, on the test's clock), and sends.
+    platform = _Moving(clock)
+    tuning = Tuning(round_retry=30.0, idle_wait=1000.0, writer_poll=1000.0)
+    sender = sender_of(shared, {"telegram": platform}, loop_clock=clock, tuning=tuning)
     group = f"-100{uuid.uuid4().int % 10**9}"
     async with shared.db.session() as session, session.begin():
         await outbox.record_move(session, "telegram", group, f"-100{uuid.uuid4().int % 10**9}")
     member = await contact(shared.db)
     row_id = await queue(shared.db, member, "hello")
     stopping = asyncio.Event()
+    start = clock.now
     loop = asyncio.create_task(sender.run(stopping))
 
     async def sent() -> bool:
@@ -679,12 +714,13 @@ async def test_a_round_of_the_loop_that_fails_is_tried_again_and_sending_goes_on
 
     with caplog.at_level("ERROR", logger="bot.delivery.sender"):
         try:
+            # The failed round waits, and so does the writer.
+            assert await clock.step(asleep=2) == start + 30
             await eventually(sent, timeout=30)
         finally:
-            stopping.set()
-            await asyncio.wait_for(loop, 30)
+            await stopped(loop, stopping, clock)
     assert platform.texts_to([member.address]) == ["hello"]
-    assert len(platform.follows) >= 2  # the failed round, then the one that went on
+    assert platform.follows[:2] == [start, start + 30]  # the failed round, then the next
     assert any("trying again" in r.getMessage() for r in caplog.records)
 
 
@@ -908,3 +944,338 @@ async def test_a_late_refusal_marks_a_member_unreachable_unless_they_wrote_since
             found = await session.get(Contact, member.id)
         assert found is not None
         assert (found.unreachable_at is None) == (when == "after"), when
+
+
+# ---- the loop's own waits and batches, on a clock the test moves -------------------------------
+# Each with values of the test's own (`Tuning`): the service's are too short to see.
+
+
+async def set_aside(db: Database, channel: str) -> None:
+    """What earlier tests of the file left queued or claimed on ``channel`` (retries, rate
+    limits) is failed here: a test that counts what its channel claims counts its own only."""
+    async with db.session() as session, session.begin():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.channel == channel, Delivery.status.in_(["queued", "sending"]))
+            .values(status="failed", status_rank=Rank.FINAL)
+        )
+
+
+def commits_of(found: list[list[tuple[int, int]]]) -> OnLost:
+    """A broadcasts' fallback that keeps what each commit told it (one call per commit)."""
+
+    async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+        found.append(sorted(pairs))
+        return 0
+
+    return on_lost
+
+
+async def test_results_are_recorded_in_commits_of_at_most_the_batch(shared: Shared) -> None:
+    # Five broadcast messages refused at once, with a batch of three: written down in two
+    # commits, three and two, and the broadcasts' fallback is told of each commit's five.
+    commits: list[list[tuple[int, int]]] = []
+    await set_aside(shared.db, "web")
+    platform = _Platform()
+    sender = sender_of(shared, {"web": platform}, on_lost=commits_of(commits),
+                       sender_concurrency=10, tuning=Tuning(batch=3))  # fmt: skip
+    members = [await contact(shared.db, "web") for _ in range(5)]
+    for number, m in enumerate(members):
+        platform.refusals[m.address] = SendResult(Outcome.FAILED, error_code="400")
+        await queue(shared.db, m, "news", broadcast_id=700 + number, priority=BULK)
+    assert await sender.pump() == 5
+    await asyncio.gather(*list(sender._tasks))  # all five answered before the writer starts
+    stopping = asyncio.Event()
+    stopping.set()
+    await asyncio.wait_for(sender._write_results(stopping), 30)
+    assert [len(c) for c in commits] == [3, 2]
+    assert sorted(p for c in commits for p in c) == [(700 + n, m.id) for n, m in enumerate(members)]
+
+
+async def test_while_the_database_is_away_results_are_tried_again_ever_later_up_to_a_cap(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # The database fails six times as a result is written (here in the broadcasts' fallback):
+    # tried again after a second, then two, four, and five at most, until it answers.
+    tries: list[float] = []
+
+    async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+        tries.append(clock.now)
+        if len(tries) <= 6:
+            raise ConnectionError("the database is away")
+        return 0
+
+    sender = sender_of(shared, {"telegram": _Channel()}, on_lost=on_lost, loop_clock=clock,
+                       tuning=Tuning(record_retry=1.0, record_retry_cap=5.0))  # fmt: skip
+    member = await contact(shared.db)
+    news = await claimed_one(sender, shared, member, "news", broadcast_id=57, priority=BULK)
+    start = clock.now
+    recording = asyncio.create_task(
+        sender._record_until_stored(
+            [(news, SendResult(Outcome.FAILED, error_code="400"))], asyncio.Event()
+        )
+    )
+    for _ in range(6):
+        await clock.step()
+    await asyncio.wait_for(recording, 30)
+    assert [t - start for t in tries] == [0, 1, 3, 7, 12, 17, 22]
+    found = await row(shared.db, news.id)
+    assert found is not None and found.status == "failed"
+
+
+async def test_results_that_come_while_the_writer_lingers_share_a_commit_a_later_one_has_its_own(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # While two sends or more are on their way, the writer waits half a second (here) for
+    # more results to share one commit; with fewer on their way it writes at once.
+    commits: list[list[tuple[int, int]]] = []
+    await set_aside(shared.db, "web")
+    platform = _Gated()
+    tuning = Tuning(linger=0.5, linger_from=2, writer_poll=1000.0)
+    sender = sender_of(shared, {"web": platform}, on_lost=commits_of(commits),
+                       sender_concurrency=10, loop_clock=clock, tuning=tuning)  # fmt: skip
+    members = [await contact(shared.db, "web") for _ in range(4)]
+    ids = []
+    for number, m in enumerate(members):
+        platform.refusals[m.address] = SendResult(Outcome.FAILED, error_code="400")
+        ids.append(await queue(shared.db, m, "news", broadcast_id=710 + number, priority=BULK))
+    assert await sender.pump() == 4
+    first, second, third, fourth = members
+    stopping = asyncio.Event()
+    start = clock.now
+    writer = asyncio.create_task(sender._write_results(stopping))
+    try:
+        await clock.settle()
+        platform.gates[first.address].set()  # three still on their way: the writer waits
+        await clock.settle()
+        platform.gates[second.address].set()  # two: it waits on, for the same half second
+        await clock.settle()
+        assert await clock.step() == start + 0.5
+        await eventually(lambda: len(commits) == 1, timeout=10)
+        platform.gates[third.address].set()  # one left on its way: written at once
+        await eventually(lambda: len(commits) == 2, timeout=10)
+        platform.gates[fourth.address].set()
+        await eventually(lambda: len(commits) == 3, timeout=10)
+    finally:
+        for m in members:
+            platform.gates[m.address].set()
+        stopping.set()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+    assert commits == [[(710, first.id), (711, second.id)], [(712, third.id)], [(713, fourth.id)]]
+    # Each written down half a second after the first result, on the test's clock.
+    stamps = {(await row(shared.db, i) or Delivery()).updated_at for i in ids}
+    assert stamps == {datetime.fromtimestamp(start + 0.5, UTC)}
+
+
+@contextlib.asynccontextmanager
+async def own_coordination(shared: Shared) -> AsyncIterator[Coordinator]:
+    """Coordination of the test's own: notices no other test sends, and a wait left pending
+    that only this test's connection pays for."""
+    prefix = f"own-{uuid.uuid4().hex[:8]}:"
+    coordinator = create_coordinator(shared.redis_url, prefix=prefix)
+    await coordinator.start()
+    try:
+        yield coordinator
+    finally:
+        await coordinator.close()
+
+
+@pytest.mark.parametrize(
+    ("places", "freed"),
+    # A quarter of the places, rounded down, and one at least.
+    [(2, 1), (4, 1), (10, 2), (12, 3)],
+)
+async def test_the_loop_claims_again_once_a_quarter_of_its_places_are_free(
+    shared: Shared, clock: VirtualClock, places: int, freed: int
+) -> None:
+    # Every place of the pool is taken by a send on its way, and more messages wait. Once a
+    # quarter of the places are free the loop looks for work at once (before those results
+    # are written down, and long before its idle wait ends), and claims as many as are free.
+    await set_aside(shared.db, "web")
+    platform = _Gated()
+    async with own_coordination(shared) as coordinator:
+        sender = sender_of(shared, {"web": platform}, coordinator=coordinator, loop_clock=clock,
+                           sender_concurrency=places, tuning=Tuning(idle_wait=3600.0))  # fmt: skip
+        members = [await contact(shared.db, "web") for _ in range(places + freed)]
+        for m in members:
+            await queue(shared.db, m, f"news for {m.address}", priority=BULK)
+        try:
+            assert await sender.pump() == places
+            looking = asyncio.create_task(sender._wait_for_work())
+            await clock.settle()
+            for m in members[: freed - 1]:
+                platform.gates[m.address].set()
+            await clock.settle()
+            assert not looking.done()  # fewer than a quarter free: it waits on
+            platform.gates[members[freed - 1].address].set()
+            await asyncio.wait_for(looking, 10)
+            assert await sender.pump() == freed
+        finally:
+            for m in members:
+                platform.gates[m.address].set()
+            await sender.flush()
+            if sender._notified is not None:
+                sender._notified.cancel()
+    assert sorted(platform.texts_to(m.address for m in members)) == sorted(
+        f"news for {m.address}" for m in members[: places + freed]
+    )
+
+
+@pytest.mark.parametrize(
+    ("rate", "claims"),
+    [
+        # Telegram at 15 a second claims four ahead (a quarter second at 96 % of its rate):
+        # each place freed is claimed again.
+        (15, [1]),
+        # At 40, ten ahead: nothing until two are free (a quarter of ten, rounded down).
+        (40, [0, 2]),
+        # At 50, twelve ahead: nothing until three are free.
+        (50, [0, 0, 3]),
+    ],
+)
+async def test_a_channel_with_sends_on_their_way_claims_again_once_a_quarter_of_its_look_ahead_is_free(
+    shared: Shared, rate: int, claims: list[int]
+) -> None:
+    await set_aside(shared.db, "telegram")
+    ahead = {15: 4, 40: 10, 50: 12}[rate]
+    platform = _Gated()
+    sender = sender_of(shared, {"telegram": platform}, sender_concurrency=100, telegram_rate=rate)
+    members = [await contact(shared.db) for _ in range(ahead + 5)]
+    for m in members:
+        await queue(shared.db, m, f"news for {m.address}", priority=BULK)
+    try:
+        assert await sender.pump() == ahead
+        for m, expected in zip(members, claims, strict=False):
+            platform.gates[m.address].set()
+            await eventually(lambda m=m: m.address in {a for a, _ in platform.handed}, timeout=10)
+            await asyncio.sleep(0.01)  # its place given back
+            assert await sender.pump() == expected, m.address
+    finally:
+        for m in members:
+            platform.gates[m.address].set()
+        await sender.flush()
+        await send_all_due(sender)
+    assert sorted(platform.texts_to(m.address for m in members)) == sorted(
+        f"news for {m.address}" for m in members
+    )
+
+
+async def test_a_dead_senders_claims_are_taken_back_once_the_recovery_interval_has_passed(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # The loop looks for a dead sender's claims every 30 s (here) and for work every 7 s: a
+    # claim whose lease has run out is taken back at the first look past the 30 s (35 s) and
+    # claimed again, with a new lease.
+    await set_aside(shared.db, "web")
+    platform = _Gated()  # the send waits: the new claim can be read
+    tuning = Tuning(recovery_every=30.0, idle_wait=7.0, writer_poll=1000.0)
+    sender = sender_of(shared, {"web": platform}, loop_clock=clock, tuning=tuning)
+    member = await contact(shared.db, "web")
+    stopping = asyncio.Event()
+    start = clock.now
+    loop = asyncio.create_task(sender.run(stopping))
+    try:
+        await clock.until_asleep(2)  # the first round found nothing: the loop and the writer wait
+        orphan = await queue(shared.db, member, "orphaned", status="sending",
+                             lease_until=start - 5, attempts=1)  # fmt: skip
+        for _ in range(10):
+            woke = await clock.step(asleep=2)
+            await clock.until_asleep(2)
+            found = await row(shared.db, orphan)
+            assert found is not None
+            if found.lease_until != start - 5:
+                break
+        assert woke == start + 35
+        assert (found.status, found.lease_until, found.attempts) == ("sending", start + 95, 2)
+    finally:
+        platform.gates[member.address].set()
+        await stopped(loop, stopping, clock)
+    assert platform.texts_to([member.address]) == ["orphaned"]
+
+
+async def test_an_idle_loop_looks_for_work_again_after_its_idle_wait(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # Nothing tells the loop when a retry becomes due: it finds it when it looks again, every
+    # 5 s here, so a retry due 12 s from now is claimed at 15 s.
+    await set_aside(shared.db, "web")
+    platform = _Gated()
+    tuning = Tuning(idle_wait=5.0, writer_poll=1000.0)
+    sender = sender_of(shared, {"web": platform}, loop_clock=clock, tuning=tuning)
+    member = await contact(shared.db, "web")
+    start = clock.now
+    retry = await queue(shared.db, member, "again", due_at=start + 12)
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(sender.run(stopping))
+    try:
+        await clock.until_asleep(2)
+        for _ in range(10):
+            woke = await clock.step(asleep=2)
+            await clock.until_asleep(2)
+            found = await row(shared.db, retry)
+            assert found is not None
+            if found.status == "sending":
+                break
+        assert (woke, found.lease_until) == (start + 15, start + 15 + 60)
+    finally:
+        platform.gates[member.address].set()
+        await stopped(loop, stopping, clock)
+    assert platform.texts_to([member.address]) == ["again"]
+
+
+# ---- status reports that come late ------------------------------------------------------------
+
+
+def not_on_whatsapp(status: str, error: str | None) -> Outcome | None:
+    """How the WhatsApp channel reads a late report: 63024 (no WhatsApp) is unreachable."""
+    return Outcome.UNREACHABLE if status in ("failed", "undelivered") and error == "63024" else None
+
+
+async def test_a_late_report_that_changes_nothing_marks_nobody_unreachable(shared: Shared) -> None:
+    # A message that had failed for good already (30008, unknown); a "not on WhatsApp" kept for
+    # it before its send was recorded changes nothing, and the member stays reachable. The
+    # same report for a message that was only sent marks its member.
+    failed, sent = await contact(shared.db, "whatsapp"), await contact(shared.db, "whatsapp")
+    ids = {}
+    for member, status in ((failed, "failed"), (sent, "sent")):
+        pid = f"SM{uuid.uuid4().hex}"
+        ids[member.id] = pid
+        async with shared.db.session() as session, session.begin():
+            session.add(Delivery(contact_id=member.id, channel="whatsapp", address=member.address,
+                                 message=OutboundMessage(text="hi").to_json(), status=status,
+                                 status_rank=outbox.STATUS_RANK[status], platform_id=pid,
+                                 error_code="30008" if status == "failed" else None,
+                                 sent_at=datetime.now(UTC)))  # fmt: skip
+        await outbox.keep_early_report(shared.db, pid, "undelivered", "63024")
+        assert await apply_early_reports(shared.db, [pid], _lose_nothing, not_on_whatsapp) == 1
+    async with shared.db.session() as session:
+        still = await session.get(Contact, failed.id)
+        marked = await session.get(Contact, sent.id)
+    assert still is not None and still.unreachable_at is None
+    assert marked is not None and marked.unreachable_at is not None
+
+
+async def test_a_late_refusal_hands_the_members_waiting_broadcast_to_a_linked_chat(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # "Not on WhatsApp" reported after the send: the broadcast still queued for them on this
+    # chat is skipped here and handed to the broadcasts' fallback (a linked chat).
+    lost: list[tuple[int, int]] = []
+
+    async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
+        lost.extend(pairs)
+        return 0
+
+    member = await contact(shared.db, "whatsapp")
+    pid = f"SM{uuid.uuid4().hex}"
+    async with shared.db.session() as session, session.begin():
+        session.add(Delivery(contact_id=member.id, channel="whatsapp", address=member.address,
+                             message=OutboundMessage(text="hi").to_json(), status="sent",
+                             platform_id=pid, sent_at=datetime.fromtimestamp(clock.now, UTC)))  # fmt: skip
+    waiting = await queue(shared.db, member, "news", broadcast_id=66, priority=BULK)
+    await mark_unreachable_after(shared.db, pid, on_lost)
+    assert lost == [(66, member.id)]
+    found = await row(shared.db, waiting)
+    assert found is not None and found.status == "skipped"

@@ -32,6 +32,7 @@ from bot.storage import outbox
 from bot.storage.db import Database
 from bot.storage.models import Broadcast, Contact, Delivery, utcnow
 from bot.storage.outbox import BULK, REPLY
+from tests.clock import VirtualClock
 from tests.conftest import make_backend
 from tests.fakes.server import refuse_internet
 from tests.fakes.telegram_api import FakeTelegram
@@ -115,8 +116,18 @@ def lost() -> list[tuple[int, int]]:
     return []
 
 
+@pytest.fixture
+def clock() -> VirtualClock:
+    """The sender's epoch seconds, standing still while a test runs: a retry's or a pause's
+    due time is compared exactly, not bracketed by the real clock."""
+    return VirtualClock(start=float(int(time.time())))
+
+
 def new_sender(
-    shared: Shared, lost: list[tuple[int, int]], coordinator: Coordinator | None = None
+    shared: Shared,
+    lost: list[tuple[int, int]],
+    coordinator: Coordinator | None = None,
+    clock: VirtualClock | None = None,
 ) -> Sender:
     async def on_lost(session: Any, pairs: Iterable[tuple[int, int]]) -> int:
         pairs = list(pairs)
@@ -125,13 +136,13 @@ def new_sender(
 
     return Sender(
         shared.db, coordinator or shared.coordinator, shared.channels, shared.settings,
-        on_lost=on_lost,
+        on_lost=on_lost, clock=clock or time.time,
     )  # fmt: skip
 
 
 @pytest.fixture
-def sender(shared: Shared, lost: list[tuple[int, int]]) -> Sender:
-    return new_sender(shared, lost)
+def sender(shared: Shared, lost: list[tuple[int, int]], clock: VirtualClock) -> Sender:
+    return new_sender(shared, lost, clock=clock)
 
 
 @contextlib.asynccontextmanager
@@ -212,7 +223,7 @@ async def apply_reports(shared: Shared, sender: Sender) -> None:
     await shared.twilio.settle()
     while shared.reports:
         sid, status, error = shared.reports.pop(0)
-        await record_status(shared.db, sid, status, error, sender.on_lost)
+        await record_status(shared.db, sid, status, error, sender.on_lost, sender.clock)
 
 
 def telegram_texts(shared: Shared, to: Contact) -> list[str | None]:
@@ -429,17 +440,16 @@ async def test_a_message_twilio_refuses_as_outside_the_window_goes_again_as_the_
 
 
 async def test_a_message_twilio_throttled_goes_again_in_a_quarter_of_an_hour(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, clock: VirtualClock
 ) -> None:
     bob = await member(shared, "whatsapp")
     shared.twilio.error_next(63018, to=bob.address)
     row_id = await queue(shared, bob, OutboundMessage(text="Later"))
     await send_due(sender)
-    before = time.time()
     await apply_reports(shared, sender)
     found = await row(shared, row_id)
     assert (found.status, found.error_code) == ("queued", "63018")
-    assert before + 15 * 60 - 5 <= found.due_at <= time.time() + 15 * 60
+    assert found.due_at == clock.now + 15 * 60
     assert len(whatsapp_sent(shared, bob)) == 1
 
 
@@ -447,16 +457,15 @@ async def test_a_message_twilio_throttled_goes_again_in_a_quarter_of_an_hour(
 
 
 async def test_a_platform_error_is_tried_again_after_a_backoff_then_given_up(
-    sender: Sender, shared: Shared
+    sender: Sender, shared: Shared, clock: VirtualClock
 ) -> None:
     bob = await member(shared, "whatsapp")
     row_id = await queue(shared, bob, OutboundMessage(text="Try me"))
     shared.twilio.fail_next(1, status=500)
-    before = time.time()
     await send_due(sender)
     found = await row(shared, row_id)
     assert (found.status, found.attempts) == ("queued", 1)
-    assert before + 2 * 0.8 <= found.due_at <= time.time() + 2 * 1.2  # 2 s, give or take
+    assert clock.now + 2 * 0.8 <= found.due_at <= clock.now + 2 * 1.2  # 2 s, give or take
     assert whatsapp_sent(shared, bob) == []
     # Due now: the second attempt goes.
     async with shared.db.session() as session, session.begin():
@@ -475,18 +484,17 @@ async def test_a_platform_error_is_tried_again_after_a_backoff_then_given_up(
 
 
 async def test_a_flood_wait_pauses_the_channel_and_requeues_without_an_attempt(
-    shared: Shared, lost: list[tuple[int, int]]
+    shared: Shared, lost: list[tuple[int, int]], clock: VirtualClock
 ) -> None:
     async with own_coordination(shared) as coordinator:
-        sender = new_sender(shared, lost, coordinator)
+        sender = new_sender(shared, lost, coordinator, clock)
         alice = await member(shared, "telegram")
         row_id = await queue(shared, alice, OutboundMessage(text="Wait for it"))
         shared.telegram.flood_next(1, retry_after=30)
-        before = time.time()
         await send_due(sender)
         found = await row(shared, row_id)
         assert (found.status, found.attempts) == ("queued", 0)
-        assert before + 30 <= found.due_at <= time.time() + 30
+        assert found.due_at == clock.now + 30
         # The whole channel waits, in every process: another member's message is not claimed.
         bob = await member(shared, "telegram")
         other = await queue(shared, bob, OutboundMessage(text="Me too"))
@@ -516,23 +524,22 @@ async def test_a_flood_wait_of_one_second_pauses_the_channel_for_one_second(
 
 
 async def test_a_group_over_its_own_limit_waits_alone_while_the_channel_goes_on(
-    shared: Shared, lost: list[tuple[int, int]]
+    shared: Shared, lost: list[tuple[int, int]], clock: VirtualClock
 ) -> None:
     # Telegram's 20 a minute to a group: that group's message waits what Telegram said; the
     # bot's other chats are not held up by it.
     async with own_coordination(shared) as coordinator:
-        sender = new_sender(shared, lost, coordinator)
+        sender = new_sender(shared, lost, coordinator, clock)
         group = f"-100{uuid.uuid4().int % 10**9:09d}"
         async with shared.db.session() as session, session.begin():
             note = Delivery(contact_id=None, channel="telegram", address=group,
                             message=OutboundMessage(text="For the group").to_json())  # fmt: skip
             session.add(note)
         shared.telegram.flood_next(1, retry_after=30)
-        before = time.time()
         await send_due(sender)
         found = await row(shared, note.id)
         assert (found.status, found.attempts) == ("queued", 0)
-        assert found.due_at >= before + 30
+        assert found.due_at == clock.now + 30
         assert await coordinator.paused_for("telegram") == 0
         alice = await member(shared, "telegram")
         await queue(shared, alice, OutboundMessage(text="Not held up"))
@@ -613,7 +620,7 @@ async def test_a_report_that_came_before_the_send_was_recorded_is_applied_when_i
 
 
 async def test_the_loop_sends_what_is_queued_and_takes_back_a_dead_senders_claims(
-    sender: Sender, shared: Shared, caplog: pytest.LogCaptureFixture
+    sender: Sender, shared: Shared, caplog: pytest.LogCaptureFixture, clock: VirtualClock
 ) -> None:
     caplog.set_level("ERROR", logger="bot.delivery.sender")
     alice = await member(shared, "telegram")
@@ -621,7 +628,7 @@ async def test_the_loop_sends_what_is_queued_and_takes_back_a_dead_senders_claim
     waiting = await queue(shared, alice, OutboundMessage(text="Queued"))
     # Claimed by a sender that died: its lease ran out a while ago.
     orphan = await queue(shared, bob, OutboundMessage(text="Orphaned"), status="sending",
-                         lease_until=time.time() - 5, attempts=1)  # fmt: skip
+                         lease_until=clock.now - 5, attempts=1)  # fmt: skip
     stopping = asyncio.Event()
     loop = asyncio.create_task(sender.run(stopping))
     try:
