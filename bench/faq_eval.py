@@ -3,8 +3,9 @@ never a question.
 
 python -m bench.faq_eval              # tests/faq/eval_heldout.yaml, per language
 python -m bench.faq_eval --sealed     # and each sealed set, separately (run it rarely)
-python -m bench.faq_eval --grid       # the held-out totals for other thresholds and
-                                      # OUTSIDE_RATIO values (how they were chosen)
+python -m bench.faq_eval --grid       # the held-out totals for other thresholds,
+                                      # OUTSIDE_RATIO and OUTSIDE_WORD values (how they were
+                                      # chosen: right topic against out of scope given a topic)
 python -m bench.faq_eval --files a.yaml b.yaml   # any files of the same format
 
 The sets (``- {q, lang, topic}``, topic null when the knowledge cannot answer) were written by
@@ -36,6 +37,7 @@ SEALED = (
 )
 GRID = (0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.22, 0.25)
 RATIOS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)  # OUTSIDE_RATIO: how close out of scope may come
+WORDS = (1.0, 1.2, 1.3, 1.4, 1.5, 2.0, 3.0)  # OUTSIDE_WORD: a word only out of scope has (1: none)
 
 
 def figures(tallies: dict[str, Tally]) -> str:
@@ -74,18 +76,17 @@ def report(matcher: Matcher, path: Path) -> dict[str, Tally]:
 
 def grid(matcher: Matcher, path: Path) -> None:
     """Totals and the lowest language for each threshold, then for each OUTSIDE_RATIO: the
-    figures they are chosen by."""
+    figures they are chosen by; and for each OUTSIDE_WORD."""
     counted = unseen(matcher.knowledge, load_questions(path))
-    chosen = matcher.threshold, matcher.outside_ratio
-    for name, values in (("threshold", GRID), ("outside ratio", RATIOS)):
+    sweeps = (("threshold", GRID), ("outside_ratio", RATIOS), ("outside_word", WORDS))
+    for name, values in sweeps:
+        chosen = getattr(matcher, name)
         rows = []
         for value in values:
-            if name == "threshold":
-                matcher.threshold = value
-            else:
-                matcher.outside_ratio = value
+            setattr(matcher, name, value)
             rows.append((f"{value:.2f}", *_totals(evaluate(matcher, counted))))
-        matcher.threshold, matcher.outside_ratio = chosen
+        setattr(matcher, name, chosen)
+        name = name.replace("_", " ")
         print(f"\n{path.relative_to(ROOT)}, by {name}:")
         print(table((name, "right topic", "lowest language", "given a topic"), rows))
 

@@ -50,6 +50,12 @@ NEAR_TOPICS = 3
 # chosen on the figures of tests/faq/eval_heldout.yaml and tests/faq/heldout.yaml (out-of-scope
 # examples count only by what sets them apart from the topics: see _distinctive)
 OUTSIDE_RATIO = 0.7
+# a reading with a word that only out-of-scope examples have ("vacancies", "eurochild", "юнисеф":
+# no topic's or small talk's example in any locale) weighs its out-of-scope score this much more:
+# "when was save the children founded" is about another organisation, not about the founding.
+# Chosen on the held-out figures (python -m bench.faq_eval --grid prints them for other values)
+OUTSIDE_WORD = 1.4
+OUTSIDE_WORD_CHARS = 4  # shorter words are too often a typo or a particle to tell anything
 OUTSIDE = "!"  # the label of out-of-scope examples: nearest to them, the bot does not answer
 
 _NOT_TEXT = re.compile(r"[^\w\s]|_")  # emoji, punctuation, symbols: never words
@@ -121,9 +127,7 @@ def fold(word: str) -> str:
 def _features(text: str, synonyms: Mapping[str, str]) -> tuple[Counter[str], Counter[str]]:
     """Character n-grams inside words, and words with word pairs; a word with a synonym in the
     knowledge also counts as that word."""
-    words = [
-        _BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())
-    ]
+    words = _words(text)
     meant = [synonyms[word] for word in words if word in synonyms]
     chars: Counter[str] = Counter()
     for word in (*words, *meant):
@@ -216,9 +220,17 @@ class Matcher:
         self._indptr, self._columns, self._values = postings.indptr, postings.indices, postings.data
         self._lengths = np.diff(self._indptr)
         self._count = count
+        answers = [
+            text
+            for locale in locales
+            for entry in (*knowledge.topics[locale].values(), *knowledge.smalltalk[locale].values())
+            for text in (entry.answer, getattr(entry, "more", None) or "")
+        ]
+        self._outside_words = _outside_words(features, outside, answers)
         self._languages = _identifier()
         self.threshold = THRESHOLD
         self.outside_ratio = OUTSIDE_RATIO
+        self.outside_word = OUTSIDE_WORD
 
     def _examples(self, features: list[tuple[Counter[str], Counter[str]]]) -> csr_matrix:
         """Every example's vector, one row each: what ``_vector`` gives an example (none of its
@@ -252,7 +264,10 @@ class Matcher:
 
     def scores(self, text: str) -> np.ndarray | None:
         """Every label's score for one text (None when nothing in it can be read)."""
-        ids, weights = self._vector(*_features(text, self._synonyms), unknown=UNKNOWN)
+        return self._scores(*_features(text, self._synonyms))
+
+    def _scores(self, chars: Counter[str], terms: Counter[str]) -> np.ndarray | None:
+        ids, weights = self._vector(chars, terms, unknown=UNKNOWN)
         if not len(ids):
             return None
         starts, lengths = self._indptr[ids], self._lengths[ids]
@@ -297,14 +312,18 @@ class Matcher:
         closest: dict[str, float] = {}
         talk_words = outside_words = 0
         for candidate in candidates:
-            scores = self.scores(candidate)
+            chars, terms = _features(candidate, self._synonyms)
+            scores = self._scores(chars, terms)
             if scores is None:
                 continue
             words = len(normalize(candidate).split())
             ceiling = max(
                 self.outside_ratio * scores[self._topics].max(), scores[self._talks].max()
             )
-            if len(self._outside) and scores[self._outside].max() >= ceiling:
+            outside = scores[self._outside].max() if len(self._outside) else -1.0
+            if not self._outside_words.isdisjoint(terms):
+                outside *= self.outside_word
+            if len(self._outside) and outside >= ceiling:
                 outside_words = max(outside_words, words)
                 continue  # (nearly) closest to what the bot does not answer: it proposes nothing
             for i in self._topics[np.argsort(scores[self._topics])[-NEAR_TOPICS:]]:
@@ -380,6 +399,28 @@ def _distinctive(matrix: csr_matrix, outside: np.ndarray, topics: np.ndarray) ->
     weighted = matrix.copy()
     weighted.data = matrix.data * np.where(outside[rows], distinct[matrix.indices], 1.0)
     return weighted
+
+
+def _outside_words(
+    features: list[tuple[Counter[str], Counter[str]]], outside: np.ndarray, answers: list[str]
+) -> frozenset[str]:
+    """The words of out-of-scope examples that nothing else in the knowledge has (the topics'
+    and small talk's examples, titles and answers, in every locale), at least
+    OUTSIDE_WORD_CHARS long: a question with one of them is likely about something else. The
+    answers bring the words every text of a language has, which out-of-scope examples would
+    otherwise claim ("after", "like")."""
+    seen = {word for text in answers for word in _words(text)}
+    theirs: set[str] = set()
+    for (_, terms), out in zip(features, outside, strict=True):
+        (theirs if out else seen).update(word for word in terms if " " not in word)
+    return frozenset(word for word in theirs - seen if len(word) >= OUTSIDE_WORD_CHARS)
+
+
+def _words(text: str) -> list[str]:
+    """A text's words as ``_features`` spells them."""
+    return [
+        _BRAND_WORD if _FOLDED_BRAND.match(w) else w for w in map(fold, normalize(text).split())
+    ]
 
 
 def _synonyms(knowledge: Knowledge, locales: tuple[str, ...]) -> dict[str, str]:

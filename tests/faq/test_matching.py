@@ -93,7 +93,8 @@ def test_sealed_questions_overall(matcher: Matcher) -> None:
 
 # ---------------------------------------------------------------- the sets written apart (issue 14)
 # tests/faq/eval_heldout.yaml was written by people who never saw the knowledge nor the matcher, a
-# third of it out of scope; its figures (never its questions) chose OUTSIDE_RATIO. Floors a
+# third of it out of scope; its figures (never its questions) chose OUTSIDE_RATIO and
+# OUTSIDE_WORD. Floors a
 # little below what is reached (docs/architecture.md); tests/faq/eval_sealed.yaml and
 # eval_sealed2.yaml have no floor here: they are run by `python -m bench.faq_eval --sealed`, rarely.
 
@@ -117,7 +118,7 @@ def test_questions_written_apart_get_the_right_topic(eval_tallies) -> None:  # t
 def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) -> None:  # type: ignore[no-untyped-def]
     total = eval_tallies["all"]
     assert total.outside >= 150
-    assert total.false_topics <= 0.26, f"{100 * total.false_topics:.1f} %"
+    assert total.false_topics <= 0.18, f"{100 * total.false_topics:.1f} %"
 
 
 @pytest.mark.parametrize(
