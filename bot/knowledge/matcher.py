@@ -226,6 +226,11 @@ class Matcher:
             for entry in (*knowledge.topics[locale].values(), *knowledge.smalltalk[locale].values())
             for text in (entry.answer, getattr(entry, "more", None) or "")
         ]
+        answers += [  # and the synonyms: "code" stands for "policy"
+            " ".join((word, *variants))
+            for locale in locales
+            for word, variants in knowledge.synonyms.get(locale, {}).items()
+        ]
         self._outside_words = _outside_words(features, outside, answers)
         self._languages = _identifier()
         self.threshold = THRESHOLD
@@ -405,7 +410,7 @@ def _outside_words(
     features: list[tuple[Counter[str], Counter[str]]], outside: np.ndarray, answers: list[str]
 ) -> frozenset[str]:
     """The words of out-of-scope examples that nothing else in the knowledge has (the topics'
-    and small talk's examples, titles and answers, in every locale), at least
+    and small talk's examples, titles and answers, the synonyms, in every locale), at least
     OUTSIDE_WORD_CHARS long: a question with one of them is likely about something else. The
     answers bring the words every text of a language has, which out-of-scope examples would
     otherwise claim ("after", "like")."""
