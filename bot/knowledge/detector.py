@@ -62,6 +62,8 @@ SENTENCE_WORDS = 4  # a shorter sentence is read with the rest only
 WINDOW_FROM = 40  # a longer sentence (a text typed without full stops) is also read in
 WINDOW_WORDS = 20  # windows of this many words,
 WINDOW_STEP = 5  # this many apart: a disclosure inside a long unpunctuated text stays whole
+LONG_CHARS = 600  # a longer message is read in parts only (see Detector.read)
+LONG_PAIRS = 4  # in it, two sentences together around this many likeliest sentences
 SEEN_WORDS = 1 << 16  # spelt words whose n-grams are kept (then forgotten all at once)
 _SENTENCES = re.compile(r"(?<=[.!?;…])\s+|\n+|\s[-–—]\s")
 # Part of the cache file's name: change it with any setting above that changes the model.
@@ -173,14 +175,49 @@ def embedded(
     return made
 
 
+_Token = tuple[str, tuple[str, ...]]  # a word as written, and its spelt forms (often one)
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What the classifier made of a message: the probability of its likeliest part, that part's
-    n-grams (ids, repeated) and its text as written."""
+    n-grams (ids, repeated), its text as written, its words (as written and spelt, for the reason
+    given to the focal point), and the text the lexicon reads (the whole message; in a long one,
+    the likeliest part)."""
 
     danger: float
     piece: tuple[np.ndarray, np.ndarray]
     said: str
+    tokens: tuple[_Token, ...] = ()
+    scope: str = ""
+
+
+# a part of a message read by the classifier: its n-grams, its text, its words, and the text the
+# lexicon reads if it weighs most
+_Part = tuple[tuple[np.ndarray, np.ndarray], str, list[_Token], str]
+
+
+def _tokens(text: str) -> list[_Token]:
+    """Each written word with its spelt forms, spelt once per word (and cached)."""
+    return [(word, _spelt(word)) for word in text.split()]
+
+
+@dataclass(frozen=True, slots=True)
+class _Spans:
+    """The known n-grams of a message's spelt words, in order: ``chars[offsets[i]:offsets[i +
+    1]]`` are word i's character n-grams, ``words[i]`` its id (-1: unknown), ``pairs[i]`` the id
+    of word i with the next word of its sentence (-1: unknown, or the sentence ends)."""
+
+    chars: np.ndarray
+    offsets: np.ndarray
+    words: np.ndarray
+    pairs: np.ndarray
+
+    def piece(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Words ``start`` to ``end``: their character n-grams and their word n-grams (ids,
+        repeated), as ``Detector._piece`` gives them."""
+        terms = np.concatenate([self.words[start:end], self.pairs[start : max(start, end - 1)]])
+        return self.chars[self.offsets[start] : self.offsets[end]], terms[terms >= 0]
 
 
 class _Space:
@@ -373,49 +410,139 @@ class Detector:
             total += np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         return total
 
+    def _spans(self, sentences: list[list[str]]) -> _Spans:
+        """The known n-grams of every spelt word of a message, looked up once: a part of it
+        (a sentence, two, a window) is then a slice (see ``_Spans.piece``)."""
+        ids = self._words.ids
+        flat = [w for words in sentences for w in words]
+        chars = [self._char_ids(w) for w in flat]
+        offsets = np.zeros(len(flat) + 1, np.int64)
+        np.cumsum([c.size for c in chars], out=offsets[1:])
+        pairs = [
+            ids.get(f"{a} {b}", -1) if i < len(words) - 1 else -1
+            for words in sentences
+            for i, (a, b) in enumerate(zip(words, [*words[1:], ""], strict=True))
+        ]
+        return _Spans(
+            np.concatenate(chars) if chars else np.zeros(0, np.int32),
+            offsets,
+            np.fromiter((ids.get(w, -1) for w in flat), np.int32, len(flat)),
+            np.array(pairs, np.int32),
+        )
+
     def read(self, text: str) -> Reading:
         """How likely ``text`` tells of a child in danger: the whole message, each of its
         sentences, and a long sentence in overlapping windows of words; the highest probability
         counts, so that a question to the bot, a word about a report or a long letter cannot
         hide the sentence that matters. The message is read up to its READ_CHARS-th character,
-        as the lexicon; every word is spelt and cut into n-grams once."""
-        written = [p for p in _SENTENCES.split(text[:READ_CHARS]) if p.strip()]
-        spelt = [spelling(p).split() for p in written]
-        sentences = [(w, p) for w, p in zip(spelt, written, strict=True) if w]
-        if sum(len(w) for w, _ in sentences) < MIN_WORDS:
+        as the lexicon; every word is spelt and looked up once.
+
+        A message longer than LONG_CHARS (a report pasted in) is read in parts only, never whole
+        (see ``_read_long``): a disclosure in it is within one or two sentences, and this keeps
+        a 4,000-character message to a few milliseconds."""
+        shown = text[:READ_CHARS]
+        written = [p for p in _SENTENCES.split(shown) if p.strip()]
+        tokens = [(said, _tokens(said)) for said in written]
+        sentences = [
+            (words, said, toks)
+            for said, toks in tokens
+            if (words := [f for _, form in toks for f in form])
+        ]
+        if sum(len(w) for w, _, _ in sentences) < MIN_WORDS:
             # "12", "15" (an age, or a survey's answer) say nothing by themselves
-            return Reading(0.0, (np.zeros(0, np.int32), np.zeros(0, np.int32)), text)
-        pieces = [self._piece(w) for w, _ in sentences]
-        whole = (
-            np.concatenate([c for c, _ in pieces]),
-            np.concatenate([t for _, t in pieces]),
-        )
-        read = [(whole, text[:READ_CHARS])]
-        long = [(w, p, piece) for (w, p), piece in zip(sentences, pieces, strict=True)
-                if len(w) >= SENTENCE_WORDS]  # fmt: skip
+            return Reading(0.0, (np.zeros(0, np.int32), np.zeros(0, np.int32)), text, (), shown)
+        spans = self._spans([w for w, _, _ in sentences])
+        starts = np.cumsum([0, *(len(w) for w, _, _ in sentences)]).tolist()
+        if len(shown) > LONG_CHARS:
+            return self._read_long(sentences, spans, starts)
+        read: list[_Part] = []
+        whole = spans.piece(0, starts[-1])
+        read.append((whole, shown, [t for _, _, toks in sentences for t in toks], shown))
+        long = [
+            (i, words, said, toks)
+            for i, (words, said, toks) in enumerate(sentences)
+            if len(words) >= SENTENCE_WORDS
+        ]
         if len(long) > 1:
-            read += [(piece, said) for _, said, piece in long]
-        for words, said, _ in long:
+            read += [
+                (spans.piece(starts[i], starts[i + 1]), said, toks, shown)
+                for i, _, said, toks in long
+            ]
+        for i, words, _, toks in long:
             if len(words) > WINDOW_FROM:
-                read += self._windows(said)
-        logits = self._logits([piece for piece, _ in read])
+                read += [
+                    (piece, said, found, shown)
+                    for piece, said, found, _ in self._windows(toks, spans, starts[i])
+                ]
+        return self._best(read, self._logits([part[0] for part in read]))
+
+    def _read_long(
+        self, sentences: list[tuple[list[str], str, list[_Token]]], spans: _Spans, starts: list[int]
+    ) -> Reading:
+        """A long message: each sentence (a long one in windows), then two sentences together
+        around the LONG_PAIRS likeliest sentences only (a disclosure told in two sentences has
+        one that weighs); the lexicon reads the likeliest part with a sentence on each side."""
+        said_all = [said.strip() for _, said, _ in sentences]
+
+        def around(first: int, last: int) -> str:
+            return " ".join(said_all[max(0, first - 1) : last + 2])
+
+        read: list[_Part] = []
+        alone: dict[int, int] = {}  # a sentence read alone: its place in read
+        for i, (words, said, toks) in enumerate(sentences):
+            if len(words) > WINDOW_FROM:
+                read += self._windows(toks, spans, starts[i], around=True)
+            else:
+                alone[i] = len(read)
+                read.append((spans.piece(starts[i], starts[i + 1]), said, toks, around(i, i)))
+        logits = self._logits([part[0] for part in read])
+        likeliest = sorted(alone, key=lambda i: -logits[alone[i]])[:LONG_PAIRS]
+        firsts = sorted({f for i in likeliest for f in (i - 1, i) if f in alone and f + 1 in alone})
+        pairs: list[_Part] = [
+            (
+                spans.piece(starts[i], starts[i + 2]),
+                f"{said_all[i]} {said_all[i + 1]}",
+                [*sentences[i][2], *sentences[i + 1][2]],
+                around(i, i + 1),
+            )
+            for i in firsts
+        ]
+        # a sentence too short to tell anything alone is read only with its neighbour
+        short = {alone[i] for i in alone if len(sentences[i][0]) < SENTENCE_WORDS}
+        keep = [n for n in range(len(read)) if n not in short]
+        read = [read[n] for n in keep] + pairs
+        logits = np.concatenate([logits[keep], self._logits([part[0] for part in pairs])])
+        if not read:  # one short sentence of very long words: read whole
+            toks = [t for _, _, found in sentences for t in found]
+            whole = " ".join(said_all)
+            read = [(spans.piece(0, starts[-1]), whole, toks, whole)]
+            logits = self._logits([read[0][0]])
+        return self._best(read, logits)
+
+    def _best(self, read: list[_Part], logits: np.ndarray) -> Reading:
         best = int(np.argmax(logits))
         logit = float(logits[best])
-        return Reading(1 / (1 + math.exp(-max(-30.0, min(30.0, logit)))), *read[best])
+        piece, said, toks, scope = read[best]
+        return Reading(
+            1 / (1 + math.exp(-max(-30.0, min(30.0, logit)))), piece, said, tuple(toks), scope
+        )
 
-    def _windows(self, said: str) -> list[tuple[tuple[np.ndarray, np.ndarray], str]]:
-        """A long sentence read in overlapping windows of WINDOW_WORDS words, WINDOW_STEP apart:
-        a disclosure of up to WINDOW_WORDS - WINDOW_STEP words is whole in one of them, with
-        few other words around it. Each window keeps its words as written."""
-        written = said.split()
-        forms = [_spelt(w) for w in written]
-        owner = [i for i, form in enumerate(forms) for _ in form]
-        spelt = [f for form in forms for f in form]
+    def _windows(
+        self, tokens: list[_Token], spans: _Spans, first: int, *, around: bool = False
+    ) -> list[_Part]:
+        """A long sentence (its words from ``first`` in ``spans``) read in overlapping windows of
+        WINDOW_WORDS words, WINDOW_STEP apart: a disclosure of up to WINDOW_WORDS - WINDOW_STEP
+        words is whole in one of them, with few other words around it. Each window keeps its
+        words as written, and for the lexicon (``around``) with WINDOW_WORDS more on each side."""
+        owner = [i for i, (_, form) in enumerate(tokens) for _ in form]
         read = []
-        for start in range(0, max(1, len(spelt) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
-            end = min(start + WINDOW_WORDS, len(spelt))
-            shown = " ".join(written[owner[start] : owner[end - 1] + 1])
-            read.append((self._piece(spelt[start:end]), shown))
+        for start in range(0, max(1, len(owner) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
+            end = min(start + WINDOW_WORDS, len(owner))
+            toks = tokens[owner[start] : owner[end - 1] + 1]
+            said = " ".join(w for w, _ in toks)
+            wider = tokens[max(0, owner[start] - WINDOW_WORDS) : owner[end - 1] + 1 + WINDOW_WORDS]
+            scope = " ".join(w for w, _ in wider) if around else said
+            read.append((spans.piece(first + start, first + end), said, toks, scope))
         return read
 
     def danger(self, text: str) -> float:
@@ -434,9 +561,9 @@ class Detector:
         """The words that weigh most towards the kind of danger (or towards a disclosure, when no
         kind is known), as the member wrote them: each feature's share of the score, given to
         the words it comes from. Given a reading, the words of the part that weighed most."""
-        text = text.said if isinstance(text, Reading) else text[:READ_CHARS]
-        written = [w.strip(".,;:!?()[]\"'«»„“”") for w in text.split()]
-        forms = [spelling(w).split() for w in written]
+        tokens = text.tokens if isinstance(text, Reading) else tuple(_tokens(text[:READ_CHARS]))
+        written = [w.strip(".,;:!?()[]\"'«»„“”") for w, _ in tokens]
+        forms = [form for _, form in tokens]
         ids, values = self._vector(self._piece([f for form in forms for f in form]))
         kind = int(np.argmax(self._kind_coef[:, ids] @ values + self._kind_intercept))
         weights = self._kind_coef[kind] if self._kinds[kind] != UNSPECIFIED else self._coef

@@ -117,3 +117,27 @@ def test_the_model_is_cached_by_corpus(tmp_path: Path) -> None:
     )
     Detector.from_corpus(corpus, tmp_path / "cache", questions={})
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+def test_a_disclosure_inside_a_long_report_is_raised_with_its_own_words(
+    safeguarding: Safeguarding,
+) -> None:
+    """A report pasted in (thousands of characters, read in parts) with one disclosure inside:
+    raised, and the focal point reads the disclosure's words, not the report's."""
+    report = " ".join(
+        [
+            "The quarterly report covers the training of 40 social workers in three regions.",
+            "The budget line for travel was spent at 80 percent and the rest moves to spring.",
+            "Partners asked for the translated materials before the end of the month.",
+        ]
+        * 14
+    )
+    told = "My neighbour's girl is 14 and her father is marrying her to a man of 40 next week."
+    middle = len(report) // 2
+    cut = report.index(". ", middle) + 2
+    text = f"{report[:cut]}{told} {report[cut:]}"
+    assert len(text) > 3000
+    assert safeguarding.assess(report, ["en"]) is None
+    found = safeguarding.assess(text, ["en"])
+    assert found is not None
+    assert found.words and all(word.lower() in told.lower() for word in found.words), found.words
