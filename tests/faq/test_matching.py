@@ -151,6 +151,14 @@ def test_out_of_scope_questions_written_apart_mostly_get_no_topic(eval_tallies) 
         # another network, a job, a grant: the coalition's words, but not its knowledge
         ("how do we become members of the eurochild network", "en"),
         ("can childpact pay for our training", "en"),
+        # a word only out-of-scope examples have ("spring", "home") tips a reading
+        # that a topic's words nearly took (OUTSIDE_WORD)
+        (
+            "hey, quick one: is plan international running any child protection trainings "
+            "in georgia this spring?",
+            "en",
+        ),
+        ("sorry to bother, what age can a kid legally be left home alone in romania", "en"),
     ],
 )
 def test_outside_the_knowledge_the_bot_abstains(matcher: Matcher, text: str, locale: str) -> None:
