@@ -24,12 +24,15 @@ from bot.knowledge.safeguarding import ALERT, KINDS, LEXICON_CONCERN_AT, Safegua
 # concerns on harmless, direct disclosures caught)
 FLOORS: dict[str, tuple[float, float, float, float] | None] = {
     HELDOUT.name: (0.95, 0.03, 0.13, 1.0),
-    # read three times: with the thresholds of the first round, with today's, with batch D
+    # read four times with an adopted model (the first round's thresholds, the second's, batch
+    # D, then once more) and once with batch E, not adopted (docs/safeguarding.md): Romanian
+    # and Turkish 17 of 18, 7 alerts and 15 concerns of 182 harmless texts
     SEALED.name: (0.94, 0.04, 0.11, 1.0),
-    # read twice: once the thresholds were final, then with batch D: three languages at 17 of
-    # 18, no alert, concerns on 2 to 4 of 182 harmless texts
+    # read three times with an adopted model (the second round's thresholds, batch D, then once
+    # more) and once with batch E: four languages at 17 of 18, no alert, 2 concerns of 182
     SEALED2.name: (0.94, 0.01, 0.03, 1.0),
-    # read once, with batch D in: Georgian 19 of 20, 1 alert and 8 concerns of 182 harmless
+    # read twice with an adopted model and once with batch E: every language 20 of 20, 1 alert and 8
+    # concerns of 182
     SEALED3.name: (0.95, 0.01, 0.06, 1.0),
 }
 
