@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 LOCK_TTL = 30.0
 SWEEP_PARALLEL = 8
+# A handled message is done: Core, built once (the unit of work costs more than the statement).
+_inbound = Inbound.__table__
+DONE = (
+    _inbound.update()
+    .where(_inbound.c.id == bindparam("row_id"))
+    .values(status="done", processed_at=bindparam("processed_at"))
+)
 
 
 class Engine:
@@ -151,12 +158,12 @@ class Engine:
                 # its handling is done again (see relax_commit).
                 await relax_commit(session)
                 # The oldest two: the second says whether another waits behind this one.
-                rows = list(
-                    await session.scalars(
-                        select(Inbound).where(*pending).order_by(Inbound.id).limit(2)
-                        .with_for_update()
+                rows = (
+                    await session.execute(
+                        select(Inbound.id, Inbound.attempts, Inbound.message)
+                        .where(*pending).order_by(Inbound.id).limit(2).with_for_update()
                     )
-                )  # fmt: skip
+                ).all()  # fmt: skip
                 if not rows:
                     return False, False
                 row, more = rows[0], len(rows) > 1
@@ -176,7 +183,7 @@ class Engine:
         await self.coordinator.notify(OUTBOX)
         return True, more
 
-    async def _handle(self, session: AsyncSession, row: Inbound) -> list[str]:
+    async def _handle(self, session: AsyncSession, row: Row[Any]) -> list[str]:
         """Handle one message in ``session``; returns the coordination keys to forget."""
         started = time.perf_counter()
         msg = InboundMessage.from_json(row.message)
@@ -205,21 +212,19 @@ class Engine:
             moved_to = msg.payload.partition(":")[2]
             await outbox.record_move(session, msg.channel, msg.address, moved_to)
         to = contact or outbox.Chat(msg.channel, msg.address)
+        rows = [outbox.columns(to, out, inbound_id=row.id) for out in replies]
         if msg.callback_id:
             # Telegram shows a spinner on the button until the query is answered.
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
-            outbox.enqueue(session, to, answer, priority=outbox.CALLBACK, inbound_id=row.id)
-        for out in replies:
-            outbox.enqueue(session, to, out, inbound_id=row.id)
+            rows.insert(0, outbox.columns(to, answer, priority=outbox.CALLBACK, inbound_id=row.id))
+        # One statement, before what the effects add: the replies have their ids for them.
+        await outbox.enqueue_all(session, rows)
         done = Handled(session, row.id)
-        if effects:
-            await session.flush()  # the replies get their ids before what the effects add
-            for effect in effects:
-                await effect(done)
+        for effect in effects:
+            await effect(done)
         if contact is not None and contact in session:  # not when it erased itself
             await keep_in_step(session, contact)
-        row.status = "done"
-        row.processed_at = utcnow()
+        await session.execute(DONE, {"row_id": row.id, "processed_at": utcnow()})
         took = (time.perf_counter() - started) * 1000  # pragma: no mutate (a debug line's figure)
         log.debug("inbound %s handled in %.1f ms", row.id, took)
         return done.forget

@@ -88,6 +88,39 @@ def enqueue(
     return row
 
 
+# Core, not the unit of work: one statement for all of a message's replies, compiled once.
+OUTBOX_INSERT = Delivery.__table__.insert()
+
+
+def columns(
+    to: Contact | Chat,
+    message: OutboundMessage,
+    *,
+    priority: int = REPLY,
+    inbound_id: int | None = None,
+) -> dict[str, Any]:
+    """One outbox row's columns, for ``enqueue_all``."""
+    return {
+        "contact_id": to.id if isinstance(to, Contact) else to.contact_id,
+        "inbound_id": inbound_id,
+        "channel": to.channel,
+        "address": to.address,
+        "priority": priority,
+        "message": logs.stamp(message.to_json()),  # the id of the request this answers, if any
+        "locale": None,
+    }
+
+
+async def enqueue_all(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Put messages (``columns``) in the outbox in one statement, in order: after whatever
+    ``session`` was about to write, which goes first as it came first."""
+    if not rows:
+        return
+    if session.new:
+        await session.flush()
+    await session.execute(OUTBOX_INSERT, list(rows))
+
+
 @dataclass(frozen=True, slots=True)
 class BroadcastCopy:
     """One member's copy of a broadcast: in their locale, on the chat chosen for them, sent
