@@ -39,6 +39,8 @@ SEALED2 = ROOT / "tests" / "safeguarding" / "eval_sealed2.yaml"
 # a third, written by yet another writer before the training texts of batch D came, read once
 # they were in
 SEALED3 = ROOT / "tests" / "safeguarding" / "eval_sealed3.yaml"
+# a fourth, by a fourth writer, written before the long-message reading came, read once it was in
+SEALED4 = ROOT / "tests" / "safeguarding" / "eval_sealed4.yaml"
 
 
 @dataclass
@@ -197,7 +199,7 @@ def main() -> None:
           f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
     if args.grid:
         return grid(safeguarding, load(HELDOUT))
-    files = args.files or [HELDOUT, *([SEALED, SEALED2, SEALED3] if args.sealed else [])]
+    files = args.files or [HELDOUT, *([SEALED, SEALED2, SEALED3, SEALED4] if args.sealed else [])]
     for path in files:
         if not path.exists():
             print(f"\n{path.name}: not there")

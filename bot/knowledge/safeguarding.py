@@ -24,7 +24,7 @@ from bot.i18n import LOCALES_DIR, Translator
 from bot.knowledge.detector import CORPUS_DIR, READ_CHARS, Detector, faq_questions
 from bot.knowledge.load import Knowledge
 
-PARTS = ("harm", "child", "urgent", "benign")
+PARTS = ("harm", "child", "urgent", "benign", "self", "past")
 # Languages members mix or type in each other's place: a Serbian member writing Latin, Bosnian
 # and Serbian Latin words, Russian from a Ukrainian member and back, Turkish and Azerbaijani.
 # A disclosure in a kin language's words is still a disclosure.
@@ -189,20 +189,37 @@ class Safeguarding:
                 return [shown[m.start() : m.end()].strip() for m in (urgent, harm, child) if m]
         return []
 
+    def _own(self, text: str, locales: list[str]) -> str | None:
+        """The words of a child telling of their own harm now ("dad is hitting me", "help, he
+        beats us"), when the lexicon's ``self`` list finds them and neither a childhood long past
+        nor a professional context (a script, a training) frames them."""
+        folded = _fold(text[:READ_CHARS]).replace("ı", "i")
+        for locale in dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))):
+            found = self._patterns.get(locale)
+            own = found["self"].search(folded) if found else None
+            if own and not found["past"].search(folded) and not found["benign"].search(folded):
+                return _fold(text[:READ_CHARS])[own.start() : own.end()].strip()
+        return None
+
     def assess(self, text: str, locales: list[str]) -> Finding | None:
         """An alert, a possible concern, or None; ``locales`` as for the lexicon."""
         reading = self.detector.read(text)
-        if reading.danger < min(CONCERN_AT, LEXICON_CONCERN_AT):
-            return None  # whatever the lexicon finds: it would not raise the message
         # the whole message; in a long one (a report pasted in), the part the classifier found
         # likeliest: the same words, and no "report" or "project" elsewhere to veto them
-        matched = self._lexicon(reading.scope or text, locales)
-        level = decide(reading.danger, bool(matched))
+        scope = reading.scope or text
+        # A child writing of their own harm in a few words is an alert whatever the classifier
+        # makes of so short a text: such messages are the plainest and the most urgent.
+        own = self._own(scope, locales)
+        if own is None and reading.danger < min(CONCERN_AT, LEXICON_CONCERN_AT):
+            return None  # whatever the lexicon finds: it would not raise the message
+        matched = self._lexicon(scope, locales)
+        level = ALERT if own else decide(reading.danger, bool(matched))
         if level is None:
             return None  # the reason is worked out only for a message that is raised
-        words = tuple(dict.fromkeys([*matched, *self.detector.words(reading)]))[:6]
-        kind = self.detector.kind(reading)
-        return Finding(level, kind, reading.danger, bool(matched), words)
+        said = [own] if own else []
+        words = tuple(dict.fromkeys([*said, *matched, *self.detector.words(reading)]))[:6]
+        kind = "abuse" if own else self.detector.kind(reading)
+        return Finding(level, kind, reading.danger, bool(matched or own), words)
 
     def use_helplines(self, helplines: dict[str, Helpline]) -> None:
         """The secretariat's helplines from now on (a copy's: the patterns stay shared)."""

@@ -1,0 +1,70 @@
+"""A child writing of their own harm in a few words ("dad is hitting me", "help, he beats us")
+is an alert in every language, whatever the classifier makes of so short a text; the same words
+about a childhood long past, a training script, a game or a joke are not. No service is
+started."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.knowledge.safeguarding import ALERT, Safeguarding
+
+# Written for this test, each in the way a frightened child types: few words, no capitals,
+# sometimes in Latin letters for a language of another script.
+OWN = [
+    ("en", "my stepdad keeps hitting me pls"),
+    ("en", "mom hurts us when shes drunk"),
+    ("ro", "ma bate tatal meu vitreg"),
+    ("ro", "ajutor ne bate mama"),
+    ("ru", "мачеха бьет меня ремнем"),
+    ("ru", "pomogite papa menya bet"),
+    ("uk", "батько б'є мене кожен вечір"),
+    ("uk", "dopomozhit vitchym b'ye mene"),
+    ("bg", "пастрокът ми ме бие"),
+    ("bg", "pomosht, bashta mi me bie"),
+    ("sr", "очух ме туче свако вече"),
+    ("sr_Latn", "ćale me mlati, pomozite"),
+    ("bs", "amidza me udario, upomoc"),
+    ("sq", "njerka me rreh cdo nate"),
+    ("tr", "imdat babam bizi dövüyor"),
+    ("az", "ögey anam məni vurur"),
+    ("ka", "მამინაცვალი მცემს"),
+    ("ka", "dedinacvali mcems"),
+    ("hy", "խորթ հայրս ինձ խփում է"),
+    ("hy", "khort hayrs indz khpuma"),
+]
+
+NOT_NOW = [
+    ("en", "my brother beat me at chess again"),
+    ("en", "dad hit me up about the budget call"),
+    ("en", "my dad hit me when I was a kid; I'd like to volunteer with you now"),
+    ("en", "Role-play script for the training: the pupil says 'my dad hits me'"),
+    ("ro", "fratele meu m-a batut la table aseara"),
+    ("ru", "когда я был маленьким, отец меня бил. хочу стать волонтером"),
+    ("bg", "дядо ми ме биеше като малък, сега съм социален работник"),
+    ("tr", "babam beni satrançta yine yendi"),
+    ("az", "uşaq vaxtı ögey atam məni döyürdü, indi könüllü olmaq istəyirəm"),
+    ("hy", "մանկության տարիներին հայրս ինձ ծեծում էր, հիմա ուզում եմ կամավոր լինել"),
+    ("sr_Latn", "tata me pobedio u šahu"),
+]
+
+
+@pytest.fixture(scope="module")
+def safeguarding() -> Safeguarding:
+    return Safeguarding()
+
+
+@pytest.mark.parametrize(("lang", "text"), OWN)
+def test_a_child_telling_of_their_own_harm_is_an_alert(
+    safeguarding: Safeguarding, lang: str, text: str
+) -> None:
+    found = safeguarding.assess(text, [lang, "en"])
+    assert found is not None and found.level == ALERT
+    assert found.kind == "abuse" and found.words  # the focal point sees which words
+
+
+@pytest.mark.parametrize(("lang", "text"), NOT_NOW)
+def test_the_same_words_about_a_game_the_past_or_a_script_raise_nothing(
+    safeguarding: Safeguarding, lang: str, text: str
+) -> None:
+    assert safeguarding.assess(text, [lang, "en"]) is None
