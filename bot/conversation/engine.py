@@ -212,11 +212,12 @@ class Engine:
             moved_to = msg.payload.partition(":")[2]
             await outbox.record_move(session, msg.channel, msg.address, moved_to)
         to = contact or outbox.Chat(msg.channel, msg.address)
-        rows = [outbox.columns(to, out, inbound_id=row.id) for out in replies]
+        rows: list[dict[str, Any]] = []
         if msg.callback_id:
             # Telegram shows a spinner on the button until the query is answered.
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
-            rows.insert(0, outbox.columns(to, answer, priority=outbox.CALLBACK, inbound_id=row.id))
+            rows.append(outbox.columns(to, answer, priority=outbox.CALLBACK, inbound_id=row.id))
+        rows += [outbox.columns(to, out, inbound_id=row.id) for out in replies]
         # One statement, before what the effects add: the replies have their ids for them.
         await outbox.enqueue_all(session, rows)
         done = Handled(session, row.id)
