@@ -1069,6 +1069,23 @@ async def test_results_that_come_while_the_writer_lingers_share_a_commit_a_later
     assert stamps == {datetime.fromtimestamp(start + 0.5, UTC)}
 
 
+async def test_an_idle_writer_ends_at_its_next_look_once_the_sender_stops(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # With nothing to record, the writer looks every 3 s (here) whether the sender is stopping:
+    # it goes on until then, and ends at the first look after.
+    sender = sender_of(shared, {"web": _Platform()}, loop_clock=clock,
+                       tuning=Tuning(writer_poll=3.0))  # fmt: skip
+    stopping = asyncio.Event()
+    start = clock.now
+    writer = asyncio.create_task(sender._write_results(stopping))
+    assert await clock.step() == start + 3
+    assert not writer.done()
+    stopping.set()
+    assert await clock.step() == start + 6
+    await asyncio.wait_for(writer, 10)
+
+
 @contextlib.asynccontextmanager
 async def own_coordination(shared: Shared) -> AsyncIterator[Coordinator]:
     """Coordination of the test's own: notices no other test sends, and a wait left pending
