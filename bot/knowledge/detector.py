@@ -197,6 +197,11 @@ class Reading:
 _Part = tuple[tuple[np.ndarray, np.ndarray], str, list[_Token], str]
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a message as the detector reads them, up to READ_CHARS."""
+    return [part for part in _SENTENCES.split(text[:READ_CHARS]) if part.strip()]
+
+
 def _tokens(text: str) -> list[_Token]:
     """Each written word with its spelt forms, spelt once per word (and cached)."""
     return [(word, _spelt(word)) for word in text.split()]

@@ -21,7 +21,14 @@ from pathlib import Path
 import yaml
 
 from bot.i18n import LOCALES_DIR, Translator
-from bot.knowledge.detector import CORPUS_DIR, READ_CHARS, Detector, faq_questions
+from bot.knowledge.detector import (
+    CORPUS_DIR,
+    LONG_CHARS,
+    READ_CHARS,
+    Detector,
+    faq_questions,
+    sentences,
+)
 from bot.knowledge.load import Knowledge
 
 PARTS = ("harm", "child", "urgent", "benign", "self", "past")
@@ -208,8 +215,11 @@ class Safeguarding:
         # likeliest: the same words, and no "report" or "project" elsewhere to veto them
         scope = reading.scope or text
         # A child writing of their own harm in a few words is an alert whatever the classifier
-        # makes of so short a text: such messages are the plainest and the most urgent.
-        own = self._own(scope, locales)
+        # makes of so short a text: such messages are the plainest and the most urgent. In a
+        # long message each sentence is looked at on its own (a "training" elsewhere in the
+        # minutes frames nothing), whichever part the classifier found likeliest.
+        parts = sentences(text) if len(text) > LONG_CHARS else [text]
+        own = next((said for part in parts if (said := self._own(part, locales))), None)
         if own is None and reading.danger < min(CONCERN_AT, LEXICON_CONCERN_AT):
             return None  # whatever the lexicon finds: it would not raise the message
         matched = self._lexicon(scope, locales)

@@ -68,3 +68,39 @@ def test_the_same_words_about_a_game_the_past_or_a_script_raise_nothing(
     safeguarding: Safeguarding, lang: str, text: str
 ) -> None:
     assert safeguarding.assess(text, [lang, "en"]) is None
+
+
+MINUTES = (
+    "Minutes of the training on the new reporting template, Tuesday. We went through the annual "
+    "report, the budget lines for the summer camp and the project plan for next year. The "
+    "volunteers asked for more sessions on the database and on how to fill in the attendance "
+    "sheets. The next training is in March, in the same room. "
+)
+
+
+def test_a_child_s_own_words_inside_long_minutes_are_an_alert(safeguarding: Safeguarding) -> None:
+    """Minutes pasted in, with a child's few words reported in one sentence: the "training"
+    and "report" elsewhere frame nothing, and the focal point reads the child's words."""
+    told = "Also a girl from the after-school group whispered: my stepdad keeps hitting me pls. "
+    text = MINUTES * 2 + told + MINUTES
+    assert len(text) > 600  # read in parts
+    assert safeguarding.assess(MINUTES * 3, ["en"]) is None
+    found = safeguarding.assess(text, ["en"])
+    assert found is not None and found.level == ALERT
+    assert "stepdad keeps hitting me" in found.words
+
+
+def test_in_a_long_report_the_focal_point_reads_the_phrase_that_told_of_harm(
+    safeguarding: Safeguarding,
+) -> None:
+    """The lexicon reads the part of a long message the classifier found likeliest, not the
+    whole report, whose grants and deadline would silence it: its phrase is shown."""
+    report = (
+        "The quarterly report covers the training of 40 social workers in three regions. "
+        "The budget line for travel was spent at 80 percent and the rest moves to spring. "
+    ) * 8
+    told = "My neighbour's girl is 14 and her father is marrying her to a man of 40 next week. "
+    grants = "First, the grants and the call for proposals: the deadline is Friday. "
+    found = safeguarding.assess(grants + report + told + report, ["en"])
+    assert found is not None and found.lexicon
+    assert any(word.startswith("marrying her to") for word in found.words), found.words
