@@ -1164,11 +1164,14 @@ async def test_a_channel_with_sends_on_their_way_claims_again_once_a_quarter_of_
         await queue(shared.db, m, f"news for {m.address}", priority=BULK)
     try:
         assert await sender.pump() == ahead
+        on_their_way = ahead
         for m, expected in zip(members, claims, strict=False):
             platform.gates[m.address].set()
             await eventually(lambda m=m: m.address in {a for a, _ in platform.handed}, timeout=10)
-            await asyncio.sleep(0.01)  # its place given back
+            on_their_way -= 1  # its place given back: waited for, not slept on
+            await eventually(lambda n=on_their_way: sender._in_flight_by["telegram"] == n)
             assert await sender.pump() == expected, m.address
+            on_their_way += expected
     finally:
         for m in members:
             platform.gates[m.address].set()
