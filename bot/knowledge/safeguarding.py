@@ -139,6 +139,11 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def _with_kin(locales: list[str]) -> list[str]:
+    """``locales`` with each one's kin (KIN) after it, each once, in that order."""
+    return list(dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))))
+
+
 def _compile(patterns: list[str]) -> re.Pattern[str]:
     """One locale's patterns of one part, as one alternation over folded text: case-sensitive
     (the text is lower-case already), which the regular expression engine reads faster than a
@@ -185,7 +190,7 @@ class Safeguarding:
         """The words the lexicon matched (none when it did not)."""
         shown = _fold(text[:READ_CHARS])
         folded = shown.replace("ı", "i")  # as long as shown: a match's place is the same in both
-        for locale in dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))):
+        for locale in _with_kin(locales):
             found = self._patterns.get(locale)
             if found is None:
                 continue
@@ -201,7 +206,7 @@ class Safeguarding:
         beats us"), when the lexicon's ``self`` list finds them and neither a childhood long past
         nor a professional context (a script, a training) frames them."""
         folded = _fold(text[:READ_CHARS]).replace("ı", "i")
-        for locale in dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))):
+        for locale in _with_kin(locales):
             found = self._patterns.get(locale)
             own = found["self"].search(folded) if found else None
             if own and not found["past"].search(folded) and not found["benign"].search(folded):
