@@ -78,3 +78,52 @@ def test_kin_languages_are_read_too(
     safeguarding: Safeguarding, text: str, locales: list[str]
 ) -> None:
     assert safeguarding.is_disclosure(text, locales)
+
+
+# Batch F families (locales/safeguarding.yaml, each locale's first harm patterns): an adult giving
+# a child game currency, skins, top-ups or vouchers and asking for photos, a call, a meeting, the
+# address or secrecy; a child gone from a children's home, a shelter, a centre, a boarding school
+# or a foster family, or nobody looking for them or reporting it. Written for these tests, in none
+# of the corpus files or evaluation sets.
+GAME_GIFTS = [
+    ("en", "a grown man keeps buying my 10 year old son v-bucks and asks him for pictures"),
+    ("sq", "nje burre i dergon djalit tim 10 vjec diamante ne loje dhe i kerkon foto"),
+    ("tr", "bir adam 10 yaşındaki oğluma sürekli elmas yüklüyor, karşılığında fotoğraf istiyor"),
+    ("ru", "взрослый дарит моему сыну 10 лет робуксы и просит его фото"),
+    ("uk", "дорослий дарує моєму синові 10 років робукси і просить його фото"),
+    ("ka", "ვიღაც კაცი ჩემს 10 წლის ბიჭს რობაქსებს ყიდულობს და ფოტოებს სთხოვს"),
+    ("sr_Latn", "neki čovek kupuje mom sinu od 10 godina dijamante u igrici i traži slike"),
+]
+GONE_FROM_CARE = [
+    ("en", "the 12 year old boy from the children's home has been gone for four days"),
+    ("sq", "djali 12 vjec nga qendra e femijeve mungon prej kater ditesh, nuk e ka raportuar njeri"),
+    ("tr", "çocuk evlerinden 12 yaşında bir oğlan dört gündür kayıp, kimse aramıyor"),
+    ("ro", "un baiat de 12 ani de la centrul de plasament lipseste de patru zile"),
+    ("bg", "момче на 12 от приюта липсва от четири дни и никой не го търси"),
+    ("hy", "մանկատնից 12 տարեկան տղան չորս օր է չի վերադարձել"),
+    ("bs", "dječak od 12 godina iz doma za djecu nije se vratio četiri dana"),
+]
+# the same words without the danger: a parent buying game currency, a home's open day, a
+# question about how to report
+NOT_THESE = [
+    ("en", "bought my 10 year old son v-bucks for his birthday, how do I set a limit?"),
+    ("tr", "10 yaşındaki oğluma doğum günü için elmas aldım, limit nasıl konur?"),
+    ("ru", "купила сыну 10 лет робуксы на день рождения, как поставить лимит?"),
+    ("sq", "dite e hapur ne shtepine e femijeve te dielen, femijet kane pergatitur embelsira"),
+    ("sq", "si ta raportoj nje femije te zhdukur? cila eshte procedura?"),
+    ("ro", "ziua portilor deschise la centrul de plasament, copiii au facut prajituri"),
+]
+
+
+@pytest.mark.parametrize(("locale", "text"), GAME_GIFTS + GONE_FROM_CARE)
+def test_game_gifts_and_a_child_gone_from_care_are_read(
+    safeguarding: Safeguarding, locale: str, text: str
+) -> None:
+    assert safeguarding.is_disclosure(text, [locale, "en"])
+
+
+@pytest.mark.parametrize(("locale", "text"), NOT_THESE)
+def test_their_harmless_look_alikes_are_not(
+    safeguarding: Safeguarding, locale: str, text: str
+) -> None:
+    assert not safeguarding.is_disclosure(text, [locale, "en"])
