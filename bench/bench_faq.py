@@ -71,10 +71,11 @@ def _spelling(text: str) -> str:
 
 
 def unseen(knowledge: Knowledge, questions: list[dict]) -> list[dict]:  # type: ignore[type-arg]
-    """The questions that no knowledge example (or title, or out-of-scope example) spells the same
-    way once normalised: what the held-out figures are measured on, so that a wording added to the
+    """The questions that no knowledge example (or title, out-of-scope example or corpus question)
+    spells the same way once normalised: what the held-out figures are measured on, so that a wording added to the
     knowledge stops counting instead of inflating them."""
     known = {_spelling(text) for locale in knowledge.topics for text in knowledge.outside[locale]}
+    known.update(_spelling(text) for rows in knowledge.corpus.values() for text, _ in rows)
     for entries in (*knowledge.topics.values(), *knowledge.smalltalk.values()):
         for entry in entries.values():
             known.update(map(_spelling, (getattr(entry, "title", ""), *entry.examples)))
@@ -153,6 +154,7 @@ def held_out(knowledge: Knowledge, folds: int = 5) -> dict[str, Tally]:
             {loc: _without(talk, fold, folds) for loc, talk in knowledge.smalltalk.items()},
             knowledge.outside,
             knowledge.synonyms,
+            knowledge.corpus,
         )
         matcher = Matcher(kept)
         for locale in LOCALES:

@@ -74,7 +74,7 @@ class TopicRecord:
 
 @cache
 def _fixed() -> Knowledge:
-    """What stays in the YAML: small talk, out-of-scope examples and synonyms."""
+    """What stays in the YAML: small talk, out-of-scope examples, synonyms and the corpus."""
     return load_knowledge()
 
 
@@ -367,10 +367,14 @@ async def revert(session: AsyncSession, actor: str, key: str, change_id: int) ->
 async def load(session: AsyncSession, fixed: Knowledge | None = None) -> Knowledge:
     """What the bot answers from: the live topics in order and, for a language without a
     topic's text, the English one (marked not its own, so the matcher does not learn it
-    twice); small talk, out of scope and synonyms from the YAML (``fixed``'s when given)."""
+    twice); small talk, out of scope, synonyms and the training corpus from the YAML
+    (``fixed``'s when given)."""
     fixed = fixed or _fixed()
     records = await listed(session, archived=False)
-    knowledge = Knowledge(smalltalk=fixed.smalltalk, outside=fixed.outside, synonyms=fixed.synonyms)
+    knowledge = Knowledge(
+        smalltalk=fixed.smalltalk, outside=fixed.outside, synonyms=fixed.synonyms,
+        corpus=fixed.corpus,
+    )  # fmt: skip
     for locale in LOCALES:
         knowledge.topics[locale] = {}
         for record in records:

@@ -37,6 +37,7 @@ def fingerprint(knowledge: Knowledge) -> str:
     for locale in sorted(knowledge.topics):
         for topic in knowledge.topics[locale].values():
             digest.update(repr((locale, topic)).encode())
+    digest.update(repr(sorted(knowledge.corpus.items())).encode())
     return digest.hexdigest()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import yaml
 
 from bot.i18n import LOCALES, LOCALES_DIR
 
+log = logging.getLogger(__name__)
 MIN_EXAMPLES = 5
+CORPUS = "faq_corpus"  # locales/faq_corpus/<locale>.yaml: more ways of asking, for the matcher
+CORPUS_QUESTION_LIMIT = 300  # as an example typed on the dashboard
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when there: 6 times faster
 
 
@@ -49,6 +53,11 @@ class Knowledge:
     # locale -> word -> the words members use for it ("funds", "donor" -> "supports"): a question
     # with a variant also reads as if it had the word, so one example covers them all
     synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # locale -> (question, topic id or None for out of scope): the training corpus of
+    # ``locales/faq_corpus/``, many more ways members ask. The matcher learns a question as an
+    # example of its topic while the topic is live (an archived one's questions no longer
+    # answer), or as an out-of-scope example; they are never shown or exported as the topic's.
+    corpus: dict[str, tuple[tuple[str, str | None], ...]] = field(default_factory=dict)
 
     @property
     def topic_ids(self) -> list[str]:
@@ -120,7 +129,59 @@ def load_knowledge(directory: Path = LOCALES_DIR) -> Knowledge:
             problems.append(f"{locale}: topics not in English: {sorted(extra)}")
     if problems:
         raise KnowledgeError(_report(problems))
+    knowledge.corpus.update(load_corpus(directory / CORPUS, set(wanted_topics)))
     return knowledge
+
+
+def load_corpus(
+    directory: Path, topic_ids: set[str]
+) -> dict[str, tuple[tuple[str, str | None], ...]]:
+    """Each locale's ``<locale>.yaml`` of ``directory``: a list of ``{q: question, topic: key}``
+    (``topic: null``: a question the bot does not answer). A missing file is no corpus; a row
+    that is not such a mapping, has no question, or names a topic the knowledge does not have
+    is skipped, and a file that is not a list of them is skipped whole, each with a warning."""
+    corpus: dict[str, tuple[tuple[str, str | None], ...]] = {}
+    for locale in LOCALES:
+        path = directory / f"{locale}.yaml"
+        if not path.exists():
+            continue
+        try:
+            rows = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or []
+        except yaml.YAMLError as exc:
+            log.warning("knowledge corpus %s skipped: not valid YAML: %s", path.name, exc)
+            continue
+        if not isinstance(rows, list):
+            log.warning("knowledge corpus %s skipped: not a list of {q, topic}", path.name)
+            continue
+        kept: list[tuple[str, str | None]] = []
+        skipped: list[str] = []
+        for number, row in enumerate(rows, 1):
+            problem = _corpus_problem(row, topic_ids)
+            if problem:
+                skipped.append(f"row {number}: {problem}")
+                continue
+            kept.append((" ".join(str(row["q"]).split()), row.get("topic") or None))
+        if skipped:
+            log.warning(
+                "knowledge corpus %s: %d of %d rows skipped (%s)",
+                path.name, len(skipped), len(rows), "; ".join(skipped[:5]),
+            )  # fmt: skip
+        corpus[locale] = tuple(dict.fromkeys(kept))
+    return corpus
+
+
+def _corpus_problem(row: object, topic_ids: set[str]) -> str | None:
+    if not isinstance(row, dict) or set(row) != {"q", "topic"}:
+        return "not {q, topic}"
+    question = row.get("q")
+    if not isinstance(question, str) or not question.strip():
+        return "no question"
+    if len(question) > CORPUS_QUESTION_LIMIT:
+        return "question too long"
+    topic = row.get("topic")
+    if topic is not None and topic not in topic_ids:
+        return f"unknown topic {topic!r}"
+    return None
 
 
 def _report(problems: list[str]) -> str:

@@ -166,7 +166,8 @@ def test_outside_the_knowledge_the_bot_abstains(matcher: Matcher, text: str, loc
 
 
 def test_an_abstention_offers_the_closest_topics_only_when_some_are_close(matcher: Matcher) -> None:
-    near = matcher.match("is there a newsletter", "en")
+    # ("is there a newsletter" was one: the training corpus answers it with the bot's news)
+    near = matcher.match("is there a podcast", "en")
     assert near.topic is None and 1 <= len(near.near) <= 3
     assert set(near.near) <= set(matcher.knowledge.topic_ids)
     assert matcher.match("what's the weather in tbilisi tomorrow", "en").near == ()
