@@ -32,9 +32,9 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +176,7 @@ def embedded(
 
 
 _Token = tuple[str, tuple[str, ...]]  # a word as written, and its spelt forms (often one)
+_Word = tuple[np.ndarray, int, int]  # a spelt word's features (ids), their count, its word id
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +193,14 @@ class Reading:
     scope: str = ""
 
 
-# a part of a message read by the classifier: its n-grams, its text, its words, and the text the
-# lexicon reads if it weighs most
-_Part = tuple[tuple[np.ndarray, np.ndarray], str, list[_Token], str]
+# a part of a message read by the classifier: its words (from, to: a range of the message's
+# words), and what gives its text as written, its words and the text the lexicon reads, asked
+# only of the part that weighs most
+_Part = tuple[int, int, Callable[[], tuple[str, list[_Token], str]]]
+
+
+def _told(said: str, tokens: list[_Token], scope: str) -> tuple[str, list[_Token], str]:
+    return said, tokens, scope
 
 
 def sentences(text: str) -> list[str]:
@@ -209,20 +215,23 @@ def _tokens(text: str) -> list[_Token]:
 
 @dataclass(frozen=True, slots=True)
 class _Spans:
-    """The known n-grams of a message's spelt words, in order: ``chars[offsets[i]:offsets[i +
-    1]]`` are word i's character n-grams, ``words[i]`` its id (-1: unknown), ``pairs[i]`` the id
-    of word i with the next word of its sentence (-1: unknown, or the sentence ends)."""
+    """The known features of a message's spelt words, in order, as ids of the classifier's one
+    space (character n-grams, then words and pairs from ``split`` on): word i is
+    ``grams[begin[i]:begin[i + 1]]``, the pair it ends (the previous word of its sentence and
+    it), its character n-grams, and itself as a word (-1: unknown, or no pair). So words
+    ``start`` to ``end`` are ``grams[begin[start] + 1:begin[end]]``: their n-grams, themselves
+    and the pairs inside them."""
 
-    chars: np.ndarray
-    offsets: np.ndarray
-    words: np.ndarray
-    pairs: np.ndarray
+    grams: np.ndarray
+    begin: np.ndarray
+    split: int
 
     def piece(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Words ``start`` to ``end``: their character n-grams and their word n-grams (ids,
-        repeated), as ``Detector._piece`` gives them."""
-        terms = np.concatenate([self.words[start:end], self.pairs[start : max(start, end - 1)]])
-        return self.chars[self.offsets[start] : self.offsets[end]], terms[terms >= 0]
+        repeated), as ``Detector._piece`` gives them (in another order)."""
+        found = self.grams[self.begin[start] + 1 : self.begin[end]]
+        found = found[found >= 0]
+        return found[found < self.split], found[found >= self.split] - self.split
 
 
 class _Space:
@@ -242,16 +251,31 @@ class Detector:
         self._words = _Space(list(arrays["word_names"]), arrays["word_idf"])
         self._offset = len(self._chars.names)
         self._coef = arrays["danger_coef"]
+        self._idf = np.concatenate([self._chars.idf, self._words.idf])
         self._intercept = float(arrays["danger_intercept"][0])
         self._kind_coef = arrays["kind_coef"]
         self._kind_intercept = arrays["kind_intercept"]
         self._kinds = [str(name) for name in arrays["kind_names"]]
-        self._seen: dict[str, np.ndarray] = {}
-        self._known: dict[str, np.ndarray] = {}
-        for name in self._words.names:
+        # a spelt word's known features (see _learn): the model's own words worked out now, any
+        # other the first time it is read
+        self._seen: dict[str, _Word] = {}
+        self._known: dict[str, _Word] = {}
+        words = self._words.ids
+        pairs = [(name, i) for name, i in words.items() if " " in name]
+        for name, i in words.items():
             if " " not in name:
-                self._known[name] = self._char_ids(name)
-        self._seen.clear()
+                self._known[name] = self._learn(name, i)
+        # a word pair's id, found by its two words' ids (first * words + second): every pair's
+        # words are words of the model (they are kept from one text at least, as the pair)
+        halves = [name.split(" ") for name, _ in pairs]
+        if not all(len(two) == 2 and two[0] in words and two[1] in words for two in halves):
+            raise ValueError("a word pair of the model is not made of two of its words")
+        keys = np.fromiter(
+            (words[a] * len(words) + words[b] for a, b in halves), np.int64, len(pairs)
+        )
+        order = np.argsort(keys)
+        self._pair_keys = keys[order]
+        self._pair_ids = np.fromiter((i for _, i in pairs), np.int32, len(pairs))[order]
         self.arrays = arrays
         self.examples = examples
         self.seconds = seconds  # to train or to load
@@ -351,21 +375,23 @@ class Detector:
         )
         return detector
 
+    def _learn(self, word: str, word_id: int | None = None) -> _Word:
+        """A spelt word's known features, worked out once (see __init__): its character n-grams
+        and itself as a word (its id after them, -1: unknown), their count, and its word id."""
+        ids = self._chars.ids
+        found = [i for g in char_grams([word]) if (i := ids.get(g)) is not None]
+        if word_id is not None:
+            return np.array([*found, word_id + self._offset], np.int32), len(found) + 1, word_id
+        # not a word of the model (they are all known from the start)
+        entry = (np.array([*found, -1], np.int32), len(found) + 1, -1)
+        if len(self._seen) >= SEEN_WORDS:
+            self._seen.clear()
+        self._seen[word] = entry
+        return entry
+
     def _char_ids(self, word: str) -> np.ndarray:
-        """The known character n-grams of one spelt word, worked out once per word: the model's
-        own words when it is made, any other the first time it is read."""
-        found = self._known.get(word)
-        if found is None:
-            found = self._seen.get(word)
-        if found is None:
-            ids = self._chars.ids
-            found = np.fromiter(
-                (i for g in char_grams([word]) if (i := ids.get(g)) is not None), np.int32
-            )
-            if len(self._seen) >= SEEN_WORDS:
-                self._seen.clear()
-            self._seen[word] = found
-        return found
+        """The known character n-grams of one spelt word."""
+        return (self._known.get(word) or self._seen.get(word) or self._learn(word))[0][:-1]
 
     def _piece(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The known character and word n-grams of some consecutive words (ids, repeated)."""
@@ -394,53 +420,77 @@ class Detector:
             [char_values, word_values]
         )
 
-    def _logits(self, pieces: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        """The logit of each piece, all in one pass: the TF-IDF weights of every piece's n-grams
-        counted together (keyed by piece and feature), each piece's two parts L2-normalised."""
-        total = np.full(len(pieces), self._intercept)
-        for part, idf, coef in (
-            (0, self._chars.idf, self._coef[: self._offset]),
-            (1, self._words.idf, self._coef[self._offset :]),
-        ):
-            sizes = np.fromiter((p[part].size for p in pieces), np.int64, len(pieces))
-            if not sizes.any():
-                continue
-            ids = np.concatenate([p[part] for p in pieces]).astype(np.int64)
-            which = np.repeat(np.arange(len(pieces), dtype=np.int64), sizes)
-            keys, counts = np.unique(which * len(idf) + ids, return_counts=True)
-            piece, feature = np.divmod(keys, len(idf))
-            values = (1 + np.log(counts)) * idf[feature]
-            norms = np.sqrt(np.bincount(piece, values * values, len(pieces)))
-            dots = np.bincount(piece, values * coef[feature], len(pieces))
-            total += np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    def _logits(self, spans: _Spans, parts: list[_Part]) -> np.ndarray:
+        """The logit of each part (a range of a message's words), all in one pass: the TF-IDF
+        weights of every part's n-grams counted together (keyed by part and feature), each part's
+        two halves (character n-grams; words and pairs) L2-normalised."""
+        n = len(parts)
+        total = np.full(n, self._intercept)
+        if not n:
+            return total
+        begin = spans.begin[[part[0] for part in parts]] + 1
+        sizes = spans.begin[[part[1] for part in parts]] - begin
+        width = len(self._idf)
+        # each n-gram of each part, keyed by part and feature (in the smaller type: it sorts
+        # faster), the unknown ones left out
+        key = np.int32 if n * width < 2**31 else np.int64
+        at = np.arange(int(sizes.sum())) + np.repeat(begin - np.cumsum(sizes) + sizes, sizes)
+        found = spans.grams[at]
+        keys = (np.repeat(np.arange(0, n * width, width, dtype=key), sizes) + found)[found >= 0]
+        if not keys.size:
+            return total
+        keys.sort()
+        edge = np.empty(keys.size + 1, bool)
+        edge[0] = edge[-1] = True
+        np.not_equal(keys[1:], keys[:-1], out=edge[1:-1])
+        edges = np.flatnonzero(edge)
+        counts = edges[1:] - edges[:-1]
+        piece, feature = np.divmod(keys[edges[:-1]], width)
+        values = (1 + np.log(counts)) * self._idf[feature]
+        half = piece * 2 + (feature >= self._offset)  # a part's character n-grams, its words
+        norms = np.sqrt(np.bincount(half, values * values, 2 * n))
+        dots = np.bincount(half, values * self._coef[feature], 2 * n)
+        scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+        total += scores[0::2]
+        total += scores[1::2]
         return total
 
     def _spans(self, sentences: list[list[str]]) -> _Spans:
         """The known n-grams of every spelt word of a message, looked up once: a part of it
-        (a sentence, two, a window) is then a slice (see ``_Spans.piece``)."""
-        ids = self._words.ids
-        flat = [w for words in sentences for w in words]
-        chars = [self._char_ids(w) for w in flat]
-        offsets = np.zeros(len(flat) + 1, np.int64)
-        np.cumsum([c.size for c in chars], out=offsets[1:])
-        pairs = [
-            ids.get(f"{a} {b}", -1) if i < len(words) - 1 else -1
-            for words in sentences
-            for i, (a, b) in enumerate(zip(words, [*words[1:], ""], strict=True))
-        ]
-        return _Spans(
-            np.concatenate(chars) if chars else np.zeros(0, np.int32),
-            offsets,
-            np.fromiter((ids.get(w, -1) for w in flat), np.int32, len(flat)),
-            np.array(pairs, np.int32),
-        )
+        (a sentence, two, a window) is then a range (see ``_Spans``). A word pair is found by its
+        words' ids, all the message's pairs at once."""
+        known, seen, learn = self._known, self._seen, self._learn
+        found = [known.get(w) or seen.get(w) or learn(w) for words in sentences for w in words]
+        count = len(found)
+        begin = np.zeros(count + 1, np.int64)
+        if not count:
+            return _Spans(np.zeros(0, np.int32), begin, self._offset)
+        grams, sizes, ids = zip(*found, strict=True)
+        np.cumsum(sizes, out=begin[1:])
+        begin += np.arange(count + 1)  # and one place more for each word: the pair it ends
+        pairs = np.full(count, -1, np.int32)
+        if count > 1 and len(self._pair_keys):
+            words = np.array(ids, np.int64)
+            keys = words[:-1] * len(self._words.ids) + words[1:]
+            # a pair of two known words, not across the end of a sentence
+            keys[(words[:-1] < 0) | (words[1:] < 0)] = -1
+            keys[np.cumsum([len(said) for said in sentences])[:-1] - 1] = -1
+            at = np.minimum(np.searchsorted(self._pair_keys, keys), len(self._pair_keys) - 1)
+            pairs[1:] = np.where(self._pair_keys[at] == keys, self._pair_ids[at] + self._offset, -1)
+        every = np.empty(begin[-1], np.int32)
+        pair = np.zeros(begin[-1], bool)
+        pair[begin[:-1]] = True
+        every[pair] = pairs
+        every[~pair] = np.concatenate(grams)
+        return _Spans(every, begin, self._offset)
 
     def read(self, text: str) -> Reading:
         """How likely ``text`` tells of a child in danger: the whole message, each of its
         sentences, and a long sentence in overlapping windows of words; the highest probability
         counts, so that a question to the bot, a word about a report or a long letter cannot
         hide the sentence that matters. The message is read up to its READ_CHARS-th character,
-        as the lexicon; every word is spelt and looked up once.
+        as the lexicon; every word is spelt and looked up once, and the text and words of a part
+        are put together only for the part that weighs most.
 
         A message longer than LONG_CHARS (a report pasted in) is read in parts only, never whole
         (see ``_read_long``): a disclosure in it is within one or two sentences, and this keeps
@@ -460,9 +510,11 @@ class Detector:
         starts = np.cumsum([0, *(len(w) for w, _, _ in sentences)]).tolist()
         if len(shown) > LONG_CHARS:
             return self._read_long(sentences, spans, starts)
-        read: list[_Part] = []
-        whole = spans.piece(0, starts[-1])
-        read.append((whole, shown, [t for _, _, toks in sentences for t in toks], shown))
+
+        def whole() -> tuple[str, list[_Token], str]:
+            return shown, [t for _, _, toks in sentences for t in toks], shown
+
+        read: list[_Part] = [(0, starts[-1], whole)]
         long = [
             (i, words, said, toks)
             for i, (words, said, toks) in enumerate(sentences)
@@ -470,16 +522,13 @@ class Detector:
         ]
         if len(long) > 1:
             read += [
-                (spans.piece(starts[i], starts[i + 1]), said, toks, shown)
+                (starts[i], starts[i + 1], partial(_told, said, toks, shown))
                 for i, _, said, toks in long
             ]
         for i, words, _, toks in long:
             if len(words) > WINDOW_FROM:
-                read += [
-                    (piece, said, found, shown)
-                    for piece, said, found, _ in self._windows(toks, spans, starts[i])
-                ]
-        return self._best(read, self._logits([part[0] for part in read]))
+                read += self._windows(toks, starts[i], shown)
+        return self._best(spans, read, self._logits(spans, read))
 
     def _read_long(
         self, sentences: list[tuple[list[str], str, list[_Token]]], spans: _Spans, starts: list[int]
@@ -492,62 +541,70 @@ class Detector:
         def around(first: int, last: int) -> str:
             return " ".join(said_all[max(0, first - 1) : last + 2])
 
+        def alone_told(i: int) -> tuple[str, list[_Token], str]:
+            return sentences[i][1], sentences[i][2], around(i, i)
+
+        def pair_told(i: int) -> tuple[str, list[_Token], str]:
+            toks = [*sentences[i][2], *sentences[i + 1][2]]
+            return f"{said_all[i]} {said_all[i + 1]}", toks, around(i, i + 1)
+
         read: list[_Part] = []
         alone: dict[int, int] = {}  # a sentence read alone: its place in read
-        for i, (words, said, toks) in enumerate(sentences):
+        for i, (words, _, toks) in enumerate(sentences):
             if len(words) > WINDOW_FROM:
-                read += self._windows(toks, spans, starts[i], around=True)
+                read += self._windows(toks, starts[i])
             else:
                 alone[i] = len(read)
-                read.append((spans.piece(starts[i], starts[i + 1]), said, toks, around(i, i)))
-        logits = self._logits([part[0] for part in read])
+                read.append((starts[i], starts[i + 1], partial(alone_told, i)))
+        logits = self._logits(spans, read)
         likeliest = sorted(alone, key=lambda i: -logits[alone[i]])[:LONG_PAIRS]
         firsts = sorted({f for i in likeliest for f in (i - 1, i) if f in alone and f + 1 in alone})
-        pairs: list[_Part] = [
-            (
-                spans.piece(starts[i], starts[i + 2]),
-                f"{said_all[i]} {said_all[i + 1]}",
-                [*sentences[i][2], *sentences[i + 1][2]],
-                around(i, i + 1),
-            )
-            for i in firsts
-        ]
+        pairs: list[_Part] = [(starts[i], starts[i + 2], partial(pair_told, i)) for i in firsts]
         # a sentence too short to tell anything alone is read only with its neighbour
         short = {alone[i] for i in alone if len(sentences[i][0]) < SENTENCE_WORDS}
         keep = [n for n in range(len(read)) if n not in short]
         read = [read[n] for n in keep] + pairs
-        logits = np.concatenate([logits[keep], self._logits([part[0] for part in pairs])])
+        logits = np.concatenate([logits[keep], self._logits(spans, pairs)])
         if not read:  # one short sentence of very long words: read whole
             toks = [t for _, _, found in sentences for t in found]
             whole = " ".join(said_all)
-            read = [(spans.piece(0, starts[-1]), whole, toks, whole)]
-            logits = self._logits([read[0][0]])
-        return self._best(read, logits)
+            read = [(0, starts[-1], partial(_told, whole, toks, whole))]
+            logits = self._logits(spans, read)
+        return self._best(spans, read, logits)
 
-    def _best(self, read: list[_Part], logits: np.ndarray) -> Reading:
+    def _best(self, spans: _Spans, read: list[_Part], logits: np.ndarray) -> Reading:
         best = int(np.argmax(logits))
         logit = float(logits[best])
-        piece, said, toks, scope = read[best]
+        begin, end, tell = read[best]
+        said, toks, scope = tell()
         return Reading(
-            1 / (1 + math.exp(-max(-30.0, min(30.0, logit)))), piece, said, tuple(toks), scope
+            1 / (1 + math.exp(-max(-30.0, min(30.0, logit)))),
+            spans.piece(begin, end),
+            said,
+            tuple(toks),
+            scope,
         )
 
-    def _windows(
-        self, tokens: list[_Token], spans: _Spans, first: int, *, around: bool = False
-    ) -> list[_Part]:
-        """A long sentence (its words from ``first`` in ``spans``) read in overlapping windows of
-        WINDOW_WORDS words, WINDOW_STEP apart: a disclosure of up to WINDOW_WORDS - WINDOW_STEP
+    def _windows(self, tokens: list[_Token], first: int, scope: str | None = None) -> list[_Part]:
+        """A long sentence (its words from ``first`` in the message) read in overlapping windows
+        of WINDOW_WORDS words, WINDOW_STEP apart: a disclosure of up to WINDOW_WORDS - WINDOW_STEP
         words is whole in one of them, with few other words around it. Each window keeps its
-        words as written, and for the lexicon (``around``) with WINDOW_WORDS more on each side."""
+        words as written, and the text the lexicon reads: ``scope``, or (None) the window with
+        WINDOW_WORDS more words on each side."""
         owner = [i for i, (_, form) in enumerate(tokens) for _ in form]
-        read = []
-        for start in range(0, max(1, len(owner) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
-            end = min(start + WINDOW_WORDS, len(owner))
+
+        def tell(start: int, end: int) -> tuple[str, list[_Token], str]:
             toks = tokens[owner[start] : owner[end - 1] + 1]
             said = " ".join(w for w, _ in toks)
+            if scope is not None:
+                return said, toks, scope
             wider = tokens[max(0, owner[start] - WINDOW_WORDS) : owner[end - 1] + 1 + WINDOW_WORDS]
-            scope = " ".join(w for w, _ in wider) if around else said
-            read.append((spans.piece(first + start, first + end), said, toks, scope))
+            return said, toks, " ".join(w for w, _ in wider)
+
+        read: list[_Part] = []
+        for start in range(0, max(1, len(owner) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
+            end = min(start + WINDOW_WORDS, len(owner))
+            read.append((first + start, first + end, partial(tell, start, end)))
         return read
 
     def danger(self, text: str) -> float:
