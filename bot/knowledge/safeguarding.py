@@ -148,8 +148,90 @@ def _compile(patterns: list[str]) -> re.Pattern[str]:
     """One locale's patterns of one part, as one alternation over folded text: case-sensitive
     (the text is lower-case already), which the regular expression engine reads faster than a
     case-blind one. The only letters case-blind matching still joined in such text are the
-    Turkish dotless and dotted i: "ı" is read as "i" in the patterns and in the text."""
-    return re.compile("|".join(f"(?:{p})" for p in patterns or ["(?!)"]).replace("ı", "i"))
+    Turkish dotless and dotted i: "ı" is read as "i" in the patterns and in the text.
+
+    Read for speed, with the same matches: every pattern's alternatives are alternatives of the
+    whole, in the same order, their groups do not capture (only where a match is is read), and
+    alternatives one after another that begin at a word's edge (``\\b``) share it. So at each
+    place of the text the engine skips at once the alternatives whose first letter is not
+    there, instead of entering each (about ten times faster for the English harm words)."""
+    written = "|".join(f"(?:{p})" for p in patterns or ["(?!)"]).replace("ı", "i")
+    read = [_alternatives(p) for p in patterns]
+    if not patterns or any(found is None for found in read):
+        return re.compile(written)
+    runs: list[list[str]] = []  # alternatives, and runs of them beginning with \b (without it)
+    edge = False
+    for alternative in (a for found in read for a in found or ()):
+        if alternative.startswith("\\b"):
+            if not edge:
+                runs.append(["\\b"])
+            runs[-1].append(alternative[2:])
+            edge = True
+        else:
+            runs.append([alternative])
+            edge = False
+    made = re.compile(
+        "|".join(
+            f"\\b(?:{'|'.join(run[1:])})" if run[0] == "\\b" else run[0] for run in runs
+        ).replace("ı", "i")
+    )
+    return made if made.groups == 0 else re.compile(written)
+
+
+# a reference to a group, a conditional, a comment, a verbose part: such a pattern is compiled
+# as written
+_UNREAD = re.compile(r"\\[1-9g]|\(\?P=|\(\?\(|\(\?#|\(\?[a-zA-Z-]*x")
+
+
+def _alternatives(pattern: str) -> list[str] | None:
+    """The top-level alternatives of ``pattern`` with its groups made non-capturing, or None
+    when it refers to its groups or is not read so simply (see _UNREAD)."""
+    if _UNREAD.search(pattern):
+        return None
+    found: list[str] = []
+    out: list[str] = []
+    depth = i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":  # an escaped character, as written
+            if i + 1 >= len(pattern):
+                return None
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif c == "[":  # a set of characters, as written: "]" first is one of them
+            j = i + 1
+            j += pattern.startswith("^", j)
+            j += pattern.startswith("]", j)
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            if j >= len(pattern):
+                return None
+            out.append(pattern[i : j + 1])
+            i = j + 1
+        elif c == "(":
+            depth += 1
+            if pattern.startswith("(?P<", i):  # a named group
+                i = pattern.find(">", i) + 1
+                if not i:
+                    return None
+                out.append("(?:")
+            elif pattern.startswith("(?", i):  # not a group, or one that does not capture
+                out.append("(?")
+                i += 2
+            else:
+                out.append("(?:")
+                i += 1
+        elif c == "|" and depth == 0:
+            found.append("".join(out))
+            out = []
+            i += 1
+        else:
+            depth -= c == ")"
+            if depth < 0:
+                return None
+            out.append(c)
+            i += 1
+    return [*found, "".join(out)] if not depth else None
 
 
 class Safeguarding:

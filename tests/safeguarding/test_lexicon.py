@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 
 from bot.i18n import LOCALES
 from bot.knowledge.detector import CORPUS_DIR
-from bot.knowledge.safeguarding import Safeguarding
+from bot.knowledge.safeguarding import PARTS, Safeguarding, _alternatives, _compile, _fold
 
 HERE = Path(__file__).parent
 # The lexicon's own labelled texts are part of the classifier's training corpus now
@@ -96,7 +97,10 @@ GAME_GIFTS = [
 ]
 GONE_FROM_CARE = [
     ("en", "the 12 year old boy from the children's home has been gone for four days"),
-    ("sq", "djali 12 vjec nga qendra e femijeve mungon prej kater ditesh, nuk e ka raportuar njeri"),
+    (
+        "sq",
+        "djali 12 vjec nga qendra e femijeve mungon prej kater ditesh, nuk e ka raportuar njeri",
+    ),
     ("tr", "çocuk evlerinden 12 yaşında bir oğlan dört gündür kayıp, kimse aramıyor"),
     ("ro", "un baiat de 12 ani de la centrul de plasament lipseste de patru zile"),
     ("bg", "момче на 12 от приюта липсва от четири дни и никой не го търси"),
@@ -127,3 +131,44 @@ def test_their_harmless_look_alikes_are_not(
     safeguarding: Safeguarding, locale: str, text: str
 ) -> None:
     assert not safeguarding.is_disclosure(text, [locale, "en"])
+
+
+def test_the_lexicon_compiled_for_speed_matches_where_the_patterns_as_written_match() -> None:
+    # every locale's patterns of every part, over the labelled texts of the locale and of
+    # English, each alone and all of them one after another (a long message): the same match
+    # at the same place
+    lexicon = yaml.safe_load(
+        (Path(__file__).parents[2] / "locales" / "safeguarding.yaml").read_text(encoding="utf-8")
+    )
+    texts: dict[str, list[str]] = {}
+    for name in ("disclosures.yaml", "heldout.yaml"):
+        for message in _messages(name):
+            texts.setdefault(message["lang"], []).append(_fold(message["text"]).replace("ı", "i"))
+    quicker = 0
+    for locale, entry in lexicon.items():
+        read = [*texts.get(locale, []), *texts["en"]]
+        read += [" ".join(read[i : i + 40]) for i in range(0, len(read), 40)]
+        for part in PARTS:
+            patterns = entry.get(part) or []
+            written = re.compile("|".join(f"(?:{p})" for p in patterns or ["(?!)"]))
+            fast = _compile(patterns)
+            quicker += fast.pattern != written.pattern
+            for text in read:
+                found, expected = fast.search(text), written.search(text)
+                assert (found and found.span()) == (expected and expected.span()), (locale, part)
+    assert quicker > len(lexicon)  # most lists are compiled for speed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "alternatives"),
+    [
+        (r"\bab(c|d)e|\bx(?P<n>y)z", [r"\bab(?:c|d)e", r"\bx(?:y)z"]),
+        (r"[|(\]]+(?<!a )b|[^]|]c", [r"[|(\]]+(?<!a )b", "[^]|]c"]),
+        (r"(a)\1", None),  # a reference to a group: compiled as written
+        (r"(?x) a | b ", None),
+    ],
+)
+def test_a_pattern_is_read_into_its_alternatives_without_capturing_groups(
+    pattern: str, alternatives: list[str] | None
+) -> None:
+    assert _alternatives(pattern) == alternatives
