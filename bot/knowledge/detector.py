@@ -631,7 +631,7 @@ class Detector:
         weights = self._kind_coef[kind] if self._kinds[kind] != UNSPECIFIED else self._coef
         share = dict(zip(ids.tolist(), (values * weights[ids]).tolist(), strict=True))
         grams = [
-            {int(i) for w in form for i in self._char_ids(w)}
+            {i for w in form for i in self._char_ids(w).tolist()}
             | {self._words.ids.get(f, -1 - self._offset) + self._offset for f in form}
             for form in forms
         ]
