@@ -5,10 +5,10 @@
 Members onboard on the terminal channel (not measured), then each asks ``--per-member`` of the
 everyday questions of bench_vs_ptb; every message is stored first (all members at once, as
 webhooks do), then each member's messages are handled by one drain after another, on embedded
-SQLite (``DATABASE_URL`` for another database). Per message: CPU and wall ms to store, to
-handle, and the database statements the handling ran, the commonest listed. The process is
-alone on its event loop, so its CPU figure moves far less with the machine's load than a whole
-service's; ``--profile`` adds cProfile's view of the handling.
+SQLite (``DATABASE_URL`` for another database, ``REDIS_URL`` to coordinate through Redis). Per
+message: CPU and wall ms to store, to handle, and the database statements the handling ran, the
+commonest listed. The process is alone on its event loop, so its CPU figure moves far less with
+the machine's load than a whole service's; ``--profile`` adds cProfile's view of the handling.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ async def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="childpact-handling-")
     os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{folder}/childpact.db")
+    settings = Settings()
     service = Service(
-        Settings(), coordinator=MemoryCoordinator(), channels={CHANNEL: WebChannel(CHANNEL)}
+        settings,
+        coordinator=None if settings.redis_url else MemoryCoordinator(),
+        channels={CHANNEL: WebChannel(CHANNEL)},
     )
     await service.start(migrate=True, workers=False, only_process=False)
     engine = service.engine

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import logs
@@ -43,6 +43,23 @@ DONE = (
     .where(_inbound.c.id == bindparam("row_id"))
     .values(status="done", processed_at=bindparam("processed_at"))
 )
+# A member's oldest two pending messages, with their contact (None before their first one):
+# one statement; only the messages are locked, as before.
+PENDING = (
+    select(Inbound.id, Inbound.attempts, Inbound.message, Contact)
+    .outerjoin(Contact, (Contact.channel == Inbound.channel) & (Contact.address == Inbound.address))
+    .where(
+        Inbound.channel == bindparam("channel"),
+        Inbound.address == bindparam("address"),
+        Inbound.status == "pending",
+    )
+    .order_by(Inbound.id)
+    .limit(2)
+    .with_for_update(of=Inbound)
+)
+# The contact's changed columns: the columns come with the values (one compiled form per set).
+_contacts = Contact.__table__
+CONTACT_UPDATE = _contacts.update().where(_contacts.c.id == bindparam("row_id"))
 
 
 class Engine:
@@ -147,11 +164,6 @@ class Engine:
     async def _handle_next(self, channel: str, address: str) -> tuple[bool, bool]:
         """Handle the contact's oldest pending message: (handled one, more are pending)."""
         taken: tuple[int, int] | None = None  # the message's id and its attempts so far
-        pending = (
-            Inbound.channel == channel,
-            Inbound.address == address,
-            Inbound.status == "pending",
-        )
         try:
             async with self.db.session() as session, session.begin():
                 # The message is stored for good already: undone by a crash of the database,
@@ -159,11 +171,8 @@ class Engine:
                 await relax_commit(session)
                 # The oldest two: the second says whether another waits behind this one.
                 rows = (
-                    await session.execute(
-                        select(Inbound.id, Inbound.attempts, Inbound.message)
-                        .where(*pending).order_by(Inbound.id).limit(2).with_for_update()
-                    )
-                ).all()  # fmt: skip
+                    await session.execute(PENDING, {"channel": channel, "address": address})
+                ).all()
                 if not rows:
                     return False, False
                 row, more = rows[0], len(rows) > 1
@@ -194,7 +203,7 @@ class Engine:
             # Secretariat staff answering in their chat: not a member, no contact of their own.
             await self.dispatcher.staff_reply(session, self.settings, row.id, msg)
         elif msg.kind not in (Kind.EDITED, Kind.UNSUPPORTED):
-            contact = await self._contact(session, msg)
+            contact = await self._contact(session, msg, row.Contact)
             # Whatever they wrote opens the platform's window: what was kept for them goes
             # first, then the answer to it. A tap on the notice's "Read it" asks for no more.
             if capabilities(msg.channel).reply_window is not None:
@@ -218,6 +227,8 @@ class Engine:
             answer = OutboundMessage(text="", callback_id=msg.callback_id)
             rows.append(outbox.columns(to, answer, priority=outbox.CALLBACK, inbound_id=row.id))
         rows += [outbox.columns(to, out, inbound_id=row.id) for out in replies]
+        if contact is not None:
+            await write_contact(session, contact)
         # One statement, before what the effects add: the replies have their ids for them.
         await outbox.enqueue_all(session, rows)
         done = Handled(session, row.id)
@@ -225,6 +236,7 @@ class Engine:
             await effect(done)
         if contact is not None and contact in session:  # not when it erased itself
             await keep_in_step(session, contact)
+            await write_contact(session, contact)  # what the effects changed since
         await session.execute(DONE, {"row_id": row.id, "processed_at": utcnow()})
         took = (time.perf_counter() - started) * 1000  # pragma: no mutate (a debug line's figure)
         log.debug("inbound %s handled in %.1f ms", row.id, took)
@@ -239,10 +251,10 @@ class Engine:
         if contact is not None:
             contact.unreachable_at = utcnow() if status in ("kicked", "left") else None
 
-    async def _contact(self, session: AsyncSession, msg: InboundMessage) -> Contact:
-        contact = await session.scalar(
-            select(Contact).where(Contact.channel == msg.channel, Contact.address == msg.address)
-        )
+    async def _contact(
+        self, session: AsyncSession, msg: InboundMessage, contact: Contact | None
+    ) -> Contact:
+        """The message's contact (read with it; None: their first message), made now if new."""
         if contact is None:
             contact = Contact(
                 channel=msg.channel, address=msg.address, status="new", flow_data={}, choices=[]
@@ -334,3 +346,26 @@ class Engine:
             text=t("Sorry, something went wrong on our side. Please try again in a moment.")
         )
         outbox.enqueue(session, to, sorry, inbound_id=row.id)
+
+
+async def write_contact(session: AsyncSession, contact: Contact) -> None:
+    """Write the contact's changed columns now, in one prepared ``UPDATE``, instead of the unit
+    of work's at the next flush: the same columns and values (``updated_at`` stamped, as its
+    ``onupdate`` would), the object clean afterwards as after a flush."""
+    state = inspect(contact)
+    if not state.modified or state.key is None or contact in session.deleted:
+        return  # nothing changed, not stored yet, or being erased: the unit of work's
+    values: dict[str, Any] = {}
+    for key in state.committed_state:
+        if key not in _contacts.c:
+            return  # not a column of its own: the unit of work's
+        added = state.attrs[key].history.added
+        if added:
+            values[key] = added[0]
+    if values:
+        values.setdefault("updated_at", utcnow())
+        state.dict["updated_at"] = values["updated_at"]
+    # Clean before the statement: its autoflush must not write the contact a second time.
+    state._commit_all(state.dict, session.sync_session.identity_map)
+    if values:
+        await session.execute(CONTACT_UPDATE, {"row_id": contact.id, **values})

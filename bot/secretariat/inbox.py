@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,25 +64,35 @@ async def count_unanswered(
     if not question:
         return
     now = utcnow()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(UnansweredQuestion).values(
-        locale=locale, country=(country or "")[:8], question=question, normalised=key, count=1,
-        first_at=now, last_at=now,
-    )  # fmt: skip
+    question_upsert, asker_upsert = _upserts(session.get_bind().dialect.name)
     question_id = await session.scalar(
-        stmt.on_conflict_do_update(
-            index_elements=["locale", "country", "normalised"],
-            set_={"count": UnansweredQuestion.count + 1, "last_at": now},
-        ).returning(UnansweredQuestion.id)
-    )
+        question_upsert,
+        {"locale": locale, "country": (country or "")[:8], "question": question,
+         "normalised": key, "count": 1, "first_at": now, "last_at": now},
+    )  # fmt: skip
     if contact_id is not None and question_id is not None:
-        asker = insert(UnansweredAsker).values(
-            question_id=question_id, contact_id=contact_id, asked_at=now
-        )
         await session.execute(
-            asker.on_conflict_do_nothing(index_elements=["question_id", "contact_id"])
+            asker_upsert, {"question_id": question_id, "contact_id": contact_id, "asked_at": now}
         )
+
+
+# The two upserts, built once per dialect (Core on the tables: the columns come with the values).
+_UPSERTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The question's upsert (one more when asked again; returns its id) and the asker's."""
+    if dialect not in _UPSERTS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        questions, askers = UnansweredQuestion.__table__, UnansweredAsker.__table__
+        question = insert(questions)
+        question = question.on_conflict_do_update(
+            index_elements=["locale", "country", "normalised"],
+            set_={"count": questions.c.count + 1, "last_at": question.excluded.last_at},
+        ).returning(questions.c.id)
+        asker = insert(askers).on_conflict_do_nothing(index_elements=["question_id", "contact_id"])
+        _UPSERTS[dialect] = (question, asker)
+    return _UPSERTS[dialect]
 
 
 async def forget_unanswered(session: AsyncSession, locale: str, question: str) -> int:
