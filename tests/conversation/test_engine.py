@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy import text as sql
 
 from bot.config import Settings
@@ -147,6 +147,16 @@ class Features:
                 ctx.effects.append(self.effect)
                 return
             if ctx.text == "silent":
+                return
+            if ctx.text.startswith("note "):  # the contact changed by the handler, then later
+                ctx.contact.flow_data = {"note": ctx.text}
+                contact = ctx.contact
+
+                async def join(done: Handled) -> None:
+                    contact.organisation = "Școala Nr. 1"
+
+                ctx.effects.append(join)
+                ctx.reply("noted")
                 return
             if ctx.text.startswith("speak "):
                 ctx.contact.locale = ctx.text.removeprefix("speak ")
@@ -715,6 +725,45 @@ async def test_effects_run_in_the_replies_transaction_and_their_keys_are_forgott
     await alice.drain()
     assert await alice.replies() == ["with an effect, seen"]
     assert not await shared.coordinator.seen(key, ttl=60)  # forgotten by the drain
+
+
+async def test_what_a_handler_and_its_effects_change_in_the_contact_is_stored_and_nothing_else(
+    engine: Engine,
+) -> None:
+    alice = member(engine)
+    await alice.send("hello", country_hint="RO")
+    await alice.drain()
+    before = await alice.contact()
+    assert before is not None and before.last_inbound_at is not None
+    await alice.set(locale="ro")  # what this message does not change is not written back
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    await alice.send("note one")
+    event.listen(engine.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await alice.drain()
+    finally:
+        event.remove(engine.db.engine.sync_engine, "before_cursor_execute", seen)
+    after = await alice.contact()
+    assert after is not None
+    assert after.flow_data == {"note": "note one"}  # the handler's
+    assert after.organisation == "Școala Nr. 1"  # the effect's, after the replies were queued
+    assert after.organisation_search == "scoala nr. 1"  # and what follows from it
+    assert (after.locale, after.country_hint) == ("ro", "RO")
+    assert after.last_inbound_at > before.last_inbound_at
+    assert after.updated_at > before.updated_at
+    assert await alice.replies() == ["echo hello", "noted"]
+    # Read with the message, written column by column: the handler's changes, then the effect's.
+    assert not [s for s in statements if s.startswith("SELECT contacts")]
+    writes = [s.partition(" WHERE ")[0] for s in statements if s.startswith("UPDATE contacts")]
+    assert len(writes) == 2
+    assert "flow_data" in writes[0] and "last_inbound_at" in writes[0]
+    assert "organisation" not in writes[0]
+    assert "organisation" in writes[1] and "flow_data" not in writes[1]
+    assert not [w for w in writes if "locale" in w or "status" in w or "country" in w]
 
 
 async def test_a_message_with_no_reply_is_done(engine: Engine) -> None:
