@@ -23,6 +23,7 @@ possible concern) and how many harmless reports are. Texts are never printed.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import tempfile
 import time
@@ -129,7 +130,9 @@ def main() -> None:
     pin_self(usable_cores()[:1])
     print(machine_line())
     if args.mix:
-        return mix(Safeguarding(), args.rounds)
+        safeguarding = Safeguarding()
+        gc.freeze()  # as the service does once it has loaded everything (app/service.py)
+        return mix(safeguarding, args.rounds)
     examples = load_corpus()
     if args.train:
         with tempfile.TemporaryDirectory() as scratch:

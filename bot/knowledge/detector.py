@@ -65,7 +65,7 @@ WINDOW_STEP = 5  # this many apart: a disclosure inside a long unpunctuated text
 LONG_CHARS = 600  # a longer message is read in parts only (see Detector.read)
 LONG_PAIRS = 4  # in it, two sentences together around this many likeliest sentences
 SEEN_WORDS = 1 << 16  # spelt words whose n-grams are kept (then forgotten all at once)
-_SENTENCES = re.compile(r"(?<=[.!?;…])\s+|\n+|\s[-–—]\s")
+_SENTENCES = re.compile(r"(?<=[.!?;…։])\s+|\n+|\s[-–—]\s")
 # Part of the cache file's name: change it with any setting above that changes the model.
 VERSION = "1"
 

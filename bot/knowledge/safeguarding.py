@@ -53,7 +53,14 @@ CONCERN = "concern"
 ALERT_AT = 0.98
 CONCERN_AT = 0.80
 LEXICON_ALERT_AT = 0.90  # a lexicon match the classifier finds likely enough is an alert
-LEXICON_CONCERN_AT = 0.50  # a lexicon match the classifier does not find unlikely is a concern
+# A lexicon match the classifier does not find unlikely is a concern. A plain pattern of danger
+# (a child gone from a children's home, game currency for photos) in a short message whose other
+# words pull the classifier down was left unanswered at 0.50; at 0.35 the held-out harmless
+# texts get 13 % concerns (10 % at 0.50), within the 15 % a concern may cost (docs/safeguarding.md)
+LEXICON_CONCERN_AT = 0.35
+# ... unless the text frames it as a childhood long past or a script, a training, a game (the
+# lexicon's ``past`` part): then the match counts from here, as it did before
+FRAMED_CONCERN_AT = 0.50
 # The kinds of danger the corpus is labelled with, in plain words for the focal point
 KINDS = {
     "abuse": "violence or sexual abuse of a child",
@@ -283,6 +290,15 @@ class Safeguarding:
                 return [shown[m.start() : m.end()].strip() for m in (urgent, harm, child) if m]
         return []
 
+    def _framed(self, text: str, locales: list[str]) -> bool:
+        """A childhood long past, or a script, a training, a game: the lexicon's ``past``."""
+        folded = _fold(text[:READ_CHARS]).replace("ı", "i")
+        return any(
+            found["past"].search(folded)
+            for locale in _with_kin(locales)
+            if (found := self._patterns.get(locale)) is not None
+        )
+
     def _own(self, text: str, locales: list[str]) -> str | None:
         """The words of a child telling of their own harm now ("dad is hitting me", "help, he
         beats us"), when the lexicon's ``self`` list finds them and neither a childhood long past
@@ -310,6 +326,8 @@ class Safeguarding:
         if own is None and reading.danger < min(CONCERN_AT, LEXICON_CONCERN_AT):
             return None  # whatever the lexicon finds: it would not raise the message
         matched = self._lexicon(scope, locales)
+        if matched and reading.danger < FRAMED_CONCERN_AT and self._framed(scope, locales):
+            matched = []  # "my dad hit me when I was a kid; I'd like to volunteer now"
         level = ALERT if own else decide(reading.danger, bool(matched))
         if level is None:
             return None  # the reason is worked out only for a message that is raised

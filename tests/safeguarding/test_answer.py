@@ -141,8 +141,8 @@ def test_the_answer_is_in_the_members_language(safeguarding: Safeguarding) -> No
         (0.7999, False, None),
         (0.90, True, ALERT),  # the lexicon with a classifier likely enough
         (0.8999, True, CONCERN),
-        (0.50, True, CONCERN),  # the lexicon with a classifier that does not find it unlikely
-        (0.4999, True, None),
+        (0.35, True, CONCERN),  # the lexicon with a classifier that does not find it unlikely
+        (0.3499, True, None),
         (0.0, False, None),
         (1.0, False, ALERT),
     ],

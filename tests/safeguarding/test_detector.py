@@ -16,7 +16,14 @@ import pytest
 
 from bench.safeguarding_eval import HELDOUT, SEALED, SEALED2, SEALED3, Figures, evaluate, load
 from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
-from bot.knowledge.safeguarding import ALERT, KINDS, LEXICON_CONCERN_AT, Safeguarding, decide
+from bot.knowledge.safeguarding import (
+    ALERT,
+    FRAMED_CONCERN_AT,
+    KINDS,
+    LEXICON_CONCERN_AT,
+    Safeguarding,
+    decide,
+)
 
 # Floors a little below what the detector reaches (docs/safeguarding.md has the figures): a
 # change that loses real disclosures or raises false alarms fails; noise does not.
@@ -26,11 +33,13 @@ FLOORS: dict[str, tuple[float, float, float, float] | None] = {
     HELDOUT.name: (0.95, 0.03, 0.13, 1.0),
     # read four times with an adopted model (the first round's thresholds, the second's, batch
     # D, then once more) and once with batch E, not adopted (docs/safeguarding.md): Romanian
-    # and Turkish 17 of 18, 7 alerts and 15 concerns of 182 harmless texts
-    SEALED.name: (0.94, 0.04, 0.11, 1.0),
+    # and Turkish 17 of 18, 7 alerts and 15 concerns of 182 harmless texts; since a lexicon match
+    # counts from 0.35, every language 18 of 18, alerts 4 % and concerns 9 % of harmless texts
+    SEALED.name: (0.95, 0.04, 0.11, 1.0),
     # read three times with an adopted model (the second round's thresholds, batch D, then once
     # more) and once with batch E: four languages at 17 of 18, no alert, 2 concerns of 182
-    SEALED2.name: (0.94, 0.01, 0.03, 1.0),
+    # (since a lexicon match counts from 0.35, every language 18 of 18, concerns 2 %)
+    SEALED2.name: (0.95, 0.01, 0.03, 1.0),
     # read twice with an adopted model and once with batch E: every language 20 of 20, 1 alert and 8
     # concerns of 182
     SEALED3.name: (0.95, 0.01, 0.06, 1.0),
@@ -79,7 +88,10 @@ def test_leaving_the_lexicon_unread_changes_no_level(safeguarding: Safeguarding)
     skipped = differ = 0
     for text, lang in messages:
         danger = safeguarding.detector.danger(text)
-        full = decide(danger, safeguarding.is_disclosure(text, [lang, "en"]))
+        matched = safeguarding.is_disclosure(text, [lang, "en"])
+        if danger < FRAMED_CONCERN_AT and safeguarding._framed(text, [lang, "en"]):
+            matched = False  # a childhood long past, a script: the match counts from 0.50
+        full = decide(danger, matched)
         found = safeguarding.assess(text, [lang, "en"])
         skipped += danger < LEXICON_CONCERN_AT
         differ += (found.level if found else None) != full
