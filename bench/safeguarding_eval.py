@@ -41,6 +41,9 @@ SEALED2 = ROOT / "tests" / "safeguarding" / "eval_sealed2.yaml"
 SEALED3 = ROOT / "tests" / "safeguarding" / "eval_sealed3.yaml"
 # a fourth, by a fourth writer, written before the long-message reading came, read once it was in
 SEALED4 = ROOT / "tests" / "safeguarding" / "eval_sealed4.yaml"
+# a fifth, by a fifth writer, written before the lexicon's game and care families, the 0.35 for a
+# lexicon match and the Armenian full stop, read once they were in
+SEALED5 = ROOT / "tests" / "safeguarding" / "eval_sealed5.yaml"
 
 
 @dataclass
@@ -199,7 +202,7 @@ def main() -> None:
           f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
     if args.grid:
         return grid(safeguarding, load(HELDOUT))
-    files = args.files or [HELDOUT, *([SEALED, SEALED2, SEALED3, SEALED4] if args.sealed else [])]
+    files = args.files or [HELDOUT, *([SEALED, SEALED2, SEALED3, SEALED4, SEALED5] if args.sealed else [])]
     for path in files:
         if not path.exists():
             print(f"\n{path.name}: not there")
