@@ -130,7 +130,7 @@ async def test_a_near_miss_offers_the_closest_topics_and_the_secretariat(backend
     async with running(backend) as stack:
         member = Member(stack, "telegram")
         await onboard(member, "en")
-        answer = await member.say("is there a newsletter")
+        answer = await member.say("is there a podcast")
         assert answer[-1].text == Translator("en")(
             "I am not sure I understood. I answer questions about ChildPact: who we are, our "
             "members, our work and how to take part, and about this chat. Perhaps you meant one "
@@ -140,7 +140,7 @@ async def test_a_near_miss_offers_the_closest_topics_and_the_secretariat(backend
         assert 1 <= len(offered) <= 3 and "ask:secretariat" in answer[-1].payloads
         async with stack.service.db.session() as session:
             [logged] = list(await session.scalars(select(UnansweredQuestion)))
-        assert logged.question == "is there a newsletter"
+        assert logged.question == "is there a podcast"
         shown = await member.tap(f"topic:{offered[0]}")
         assert shown[-1].text == knowledge.topics["en"][offered[0]].answer
 
