@@ -240,7 +240,6 @@ class Matcher:
         nearest = outside & np.fromiter((found for _, _, found in examples), bool, count)
         if nearest.any():
             matrix = diags(np.where(nearest, CORPUS_OUTSIDE_NEAREST, 1.0)) @ matrix
-            matrix.eliminate_zeros()
         # feature -> examples then centroids: a question only reads the rows of its features
         postings = vstack([matrix, centroids]).T.tocsr()
         self._indptr, self._columns, self._values = postings.indptr, postings.indices, postings.data

@@ -156,6 +156,13 @@ def _fold_word(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def _read(text: str) -> tuple[str, str]:
+    """The message as the lexicon reads it, up to READ_CHARS: folded, and folded with the
+    Turkish dotless i as "i" (as long as the other: a match's place is the same in both)."""
+    shown = _fold(text[:READ_CHARS])
+    return shown, shown.replace("ı", "i")
+
+
 def _with_kin(locales: list[str]) -> list[str]:
     """``locales`` with each one's kin (KIN) after it, each once, in that order."""
     return list(dict.fromkeys(kin for lang in locales for kin in (lang, *KIN.get(lang, ()))))
@@ -264,13 +271,13 @@ class Safeguarding:
         """``knowledge``: the bot's, already loaded (its questions are part of the model)."""
         lexicon = yaml.safe_load((directory / "safeguarding.yaml").read_text(encoding="utf-8"))
         compiled: dict[tuple[str, ...], re.Pattern[str]] = {}  # a list kin locales share: once
+        for entry in lexicon.values():
+            for part in PARTS:
+                listed = tuple(entry.get(part) or ())
+                if listed not in compiled:
+                    compiled[listed] = _compile(list(listed))
         self._patterns: dict[str, dict[str, re.Pattern[str]]] = {
-            locale: {
-                part: compiled.setdefault(
-                    tuple(entry.get(part) or []), _compile(entry.get(part) or [])
-                )
-                for part in PARTS
-            }
+            locale: {part: compiled[tuple(entry.get(part) or ())] for part in PARTS}
             for locale, entry in lexicon.items()
         }
         raw = yaml.safe_load((directory / "helplines.yaml").read_text(encoding="utf-8"))
@@ -291,14 +298,14 @@ class Safeguarding:
         English)."""
         return bool(self._lexicon(text, locales))
 
+    def _lists(self, locales: list[str]) -> list[dict[str, re.Pattern[str]]]:
+        """The lexicon's compiled lists of ``locales`` and their kin, in that order."""
+        return [found for locale in _with_kin(locales) if (found := self._patterns.get(locale))]
+
     def _lexicon(self, text: str, locales: list[str]) -> list[str]:
         """The words the lexicon matched (none when it did not)."""
-        shown = _fold(text[:READ_CHARS])
-        folded = shown.replace("ı", "i")  # as long as shown: a match's place is the same in both
-        for locale in _with_kin(locales):
-            found = self._patterns.get(locale)
-            if found is None:
-                continue
+        shown, folded = _read(text)
+        for found in self._lists(locales):
             urgent = found["urgent"].search(folded)
             harm = found["harm"].search(folded)
             child = found["child"].search(folded) if harm else None
@@ -308,28 +315,21 @@ class Safeguarding:
 
     def _framed(self, text: str, locales: list[str]) -> bool:
         """A childhood long past, or a script, a training, a game: the lexicon's ``past``."""
-        folded = _fold(text[:READ_CHARS]).replace("ı", "i")
-        return any(
-            found["past"].search(folded)
-            for locale in _with_kin(locales)
-            if (found := self._patterns.get(locale)) is not None
-        )
+        _, folded = _read(text)
+        return any(found["past"].search(folded) for found in self._lists(locales))
 
     def _own(self, text: str, locales: list[str]) -> str | None:
         """The words of a child telling of their own harm now ("dad is hitting me", "help, he
         beats us"), when the lexicon's ``self`` list finds them and neither a childhood long past
         nor a professional context (a script, a training) frames them."""
-        folded = _fold(text[:READ_CHARS]).replace("ı", "i")
+        shown, folded = _read(text)
         # kin locales may share a list (Serbian, Serbian Latin, Bosnian): each searched once
         searched: dict[re.Pattern[str], re.Match[str] | None] = {}
-        for locale in _with_kin(locales):
-            found = self._patterns.get(locale)
-            if not found:
-                continue
+        for found in self._lists(locales):
             if (own := searched.get(found["self"], searched)) is searched:
                 own = searched[found["self"]] = found["self"].search(folded)
             if own and not found["past"].search(folded) and not found["benign"].search(folded):
-                return _fold(text[:READ_CHARS])[own.start() : own.end()].strip()
+                return shown[own.start() : own.end()].strip()
         return None
 
     def assess(self, text: str, locales: list[str]) -> Finding | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import case, delete, func, select, update
@@ -76,23 +77,19 @@ async def count_unanswered(
         )
 
 
-# The two upserts, built once per dialect (Core on the tables: the columns come with the values).
-_UPSERTS: dict[str, tuple[Any, Any]] = {}
-
-
+@cache
 def _upserts(dialect: str) -> tuple[Any, Any]:
-    """The question's upsert (one more when asked again; returns its id) and the asker's."""
-    if dialect not in _UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        questions, askers = UnansweredQuestion.__table__, UnansweredAsker.__table__
-        question = insert(questions)
-        question = question.on_conflict_do_update(
-            index_elements=["locale", "country", "normalised"],
-            set_={"count": questions.c.count + 1, "last_at": question.excluded.last_at},
-        ).returning(questions.c.id)
-        asker = insert(askers).on_conflict_do_nothing(index_elements=["question_id", "contact_id"])
-        _UPSERTS[dialect] = (question, asker)
-    return _UPSERTS[dialect]
+    """The question's upsert (one more when asked again; returns its id) and the asker's, built
+    once per dialect (Core on the tables: the columns come with the values)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    questions, askers = UnansweredQuestion.__table__, UnansweredAsker.__table__
+    question = insert(questions)
+    question = question.on_conflict_do_update(
+        index_elements=["locale", "country", "normalised"],
+        set_={"count": questions.c.count + 1, "last_at": question.excluded.last_at},
+    ).returning(questions.c.id)
+    asker = insert(askers).on_conflict_do_nothing(index_elements=["question_id", "contact_id"])
+    return question, asker
 
 
 async def forget_unanswered(session: AsyncSession, locale: str, question: str) -> int:
