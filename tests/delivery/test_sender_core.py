@@ -886,8 +886,10 @@ class _Gated(_Platform):
     def __init__(self) -> None:
         super().__init__()
         self.gates: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.at_gate: set[str] = set()  # the chats whose send has come as far as its gate
 
     async def send(self, address: str, message: OutboundMessage) -> SendResult:
+        self.at_gate.add(address)
         await self.gates[address].wait()
         return await super().send(address, message)
 
@@ -1040,6 +1042,9 @@ async def test_results_that_come_while_the_writer_lingers_share_a_commit_a_later
         platform.refusals[m.address] = SendResult(Outcome.FAILED, error_code="400")
         ids.append(await queue(shared.db, m, "news", broadcast_id=710 + number, priority=BULK))
     assert await sender.pump() == 4
+    # Each send paces itself first (on Redis in scaled mode, real I/O): all four are let to
+    # reach their gates before any opens, so that the results come in the gates' order.
+    await eventually(lambda: len(platform.at_gate) == 4, timeout=10)
     first, second, third, fourth = members
     stopping = asyncio.Event()
     start = clock.now
