@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 import yaml
@@ -258,6 +260,32 @@ def _alternatives(pattern: str) -> list[str] | None:
     return [*found, "".join(out)] if not depth else None
 
 
+BY_LINE = "self, a sentence a line"  # the self list as _by_line reads it
+
+
+def _by_line(own: re.Pattern[str]) -> re.Pattern[str]:
+    """The ``self`` list read in text of a sentence a line, for searching a long message's
+    sentences at once: each line as the list reads a sentence alone ("^" is a line's beginning,
+    "[\\s\\S]" any character but a line break), and wherever a list's match begins in a sentence
+    alone, one begins there in the lines (a line break ends a word as the text's end does, and
+    the lists read no further than a sentence)."""
+    return re.compile(own.pattern.replace("[\\s\\S]", "."), re.MULTILINE)
+
+
+def _own_words(shown: str, folded: str, lists: list[dict[str, re.Pattern[str]]]) -> str | None:
+    """What the first of ``lists`` whose ``self`` finds in ``folded`` (a message, a sentence)
+    finds, unless its ``past`` or ``benign`` frames it there."""
+    searched: dict[re.Pattern[str], re.Match[str] | None] = {}  # kin may share a list
+    for found in lists:
+        own = found["self"]
+        if own not in searched:
+            searched[own] = own.search(folded)
+        said = searched[own]
+        if said and not found["past"].search(folded) and not found["benign"].search(folded):
+            return shown[said.start() : said.end()].strip()
+    return None
+
+
 class Safeguarding:
     """The lexicon of every locale, compiled once, and the helplines per country."""
 
@@ -280,6 +308,11 @@ class Safeguarding:
             locale: {part: compiled[tuple(entry.get(part) or ())] for part in PARTS}
             for locale, entry in lexicon.items()
         }
+        lines = {
+            id(own): _by_line(own) for own in (found["self"] for found in self._patterns.values())
+        }
+        for found in self._patterns.values():
+            found[BY_LINE] = lines[id(found["self"])]
         raw = yaml.safe_load((directory / "helplines.yaml").read_text(encoding="utf-8"))
         self._helplines = {
             country: Helpline(
@@ -318,18 +351,32 @@ class Safeguarding:
         _, folded = _read(text)
         return any(found["past"].search(folded) for found in self._lists(locales))
 
-    def _own(self, text: str, locales: list[str]) -> str | None:
+    def _own(self, parts: list[str], locales: list[str]) -> str | None:
         """The words of a child telling of their own harm now ("dad is hitting me", "help, he
-        beats us"), when the lexicon's ``self`` list finds them and neither a childhood long past
-        nor a professional context (a script, a training) frames them."""
-        shown, folded = _read(text)
-        # kin locales may share a list (Serbian, Serbian Latin, Bosnian): each searched once
-        searched: dict[re.Pattern[str], re.Match[str] | None] = {}
-        for found in self._lists(locales):
-            if (own := searched.get(found["self"], searched)) is searched:
-                own = searched[found["self"]] = found["self"].search(folded)
-            if own and not found["past"].search(folded) and not found["benign"].search(folded):
-                return shown[own.start() : own.end()].strip()
+        beats us"), in the first of ``parts`` (a message, or a long one's sentences) where the
+        lexicon's ``self`` list finds them and neither a childhood long past nor a professional
+        context (a script, a training) frames them in that part.
+
+        A long message's sentences are searched all at once, a sentence a line (see _by_line):
+        only a sentence where a list's match begins there is then read on its own, as before;
+        most long messages have none."""
+        lists = self._lists(locales)
+        if len(parts) == 1:
+            return _own_words(*_read(parts[0]), lists)
+        # a long message's sentences hold no line break (the detector ends one at each)
+        shown, folded = _read("\n".join(parts))
+        lines = list(zip(shown.split("\n"), folded.split("\n"), strict=True))
+        begins = [0, *accumulate(len(line) + 1 for _, line in lines)]  # and the text's end + 1
+        found: set[int] = set()
+        for pattern in {id(f[BY_LINE]): f[BY_LINE] for f in lists}.values():
+            at = 0
+            while at <= len(folded) and (match := pattern.search(folded, at)) is not None:
+                line = bisect_right(begins, match.start()) - 1
+                found.add(line)
+                at = begins[line + 1]  # on from the next sentence
+        for line in sorted(found):
+            if said := _own_words(*lines[line], lists):
+                return said
         return None
 
     def assess(self, text: str, locales: list[str]) -> Finding | None:
@@ -343,7 +390,7 @@ class Safeguarding:
         # long message each sentence is looked at on its own (a "training" elsewhere in the
         # minutes frames nothing), whichever part the classifier found likeliest.
         parts = (reading.sentences or sentences(text)) if len(text) > LONG_CHARS else [text]
-        own = next((said for part in parts if (said := self._own(part, locales))), None)
+        own = self._own(parts, locales)
         if own is None and reading.danger < min(CONCERN_AT, LEXICON_CONCERN_AT):
             return None  # whatever the lexicon finds: it would not raise the message
         matched = self._lexicon(scope, locales)

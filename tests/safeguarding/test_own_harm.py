@@ -104,3 +104,18 @@ def test_in_a_long_report_the_focal_point_reads_the_phrase_that_told_of_harm(
     found = safeguarding.assess(grants + report + told + report, ["en"])
     assert found is not None and found.lexicon
     assert any(word.startswith("marrying her to") for word in found.words), found.words
+
+
+@pytest.mark.parametrize(("lang", "text"), OWN)
+@pytest.mark.parametrize("where", [0, 5, 12])
+def test_a_child_s_own_words_are_found_wherever_they_are_in_a_long_message(
+    safeguarding: Safeguarding, lang: str, text: str, where: int
+) -> None:
+    """A long message's sentences are searched at once before any is read alone: the child's
+    words are found first, among or last, in every language, as the same words as alone."""
+    sentences = [f"{s.strip()}." for s in (MINUTES * 3).split(". ") if s.strip()]
+    sentences.insert(where, f"{text}.")
+    found = safeguarding.assess(" ".join(sentences), [lang, "en"])
+    alone = safeguarding.assess(text, [lang, "en"])
+    assert found is not None and alone is not None and found.level == ALERT
+    assert found.words[0] == alone.words[0]
