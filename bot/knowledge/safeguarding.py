@@ -17,7 +17,6 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 
@@ -144,18 +143,32 @@ def _number(emergency: str) -> str:
 
 def _fold(text: str) -> str:
     # The lexicon is written for lower-case text without combining marks (see its header), and
-    # matched case-sensitively: see _compile. Folded a word at a time (each word once, cached):
-    # a space ends every context of lower-casing (the Greek final sigma) and of decomposition,
-    # so the words folded one by one are the text folded whole, at a fifth of the time.
+    # matched case-sensitively: see _compile. Decomposed, then the marks dropped in one pass.
     if text.isascii():
         return text.lower()
-    return " ".join(map(_fold_word, text.split(" ")))
+    folded = _MARKS.sub("", unicodedata.normalize("NFKD", text.lower()))
+    return _ASTRAL.sub(_unmarked, folded) if _ASTRAL.search(folded) else folded
 
 
-@lru_cache(maxsize=1 << 16)
-def _fold_word(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+def _marks() -> re.Pattern[str]:
+    """The combining marks of the Basic Multilingual Plane, as one set of characters: one the
+    engine looks up at once (it reads a set with characters past it range by range)."""
+    ranges: list[list[int]] = []
+    for code in range(0x300, 0x10000):
+        if unicodedata.combining(chr(code)):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return re.compile(f"[{''.join(f'{chr(a)}-{chr(b)}' for a, b in ranges)}]+")
+
+
+_MARKS = _marks()
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # an emoji, mostly; few are marks
+
+
+def _unmarked(found: re.Match[str]) -> str:
+    return "" if unicodedata.combining(found[0]) else found[0]
 
 
 def _read(text: str) -> tuple[str, str]:
@@ -209,6 +222,34 @@ def _compile(patterns: list[str]) -> re.Pattern[str]:
 _UNREAD = re.compile(r"\\[1-9g]|\(\?P=|\(\?\(|\(\?#|\(\?[a-zA-Z-]*x")
 
 
+def _escape_or_set(pattern: str, i: int) -> int | None:
+    """Where the escaped character or the set of characters at ``i`` ends (None: it does not)."""
+    if pattern[i] == "\\":
+        return i + 2 if i + 1 < len(pattern) else None
+    j = i + 1
+    j += pattern.startswith("^", j)
+    j += pattern.startswith("]", j)  # "]" first is one of the set
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1 if j < len(pattern) else None
+
+
+def _group_end(pattern: str, i: int) -> int | None:
+    """Where the group that opens at ``i`` ends, after its ")" (None: it does not)."""
+    depth = 0
+    while i < len(pattern):
+        if pattern[i] in "\\[":
+            if (end := _escape_or_set(pattern, i)) is None:
+                return None
+            i = end
+            continue
+        depth += (pattern[i] == "(") - (pattern[i] == ")")
+        i += 1
+        if not depth:
+            return i
+    return None
+
+
 def _alternatives(pattern: str) -> list[str] | None:
     """The top-level alternatives of ``pattern`` with its groups made non-capturing, or None
     when it refers to its groups or is not read so simply (see _UNREAD)."""
@@ -219,21 +260,11 @@ def _alternatives(pattern: str) -> list[str] | None:
     depth = i = 0
     while i < len(pattern):
         c = pattern[i]
-        if c == "\\":  # an escaped character, as written
-            if i + 1 >= len(pattern):
+        if c in "\\[":  # an escaped character, a set of characters: as written
+            if (end := _escape_or_set(pattern, i)) is None:
                 return None
-            out.append(pattern[i : i + 2])
-            i += 2
-        elif c == "[":  # a set of characters, as written: "]" first is one of them
-            j = i + 1
-            j += pattern.startswith("^", j)
-            j += pattern.startswith("]", j)
-            while j < len(pattern) and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            if j >= len(pattern):
-                return None
-            out.append(pattern[i : j + 1])
-            i = j + 1
+            out.append(pattern[i:end])
+            i = end
         elif c == "(":
             depth += 1
             if pattern.startswith("(?P<", i):  # a named group
@@ -264,12 +295,26 @@ BY_LINE = "self, a sentence a line"  # the self list as _by_line reads it
 
 
 def _by_line(own: re.Pattern[str]) -> re.Pattern[str]:
-    """The ``self`` list read in text of a sentence a line, for searching a long message's
-    sentences at once: each line as the list reads a sentence alone ("^" is a line's beginning,
-    "[\\s\\S]" any character but a line break), and wherever a list's match begins in a sentence
-    alone, one begins there in the lines (a line break ends a word as the text's end does, and
-    the lists read no further than a sentence)."""
-    return re.compile(own.pattern.replace("[\\s\\S]", "."), re.MULTILINE)
+    """The ``self`` list for searching a long message's sentences at once, a sentence a line:
+    wherever the list finds words in a sentence alone, a match of this begins in that line. So
+    only a line where one begins need be read alone. Each line is read as the list reads a
+    sentence ("^" is a line's beginning, "[\\s\\S]" any character but a line break; a line
+    break ends a word as the text's end does, and the lists read no further than a sentence),
+    and a condition on the whole sentence (``^(?=[\\s\\S]*X)[\\s\\S]*?Y``: X anywhere in it,
+    and Y) is left to that reading: Y alone is searched for, and begins in the same line."""
+    alternatives = _alternatives(own.pattern)
+    source = "|".join(map(_unconditional, alternatives)) if alternatives else own.pattern
+    return re.compile(source.replace("[\\s\\S]", "."), re.MULTILINE)
+
+
+def _unconditional(alternative: str) -> str:
+    """``^(?=[\\s\\S]*X)[\\s\\S]*?Y`` as Y (see _by_line); another alternative as it is."""
+    if not alternative.startswith("^(?=") or (end := _group_end(alternative, 1)) is None:
+        return alternative
+    rest = alternative[end:]
+    for anything in ("[\\s\\S]*?", "[\\s\\S]*"):
+        rest = rest.removeprefix(anything)
+    return rest
 
 
 def _own_words(shown: str, folded: str, lists: list[dict[str, re.Pattern[str]]]) -> str | None:
@@ -367,16 +412,23 @@ class Safeguarding:
         shown, folded = _read("\n".join(parts))
         lines = list(zip(shown.split("\n"), folded.split("\n"), strict=True))
         begins = [0, *accumulate(len(line) + 1 for _, line in lines)]  # and the text's end + 1
-        found: set[int] = set()
-        for pattern in {id(f[BY_LINE]): f[BY_LINE] for f in lists}.values():
-            at = 0
-            while at <= len(folded) and (match := pattern.search(folded, at)) is not None:
-                line = bisect_right(begins, match.start()) - 1
-                found.add(line)
-                at = begins[line + 1]  # on from the next sentence
-        for line in sorted(found):
+
+        def first(pattern: re.Pattern[str], at: int) -> int | None:
+            """The first sentence from the ``at``-th character where ``pattern`` begins."""
+            match = pattern.search(folded, at) if at <= len(folded) else None
+            return None if match is None else bisect_right(begins, match.start()) - 1
+
+        patterns = {id(f[BY_LINE]): f[BY_LINE] for f in lists}.values()
+        ahead = {p: line for p in patterns if (line := first(p, 0)) is not None}
+        while ahead:  # the sentences where a list may find words, in order, until one does
+            line = min(ahead.values())
             if said := _own_words(*lines[line], lists):
                 return said
+            for pattern in [p for p, at in ahead.items() if at == line]:
+                if (later := first(pattern, begins[line + 1])) is None:
+                    del ahead[pattern]
+                else:
+                    ahead[pattern] = later
         return None
 
     def assess(self, text: str, locales: list[str]) -> Finding | None:
