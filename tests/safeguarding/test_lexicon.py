@@ -172,3 +172,33 @@ def test_a_pattern_is_read_into_its_alternatives_without_capturing_groups(
     pattern: str, alternatives: list[str] | None
 ) -> None:
     assert _alternatives(pattern) == alternatives
+
+
+@pytest.mark.parametrize(
+    ("patterns", "texts"),
+    [
+        # the first alternative that matches at a place wins, however they are brought together
+        ([r"\bab", r"\ba"], ["abc", "ac", "x ab a"]),
+        ([r"\ba", r"\bab"], ["abc", "ac"]),
+        ([r"\b(hit|hitting) him", r"\bhi(t|s)\w*"], ["hitting him", "his", "hit him", "hitter"]),
+        # an alternative written otherwise stays between those of its letter
+        ([r"\bab", r"\b[a-z]x", r"\ba"], ["ax", "ab", "a"]),
+        ([r"\ba", r"\b[a-z]b"], ["ab", "cb"]),
+        ([r"\b(|x)yz", r"\bx"], ["xyz", "yz", "xy"]),
+        ([r"\b(ab)?c", r"\bab"], ["abc", "ab", "c"]),
+        ([r"foo", r"\bfob", r"fo"], ["fob", "afob", "afoo", "fo"]),
+        (
+            [r"\b(dad|mum)'?s (\w+ ){0,2}(friend|boyfriend)", r"\bd\w+"],
+            ["dad's new boyfriend", "dads"],
+        ),
+    ],
+)
+def test_alternatives_brought_together_by_their_first_letter_match_as_written(
+    patterns: list[str], texts: list[str]
+) -> None:
+    written = re.compile("|".join(f"(?:{p})" for p in patterns))
+    fast = _compile(patterns)
+    for text in texts:
+        assert [m.span() for m in fast.finditer(text)] == [
+            m.span() for m in written.finditer(text)
+        ], (patterns, text, fast.pattern)
