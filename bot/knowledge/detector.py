@@ -42,7 +42,7 @@ import numpy as np
 import yaml
 
 from bot.i18n import LOCALES_DIR
-from bot.knowledge.load import Knowledge, load_knowledge
+from bot.knowledge.load import YAML_LOADER, Knowledge, load_knowledge
 from bot.knowledge.matcher import fold, normalize
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,8 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Example]:
 def load_examples(path: Path) -> list[Example]:
     """One file's labelled texts: ``- {text, lang, alert, kind}``."""
     examples = []
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: thousands of texts
-    for item in yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or []:
+    # libyaml's loader where there is one: thousands of texts
+    for item in yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or []:
         alert = bool(item["alert"])
         kind = str(item.get("kind") or (UNSPECIFIED if alert else HARMLESS))
         examples.append(Example(str(item["text"]), str(item["lang"]), alert, kind))

@@ -32,7 +32,7 @@ from bot.knowledge.detector import (
     faq_questions,
     sentences,
 )
-from bot.knowledge.load import Knowledge
+from bot.knowledge.load import YAML_LOADER, Knowledge
 
 PARTS = ("harm", "child", "urgent", "benign", "self", "past")
 # Languages members mix or type in each other's place: a Serbian member writing Latin, Bosnian
@@ -414,7 +414,8 @@ class Safeguarding:
         knowledge: Knowledge | None = None,
     ) -> None:
         """``knowledge``: the bot's, already loaded (its questions are part of the model)."""
-        lexicon = yaml.safe_load((directory / "safeguarding.yaml").read_text(encoding="utf-8"))
+        written = (directory / "safeguarding.yaml").read_text(encoding="utf-8")
+        lexicon = yaml.load(written, Loader=YAML_LOADER)
         compiled: dict[tuple[str, ...], re.Pattern[str]] = {}  # a list kin locales share: once
         for entry in lexicon.values():
             for part in PARTS:
@@ -430,7 +431,9 @@ class Safeguarding:
         }
         for found in self._patterns.values():
             found[BY_LINE] = lines[id(found["self"])]
-        raw = yaml.safe_load((directory / "helplines.yaml").read_text(encoding="utf-8"))
+        raw = yaml.load(
+            (directory / "helplines.yaml").read_text(encoding="utf-8"), Loader=YAML_LOADER
+        )
         self._helplines = {
             country: Helpline(
                 (entry.get("helpline") or {}).get("name"),
