@@ -71,7 +71,9 @@ async def whatsapp_status(request: Request, service: ServiceDep) -> Response:
         raise HTTPException(400, "not a status callback") from exc
     service.metrics.statuses.labels(WHATSAPP, status).inc()
     try:
-        changed = await record_status(service.db, sid, status, error, service.sender.on_lost)
+        changed = await record_status(
+            service.db, sid, status, error, service.sender.on_lost, service.sender.clock
+        )
         if not changed and outbox.keeps_early(status) and await _unknown(service, sid):
             # Sooner than the sender's record of the send (Twilio may report before its
             # create call has answered): kept, and applied when the send is recorded. Had

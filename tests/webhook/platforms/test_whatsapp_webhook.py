@@ -331,6 +331,22 @@ async def test_a_failure_is_recorded_with_its_error_code(backend):
         assert (await _contact(stack, member)).unreachable_at is None
 
 
+async def test_a_throttled_message_goes_again_a_quarter_of_an_hour_after_on_the_senders_clock(
+    backend,
+):
+    # 63018 (over the sender's rate or Meta's daily limit), reported after the send: queued
+    # again for the sender's now plus fifteen minutes, on the clock the sender keeps
+    async with running(backend, twilio={"statuses": ()}) as stack:
+        member = Member(stack, "whatsapp")
+        sent = await _welcomed(stack, member)
+        assert sent.platform_id is not None
+        stack.service.sender.clock = lambda: 2_000_000_000.0
+        assert_empty_twiml(await post_status(stack, sent.platform_id, "failed", 63018))
+        again = await _delivery(stack, sent.id)
+        assert (again.status, again.error_code) == ("queued", "63018")
+        assert again.due_at == 2_000_000_000.0 + 15 * 60
+
+
 async def test_outside_the_window_a_message_with_no_template_waits_for_the_member(backend):
     async with running(backend, twilio={"statuses": ()}) as stack:
         member = Member(stack, "whatsapp")
