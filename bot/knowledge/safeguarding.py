@@ -385,7 +385,8 @@ def _unconditional(alternative: str) -> str:
         return alternative
     rest = alternative[end:]
     for anything in ("[\\s\\S]*?", "[\\s\\S]*"):
-        rest = rest.removeprefix(anything)
+        if rest.startswith(anything):
+            return rest[len(anything) :]
     return rest
 
 
@@ -426,11 +427,10 @@ class Safeguarding:
             locale: {part: compiled[tuple(entry.get(part) or ())] for part in PARTS}
             for locale, entry in lexicon.items()
         }
-        lines = {
-            id(own): _by_line(own) for own in (found["self"] for found in self._patterns.values())
-        }
+        lists = {found["self"] for found in self._patterns.values()}  # kin's shared: once
+        by_line = {own: _by_line(own) for own in lists}
         for found in self._patterns.values():
-            found[BY_LINE] = lines[id(found["self"])]
+            found[BY_LINE] = by_line[found["self"]]
         raw = yaml.load(
             (directory / "helplines.yaml").read_text(encoding="utf-8"), Loader=YAML_LOADER
         )
@@ -493,7 +493,7 @@ class Safeguarding:
             match = pattern.search(folded, at) if at <= len(folded) else None
             return None if match is None else bisect_right(begins, match.start()) - 1
 
-        patterns = {id(f[BY_LINE]): f[BY_LINE] for f in lists}.values()
+        patterns = dict.fromkeys(found[BY_LINE] for found in lists)  # kin may share a list
         ahead = {p: line for p in patterns if (line := first(p, 0)) is not None}
         while ahead:  # the sentences where a list may find words, in order, until one does
             line = min(ahead.values())
