@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.safeguarding_eval import HELDOUT, SEALED, SEALED2, SEALED3, Figures, evaluate, load
+from bench.safeguarding_eval import HELDOUT, LONG, SEALED, SEALED2, SEALED3, Figures, evaluate, load
 from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
 from bot.knowledge.safeguarding import (
     ALERT,
@@ -78,6 +78,20 @@ def test_evaluation_sets(safeguarding: Safeguarding, path: Path) -> None:
     direct = figures.kinds.get(DIRECT)
     if direct:
         assert direct.recall >= direct_floor, f"{direct.caught} of {direct.disclosures} direct"
+
+
+def test_long_professional_texts_keep_their_disclosures_and_raise_no_more_false_alarms(
+    safeguarding: Safeguarding,
+) -> None:
+    """eval_long.yaml: long texts of professionals pasted in (docs/safeguarding.md, "Long
+    messages pasted in", open). Every child in danger mentioned inside one is raised; the
+    harmless ones' false alarms, far above the short sets' (34 alerts and 37 concerns of 78 at
+    its first read), may only fall."""
+    total = _figures(safeguarding, LONG).total
+    assert total.caught == total.disclosures, f"{total.caught} of {total.disclosures} caught"
+    assert total.false_alerts <= 34, f"{total.false_alerts} of {total.harmless} alerted"
+    raised = total.false_alerts + total.false_concerns
+    assert raised <= 71, f"{raised} of {total.harmless} raised"
 
 
 def test_leaving_the_lexicon_unread_changes_no_level(safeguarding: Safeguarding) -> None:
