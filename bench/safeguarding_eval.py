@@ -9,6 +9,9 @@ python -m bench.safeguarding_eval --cross               # each corpus file, by a
                                                         # trained on the other files
 python -m bench.safeguarding_eval --grid                # the held-out totals for other
                                                         # thresholds (how they were chosen)
+python -m bench.safeguarding_eval --pasted              # long messages of the knowledge's
+                                                        # answers, a sealed set's disclosure
+                                                        # inside every other one
 
 Each text is asked with the member's language set to the text's language, as the chat asks.
 Prints per language: disclosures, the share caught (alert or possible concern), the share given
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +33,15 @@ import yaml
 
 from bench.common import ROOT
 from bot.i18n import LOCALES
-from bot.knowledge.detector import CORPUS_DIR, DIRECT, HARMLESS, Detector, load_examples
+from bot.knowledge.detector import (
+    CORPUS_DIR,
+    DIRECT,
+    HARMLESS,
+    Detector,
+    load_examples,
+    sentences,
+)
+from bot.knowledge.load import load_knowledge
 from bot.knowledge.safeguarding import ALERT, CONCERN, Safeguarding, decide
 
 HELDOUT = ROOT / "tests" / "safeguarding" / "eval_heldout.yaml"
@@ -48,6 +60,10 @@ SEALED5 = ROOT / "tests" / "safeguarding" / "eval_sealed5.yaml"
 # long texts of professionals pasted in, harmless or with a child in danger mentioned in passing,
 # by three more writers (docs/safeguarding.md, "Long messages pasted in")
 LONG = ROOT / "tests" / "safeguarding" / "eval_long.yaml"
+# a second, by three more writers the same day, first read by the model for long messages
+LONG2 = ROOT / "tests" / "safeguarding" / "eval_long2.yaml"
+PASTED_SIZES = (1000, 1500, 2500, 4000)
+PASTED_PER_LANGUAGE = 30
 
 
 @dataclass
@@ -113,6 +129,31 @@ def evaluate(safeguarding: Safeguarding, messages: list[dict]) -> Figures:  # ty
         kind = message.get("kind") or ("unspecified" if message["alert"] else HARMLESS)
         kinds[str(kind)].add(one)
     return Figures(dict(languages), dict(kinds))
+
+
+def pasted(seed: int = 7) -> list[dict]:  # type: ignore[type-arg]
+    """Long messages made of the knowledge's answers (1,000 to 4,000 characters; no answer is
+    a training text of the detector's), every other one with a disclosure of a sealed set of
+    its language put in between two sentences: a member's few words about a child inside a
+    long message. Reproducible: the same seed, the same messages."""
+    chance = random.Random(seed)
+    told = [m for path in (SEALED, SEALED5) for m in load(path) if m["alert"]]
+    made = []
+    for lang, topics in load_knowledge().topics.items():
+        said = [
+            s for t in topics.values() for s in sentences(f"{t.answer} {t.more or ''}".strip())
+        ]
+        disclosures = [str(m["text"]) for m in told if m["lang"] == lang]
+        for n in range(PASTED_PER_LANGUAGE):
+            size = chance.choice(PASTED_SIZES)
+            parts: list[str] = []
+            while sum(len(p) + 1 for p in parts) < size:
+                parts.append(chance.choice(said))
+            inside = bool(n % 2 and disclosures)
+            if inside:
+                parts.insert(chance.randrange(len(parts) + 1), chance.choice(disclosures))
+            made.append({"text": " ".join(parts)[:4096], "lang": lang, "alert": inside})
+    return made
 
 
 def _pct(value: float) -> str:
@@ -198,6 +239,9 @@ def main() -> None:
     parser.add_argument("--sealed", action="store_true", help="the sealed sets too")
     parser.add_argument("--cross", action="store_true", help="corpus files, each unseen")
     parser.add_argument("--grid", action="store_true", help="held-out totals, other thresholds")
+    parser.add_argument(
+        "--pasted", action="store_true", help="long messages of answers, a disclosure inside"
+    )
     args = parser.parse_args()
     if args.cross:
         return cross()
@@ -206,7 +250,9 @@ def main() -> None:
           f"{safeguarding.detector.seconds:.1f} s")  # fmt: skip
     if args.grid:
         return grid(safeguarding, load(HELDOUT))
-    sealed = [SEALED, SEALED2, SEALED3, SEALED4, SEALED5, LONG] if args.sealed else []
+    if args.pasted:
+        return report("knowledge-made long messages", evaluate(safeguarding, pasted()))
+    sealed = [SEALED, SEALED2, SEALED3, SEALED4, SEALED5, LONG, LONG2] if args.sealed else []
     files = args.files or [HELDOUT, *sealed]
     for path in files:
         if not path.exists():

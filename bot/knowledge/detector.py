@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -48,10 +49,16 @@ from bot.knowledge.matcher import fold, normalize
 log = logging.getLogger(__name__)
 
 CORPUS_DIR = LOCALES_DIR / "safeguarding_corpus"
+LONG_DIR = CORPUS_DIR / "long"  # long professional texts pasted in (see LongText)
 READ_CHARS = 4000  # a message is read up to there, as the lexicon reads it
 CHAR_NGRAMS = (2, 5)
 C_DANGER = 10.0  # little regularisation: measured best on texts kept out of training
 C_KIND = 0.5
+C_LONG = 10.0  # the model for long messages
+LONG_WEIGHT = 1.0  # a part of a long text, against a text of the corpus, in its training
+PASTED_WEIGHT = 1.0  # and a part of a disclosure of the corpus put inside one (see pasted_in)
+CONTEXT_WORDS = 15  # a part of a long message is read with this many words on each side
+CONTEXT_PARTS = 8  # so are the likeliest parts only (see Detector._logits)
 AUGMENT = True
 QUESTIONS_PER_LOCALE = 40  # questions to the bot learnt as harmless texts, per locale
 HARMLESS = "harmless"
@@ -72,7 +79,7 @@ SEEN_WORDS = 1 << 16  # spelt words whose n-grams are kept (then forgotten all a
 # r"(?<=[.!?;…։])\s+|\n+|\s[-–—]\s"
 _SENTENCES = re.compile(r"\s(?:(?<=[.!?;…։]\s)\s*|(?<=\n)\n*|[-–—]\s)")
 # Part of the cache file's name: change it with any setting above that changes the model.
-VERSION = "1"
+VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +131,115 @@ def load_examples(path: Path) -> list[Example]:
     return examples
 
 
+@dataclass(frozen=True, slots=True)
+class LongText:
+    """A long professional text as members paste it in (a report, minutes, a policy), with the
+    sentences about a child in danger now copied from it exactly (``told``; empty: harmless)."""
+
+    text: str
+    lang: str
+    told: str
+    kind: str
+
+
+def load_long(directory: Path = LONG_DIR) -> list[LongText]:
+    """The long texts: ``- {text, lang, alert, kind, told}``, every file of ``directory``."""
+    return [
+        LongText(str(item["text"]), str(item["lang"]), str(item.get("told") or ""),
+                 str(item.get("kind") or (UNSPECIFIED if item["alert"] else HARMLESS)))
+        for path in sorted(directory.glob("*.yaml"))
+        for item in yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or []
+        if not item["alert"] or item.get("told")
+    ]  # fmt: skip
+
+
+def _label(start: int, end: int, told: tuple[int, int] | None) -> bool | None:
+    """Whether a part (characters ``start`` to ``end``) tells of the child in danger: none of it
+    in the sentences that do (False), most of it, or most of them (True), a little (None: left
+    out of training, neither)."""
+    if told is None:
+        return False
+    inside = min(end, told[1]) - max(start, told[0])
+    if inside <= 0:
+        return False
+    if inside >= 0.5 * (end - start) or inside >= 0.8 * (told[1] - told[0]):
+        return True
+    return None
+
+
+def pasted_in(texts: list[LongText], examples: list[Example], seed: int = 0) -> list[LongText]:
+    """Each text of the corpus once more, put between two sentences of a harmless long text of
+    its language (``told``: the text put in; kind HARMLESS for a harmless one): a member's few
+    words about a child stay a disclosure inside a long message, and a harmless text full of
+    the same words stays harmless there. Reproducible: the same texts, the same places."""
+    chance = random.Random(seed)
+    harmless: dict[str, list[LongText]] = {}
+    for t in texts:
+        if not t.told:
+            harmless.setdefault(t.lang, []).append(t)
+    made = []
+    for e in examples:
+        if not harmless.get(e.lang):
+            continue
+        around = chance.choice(harmless[e.lang]).text[:READ_CHARS]
+        cuts = [m.end() for m in _SENTENCES.finditer(around)]
+        at = chance.choice(cuts) if cuts else len(around)
+        text = f"{around[:at]}{e.text} {around[at:]}"
+        made.append(LongText(text, e.lang, e.text, e.kind))
+    return made
+
+
+def long_parts(
+    texts: Iterable[LongText], *, told_only: bool = False
+) -> list[tuple[Example, str]]:
+    """The parts a long message is read in (see ``Detector._read_long``: each sentence, a long
+    one in windows, two sentences together), each labelled by whether it tells of the child in
+    danger: what the model for long messages learns."""
+    made = []
+    for t in texts:
+        shown = t.text[:READ_CHARS]
+        at = shown.find(t.told) if t.told else -1
+        if t.told and at < 0:
+            continue  # told beyond what is read: its parts cannot be labelled
+        told = (at, at + len(t.told)) if t.told else None
+        bounds, last = [], 0
+        for cut in _SENTENCES.finditer(shown):
+            bounds.append((last, cut.start()))
+            last = cut.end()
+        bounds.append((last, len(shown)))
+        bounds = [(a, b) for a, b in bounds if shown[a:b].strip()]
+        parts: list[tuple[int, int]] = []
+        for a, b in bounds:
+            words = [(m.start() + a, m.end() + a) for m in re.finditer(r"\S+", shown[a:b])]
+            if len(words) > WINDOW_FROM:
+                last_start = max(1, len(words) - WINDOW_WORDS + WINDOW_STEP)
+                for i in range(0, last_start, WINDOW_STEP):
+                    window = words[i : i + WINDOW_WORDS]
+                    parts.append((window[0][0], window[-1][1]))
+            elif len(words) >= SENTENCE_WORDS:
+                parts.append((a, b))
+        parts += [(a, d) for (a, _), (_, d) in zip(bounds, bounds[1:], strict=False)]
+        for a, b in parts:
+            if told_only and (told is None or min(b, told[1]) <= max(a, told[0])):
+                continue  # a part of the text around, learnt from the text itself
+            if (alert := _label(a, b, told)) is not None:
+                alert = alert and t.kind != HARMLESS  # a harmless text put in (pasted_in)
+                part = Example(shown[a:b], t.lang, alert, t.kind if alert else HARMLESS)
+                made.append((part, _around(shown, a, b)))
+    return made
+
+
+def _around(text: str, start: int, end: int) -> str:
+    """A part of ``text`` with CONTEXT_WORDS words on each side: what it is read with."""
+    before = text[:start].split()[::-1][:CONTEXT_WORDS][::-1]
+    return " ".join([*before, text[start:end], *text[end:].split()[:CONTEXT_WORDS]])
+
+
 def digest(examples: Iterable[Example]) -> str:
     """Names the model: the corpus, this module's settings, and the way texts are spelt."""
     made = hashlib.sha256(
-        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {QUESTIONS_PER_LOCALE}".encode()
+        f"{VERSION} {CHAR_NGRAMS} {C_DANGER} {C_KIND} {AUGMENT} {QUESTIONS_PER_LOCALE} "
+        f"{C_LONG} {LONG_WEIGHT} {PASTED_WEIGHT} {CONTEXT_WORDS}".encode()
     )
     for e in examples:
         made.update(f"{e.lang}\x00{e.alert}\x00{e.kind}\x00{e.text}\x01".encode())
@@ -141,6 +253,17 @@ def faq_questions(knowledge: Knowledge | None = None) -> dict[str, list[str]]:
         locale: [text for topic in topics.values() for text in (topic.title, *topic.examples)]
         for locale, topics in knowledge.topics.items()
     }
+
+
+def knowledge_answers(knowledge: Knowledge | None = None) -> list[LongText]:
+    """The bot's own answers (the knowledge's, each with its "more"), as harmless long texts:
+    the coalition's words, pasted back or quoted in a long message, tell of no child."""
+    knowledge = knowledge or load_knowledge()
+    return [
+        LongText(f"{topic.answer} {topic.more or ''}".strip(), locale, "", HARMLESS)
+        for locale, topics in sorted(knowledge.topics.items())
+        for topic in topics.values()
+    ]
 
 
 def with_questions(examples: list[Example], questions: dict[str, list[str]]) -> list[Example]:
@@ -259,6 +382,9 @@ class Detector:
         self._coef = arrays["danger_coef"]
         self._idf = np.concatenate([self._chars.idf, self._words.idf])
         self._intercept = float(arrays["danger_intercept"][0])
+        self._long_coef = arrays["long_coef"]
+        self._long_intercept = float(arrays["long_intercept"][0])
+        self._context_coef = arrays["context_coef"]
         self._kind_coef = arrays["kind_coef"]
         self._kind_intercept = arrays["kind_intercept"]
         self._kinds = [str(name) for name in arrays["kind_names"]]
@@ -294,9 +420,12 @@ class Detector:
         questions: dict[str, list[str]] | None = None,
         *,
         augment: bool = AUGMENT,
+        long: list[LongText] | None = None,
     ) -> Detector:
-        """``questions``: what members ask the bot, per locale (see ``with_questions``)."""
-        from scipy.sparse import hstack
+        """``questions``: what members ask the bot, per locale (see ``with_questions``);
+        ``long``: long texts, learnt by a second model that reads long messages (see
+        ``long_parts``) beside everything the first learns."""
+        from scipy.sparse import csr_matrix, hstack, vstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.svm import LinearSVC
@@ -313,6 +442,36 @@ class Detector:
         danger = LogisticRegression(
             C=C_DANGER, class_weight="balanced", solver="liblinear", max_iter=1000
         ).fit(matrix, labels)
+        parts = long_parts(long or ())
+        pasted = long_parts(pasted_in(long or [], examples), told_only=True) if parts else []
+        width = matrix.shape[1]
+        if parts:
+
+            def features(texts: list[str]) -> Any:
+                spelt = [spelling(text).split() for text in texts]
+                return hstack([chars.transform(spelt), terms.transform(spelt)])
+
+            read = [*parts, *pasted]
+            seen = vstack([matrix, features([e.text for e, _ in read])])
+            # the corpus's texts are read whole, with nothing around them
+            nothing = csr_matrix((matrix.shape[0], width))
+            around = vstack([nothing, features([context for _, context in read])])
+            weights = np.concatenate([
+                np.ones(len(everything)), np.full(len(parts), LONG_WEIGHT),
+                np.full(len(pasted), PASTED_WEIGHT),
+            ])  # fmt: skip
+            read_long = LogisticRegression(
+                C=C_LONG, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=0
+            ).fit(
+                hstack([seen, around]).tocsr(),
+                [*labels, *(e.alert for e, _ in read)],
+                sample_weight=weights,
+            )
+            long_coef, long_intercept = read_long.coef_.ravel()[:width], read_long.intercept_
+            context_coef = read_long.coef_.ravel()[width:]
+        else:
+            long_coef, long_intercept = danger.coef_.ravel(), danger.intercept_
+            context_coef = np.zeros(width)
         # the kind is learnt from the texts as written (not the embedded copies): seconds, not
         # the half-minute of a multinomial regression over all of them
         kinds = np.array([e.kind for e in examples])
@@ -334,6 +493,9 @@ class Detector:
             "word_idf": terms.idf_,
             "danger_coef": danger.coef_.ravel(),
             "danger_intercept": danger.intercept_,
+            "long_coef": long_coef,
+            "long_intercept": long_intercept,
+            "context_coef": context_coef,
             "kind_coef": np.asarray(kind_coef),
             "kind_intercept": np.asarray(kind_intercept),
             "kind_names": kind_names,
@@ -360,19 +522,25 @@ class Detector:
         directory: Path = CORPUS_DIR,
         cache: Path | None = None,
         questions: dict[str, list[str]] | None = None,
+        answers: list[LongText] | None = None,
     ) -> Detector:
         """The model of the corpus in ``directory`` and of the questions members ask the bot
-        (the knowledge's, unless given): from the cache, or trained and cached."""
+        (the knowledge's, unless given); with the corpus's long texts, if it has any, the bot's
+        answers too (the knowledge's, unless given): from the cache, or trained and cached."""
         examples = load_corpus(directory)
+        long = load_long(directory / LONG_DIR.name)
+        if long:
+            long += knowledge_answers() if answers is None else answers
         questions = faq_questions() if questions is None else questions
         asked = [Example(t, lang, False, "") for lang, ts in sorted(questions.items()) for t in ts]
+        pasted = [Example(f"{t.text}\x02{t.told}", t.lang, bool(t.told), t.kind) for t in long]
         folder = cache or default_cache()
-        path = folder / f"safeguarding-{digest([*examples, *asked])}.npz"
+        path = folder / f"safeguarding-{digest([*examples, *asked, *pasted])}.npz"
         try:
             return cls.load(path)
         except (OSError, ValueError, KeyError):
             pass
-        detector = cls.train(examples, questions)
+        detector = cls.train(examples, questions, long=long)
         try:
             detector.save(path)
         except OSError as error:
@@ -427,12 +595,35 @@ class Detector:
             [char_values, word_values]
         )
 
-    def _logits(self, spans: _Spans, parts: list[_Part]) -> np.ndarray:
+    def _logits(self, spans: _Spans, parts: list[_Part], *, long: bool = False) -> np.ndarray:
+        """The logit of each part: by the model of one text, or (``long``) by the model for long
+        messages, which reads a part and the CONTEXT_WORDS words on each side of it."""
+        if not long:
+            return self._dots(spans, parts, self._coef, self._intercept)
+        # the parts likeliest alone are read with the words around them (a few of a report's
+        # tens of parts: the context costs the parts' n-grams three times over); the others
+        # are not the likeliest
+        logits = self._dots(spans, parts, self._long_coef, self._long_intercept)
+        likeliest = np.argsort(-logits)[:CONTEXT_PARTS]
+        total = spans.begin.size - 1
+        around = [
+            (max(0, parts[i][0] - CONTEXT_WORDS), min(total, parts[i][1] + CONTEXT_WORDS), parts[i][2])
+            for i in likeliest.tolist()
+        ]
+        rest = np.ones(len(parts), bool)
+        rest[likeliest] = False
+        logits[rest] = -30.0
+        logits[likeliest] += self._dots(spans, around, self._context_coef, 0.0)
+        return logits
+
+    def _dots(
+        self, spans: _Spans, parts: list[_Part], coef: np.ndarray, intercept: float
+    ) -> np.ndarray:
         """The logit of each part (a range of a message's words), all in one pass: the TF-IDF
         weights of every part's n-grams counted together (keyed by part and feature), each part's
         two halves (character n-grams; words and pairs) L2-normalised."""
         n = len(parts)
-        total = np.full(n, self._intercept)
+        total = np.full(n, intercept)
         if not n:
             return total
         begin = spans.begin[[part[0] for part in parts]] + 1
@@ -456,7 +647,7 @@ class Detector:
         values = (1 + np.log(counts)) * self._idf[feature]
         half = piece * 2 + (feature >= self._offset)  # a part's character n-grams, its words
         norms = np.sqrt(np.bincount(half, values * values, 2 * n))
-        dots = np.bincount(half, values * self._coef[feature], 2 * n)
+        dots = np.bincount(half, values * coef[feature], 2 * n)
         scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         total += scores[0::2]
         total += scores[1::2]
@@ -585,7 +776,7 @@ class Detector:
             else:
                 alone[i] = len(read)
                 read.append((starts[i], starts[i + 1], partial(alone_told, i)))
-        logits = self._logits(spans, read)
+        logits = self._logits(spans, read, long=True)
         likeliest = sorted(alone, key=lambda i: -logits[alone[i]])[:LONG_PAIRS]
         firsts = sorted({f for i in likeliest for f in (i - 1, i) if f in alone and f + 1 in alone})
         pairs: list[_Part] = [(starts[i], starts[i + 2], partial(pair_told, i)) for i in firsts]
@@ -593,12 +784,12 @@ class Detector:
         short = {alone[i] for i in alone if len(sentences[i][0]) < SENTENCE_WORDS}
         keep = [n for n in range(len(read)) if n not in short]
         read = [read[n] for n in keep] + pairs
-        logits = np.concatenate([logits[keep], self._logits(spans, pairs)])
+        logits = np.concatenate([logits[keep], self._logits(spans, pairs, long=True)])
         if not read:  # one short sentence of very long words: read whole
             toks = [t for _, _, found in sentences for t in found]
             whole = " ".join(said_all)
             read = [(0, starts[-1], partial(_told, whole, toks, whole))]
-            logits = self._logits(spans, read)
+            logits = self._logits(spans, read, long=True)
         return self._best(spans, read, logits)
 
     def _best(self, spans: _Spans, read: list[_Part], logits: np.ndarray) -> Reading:

@@ -30,6 +30,7 @@ from bot.knowledge.detector import (
     READ_CHARS,
     Detector,
     faq_questions,
+    knowledge_answers,
     sentences,
 )
 from bot.knowledge.load import YAML_LOADER, Knowledge
@@ -61,6 +62,11 @@ LEXICON_ALERT_AT = 0.90  # a lexicon match the classifier finds likely enough is
 # words pull the classifier down was left unanswered at 0.50; at 0.35 the held-out harmless
 # texts get 13 % concerns (10 % at 0.50), within the 15 % a concern may cost (docs/safeguarding.md)
 LEXICON_CONCERN_AT = 0.35
+# A long message (a report, minutes pasted in) is read by the model for long messages (see
+# bot.knowledge.detector.long_parts), and a harm word and a child word meet in most sentences of
+# such texts: there a lexicon match is a concern from here (docs/safeguarding.md, "Long messages")
+LONG_CONCERN_AT = 0.70
+LONG_LEXICON_CONCERN_AT = 0.65
 # ... unless the text frames it as a childhood long past or a script, a training, a game (the
 # lexicon's ``past`` part): then the match counts from here, as it did before
 FRAMED_CONCERN_AT = 0.50
@@ -443,7 +449,9 @@ class Safeguarding:
             for country, entry in raw.items()
         }
         self.detector = detector or Detector.from_corpus(
-            directory / CORPUS_DIR.name, questions=faq_questions(knowledge) if knowledge else None
+            directory / CORPUS_DIR.name,
+            questions=faq_questions(knowledge) if knowledge else None,
+            answers=knowledge_answers(knowledge) if knowledge else None,
         )
 
     def is_disclosure(self, text: str, locales: list[str]) -> bool:
@@ -523,7 +531,10 @@ class Safeguarding:
         matched = self._lexicon(scope, locales)
         if matched and reading.danger < FRAMED_CONCERN_AT and self._framed(scope, locales):
             matched = []  # "my dad hit me when I was a kid; I'd like to volunteer now"
-        level = ALERT if own else decide(reading.danger, bool(matched))
+        limits = (ALERT_AT, CONCERN_AT, LEXICON_ALERT_AT, LEXICON_CONCERN_AT)
+        if len(text) > LONG_CHARS:
+            limits = (ALERT_AT, LONG_CONCERN_AT, LEXICON_ALERT_AT, LONG_LEXICON_CONCERN_AT)
+        level = ALERT if own else decide(reading.danger, bool(matched), limits)
         if level is None:
             return None  # the reason is worked out only for a message that is raised
         said = [own] if own else []

@@ -13,9 +13,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from bench.safeguarding_eval import HELDOUT, LONG, SEALED, SEALED2, SEALED3, Figures, evaluate, load
-from bot.knowledge.detector import CORPUS_DIR, DIRECT, Detector, load_examples
+from bench.safeguarding_eval import (
+    HELDOUT,
+    LONG,
+    LONG2,
+    SEALED,
+    SEALED2,
+    SEALED3,
+    Figures,
+    evaluate,
+    load,
+    pasted,
+)
+from bot.knowledge.detector import (
+    CORPUS_DIR,
+    DIRECT,
+    Detector,
+    Example,
+    LongText,
+    load_examples,
+    long_parts,
+    pasted_in,
+)
 from bot.knowledge.safeguarding import (
     ALERT,
     FRAMED_CONCERN_AT,
@@ -80,18 +101,33 @@ def test_evaluation_sets(safeguarding: Safeguarding, path: Path) -> None:
         assert direct.recall >= direct_floor, f"{direct.caught} of {direct.disclosures} direct"
 
 
-def test_long_professional_texts_keep_their_disclosures_and_raise_no_more_false_alarms(
+@pytest.mark.parametrize("path", [LONG, LONG2], ids=lambda p: p.name)
+def test_long_professional_texts_keep_their_disclosures_and_raise_few_false_alarms(
+    safeguarding: Safeguarding, path: Path
+) -> None:
+    """Long texts of professionals pasted in, read by the model for long messages
+    (docs/safeguarding.md, "Long messages pasted in"): every child in danger mentioned inside
+    one is raised, and the harmless ones, full of the words of the trade, raise alerts and
+    concerns no more often than the issue allows harmless look-alikes to (5 %, 15 %). At their
+    first reads by the model of one text at a time: 34 alerts and 37 concerns of 78; by the model
+    for long messages: eval_long2.yaml 1 and 7 of 78 (eval_long.yaml had been read before)."""
+    total = _figures(safeguarding, path).total
+    assert total.caught == total.disclosures, f"{total.caught} of {total.disclosures} caught"
+    assert total.alert_fp <= 0.05, f"{total.false_alerts} of {total.harmless} alerted"
+    assert total.concern_fp <= 0.15, f"{total.false_concerns} of {total.harmless} a concern"
+
+
+def test_a_members_few_words_inside_a_long_message_are_still_raised(
     safeguarding: Safeguarding,
 ) -> None:
-    """eval_long.yaml: long texts of professionals pasted in (docs/safeguarding.md, "Long
-    messages pasted in", open). Every child in danger mentioned inside one is raised; the
-    harmless ones' false alarms, far above the short sets' (34 alerts and 37 concerns of 78 at
-    its first read), may only fall."""
-    total = _figures(safeguarding, LONG).total
-    assert total.caught == total.disclosures, f"{total.caught} of {total.disclosures} caught"
-    assert total.false_alerts <= 34, f"{total.false_alerts} of {total.harmless} alerted"
+    """Long messages of the bot's answers with a sealed set's disclosure put in every other one
+    (``bench.safeguarding_eval --pasted``): the model for long messages raises those
+    disclosures about as often as the model of one text did (188 of 195 then, 185 now). Its
+    harmless half is made of answers the model learnt: no estimate of false alarms, a guard."""
+    total = evaluate(safeguarding, pasted()).total
+    assert total.recall >= 0.94, f"{total.caught} of {total.disclosures} caught"
     raised = total.false_alerts + total.false_concerns
-    assert raised <= 71, f"{raised} of {total.harmless} raised"
+    assert total.false_alerts == 0 and raised <= 0.05 * total.harmless, f"{raised} raised"
 
 
 def test_leaving_the_lexicon_unread_changes_no_level(safeguarding: Safeguarding) -> None:
@@ -146,6 +182,72 @@ def test_the_model_is_cached_by_corpus(tmp_path: Path) -> None:
     )
     Detector.from_corpus(corpus, tmp_path / "cache", questions={})
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+TOLD = "The boy (7) has new bruises again and says he fell."
+REPORT = f"The budget was spent on time. The training went well in May. {TOLD} We meet in June."
+
+
+def test_a_long_text_is_learnt_part_by_part() -> None:
+    """Each part a long message is read in (a sentence, two together, a window of a sentence
+    typed without full stops) is labelled by the sentences told of the child: inside them it
+    tells, outside it does not, and a window that only touches them is left out; each part is
+    learnt with the words around it."""
+    parts = long_parts([LongText(REPORT, "en", TOLD, "signs_excuse")])
+    label = {part.text: part.alert for part, _ in parts}
+    assert label[TOLD] is True
+    assert label["The training went well in May."] is False
+    assert label[f"The training went well in May. {TOLD}"] is True
+    assert label["The budget was spent on time. The training went well in May."] is False
+    assert {part.kind for part, _ in parts if part.alert} == {"signs_excuse"}
+    around = dict((part.text, context) for part, context in parts)
+    assert around[TOLD] == "The budget was spent on time. The training went well in May. " + (
+        f"{TOLD} We meet in June."
+    )
+    assert all(not part.alert for part, _ in long_parts([LongText(REPORT, "en", "", "harmless")]))
+    flat = " ".join(["we planned the budget and the trainings for the regions"] * 6)
+    typed = LongText(f"{flat} {TOLD[:-1]} {flat}", "en", TOLD[:-1], "signs_excuse")
+    windows = [part for part, _ in long_parts([typed])]
+    assert any(w.alert for w in windows) and any(not w.alert for w in windows)
+    told = set(TOLD[:-1].split()) - set(flat.split())
+    touching = [w for w in windows if 0 < len(told & set(w.text.split())) < 4]
+    assert touching == [], "a window that only touches the told sentence is learnt"
+
+
+def test_the_corpus_is_learnt_inside_long_texts_too() -> None:
+    texts = [LongText(REPORT, "en", "", "harmless"), LongText(REPORT, "ro", "", "harmless")]
+    examples = [Example("he hits her every night, she is 9", "en", True, "abuse"),
+                Example("the weather is fine", "en", False, "harmless"),
+                Example("nu are cine să-l ia de la școală", "bg", True, "left_alone")]  # fmt: skip
+    made = pasted_in(texts, examples)
+    assert [(t.lang, t.told, t.kind) for t in made] == [
+        ("en", "he hits her every night, she is 9", "abuse"),
+        ("en", "the weather is fine", "harmless"),
+    ]
+    assert all(t.told in t.text and t.text != REPORT for t in made)
+    assert made == pasted_in(texts, examples), "not the same texts each time"
+    told, harmless = ([part for part, _ in long_parts([t], told_only=True)] for t in made)
+    assert told and all(part.alert and examples[0].text in part.text for part in told)
+    assert harmless and not any(part.alert for part in harmless)
+
+
+def test_the_long_texts_make_another_model(tmp_path: Path) -> None:
+    """A corpus with long texts is another model (and another cache file) than the same without,
+    and each long text, its told sentences too, names the model."""
+    corpus = tmp_path / "corpus"
+    (corpus / "long").mkdir(parents=True)
+    (corpus / "heldout.yaml").write_bytes((CORPUS_DIR / "heldout.yaml").read_bytes())
+    plain = Detector.from_corpus(corpus, tmp_path / "cache", questions={})
+    entry = {"lang": "en", "alert": True, "kind": "signs_excuse", "told": TOLD, "text": REPORT}
+    (corpus / "long" / "a.yaml").write_text(yaml.safe_dump([entry]))
+    read_long = Detector.from_corpus(corpus, tmp_path / "cache", questions={}, answers=[])
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+    assert not np.array_equal(plain.arrays["long_coef"], read_long.arrays["long_coef"])
+    assert np.array_equal(plain.arrays["danger_coef"], read_long.arrays["danger_coef"])
+    entry["told"] = "The training went well in May."
+    (corpus / "long" / "a.yaml").write_text(yaml.safe_dump([entry]))
+    Detector.from_corpus(corpus, tmp_path / "cache", questions={}, answers=[])
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3
 
 
 def test_a_disclosure_inside_a_long_report_is_raised_with_its_own_words(
