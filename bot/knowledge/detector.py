@@ -385,6 +385,7 @@ class Detector:
         self._long_coef = arrays["long_coef"]
         self._long_intercept = float(arrays["long_intercept"][0])
         self._context_coef = arrays["context_coef"]
+        self._long_pair = np.vstack([self._long_coef, self._context_coef])  # see _in_context
         self._kind_coef = arrays["kind_coef"]
         self._kind_intercept = arrays["kind_intercept"]
         self._kinds = [str(name) for name in arrays["kind_names"]]
@@ -600,30 +601,54 @@ class Detector:
         messages, which reads a part and the CONTEXT_WORDS words on each side of it."""
         if not long:
             return self._dots(spans, parts, self._coef, self._intercept)
-        # the parts likeliest alone are read with the words around them (a few of a report's
-        # tens of parts: the context costs the parts' n-grams three times over); the others
-        # are not the likeliest
-        logits = self._dots(spans, parts, self._long_coef, self._long_intercept)
-        likeliest = np.argsort(-logits)[:CONTEXT_PARTS]
+        alone = np.full(len(parts), 30.0)  # not known yet: each is read in context
+        return self._in_context(spans, parts, alone)
+
+    def _in_context(self, spans: _Spans, parts: list[_Part], alone: np.ndarray) -> np.ndarray:
+        """The model for long messages' logit of the CONTEXT_PARTS parts likeliest alone (by
+        ``alone``, their logit alone) and of those not read yet (30: read alone too), each read
+        with the CONTEXT_WORDS words on each side of it, in one pass; the others are not the
+        likeliest.
+        The context costs a part's n-grams three times over: a few of a report's tens of parts
+        are read with it."""
+        unread = np.flatnonzero(alone >= 30.0).tolist()
+        known = np.flatnonzero(alone < 30.0)
+        likeliest = np.concatenate(
+            [known[np.argsort(-alone[known], kind="stable")[:CONTEXT_PARTS]], unread]
+        ).astype(np.intp)
         total = spans.begin.size - 1
-        around = [
-            (max(0, parts[i][0] - CONTEXT_WORDS), min(total, parts[i][1] + CONTEXT_WORDS), parts[i][2])
+        ranges = [parts[i] for i in unread] + [
+            (
+                max(0, parts[i][0] - CONTEXT_WORDS),
+                min(total, parts[i][1] + CONTEXT_WORDS),
+                parts[i][2],
+            )
             for i in likeliest.tolist()
         ]
-        rest = np.ones(len(parts), bool)
-        rest[likeliest] = False
-        logits[rest] = -30.0
-        logits[likeliest] += self._dots(spans, around, self._context_coef, 0.0)
+        which = np.zeros(len(ranges), np.intp)
+        which[len(unread) :] = 1  # the context's coefficients
+        intercepts = np.where(which, 0.0, self._long_intercept)
+        found = self._dots(spans, ranges, self._long_pair, intercepts, which)
+        logits = np.full(len(parts), -30.0)
+        logits[likeliest] = alone[likeliest]
+        logits[unread] = found[: len(unread)]
+        logits[likeliest] += found[len(unread) :]
         return logits
 
     def _dots(
-        self, spans: _Spans, parts: list[_Part], coef: np.ndarray, intercept: float
+        self,
+        spans: _Spans,
+        parts: list[_Part],
+        coef: np.ndarray,
+        intercept: float | np.ndarray,
+        which: np.ndarray | None = None,
     ) -> np.ndarray:
         """The logit of each part (a range of a message's words), all in one pass: the TF-IDF
         weights of every part's n-grams counted together (keyed by part and feature), each part's
-        two halves (character n-grams; words and pairs) L2-normalised."""
+        two halves (character n-grams; words and pairs) L2-normalised. ``which``: each part's
+        row of ``coef`` (then a matrix), and ``intercept`` each part's."""
         n = len(parts)
-        total = np.full(n, intercept)
+        total = np.full(n, intercept, dtype=float) if which is None else intercept.astype(float)
         if not n:
             return total
         begin = spans.begin[[part[0] for part in parts]] + 1
@@ -647,7 +672,8 @@ class Detector:
         values = (1 + np.log(counts)) * self._idf[feature]
         half = piece * 2 + (feature >= self._offset)  # a part's character n-grams, its words
         norms = np.sqrt(np.bincount(half, values * values, 2 * n))
-        dots = np.bincount(half, values * coef[feature], 2 * n)
+        weights = coef[feature] if which is None else coef[which[piece], feature]
+        dots = np.bincount(half, values * weights, 2 * n)
         scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         total += scores[0::2]
         total += scores[1::2]
@@ -776,7 +802,7 @@ class Detector:
             else:
                 alone[i] = len(read)
                 read.append((starts[i], starts[i + 1], partial(alone_told, i)))
-        logits = self._logits(spans, read, long=True)
+        logits = self._dots(spans, read, self._long_coef, self._long_intercept)  # each alone
         likeliest = sorted(alone, key=lambda i: -logits[alone[i]])[:LONG_PAIRS]
         firsts = sorted({f for i in likeliest for f in (i - 1, i) if f in alone and f + 1 in alone})
         pairs: list[_Part] = [(starts[i], starts[i + 2], partial(pair_told, i)) for i in firsts]
@@ -784,7 +810,7 @@ class Detector:
         short = {alone[i] for i in alone if len(sentences[i][0]) < SENTENCE_WORDS}
         keep = [n for n in range(len(read)) if n not in short]
         read = [read[n] for n in keep] + pairs
-        logits = np.concatenate([logits[keep], self._logits(spans, pairs, long=True)])
+        logits = self._in_context(spans, read, np.concatenate([logits[keep], [30.0] * len(pairs)]))
         if not read:  # one short sentence of very long words: read whole
             toks = [t for _, _, found in sentences for t in found]
             whole = " ".join(said_all)
