@@ -18,7 +18,7 @@ RUN pip install --no-deps -e . \
     && pybabel compile --domain admin --directory locales --statistics
 
 FROM python:3.11-slim
-# XDG_CACHE_HOME: the safeguarding model, trained when the image is built (about a minute), so
+# XDG_CACHE_HOME: the safeguarding model, trained when the image is built (about 30 s), so
 # that a new container's volume starts with it rather than training at the first start.
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 PORT=8000 XDG_CACHE_HOME=/app/var/cache LOG_FORMAT=json

@@ -79,7 +79,7 @@ SEEN_WORDS = 1 << 16  # spelt words whose n-grams are kept (then forgotten all a
 # r"(?<=[.!?;…։])\s+|\n+|\s[-–—]\s"
 _SENTENCES = re.compile(r"\s(?:(?<=[.!?;…։]\s)\s*|(?<=\n)\n*|[-–—]\s)")
 # Part of the cache file's name: change it with any setting above that changes the model.
-VERSION = "2"
+VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +102,18 @@ def _spelt(word: str) -> tuple[str, ...]:
 
 
 def char_grams(words: list[str]) -> list[str]:
-    grams = []
+    """The character n-grams inside each word (training reads each word's tens of thousands of
+    times: worked out once)."""
+    return [gram for word in words for gram in _word_char_grams(word)]
+
+
+@lru_cache(maxsize=1 << 18)
+def _word_char_grams(word: str) -> tuple[str, ...]:
     low, high = CHAR_NGRAMS
-    for word in words:
-        padded = f" {word} "
-        for n in range(low, high + 1):
-            grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
-    return grams
+    padded = f" {word} "
+    return tuple(
+        padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)
+    )
 
 
 def word_grams(words: list[str]) -> list[str]:
@@ -450,7 +455,7 @@ class Detector:
 
             def features(texts: list[str]) -> Any:
                 spelt = [spelling(text).split() for text in texts]
-                return hstack([chars.transform(spelt), terms.transform(spelt)])
+                return hstack([_tfidf(spelt, chars, _char_row), _tfidf(spelt, terms, _term_row)])
 
             read = [*parts, *pasted]
             seen = vstack([matrix, features([e.text for e, _ in read])])
@@ -462,7 +467,8 @@ class Detector:
                 np.full(len(pasted), PASTED_WEIGHT),
             ])  # fmt: skip
             read_long = LogisticRegression(
-                C=C_LONG, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=0
+                C=C_LONG, class_weight="balanced", solver="liblinear", dual=True, max_iter=1000,
+                random_state=0,
             ).fit(
                 hstack([seen, around]).tocsr(),
                 [*labels, *(e.alert for e, _ in read)],
@@ -891,6 +897,44 @@ class Detector:
         ]
         best = sorted((s for s in scored if s[0] > 0), reverse=True)[:count]
         return [written[i] for _, i in sorted(best, key=lambda found: found[1])]
+
+
+def _char_row(words: list[str], vocabulary: dict[str, int], known: dict[str, list[int]]) -> list[int]:
+    """The column of each known character n-gram of ``words`` (each word's worked out once)."""
+    row: list[int] = []
+    for word in words:
+        ids = known.get(word)
+        if ids is None:
+            ids = known[word] = [i for g in _word_char_grams(word) if (i := vocabulary.get(g)) is not None]
+        row += ids
+    return row
+
+
+def _term_row(words: list[str], vocabulary: dict[str, int], known: dict[str, list[int]]) -> list[int]:
+    """The column of each known word and word pair of ``words``."""
+    terms = [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
+    return [i for t in terms if (i := vocabulary.get(t)) is not None]
+
+
+def _tfidf(texts: list[list[str]], fitted: Any, columns: Callable[..., list[int]]) -> Any:
+    """What ``fitted.transform(texts)`` gives (sublinear TF-IDF, rows L2-normalised), for
+    tens of thousands of texts made of the same words: each word's n-grams are looked up once,
+    and the counting is scipy's rather than a dictionary's per n-gram."""
+    from scipy.sparse import csr_matrix
+    from sklearn.preprocessing import normalize
+
+    vocabulary: dict[str, int] = fitted.vocabulary_
+    known: dict[str, list[int]] = {}
+    rows = [columns(words, vocabulary, known) for words in texts]
+    sizes = np.fromiter(map(len, rows), np.int64, len(rows))
+    cols = np.fromiter(chain.from_iterable(rows), np.int64, int(sizes.sum()))
+    counts = csr_matrix(
+        (np.ones(len(cols)), (np.repeat(np.arange(len(rows)), sizes), cols)),
+        shape=(len(rows), len(vocabulary)),
+    )
+    counts.sum_duplicates()
+    counts.data = (1 + np.log(counts.data)) * fitted.idf_[counts.indices]
+    return normalize(counts, norm="l2", copy=False)
 
 
 def default_cache() -> Path:

@@ -97,7 +97,7 @@ def test_the_image_is_non_root_checks_its_health_and_runs_the_procfiles_web():
     assert json.loads(cmd) == procfile()["web"]
     assert "slim" in steps[0][1] or "alpine" in steps[0][1]  # a small base
     # the safeguarding model is trained into the volume's path when the image is built, by the
-    # service's user: a new container does not spend its first minute training it
+    # service's user: a new container does not spend its first half-minute training it
     train = steps.index(("RUN", "childpact knowledge train"))
     assert kinds.index("USER") < train < kinds.index("CMD")
     assert any(kind == "ENV" and "XDG_CACHE_HOME=/app/var/" in arg for kind, arg in steps[:train])
