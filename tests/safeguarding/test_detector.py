@@ -231,6 +231,31 @@ def test_the_corpus_is_learnt_inside_long_texts_too() -> None:
     assert harmless and not any(part.alert for part in harmless)
 
 
+def test_the_long_texts_parts_are_counted_as_scikit_learn_counts_them() -> None:
+    """The parts of long texts are turned into TF-IDF rows without scikit-learn's transform (see
+    ``_tfidf``): the same numbers, or the model for long messages learns other features than it
+    reads."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bot.knowledge.detector import (
+        _char_row,
+        _term_row,
+        _tfidf,
+        char_grams,
+        spelling,
+        word_grams,
+    )
+
+    corpus = [spelling(e.text).split() for e in load_examples(CORPUS_DIR / "train_c.yaml")]
+    parts = [spelling(part.text).split() for part, _ in long_parts([LongText(REPORT, "en", TOLD, "x")])]
+    parts += [["unknown", "words", "only"], [], corpus[0] * 3]
+    for analyzer, row, min_df in ((char_grams, _char_row, 2), (word_grams, _term_row, 1)):
+        fitted = TfidfVectorizer(analyzer=analyzer, min_df=min_df, sublinear_tf=True).fit(corpus)
+        expected, made = fitted.transform(parts), _tfidf(parts, fitted, row)
+        assert made.shape == expected.shape
+        assert abs(made - expected).max() < 1e-12
+
+
 def test_the_long_texts_make_another_model(tmp_path: Path) -> None:
     """A corpus with long texts is another model (and another cache file) than the same without,
     and each long text, its told sentences too, names the model."""
