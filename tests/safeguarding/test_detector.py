@@ -247,7 +247,8 @@ def test_the_long_texts_parts_are_counted_as_scikit_learn_counts_them() -> None:
     )
 
     corpus = [spelling(e.text).split() for e in load_examples(CORPUS_DIR / "train_c.yaml")]
-    parts = [spelling(part.text).split() for part, _ in long_parts([LongText(REPORT, "en", TOLD, "x")])]
+    report = LongText(REPORT, "en", TOLD, "signs_excuse")
+    parts = [spelling(part.text).split() for part, _ in long_parts([report])]
     parts += [["unknown", "words", "only"], [], corpus[0] * 3]
     for analyzer, row, min_df in ((char_grams, _char_row, 2), (word_grams, _term_row, 1)):
         fitted = TfidfVectorizer(analyzer=analyzer, min_df=min_df, sublinear_tf=True).fit(corpus)
