@@ -899,18 +899,23 @@ class Detector:
         return [written[i] for _, i in sorted(best, key=lambda found: found[1])]
 
 
-def _char_row(words: list[str], vocabulary: dict[str, int], known: dict[str, list[int]]) -> list[int]:
+def _char_row(
+    words: list[str], vocabulary: dict[str, int], known: dict[str, list[int]]
+) -> list[int]:
     """The column of each known character n-gram of ``words`` (each word's worked out once)."""
     row: list[int] = []
     for word in words:
         ids = known.get(word)
         if ids is None:
-            ids = known[word] = [i for g in _word_char_grams(word) if (i := vocabulary.get(g)) is not None]
+            grams = _word_char_grams(word)
+            ids = known[word] = [i for g in grams if (i := vocabulary.get(g)) is not None]
         row += ids
     return row
 
 
-def _term_row(words: list[str], vocabulary: dict[str, int], known: dict[str, list[int]]) -> list[int]:
+def _term_row(
+    words: list[str], vocabulary: dict[str, int], known: dict[str, list[int]]
+) -> list[int]:
     """The column of each known word and word pair of ``words``."""
     terms = [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
     return [i for t in terms if (i := vocabulary.get(t)) is not None]
