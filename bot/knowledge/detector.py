@@ -10,7 +10,10 @@ says how likely the text is a disclosure (logistic regression over every labelle
 the questions members ask the bot, and each text once more inside another harmless text or
 question of its language), the other which kind of danger it
 tells of (a linear SVM, each kind against the others, over the disclosures labelled with a kind).
-The words shown to the focal point are those that weigh most for that kind.
+The words shown to the focal point are those that weigh most for that kind. A message longer than
+LONG_CHARS (a report pasted in) is read by a third, the model for long messages: over the same
+features, a part of the message and the part with the words around it, learnt from long
+professional texts cut into parts (``locales/safeguarding_corpus/long/``, see ``long_parts``).
 
 Training takes seconds, so the model is kept in a cache file named after a digest of the corpus
 and of this module's settings (``~/.cache/childpact``, or ``$XDG_CACHE_HOME/childpact``): the
