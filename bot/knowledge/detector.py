@@ -61,7 +61,7 @@ C_LONG = 10.0  # the model for long messages
 LONG_WEIGHT = 1.0  # a part of a long text, against a text of the corpus, in its training
 PASTED_WEIGHT = 1.0  # and a part of a disclosure of the corpus put inside one (see pasted_in)
 CONTEXT_WORDS = 15  # a part of a long message is read with this many words on each side
-CONTEXT_PARTS = 8  # so are the likeliest parts only (see Detector._logits)
+CONTEXT_PARTS = 4  # so are the likeliest parts only (see Detector._in_context)
 AUGMENT = True
 QUESTIONS_PER_LOCALE = 40  # questions to the bot learnt as harmless texts, per locale
 HARMLESS = "harmless"
@@ -74,7 +74,7 @@ WINDOW_FROM = 40  # a longer sentence (a text typed without full stops) is also 
 WINDOW_WORDS = 20  # windows of this many words,
 WINDOW_STEP = 5  # this many apart: a disclosure inside a long unpunctuated text stays whole
 LONG_CHARS = 600  # a longer message is read in parts only (see Detector.read)
-LONG_PAIRS = 4  # in it, two sentences together around this many likeliest sentences
+LONG_PAIRS = 2  # in it, two sentences together around this many likeliest sentences (see docs)
 SEEN_WORDS = 1 << 16  # spelt words whose n-grams are kept (then forgotten all at once)
 # a sentence ends at the spaces after ".", "!", "?", ";", "…" or "։", at new lines, and at a
 # dash between spaces; written to begin with a space (each way of ending does), which the
@@ -681,7 +681,7 @@ class Detector:
         values = (1 + np.log(counts)) * self._idf[feature]
         half = piece * 2 + (feature >= self._offset)  # a part's character n-grams, its words
         norms = np.sqrt(np.bincount(half, values * values, 2 * n))
-        weights = coef[feature] if which is None else coef[which[piece], feature]
+        weights = coef[feature] if which is None else coef.ravel()[which[piece] * width + feature]
         dots = np.bincount(half, values * weights, 2 * n)
         scores = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         total += scores[0::2]
