@@ -105,12 +105,27 @@ def _spelt(word: str) -> tuple[str, ...]:
 
 
 def char_grams(words: list[str]) -> list[str]:
-    """The character n-grams inside each word (training reads each word's tens of thousands of
-    times: worked out once)."""
+    """The character n-grams inside each word."""
     return [gram for word in words for gram in _word_char_grams(word)]
 
 
-@lru_cache(maxsize=1 << 18)
+def _remembered_char_grams() -> Callable[[list[str]], list[str]]:
+    """``char_grams`` that works out each word's n-grams once: training reads a word tens of
+    thousands of times. Kept for one training only (a serving process keeps its own words)."""
+    seen: dict[str, tuple[str, ...]] = {}
+
+    def grams(words: list[str]) -> list[str]:
+        made = []
+        for word in words:
+            found = seen.get(word)
+            if found is None:
+                found = seen[word] = _word_char_grams(word)
+            made += found
+        return made
+
+    return grams
+
+
 def _word_char_grams(word: str) -> tuple[str, ...]:
     low, high = CHAR_NGRAMS
     padded = f" {word} "
@@ -159,6 +174,11 @@ def load_long(directory: Path = LONG_DIR) -> list[LongText]:
         for item in yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or []
         if not item["alert"] or item.get("told")
     ]  # fmt: skip
+
+
+def _window_starts(words: int) -> range:
+    """Where the windows of a sentence of ``words`` words begin (see ``Detector._windows``)."""
+    return range(0, max(1, words - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP)
 
 
 def _label(start: int, end: int, told: tuple[int, int] | None) -> bool | None:
@@ -220,8 +240,7 @@ def long_parts(
         for a, b in bounds:
             words = [(m.start() + a, m.end() + a) for m in re.finditer(r"\S+", shown[a:b])]
             if len(words) > WINDOW_FROM:
-                last_start = max(1, len(words) - WINDOW_WORDS + WINDOW_STEP)
-                for i in range(0, last_start, WINDOW_STEP):
+                for i in _window_starts(len(words)):
                     window = words[i : i + WINDOW_WORDS]
                     parts.append((window[0][0], window[-1][1]))
             elif len(words) >= SENTENCE_WORDS:
@@ -444,7 +463,7 @@ class Detector:
         examples = with_questions(examples, questions or {})
         everything = [*examples, *embedded(examples, questions)] if augment else examples
         words = [spelling(e.text).split() for e in everything]
-        chars = TfidfVectorizer(analyzer=char_grams, min_df=2, sublinear_tf=True)
+        chars = TfidfVectorizer(analyzer=_remembered_char_grams(), min_df=2, sublinear_tf=True)
         terms = TfidfVectorizer(analyzer=word_grams, min_df=1, sublinear_tf=True)
         matrix = hstack([chars.fit_transform(words), terms.fit_transform(words)]).tocsr()
         labels = np.array([e.alert for e in everything])
@@ -539,13 +558,14 @@ class Detector:
         answers too (the knowledge's, unless given): from the cache, or trained and cached."""
         examples = load_corpus(directory)
         long = load_long(directory / LONG_DIR.name)
+        knowledge = load_knowledge() if questions is None or (long and answers is None) else None
         if long:
-            long += knowledge_answers() if answers is None else answers
-        questions = faq_questions() if questions is None else questions
+            long += knowledge_answers(knowledge) if answers is None else answers
+        questions = faq_questions(knowledge) if questions is None else questions
         asked = [Example(t, lang, False, "") for lang, ts in sorted(questions.items()) for t in ts]
-        pasted = [Example(f"{t.text}\x02{t.told}", t.lang, bool(t.told), t.kind) for t in long]
+        named = [Example(f"{t.text}\x02{t.told}", t.lang, bool(t.told), t.kind) for t in long]
         folder = cache or default_cache()
-        path = folder / f"safeguarding-{digest([*examples, *asked, *pasted])}.npz"
+        path = folder / f"safeguarding-{digest([*examples, *asked, *named])}.npz"
         try:
             return cls.load(path)
         except (OSError, ValueError, KeyError):
@@ -857,7 +877,7 @@ class Detector:
             return said, toks, " ".join(w for w, _ in wider)
 
         read: list[_Part] = []
-        for start in range(0, max(1, len(owner) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
+        for start in _window_starts(len(owner)):
             end = min(start + WINDOW_WORDS, len(owner))
             read.append((first + start, first + end, partial(tell, start, end)))
         return read
