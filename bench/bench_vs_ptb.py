@@ -24,7 +24,11 @@ Columns (medians over the rounds; the ratio is taken within each round, then its
   reply p50/p99  update sent to its reply accepted by the fake Bot API (ms)
   CPU ms/update  the system's processes' CPU time (not PostgreSQL's or Redis's) from the first
                  measured update to the last reply, per update
+  fake, load     the fake Bot API's and the load's CPU ms per update (the machine's other work)
   x ptb          answered/s over the plain bot's in the same round
+
+Last, what 1.5x the plain bot's rate leaves a system: the cores' CPU ms per update at that
+rate, less what the fake and the load spend on one.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import asyncio
 import json
 import math
 import multiprocessing as mp
+import os
 import random
 import shutil
 import statistics
@@ -59,6 +64,7 @@ from bench.common import (
     free_port,
     machine_line,
     percentile,
+    proc_cpu_seconds,
     reachable,
     run_main,
     table,
@@ -134,6 +140,10 @@ class FakeApi:
 
     def count(self) -> int:
         return len(self.replies(0))
+
+    def cpu_seconds(self) -> float:
+        """The fake's CPU time so far (user + system, Linux)."""
+        return proc_cpu_seconds(self.proc.pid)
 
     def reset(self) -> None:
         self.replies(-1)
@@ -256,6 +266,8 @@ class Figures:
     reply_p50: float = math.nan
     reply_p99: float = math.nan
     cpu_ms: float = math.nan
+    fake_ms: float = math.nan  # the fake Bot API's CPU per update
+    load_ms: float = math.nan  # the load's (this process's) CPU per update
     errors: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -422,11 +434,15 @@ async def _drive(
         await replies_settled(fake, 10**9, 60, quiet=1.5)
         fake.mark = fake.count()
         cpu_before = sum(c.cpu_seconds() for c in children)
+        fake_before, load_before = fake.cpu_seconds(), time.process_time()
         sent = await closed_loop(session, hooks, measured, options.flight)
         await replies_settled(fake, len(measured), options.settle_timeout, quiet=5.0)
         cpu = sum(c.cpu_seconds() for c in children) - cpu_before
+        fake_cpu, load_cpu = fake.cpu_seconds() - fake_before, time.process_time() - load_before
     replies = fake.replies(fake.mark)
-    return figures(system, sent, replies, cpu)
+    result = figures(system, sent, replies, cpu)
+    result.fake_ms, result.load_ms = fake_cpu / len(sent) * 1000, load_cpu / len(sent) * 1000
+    return result
 
 
 # ---------------------------------------------------------------- the command
@@ -508,18 +524,34 @@ async def main(argv: list[str] | None = None) -> int:
         rows.append([
             system, fmt(runs[0].updates), fmt(med("answered_per_s"), 1), fmt(med("ack_p50"), 0),
             fmt(med("ack_p99"), 0), fmt(med("reply_p50"), 0), fmt(med("reply_p99"), 0),
-            fmt(med("cpu_ms"), 2), f"{_median(ratios):.2f}x" if ratios else "-",
-            fmt(sum(f.errors for f in runs)),
+            fmt(med("cpu_ms"), 2), fmt(med("fake_ms"), 2), fmt(med("load_ms"), 2),
+            f"{_median(ratios):.2f}x" if ratios else "-", fmt(sum(f.errors for f in runs)),
         ])  # fmt: skip
     print()
     print(table(["system", "updates", "answered/s", "ack p50", "p99", "reply p50", "p99",
-                 "CPU ms/update", "x ptb", "errors"], rows))  # fmt: skip
+                 "CPU ms/update", "fake", "load", "x ptb", "errors"], rows))  # fmt: skip
+    budget(rounds)
     one = [r["postgres"].answered_per_s for r in rounds if "postgres" in r]
     two = [r["postgres-2x2"].answered_per_s for r in rounds if "postgres-2x2" in r]
     if one and two:
         scale = _median([b / a for a, b in zip(one, two, strict=False)])
         print(f"postgres-2x2 over postgres (one process): {scale:.2f}x")
     return 0
+
+
+def budget(rounds: list[dict[str, Figures]]) -> None:
+    """What 1.5x the plain bot's rate leaves a system of the machine's cores, per update."""
+    plain = [r["ptb"] for r in rounds if "ptb" in r]
+    if not plain:
+        return
+    rate = 1.5 * _median([f.answered_per_s for f in plain])
+    cores = os.cpu_count() or 1
+    others = _median([f.fake_ms + f.load_ms for f in plain])
+    print(
+        f"at 1.5x the plain bot ({rate:.0f}/s) the {cores} cores give {1000 * cores / rate:.2f} "
+        f"CPU ms an update to everything; the fake and the load take {others:.2f}: "
+        f"{1000 * cores / rate - others:.2f} ms left for the system (at best, every core busy)"
+    )
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -174,6 +174,15 @@ def reachable(url_or_host: str, port: int | None = None, timeout: float = 1.0) -
         return False
 
 
+def proc_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time process ``pid`` has used so far (Linux), NaN if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 class Child:
     """A child process of the benchmark, with its output in a log file, stopped by its pid."""
 
@@ -225,11 +234,7 @@ class Child:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used so far (Linux)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return math.nan
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return proc_cpu_seconds(self.pid)
 
     def tail(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
