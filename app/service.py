@@ -59,10 +59,6 @@ def _features() -> tuple[Knowledge, Matcher, Safeguarding]:
 SWEEP_EVERY = 2.0
 SWEEP_AFTER = 3.0  # seconds a message may wait for its web process before the sweep takes it
 BUSY_RETRIES = (0.0, 0.2, 1.0)
-# Drains running at once in one process. Each holds a transaction while it handles: twenty
-# interleaved make each transaction twenty times longer and queue the webhooks' inserts behind
-# them. A member's message that waits for a place is taken by their drain once it runs.
-DRAINS = 8
 RETENTION_EVERY = 3600.0
 
 
@@ -113,7 +109,6 @@ class Service:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Members whose drain runs in this process: True when a message came meanwhile.
         self._draining: dict[tuple[str, str], bool] = {}
-        self._drains = asyncio.Semaphore(DRAINS)
 
     async def start(self, *, migrate: bool, workers: bool, only_process: bool) -> None:
         """Connect everything; with ``workers``, also handle the backlog and send in this process."""
@@ -203,7 +198,9 @@ class Service:
                 # stored just as it let go is caught by trying again a moment later.
                 for delay in BUSY_RETRIES:
                     await asyncio.sleep(delay)
-                    async with self._drains:
+                    # A place among the process's drains (Engine.gate); a member's message that
+                    # comes while the drain waits for one is taken by it once it runs.
+                    async with self.engine.gate:
                         if await self.engine.drain(channel, address) is not None:
                             break
                 if not self._draining.get(key):

@@ -35,7 +35,15 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 LOCK_TTL = 30.0
-SWEEP_PARALLEL = 8
+# Drains running at once in one process, the sweep's and the webhooks' together (the sweep's
+# used to come on top). Each holds a transaction while it handles, and every running drain
+# makes the event loop's round longer: a webhook's request waits a round at each of its steps.
+# SQLite's statements run in the loop's own thread, so its drains wait on nothing and more
+# of them only lengthen the acknowledgements: with four, ack p99 59-81 ms at the same
+# answered/s as sixteen (90-131 ms); two cost a third of the rate (docs/benchmarks.md).
+# PostgreSQL's drains wait on their round trips and share eight.
+DRAINS_SQLITE = 4
+DRAINS = 8
 # A handled message is done: Core, built once (the unit of work costs more than the statement).
 _inbound = Inbound.__table__
 DONE = (
@@ -82,6 +90,8 @@ class Engine:
         self.services = services
         self.inbox = Inbox(db)
         self.windows = ReplyWindows(coordinator)
+        # Shared by every drain of this engine: the sweep's and the service's (``gate``).
+        self.gate = asyncio.Semaphore(DRAINS_SQLITE if db.is_sqlite else DRAINS)
 
     async def accept(self, msg: InboundMessage) -> bool:
         """Store one inbound message; False when it was already stored (a repeat delivery).
@@ -153,10 +163,8 @@ class Engine:
             )
             contacts = rows.all()
         # A few at a time: each drain holds a database connection and a Redis lock.
-        gate = asyncio.Semaphore(SWEEP_PARALLEL)
-
         async def one(channel: str, address: str) -> int:
-            async with gate:
+            async with self.gate:
                 return await self.drain(channel, address) or 0
 
         return sum(await asyncio.gather(*(one(c, a) for c, a in contacts)))

@@ -1044,6 +1044,49 @@ async def test_the_sweep_counts_what_it_handled_and_takes_every_member_up_to_its
     assert await left[0].replies() == ["echo one", "echo two"]
 
 
+async def test_the_sweep_handles_in_the_places_the_webhooks_drains_leave_free(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every running drain lengthens the event loop's round, and a webhook's request waits a
+    # round at each of its steps: the sweep and the webhooks' drains share one bound.
+    running, most = 0, 0
+    release = asyncio.Event()
+    drain = engine.drain
+
+    async def held_drain(channel: str, address: str) -> int | None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+        return await drain(channel, address)
+
+    monkeypatch.setattr(engine, "drain", held_drain)
+    crowd = [member(engine) for _ in range(10)]
+    for m in crowd:
+        await m.send("hello")
+        await _age(m, 30.0)
+    places = engine.gate._value  # noqa: SLF001 - the bound this backend gets
+    assert places == (4 if engine.db.is_sqlite else 8)
+    for _ in range(places - 1):  # webhooks' drains hold every place but one
+        await engine.gate.acquire()
+    sweep = asyncio.create_task(engine.sweep(older_than=3.0))
+    try:
+        await eventually(lambda: running == 1)
+        assert most == 1 and not sweep.done()
+    finally:
+        for _ in range(places - 1):
+            engine.gate.release()
+    try:
+        await eventually(lambda: running == places)
+    finally:
+        release.set()
+    assert await sweep == len(crowd)
+    assert most == places
+    for m in crowd:
+        assert await m.replies() == ["echo hello"]
+
+
 async def test_the_sweep_does_not_count_a_member_another_worker_holds(
     engine: Engine, shared: Shared
 ) -> None:
