@@ -36,13 +36,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 LOCK_TTL = 30.0
 # Drains running at once in one process, the sweep's and the webhooks' together (the sweep's
-# used to come on top). Each holds a transaction while it handles, and every running drain
-# makes the event loop's round longer: a webhook's request waits a round at each of its steps.
-# SQLite's statements run in the loop's own thread, so its drains wait on nothing and more
-# of them only lengthen the acknowledgements: with four, ack p99 59-81 ms at the same
-# answered/s as sixteen (90-131 ms); two cost a third of the rate (docs/benchmarks.md).
-# PostgreSQL's drains wait on their round trips and share eight.
-DRAINS_SQLITE = 4
+# used to come on top, up to sixteen). Each holds a transaction while it handles, and every
+# running drain makes the event loop's round longer: a webhook's request waits a round at
+# each of its steps. bench_vs_ptb on SQLite, ack p99: 50-340 ms with the sweep's on top,
+# 59-86 ms with eight in all; four cost answered/s, sixteen lengthen the acks (docs/benchmarks.md).
 DRAINS = 8
 # A handled message is done: Core, built once (the unit of work costs more than the statement).
 _inbound = Inbound.__table__
@@ -91,7 +88,7 @@ class Engine:
         self.inbox = Inbox(db)
         self.windows = ReplyWindows(coordinator)
         # Shared by every drain of this engine: the sweep's and the service's (``gate``).
-        self.gate = asyncio.Semaphore(DRAINS_SQLITE if db.is_sqlite else DRAINS)
+        self.gate = asyncio.Semaphore(DRAINS)
 
     async def accept(self, msg: InboundMessage) -> bool:
         """Store one inbound message; False when it was already stored (a repeat delivery).
@@ -162,6 +159,7 @@ class Engine:
                 .limit(limit)
             )
             contacts = rows.all()
+
         # A few at a time: each drain holds a database connection and a Redis lock.
         async def one(channel: str, address: str) -> int:
             async with self.gate:
