@@ -46,6 +46,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -303,6 +304,9 @@ def figures(system: str, sent: list[Sent], replies: list[tuple[str, float]], cpu
     began = min((s.sent_at for s in sent), default=0.0)
     f = Figures(system, len(sent))
     f.errors = len(sent) - len(ok)
+    if f.errors:
+        kinds = Counter(str(s.status) for s in sent if s not in ok)
+        f.notes.append("errors: " + ", ".join(f"{n} x {kind}" for kind, n in kinds.most_common()))
     if len(latencies) < len(ok):
         f.notes.append(f"{len(ok) - len(latencies)} acknowledged updates got no reply")
     if len(replies) != len(ok):
