@@ -171,6 +171,9 @@ class Tuning:
     record_retry: float = 0.5  # pragma: no mutate
     record_retry_cap: float = 10.0  # pragma: no mutate
     writer_poll: float = 0.2  # pragma: no mutate  (an idle writer looks whether to stop)
+    # Seconds between two claims at least: messages queued meanwhile share the next claim
+    # rather than a claim each (the service: ``CLAIM_EVERY``; none here, for tests' clocks).
+    claim_every: float = 0.0
 
 
 @dataclass(slots=True)  # pragma: no mutate  (a claimed row's memory layout only)
@@ -225,6 +228,7 @@ class Sender:
         self._room = asyncio.Event()
         self._room_at = self.max_in_flight - max(1, self.max_in_flight // 4)
         self._notified: asyncio.Future[bool] | None = None
+        self._claimed_at = -math.inf  # when the last claim was made (``_monotonic``)
         # Broadcasts' photos as Telegram stored them (see ``_send``).
         self._photo_ids: dict[int, str] = {}
         self._photo_locks: dict[int, asyncio.Lock] = {}
@@ -241,6 +245,7 @@ class Sender:
                     if self._monotonic() - last_recovery > self.tuning.recovery_every:
                         await self.recover()
                         last_recovery = self._monotonic()
+                    await self._claim_turn()
                     if not await self.pump():
                         await self._wait_for_work()
                 except Exception:
@@ -255,6 +260,16 @@ class Sender:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             stopping.set()
             await writer
+
+    async def _claim_turn(self) -> None:
+        """Wait until ``claim_every`` has passed since the last claim. Every handled message
+        notifies "outbox", and every sender of every process wakes and claims: one claim per
+        message, and empty claims in the others (docs/benchmarks.md). A reply alone goes at
+        once; under a stream of them each claim takes what came meanwhile."""
+        wait = self._claimed_at + self.tuning.claim_every - self._monotonic()
+        if wait > 0:
+            await self._sleep(wait)
+        self._claimed_at = self._monotonic()
 
     async def _wait_for_work(self) -> None:
         """New messages and recorded sends (which unblock a chat's next message) notify

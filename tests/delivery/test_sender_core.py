@@ -26,8 +26,9 @@ from bot.channels.base import Outcome, SendResult
 from bot.config import Settings
 from bot.conversation import choosing
 from bot.coordination import Coordinator, create_coordinator
-from bot.coordination.keys import web_chat_topic
+from bot.coordination.keys import OUTBOX, web_chat_topic
 from bot.delivery.sender import (
+    LEASE,
     Claimed,
     OnLost,
     Sender,
@@ -1218,6 +1219,44 @@ async def test_a_dead_senders_claims_are_taken_back_once_the_recovery_interval_h
         platform.gates[member.address].set()
         await stopped(loop, stopping, clock)
     assert platform.texts_to([member.address]) == ["orphaned"]
+
+
+async def test_replies_queued_while_the_loop_waits_its_claiming_turn_share_one_claim(
+    shared: Shared, clock: VirtualClock
+) -> None:
+    # At most one claim every 2 s (here; 10 ms in the service): every handled message
+    # notifies "outbox", and a claim each cost more than the sends. The first round claims at
+    # the start; two replies queued and notified in the next 2 s wait for the turn, and one
+    # claim takes both.
+    await set_aside(shared.db, "web")
+    platform = _Gated()
+    tuning = Tuning(claim_every=2.0, idle_wait=1000.0, writer_poll=1000.0)
+    sender = sender_of(shared, {"web": platform}, loop_clock=clock, tuning=tuning)
+    members = [await contact(shared.db, "web") for _ in range(2)]
+    start = clock.now
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(sender.run(stopping))
+    try:
+        await clock.until_asleep(2)  # the first round found nothing: the loop and the writer
+        ids = []
+        for m in members:
+            ids.append(await queue(shared.db, m, "a reply", priority=REPLY))
+            await shared.coordinator.notify(OUTBOX)
+            await clock.settle()
+        await clock.until_asleep(2)  # the loop waits for its turn, on the test's clock
+        for i in ids:
+            assert (await row(shared.db, i) or Delivery()).status == "queued"
+        assert await clock.step(asleep=2) == start + 2
+        await eventually(lambda: len(platform.at_gate) == 2, timeout=10)
+        for i in ids:
+            found = await row(shared.db, i)
+            assert found is not None
+            assert (found.status, found.lease_until) == ("sending", start + 2 + LEASE)
+    finally:
+        for m in members:
+            platform.gates[m.address].set()
+        await stopped(loop, stopping, clock)
+    assert platform.texts_to([m.address for m in members]) == ["a reply", "a reply"]
 
 
 async def test_an_idle_loop_looks_for_work_again_after_its_idle_wait(
