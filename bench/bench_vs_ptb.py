@@ -51,7 +51,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -548,12 +547,11 @@ async def main(argv: list[str] | None = None) -> int:
 def understanding_ms(questions: Sequence[str], rounds: int = 3) -> float:
     """CPU ms our handling spends understanding one of the load's questions (language,
     safeguarding, the knowledge's matcher), best of ``rounds``: what the plain bot never does."""
-    from app.service import _features
+    from app.service import Features
     from bot.i18n import translator_for
     from bot.knowledge.answers import understand
 
-    _, matcher, safeguarding = _features()
-    services = SimpleNamespace(matcher=matcher, safeguarding=safeguarding)
+    services = Features.load()  # what the service's handlers understand with
     t = translator_for("en")
     for text in questions[:100]:  # caches, first calls
         understand(services, text, t, None, alerted=False)
