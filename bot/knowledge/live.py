@@ -14,6 +14,7 @@ import copy
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
 from bot.coordination import Coordinator
 from bot.coordination.keys import KNOWLEDGE
@@ -59,10 +60,16 @@ class LiveKnowledge:
     """The knowledge, its matcher and safeguarding (with the current helplines) of one process;
     read them through the properties, which always give a consistent, finished set."""
 
-    def __init__(self, matcher: Matcher, safeguarding: Safeguarding) -> None:
+    def __init__(
+        self,
+        matcher: Matcher,
+        safeguarding: Safeguarding,
+        build: Callable[[Knowledge], Matcher] = matcher_for,
+    ) -> None:
         self._current: tuple[Matcher, Safeguarding] = (matcher, safeguarding)
         self.revision: int | None = None  # the database's revision answered from (None: the YAML)
         self._lock = asyncio.Lock()
+        self._build = build  # CPU work, run in a thread: questions go on meanwhile
 
     @property
     def matcher(self) -> Matcher:
@@ -85,7 +92,7 @@ class LiveKnowledge:
                     return False
                 knowledge = await library.load(session, self.knowledge)
                 lines = await helpline_store.current(session)
-            matcher = await asyncio.to_thread(matcher_for, knowledge)
+            matcher = await asyncio.to_thread(self._build, knowledge)
             safeguarding = copy.copy(self._current[1])
             safeguarding.use_helplines(lines)
             self._current = (matcher, safeguarding)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.storage.models import AuditEntry
@@ -246,10 +247,96 @@ async def test_an_unanswered_question_is_taught_to_a_topic_or_starts_one_and_lea
     listed = (await api.call("viewer", "GET", "/api/unanswered")).json()["questions"]
     assert not {q["question"] for q in listed} & {q for _, q in asked}
     await eventually(
-        lambda: answers_with(api, "when is the forum?", "en", "forum", "14 May"), ANSWERED_WITHIN, 0.2
+        lambda: answers_with(api, "when is the forum?", "en", "forum", "14 May"),
+        ANSWERED_WITHIN,
+        0.2,
     )
     async with api.service.db.session() as session:
         actions = list(await session.scalars(
             select(AuditEntry.action).where(AuditEntry.action == "knowledge.teach")
         ))  # fmt: skip
     assert len(actions) == 2
+
+
+# A topic the knowledge has nothing near, taught three questions a language; then asked in
+# words written apart from the examples (before the matcher was ever run on them), none of their
+# sentences: what a member would type. Of the six, three are recognised; the other three are
+# kept below as what the matcher does not learn yet.
+TRAININGS: dict[str, Any] = {
+    "key": "trainings",
+    "titles": {"en": "Trainings for member organisations", "ro": "Instruiri pentru membri"},
+    "answers": {
+        "en": "ChildPact runs online trainings for the staff of member organisations every "
+        "quarter; the national coalition sends the invitations.",
+        "ro": "ChildPact organizează în fiecare trimestru instruiri online pentru personalul "
+        "organizațiilor membre; coaliția națională trimite invitațiile.",
+    },
+    "examples": {
+        "en": [
+            "Do you run trainings for member organisations?",
+            "Are there online courses for our staff?",
+            "How can our team take part in your capacity-building sessions?",
+        ],
+        "ro": [
+            "Organizați instruiri pentru organizațiile membre?",
+            "Există cursuri online pentru personalul nostru?",
+            "Cum poate echipa noastră să participe la sesiunile de formare?",
+        ],
+    },
+}
+TRAINING_PARAPHRASES = [
+    ("is there any training we could attend", "en"),
+    ("pot să particip la un training organizat de voi?", "ro"),
+    ("cum ne înscriem la o instruire online", "ro"),
+]
+NOT_LEARNT_YET = [
+    # "workshops" is no example's word, and "offer" only out-of-scope examples have: abstains
+    ("do u offer workshops for ngo staff", "en"),
+    # "join" and "organise" are nearer the examples of get_involved
+    ("can my colleagues join a course you organise?", "en"),
+    # "angajați" (employees) only out-of-scope examples have (jobs): taken for out of scope
+    ("aveți cursuri de formare pentru angajați?", "ro"),
+]
+
+
+async def _taught_trainings(api: Api) -> None:
+    examples = {q.casefold() for qs in TRAININGS["examples"].values() for q in qs}
+    asked = TRAINING_PARAPHRASES + NOT_LEARNT_YET
+    assert not examples & {q.casefold() for q, _ in asked}
+    for question, locale in asked:
+        assert (await answered(api, question, locale))["topic"] != "trainings"
+    made = await api.call("editor", "POST", "/api/knowledge/topics", json=TRAININGS)
+    assert made.status_code == 201, made.text
+
+    async def recognised() -> bool:
+        return await answers_with(api, *TRAINING_PARAPHRASES[0], "trainings")
+
+    await eventually(recognised, ANSWERED_WITHIN, 0.2)
+
+
+async def recognitions(api: Api, asked: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    found = {q: await answered(api, q, loc) for q, loc in asked}
+    for f in found.values():
+        assert f["topic"] != "trainings" or f["answer"] == TRAININGS["answers"][f["lang"]]
+    return {q: (f["topic"], f["lang"]) for q, f in found.items()}
+
+
+async def test_a_topic_taught_three_questions_a_language_is_recognised_in_other_words(api: Api):
+    await _taught_trainings(api)
+    assert await recognitions(api, TRAINING_PARAPHRASES) == {
+        q: ("trainings", loc) for q, loc in TRAINING_PARAPHRASES
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17: a word no example has (workshop, course, employees) is not learnt from "
+    "three examples a language; passes, and must then be moved above, once the matcher does",
+)
+async def test_a_topic_taught_three_questions_is_not_yet_recognised_in_words_none_of_them_has(
+    api: Api,
+):
+    await _taught_trainings(api)
+    assert await recognitions(api, NOT_LEARNT_YET) == {
+        q: ("trainings", loc) for q, loc in NOT_LEARNT_YET
+    }
