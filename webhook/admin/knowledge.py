@@ -219,8 +219,10 @@ async def helplines_page(
     """The child helpline and emergency numbers of each country, and who verified them."""
     async with service.db.session() as session:
         rows = await helplines.listed(session)
+    unverified = [row.country for row in rows if row.verified_at is None]
     return render(request, "helplines.html", visit, title=N_("Helplines"), rows=rows,
-                  error=error, status_code=400 if error else 200)  # fmt: skip
+                  unverified=unverified, error=error,
+                  status_code=400 if error else 200)  # fmt: skip
 
 
 @router.post("/helplines/{country}")

@@ -4,6 +4,9 @@ verify a helpline, and the overview warns while one is unverified. On both backe
 
 from __future__ import annotations
 
+import re
+
+from bot.knowledge import helplines
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import dashboard
 from tests.webhook.admin.test_pages import ADMIN, EDITOR, MD, VIEWER, audit, post_forms
@@ -105,3 +108,36 @@ async def test_an_editor_teaches_the_bot_a_question_it_could_not_answer(backend)
         assert question in topic.text
         assert len(await audit(board, "knowledge.teach")) == 1
         await editor.close()
+
+
+async def test_helplines_are_a_tab_of_the_knowledge_page_and_the_warning_ends_once_all_are_verified(
+    backend,
+):
+    async with dashboard(backend) as board:
+        viewer = await board.sign_in(VIEWER)
+        knowledge = await viewer.get("/admin/knowledge")
+        tabs = re.search(r'<nav class="tabs"[^>]*>(.*?)</nav>', knowledge.text, re.S)
+        assert tabs and 'href="/admin/helplines"' in tabs.group(1)
+        assert "Helplines" in tabs.group(1) and "not verified" in tabs.group(1)
+        lines = await viewer.get("/admin/helplines")
+        assert lines.status_code == 200 and 'href="/admin/knowledge"' in lines.text
+        assert "Topics and answers" in lines.text and not post_forms(lines.text)
+        await viewer.close()
+
+        admin = await board.sign_in(ADMIN)
+        async with board.stack.service.db.session() as session:
+            rows = await helplines.listed(session)
+        assert len(rows) > 1
+        for row in rows:
+            saved = await admin.post(f"/admin/helplines/{row.country}", {
+                "name": row.name or "", "number": row.number or "", "hours": row.hours or "",
+                "emergency": "\n".join(row.emergency or ()), "note": row.note or "",
+                "verified": "on",
+            })  # fmt: skip
+            assert saved.status_code == 303, row.country
+        overview = await admin.get("/admin")
+        assert overview.status_code == 200 and "Helplines not verified yet" not in overview.text
+        knowledge = await admin.get("/admin/knowledge")
+        assert "Helplines not verified yet" not in knowledge.text
+        assert "not verified" not in knowledge.text
+        await admin.close()
