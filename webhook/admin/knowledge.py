@@ -5,9 +5,11 @@ Everyone reads; editors of the whole coalition change topics."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
+from anyascii import anyascii
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -19,6 +21,7 @@ from bot.knowledge.library import KnowledgeEditError
 from bot.knowledge.live import changed
 from bot.secretariat.audit import record
 from bot.secretariat.inbox import top_unanswered
+from bot.storage.db import Database
 from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
 from webhook.api.knowledge import NewTopic, TeachIn, teach, trial
 from webhook.deps import ServiceDep
@@ -53,6 +56,20 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+async def _key(db: Database, given: str, title: str) -> str:
+    """The key typed, or one made from the English title ("The annual forum" -> annual_forum,
+    annual_forum_2 when taken): an officer need not invent one."""
+    if given:
+        return given
+    words = [w for w in re.split(r"[^a-z0-9]+", anyascii(title).lower()) if w]
+    words = [w for w in words if w not in ("the", "a", "an")] or words or ["topic"]
+    base = "_".join(words)[:36].strip("_")
+    base = base if base[:1].isalpha() else f"topic_{base}"[:36]
+    async with db.session() as session:
+        taken = {t.key for t in await library.listed(session, archived=True)}
+    return next(k for n in range(1, 1000) if (k := base if n == 1 else f"{base}_{n}") not in taken)
+
+
 def _title(found: library.TopicRecord, locale: str) -> str:
     return found.titles.get(locale) or found.titles.get("en") or found.key
 
@@ -83,7 +100,7 @@ async def knowledge_page(
 async def create(request: Request, service: ServiceDep, visit: EditorVisit) -> Response:
     _coalition(visit)
     form = visit.form
-    key = form.get("key", "").strip()
+    key = await _key(service.db, form.get("key", "").strip(), form.get("title", ""))
     texts: dict[str, Any] = {
         "titles": {"en": form.get("title", "")},
         "answers": {"en": form.get("answer", "")},
@@ -108,7 +125,9 @@ async def teach_question(request: Request, service: ServiceDep, visit: EditorVis
     try:
         new = None
         if form.get("action") == "new":
-            new = NewTopic(key=form.get("key", "").strip(), title=form.get("title", "").strip(),
+            title = form.get("title", "").strip()
+            key = await _key(service.db, form.get("key", "").strip(), title)
+            new = NewTopic(key=key, title=title,
                            answer=form.get("answer", "").strip(),
                            local_title=form.get("local_title", "").strip() or None,
                            local_answer=form.get("local_answer", "").strip() or None)  # fmt: skip

@@ -70,7 +70,11 @@ async def test_viewers_read_without_forms_and_administrators_verify_a_helpline(b
             await person.close()
         admin = await board.sign_in(ADMIN)
         overview = await admin.get("/admin")
-        assert "Helplines not verified yet" in overview.text and "RO" in overview.text
+        warning = re.search(r'data-testid="unverified-helplines">([^<]*)', overview.text)
+        assert (
+            warning and "Romania" in warning.group(1) and "Every other country" in warning.group(1)
+        )
+        assert "DEFAULT" not in warning.group(1)
         editor = await board.sign_in(EDITOR)
         assert (await editor.post("/admin/helplines/RO", {"number": "116 111"})).status_code == 403
         lines = await admin.get("/admin/helplines")
@@ -121,6 +125,9 @@ async def test_helplines_are_a_tab_of_the_knowledge_page_and_the_warning_ends_on
         assert "Helplines" in tabs.group(1) and "not verified" in tabs.group(1)
         lines = await viewer.get("/admin/helplines")
         assert lines.status_code == 200 and 'href="/admin/knowledge"' in lines.text
+        summary = re.search(r'<table data-testid="helplines">(.*?)</table>', lines.text, re.S)
+        assert summary and 'href="#line-RO"' in summary.group(1) and "Romania" in summary.group(1)
+        assert 'id="line-RO"' in lines.text
         assert "Topics and answers" in lines.text and not post_forms(lines.text)
         await viewer.close()
 
@@ -141,3 +148,18 @@ async def test_helplines_are_a_tab_of_the_knowledge_page_and_the_warning_ends_on
         assert "Helplines not verified yet" not in knowledge.text
         assert "not verified" not in knowledge.text
         await admin.close()
+
+
+async def test_a_topic_added_without_a_key_gets_one_from_its_english_title(backend):
+    async with dashboard(backend) as board:
+        editor = await board.sign_in(EDITOR)
+        for expected in ("annual_forum", "annual_forum_2"):
+            made = await editor.post("/admin/knowledge", {
+                "key": "", "title": "The Annual Forum!", "answer": FORUM["answers"]["en"],
+                "examples": "",
+            })  # fmt: skip
+            assert made.status_code == 303, made.text
+            assert made.headers["location"].startswith(f"/admin/knowledge/{expected}?")
+        page = await editor.get("/admin/knowledge/annual_forum?lang=en")
+        assert page.status_code == 200 and "The Annual Forum!" in page.text
+        await editor.close()
