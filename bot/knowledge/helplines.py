@@ -89,4 +89,4 @@ async def put(
 async def unverified(session: AsyncSession) -> list[str]:
     """Countries whose helpline nobody has checked yet."""
     rows = await session.scalars(select(Helpline.country).where(Helpline.verified_at.is_(None)))
-    return sorted(rows)
+    return sorted(rows, key=lambda country: (country == "DEFAULT", country))  # DEFAULT last

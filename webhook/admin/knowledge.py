@@ -19,6 +19,7 @@ from bot.knowledge import helplines, library
 from bot.knowledge.helplines import HelplineError
 from bot.knowledge.library import KnowledgeEditError
 from bot.knowledge.live import changed
+from bot.knowledge.matcher import NEAR_MISS
 from bot.secretariat.audit import record
 from bot.secretariat.inbox import top_unanswered
 from bot.storage.db import Database
@@ -88,12 +89,22 @@ async def knowledge_page(
         unverified = await helplines.unverified(session)
         unanswered = await top_unanswered(session, UNANSWERED_SHOWN, None, staff=visit.staff)
     titles = {t.key: _title(t, visit.locale) for t in topics}
+    live = {t.key for t in topics if not t.archived}
+    closest = {q.question: _closest(service, q.question, live) for q in unanswered}
     return render(
         request, "knowledge.html", visit, title=N_("Knowledge"), topics=topics, titles=titles,
         locales=LOCALES, can_change=_can_change(visit), question=question, lang=lang,
         tried=tried, unverified=unverified, error=error, unanswered=unanswered,
-        status_code=400 if error else 200,
+        closest=closest, status_code=400 if error else 200,
     )  # fmt: skip
+
+
+def _closest(service: Any, question: str, live: set[str]) -> str | None:
+    """The topic the bot found nearest a question it could not answer, when near enough for
+    the bot to have offered it to the member: the one offered first when teaching it (the
+    editor still chooses)."""
+    ranked = service.features.matcher.ranked(question)
+    return next((key for score, key in ranked if key in live and score >= NEAR_MISS), None)
 
 
 @router.post("/knowledge")

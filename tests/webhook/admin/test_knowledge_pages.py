@@ -75,6 +75,7 @@ async def test_viewers_read_without_forms_and_administrators_verify_a_helpline(b
             warning and "Romania" in warning.group(1) and "Every other country" in warning.group(1)
         )
         assert "DEFAULT" not in warning.group(1)
+        assert warning.group(1).split(". ")[0].endswith("Every other country")
         editor = await board.sign_in(EDITOR)
         assert (await editor.post("/admin/helplines/RO", {"number": "116 111"})).status_code == 403
         lines = await admin.get("/admin/helplines")
@@ -162,4 +163,28 @@ async def test_a_topic_added_without_a_key_gets_one_from_its_english_title(backe
             assert made.headers["location"].startswith(f"/admin/knowledge/{expected}?")
         page = await editor.get("/admin/knowledge/annual_forum?lang=en")
         assert page.status_code == 200 and "The Annual Forum!" in page.text
+        await editor.close()
+
+
+async def test_teaching_offers_the_topic_the_bot_found_nearest_and_never_one_by_default(backend):
+    from bot.secretariat.inbox import count_unanswered
+
+    near, nothing = "în ce an a fost înființată coaliția, vă rog?", "qwxz vbnm"
+    async with dashboard(backend) as board:
+        async with board.stack.service.db.session() as session, session.begin():
+            for question in (near, nothing):
+                await count_unanswered(session, "ro", question, "RO")
+        editor = await board.sign_in(EDITOR)
+        page = (await editor.get("/admin/knowledge")).text
+        forms = dict(re.findall(
+            r'name="question" value="([^"]+)">\s*<input type="hidden" name="locale" value="ro">'
+            r'\s*<label class="compact">[^<]*<select name="topic" required>(.*?)</select>',
+            page, re.S,
+        ))  # fmt: skip
+        chosen = {q: re.findall(r'<option value="([^"]*)" selected>', f) for q, f in forms.items()}
+        assert chosen == {near: ["founding"], nothing: [""]}
+        refused = await editor.post("/admin/knowledge/teach", {
+            "question": nothing, "locale": "ro", "topic": "", "action": "example",
+        })  # fmt: skip
+        assert refused.status_code == 400 and nothing in refused.text
         await editor.close()
