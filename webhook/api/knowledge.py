@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LOCALES, Translator
@@ -50,6 +50,9 @@ class Texts(BaseModel):
 
 
 class KnowledgeTopicOut(Texts):
+    # every text map is always in an answer, if empty: the contract says so
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     key: str = Field(description="names the topic for good; never changes")
     position: int = Field(description="order in the members' list")
     archived: bool = Field(description="archived: the bot no longer answers with it")

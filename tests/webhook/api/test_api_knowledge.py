@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.web import create_app
+from bot.config import Settings
 from bot.storage.models import AuditEntry
 from tests.harness import eventually
 from tests.webhook.api.conftest import Api
@@ -339,3 +341,61 @@ async def test_a_topic_taught_three_questions_is_not_yet_recognised_in_words_non
     assert await recognitions(api, NOT_LEARNT_YET) == {
         q: ("trainings", loc) for q, loc in NOT_LEARNT_YET
     }
+
+
+def test_the_contract_named_by_the_issue_is_in_the_openapi_document():
+    document = create_app(Settings(_env_file=None)).openapi()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    wanted = {
+        "/api/knowledge/topics": {"get", "post"},
+        "/api/knowledge/topics/{key}": {"get", "patch"},
+        "/api/knowledge/topics/{key}/archive": {"post"},
+        "/api/knowledge/topics/{key}/restore": {"post"},
+        "/api/helplines/{country}": {"get", "put"},
+    }
+    assert {path: set(paths[path]) & methods for path, methods in wanted.items()} == wanted
+
+    def schema(ref: dict[str, Any]) -> dict[str, Any]:
+        return schemas[ref["$ref"].rsplit("/", 1)[1]]
+
+    def body(path: str, method: str) -> dict[str, Any]:
+        return schema(paths[path][method]["requestBody"]["content"]["application/json"]["schema"])
+
+    def answer(path: str, method: str) -> dict[str, Any]:
+        found = next(r for code, r in paths[path][method]["responses"].items() if code[0] == "2")
+        return schema(found["content"]["application/json"]["schema"])
+
+    per_locale = {"type": "object", "additionalProperties": {"type": "string"}}
+    examples = {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    }
+
+    def shaped(props: dict[str, Any], name: str, shape: dict[str, Any]) -> bool:
+        found = props[name]
+        options = found.get("anyOf", [found])  # a PATCH may leave any of them out
+        return any(all(o.get(k) == v for k, v in shape.items()) for o in options)
+
+    topic = answer("/api/knowledge/topics/{key}", "get")
+    for one in (topic, body("/api/knowledge/topics", "post"),
+                body("/api/knowledge/topics/{key}", "patch")):  # fmt: skip
+        props = one["properties"]
+        assert all(shaped(props, n, per_locale) for n in ("titles", "answers", "more"))
+        assert shaped(props, "examples", examples)
+    assert {"key", "titles", "answers", "more", "examples"} <= set(topic["required"])
+    assert "key" in body("/api/knowledge/topics", "post")["required"]
+    for path, method in (("/api/knowledge/topics/{key}/archive", "post"),
+                         ("/api/knowledge/topics/{key}/restore", "post"),
+                         ("/api/knowledge/topics/{key}", "patch"),
+                         ("/api/knowledge/topics", "post")):  # fmt: skip
+        assert answer(path, method) == topic
+    listed = answer("/api/knowledge/topics", "get")["properties"]["topics"]["items"]
+    assert schema(listed) == topic
+    line = answer("/api/helplines/{country}", "get")
+    assert answer("/api/helplines/{country}", "put") == line
+    assert {"name", "number", "hours", "emergency", "verified_by", "verified_at"} <= set(
+        line["properties"]
+    )
+    assert {"name", "number", "hours", "emergency", "verified"} <= set(
+        body("/api/helplines/{country}", "put")["properties"]
+    )
