@@ -188,3 +188,34 @@ async def test_teaching_offers_the_topic_the_bot_found_nearest_and_never_one_by_
         })  # fmt: skip
         assert refused.status_code == 400 and nothing in refused.text
         await editor.close()
+
+
+async def test_an_editor_reverts_a_change_from_the_history_and_the_bot_answers_as_before(backend):
+    from bot.knowledge import library
+
+    question = {"q": "when was childpact founded", "lang": "en"}
+    async with dashboard(backend) as board:
+        async with board.stack.service.db.session() as session:
+            founding = await library.get(session, "founding")
+        editor = await board.sign_in(EDITOR)
+        saved = await editor.post("/admin/knowledge/founding", {
+            "lang": "en", "title": founding.titles["en"], "answer": "Founded long ago.",
+            "more": founding.more.get("en", ""), "examples": "\n".join(founding.examples["en"]),
+            "action": "save",
+        })  # fmt: skip
+        assert saved.status_code == 303
+
+        async def answers(words: str) -> bool:
+            page = await editor.get("/admin/knowledge", params=question)
+            return words in page.text
+
+        await eventually(lambda: answers("Founded long ago."), ANSWERED_WITHIN, 0.2)
+        page = await editor.get("/admin/knowledge/founding?lang=en")
+        reverts = re.findall(r'action="/admin/knowledge/founding/revert/(\d+)"', page.text)
+        assert len(reverts) == 1 and "editor@childpact.org" in page.text
+        reverted = await editor.post(f"/admin/knowledge/founding/revert/{reverts[0]}", {})
+        assert reverted.status_code == 303
+        await eventually(lambda: answers(founding.answers["en"]), ANSWERED_WITHIN, 0.2)
+        entries = await audit(board, "knowledge.revert")
+        assert [e.target for e in entries] == ["knowledge:founding"]
+        await editor.close()
