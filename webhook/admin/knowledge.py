@@ -44,6 +44,13 @@ REFUSALS = {
 }
 
 
+# what a change in a topic's history shows, field by field, with the form's labels
+HISTORY_FIELDS = (
+    ("titles", N_("Title")), ("answers", N_("Answer")), ("more", N_("Tell me more")),
+    ("examples", N_("Example questions")),
+)  # fmt: skip
+
+
 def _can_change(visit: Visit) -> bool:
     return visit.staff.can_send and visit.staff.country is None
 
@@ -175,6 +182,7 @@ async def _topic_page(
     return render(
         request, "knowledge_topic.html", visit, title=N_("Knowledge"), t=found,
         heading=_title(found, visit.locale), lang=lang, locales=LOCALES, changes=changes,
+        fields=HISTORY_FIELDS,
         can_change=_can_change(visit), error=error, status_code=400 if error else 200,
     )  # fmt: skip
 

@@ -213,6 +213,10 @@ async def test_an_editor_reverts_a_change_from_the_history_and_the_bot_answers_a
         page = await editor.get("/admin/knowledge/founding?lang=en")
         reverts = re.findall(r'action="/admin/knowledge/founding/revert/(\d+)"', page.text)
         assert len(reverts) == 1 and "editor@childpact.org" in page.text
+        shown = re.search(r"<details>.*?</details>", page.text, re.S)
+        assert shown and "English · Answer" in shown.group(0)
+        assert "<ins>Founded long ago.</ins>" in shown.group(0) and "<del>" in shown.group(0)
+        assert "Undo this change" in page.text
         reverted = await editor.post(f"/admin/knowledge/founding/revert/{reverts[0]}", {})
         assert reverted.status_code == 303
         await eventually(lambda: answers(founding.answers["en"]), ANSWERED_WITHIN, 0.2)
