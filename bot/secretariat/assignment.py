@@ -1,5 +1,5 @@
-"""Assignment rules: a new conversation of a member of a country goes to the person the
-administrators named for that country; anyone may hand it on afterwards."""
+"""Assignment rules: a new conversation of a member of a country goes to the person named for
+that country by whoever answers the inbox; anyone may hand it on afterwards."""
 
 from __future__ import annotations
 

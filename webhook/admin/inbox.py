@@ -20,7 +20,7 @@ from bot.secretariat.audit import record
 from bot.secretariat.relay import answer_member
 from bot.secretariat.staff import Staff
 from bot.storage.models import StaffUser
-from webhook.admin.pages import AdminRoute, AdminVisit, EditorVisit, Visit, VisitDep, render
+from webhook.admin.pages import AdminRoute, EditorVisit, Visit, VisitDep, render
 from webhook.deps import ItemId, ServiceDep
 
 router = APIRouter(route_class=AdminRoute)
@@ -103,7 +103,7 @@ async def _conversation(
 
 @router.get("/inbox/rules")
 async def rules_page(request: Request, service: ServiceDep, visit: VisitDep) -> Response:
-    """Who each country's new conversations go to; administrators change it."""
+    """Who each country's new conversations go to; whoever answers the inbox changes it."""
     async with service.db.session() as session:
         rules = await assignment.rules(session)
         people = await _people(session)
@@ -118,7 +118,7 @@ async def rules_page(request: Request, service: ServiceDep, visit: VisitDep) -> 
 
 
 @router.post("/inbox/rules")
-async def save_rules(service: ServiceDep, visit: AdminVisit) -> Response:
+async def save_rules(service: ServiceDep, visit: EditorVisit) -> Response:
     """One account per country, or nobody; a conversation already open keeps its assignee."""
     async with service.db.session() as session, session.begin():
         before = await assignment.rules(session)

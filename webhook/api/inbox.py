@@ -20,7 +20,7 @@ from bot.secretariat.relay import answer_member
 from bot.secretariat.staff import Staff
 from bot.storage.models import Conversation, ConversationNote, StaffUser
 from webhook.api.common import READ, ItemId, Limit, Offset, errors
-from webhook.auth import AdminDep, EditorDep, StaffDep
+from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
 
 router = APIRouter(prefix="/api", tags=["inbox"])
@@ -291,8 +291,8 @@ async def list_rules(person: StaffDep, service: ServiceDep) -> Rules:
     summary="Set a country's assignment rule",
     responses={**CHANGE, **errors(422)},
 )
-async def set_rule(country: Country, body: RuleIn, person: AdminDep, service: ServiceDep) -> Rules:
-    """Administrators: new conversations of members of ``country`` go to this account, which
+async def set_rule(country: Country, body: RuleIn, person: EditorDep, service: ServiceDep) -> Rules:
+    """Editors and administrators (those who answer the inbox): new conversations of members of ``country`` go to this account, which
     must be an active editor or administrator who sees them (422 otherwise). Conversations
     already open keep their assignee. 404 for a country outside your scope."""
     if not person.sees(country):
@@ -312,8 +312,8 @@ async def set_rule(country: Country, body: RuleIn, person: AdminDep, service: Se
     summary="Remove a country's assignment rule",
     responses=CHANGE,
 )
-async def remove_rule(country: Country, person: AdminDep, service: ServiceDep) -> Rules:
-    """Administrators: new conversations of this country are assigned to nobody. 404 when the
+async def remove_rule(country: Country, person: EditorDep, service: ServiceDep) -> Rules:
+    """Editors and administrators: new conversations of this country are assigned to nobody. 404 when the
     country has no rule (or is outside your scope)."""
     if not person.sees(country):
         raise HTTPException(404, "no such country in your scope")

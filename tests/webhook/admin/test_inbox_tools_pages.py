@@ -1,6 +1,7 @@
 """The inbox's notes, filters and assignment rules on the dashboard: editors write notes that
-stay among the messages, marked; viewers only read; only administrators change the rules, each
-country to someone who can answer its members; the list narrows to "mine", "unassigned" and a
+stay among the messages, marked; viewers only read; those who answer the inbox change the rules
+(a country's coordinator its own country's), each country to someone who can answer its
+members; the list narrows to "mine", "unassigned" and a
 country."""
 
 from __future__ import annotations
@@ -48,31 +49,41 @@ async def test_an_editor_notes_a_conversation_and_a_viewer_cannot(backend):
         assert kept == [NOTE]
 
 
-async def test_only_administrators_change_the_rules_and_the_list_narrows(backend):
+async def test_those_who_answer_change_the_rules_and_the_list_narrows(backend):
     async with dashboard(backend) as board:
         ro = await board.conversation(await board.member("RO"), "secretariat", "Salut")
         md = await board.conversation(
             await board.member("MD", locale="ru"), "secretariat", "Привет"
         )
-        md_id, editor_id = board.ids[MD], board.ids[EDITOR]
-        admin = await board.sign_in(ADMIN)
-        page = await admin.get("/admin/inbox/rules")
+        md_id, editor_id, admin_id = board.ids[MD], board.ids[EDITOR], board.ids[ADMIN]
+        editor = await board.sign_in(EDITOR)
+        page = await editor.get("/admin/inbox/rules")
         assert 'name="country_MD"' in page.text and "Save the rules" in page.text
         # Romania's coordinator must be able to answer Romanians: Moldova's cannot.
-        wrong = await admin.post("/admin/inbox/rules", {"country_RO": str(md_id)})
+        wrong = await editor.post("/admin/inbox/rules", {"country_RO": str(md_id)})
         assert wrong.status_code == 400
-        saved = await admin.post("/admin/inbox/rules",
-                                 {"country_MD": str(md_id), "country_RO": str(editor_id)})  # fmt: skip
+        saved = await editor.post("/admin/inbox/rules",
+                                  {"country_MD": str(md_id), "country_RO": str(editor_id)})  # fmt: skip
         assert saved.status_code == 303
-        editor = await board.sign_in(EDITOR)
-        assert "Save the rules" not in (await editor.get("/admin/inbox/rules")).text
-        refused = await editor.post("/admin/inbox/rules", {"country_MD": ""})
+        viewer = await board.sign_in(VIEWER)
+        shown = (await viewer.get("/admin/inbox/rules")).text
+        assert "Save the rules" not in shown and "Only those who answer the inbox" in shown
+        refused = await viewer.post("/admin/inbox/rules", {"country_MD": ""})
         assert refused.status_code == 403
+        # Moldova's coordinator sees and sets Moldova's rule only.
+        coordinator = await board.sign_in(MD)
+        theirs = (await coordinator.get("/admin/inbox/rules")).text
+        assert 'name="country_MD"' in theirs and 'name="country_RO"' not in theirs
+        await coordinator.post("/admin/inbox/rules",
+                               {"country_RO": str(admin_id), "country_MD": str(admin_id)})  # fmt: skip
+        admin = await board.sign_in(ADMIN)
         cleared = await admin.post("/admin/inbox/rules", {"country_RO": ""})
         assert cleared.status_code == 303
         async with board.stack.service.db.session() as session:
             rules = {r.country: r.staff_id for r in await session.scalars(select(AssignmentRule))}
-        assert rules == {"MD": md_id}  # Moldova's, not on the last form, stayed
+        # Moldova's, changed by its coordinator and not on the last form, stayed; Romania's was
+        # not the coordinator's to change, and the administrator cleared it.
+        assert rules == {"MD": admin_id}
 
         await editor.post(f"/admin/inbox/{ro}/assign", {"staff_id": str(editor_id)})
         mine = (await editor.get("/admin/inbox?show=mine")).text

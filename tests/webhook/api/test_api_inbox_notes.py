@@ -1,7 +1,7 @@
 """The inbox's internal notes and assignment over the API: notes for the secretariat only (in
 the conversation, in the audit log without their text, never in what reaches the member or in
-the member's own data); the inbox narrowed to "mine", "nobody's" or one country; the
-administrators' rules that give a country's new conversations to one person."""
+the member's own data); the inbox narrowed to "mine", "nobody's" or one country; the rules,
+set by those who answer the inbox, that give a country's new conversations to one person."""
 
 from __future__ import annotations
 
@@ -75,10 +75,10 @@ async def test_the_inbox_narrows_to_mine_nobodys_or_a_country(api):
     assert unknown.status_code == 422
 
 
-async def test_only_administrators_set_the_rules_each_for_someone_who_can_answer(api):
+async def test_those_who_answer_set_the_rules_each_for_someone_who_can_answer(api):
     editor, helper = api.staff["editor"].id, api.staff["md_editor"].id
     url = "/api/assignment-rules"
-    set_ro = await api.call("admin", "PUT", f"{url}/RO", json={"staff_id": editor})
+    set_ro = await api.call("editor", "PUT", f"{url}/RO", json={"staff_id": editor})
     assert set_ro.status_code == 200, set_ro.text
     assert set_ro.json() == {"rules": [{"country": "RO", "staff_id": editor}]}
     # A viewer cannot answer, nor can Moldova's coordinator answer Romania's members.
@@ -86,12 +86,16 @@ async def test_only_administrators_set_the_rules_each_for_someone_who_can_answer
     wrong = await api.call("admin", "PUT", f"{url}/RO", json={"staff_id": helper})
     missing = await api.call("admin", "PUT", f"{url}/RO", json={"staff_id": 999999})
     assert viewer.status_code == wrong.status_code == missing.status_code == 422
-    by_editor = await api.call("editor", "PUT", f"{url}/MD", json={"staff_id": editor})
-    assert by_editor.status_code == 403
+    # A viewer sets nothing; Moldova's coordinator nothing outside Moldova.
+    by_viewer = await api.call("viewer", "PUT", f"{url}/MD", json={"staff_id": editor})
+    assert by_viewer.status_code == 403
+    outside = await api.call("md_editor", "PUT", f"{url}/RO", json={"staff_id": helper})
+    assert outside.status_code == 404
+    assert (await api.call("md_editor", "DELETE", f"{url}/RO")).status_code == 404
     assert (
         await api.call("admin", "PUT", f"{url}/FR", json={"staff_id": editor})
     ).status_code == 422
-    await api.call("admin", "PUT", f"{url}/MD", json={"staff_id": helper})
+    await api.call("md_editor", "PUT", f"{url}/MD", json={"staff_id": helper})
     everyone = (await api.call("viewer", "GET", url)).json()["rules"]
     assert everyone == [
         {"country": "MD", "staff_id": helper},
