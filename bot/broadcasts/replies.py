@@ -1,10 +1,11 @@
 """Members' replies to a broadcast that asked for them: what they wrote back within its
-window, kept in their conversations with the secretariat."""
+window, kept in their conversations with the secretariat, and the secretariat's answer to each."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,9 @@ class Reply:
     organisation: str | None
     country: str | None
     locale: str | None
+    # The secretariat's first answer in the conversation after the reply, if any.
+    answer: str | None = None
+    answered_at: datetime | None = None
 
 
 async def of(
@@ -41,9 +45,12 @@ async def of(
     )
     if staff is not None:
         query = member_scope(query, staff)
-    rows = await session.execute(
-        query.order_by(ConversationMessage.created_at, ConversationMessage.id).limit(limit)
-    )
+    rows = (
+        await session.execute(
+            query.order_by(ConversationMessage.created_at, ConversationMessage.id).limit(limit)
+        )
+    ).all()
+    answers = await _answers(session, {conversation_id for _, conversation_id, _ in rows})
     return [
         Reply(
             member_id=contact.id,
@@ -54,6 +61,35 @@ async def of(
             organisation=contact.organisation,
             country=contact.country,
             locale=contact.locale,
+            **_answer_after(answers.get(conversation_id, []), message),
         )  # fmt: skip
-        for message, conversation_id, contact in rows.all()
+        for message, conversation_id, contact in rows
     ]
+
+
+async def _answers(
+    session: AsyncSession, conversation_ids: set[int]
+) -> dict[int, list[ConversationMessage]]:
+    """The secretariat's messages in these conversations, the oldest first."""
+    found: dict[int, list[ConversationMessage]] = {}
+    if not conversation_ids:
+        return found
+    messages = await session.scalars(
+        select(ConversationMessage)
+        .where(
+            ConversationMessage.conversation_id.in_(conversation_ids),
+            ConversationMessage.direction == "secretariat",
+        )
+        .order_by(ConversationMessage.created_at, ConversationMessage.id)
+    )
+    for m in messages:
+        found.setdefault(m.conversation_id, []).append(m)
+    return found
+
+
+def _answer_after(answers: list[ConversationMessage], reply: ConversationMessage) -> dict[str, Any]:
+    """The first of ``answers`` written after ``reply``."""
+    for answer in answers:
+        if (answer.created_at, answer.id) > (reply.created_at, reply.id):
+            return {"answer": answer.text, "answered_at": answer.created_at}
+    return {}

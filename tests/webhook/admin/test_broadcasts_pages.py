@@ -545,3 +545,37 @@ async def test_send_now_and_schedule_ask_to_confirm_the_numbers_first(backend):
         assert (await stored(board, other)).status == "draft"
         assert (await editor.send(f"/admin/broadcasts/{other}/edit", when)).status_code == 303
         assert (await stored(board, other)).status == "scheduled"
+
+
+async def test_each_reply_on_the_broadcasts_page_says_whether_it_was_answered(backend):
+    # Forty replies and an answer box under each: without a mark, an officer coming back
+    # cannot tell which members are still waiting.
+    from bot.secretariat import inbox
+    from bot.storage.models import ConversationMessage
+
+    async with dashboard(backend) as board:
+        ids = await members(board)
+        editor = await board.sign_in(EDITOR)
+        broadcast_id = await compose(editor, collect_replies_hours="48")
+        replied = {}
+        async with board.stack.service.db.session() as session, session.begin():
+            for who, text in (("ro", "Vom participa"), ("md_ru", "Мы будем")):
+                conversation = await inbox.open_conversation(session, ids[who], "reply")
+                session.add(ConversationMessage(conversation_id=conversation.id, direction="member",
+                                                text=text, broadcast_id=broadcast_id))  # fmt: skip
+                replied[who] = conversation.id
+        answered = await editor.post(f"/admin/inbox/{replied['ro']}/reply",
+                                     {"text": "Mulțumim, v-am notat.",
+                                      "back": f"/admin/broadcasts/{broadcast_id}"})  # fmt: skip
+        assert answered.status_code == 303
+        page = (await editor.get(f"/admin/broadcasts/{broadcast_id}")).text
+        items = page.split('class="history replies"', 1)[1].split("</ol>", 1)[0].split("<li")[1:]
+        ro = next(i for i in items if "Vom participa" in i)
+        md = next(i for i in items if "Мы будем" in i)
+        assert "Answered" in ro and "Mulțumim, v-am notat." in ro and "Answer again" in ro
+        assert "Not answered yet" in md and "Answered" not in md and "Answer again" not in md
+        # A viewer sees the marks and no answer box.
+        viewer = await board.sign_in(VIEWER)
+        seen = (await viewer.get(f"/admin/broadcasts/{broadcast_id}")).text
+        assert "Not answered yet" in seen and "Mulțumim, v-am notat." in seen
+        assert "Answer again" not in seen and "Send the answer" not in seen

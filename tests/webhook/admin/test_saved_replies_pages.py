@@ -57,3 +57,7 @@ async def test_the_overview_lists_the_questions_the_bot_could_not_answer(backend
         card = page.text.split('class="card unanswered"', 1)[1].split("</section>", 1)[0]
         assert "Cât costă cotizația de membru?" in card and "asked 3 times" in card
         assert card.index("Cât costă") < card.index("Где ваш офис?")  # the most asked first
+        # And a way to act on them: the knowledge page, where a question becomes an example.
+        assert 'href="/admin/knowledge#unanswered"' in card
+        knowledge = (await editor.get("/admin/knowledge")).text
+        assert 'id="unanswered"' in knowledge and "Cât costă cotizația de membru?" in knowledge
