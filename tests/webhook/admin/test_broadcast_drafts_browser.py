@@ -2,14 +2,17 @@
 language the audience reads, a fallback marked with its count, per channel; is warned of a
 button left in English for Romanian readers, there and on the confirmation page; saves the
 audience under a name; sends; duplicates the broadcast and picks the saved audience for the
-copy; renames and deletes the audience. Screenshots go to test-artifacts/admin/."""
+copy, schedules the copy after a confirmation that names the time; renames and deletes the
+audience. Screenshots go to test-artifacts/admin/."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.storage.models import Broadcast
 from tests.conftest import Backend
 from tests.webhook.admin.dashboard import Dashboard, dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
@@ -131,9 +134,27 @@ async def test_an_officer_previews_each_language_is_warned_duplicates_and_saves_
         await expect(page.get_by_label("Telegram", exact=True)).to_be_checked()
         await expect(preview.locator(".recipients")).to_contain_text("5")
         await expect(page.locator("h1 .pill")).to_have_text("Draft")
+        await expect(
+            page.get_by_role("link", name="Saved audiences: rename or delete")
+        ).to_have_attribute("href", "/admin/audiences")
+
+        # The copy scheduled for a later day: "Schedule" too asks first, with the time.
+        day = (datetime.now(ZoneInfo("Europe/Bucharest")) + timedelta(days=2)).date()
+        await page.get_by_label("Date and time in Europe/Bucharest", exact=True).fill(f"{day}T09:30")
+        await page.get_by_role("button", name="Schedule", exact=True).click()
+        await expect(confirm.locator(".recipients")).to_contain_text("5")
+        await expect(confirm.locator(".when")).to_contain_text("9:30")
+        await expect(confirm).to_contain_text("Telegram: 5")
+        await shoot(page, "broadcast-schedule-confirm")
+        async with board.stack.service.db.session() as session:
+            copy = await session.get(Broadcast, int(page.url.split("/")[-2]))
+            assert copy is not None and copy.status == "draft"  # nothing set before "yes"
+        await page.get_by_role("button", name=re.compile(r"^Yes, schedule it for 5 people")).click()
+        await expect(page.get_by_role("status").first).to_have_text("The broadcast is scheduled.")
+        await expect(page.locator("#broadcast-status")).to_have_text("Scheduled")
 
         # Renamed, then deleted, on their own page.
-        await page.get_by_role("link", name="Saved audiences: rename or delete").click()
+        await page.goto(f"{board.stack.url}/admin/audiences")
         item = page.locator(".saved-audiences li").first
         await expect(item).to_contain_text("Telegram members")
         await item.get_by_label("New name").fill("Everyone on Telegram")
