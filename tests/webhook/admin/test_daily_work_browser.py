@@ -1,12 +1,16 @@
 """The secretariat's daily work in a real browser (headless Chromium): an officer sends a
 broadcast that asks for replies and confirms the numbers before it goes; members reply on
 Telegram, WhatsApp and the web chat; the replies show on the broadcast's page and in the inbox,
-and the officer answers one from there with a saved reply. A member with an open safeguarding alert deletes their
-data and the alert stays; a search typed without accents finds the member."""
+and the officer answers one from there with a saved reply and another with its shortcut (Alt+1),
+and each is marked answered; the replies download as a spreadsheet. A question the bot could not
+answer shows on the overview, leading to where the bot is taught it. A member with an open
+safeguarding alert deletes their data and the alert stays; a search typed without accents finds the member."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 from bot.storage.models import Contact
@@ -34,6 +38,7 @@ REPLIES = {
     "web": "Мы будем, наши делегаты Анна и Михаил",
 }
 ANSWER = "Mulțumim, v-am înregistrat delegații."
+UNKNOWN = "какво ще е времето утре в София"
 DISCLOSURE = "Vecinul își bate copilul în fiecare seară, aud cum plânge"
 
 
@@ -112,7 +117,13 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         replies = page.locator("#replies")
         for text in REPLIES.values():
             await expect(replies).to_contain_text(text)
-        await expect(replies.get_by_role("link", name="Download the replies (CSV)")).to_be_visible()
+        waiting = page.locator("#replies li").filter(has_text="Not answered yet")
+        await expect(waiting).to_have_count(3)
+        async with page.expect_download() as downloading:
+            await replies.get_by_role("link", name="Download the replies (CSV)").click()
+        downloaded = Path(await (await downloading.value).path())
+        sheet = await asyncio.to_thread(downloaded.read_text, encoding="utf-8")
+        assert all(text in sheet for text in REPLIES.values()), sheet
         await shoot(page, "broadcast-replies")
 
         # And in the inbox, each marked as a reply to the broadcast.
@@ -139,6 +150,38 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         arrived = await eventually(lambda: [m for m in stack.telegram.messages_to(chat)
                                             if m.text and ANSWER in m.text])  # fmt: skip
         assert arrived
+        # Back on the page, the answered reply says so; the others still wait.
+        item = page.locator("#replies li").filter(has_text=REPLIES["telegram"])
+        await expect(item.locator(".answered")).to_contain_text("Answered")
+        await expect(item.locator(".answered")).to_contain_text(ANSWER)
+        await expect(waiting).to_have_count(2)
+        # The WhatsApp member answered with the shortcut: Alt and the saved reply's number.
+        item = page.locator("#replies li").filter(has_text=REPLIES["whatsapp"])
+        await item.get_by_label("Your answer").focus()
+        await page.keyboard.press("Alt+1")
+        await expect(item.get_by_label("Your answer")).to_have_value(ANSWER)
+        await item.get_by_role("button", name="Send the answer").click()
+        await expect(page.get_by_role("status").first).to_have_text(
+            "Your answer is on its way to the member."
+        )
+        got = await eventually(wa.replies)
+        assert any(ANSWER in r.text for r in got)
+        await expect(waiting).to_have_count(1)
+        await shoot(page, "broadcast-replies-answered")
+
+        # A question the bot could not answer, from a member who got no broadcast: on the
+        # overview, with the way to teach the bot its answer.
+        bg = Member(stack, "whatsapp", country_code="359")
+        await onboard(bg, "bg", "BG")
+        await bg.say(UNKNOWN)
+        await page.get_by_role("link", name="Overview", exact=True).click()
+        card = page.locator(".card.unanswered")
+        await expect(card).to_contain_text(UNKNOWN)
+        await expect(card).to_contain_text("asked 1 time")
+        await card.get_by_role("link", name="Teach the bot the answers").click()
+        await expect(page.locator("#unanswered")).to_contain_text(UNKNOWN)
+        teach = page.locator("#unanswered li").filter(has_text=UNKNOWN)
+        await expect(teach.get_by_role("button", name="Add as an example")).to_be_visible()
 
         # Search as people type: no accents, any case, part of a word.
         await page.get_by_role("link", name="Members", exact=True).click()
