@@ -44,7 +44,9 @@
   document.addEventListener("keydown", function (event) {
     var box = event.target;
     if (!event.altKey || !box.id || box.tagName !== "TEXTAREA") return;
-    var n = parseInt(event.key, 10);
+    // The key's place, not its character: on a Mac, Option+1 types "¡".
+    var digit = /^(?:Digit|Numpad)([1-9])$/.exec(event.code || "");
+    var n = digit ? parseInt(digit[1], 10) : parseInt(event.key, 10);
     var picker = document.querySelector('select.saved-reply[data-target="' + box.id + '"]');
     if (!picker || isNaN(n) || n < 1 || n >= picker.options.length) return;
     event.preventDefault();

@@ -130,6 +130,7 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         await page.get_by_role("link", name="Inbox", exact=True).click()
         threads = page.locator(".thread")
         await expect(threads.filter(has_text="Reply to a broadcast")).to_have_count(3)
+        await shoot(page, "inbox-replies")
 
         # A saved reply, written once, answers the Telegram member from the broadcast's page.
         await page.get_by_role("link", name="Saved replies", exact=True).click()
@@ -167,6 +168,11 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         got = await eventually(wa.replies)
         assert any(ANSWER in r.text for r in got)
         await expect(waiting).to_have_count(1)
+        # On a Mac, Option+1 types "¡": the key's place counts, not the character it types.
+        box = page.locator("#replies li").filter(has_text=REPLIES["web"]).get_by_label("Your answer")
+        await box.dispatch_event("keydown", {"key": "¡", "code": "Digit1", "altKey": True})
+        await expect(box).to_have_value(ANSWER)
+        await box.fill("")
         await shoot(page, "broadcast-replies-answered")
 
         # A question the bot could not answer, from a member who got no broadcast: on the
@@ -178,6 +184,7 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         card = page.locator(".card.unanswered")
         await expect(card).to_contain_text(UNKNOWN)
         await expect(card).to_contain_text("asked 1 time")
+        await shoot(page, "overview-unanswered")
         await card.get_by_role("link", name="Teach the bot the answers").click()
         await expect(page.locator("#unanswered")).to_contain_text(UNKNOWN)
         teach = page.locator("#unanswered li").filter(has_text=UNKNOWN)
