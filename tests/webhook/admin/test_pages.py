@@ -208,6 +208,20 @@ async def test_safeguarding_stays_on_top_of_the_inbox_and_the_overview(backend):
         await admin.close()
 
 
+async def test_the_overview_and_the_inbox_say_who_waits_and_what_they_wrote(backend):
+    # The review's finding 19: "Waiting for an answer" showed only "Member #3".
+    async with dashboard(backend) as board:
+        member = await board.member("RO", organisation="Salvați Copiii")
+        await board.conversation(member, "secretariat", "Putem aduce un voluntar la adunare?")
+        editor = await board.sign_in(EDITOR)
+        overview = (await editor.get("/admin")).text
+        waiting = overview.split('class="threads compact"', 1)[1].split("</ul>", 1)[0]
+        assert "Salvați Copiii · Romania" in waiting
+        assert "Putem aduce un voluntar la adunare?" in waiting
+        listing = (await editor.get("/admin/inbox")).text
+        assert "Salvați Copiii · Romania · Telegram" in listing
+
+
 async def test_accounts_roles_and_tokens(backend):
     async with dashboard(backend) as board:
         admin = await board.sign_in(ADMIN)
