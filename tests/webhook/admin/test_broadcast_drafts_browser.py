@@ -16,6 +16,7 @@ from bot.storage.models import Broadcast
 from tests.conftest import Backend
 from tests.webhook.admin.dashboard import Dashboard, dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
+    ARTIFACTS,
     TIMEOUT,
     async_api,
     launch,
@@ -88,6 +89,10 @@ async def test_an_officer_previews_each_language_is_warned_duplicates_and_saves_
         await expect(english.locator(".phone.tg .chip")).to_have_text("Programme ↗")
         await expect(preview.locator(".untranslated-button")).to_have_text(WARNING)
         await shoot(page, "broadcast-languages")
+        for locale in ("ro", "en"):  # inside the preview, which scrolls on its own
+            await preview.locator(f"#seen-{locale}").screenshot(
+                path=str(ARTIFACTS / f"broadcast-seen-{locale}.png")
+            )
 
         # The audience, Telegram only, kept under a name.
         await page.get_by_label("Telegram", exact=True).check()
