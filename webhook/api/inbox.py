@@ -292,9 +292,10 @@ async def list_rules(person: StaffDep, service: ServiceDep) -> Rules:
     responses={**CHANGE, **errors(422)},
 )
 async def set_rule(country: Country, body: RuleIn, person: EditorDep, service: ServiceDep) -> Rules:
-    """Editors and administrators (those who answer the inbox): new conversations of members of ``country`` go to this account, which
-    must be an active editor or administrator who sees them (422 otherwise). Conversations
-    already open keep their assignee. 404 for a country outside your scope."""
+    """Editors and administrators (those who answer the inbox): new conversations of members
+    of ``country`` go to this account, which must be an active editor or administrator who sees
+    them (422 otherwise). Conversations already open keep their assignee. 404 for a country
+    outside your scope."""
     if not person.sees(country):
         raise HTTPException(404, "no such country in your scope")
     async with service.db.session() as session, session.begin():
@@ -313,8 +314,8 @@ async def set_rule(country: Country, body: RuleIn, person: EditorDep, service: S
     responses=CHANGE,
 )
 async def remove_rule(country: Country, person: EditorDep, service: ServiceDep) -> Rules:
-    """Editors and administrators: new conversations of this country are assigned to nobody. 404 when the
-    country has no rule (or is outside your scope)."""
+    """Editors and administrators: new conversations of this country are assigned to nobody.
+    404 when the country has no rule (or is outside your scope)."""
     if not person.sees(country):
         raise HTTPException(404, "no such country in your scope")
     async with service.db.session() as session, session.begin():
