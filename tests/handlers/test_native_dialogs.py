@@ -19,6 +19,10 @@ DECLINED = (
     "organisation. I keep only this chat's address, our messages and the record of your "
     "answer; write {deleteme} to delete them as well. If you change your mind, write {start}."
 )
+CHANGED = (
+    "Our privacy notice has changed, please read it again. I answer your questions, "
+    "bring you the secretariat's news and send short surveys."
+)
 CODES = {"sq": "355", "az": "994", "sr": "381"}
 COUNTRIES_OF = {"373": "MD", "355": "AL", "995": "GE", "374": "AM", "40": "RO", "381": "RS"}
 
@@ -114,6 +118,29 @@ async def test_withdrawing_consent_takes_a_confirmation_and_says_what_is_kept(
         contact = await contact_of(member)
         assert (contact.status, contact.country, contact.locale) == ("declined", None, None)
         assert await consent_events(member) == ["given", "withdrawn"]
+
+
+@pytest.mark.parametrize(("channel", "locale", "old"), [
+    ("telegram", "ro", "consent:yes"), ("whatsapp", "ka", "consent:yes"), ("web", "sq", "consent:no"),
+    ("telegram", "ru", "consent:no"), ("whatsapp", "hy", "consent:no"), ("web", "bs", "consent:yes"),
+])  # fmt: skip
+async def test_a_button_of_an_older_privacy_notice_answers_nothing(backend, channel, locale, old):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale, country_code="995")
+        t = Translator(locale)
+        await onboard(member, locale, "GE")
+        stack.service.settings.privacy_version = "2"  # a changed notice, not yet shown to them
+        answer = await member.tap(old, old=True)  # under the first notice, scrolled up to
+        assert answer[0].text == t("That choice has expired.")
+        assert answer[-1].text.startswith(t(CHANGED))  # the notice that stands now
+        assert answer[-1].payloads == ["consent:yes", "consent:no"]
+        contact = await contact_of(member)
+        assert (contact.status, contact.consent_version, contact.country) == ("active", "1", "GE")
+        assert await consent_events(member) == ["given"]  # agreed to nothing unseen
+        agreed = await member.tap("consent:yes")  # under the notice they have now read
+        assert agreed[-1].payloads == MENU
+        assert (await contact_of(member)).consent_version == "2"
+        assert await consent_events(member) == ["given", "given"]
 
 
 # ---------------------------------------------------------------- typed answers
