@@ -262,6 +262,10 @@ async def test_settings_answers_lead_on_and_back_goes_one_step(backend, channel,
         stopped = await member.tap("set:news")
         assert stopped[-1].payloads == ["set:back", "menu:main"]
         await member.tap("set:back")
+        resumed = await member.tap("set:news")
+        assert resumed[-1].text == t("Welcome back! You will receive ChildPact news again.")
+        assert resumed[-1].payloads == ["set:back", "menu:main"]
+        await member.tap("set:back")
         await member.tap("set:timezone")
         others = await member.tap("tz:other")
         assert t("Type the name of a city near you, or choose a time zone:") in others[-1].text
