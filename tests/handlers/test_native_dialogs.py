@@ -5,9 +5,11 @@ never leave a dead end; on every channel, in several languages."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.i18n import Translator
 from bot.privacy import consent
+from bot.storage.models import Contact
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import command, contact_of, onboard
 from tests.harness import running
@@ -273,6 +275,31 @@ async def test_settings_answers_lead_on_and_back_goes_one_step(backend, channel,
         found = await member.say("Berlin")
         assert found[-1].payloads == ["set:back", "menu:main"]
         assert (await contact_of(member)).time_zone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("locale", ["ro", "ru", "ka", "hy", "sq"])
+async def test_the_web_chats_new_conversation_keeps_the_member(backend, locale):
+    """The page's "Start a new conversation" (after its question, which says what is kept:
+    tests/webhook/chat/test_chat_page.py) keeps the session and sends /start, as
+    webhook/static/chat.js does: the same member is greeted back, nothing lost."""
+    async with running(backend) as stack:
+        member = Member(stack, "web", lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale, "AM")
+        await member.say("Hope and Homes for Children")  # typed at the menu: a question
+        before = await contact_of(member)
+
+        greeted = await member.say("/start")  # the page's restart, on the same session
+        assert greeted[-1].text == t("Hello again!") + " " + t("What would you like to do?")
+        assert greeted[-1].payloads == MENU
+        after = await contact_of(member)
+        assert after.id == before.id
+        assert (after.status, after.locale, after.country) == ("active", locale, "AM")
+        async with stack.service.db.session() as session:
+            chats = await session.scalar(
+                select(func.count()).select_from(Contact).where(Contact.channel == "web")
+            )
+        assert chats == 1  # no second member made
 
 
 # ---------------------------------------------------------------- menu names
