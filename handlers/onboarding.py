@@ -37,6 +37,10 @@ ORGANISATION_FLOW = "organisation"  # Settings → Change organisation
 # erase what is kept about them.
 FREE_COMMANDS = ("stop", "mydata", "deleteme", "help", "language")
 FREE_BUTTONS = ("consent:", "erase:", "privacy:", "lang:")
+# Typed for "no organisation": marks, and the words people use across languages (the Skip
+# word and "no" of each language are read by ``meaning``).
+NOTHING = ("-", "–", "—", ".", "/", "x")
+NONE = ("none", "n/a", "na", "nothing", "nil", "0")
 # Typed for "yes" where words cannot say it.
 THUMBS = ("👍", "👌", "✅", "🆗")
 # Flows that take typed text as something else (a name, a city, a code, a confirmation) and
@@ -408,7 +412,8 @@ def retry(ctx: Context) -> None:
 
 def skipped(text: str) -> bool:
     """The Skip word in any language, or what people type for "none": never an organisation."""
-    return text.strip() in ("-", "–", "—", ".") or meaning(text) in ("skip", "no")
+    typed = text.strip()
+    return typed in NOTHING or typed.casefold() in NONE or meaning(text) in ("skip", "no")
 
 
 def answered_elsewhere(ctx: Context) -> None:

@@ -155,6 +155,15 @@ async def test_a_button_of_an_older_privacy_notice_answers_nothing(backend, chan
     ("whatsapp", "ka", "995", "ok", "ქართული", "Georgia", "გამოტოვება"),
     ("web", "hy", "374", "👍", "Armenian", "Армения", "-"),
     ("whatsapp", "sr", "381", "да", "srpski", "Serbia", "прескочи"),
+    ("whatsapp", "sq", "355", "ok", "albanian", "Shqiperia", "N/A"),
+    ("whatsapp", "hy", "374", "ha", "armenian", "Armenia", "բաց թողնել"),
+    ("web", "bg", "40", "да", "български", "Румъния", "пропусни"),
+    ("web", "bs", "381", "da", "bosanski", "Srbija", "preskoci"),
+    ("web", "az", "374", "bəli", "azerbaijani", "Ermenistan", "keç"),
+    ("telegram", "ro", "373", "Da, sunt de acord", "romana", "moldova", "sari peste"),
+    ("telegram", "uk", "355", "ага", "Ukrainian", "Албанія", "далі"),
+    ("telegram", "hy", "374", "այո", "հայերեն", "Հայաստան", "բաց թողնել"),
+    ("telegram", "en", "40", "yes", "english", "Romania", "none"),
 ])  # fmt: skip
 async def test_typed_answers_are_read_at_every_onboarding_question(
     backend, channel, locale, code, yes, language, country, skip
