@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.i18n import Translator
+from bot.i18n import LANGUAGE_NAMES, Translator
 from bot.privacy import consent
 from bot.storage.models import Contact
 from tests.dialog import Member, texts
@@ -210,6 +210,61 @@ async def test_settings_read_country_names_too(backend, channel, locale, typed, 
         assert saved[-1].text == t("Saved: {value}.", value=t.country_name(code))
         assert saved[-1].payloads == ["set:back", "menu:main"]  # the next useful buttons
         assert (await contact_of(member)).country == code
+
+
+@pytest.mark.parametrize(("channel", "locale", "typed", "then"), [
+    ("telegram", "ro", "english", "en"), ("whatsapp", "ru", "romana", "ro"),
+    ("web", "sq", "Русский", "ru"), ("whatsapp", "ka", "Armenian", "hy"),
+    ("telegram", "hy", "georgian", "ka"), ("web", "uk", "türkçe", "tr"),
+])  # fmt: skip
+async def test_settings_read_a_language_by_its_name(backend, channel, locale, typed, then):
+    async with running(backend) as stack:
+        member = Member(stack, channel, lang=locale)
+        await onboard(member, locale)
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:settings")
+        await member.tap("set:language")
+        done = await member.say(typed)  # not "type 'language'": the language itself
+        t = Translator(then)
+        assert done[-1].text == t("Done, I will write to you in {language}.",
+                                  language=LANGUAGE_NAMES[then])  # fmt: skip
+        assert done[-1].payloads == ["set:back", "menu:main"]
+        assert (await contact_of(member)).locale == then
+
+
+TYPED = {
+    "title": {"en": "Assembly", "ro": "Adunarea", "ru": "Собрание"},
+    "questions": [
+        {"id": "coming", "type": "single",
+         "text": {"en": "Are you coming?", "ro": "Veniți?", "ru": "Вы придёте?"},
+         "options": [{"id": k, "label": {"en": e, "ro": r, "ru": u}} for k, e, r, u in [
+             ("yes", "Yes, we take part", "Da, participăm", "Да, участвуем"),
+             ("unsure", "We do not know yet", "Încă nu știm", "Пока не знаем"),
+             ("no", "No, not this time", "Nu de data asta", "Нет, не в этот раз")]]},
+        {"id": "funded", "type": "yes_no",
+         "text": {"en": "Funded?", "ro": "Finanțat?", "ru": "Есть финансирование?"}},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("channel", "locale", "option", "yes"), [
+    ("web", "ro", "nu stim inca", "da"), ("whatsapp", "ru", "не знаем", "да"),
+    ("telegram", "en", "not know yet", "yes"), ("telegram", "ro", "NU STIM", "ok"),
+    ("whatsapp", "en", "know yet", "yep"), ("web", "ru", "poka ne znaem", "👍"),
+])  # fmt: skip
+async def test_survey_answers_are_read_by_their_words(backend, channel, locale, option, yes):
+    async with running(backend) as stack:
+        survey, _ = await open_survey(stack.service, TYPED)
+        member = Member(stack, channel, lang=locale)
+        await onboard(member, locale)
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:surveys")
+        await member.tap(f"survey:{survey}")
+        funded = await member.say(option)  # the option's words, shortened, any order
+        assert funded[-1].text.startswith(TYPED["questions"][1]["text"][locale])
+        await member.say(yes)
+    (stored,) = await stored_answers(stack.service, survey)
+    assert stored["answers"] == {"coming": "unsure", "funded": True}
 
 
 # ---------------------------------------------------------------- detours
