@@ -59,7 +59,9 @@ async def test_the_old_welcomes_no_thanks_has_expired_and_changes_nothing(backen
         assert (await contact_of(member)).status == "active"
 
 
-@pytest.mark.parametrize(("channel", "locale"), [("telegram", "ro"), ("web", "en")])
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("telegram", "ro"), ("web", "en"), ("whatsapp", "ru"),
+])  # fmt: skip
 async def test_a_finished_surveys_button_has_expired_and_changes_no_answer(
     backend, channel, locale
 ):
@@ -398,6 +400,26 @@ async def test_help_and_menu_work_in_the_middle_of_onboarding(backend, channel, 
         languages = await member.say("ok")  # the notice still waits for its answer
         assert languages[-1].payloads[0].startswith("lang:")
         await member.tap(f"lang:{locale}")
+        menu = await member.say(command(member, "menu", locale))
+        assert menu[-1].payloads == MENU
+        assert t("What would you like to do?") in menu[-1].text
+
+
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("whatsapp", "ro"), ("telegram", "ru"), ("web", "en"),
+])  # fmt: skip
+async def test_help_and_menu_work_in_the_middle_of_a_survey(backend, channel, locale):
+    async with running(backend) as stack:
+        survey, _ = await open_survey(stack.service, TYPED)
+        member = Member(stack, channel, lang=locale)
+        t = Translator(locale)
+        await onboard(member, locale)
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:surveys")
+        await member.tap(f"survey:{survey}")
+        helped = await member.say(command(member, "help", locale))
+        assert command(member, "menu", locale) in helped[0].text
+        assert helped[-1].payloads[-1] == "menu:main"
         menu = await member.say(command(member, "menu", locale))
         assert menu[-1].payloads == MENU
         assert t("What would you like to do?") in menu[-1].text
