@@ -11,7 +11,7 @@ from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.knowledge.safeguarding import ALERT
 from bot.messages import Button, Kind
-from bot.privacy import consent
+from bot.privacy import consent, erasure
 from bot.storage.models import utcnow
 from bot.surveys.answers import meaning
 from handlers.linking import FLOW as LINK_FLOW
@@ -284,7 +284,13 @@ def _decline(ctx: Context) -> None:
     _record(ctx, agreed=False)
     ctx.end_flow()
     contact.status = "declined"
-    contact.locale = contact.country = contact.organisation = None
+    contact.locale = contact.country = contact.organisation = contact.time_zone = None
+    contact.organisation_search = None
+
+    async def forget(done: Handled) -> None:
+        await erasure.withdrawn(done.session, [contact.id])
+
+    ctx.effects.append(forget)
     ctx.reply(
         ctx.t(
             "All right. I send you no news and I have forgotten your language, country and "

@@ -28,6 +28,7 @@ from bot.storage.models import (
     LinkFailure,
     Person,
     SafeguardingFlag,
+    Subscription,
     Survey,
     SurveyAnswer,
     SurveyResponse,
@@ -204,6 +205,24 @@ async def _conversations(session: AsyncSession, ids: list[int]) -> None:
     await session.execute(
         delete(Conversation)
         .where(Conversation.contact_id.in_(ids), Conversation.kind != "safeguarding")
+        .execution_options(**QUIET)
+    )
+
+
+async def withdrawn(session: AsyncSession, contact_ids: list[int]) -> None:
+    """What a member's withdrawn consent leaves of their profile beyond what the handler clears
+    (language, country, organisation, time zone): their topic choices go, and their survey
+    answers stay in the results without them, so that only the chat's address, the messages
+    and the consent records are about them, as the member is told."""
+    await session.execute(
+        delete(Subscription)
+        .where(Subscription.contact_id.in_(contact_ids))
+        .execution_options(**QUIET)
+    )
+    await session.execute(
+        update(SurveyResponse)
+        .where(SurveyResponse.contact_id.in_(contact_ids))
+        .values(contact_id=None, organisation=None)
         .execution_options(**QUIET)
     )
 

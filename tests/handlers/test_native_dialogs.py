@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.i18n import LANGUAGE_NAMES, Translator
-from bot.privacy import consent
+from bot.privacy import consent, export
 from bot.storage.models import Contact
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import command, contact_of, onboard
@@ -145,6 +145,43 @@ async def test_a_button_of_an_older_privacy_notice_answers_nothing(backend, chan
         assert agreed[-1].payloads == MENU
         assert (await contact_of(member)).consent_version == "2"
         assert await consent_events(member) == ["given", "given"]
+
+
+@pytest.mark.parametrize(("channel", "locale"), [
+    ("telegram", "ru"), ("whatsapp", "ro"), ("web", "hy"),
+])  # fmt: skip
+async def test_after_withdrawing_only_what_the_text_names_is_kept(backend, channel, locale):
+    async with running(backend) as stack:
+        survey, q = await open_survey(stack.service, TYPED)
+        member = Member(stack, channel, lang=locale, country_code="40")
+        await onboard(member, locale, "GE")
+        await member.say(command(member, "menu", locale))  # a time zone, a topic, a survey
+        await member.tap("menu:settings")
+        await member.tap("set:timezone")
+        await member.tap("tz:other")
+        await member.tap("tz:Europe/Istanbul")
+        await member.tap("set:back")
+        topics = await member.tap("set:topics")
+        await member.tap(topics[-1].payloads[0])
+        await member.tap("menu:main")
+        await member.tap("menu:surveys")
+        await member.tap(f"survey:{survey}")
+        await member.tap(f"sv:a:{q['coming']}:0")
+        await member.tap(f"sv:a:{q['funded']}:1")
+        stack.service.settings.privacy_version = "2"
+        await member.say("hello")
+        await member.tap("consent:no")
+        done = await member.tap("consent:withdraw")
+        assert done[-1].text.startswith(Translator(locale)(DECLINED)[:15])
+        contact = await contact_of(member)
+        async with stack.service.db.session() as session:
+            kept = {s.name: s.rows for s in await export.collect(session, [contact.id])}
+        # "I keep only this chat's address, our messages and the record of your answer"
+        assert {name for name, rows in kept.items() if rows} == {"profile", "consents", "messages"}
+        (profile,) = kept["profile"]
+        assert [k for k in ("language", "country", "organisation", "time_zone") if profile[k]] == []
+    (answered,) = await stored_answers(stack.service, survey)  # in the results, without them
+    assert answered["answers"] == {"coming": "yes", "funded": True}
 
 
 # ---------------------------------------------------------------- typed answers
