@@ -219,9 +219,14 @@ async def withdrawn(session: AsyncSession, contact_ids: list[int]) -> None:
         .where(Subscription.contact_id.in_(contact_ids))
         .execution_options(**QUIET)
     )
+    await _unlink_answers(session, contact_ids)
+
+
+async def _unlink_answers(session: AsyncSession, ids: list[int]) -> None:
+    """Their survey answers stay in the results, no longer theirs."""
     await session.execute(
         update(SurveyResponse)
-        .where(SurveyResponse.contact_id.in_(contact_ids))
+        .where(SurveyResponse.contact_id.in_(ids))
         .values(contact_id=None, organisation=None)
         .execution_options(**QUIET)
     )
@@ -241,12 +246,7 @@ async def _surveys(session: AsyncSession, ids: list[int]) -> None:
         .where(SurveyResponse.contact_id.in_(ids), SurveyResponse.survey_id.not_in(anonymous))
         .execution_options(**QUIET)
     )
-    await session.execute(
-        update(SurveyResponse)
-        .where(SurveyResponse.contact_id.in_(ids))
-        .values(contact_id=None, organisation=None)
-        .execution_options(**QUIET)
-    )
+    await _unlink_answers(session, ids)  # the anonymous surveys' answers
 
 
 async def forget(coordinator: Coordinator, erased: Erased) -> None:
