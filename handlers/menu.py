@@ -37,7 +37,10 @@ async def start(ctx: Context) -> None:
     if contact.status == "stopped":
         contact.status = "active"
         ctx.end_flow()
-        return main_menu(ctx, ctx.t("Welcome back! You will receive ChildPact news again."))
+        resumed = ctx.t("Welcome back! You will receive ChildPact news again.")
+        if ctx.payload == "set:news":  # from Settings: the way back there, as for stopping
+            return saved(ctx, resumed)
+        return main_menu(ctx, resumed)
     ctx.end_flow()
     main_menu(ctx, ctx.t("Hello again!") + " " + ctx.t("What would you like to do?"))
 

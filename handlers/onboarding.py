@@ -11,7 +11,7 @@ from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LANGUAGE_NAMES, LOCALES
 from bot.knowledge.safeguarding import ALERT
 from bot.messages import Button, Kind
-from bot.privacy import consent
+from bot.privacy import consent, erasure
 from bot.storage.models import utcnow
 from bot.surveys.answers import meaning
 from handlers.linking import FLOW as LINK_FLOW
@@ -37,6 +37,10 @@ ORGANISATION_FLOW = "organisation"  # Settings → Change organisation
 # erase what is kept about them.
 FREE_COMMANDS = ("stop", "mydata", "deleteme", "help", "language")
 FREE_BUTTONS = ("consent:", "erase:", "privacy:", "lang:")
+# Typed for "no organisation": marks, and the words people use across languages (the Skip
+# word and "no" of each language are read by ``meaning``).
+NOTHING = ("-", "–", "—", ".", "/", "x")
+NONE = ("none", "n/a", "na", "nothing", "nil", "0")
 # Typed for "yes" where words cannot say it.
 THUMBS = ("👍", "👌", "✅", "🆗")
 # Flows that take typed text as something else (a name, a city, a code, a confirmation) and
@@ -92,6 +96,8 @@ async def _typed_consent(ctx: Context) -> bool:
     step = (ctx.contact.flow_data or {}).get("step") if ctx.contact.flow == FLOW else None
     if step not in ("consent", "withdraw") or ctx.msg.kind != Kind.TEXT or not ctx.text:
         return False
+    if step == "consent" and not asking_consent(ctx):
+        return False  # the notice they saw has changed since: the new one first
     said = meaning(ctx.text) or ("yes" if ctx.text.strip() in THUMBS else None)
     if said in ("yes", "no"):
         if step == "withdraw":
@@ -153,7 +159,7 @@ async def welcome(ctx: Context, held: str | None = None) -> None:
     returning = ctx.contact.status in ("active", "stopped")
     earlier = (ctx.contact.flow_data or {}).get("held") if ctx.contact.flow == FLOW else None
     kept = held or earlier
-    ctx.start_flow(FLOW, step="consent", **({"held": kept} if kept else {}))
+    ctx.start_flow(FLOW, step="consent", **_shown(ctx), **({"held": kept} if kept else {}))
     if returning:
         intro = _(
             "Our privacy notice has changed, please read it again. I answer your questions, "
@@ -182,10 +188,22 @@ def _record(ctx: Context, agreed: bool) -> None:
     ctx.effects.append(store)
 
 
+def _shown(ctx: Context) -> dict[str, str]:
+    """Which notice the member is being asked about: an answer counts for that one only."""
+    return {"version": ctx.settings.privacy_version}
+
+
 def asking_consent(ctx: Context) -> bool:
-    """The notice is the question waiting for an answer here."""
-    step = (ctx.contact.flow_data or {}).get("step")
-    return needs_consent(ctx) or (ctx.contact.flow == FLOW and step == "consent")
+    """The current notice is the question waiting for an answer here: it was shown in this
+    conversation, in the version that stands now (a button of an older notice, or of one
+    answered long ago, answers nothing)."""
+    data = ctx.contact.flow_data or {}
+    version = ctx.settings.privacy_version
+    return (
+        ctx.contact.flow == FLOW
+        and data.get("step") == "consent"
+        and data.get("version", version) == version
+    )
 
 
 @router.button("consent")
@@ -194,8 +212,10 @@ async def on_consent(ctx: Context) -> None:
     answer = (ctx.payload or "").partition(":")[2]
     if answer in ("withdraw", "keep"):
         return _on_withdrawal(ctx, answer == "withdraw")
-    if not asking_consent(ctx):  # a button of a notice answered long ago
+    if not asking_consent(ctx):  # a button of a notice answered long ago, or since changed
         expired(ctx)
+        if needs_consent(ctx):  # the notice that stands now, never yet shown to them
+            return await welcome(ctx)
         return current_question(ctx)
     held = (contact.flow_data or {}).get("held") if contact.flow == FLOW else None
     if answer == "no":
@@ -249,7 +269,7 @@ def welcome_again(ctx: Context) -> None:
 
 
 def _ask(ctx: Context) -> None:
-    ctx.start_flow(FLOW, step="consent")
+    ctx.start_flow(FLOW, step="consent", **_shown(ctx))
     ctx.reply(notice(ctx), _consent_buttons(ctx))
 
 
@@ -264,7 +284,13 @@ def _decline(ctx: Context) -> None:
     _record(ctx, agreed=False)
     ctx.end_flow()
     contact.status = "declined"
-    contact.locale = contact.country = contact.organisation = None
+    contact.locale = contact.country = contact.organisation = contact.time_zone = None
+    contact.organisation_search = None
+
+    async def forget(done: Handled) -> None:
+        await erasure.withdrawn(done.session, [contact.id])
+
+    ctx.effects.append(forget)
     ctx.reply(
         ctx.t(
             "All right. I send you no news and I have forgotten your language, country and "
@@ -392,7 +418,8 @@ def retry(ctx: Context) -> None:
 
 def skipped(text: str) -> bool:
     """The Skip word in any language, or what people type for "none": never an organisation."""
-    return text.strip() in ("-", "–", "—", ".") or meaning(text) in ("skip", "no")
+    typed = text.strip()
+    return typed in NOTHING or typed.casefold() in NONE or meaning(text) in ("skip", "no")
 
 
 def answered_elsewhere(ctx: Context) -> None:

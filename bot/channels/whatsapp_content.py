@@ -18,6 +18,7 @@ BODY_LIMIT = 1024  # the text above the buttons or the list
 QUICK_REPLIES = 3  # in a session message that needs no approval
 BUTTON_TITLE_LIMIT = 20
 LIST_ITEMS = 10
+LISTS = 3  # messages of lists one set of choices may take, one after the other
 ITEM_TITLE_LIMIT = 24
 ITEM_DESCRIPTION_LIMIT = 72
 LIST_BUTTON_LIMIT = 20  # the button that opens the list
@@ -60,16 +61,18 @@ def interactive(
     more: str | None = None,
 ) -> list[Interactive] | None:
     """The content items that offer ``choices`` under ``body``: quick replies when up to three
-    short labels, else a list (its button labelled ``picker``) when up to ten, else two lists,
-    the second under ``more``, when up to twenty; None when they cannot be shown so, and the
-    member reads numbered lines instead."""
-    lists = [choices[:LIST_ITEMS], choices[LIST_ITEMS:]]
-    if len(choices) > LIST_ITEMS and more and lists[1]:
-        # Both as lists, so that the rest reads as more of the same.
-        found = [_one(body, lists[0], language, picker),
-                 _one(more, lists[1], language, picker, listed=True)]  # fmt: skip
+    short labels, else a list (its button labelled ``picker``) when up to ten, else up to three
+    lists, the others under ``more``, when up to thirty (the UTC offsets and the way back are
+    29); None when they cannot be shown so, and the member reads numbered lines instead."""
+    if len(choices) > LIST_ITEMS and more:
+        # All as lists, so that the rest reads as more of the same.
+        parts = [choices[at : at + LIST_ITEMS] for at in range(0, len(choices), LIST_ITEMS)]
+        if len(parts) > LISTS:
+            return None
+        found = [_one(body, parts[0], language, picker)]
+        found += [_one(more, part, language, picker, listed=True) for part in parts[1:]]
         ok = [item for item in found if item is not None]
-        return ok if len(ok) == len(found) and len(choices) <= 2 * LIST_ITEMS else None
+        return ok if len(ok) == len(found) else None
     one = _one(body, choices, language, picker)
     return [one] if one is not None else None
 

@@ -81,13 +81,23 @@ def names_of(payload: str, label: str) -> frozenset[str]:
     return frozenset(names)
 
 
+INFLECTION = 2  # letters an ending may add to a name ("Shqipëria" for "Shqipëri")
+
+
 def words_fit(typed: list[str], name: str) -> bool:
-    """Every typed word is a word of the name, or the start (3 letters or more) of one; two
-    letters alone ("nu", "da") name nothing: they are yes and no words, read as such."""
+    """Every typed word is a word of the name, the start (3 letters or more) of one, or one
+    with an ending of a letter or two (a definite or adjective form); two letters alone ("nu",
+    "da") name nothing: they are yes and no words, read as such."""
     if sum(len(t) for t in typed) < 3:
         return False
     words = name.split()
-    return all(any(w == t or (len(t) >= 3 and w.startswith(t)) for w in words) for t in typed)
+    return all(any(_fits(t, w) for w in words) for t in typed)
+
+
+def _fits(typed: str, word: str) -> bool:
+    if typed == word or (len(typed) >= 3 and word.startswith(typed)):
+        return True
+    return len(word) >= 4 and typed.startswith(word) and len(typed) - len(word) <= INFLECTION
 
 
 def read(text: str, kept: list[str]) -> str | None:

@@ -28,6 +28,7 @@ from bot.storage.models import (
     LinkFailure,
     Person,
     SafeguardingFlag,
+    Subscription,
     Survey,
     SurveyAnswer,
     SurveyResponse,
@@ -208,6 +209,29 @@ async def _conversations(session: AsyncSession, ids: list[int]) -> None:
     )
 
 
+async def withdrawn(session: AsyncSession, contact_ids: list[int]) -> None:
+    """What a member's withdrawn consent leaves of their profile beyond what the handler clears
+    (language, country, organisation, time zone): their topic choices go, and their survey
+    answers stay in the results without them, so that only the chat's address, the messages
+    and the consent records are about them, as the member is told."""
+    await session.execute(
+        delete(Subscription)
+        .where(Subscription.contact_id.in_(contact_ids))
+        .execution_options(**QUIET)
+    )
+    await _unlink_answers(session, contact_ids)
+
+
+async def _unlink_answers(session: AsyncSession, ids: list[int]) -> None:
+    """Their survey answers stay in the results, no longer theirs."""
+    await session.execute(
+        update(SurveyResponse)
+        .where(SurveyResponse.contact_id.in_(ids))
+        .values(contact_id=None, organisation=None)
+        .execution_options(**QUIET)
+    )
+
+
 async def _surveys(session: AsyncSession, ids: list[int]) -> None:
     """Their answers go, except those of anonymous surveys, which stay without them."""
     anonymous = select(Survey.id).where(Survey.anonymous.is_(True))
@@ -222,12 +246,7 @@ async def _surveys(session: AsyncSession, ids: list[int]) -> None:
         .where(SurveyResponse.contact_id.in_(ids), SurveyResponse.survey_id.not_in(anonymous))
         .execution_options(**QUIET)
     )
-    await session.execute(
-        update(SurveyResponse)
-        .where(SurveyResponse.contact_id.in_(ids))
-        .values(contact_id=None, organisation=None)
-        .execution_options(**QUIET)
-    )
+    await _unlink_answers(session, ids)  # the anonymous surveys' answers
 
 
 async def forget(coordinator: Coordinator, erased: Erased) -> None:

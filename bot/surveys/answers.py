@@ -71,6 +71,14 @@ def meaning(text: str) -> str | None:
     return table.get(fold(text)) or table.get(loose(text))
 
 
+def thumb(text: str) -> str | None:
+    """``yes`` or ``no`` for a thumb up or down (of any skin tone), typed where words would be."""
+    typed = text.strip()
+    if typed[:1] in ("👍", "👌", "✅", "🆗"):
+        return "yes"
+    return "no" if typed[:1] in ("👎", "❌") else None
+
+
 def label(texts: dict[str, Any] | str, locale: str, base: str) -> str:
     """A text in ``locale``, else in the base locale, else any written one."""
     if isinstance(texts, str):
@@ -162,7 +170,7 @@ def parse(question: SurveyQuestion, text: str, t: Translator, base: str) -> Any:
             )
         return text
     if kind == "yes_no":
-        found = meaning(text)
+        found = meaning(text) or thumb(text)
         if found in ("yes", "no"):
             return found == "yes"
         raise AnswerError(hint(question, t))

@@ -66,6 +66,29 @@ async def test_set_webhook_sends_the_secret_the_webhook_compares():
         assert fake.webhook["secret_token"] == SECRET
 
 
+async def test_set_commands_gives_telegram_the_menu_and_descriptions_in_every_language():
+    from bot.conversation.commands import MENU_LINES
+    from bot.i18n import LOCALES, Translator
+
+    async with FakeTelegram() as fake:
+        done = await childpact(
+            "telegram", "set-commands",
+            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, TELEGRAM_API_URL=fake.url,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "command menu and descriptions set for" in done.stdout
+        # English for anyone else; Serbian in Latin letters has no code of its own
+        assert set(fake.commands) == {""} | {c for c in LOCALES if c not in ("en", "sr_Latn")}
+        ka = Translator("ka")
+        assert [c["command"] for c in fake.commands["ka"]] == list(MENU_LINES)
+        assert fake.commands["ka"][0]["description"] == ka.pgettext(
+            "command menu", MENU_LINES[fake.commands["ka"][0]["command"]]
+        )
+        assert fake.descriptions["ka"] and fake.short_descriptions["ka"]
+        assert fake.descriptions["ka"] != fake.descriptions[""]
+        assert TOKEN not in done.stdout + done.stderr
+
+
 async def test_set_webhook_without_public_url_says_what_is_missing():
     async with FakeTelegram() as fake:
         done = await childpact(

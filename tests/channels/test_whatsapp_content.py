@@ -74,14 +74,19 @@ def test_four_choices_or_a_label_over_twenty_make_a_list() -> None:
     assert rows[1] == {"item": "Vreau să vorbesc cu…", "id": "b", "description": long}
 
 
-def test_thirteen_choices_come_as_two_lists_and_twenty_one_as_numbered_text() -> None:
+def test_thirteen_choices_come_as_two_lists_and_thirty_one_as_numbered_text() -> None:
     labels = [f"Limba {n}" for n in range(13)]
     buttons = [Button(label, f"lang:{n}") for n, label in enumerate(labels)]
     first, second = interactive("Ce limbă?", buttons, "ro", "Alegeți", "Mai multe:")  # type: ignore[misc]
     assert [i["item"] for i in first.types[LIST_PICKER]["items"]] == labels[:10]
     assert second.types[LIST_PICKER]["body"] == "Mai multe:"
     assert [i["item"] for i in second.types[LIST_PICKER]["items"]] == labels[10:]
-    many = [Button(f"Zona {n}", f"tz:{n}") for n in range(21)]
+    offsets = [Button(f"UTC{n:+d}", f"tz:{n:+d}") for n in range(-12, 15)]
+    offsets += [Button("Înapoi la setări", "set:back"), Button("Meniu", "menu:main")]
+    lists = interactive("Fus orar?", offsets, "ro", "Alegeți", "Mai multe:")
+    assert lists is not None and [len(i.types[LIST_PICKER]["items"]) for i in lists] == [10, 10, 9]
+    assert [i.types[LIST_PICKER]["body"] for i in lists] == ["Fus orar?", *["Mai multe:"] * 2]
+    many = [Button(f"Zona {n}", f"tz:{n}") for n in range(31)]
     assert interactive("Fus orar?", many, "ro", "Alegeți", "Mai multe:") is None
 
 

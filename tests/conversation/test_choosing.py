@@ -22,6 +22,7 @@ LANGUAGES = [entry(f"lang:{c}", LANGUAGE_NAMES[c]) for c in LOCALES]
 @pytest.mark.parametrize(("typed", "code"), [
     ("Moldova", "MD"), ("serbia", "RS"), ("Bosnia", "BA"), ("AL", "AL"), ("kosovo", "XK"),
     ("România", "RO"), ("Грузия", "GE"), ("Sakartvelo", "GE"), ("3", "AZ"),
+    ("Shqipëria", "AL"), ("shqiperia", "AL"), ("Moldovan", "MD"),
 ])  # fmt: skip
 def test_a_country_by_its_short_or_long_name_in_any_language(locale, typed, code):
     assert read(typed, countries(locale)) == f"country:{code}"

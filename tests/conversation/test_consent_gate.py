@@ -29,7 +29,7 @@ async def test_a_new_member_gets_the_privacy_notice_whatever_they_write(
     assert "Do you agree?" in ctx.replies[-1].text
     assert offered(ctx) == ["consent:yes", "consent:no"]
     assert ctx.contact.flow == "onboarding"
-    assert ctx.contact.flow_data == {"step": "consent"}  # a new member's hello is not kept
+    assert ctx.contact.flow_data == {"step": "consent", "version": "1"}  # a new member's hello is not kept
 
 
 async def test_a_member_who_said_no_is_asked_again(dispatcher: Dispatcher) -> None:
@@ -44,13 +44,13 @@ async def test_a_returning_member_is_asked_again_and_their_question_kept(
     ctx = context("When is the Assembly?", consent_version="0")
     assert await dispatcher.stopped_at_gate(ctx)
     assert "Our privacy notice has changed" in ctx.replies[-1].text
-    assert ctx.contact.flow_data == {"step": "consent", "held": "When is the Assembly?"}
+    assert ctx.contact.flow_data == {"step": "consent", "version": "1", "held": "When is the Assembly?"}
 
 
 async def test_a_number_picked_from_earlier_options_is_not_kept(dispatcher: Dispatcher) -> None:
     ctx = context("2", payload="about:0", status="stopped", consent_version="0")
     assert await dispatcher.stopped_at_gate(ctx)
-    assert ctx.contact.flow_data == {"step": "consent"}
+    assert ctx.contact.flow_data == {"step": "consent", "version": "1"}
 
 
 async def test_a_member_who_agreed_to_this_notice_goes_through(dispatcher: Dispatcher) -> None:
@@ -94,4 +94,4 @@ async def test_a_stopped_member_back_after_the_notice_changed_has_their_question
     ctx = context("When is the Assembly?", status="stopped", consent_version="0")
     assert await dispatcher.stopped_at_gate(ctx)
     assert "Our privacy notice has changed" in ctx.replies[-1].text
-    assert ctx.contact.flow_data == {"step": "consent", "held": "When is the Assembly?"}
+    assert ctx.contact.flow_data == {"step": "consent", "version": "1", "held": "When is the Assembly?"}

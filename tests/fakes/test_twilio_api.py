@@ -501,3 +501,58 @@ def test_twilio_in_thread() -> None:
                              headers=basic())  # fmt: skip
         assert (ok.status_code, stop.status_code) == (201, 400)
         assert len(fake.messages) == 1
+
+
+# ---------------------------------------------------------------- the Content API's limits
+
+
+def quick(*titles: str, body: str = "Sunteți de acord?") -> dict[str, Any]:
+    actions = [{"type": "QUICK_REPLY", "title": t, "id": f"c:{n}"} for n, t in enumerate(titles)]
+    return {"twilio/quick-reply": {"body": body, "actions": actions}}
+
+
+def listed(*items: str, button: str = "Alegeți", description: str | None = None) -> dict[str, Any]:
+    rows = [{"item": t, "id": f"r:{n}"} for n, t in enumerate(items)]
+    if description is not None:
+        rows[0]["description"] = description
+    return {"twilio/list-picker": {"body": "Ce limbă?", "button": button, "items": rows}}
+
+
+# What Twilio's twilio/quick-reply and twilio/list-picker pages allow at most, and one more.
+@pytest.mark.parametrize(("fits", "over"), [
+    (quick("x" * 20, "Nu"), quick("x" * 21, "Nu")),  # a button's title: 20
+    (quick(*"abcdefghij"), quick(*"abcdefghijk")),  # quick replies: 10 in an item
+    (quick("Da", body="x" * 1024), quick("Da", body="x" * 1025)),  # the body: 1,024
+    (quick("Da", "Nu"), quick("Da", "Da")),  # two equal titles
+    (quick("Da"), {"twilio/quick-reply": {"body": "?", "actions": []}}),  # none at all
+    (listed(*"abcdefghij"), listed(*"abcdefghijk")),  # rows: 10
+    (listed("x" * 24, "b"), listed("x" * 25, "b")),  # a row's title: 24
+    (listed("a", "b", description="x" * 72), listed("a", "b", description="x" * 73)),  # 72
+    (listed("a", "b", button="x" * 20), listed("a", "b", button="x" * 21)),  # its button: 20
+    (listed("a", "b"), listed("a", "a")),  # two equal rows
+])  # fmt: skip
+async def test_the_content_api_refuses_what_twilio_refuses(
+    http: httpx.AsyncClient, fits: dict[str, Any], over: dict[str, Any]
+) -> None:
+    async with FakeTwilio() as fake:
+        url, auth = f"{fake.url}/v1/Content", basic()
+        made = await http.post(url, json={"language": "ro", "types": fits}, headers=auth)
+        refused = await http.post(url, json={"language": "ro", "types": over}, headers=auth)
+    assert made.status_code == 201, made.text
+    assert (refused.status_code, refused.json()["code"]) == (400, 20001)
+    assert len(fake.contents_made) == 1 and len(fake.content_refusals) == 1
+
+
+async def test_a_session_message_takes_at_most_three_quick_replies(
+    http: httpx.AsyncClient,
+) -> None:
+    async with FakeTwilio(wrote=[TO]) as fake:
+        url, auth = f"{fake.url}/v1/Content", basic()
+        three = await http.post(url, json={"language": "ro", "types": quick("a", "b", "c")},
+                                headers=auth)  # fmt: skip
+        four = await http.post(url, json={"language": "ro", "types": quick("a", "b", "c", "d")},
+                               headers=auth)  # fmt: skip
+        sent = await create(http, fake, ContentSid=three.json()["sid"])
+        refused = await create(http, fake, ContentSid=four.json()["sid"])
+    assert sent.status_code == 201
+    assert refused.status_code == 400  # made, but WhatsApp shows three without approval

@@ -9,11 +9,13 @@ import hmac
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bot.broadcasts import Audience, audience_query
 from bot.conversation.commands import words_in
@@ -406,6 +408,43 @@ async def test_my_data_in_the_web_chat_is_a_download_link_under_the_summary(back
         )
         assert json.loads(fetched.text)["childpact_member_data"]["profile"][0]["country"] == "BG"
         assert await emptied(stack, member, ephemeral=True)  # the page has them: gone
+
+
+SHIPPED = {  # `make run` on a fresh machine: no platform's secret, no SECRET_KEY, no PUBLIC_URL
+    "telegram_bot_token": None, "telegram_webhook_secret": None, "twilio_account_sid": None,
+    "twilio_auth_token": None, "twilio_whatsapp_number": None, "public_url": None,
+    "secret_key": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["ro", "ru", "sq", "ka", "hy"])
+async def test_my_data_gives_the_file_as_shipped_without_any_platforms_secret(backend, lang):
+    async with running(backend, **SHIPPED) as stack:
+        assert not (stack.service.settings.telegram_enabled or stack.service.settings.whatsapp_enabled)
+        member = Member(stack, "web", lang=lang)
+        t = Translator(lang)
+        await onboard(member, country="MD")
+        shown = await member.say(word(lang, "mydata", "web"))
+        said = texts(shown)
+        assert t("Here is what ChildPact keeps about you:") in said
+        assert t("Sorry, I cannot prepare the file right now.") not in said  # the file follows
+        [link] = [
+            b for m in (await stack.http.get(
+                "/chat/api/messages", params={"session": member.address, "wait": 0}
+            )).json()["messages"] for row in m["buttons"] for b in row if b.get("url")
+        ]  # fmt: skip
+        fetched = await stack.http.get(link["url"])
+        assert fetched.status_code == 200
+        data = json.loads(fetched.text)["childpact_member_data"]
+        assert data["profile"][0]["country"] == "MD"
+        # Signed with the service's own key: kept beside the SQLite file, so that the link
+        # still opens after a restart; a key of this process with PostgreSQL.
+        settings = stack.service.settings
+        token = link["url"].rsplit("/", 1)[1].rsplit(".", 1)[0]
+        assert export.verify_link(settings, token) is not None
+        if settings.is_sqlite:
+            kept = Path(make_url(settings.database_url).database or "").parent / "secret_key"
+            assert kept.read_text().strip() == export.link_secret(settings)
 
 
 async def test_delete_me_in_one_linked_chat_erases_the_person_in_every_chat(backend):

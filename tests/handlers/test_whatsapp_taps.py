@@ -4,8 +4,11 @@ their taps read back as the same choices as Telegram's buttons, old ones answere
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.i18n import Translator
+from bot.messages import InboundMessage
+from bot.storage.models import Inbound
 from tests.dialog import Member, texts
 from tests.handlers.test_menu import contact_of
 from tests.harness import running
@@ -28,6 +31,17 @@ SURVEY = {
              ("never", "Never", "Niciodată")]]},
     ],
 }  # fmt: skip
+
+
+async def inbound_kinds(stack, member: Member) -> list[str]:
+    """What each of the member's messages was, as the webhook read it, in order."""
+    async with stack.service.db.session() as session:
+        rows = await session.scalars(
+            select(Inbound.message)
+            .where(Inbound.channel == "whatsapp", Inbound.address == member.address)
+            .order_by(Inbound.id)
+        )
+        return [InboundMessage.from_json(row).kind.value for row in rows]
 
 
 async def onboard_by_taps(member: Member, locale: str, country: str) -> list:
@@ -62,21 +76,60 @@ async def test_a_whatsapp_member_onboards_and_uses_the_menu_a_survey_and_setting
         closing = await member.tap(f"sv:a:{q['often']}:1")
         assert closing[-1].text == "Mulțumim, totul e salvat."
 
-        # Settings: the country changed, then back to the menu
+        # Settings, every one that is a choice: country, topics, time zone (its 27 UTC
+        # offsets too: three lists), the news, the language; Back goes to Settings.
         await member.tap("menu:main")
         await member.tap("menu:settings")
         await member.tap("set:country")
         saved = await member.tap("country:RO")
         assert saved[-1].payloads == ["set:back", "menu:main"]
+        await member.tap("set:back")
+        topics = await member.tap("set:topics")
+        switched = await member.tap(topics[-1].payloads[0])
+        assert switched[-1].options[0] == "✗" + topics[-1].options[0][1:]  # switched off
+        await member.tap("set:back")
+        await member.tap("set:timezone")
+        await member.tap("tz:other")
+        offsets = await member.tap("tz:offsets")
+        assert len(offsets[-1].payloads) == 29
+        made = {c.sid: c for c in stack.twilio.contents_made}
+        lists = [made[m.content_sid] for m in stack.twilio.to(member.address)[-3:]]
+        assert [len(c.items) for c in lists] == [10, 10, 9]  # one message: three lists
+        zoned = await member.tap("tz:+5")  # on the second list
+        assert zoned[-1].payloads == ["set:back", "menu:main"]
+        await member.tap("set:back")
+        stopped = await member.tap("set:news")
+        assert stopped[-1].payloads == ["set:back", "menu:main"]
+        settings = await member.tap("set:back")
+        assert t("Resume the news") in settings[-1].options
+        resumed = await member.tap("set:news")
+        assert resumed[-1].payloads == ["set:back", "menu:main"]
+        await member.tap("set:back")
+        await member.tap("set:language")
+        english = await member.tap("lang:en")
+        assert english[-1].payloads == ["set:back", "menu:main"]
+        await member.tap("set:back")
+        await member.tap("set:language")
+        await member.tap("lang:ro")
         back = await member.tap("menu:main")
         assert back[-1].payloads == MENU
-        assert (await contact_of(member)).country == "RO"
+        contact = await contact_of(member)
+        assert (contact.country, contact.time_zone, contact.status, contact.locale) == (
+            "RO", "Etc/GMT-5", "active", "ro"
+        )
+        about = await member.tap("menu:about")  # and the menu's other entry
+        answer = await member.tap(about[-1].payloads[0])
+        assert answer[-1].payloads[-1] == "menu:main"
 
-        # Nothing was ever offered as numbered text, nor typed.
+        # Nothing was ever offered as numbered text, nor typed: the first hello aside, every
+        # message came back as a ButtonPayload or a ListId; Twilio refused no content item.
         sent = stack.twilio.to(member.address)
         assert not any("\n1. " in m.body for m in sent)
-        inbound = [c for c in stack.twilio.contents_made if c.items or c.actions]
-        assert inbound and {c.language for c in inbound} <= {"ro", "en"}
+        assert stack.twilio.content_refusals == []
+        made = [c for c in stack.twilio.contents_made if c.items or c.actions]
+        assert made and {c.language for c in made} <= {"ro", "en"}
+        kinds = await inbound_kinds(stack, member)
+        assert kinds[0] == "text" and set(kinds[1:]) == {"button"} and len(kinds) > 30
     (found,) = await stored_answers(stack.service, survey)
     assert found["answers"] == {"role": "field", "funded": False, "often": "month"}
 

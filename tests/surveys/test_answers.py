@@ -44,7 +44,7 @@ def question(kind: str, **fields) -> SurveyQuestion:
 @pytest.mark.parametrize(
     "typed",
     ["yes", "Yes", "da", "DA", "да", "dа", "po", "ha", "hə", "evet", "так", "ayo", "այո", "კი",
-     "ki", "bəli", "naravno", "sigur"],
+     "ki", "bəli", "naravno", "sigur", "👍", "👍🏽", "✅"],
 )  # fmt: skip
 def test_yes_in_every_language_and_script(typed):
     assert parse(question("yes_no"), typed, EN, "en") is True
@@ -52,7 +52,8 @@ def test_yes_in_every_language_and_script(typed):
 
 @pytest.mark.parametrize(
     "typed",
-    ["no", "NU", "нет", "net", "ні", "не", "ne", "jo", "yox", "hayır", "hayir", "არა", "ոչ"],
+    ["no", "NU", "нет", "net", "ні", "не", "ne", "jo", "yox", "hayır", "hayir", "არა", "ոչ",
+     "👎", "👎🏻"],
 )
 def test_no_in_every_language_and_script(typed):
     assert parse(question("yes_no"), typed, EN, "en") is False
