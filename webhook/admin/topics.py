@@ -30,7 +30,7 @@ async def _page(
 ) -> Response:
     async with service.db.session() as session:
         found = await topics.listed(session, archived=True)
-    return render(request, "topics.html", visit, title=N_("Topics"), topics=found,
+    return render(request, "topics.html", visit, title=N_("News topics"), topics=found,
                   locales=LOCALES, name_of=topics.name_of, error=error,
                   can_change=visit.staff.can_send and visit.staff.country is None,
                   status_code=400 if error else 200)  # fmt: skip
