@@ -10,6 +10,7 @@ from bot.conversation.router import Context, Handled, Router
 from bot.knowledge.answers import Answer, understand
 from bot.messages import Button, Kind
 from bot.secretariat import relay
+from handlers.handoff import FLOW as SECRETARIAT_FLOW
 from handlers.safeguarding import concern
 from handlers.ui import reply_time
 
@@ -22,10 +23,17 @@ CONFIDENT = 0.3
 
 @router.gate
 async def collect(ctx: Context) -> bool:
-    """Take free text written within a broadcast's reply window for the secretariat."""
+    """Take free text written within a broadcast's reply window for the secretariat. A member
+    already writing to the secretariat is answering the broadcast too: their message goes to
+    the same open conversation either way, and it must reach the broadcast's replies, where the
+    secretariat gathers the answers it asked for."""
     broadcast_id = ctx.reply_to
-    if broadcast_id is None or ctx.command or ctx.payload or ctx.contact.flow:
+    if broadcast_id is None or ctx.command or ctx.payload:
         return False
+    if ctx.contact.flow not in (None, SECRETARIAT_FLOW):
+        return False  # a survey, a setting, onboarding: the text answers that question
+    if (ctx.contact.flow_data or {}).get("kind") == "safeguarding":
+        return False  # a conversation with the focal point stays as it is
     if ctx.msg.kind != Kind.TEXT or not ctx.text or ctx.contact.status != "active":
         return False
     found = _understood(ctx)

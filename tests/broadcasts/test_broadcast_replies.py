@@ -77,6 +77,36 @@ async def test_replies_on_every_channel_reach_the_inbox_tied_to_the_broadcast(ba
             assert len(await replies.of(session, broadcast_id)) == 3
 
 
+async def test_a_member_already_writing_to_the_secretariat_replies_to_the_broadcast_too(backend):
+    # Would catch the reply kept only in the conversation the member had open: the broadcast's
+    # page (and its export of replies) would miss a delegate's confirmation.
+    async with running(backend) as stack:
+        member = Member(stack, "telegram", lang="ro")
+        await onboard(member, "ro", "MD")
+        await member.tap("menu:secretariat")
+        before = "Bună ziua, am o întrebare despre cotizația de membru"
+        await member.say(before)
+        broadcast_id = await compose(stack, collect_replies_hours=48)
+        await sent(stack, broadcast_id)
+        await member.replies()  # the broadcast itself
+
+        reply = "Da, vom trimite doi delegați."
+        told = " ".join(r.text for r in await member.say(reply))
+        assert "Răspunsul dumneavoastră a fost transmis secretariatului." in told, told
+
+        async with stack.service.db.session() as session:
+            found = await replies.of(session, broadcast_id)
+            conversations = list(await session.scalars(select(Conversation)))
+            written = list(
+                await session.scalars(
+                    select(ConversationMessage.text).order_by(ConversationMessage.id)
+                )
+            )
+        assert [r.text for r in found] == [reply]  # the message before the broadcast is not one
+        assert len(conversations) == 1  # one thread: the one the member had open
+        assert written == [before, reply]
+
+
 async def test_after_the_window_or_without_one_the_bot_answers_as_usual(backend):
     async with running(backend) as stack:
         member = Member(stack, "telegram", lang="ro")
