@@ -51,7 +51,7 @@ def others(ctx: Context, first: str | None = None) -> None:
     contact = ctx.contact
     shown = set(timezones.country_zones(contact.country or contact.country_hint))
     zones = [z for z in timezones.REGION_ZONES if z not in shown]
-    ctx.start_flow(FLOW)
+    ctx.start_flow(FLOW)  # a city's name, or an offset such as "UTC+3", may be typed now
     text = _("Type the name of a city near you, or choose a time zone:")
     rows = _buttons(ctx, zones)
     rows.append([Button(_("UTC offsets"), "tz:offsets")])
@@ -70,6 +70,9 @@ def offsets(ctx: Context) -> None:
 
 @router.flow(FLOW)
 async def typed_city(ctx: Context) -> None:
+    offset = timezones.typed_offset(ctx.text) if ctx.text else None
+    if offset is not None:  # "UTC+3", typed at the search or at the offsets' list
+        return _save(ctx, offset)
     found = timezones.search(ctx.text, ctx.t.locale) if ctx.text else []
     if not found:
         return others(

@@ -3,6 +3,7 @@ and how they read in the member's language."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -82,6 +83,23 @@ def label(name: str, locale: str, now: datetime | None = None) -> str:
     else:
         place = get_timezone_location(zone, locale=locale, return_city=True)
     return f"{place} {clock}"
+
+
+# "UTC+3", "GMT -2", "+3", "UTC+03:00", or an offset button's own words ("UTC+3 19:28").
+_OFFSET = re.compile(r"^(?:utc|gmt)?\s*(?:([+\-\u2212])\s*(\d{1,2})(?::?00)?)?(?:\s+\d{1,2}[:.]\d{2})?$")
+
+
+def typed_offset(text: str) -> str | None:
+    """The whole-hour UTC offset zone a member typed, or None when the text is no offset."""
+    typed = text.strip().casefold()
+    found = _OFFSET.match(typed)
+    if found is None or not typed:
+        return None
+    sign, hours = found.groups()
+    if sign is None:  # "UTC" or "GMT" alone, or the UTC button's words ("UTC 19:28")
+        return offset_zone(0) if typed.startswith(("utc", "gmt")) else None
+    value = int(hours) * (1 if sign == "+" else -1)
+    return offset_zone(value) if value in OFFSETS else None
 
 
 # Zones of the region and its neighbours, offered by name before any search or offset.

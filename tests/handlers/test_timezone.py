@@ -65,3 +65,34 @@ async def test_a_zone_that_was_not_offered_is_refused(backend):
         answer = await member.tap("tz:Mars/Olympus")
         assert answer[-1].text == "Sorry, I did not understand. Please choose one of the options."
         assert (await contact_of(member)).time_zone is None
+
+
+@pytest.mark.parametrize(("channel", "locale", "typed", "zone"), [
+    ("web", "ro", "UTC+3", "Etc/GMT-3"),
+    ("whatsapp", "ru", "gmt -2", "Etc/GMT+2"),
+])  # fmt: skip
+async def test_an_offset_typed_at_the_search_or_the_offsets_list_is_saved(
+    backend, channel, locale, typed, zone
+):
+    # Would catch "UTC+3" searched for as a city's name ("I found no time zone for that name"),
+    # at the search and even at the list whose buttons read "UTC+3 19:28".
+    async with running(backend) as stack:
+        member = Member(stack, channel)
+        await onboard(member, locale, "MD")
+        t = Translator(locale)
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:settings")
+        await member.tap("set:timezone")
+        await member.tap("tz:other")
+        saved = await member.say(typed)
+        assert saved[-1].text.startswith(t("Saved: {value}.", value="UTC").split("UTC")[0])
+        assert (await contact_of(member)).time_zone == zone
+
+        await member.say(command(member, "menu", locale))
+        await member.tap("menu:settings")
+        await member.tap("set:timezone")
+        await member.tap("tz:other")
+        offsets = await member.tap("tz:offsets")
+        label = offsets[-1].options[timezones.OFFSETS.index(5)]  # "UTC+5 21:28", as it reads
+        await member.say(label)
+        assert (await contact_of(member)).time_zone == "Etc/GMT-5"
