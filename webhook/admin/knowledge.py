@@ -13,13 +13,13 @@ from anyascii import anyascii
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot.i18n import LOCALES
+from bot.i18n import LOCALES, Translator
 from bot.i18n.markers import N_
 from bot.knowledge import helplines, library
+from bot.knowledge.answers import understand
 from bot.knowledge.helplines import HelplineError
 from bot.knowledge.library import KnowledgeEditError
 from bot.knowledge.live import changed
-from bot.knowledge.matcher import NEAR_MISS
 from bot.secretariat.audit import record
 from bot.secretariat.inbox import top_unanswered
 from bot.storage.db import Database
@@ -97,7 +97,8 @@ async def knowledge_page(
         unanswered = await top_unanswered(session, UNANSWERED_SHOWN, None, staff=visit.staff)
     titles = {t.key: _title(t, visit.locale) for t in topics}
     live = {t.key for t in topics if not t.archived}
-    closest = {q.question: _closest(service, q.question, live) for q in unanswered}
+    closest = {(q.locale, q.question): _closest(service, q.question, q.locale, live)
+               for q in unanswered}  # fmt: skip
     return render(
         request, "knowledge.html", visit, title=N_("Knowledge"), topics=topics, titles=titles,
         locales=LOCALES, can_change=_can_change(visit), question=question, lang=lang,
@@ -106,12 +107,19 @@ async def knowledge_page(
     )  # fmt: skip
 
 
-def _closest(service: Any, question: str, live: set[str]) -> str | None:
-    """The topic the bot found nearest a question it could not answer, when near enough for
-    the bot to have offered it to the member: the one offered first when teaching it (the
-    editor still chooses)."""
-    ranked = service.features.matcher.ranked(question)
-    return next((key for score, key in ranked if key in live and score >= NEAR_MISS), None)
+def _closest(service: Any, question: str, locale: str, live: set[str]) -> str | None:
+    """The topic the bot offered the member first as a near miss when it could not answer the
+    question (the decision it makes when a member asks, in the language the question was
+    asked in): the one chosen first when teaching it, the editor still chooses. None when the
+    bot offered nothing (out of scope, a concern, nothing near enough): a wrong choice would
+    tell the members who asked it a wrong answer."""
+    locale = locale if locale in LOCALES else "en"
+    features = service.features
+    found = understand(features, question, Translator(locale), None, alerted=False)
+    if found.kind != "unknown":
+        return None
+    offered = features.matcher.knowledge.topics.get(locale, {})
+    return next((key for key in found.near if key in offered and key in live), None)
 
 
 @router.post("/knowledge")
