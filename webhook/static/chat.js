@@ -12,6 +12,7 @@
   var lang = (new URLSearchParams(location.search).get('lang') && document.documentElement.lang) || navigator.language || '';
   var embedded = document.body.classList.contains('embed') && window.parent !== window;
   var state, cursor = 0, shown = 0, caughtUp = false, generation = 0, started = false, sending = false;
+  var afresh = false;  // the member was erased: the next message starts a new session
   var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' };
 
   function uid() {
@@ -133,6 +134,7 @@
   }
 
   function send(text, payload, hidden) {
+    again();
     var entry = { id: uid(), after: cursor, text: text, payload: payload || null, sent: false, hidden: !!hidden, early: !caughtUp };
     state.mine.push(entry);
     save();
@@ -184,12 +186,15 @@
     while (gen === generation) {
       var abort = pollAbort = new AbortController();
       var timer = setTimeout(function () { abort.abort(); }, (wait + 10) * 1000);
+      // Only what the server had before this request can tell that it lost the session.
+      var had = state.mine.some(function (m) { return m.sent; });
       try {
         var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait;
         var response = await fetch(API + query, { cache: 'no-store', signal: abort.signal });
         if (!response.ok) throw new Error(response.status);
         var data = await response.json();
         if (gen !== generation) return;
+        if (data.erased && (had || data.messages.length)) return forget(data.messages);
         if (data.messages.length) showTyping(false);
         data.messages.forEach(showBot);
         cursor = Math.max(cursor, data.cursor);
@@ -239,6 +244,27 @@
     flush();
   }
 
+  // The member was erased (the goodbye says so, or the server no longer knows the session):
+  // the browser forgets what it kept, and the page shows the goodbye alone. Without a goodbye
+  // (the page was closed when it came) the page starts afresh, as for a first visit.
+  function forget(messages) {
+    generation++;
+    if (pollAbort) pollAbort.abort();
+    try { localStorage.removeItem(KEY); } catch (e) { /* storage blocked: nothing kept */ }
+    state = { session: uid(), mine: [], since: 0 };
+    cursor = 0; shown = 0; caughtUp = true; log.textContent = '';
+    problems = { poll: '', send: '' };
+    showStatus();
+    showTyping(false);
+    if (!messages.length) return begin(true);
+    messages.forEach(showBot);
+    afresh = true;
+  }
+  function again() {  // the first message after an erasure opens a new session
+    if (afresh) { afresh = false; begin(true); return true; }
+    return false;
+  }
+
   function start() { if (!started) begin(false); started = true; }
 
   form.addEventListener('submit', function (event) {
@@ -258,7 +284,7 @@
   function grow() { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; }
   input.addEventListener('input', grow);
   $('restart').addEventListener('click', function () {
-    if (window.confirm(texts.restart_confirm)) renew();
+    if (!again() && window.confirm(texts.restart_confirm)) renew();
     input.focus();
   });
   ['online', 'offline'].forEach(function (name) {
