@@ -12,8 +12,7 @@
   var lang = (new URLSearchParams(location.search).get('lang') && document.documentElement.lang) || navigator.language || '';
   var embedded = document.body.classList.contains('embed') && window.parent !== window;
   var state, cursor = 0, shown = 0, caughtUp = false, generation = 0, started = false, sending = false;
-  var afresh = false;  // the member was erased: the next message starts a new session
-  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' };
+  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' }, afresh = false;
 
   function uid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, '');
@@ -186,8 +185,7 @@
     while (gen === generation) {
       var abort = pollAbort = new AbortController();
       var timer = setTimeout(function () { abort.abort(); }, (wait + 10) * 1000);
-      // Only what the server had before this request can tell that it lost the session.
-      var had = state.mine.some(function (m) { return m.sent; });
+      var had = state.mine.some(function (m) { return m.sent; });  // the server had it before asking
       try {
         var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait;
         var response = await fetch(API + query, { cache: 'no-store', signal: abort.signal });
@@ -244,26 +242,17 @@
     flush();
   }
 
-  // The member was erased (the goodbye says so, or the server no longer knows the session):
-  // the browser forgets what it kept, and the page shows the goodbye alone. Without a goodbye
-  // (the page was closed when it came) the page starts afresh, as for a first visit.
+  // The member was erased (so says the goodbye, or the server no longer knows the session): the
+  // page forgets it all, and shows the goodbye until the next message opens a new session.
   function forget(messages) {
-    generation++;
-    if (pollAbort) pollAbort.abort();
     try { localStorage.removeItem(KEY); } catch (e) { /* storage blocked: nothing kept */ }
-    state = { session: uid(), mine: [], since: 0 };
-    cursor = 0; shown = 0; caughtUp = true; log.textContent = '';
-    problems = { poll: '', send: '' };
-    showStatus();
-    showTyping(false);
     if (!messages.length) return begin(true);
+    generation++; if (pollAbort) pollAbort.abort();
+    state = { session: uid(), mine: [], since: 0 }; cursor = 0; shown = 0; caughtUp = true;
+    log.textContent = ''; afresh = true; problems = { poll: '', send: '' }; showStatus(); showTyping(false);
     messages.forEach(showBot);
-    afresh = true;
   }
-  function again() {  // the first message after an erasure opens a new session
-    if (afresh) { afresh = false; begin(true); return true; }
-    return false;
-  }
+  function again() { if (afresh) { afresh = false; begin(true); return true; } return false; }
 
   function start() { if (!started) begin(false); started = true; }
 
