@@ -114,6 +114,9 @@ class OutboundMessage:
     document: dict[str, str] | None = None
     # Erased from the outbox once sent: a member's own data, or the goodbye to an erased member.
     ephemeral: bool = False
+    # The goodbye to a member just erased: the web chat's page then forgets what it kept (the
+    # member's typed messages in the browser's storage). Set by the erasure alone, never by a text.
+    farewell: bool = False
     # The text itself says how to answer by typing (a survey's rating or multiple choice, where
     # a typed number is a value or several options): where the choices cannot be tapped they
     # are left out rather than numbered again.

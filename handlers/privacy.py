@@ -143,7 +143,7 @@ async def _erase_now(ctx: Context, done: Handled) -> None:
             outbox.CALLBACK,
             erased=True,
         )
-    _queue(ctx, done, OutboundMessage(goodbye, ephemeral=True), erased=True)
+    _queue(ctx, done, OutboundMessage(goodbye, ephemeral=True, farewell=True), erased=True)
     session.add(
         AuditEntry(at=utcnow(), actor="member", action=ERASED_BY_MEMBER, target=None, detail={})
     )

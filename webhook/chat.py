@@ -29,7 +29,7 @@ from bot.coordination.keys import (
 )
 from bot.i18n import LANGUAGE_NAMES, Translator, normalize_locale
 from bot.messages import InboundMessage, Kind
-from bot.storage.models import Contact
+from bot.storage.models import Contact, Delivery, Inbound
 from webhook.deps import ServiceDep, client_address, read_body, store_then_handle
 
 if TYPE_CHECKING:
@@ -107,6 +107,11 @@ class Reply(BaseModel):
 class Replies(BaseModel):
     messages: list[Reply]
     cursor: int
+    erased: bool = Field(
+        default=False,
+        description="the server keeps nothing of this session any more (its member was erased, "
+        "and ``messages`` may hold the goodbye): the page forgets what it kept and starts afresh",
+    )
 
 
 def page_locale(request: Request, lang: str | None) -> str:
@@ -258,4 +263,24 @@ async def read_replies(
             await asyncio.wait_for(bell.wait(), wait)
         messages = await fetch_replies(service.db, session, after)
     cursor = max([after] + [m["id"] for m in messages])
-    return Replies(messages=[Reply(**m) for m in messages], cursor=cursor)
+    # The goodbye of an erasure says so; a session the server no longer knows at all (the page
+    # was closed before the goodbye came, or it was erased unseen) is just as gone.
+    erased = any(m.get("farewell") for m in messages) or (
+        not messages and not await _session_known(service, session)
+    )
+    return Replies(messages=[Reply(**m) for m in messages], cursor=cursor, erased=erased)
+
+
+async def _session_known(service: Service, session: str) -> bool:
+    """Whether the server keeps anything of a web chat session: its member, a message from it
+    (stored, not handled yet) or one to it (a goodbye not fetched yet)."""
+    async with service.db.session() as db:
+        for table in (Contact, Inbound, Delivery):
+            found = await db.scalar(
+                select(table.id)
+                .where(table.channel == ChannelName.WEB, table.address == session)
+                .limit(1)
+            )
+            if found is not None:
+                return True
+    return False

@@ -79,8 +79,11 @@ async def fetch_replies(
 
 
 def _shown(row_id: int, message: dict[str, Any]) -> dict[str, Any]:
-    """What the page draws; a file is a download link under the text."""
+    """What the page draws; a file is a download link under the text. ``farewell`` marks the
+    goodbye to an erased member, after which the page forgets what it kept."""
     shown = {"id": row_id, **{k: message.get(k) for k in ("text", "buttons", "image_url")}}
+    if message.get("farewell"):
+        shown["farewell"] = True
     document = message.get("document") or {}
     if document.get("url"):
         link = {"label": document.get("filename") or "file", "payload": "", "url": document["url"]}

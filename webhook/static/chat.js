@@ -12,7 +12,7 @@
   var lang = (new URLSearchParams(location.search).get('lang') && document.documentElement.lang) || navigator.language || '';
   var embedded = document.body.classList.contains('embed') && window.parent !== window;
   var state, cursor = 0, shown = 0, caughtUp = false, generation = 0, started = false, sending = false;
-  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' };
+  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' }, afresh = false;
 
   function uid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, '');
@@ -133,6 +133,7 @@
   }
 
   function send(text, payload, hidden) {
+    again();
     var entry = { id: uid(), after: cursor, text: text, payload: payload || null, sent: false, hidden: !!hidden, early: !caughtUp };
     state.mine.push(entry);
     save();
@@ -184,12 +185,14 @@
     while (gen === generation) {
       var abort = pollAbort = new AbortController();
       var timer = setTimeout(function () { abort.abort(); }, (wait + 10) * 1000);
+      var had = state.mine.some(function (m) { return m.sent; });  // the server had it before asking
       try {
         var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait;
         var response = await fetch(API + query, { cache: 'no-store', signal: abort.signal });
         if (!response.ok) throw new Error(response.status);
         var data = await response.json();
         if (gen !== generation) return;
+        if (data.erased && (had || data.messages.length)) return forget(data.messages);
         if (data.messages.length) showTyping(false);
         data.messages.forEach(showBot);
         cursor = Math.max(cursor, data.cursor);
@@ -239,6 +242,18 @@
     flush();
   }
 
+  // The member was erased (so says the goodbye, or the server no longer knows the session): the
+  // page forgets it all, and shows the goodbye until the next message opens a new session.
+  function forget(messages) {
+    try { localStorage.removeItem(KEY); } catch (e) { /* storage blocked: nothing kept */ }
+    if (!messages.length) return begin(true);
+    generation++; if (pollAbort) pollAbort.abort();
+    state = { session: uid(), mine: [], since: 0 }; cursor = 0; shown = 0; caughtUp = true;
+    log.textContent = ''; afresh = true; problems = { poll: '', send: '' }; showStatus(); showTyping(false);
+    messages.forEach(showBot);
+  }
+  function again() { if (afresh) { afresh = false; begin(true); return true; } return false; }
+
   function start() { if (!started) begin(false); started = true; }
 
   form.addEventListener('submit', function (event) {
@@ -258,7 +273,7 @@
   function grow() { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; }
   input.addEventListener('input', grow);
   $('restart').addEventListener('click', function () {
-    if (window.confirm(texts.restart_confirm)) renew();
+    if (!again() && window.confirm(texts.restart_confirm)) renew();
     input.focus();
   });
   ['online', 'offline'].forEach(function (name) {

@@ -232,3 +232,84 @@ def test_the_website_opens_the_chat_in_a_panel(sync_api, website, browser):
     panel.get_by_role("button", name=bg("Close")).click()
     expect(page.locator("iframe")).to_be_hidden()
     context.close()
+
+
+def test_an_erased_member_leaves_nothing_in_the_browser(sync_api, server, browser):
+    """After "delete me" the browser forgets what the member typed: at once when the goodbye
+    comes, on the next visit when the page was closed before it came, and on a page that kept
+    a session the server no longer knows."""
+    expect = sync_api.expect
+    expect.set_options(timeout=TIMEOUT)
+    en = Translator("en")
+    secret = "My neighbour's boy sleeps in the car"
+    goodbye = en(
+        "Done: I deleted everything I kept about you. Goodbye, and thank you! "
+        "If you write to me again, we start afresh."
+    )
+    context = browser.new_context(locale="en-GB", viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    bot, mine = page.locator(".msg.bot"), page.locator(".msg.me")
+    box = page.get_by_label(en("Type a message…"))
+
+    def kept() -> str:
+        return page.evaluate("localStorage.getItem('childpact-chat') || ''")
+
+    def onboard_and_confide() -> str:
+        page.goto(f"{server}/chat")
+        page.get_by_role("button", name=en("Yes, I agree")).click()
+        expect(bot.last).to_contain_text(en("Which language do you prefer?"))
+        box.fill(secret)
+        box.press("Enter")
+        expect(mine.last).to_have_text(secret)
+        expect(bot.nth(2)).to_be_attached()  # the bot answered it
+        assert secret in kept()
+        return page.evaluate("JSON.parse(localStorage.getItem('childpact-chat')).session")
+
+    # The goodbye comes while the page is open: only the goodbye stays, and nothing is kept.
+    first = onboard_and_confide()
+    saved = kept()
+    box.fill("delete me")
+    box.press("Enter")
+    page.get_by_role("button", name=en("Yes, delete everything")).click()
+    expect(bot).to_have_count(1)
+    expect(bot.first).to_have_text(goodbye)
+    expect(mine).to_have_count(0)
+    assert secret not in page.content()
+    assert kept() == ""
+    shoot(page, "10-erased")
+    page.reload()  # a fresh session: a new visitor's welcome, none of what was typed
+    expect(bot.first).to_contain_text(en("Do you agree?"))
+    expect(mine).to_have_count(0)
+    assert secret not in page.content() and secret not in kept()
+    assert first not in kept()
+
+    # A page that kept the erased session (another tab, a copy): the server no longer knows
+    # it, so the page forgets it on loading and starts afresh.
+    page.evaluate("saved => localStorage.setItem('childpact-chat', saved)", saved)
+    page.reload()
+    expect(bot.first).to_contain_text(en("Do you agree?"))
+    expect(mine).to_have_count(0)
+    assert secret not in page.content() and secret not in kept()
+    assert first not in kept()
+
+    # The page is closed before the goodbye comes: the next visit shows it and forgets.
+    page.evaluate("localStorage.clear()")
+    second = onboard_and_confide()
+    page.goto("about:blank")
+    for number, body in enumerate(({"text": "delete me"}, {"payload": "erase:yes"})):
+        response = context.request.post(
+            f"{server}/chat/api/messages", data={"session": second, "id": f"m{number}", **body}
+        )
+        assert response.status == 202, response.text()
+    page.goto(f"{server}/chat")
+    expect(bot.first).to_have_text(goodbye)
+    expect(bot).to_have_count(1)
+    expect(mine).to_have_count(0)
+    assert secret not in page.content() and secret not in kept()
+    page.reload()
+    expect(bot.first).to_contain_text(en("Do you agree?"))
+    assert secret not in page.content() and second not in kept()
+    assert not errors
+    context.close()

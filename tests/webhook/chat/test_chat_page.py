@@ -281,3 +281,39 @@ def test_replies_to_an_invalid_session_are_refused(client):
     assert client.get("/chat/api/messages", params={"session": "short"}).status_code == 422
     params = {"session": "a" * 32, "wait": 26}
     assert client.get("/chat/api/messages", params=params).status_code == 422
+
+
+def test_the_page_learns_that_its_member_was_erased(client):
+    """The goodbye of an erasure says that the member is gone, so that the page forgets what
+    it kept; so does every later poll of the session, even if the page missed the goodbye."""
+    member, other = WebMember(client), WebMember(client)
+    member.say("/start")
+    member.tap("consent:yes")
+    other.say("/start")
+
+    def poll(who: WebMember) -> dict[str, Any]:
+        params = {"session": who.session, "after": who.cursor, "wait": 0}
+        response = client.get("/chat/api/messages", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert poll(member)["erased"] is False
+    member.say("delete me")
+    assert member.post(payload="erase:yes").status_code == 202
+    client.portal.call(handled, client.app.state.service)
+    goodbye = poll(member)
+    assert goodbye["erased"] is True
+    assert [m["text"] for m in goodbye["messages"]] == [
+        Translator("en")(
+            "Done: I deleted everything I kept about you. Goodbye, and thank you! "
+            "If you write to me again, we start afresh."
+        )
+    ]
+    assert "farewell" not in goodbye["messages"][0]  # the page needs the flag of the poll alone
+    member.cursor = goodbye["cursor"]
+    later = poll(member)
+    assert later == {"messages": [], "cursor": goodbye["cursor"], "erased": True}
+    assert poll(other)["erased"] is False  # another member is untouched
+    # A bot text that reads like the goodbye is no erasure: only the erasure sets the flag.
+    other.say("Done: I deleted everything I kept about you.")
+    assert poll(other)["erased"] is False
