@@ -29,6 +29,14 @@ CODES = {"sq": "355", "az": "994", "sr": "381"}
 COUNTRIES_OF = {"373": "MD", "355": "AL", "995": "GE", "374": "AM", "40": "RO", "381": "RS"}
 
 
+async def into_survey(member: Member, locale: str, survey: int) -> None:
+    """A new member onboards, opens Surveys from the menu and begins ``survey``."""
+    await onboard(member, locale)
+    await member.say(command(member, "menu", locale))
+    await member.tap("menu:surveys")
+    await member.tap(f"survey:{survey}")
+
+
 async def consent_events(member: Member) -> list[str]:
     contact = await contact_of(member)
     async with member.stack.service.db.session() as session:
@@ -70,10 +78,7 @@ async def test_a_finished_surveys_button_has_expired_and_changes_no_answer(
         survey, questions = await open_survey(stack.service, short)
         member = Member(stack, channel, lang=locale)
         t = Translator(locale)
-        await onboard(member, locale)
-        await member.say(command(member, "menu", locale))
-        await member.tap("menu:surveys")
-        await member.tap(f"survey:{survey}")
+        await into_survey(member, locale, survey)
         await member.tap(f"sv:a:{questions['ok']}:1")  # yes
         answer = await member.tap(f"sv:a:{questions['ok']}:0", old=True)  # no, too late
         assert answer[0].text == t("That choice has expired.")
@@ -295,10 +300,7 @@ async def test_survey_answers_are_read_by_their_words(backend, channel, locale, 
     async with running(backend) as stack:
         survey, _ = await open_survey(stack.service, TYPED)
         member = Member(stack, channel, lang=locale)
-        await onboard(member, locale)
-        await member.say(command(member, "menu", locale))
-        await member.tap("menu:surveys")
-        await member.tap(f"survey:{survey}")
+        await into_survey(member, locale, survey)
         funded = await member.say(option)  # the option's words, shortened, any order
         assert funded[-1].text.startswith(TYPED["questions"][1]["text"][locale])
         await member.say(yes)
@@ -450,10 +452,7 @@ async def test_help_and_menu_work_in_the_middle_of_a_survey(backend, channel, lo
         survey, _ = await open_survey(stack.service, TYPED)
         member = Member(stack, channel, lang=locale)
         t = Translator(locale)
-        await onboard(member, locale)
-        await member.say(command(member, "menu", locale))
-        await member.tap("menu:surveys")
-        await member.tap(f"survey:{survey}")
+        await into_survey(member, locale, survey)
         helped = await member.say(command(member, "help", locale))
         assert command(member, "menu", locale) in helped[0].text
         assert helped[-1].payloads[-1] == "menu:main"
