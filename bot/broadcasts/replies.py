@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.secretariat.staff import Staff, member_scope
-from bot.storage.models import Contact, Conversation, ConversationMessage
+from bot.storage.models import Broadcast, Contact, Conversation, ConversationMessage
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,12 @@ def _answer_after(answers: list[ConversationMessage], reply: ConversationMessage
         if (answer.created_at, answer.id) > (reply.created_at, reply.id):
             return {"answer": answer.text, "answered_at": answer.created_at}
     return {}
+
+
+async def titles(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """The titles the secretariat gave these broadcasts (those it gave one), for the inbox to
+    name what a conversation replies to."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Broadcast.id, Broadcast.title).where(Broadcast.id.in_(ids)))
+    return {broadcast_id: title for broadcast_id, title in rows if title}

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.broadcasts import replies
 from bot.coordination.keys import OUTBOX
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n.markers import N_
@@ -50,8 +51,12 @@ async def _list(
             session, status, LIMIT, staff=visit.staff, assignee=assignee, country=country
         )  # type: ignore[arg-type]
         people = await _people(session)
+        about = {m.broadcast_id for t in found for m in t.messages if m.broadcast_id}
+        broadcasts = await replies.titles(session, about)
     return render(request, name, visit, title=N_("Inbox"), threads=found, show=show,
-                  people=people, country=country, countries=COUNTRIES)  # fmt: skip
+                  people=people, country=country, countries=COUNTRIES,
+                  broadcasts=broadcasts)  # fmt: skip
+
 
 
 @router.get("/inbox")
