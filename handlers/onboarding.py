@@ -13,7 +13,7 @@ from bot.knowledge.safeguarding import ALERT
 from bot.messages import Button, Kind
 from bot.privacy import consent, erasure
 from bot.storage.models import utcnow
-from bot.surveys.answers import meaning
+from bot.surveys.answers import THUMBS_UP, meaning
 from handlers.linking import FLOW as LINK_FLOW
 from handlers.privacy import FLOW as ERASE_FLOW
 from handlers.safeguarding import alert, assess, concern
@@ -41,8 +41,6 @@ FREE_BUTTONS = ("consent:", "erase:", "privacy:", "lang:")
 # word and "no" of each language are read by ``meaning``).
 NOTHING = ("-", "–", "—", ".", "/", "x")
 NONE = ("none", "n/a", "na", "nothing", "nil", "0")
-# Typed for "yes" where words cannot say it.
-THUMBS = ("👍", "👌", "✅", "🆗")
 # Flows that take typed text as something else (a name, a city, a code, a confirmation) and
 # never read it for danger: the survey, the conversation with the secretariat and a free
 # question do.
@@ -98,7 +96,7 @@ async def _typed_consent(ctx: Context) -> bool:
         return False
     if step == "consent" and not asking_consent(ctx):
         return False  # the notice they saw has changed since: the new one first
-    said = meaning(ctx.text) or ("yes" if ctx.text.strip() in THUMBS else None)
+    said = meaning(ctx.text) or ("yes" if ctx.text.strip() in THUMBS_UP else None)
     if said in ("yes", "no"):
         if step == "withdraw":
             _on_withdrawal(ctx, said == "yes")

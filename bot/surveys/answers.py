@@ -71,12 +71,17 @@ def meaning(text: str) -> str | None:
     return table.get(fold(text)) or table.get(loose(text))
 
 
+# Typed for "yes" and "no" where words would be.
+THUMBS_UP = ("👍", "👌", "✅", "🆗")
+THUMBS_DOWN = ("👎", "❌")
+
+
 def thumb(text: str) -> str | None:
     """``yes`` or ``no`` for a thumb up or down (of any skin tone), typed where words would be."""
     typed = text.strip()
-    if typed[:1] in ("👍", "👌", "✅", "🆗"):
+    if typed[:1] in THUMBS_UP:
         return "yes"
-    return "no" if typed[:1] in ("👎", "❌") else None
+    return "no" if typed[:1] in THUMBS_DOWN else None
 
 
 def label(texts: dict[str, Any] | str, locale: str, base: str) -> str:
