@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.i18n import LANGUAGE_NAMES, Translator
 from bot.privacy import consent, export
 from bot.storage.models import Contact
-from tests.dialog import Member, texts
+from tests.dialog import Member, Reply, texts
 from tests.handlers.test_menu import command, contact_of, onboard
 from tests.harness import running
 from tests.surveys.helpers import open_survey, stored_answers
@@ -29,12 +29,13 @@ CODES = {"sq": "355", "az": "994", "sr": "381"}
 COUNTRIES_OF = {"373": "MD", "355": "AL", "995": "GE", "374": "AM", "40": "RO", "381": "RS"}
 
 
-async def into_survey(member: Member, locale: str, survey: int) -> None:
-    """A new member onboards, opens Surveys from the menu and begins ``survey``."""
-    await onboard(member, locale)
+async def from_menu(member: Member, locale: str, *taps: str, country: str = "RO") -> list[Reply]:
+    """A new member onboards, opens the menu and taps ``taps`` in turn; the last tap's replies."""
+    await onboard(member, locale, country)
     await member.say(command(member, "menu", locale))
-    await member.tap("menu:surveys")
-    await member.tap(f"survey:{survey}")
+    for payload in taps:
+        answer = await member.tap(payload)
+    return answer
 
 
 async def consent_events(member: Member) -> list[str]:
@@ -78,7 +79,7 @@ async def test_a_finished_surveys_button_has_expired_and_changes_no_answer(
         survey, questions = await open_survey(stack.service, short)
         member = Member(stack, channel, lang=locale)
         t = Translator(locale)
-        await into_survey(member, locale, survey)
+        await from_menu(member, locale, "menu:surveys", f"survey:{survey}")
         await member.tap(f"sv:a:{questions['ok']}:1")  # yes
         answer = await member.tap(f"sv:a:{questions['ok']}:0", old=True)  # no, too late
         assert answer[0].text == t("That choice has expired.")
@@ -245,10 +246,7 @@ async def test_settings_read_country_names_too(backend, channel, locale, typed, 
     async with running(backend) as stack:
         member = Member(stack, channel, lang=locale)
         t = Translator(locale)
-        await onboard(member, locale)
-        await member.say(command(member, "menu", locale))
-        await member.tap("menu:settings")
-        await member.tap("set:country")
+        await from_menu(member, locale, "menu:settings", "set:country")
         saved = await member.say(typed)
         code = payload.partition(":")[2]
         assert saved[-1].text == t("Saved: {value}.", value=t.country_name(code))
@@ -264,10 +262,7 @@ async def test_settings_read_country_names_too(backend, channel, locale, typed, 
 async def test_settings_read_a_language_by_its_name(backend, channel, locale, typed, then):
     async with running(backend) as stack:
         member = Member(stack, channel, lang=locale)
-        await onboard(member, locale)
-        await member.say(command(member, "menu", locale))
-        await member.tap("menu:settings")
-        await member.tap("set:language")
+        await from_menu(member, locale, "menu:settings", "set:language")
         done = await member.say(typed)  # not "type 'language'": the language itself
         t = Translator(then)
         assert done[-1].text == t("Done, I will write to you in {language}.",
@@ -300,7 +295,7 @@ async def test_survey_answers_are_read_by_their_words(backend, channel, locale, 
     async with running(backend) as stack:
         survey, _ = await open_survey(stack.service, TYPED)
         member = Member(stack, channel, lang=locale)
-        await into_survey(member, locale, survey)
+        await from_menu(member, locale, "menu:surveys", f"survey:{survey}")
         funded = await member.say(option)  # the option's words, shortened, any order
         assert funded[-1].text.startswith(TYPED["questions"][1]["text"][locale])
         await member.say(yes)
@@ -352,10 +347,7 @@ async def test_settings_answers_lead_on_and_back_goes_one_step(backend, channel,
     async with running(backend) as stack:
         member = Member(stack, channel, lang=locale)
         t = Translator(locale)
-        await onboard(member, locale, "MD")
-        await member.say(command(member, "menu", locale))
-        await member.tap("menu:settings")
-        topics = await member.tap("set:topics")
+        topics = await from_menu(member, locale, "menu:settings", "set:topics", country="MD")
         assert topics[-1].payloads[-2:] == ["set:back", "menu:main"]
         settings = await member.tap("set:back")  # Back from Topics: Settings, not the menu
         assert "set:topics" in settings[-1].payloads
@@ -452,7 +444,7 @@ async def test_help_and_menu_work_in_the_middle_of_a_survey(backend, channel, lo
         survey, _ = await open_survey(stack.service, TYPED)
         member = Member(stack, channel, lang=locale)
         t = Translator(locale)
-        await into_survey(member, locale, survey)
+        await from_menu(member, locale, "menu:surveys", f"survey:{survey}")
         helped = await member.say(command(member, "help", locale))
         assert command(member, "menu", locale) in helped[0].text
         assert helped[-1].payloads[-1] == "menu:main"
