@@ -177,6 +177,17 @@ async def row(db: Database, row_id: int) -> Delivery | None:
         return await session.get(Delivery, row_id)
 
 
+async def set_aside(db: Database, channel: str) -> None:
+    """What earlier tests of the file left queued or claimed on ``channel`` (retries, rate
+    limits) is failed here: a test that counts what its channel claims counts its own only."""
+    async with db.session() as session, session.begin():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.channel == channel, Delivery.status.in_(["queued", "sending"]))
+            .values(status="failed", status_rank=Rank.FINAL)
+        )
+
+
 async def mine(sender: Sender, ids: set[int]) -> list[Claimed]:
     """Claim, keeping this test's rows (other tests' rows are left as claimed: never recorded)."""
     return [c for c in await sender.claim(500, ["telegram", "web"]) if c.id in ids]
@@ -468,6 +479,7 @@ async def test_retries_wait_twice_as_long_each_time_up_to_five_minutes(
 @pytest.mark.parametrize("places", [1, 0])  # none configured: one all the same
 async def test_a_pool_of_one_place_sends_one_message_at_a_time(shared: Shared, places: int) -> None:
     platform = _Platform()
+    await set_aside(shared.db, "web")
     one = sender_of(shared, {"web": platform}, sender_concurrency=places)
     first, second = await contact(shared.db, "web"), await contact(shared.db, "web")
     await queue(shared.db, first, "a")
@@ -498,6 +510,7 @@ async def test_a_reply_queued_while_bulk_is_on_its_way_goes_in_the_next_claim(
     # A rate-limited channel claims only what it can send in a moment (its look-ahead), and
     # nothing more while that is on its way: a reply queued meanwhile goes next, not behind
     # every broadcast message already claimed.
+    await set_aside(shared.db, "telegram")
     platform = _Platform()
     sender = sender_of(shared, {"telegram": platform}, sender_concurrency=50)
     members = [await contact(shared.db) for _ in range(30)]
@@ -529,6 +542,7 @@ async def test_one_message_on_its_way_does_not_hold_back_the_rest_of_its_channel
 ) -> None:
     # One reply is on its way to Telegram (the platform has not answered yet): replies to
     # other members queued meanwhile are claimed and handed over too, up to the look-ahead.
+    await set_aside(shared.db, "telegram")
     platform = _Platform()
     sender = sender_of(shared, {"telegram": platform}, sender_concurrency=50)
     first = await contact(shared.db)
@@ -951,17 +965,6 @@ async def test_a_late_refusal_marks_a_member_unreachable_unless_they_wrote_since
 
 # ---- the loop's own waits and batches, on a clock the test moves -------------------------------
 # Each with values of the test's own (`Tuning`): the service's are too short to see.
-
-
-async def set_aside(db: Database, channel: str) -> None:
-    """What earlier tests of the file left queued or claimed on ``channel`` (retries, rate
-    limits) is failed here: a test that counts what its channel claims counts its own only."""
-    async with db.session() as session, session.begin():
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.channel == channel, Delivery.status.in_(["queued", "sending"]))
-            .values(status="failed", status_rank=Rank.FINAL)
-        )
 
 
 def commits_of(found: list[list[tuple[int, int]]]) -> OnLost:
