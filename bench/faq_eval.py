@@ -4,7 +4,7 @@ never a question.
 python -m bench.faq_eval              # tests/faq/eval_heldout.yaml, per language
 python -m bench.faq_eval --sealed     # and each sealed set, separately (run it rarely)
 python -m bench.faq_eval --grid       # the held-out totals for other thresholds,
-                                      # OUTSIDE_RATIO and OUTSIDE_WORD values (how they were
+                                      # OUTSIDE_RATIO, OUTSIDE_WORD and GATE values (how they were
                                       # chosen: right topic against out of scope given a topic)
 python -m bench.faq_eval --files a.yaml b.yaml   # any files of the same format
 python -m bench.faq_eval --no-corpus  # the matcher without locales/faq_corpus/, on the same
@@ -43,6 +43,7 @@ SEALED = (
 GRID = (0.10, 0.12, 0.14, 0.15, 0.16, 0.18, 0.20, 0.22, 0.25)
 RATIOS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)  # OUTSIDE_RATIO: how close out of scope may come
 WORDS = (1.0, 1.2, 1.3, 1.4, 1.5, 2.0, 3.0)  # OUTSIDE_WORD: a word only out of scope has (1: none)
+GATES = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)  # GATE: the gate's probability under which it abstains (0: none)
 
 
 def figures(tallies: dict[str, Tally]) -> str:
@@ -81,9 +82,14 @@ def report(matcher: Matcher, path: Path) -> dict[str, Tally]:
 
 def grid(matcher: Matcher, path: Path) -> None:
     """Totals and the lowest language for each threshold, then for each OUTSIDE_RATIO: the
-    figures they are chosen by; and for each OUTSIDE_WORD."""
+    figures they are chosen by; and for each OUTSIDE_WORD and GATE."""
     counted = unseen(matcher.knowledge, load_questions(path))
-    sweeps = (("threshold", GRID), ("outside_ratio", RATIOS), ("outside_word", WORDS))
+    sweeps = (
+        ("threshold", GRID),
+        ("outside_ratio", RATIOS),
+        ("outside_word", WORDS),
+        ("gate", GATES),
+    )
     for name, values in sweeps:
         chosen = getattr(matcher, name)
         rows = []
