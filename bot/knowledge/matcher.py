@@ -267,7 +267,8 @@ class Matcher:
         labels = [label for label, _, _ in examples]
         self._names = sorted(set(labels))
         self._starts = np.array([labels.index(name) for name in self._names])
-        self._sizes = dict(zip(self._names, np.diff([*self._starts, len(labels)]).tolist(), strict=True))
+        sizes = np.diff([*self._starts, len(labels)]).tolist()
+        self._sizes = dict(zip(self._names, sizes, strict=True))  # examples of each label
         kinds = [name[:1] for name in self._names]
         self._talks = np.array([i for i, kind in enumerate(kinds) if kind == SMALLTALK])
         self._outside = np.array([i for i, kind in enumerate(kinds) if kind == OUTSIDE], int)
@@ -416,7 +417,7 @@ class Matcher:
         topic, talk = (0.0, ""), (0.0, "")
         closest: dict[str, float] = {}
         talk_words = outside_words = 0
-        figures: list[float] | None = None
+        reading: dict[str, float] | None = None  # the figures of the reading that gave the topic
         proposed: list[str] = []  # each reading's topic, for the gate
         whole, whole_name, out_word, out_readings = 0.0, "", False, 0
         for at, candidate in enumerate(candidates):
@@ -457,20 +458,24 @@ class Matcher:
                 if (first, self._names[best]) > topic:
                     topic = (first, self._names[best])
                     second, third = float(scores[ranked[-2]]), float(scores[ranked[-3]])
-                    figures = [
-                        first, second, first - second, float(nearest[best]),
-                        float(centroids[best]), float(raw_outside), float(outside),
-                        float(outside) / max(first, 1e-6), 0.0, said[0], said[0] / max(first, 1e-6),
-                        _known(chars, self._chars.ids), _known(terms, self._terms.ids), words,
-                        0.0, 0.0, 0.0, float(at == 0), 0.0, 0.0, 0.0, 0.0, third,
-                    ]  # fmt: skip
+                    reading = {
+                        "topic": first, "second": second, "margin": first - second,
+                        "third": third, "nearest": float(nearest[best]),
+                        "centroid": float(centroids[best]), "outside": float(raw_outside),
+                        "outside_weighed": float(outside),
+                        "outside_share": float(outside) / max(first, 1e-6),
+                        "talk": said[0], "talk_share": said[0] / max(first, 1e-6),
+                        "known_chars": _known(chars, self._chars.ids),
+                        "known_terms": _known(terms, self._terms.ids),
+                        "words": words, "whole": float(at == 0),
+                    }  # fmt: skip
         if outside_words > talk_words:
             talk = (
                 0.0,
                 "",
             )  # "hi! what's the euro rate?": the question is out of scope, not a greeting
         near = sorted(closest, key=closest.__getitem__, reverse=True)[:NEAR_TOPICS]
-        if figures is None or topic[0] < self.threshold:
+        if reading is None or topic[0] < self.threshold:
             return topic, talk, tuple(near), None
         text_words = _words(text)
         unknown = sum(word not in self._terms.ids for word in text_words)
@@ -481,19 +486,21 @@ class Matcher:
                 names += bool(spelt) and (
                     spelt[0] not in self._terms.ids or spelt[0] in self._outside_words
                 )
-        figures[8] = float(out_word)
-        figures[14:17] = [len(normalize(text).split()), len(candidates), out_readings]
-        figures[18:22] = [
-            proposed.count(topic[1]) / len(proposed), whole, topic[0] - whole,
-            float(whole_name == topic[1]),
-        ]  # fmt: skip
-        figures += [
-            unknown / max(len(text_words), 1),
-            names,
-            float(any(c.isdigit() for c in text)),
-            sum(word in self._outside_words for word in text_words),
-        ]
-        return topic, talk, tuple(near), np.array(figures)
+        seen = reading | {
+            "outside_word": float(out_word),
+            "text_words": len(normalize(text).split()),
+            "readings": len(candidates),
+            "outside_readings": out_readings,
+            "agree": proposed.count(topic[1]) / len(proposed),
+            "whole_topic": whole,
+            "clause_gain": topic[0] - whole,
+            "whole_same": float(whole_name == topic[1]),
+            "unknown_words": unknown / max(len(text_words), 1),
+            "names": names,
+            "digits": float(any(c.isdigit() for c in text)),
+            "outside_words": sum(word in self._outside_words for word in text_words),
+        }
+        return topic, talk, tuple(near), np.array([seen[name] for name in GATE_FIGURES], float)
 
     def _passes(self, topic: str, figures: np.ndarray | None) -> bool:
         """Whether the gate lets a proposed topic through (a topic with fewer than GATE_EXAMPLES
