@@ -322,12 +322,17 @@ class Matcher:
         this while the process answers: row by row it took seconds of CPU on a busy machine."""
         count = len(features)
         rows, columns, data = [], [], []
-        for space, part, weight in ((self._chars, 0, CHAR_WEIGHT), (self._terms, 1, 1 - CHAR_WEIGHT)):
+        for space, part, weight in (
+            (self._chars, 0, CHAR_WEIGHT),
+            (self._terms, 1, 1 - CHAR_WEIGHT),
+        ):
             counters = [found[part] for found in features]
             lengths = np.fromiter(map(len, counters), np.int64, count)
             total = int(lengths.sum())
             ids = np.fromiter((space.ids[f] for c in counters for f in c), np.int64, total)
-            tf = 1 + np.log(np.fromiter((n for c in counters for n in c.values()), np.float64, total))
+            tf = 1 + np.log(
+                np.fromiter((n for c in counters for n in c.values()), np.float64, total)
+            )
             values = tf * space.idf[ids - space.offset]
             row_of = np.repeat(np.arange(count), lengths)
             norms = np.sqrt(np.bincount(row_of, weights=values * values, minlength=count))
@@ -457,7 +462,10 @@ class Matcher:
                 proposed.append(self._names[best])
                 if (first, self._names[best]) > topic:
                     topic = (first, self._names[best])
-                    second, third = float(scores[ranked[-2]]), float(scores[ranked[-3]])
+                    second, third = (
+                        float(scores[ranked[-place]]) if len(ranked) >= place else 0.0
+                        for place in (2, 3)
+                    )  # a knowledge of one or two topics has no second or third
                     reading = {
                         "topic": first, "second": second, "margin": first - second,
                         "third": third, "nearest": float(nearest[best]),

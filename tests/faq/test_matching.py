@@ -10,7 +10,7 @@ from bench.bench_faq import HELDOUT, SEALED, evaluate, load_questions, unseen
 from bench.faq_eval import HELDOUT as EVAL_HELDOUT
 from bot.i18n import LOCALES
 from bot.knowledge import load as knowledge_module
-from bot.knowledge.load import load_knowledge
+from bot.knowledge.load import Knowledge, SmallTalk, Topic, load_knowledge
 from bot.knowledge.matcher import GATE_FIGURES, THRESHOLD, Match, Matcher, normalize
 from bot.knowledge.matcher import _gate as gate_probability
 
@@ -187,6 +187,19 @@ def test_the_gate_reads_the_figures_the_matcher_gives(matcher: Matcher) -> None:
     assert figures is not None and len(figures) == len(GATE_FIGURES)
     assert 0.5 < gate_probability(figures) <= 1.0
     assert matcher.gate_figures("what's the weather in tbilisi tomorrow") is None  # no topic
+
+
+def test_a_knowledge_of_two_topics_answers_as_well() -> None:
+    # a small NGO's own knowledge, before it has grown: no third topic for the gate to read
+    topics = {
+        "founding": Topic("founding", "Founding", "In 2011.", None, ("when was it founded",)),
+        "contact": Topic("contact", "Contact", "Write to us.", None, ("how do i reach you",)),
+    }
+    talk = {"greeting": SmallTalk("greeting", "Hello!", ("hi", "hello"))}
+    small = Knowledge(topics={"en": topics}, smalltalk={"en": talk}, outside={"en": ("weather",)})
+    matcher = Matcher(small, ("en",))
+    assert matcher.match("hi! when was it founded?", "en").topic == "founding"
+    assert matcher.gate_figures("how do i reach you") is not None
 
 
 def test_an_abstention_offers_the_closest_topics_only_when_some_are_close(matcher: Matcher) -> None:
