@@ -10,13 +10,15 @@ scikit-learn. Out-of-scope rows weigh OUTSIDE_WEIGHT: they are a twentieth of th
 on the knowledge's own examples only, never on an evaluation set: the evaluation sets'
 figures (python -m bench.faq_eval --grid) chose the depth, the number of trees, the weight and
 ``matcher.GATE``. The trees read no topic's id, so an edit of the knowledge on the dashboard
-leaves the file valid; train it again after large changes of the knowledge or the corpus, and
-after any change of what the matcher scores.
+leaves the file valid. The file keeps a digest of the YAML and the corpus it learnt from, and a
+test fails when they have changed since: train it again then, and after any change of what the
+matcher scores.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from dataclasses import replace
@@ -35,10 +37,33 @@ LEARNING_RATE = 0.1
 OUTSIDE_WEIGHT = 5.0  # measured against 1, 10 and 20 (python -m bench.faq_eval --grid)
 
 
+def trained_on(knowledge: Knowledge) -> str:
+    """What the gate learnt from, as a digest: the file keeps it, and a test tells when the
+    knowledge's YAML or the corpus changed since (train it again)."""
+    parts = (knowledge.topics, knowledge.smalltalk, knowledge.outside, knowledge.synonyms)
+    seen = repr([sorted(part.items()) for part in parts] + [sorted(knowledge.corpus.items())])
+    return hashlib.sha256(seen.encode()).hexdigest()
+
+
 def _split(items: tuple[Any, ...], fold: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """All but one fold of the items, and that fold."""
     kept = tuple(item for i, item in enumerate(items) if i % FOLDS != fold)
     return kept, tuple(item for i, item in enumerate(items) if i % FOLDS == fold)
+
+
+def _without(
+    entries: dict[str, dict[str, Any]], fold: int, answers: bool, asked: list[tuple[str, bool]]
+) -> dict[str, dict[str, Any]]:
+    """Every locale's topics (or small talk) without one fold of their examples; the fold's
+    examples go to ``asked``, with whether the knowledge answers them."""
+    kept: dict[str, dict[str, Any]] = {}
+    for locale, items in entries.items():
+        kept[locale] = {}
+        for key, item in items.items():
+            examples, held = _split(item.examples, fold)
+            kept[locale][key] = replace(item, examples=examples)
+            asked += [(text, answers) for text in held]
+    return kept
 
 
 def out_of_fold(knowledge: Knowledge) -> tuple[np.ndarray, np.ndarray]:
@@ -47,20 +72,8 @@ def out_of_fold(knowledge: Knowledge) -> tuple[np.ndarray, np.ndarray]:
     rows, answered = [], []
     for fold in range(FOLDS):
         asked: list[tuple[str, bool]] = []
-        topics: dict[str, dict[str, Any]] = {}
-        for locale, entries in knowledge.topics.items():
-            topics[locale] = {}
-            for key, topic in entries.items():
-                kept, held = _split(topic.examples, fold)
-                topics[locale][key] = replace(topic, examples=kept)
-                asked += [(text, True) for text in held]
-        talks: dict[str, dict[str, Any]] = {}
-        for locale, entries in knowledge.smalltalk.items():
-            talks[locale] = {}
-            for key, talk in entries.items():
-                kept, held = _split(talk.examples, fold)
-                talks[locale][key] = replace(talk, examples=kept)
-                asked += [(text, False) for text in held]
+        topics = _without(knowledge.topics, fold, True, asked)
+        talks = _without(knowledge.smalltalk, fold, False, asked)
         outside = {}
         for locale, texts in knowledge.outside.items():
             outside[locale], held = _split(texts, fold)
@@ -108,8 +121,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
     began = time.process_time()
-    figures, answered = out_of_fold(load_knowledge())
+    knowledge = load_knowledge()
+    figures, answered = out_of_fold(knowledge)
     found, wanted = train(figures, answered)
+    found["trained_on"] = trained_on(knowledge)
     faq.GATE_FILE.write_text(json.dumps(found, separators=(",", ":")) + "\n", encoding="utf-8")
     faq._trees.cache_clear()
     read = np.array([faq._gate(row) for row in figures[:500]])

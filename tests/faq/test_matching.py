@@ -3,15 +3,18 @@ language of the answer, and bad input."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from bench.bench_faq import HELDOUT, SEALED, evaluate, load_questions, unseen
 from bench.faq_eval import HELDOUT as EVAL_HELDOUT
+from bench.faq_gate import trained_on
 from bot.i18n import LOCALES
 from bot.knowledge import load as knowledge_module
 from bot.knowledge.load import Knowledge, SmallTalk, Topic, load_knowledge
-from bot.knowledge.matcher import GATE_FIGURES, THRESHOLD, Match, Matcher, normalize
+from bot.knowledge.matcher import GATE_FIGURES, GATE_FILE, THRESHOLD, Match, Matcher, normalize
 from bot.knowledge.matcher import _gate as gate_probability
 
 
@@ -180,6 +183,12 @@ def test_a_question_that_reads_like_none_the_knowledge_answers_gets_the_closest_
     assert matcher.best(text)[0][1] == "who_we_are" and matcher.best(text)[0][0] >= THRESHOLD
     # while questions it answers pass, a greeting before them included
     assert matcher.match("hello! who are you, what is childpact?", "en").topic == "who_we_are"
+
+
+def test_the_gate_was_trained_on_the_knowledge_as_it_stands() -> None:
+    # after an edit of a knowledge.yaml or of the corpus: python -m bench.faq_gate
+    shipped = json.loads(GATE_FILE.read_text(encoding="utf-8"))
+    assert shipped["trained_on"] == trained_on(load_knowledge()), "python -m bench.faq_gate"
 
 
 def test_the_gate_reads_the_figures_the_matcher_gives(matcher: Matcher) -> None:
