@@ -31,6 +31,19 @@ LINK = "https://childpact.org/ga"
 WARNING = "Button 1 “Programme” has no text in Română: 4 members reading them get it in English."
 
 
+async def shoot_part(part: Any, name: str) -> None:
+    """A screenshot of one part of the page. The preview is drawn again (htmx) after the last
+    keystroke's pause and after a field loses focus: a part replaced while it is being shot is
+    shot again, as it is now."""
+    for attempt in range(3):
+        try:
+            await part.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+            return
+        except Exception as error:  # playwright's Error: "Element is not attached to the DOM"
+            if "not attached" not in str(error) or attempt == 2:
+                raise
+
+
 async def audience(board: Dashboard) -> None:
     """Two Romanians and two Russian-speaking Moldovans (whose country's language is Romanian)
     and an Armenian on Telegram; a Bulgarian on WhatsApp who wrote a moment ago."""
@@ -90,9 +103,7 @@ async def test_an_officer_previews_each_language_is_warned_duplicates_and_saves_
         await expect(preview.locator(".untranslated-button")).to_have_text(WARNING)
         await shoot(page, "broadcast-languages")
         for locale in ("ro", "en"):  # inside the preview, which scrolls on its own
-            await preview.locator(f"#seen-{locale}").screenshot(
-                path=str(ARTIFACTS / f"broadcast-seen-{locale}.png")
-            )
+            await shoot_part(preview.locator(f"#seen-{locale}"), f"broadcast-seen-{locale}")
 
         # The audience, Telegram only, kept under a name.
         await page.get_by_label("Telegram", exact=True).check()
@@ -145,7 +156,9 @@ async def test_an_officer_previews_each_language_is_warned_duplicates_and_saves_
 
         # The copy scheduled for a later day: "Schedule" too asks first, with the time.
         day = (datetime.now(ZoneInfo("Europe/Bucharest")) + timedelta(days=2)).date()
-        await page.get_by_label("Date and time in Europe/Bucharest", exact=True).fill(f"{day}T09:30")
+        await page.get_by_label("Date and time in Europe/Bucharest", exact=True).fill(
+            f"{day}T09:30"
+        )
         await page.get_by_role("button", name="Schedule", exact=True).click()
         await expect(confirm.locator(".recipients")).to_contain_text("5")
         await expect(confirm.locator(".when")).to_contain_text("9:30")
