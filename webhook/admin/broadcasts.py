@@ -196,12 +196,14 @@ async def duplicate(broadcast_id: ItemId, service: ServiceDep, visit: EditorVisi
     return RedirectResponse(f"/admin/broadcasts/{copy_id}/edit?done=duplicated", status_code=303)
 
 
-REPLY_COLUMNS = ("member_id", "organisation", "country", "language", "channel", "at", "text")
+REPLY_COLUMNS = ("member_id", "organisation", "country", "language", "channel", "at", "text",
+                 "answered_at", "answer")  # fmt: skip
 
 
 @router.get("/broadcasts/{broadcast_id}/replies.csv")
 async def replies_csv(broadcast_id: ItemId, service: ServiceDep, visit: VisitDep) -> Response:
-    """Members' replies to the broadcast as a spreadsheet; every cell stays text."""
+    """Members' replies to the broadcast as a spreadsheet, with the secretariat's answer to each
+    (empty while unanswered); every cell stays text."""
     async with service.db.session() as session:
         b = await load(session, broadcast_id, visit)
         found = await broadcast_replies.of(session, b.id, visit.staff)
@@ -214,6 +216,7 @@ async def replies_csv(broadcast_id: ItemId, service: ServiceDep, visit: VisitDep
         writer.writerow(csv_row([
             r.member_id, r.organisation or "", r.country or "", r.locale or "", r.channel,
             r.at.isoformat(timespec="seconds"), r.text,
+            r.answered_at.isoformat(timespec="seconds") if r.answered_at else "", r.answer or "",
         ]))  # fmt: skip
     return Response(
         buffer.getvalue(),

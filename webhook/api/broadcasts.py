@@ -199,6 +199,9 @@ class ReplyOut(BaseModel):
     channel: str
     text: str
     at: datetime
+    # the secretariat's first answer in the member's conversation after the reply (none yet: null)
+    answer: str | None = None
+    answered_at: datetime | None = None
 
 
 class RepliesOut(BaseModel):
@@ -589,13 +592,16 @@ async def progress(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffD
     "/broadcasts/{broadcast_id}/replies", response_model=RepliesOut, responses=errors(401, 404)
 )
 async def replies(broadcast_id: BroadcastId, service: ServiceDep, staff: StaffDep) -> RepliesOut:
-    """What members wrote back to it within its reply window, the oldest first; for staff of
-    one country, their country's members only."""
+    """What members wrote back to it within its reply window, the oldest first, each with the
+    secretariat's answer when there is one; for staff of one country, their country's members
+    only."""
     async with service.db.session() as session:
         await _get(session, broadcast_id, staff)
         found = await broadcast_replies.of(session, broadcast_id, staff)
     return RepliesOut(
         replies=[
-            ReplyOut(member_id=r.member_id, channel=r.channel, text=r.text, at=r.at) for r in found
+            ReplyOut(member_id=r.member_id, channel=r.channel, text=r.text, at=r.at,
+                     answer=r.answer, answered_at=r.answered_at)
+            for r in found
         ]
     )

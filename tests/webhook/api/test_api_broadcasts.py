@@ -3,6 +3,8 @@ repeat and stop a series, for every role and within a coordinator's country."""
 
 from __future__ import annotations
 
+import io
+from csv import reader
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -345,13 +347,23 @@ async def test_a_broadcast_collects_replies_and_lists_them_to_who_may_see_them(a
             await session.flush()
             session.add(ConversationMessage(conversation_id=conversation.id, direction="member",
                                             text=text, broadcast_id=draft["id"]))  # fmt: skip
+            if who == "ro":  # the secretariat answered the Romanian, not yet the Moldovan
+                await session.flush()
+                session.add(ConversationMessage(conversation_id=conversation.id,
+                                                direction="secretariat", text="See you there"))  # fmt: skip
     everyone = (await api.call("viewer", "GET", f"{path}/replies")).json()["replies"]
-    assert [(r["member_id"], r["text"]) for r in everyone] == [
-        (api.members["ro"], "We will attend"), (api.members["md"], "=Ana and Mihai"),
+    assert [(r["member_id"], r["text"], r["answer"]) for r in everyone] == [
+        (api.members["ro"], "We will attend", "See you there"),
+        (api.members["md"], "=Ana and Mihai", None),
     ]  # fmt: skip
-    assert set(everyone[0]) == {"member_id", "channel", "text", "at"}
+    assert everyone[0]["answered_at"] >= everyone[0]["at"] and everyone[1]["answered_at"] is None
+    # No address or phone number: who replied is the member's id.
+    assert set(everyone[0]) == {"member_id", "channel", "text", "at", "answer", "answered_at"}
     # A coordinator for Moldova sees the broadcast only if it is theirs: 404 here.
     assert (await api.call("md_editor", "GET", f"{path}/replies")).status_code == 404
     csv = await api.as_signed_in("viewer", "GET", f"/admin/broadcasts/{draft['id']}/replies.csv")
     assert csv.status_code == 200
     assert "'=Ana and Mihai" in csv.text  # a formula stays text in a spreadsheet
+    rows = list(reader(io.StringIO(csv.text)))
+    assert rows[0][-2:] == ["answered_at", "answer"]
+    assert [row[-1] for row in rows[1:]] == ["See you there", ""]
