@@ -112,6 +112,11 @@ class Replies(BaseModel):
         description="the server keeps nothing of this session any more (its member was erased, "
         "and ``messages`` may hold the goodbye): the page forgets what it kept and starts afresh",
     )
+    locale: str | None = Field(
+        default=None,
+        description="the language the member chose in the conversation (null until they chose "
+        "one): the page shows its own words in it, and opens in it on later visits",
+    )
 
 
 def page_locale(request: Request, lang: str | None) -> str:
@@ -263,12 +268,33 @@ async def read_replies(
             await asyncio.wait_for(bell.wait(), wait)
         messages = await fetch_replies(service.db, session, after)
     cursor = max([after] + [m["id"] for m in messages])
+    # Read after the replies: the answer to a member's choice of language comes with it.
+    member, locale = await _member_locale(service, session)
     # The goodbye of an erasure says so; a session the server no longer knows at all (the page
     # was closed before the goodbye came, or it was erased unseen) is just as gone.
     erased = any(m.get("farewell") for m in messages) or (
-        not messages and not await _session_known(service, session)
+        not messages and not member and not await _session_known(service, session)
     )
-    return Replies(messages=[Reply(**m) for m in messages], cursor=cursor, erased=erased)
+    return Replies(
+        messages=[Reply(**m) for m in messages],
+        cursor=cursor,
+        erased=erased,
+        locale=locale,
+    )
+
+
+async def _member_locale(service: Service, session: str) -> tuple[bool, str | None]:
+    """Whether a web chat session has its member, and the language they chose in the
+    conversation (None until they chose one)."""
+    async with service.db.session() as db:
+        row = (
+            await db.execute(
+                select(Contact.locale).where(
+                    Contact.channel == ChannelName.WEB, Contact.address == session
+                )
+            )
+        ).first()
+    return row is not None, normalize_locale(row.locale) if row else None
 
 
 async def _session_known(service: Service, session: str) -> bool:

@@ -21,12 +21,15 @@ from tests.harness import start_service
 
 
 @asynccontextmanager
-async def chat_app(backend: Backend, **limits: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+async def chat_app(
+    backend: Backend, *, workers: bool = False, **limits: Any
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The app on ``backend``; with ``workers``, the bot also answers what it is sent."""
     values: dict[str, Any] = {"trusted_proxies": "127.0.0.1", **limits}
     settings = Settings(
         _env_file=None, database_url=backend.database_url, redis_url=backend.redis_url, **values
     )
-    service = await start_service(backend, settings, workers=False)
+    service = await start_service(backend, settings, workers=workers)
     app = create_app(settings, service=service)
     app.state.service = service
     try:

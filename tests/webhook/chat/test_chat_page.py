@@ -312,7 +312,7 @@ def test_the_page_learns_that_its_member_was_erased(client):
     assert "farewell" not in goodbye["messages"][0]  # the page needs the flag of the poll alone
     member.cursor = goodbye["cursor"]
     later = poll(member)
-    assert later == {"messages": [], "cursor": goodbye["cursor"], "erased": True}
+    assert later == {"messages": [], "cursor": goodbye["cursor"], "erased": True, "locale": None}
     assert poll(other)["erased"] is False  # another member is untouched
     # A bot text that reads like the goodbye is no erasure: only the erasure sets the flag.
     other.say("Done: I deleted everything I kept about you.")
