@@ -1,6 +1,7 @@
 /* The web chat page: keeps a session in localStorage, sends what the member types or taps
    (queued until the server has it), and long-polls the bot's replies. No library, no build.
-   Every visible word comes from #chat-texts, which the server translated. */
+   Every visible word comes from #chat-texts, which the server translated into the language
+   the member chose in the conversation, once they chose one (see follow). */
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
@@ -25,7 +26,8 @@
     try {
       var saved = JSON.parse(localStorage.getItem(KEY) || 'null');
       if (/^[A-Za-z0-9_-]{16,64}$/.test(saved.session) && Array.isArray(saved.mine)) {
-        return { session: saved.session, mine: saved.mine.slice(-KEEP), since: Math.max(0, saved.since | 0) };
+        var locale = /^[A-Za-z_]{2,12}$/.test(saved.locale) ? saved.locale : null;
+        return { session: saved.session, mine: saved.mine.slice(-KEEP), since: Math.max(0, saved.since | 0), locale: locale };
       }
     } catch (e) { /* nothing saved, storage blocked or damaged: start afresh */ }
     return null;
@@ -196,7 +198,9 @@
         if (data.messages.length) showTyping(false);
         data.messages.forEach(showBot);
         cursor = Math.max(cursor, data.cursor);
+        if (data.locale !== state.locale) { state.locale = data.locale; save(); }
         if (!data.messages.length && !caughtUp) caughtUpNow();
+        if (caughtUp && state.locale && follow(state.locale)) return;
         if (caughtUp) wait = WAIT;
         failures = 0;
         problems.poll = '';
@@ -212,34 +216,27 @@
     }
   }
 
-  function begin(fresh) {
+  // A new conversation, not a new person (`next`, on restart): the same session (the member,
+  // their settings and their history stay with the bot); the page shows only what follows.
+  function begin(fresh, next) {
     generation++;
     if (pollAbort) pollAbort.abort();
-    state = (!fresh && load()) || { session: uid(), mine: [], since: 0 };
+    state = next || (!fresh && load()) || { session: uid(), mine: [], since: 0, locale: null };
     cursor = state.since || 0; shown = 0; caughtUp = false; log.textContent = '';
-    problems = { poll: 'connecting', send: '' };
-    showStatus();
-    showTyping(false);
+    problems = { poll: 'connecting', send: '' }; showStatus(); showTyping(false);
     if (!state.mine.length) send('/start', null, true);  // the bot greets a new session
     save();
-    poll(generation);
-    flush();
+    poll(generation); flush();
   }
 
-  // A new conversation, not a new person: the same session (the member, their settings and
-  // their history stay with the bot); the page shows only what follows, and the bot greets.
-  function renew() {
-    generation++;
-    if (pollAbort) pollAbort.abort();
-    state = { session: state.session, mine: [], since: cursor };
-    shown = 0; caughtUp = false; log.textContent = '';
-    problems = { poll: 'connecting', send: '' };
-    showStatus();
-    showTyping(false);
-    send('/start', null, true);
-    save();
-    poll(generation);
-    flush();
+  // The page speaks the language the member chose: it loads itself in it (it keeps all in
+  // localStorage) unless its address asks for it already (no loop) or a draft would be lost.
+  function follow(locale) {
+    var query = new URLSearchParams(location.search), tag = locale.replace('_', '-');
+    if (tag === document.documentElement.lang || query.get('lang') === tag || input.value) return false;
+    query.set('lang', tag);
+    location.replace('?' + query);
+    return true;
   }
 
   // The member was erased (so says the goodbye, or the server no longer knows the session): the
@@ -273,13 +270,16 @@
   function grow() { input.style.height = 'auto'; input.style.height = Math.min(input.scrollHeight, 160) + 'px'; }
   input.addEventListener('input', grow);
   $('restart').addEventListener('click', function () {
-    if (!again() && window.confirm(texts.restart_confirm)) renew();
+    var next = { session: state.session, mine: [], since: cursor, locale: state.locale };
+    if (!again() && window.confirm(texts.restart_confirm)) begin(false, next);
     input.focus();
   });
   ['online', 'offline'].forEach(function (name) {
     window.addEventListener(name, function () { wakers.splice(0).forEach(function (wake) { wake(); }); showStatus(); });
   });
 
+  var kept = load();  // a member who chose a language sees the page in it from the start
+  if (kept && kept.locale && follow(kept.locale)) return;
   if (embedded) {
     // In the website's panel: wait until the member opens it, so that visitors who never
     // open the chat start no conversation. The website's button borrows our translated labels.

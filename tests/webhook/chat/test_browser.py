@@ -203,7 +203,7 @@ def test_a_member_onboards_on_a_phone_and_keeps_the_conversation(sync_api, serve
 def test_the_website_opens_the_chat_in_a_panel(sync_api, website, browser):
     expect = sync_api.expect
     expect.set_options(timeout=TIMEOUT)
-    bg = Translator("bg")
+    bg, ro = Translator("bg"), Translator("ro")
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.goto(website)
@@ -231,6 +231,19 @@ def test_the_website_opens_the_chat_in_a_panel(sync_api, website, browser):
     shoot(page, "9-website-phone")
     panel.get_by_role("button", name=bg("Close")).click()
     expect(page.locator("iframe")).to_be_hidden()
+
+    # The visitor chooses Română in the panel: the panel's words and the website's button
+    # follow, and the panel stays open on the conversation.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    launcher.click()
+    panel.get_by_role("button", name=bg("Yes, I agree")).click()
+    panel.get_by_role("button", name="Română").click()
+    expect(panel.locator("html")).to_have_attribute("lang", "ro")
+    expect(panel.get_by_role("button", name=ro("Send"))).to_be_visible()
+    expect(panel.locator(".msg.bot").last).to_contain_text(ro("Which country do you work in?"))
+    expect(page.get_by_role("button", name=ro("Close")).first).to_have_attribute(
+        "aria-expanded", "true"
+    )
     context.close()
 
 
@@ -311,5 +324,61 @@ def test_an_erased_member_leaves_nothing_in_the_browser(sync_api, server, browse
     page.reload()
     expect(bot.first).to_contain_text(en("Do you agree?"))
     assert secret not in page.content() and second not in kept()
+    assert not errors
+    context.close()
+
+
+def test_the_page_speaks_the_language_the_member_chose(sync_api, server, browser):
+    """An English browser, a member who chooses Română in the conversation: the page's own
+    words turn Romanian at once, and stay so on reloading and on a later visit, with the
+    conversation kept."""
+    expect = sync_api.expect
+    expect.set_options(timeout=TIMEOUT)
+    en, ro = Translator("en"), Translator("ro")
+    assert ro("Type a message…") != en("Type a message…") and ro("Send") != en("Send")
+    context = browser.new_context(locale="en-GB", viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server}/chat")
+    bot, mine = page.locator(".msg.bot"), page.locator(".msg.me")
+
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_label(en("Type a message…"))).to_be_visible()
+    page.get_by_role("button", name=en("Yes, I agree")).click()
+
+    def kept_session() -> str:
+        return page.evaluate("JSON.parse(localStorage.getItem('childpact-chat')).session")
+
+    expect(page.get_by_role("button", name="Română")).to_be_visible()
+    session = kept_session()
+    page.get_by_role("button", name="Română").click()
+
+    def in_romanian() -> None:
+        expect(page.locator("html")).to_have_attribute("lang", "ro")
+        expect(page.get_by_label(ro("Type a message…"))).to_have_attribute(
+            "placeholder", ro("Type a message…")
+        )
+        expect(page.get_by_role("button", name=ro("Send"))).to_be_visible()
+        expect(page.get_by_role("button", name=ro("Start a new conversation"))).to_be_visible()
+        expect(bot).to_have_count(3)
+        expect(bot.last).to_contain_text(ro("Which country do you work in?"))
+        expect(mine).to_have_text([en("Yes, I agree"), "Română"])
+        assert kept_session() == session
+
+    in_romanian()
+    shoot(page, "11-chosen-language")
+    page.reload()
+    in_romanian()
+    page.goto("about:blank")
+    page.goto(f"{server}/chat")  # a later visit, by the address without a language
+    in_romanian()
+
+    # The conversation goes on in the page that speaks Romanian.
+    page.get_by_role("button", name=ro.country_name("MD"), exact=True).click()
+    expect(bot.last).to_contain_text(
+        ro("Which organisation do you work for? Type its name, or choose Skip.")
+    )
+    expect(page.get_by_label(ro("Type a message…"))).to_be_visible()
     assert not errors
     context.close()
