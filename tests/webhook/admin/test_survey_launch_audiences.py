@@ -1,7 +1,7 @@
 """Saved audiences on the survey launch page, as on the compose page: the ticked filters kept
-under a name (audited; the compose page lists it too), a saved audience picked (its filters
-ticked, its count in the preview, nothing launched) and then invited; a coordinator sees and
-keeps their own country's only."""
+under a name (audited; the compose page lists it too), a saved audience picked (its filters,
+topics included, ticked, its count in the preview, nothing launched) and then invited; a
+coordinator sees and keeps their own country's only."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.conftest import Backend
 from tests.harness import eventually
 from tests.webhook.admin.dashboard import PASSWORD, Dashboard, dashboard
 from tests.webhook.admin.test_broadcast_drafts_pages import plain
+from tests.webhook.admin.test_broadcasts_pages import compose, news
 from tests.webhook.admin.test_pages import EDITOR, MD, audit
 from tests.webhook.admin.test_surveys_pages import build, invitation_of, received, stored
 
@@ -109,6 +110,30 @@ async def test_an_audience_saved_at_launch_is_picked_counted_and_invited(backend
                 select(Delivery.contact_id).where(Delivery.broadcast_id == invitation.id)
             ))  # fmt: skip
         assert invited == {ro}
+        await editor.close()
+
+
+async def test_an_audience_saved_with_topics_when_composing_is_invited_with_them(backend):
+    async with dashboard(backend) as board:
+        editor = await board.sign_in(EDITOR)
+        draft = await compose(editor)
+        kept = await editor.post(f"/admin/broadcasts/{draft}/edit", news(
+            action="save_audience", audience_name="Moldovan calls",
+            **{"country:MD": "on", "news_topic:calls": "on"},
+        ))  # fmt: skip
+        assert kept.status_code == 303, kept.text
+        survey_id = await build(editor)
+        launch = f"/admin/surveys/{survey_id}/launch"
+        saved_id = offered((await editor.get(launch)).text, "Moldovan calls")
+        assert saved_id
+        used = await editor.post(launch, {"action": "use_audience", "saved_audience": saved_id})
+        form = ticked(used.text)
+        assert form == {"news_topic:calls": "on", "country:MD": "on"}
+        launched = await editor.post(launch, {**form, "action": "launch"})
+        assert launched.status_code == 303, launched.text
+        invitation = await invitation_of(board, survey_id)
+        assert invitation.audience["topics"] == ["calls"]  # not the surveys topic by default
+        assert invitation.audience["countries"] == ["MD"]
         await editor.close()
 
 
