@@ -1,5 +1,6 @@
-"""Saved audiences: a broadcast's filters kept under a name, picked when composing, renamed
-and deleted; each change audited. Staff of one country see and keep their country's only."""
+"""Saved audiences: a broadcast's filters kept under a name, picked when composing or when
+launching a survey, renamed and deleted; each change audited. Staff of one country see and keep
+their country's only."""
 
 from __future__ import annotations
 

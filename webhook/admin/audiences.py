@@ -1,5 +1,5 @@
 """Saved audiences: the page that lists them with their filters, renames and deletes them; the
-compose page saves and picks them."""
+compose page and the survey launch page save and pick them."""
 
 from __future__ import annotations
 

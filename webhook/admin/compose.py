@@ -25,11 +25,11 @@ from bot.channels.registry import send_rates, text_limits
 from bot.countries import MEMBER_COUNTRIES, OTHER
 from bot.i18n import LOCALES
 from bot.i18n.markers import N_
-from bot.members import topics as news_topics
 from bot.secretariat import members
 from bot.secretariat.audit import record
 from bot.secretariat.members import MemberFilter
 from bot.storage.models import Broadcast, Contact, StaffUser, Survey
+from webhook.admin import audience_form
 from webhook.admin.broadcast_form import (
     CHANNELS,
     REPLY_WINDOWS,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from app.service import Service
 
 router = APIRouter(route_class=AdminRoute)
-ACTIONS = ("save", "add", "test", "send", "schedule", "use_audience", "save_audience")
+ACTIONS = ("save", "add", "test", "send", "schedule", *audience_form.ACTIONS)
 
 
 def topics_of(service: Service, locale: str) -> dict[str, str]:
@@ -75,25 +75,11 @@ async def surveys_of(session: AsyncSession, visit: Visit) -> dict[int, str]:
     }
 
 
-async def news_topics_of(session: AsyncSession, visit: Visit, chosen: list[str]) -> list[Any]:
-    """The topics an audience may aim at: those offered, and archived ones already chosen."""
-    found = await news_topics.listed(session, archived=True)
-    return [
-        {
-            "key": t.key,
-            "name": news_topics.name_of(t, visit.locale),
-            "archived": bool(t.archived_at),
-        }
-        for t in found
-        if t.archived_at is None or t.key in chosen
-    ]
-
-
 async def _read(service: Service, visit: Visit) -> Draft:
     """The form as sent, checked against the topics and surveys it offered."""
     async with service.db.session() as session:
         offered = await surveys_of(session, visit)
-        aimed = [t.key for t in await news_topics.listed(session, archived=True)]
+        aimed = await audience_form.aimed(session)
     return read_form(visit.form, list(topics_of(service, visit.locale)), list(offered), aimed,
                      service.settings.secretariat_timezone)  # fmt: skip
 
@@ -126,7 +112,8 @@ async def page(
         own = await _own_chat(session, visit)
         gone = await earlier(session, visit, b.id)
         offered = await surveys_of(session, visit)
-        aimed = await news_topics_of(session, visit, Audience.from_json(b.audience).topics)
+        chosen = Audience.from_json(b.audience).topics
+        aimed = await audience_form.news_topics_of(session, visit, chosen)
         series = (await broadcast_series.series_of(session, [b])).get(b.id) if b.id else None
         kept = await saved_audiences.listed(session, visit.staff)
     zone = service.settings.secretariat_timezone
@@ -261,12 +248,12 @@ async def _act(
     if d.problems:
         return await _refused(request, service, visit, broadcast_id, d.problems, 400)
     if action == "use_audience":
-        await _use_audience(service, visit, d)
+        d.audience = await audience_form.use_saved(service, visit)
 
     try:
         broadcast_id = await _save(service, visit, broadcast_id, d)
         if action == "save_audience":
-            await _keep_audience(service, visit, d)
+            await audience_form.keep(service, visit, d.audience)
     except BroadcastError as exc:
         return await _refused(request, service, visit, broadcast_id, [refusal(exc)], 409)
     edit_url = f"/admin/broadcasts/{broadcast_id}/edit"
@@ -289,27 +276,6 @@ async def _act(
     # Nothing goes before the author has seen the numbers and confirmed them (a second step,
     # on its own page, that names what they confirm).
     return await _confirm(request, service, visit, broadcast_id, action, at, hour)
-
-
-async def _use_audience(service: Service, visit: Visit, d: Draft) -> None:
-    """The chosen saved audience's filters instead of those ticked."""
-    chosen = visit.form.get("saved_audience", "")
-    async with service.db.session() as session:
-        found = (
-            await saved_audiences.get(session, visit.staff, int(chosen))
-            if chosen.isdigit() and len(chosen) <= 18
-            else None
-        )
-    if found is None:
-        raise HTTPException(400)  # not one the form offered
-    d.audience = Audience.from_json(found.audience)
-
-
-async def _keep_audience(service: Service, visit: Visit, d: Draft) -> None:
-    """The ticked filters, kept under the name written beside them."""
-    async with service.db.session() as session, session.begin():
-        await saved_audiences.save(session, visit.staff, visit.form.get("audience_name", ""),
-                                   d.audience)  # fmt: skip
 
 
 TIME_FIELDS = ("when", "at", "day", "local_hour")  # what the confirmation carries over

@@ -151,8 +151,13 @@ NOTICES: dict[str, str] = {
     "answered": N_("Your answer is on its way to the member."),
     "saved-reply-added": N_("The saved reply is added."),
     "duplicated": N_("This is a copy, a new draft: check it, then send or schedule it."),
-    "audience-saved": N_("The audience is saved: pick it by its name in any broadcast."),
+    "audience-saved": N_(
+        "The audience is saved: pick it by its name in any broadcast or survey launch."
+    ),
     "audience-used": N_("The saved audience is chosen; the draft is saved."),
+    "audience-picked": N_(
+        "The saved audience is chosen: its filters are ticked. Nothing is sent until you launch."
+    ),
     "audience-renamed": N_("The audience is renamed."),
     "audience-deleted": N_("The saved audience is deleted; broadcasts that used it keep theirs."),
     "saved-reply-deleted": N_("The saved reply is deleted."),
@@ -348,13 +353,14 @@ def render(
     locale: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    notice: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """A page (or an htmx fragment) in the person's language. Pages are never cached: they
-    hold members' data."""
+    hold members' data. ``notice`` (a key of NOTICES) is for a page shown again rather than
+    redirected to with ``?done=``, as when what was typed on it must stay."""
     texts = Texts(locale or (visit.locale if visit else browser_locale(request)))
-    done = NOTICES.get(request.query_params.get("done", ""))
-    context.setdefault("notice", texts.gettext(done) if done else None)
+    done = NOTICES.get(notice or request.query_params.get("done", ""))
     html = _env.get_template(template).render(
         _=texts.gettext,
         ngettext=texts.ngettext,
@@ -373,6 +379,7 @@ def render(
         v=ASSET_VERSION,
         label=lambda kind, value: texts.gettext(LABELS.get(f"{kind}:{value}", value or "")),
         role_name=lambda role: texts.gettext(LABELS.get(f"role:{role}", role)),
+        notice=texts.gettext(done) if done else None,
         **context,
     )
     return HTMLResponse(

@@ -1,5 +1,6 @@
 """Launching a survey: the audience with the broadcasts' filters and their preview counts
-(leaving out who received an earlier broadcast or survey invitation), WhatsApp templates for
+(leaving out who received an earlier broadcast or survey invitation; a saved audience picked,
+or the filters saved under a name, as on the compose page), WhatsApp templates for
 those outside the 24-hour window, an optional reminder, and the invitation sent now or at a
 chosen time by the launch code the API uses; cancelling an invitation that has not gone."""
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts, surveys
 from bot.broadcasts import Audience, BroadcastError, actions
+from bot.broadcasts import saved as saved_audiences
 from bot.channels.registry import send_rates
 from bot.coordination.keys import BROADCASTS, SURVEYS
 from bot.countries import MEMBER_COUNTRIES, OTHER
@@ -24,7 +26,16 @@ from bot.secretariat.audit import record
 from bot.storage.models import Survey
 from bot.surveys import launch as surveys_launch
 from bot.surveys import wording
-from webhook.admin.broadcast_form import CHANNELS, SKIPS, chosen_time, earlier, read_form, refusal
+from webhook.admin import audience_form
+from webhook.admin.broadcast_form import (
+    CHANNELS,
+    SKIPS,
+    Draft,
+    chosen_time,
+    earlier,
+    read_form,
+    refusal,
+)
 from webhook.admin.broadcast_form import load as load_broadcast
 from webhook.admin.pages import AdminRoute, EditorVisit, Visit, render
 from webhook.admin.surveys import load, reminder_time, survey_page, title_of
@@ -47,19 +58,25 @@ def _written(s: Survey) -> list[str]:
 async def _page(
     request: Request, service: Service, visit: Visit, s: Survey, *,
     form: dict[str, str] | None = None, problems: list[tuple[str, dict[str, Any]]] | None = None,
-    status_code: int = 200,
+    audience: Audience | None = None, notice: str | None = None, status_code: int = 200,
 ) -> Response:  # fmt: skip
+    """The launch page: empty, or as sent with ``audience`` (a saved one's) ticked instead."""
     form = form or {}
-    audience = read_form(form, [], []).audience if form else Audience()
     async with service.db.session() as session:
+        if audience is None:
+            aimed = await audience_form.aimed(session)
+            audience = read_form(form, [], [], aimed).audience if form else Audience()
         gone = await earlier(session, visit, None)
         partial = await _partial(session, s)
+        offered = await audience_form.news_topics_of(session, visit, audience.topics)
+        kept = await saved_audiences.listed(session, visit.staff)
     return render(
         request, "survey_launch.html", visit, title=N_("Launch a survey"), s=s,
         title_of=title_of, audience=audience, locales=LOCALES, channels=CHANNELS, earlier=gone,
         countries=(visit.staff.country,) if visit.staff.country else (*MEMBER_COUNTRIES, OTHER),
         written=_written(s), form=form, problems=problems or [], status_code=status_code,
-        zone=service.settings.secretariat_timezone, partial=partial,
+        zone=service.settings.secretariat_timezone, partial=partial, news_topics=offered,
+        saved_audiences=kept, notice=notice,
     )  # fmt: skip
 
 
@@ -87,11 +104,17 @@ async def launch_page(
     return await _page(request, service, visit, s)
 
 
-def _invitation_of(s: Survey, visit: Visit, form: dict[str, str]) -> Any:
-    d = read_form({**form, "base_locale": s.base_locale}, [], [])
+async def _read(service: Service, s: Survey, form: dict[str, str]) -> Draft:
+    """The form as sent, its topics checked against those there are."""
+    async with service.db.session() as session:
+        aimed = await audience_form.aimed(session)
+    return read_form({**form, "base_locale": s.base_locale}, [], [], aimed)
+
+
+def _invitation_of(s: Survey, visit: Visit, d: Draft) -> Any:
     b = surveys_launch.invitation(s, visit.staff.id, d.templates)
     b.audience = broadcasts.scoped(d.audience, visit.staff).to_json()
-    return b, d
+    return b
 
 
 @router.post("/surveys/{survey_id}/launch/preview")
@@ -102,7 +125,8 @@ async def preview(
     s = await _launchable(service, visit, survey_id)
     if s is None:
         raise HTTPException(409)
-    b, d = _invitation_of(s, visit, visit.form)
+    d = await _read(service, s, visit.form)
+    b = _invitation_of(s, visit, d)
     async with service.db.session() as session:
         seen = await broadcasts.preview(session, b, visit.staff, send_rates(service.settings))
         partial = await _partial(session, s)
@@ -134,11 +158,13 @@ async def launch(
     request: Request, survey_id: ItemId, service: ServiceDep, visit: EditorVisit
 ) -> Response:
     """Open the survey and send its invitation, now or at the chosen time; the reminder, if
-    chosen, is set with it."""
+    chosen, is set with it. Or pick a saved audience, or save the ticked one."""
     s = await _launchable(service, visit, survey_id)
     if s is None:
         raise HTTPException(409)
-    _, d = _invitation_of(s, visit, visit.form)
+    d = await _read(service, s, visit.form)
+    if visit.form.get("action") in audience_form.ACTIONS:
+        return await _audience(request, service, visit, s, d)
     at, remind_at, problems = _when(visit.form, service.settings.secretariat_timezone)
     problems = d.problems + problems
     if problems:
@@ -170,6 +196,24 @@ async def launch(
         await service.coordinator.notify(SURVEYS)
     done = "survey-awaiting" if waiting else "survey-scheduled" if at else "survey-launched"
     return RedirectResponse(f"/admin/surveys/{survey_id}?done={done}", status_code=303)
+
+
+async def _audience(
+    request: Request, service: Service, visit: Visit, s: Survey, d: Draft
+) -> Response:
+    """The page again with what was typed, nothing launched: a saved audience's filters ticked
+    instead, or the ticked ones kept under a name."""
+    if visit.form.get("action") == "use_audience":
+        picked = await audience_form.use_saved(service, visit)
+        return await _page(request, service, visit, s, form=visit.form, audience=picked,
+                           problems=d.problems, notice="audience-picked")  # fmt: skip
+    try:
+        await audience_form.keep(service, visit, d.audience)
+    except BroadcastError as exc:
+        return await _page(request, service, visit, s, form=visit.form, problems=[refusal(exc)],
+                           status_code=409)  # fmt: skip
+    return await _page(request, service, visit, s, form=visit.form, problems=d.problems,
+                       notice="audience-saved")  # fmt: skip
 
 
 @router.post("/surveys/{survey_id}/invitation/cancel")

@@ -1,5 +1,6 @@
 """Saved audiences over HTTP: a broadcast's filters kept under a name, listed, renamed,
-changed and deleted; a broadcast uses one by its id (``saved_audience_id``)."""
+changed and deleted; a broadcast or a survey launch uses one by its id
+(``saved_audience_id``)."""
 
 from __future__ import annotations
 

@@ -339,18 +339,29 @@ def _repeat(b: Broadcast, body: BroadcastIn | BroadcastPatch, zone: str) -> None
     broadcast_series.set_rule(b, every, until=until, times=times, zone=zone)
 
 
+async def saved_audience(
+    session: AsyncSession, staff: Staff, saved_id: int | None, audience_given: bool
+) -> AudienceIn | None:
+    """The audience a saved audience named by its id keeps (None when none is named); a
+    broadcast's or a survey launch's, which give one or the other."""
+    if saved_id is None:
+        return None
+    if audience_given:
+        raise HTTPException(422, "give an audience or a saved audience, not both")
+    found = await saved_audiences.get(session, staff, saved_id)
+    if found is None:
+        raise HTTPException(422, "no such saved audience")
+    return AudienceIn.model_validate(found.audience)
+
+
 async def _saved_audience(
     session: AsyncSession, body: BroadcastIn | BroadcastPatch, staff: Staff
 ) -> None:
     """A saved audience named by its id stands for the audience it keeps."""
-    if body.saved_audience_id is None:
-        return
-    if "audience" in body.model_fields_set:
-        raise HTTPException(422, "give an audience or a saved audience, not both")
-    found = await saved_audiences.get(session, staff, body.saved_audience_id)
-    if found is None:
-        raise HTTPException(422, "no such saved audience")
-    body.audience = AudienceIn.model_validate(found.audience)
+    given = "audience" in body.model_fields_set
+    kept = await saved_audience(session, staff, body.saved_audience_id, given)
+    if kept is not None:
+        body.audience = kept
 
 
 async def _offered(session: AsyncSession, audience: AudienceIn | None) -> None:

@@ -26,7 +26,7 @@ from bot.surveys import results as surveys_results
 from bot.surveys import wording
 from bot.surveys import xlsform as surveys_xlsform
 from bot.surveys.format import SurveyFormatError, SurveyIn
-from webhook.api.broadcasts import AudienceIn
+from webhook.api.broadcasts import AudienceIn, saved_audience
 from webhook.api.common import READ, ContentSid, Limit, Offset, errors
 from webhook.auth import EditorDep, StaffDep
 from webhook.deps import ServiceDep
@@ -69,6 +69,11 @@ class SurveyList(BaseModel):
 
 class LaunchIn(BaseModel):
     audience: AudienceIn = Field(default_factory=AudienceIn)
+    saved_audience_id: int | None = Field(
+        default=None, ge=1, le=2**62,
+        description="use a saved audience (/api/audiences): its filters become the "
+        "invitation's audience, instead of giving one",
+    )  # fmt: skip
     templates: dict[str, ContentSid] = Field(
         default_factory=dict,
         description="approved WhatsApp template (content SID, HX and 32 hex digits) per "
@@ -275,13 +280,16 @@ async def launch(
     """Open the survey and send the invitation as a broadcast, now or at `at` (the
     broadcasts' filters, limits, language fallbacks, WhatsApp templates and approval threshold
     apply). Its button opens the survey. `audience.exclude_broadcasts` leaves out who received
-    earlier broadcasts, earlier surveys' invitations among them (`broadcast_id`). Once its
+    earlier broadcasts, earlier surveys' invitations among them (`broadcast_id`);
+    `saved_audience_id` invites a saved audience instead of `audience`. Once its
     invitation is cancelled (`POST /api/broadcasts/{id}/cancel`), a survey can be launched
     again."""
     at = _moment(body.at)
     async with service.db.session() as session, session.begin():
         s = await _get(session, survey_id, staff, lock=True)
-        audience = Audience.from_json(body.audience.model_dump())
+        given = "audience" in body.model_fields_set
+        kept = await saved_audience(session, staff, body.saved_audience_id, given)
+        audience = Audience.from_json((kept or body.audience).model_dump())
         templates = {k: v[:64] for k, v in body.templates.items() if k in LOCALES and v}
         try:
             b = await surveys_launch.launch(

@@ -1,9 +1,10 @@
 """A survey from the dashboard in a real browser (headless Chromium): an editor builds a single
 choice and a rating question, watches the Telegram and WhatsApp preview follow the typing,
-launches it to the members, moves its closing date, and while the members answer through the
-fake Telegram and WhatsApp, watches the results page's chart change by itself. Screenshots of
-the builder, the launch page, the survey's page, the results and the list, at desktop and
-phone widths, go to test-artifacts/admin/."""
+saves the launch page's filters as an audience and picks it again (its boxes ticked, its count
+in the preview), launches it to the members, moves its closing date, and while the members
+answer through the fake Telegram and WhatsApp, watches the results page's chart change by
+itself. Screenshots of the builder, the launch page, the survey's page, the results and the
+list, at desktop and phone widths, go to test-artifacts/admin/."""
 
 from __future__ import annotations
 
@@ -74,6 +75,23 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         await page.get_by_role("button", name="Save and choose who gets it").click()
         await expect(page.locator("#preview .recipients")).to_contain_text("2")
         await expect(page.locator("#preview")).to_contain_text("Română: 1 member reads")
+        # The filters kept under a name, then picked again: its boxes ticked, its count shown.
+        count = page.locator("#preview .recipients .big")
+        await page.locator("input[name='country:RO']").check()
+        await page.locator("input[name='country:MD']").check()
+        await page.get_by_label("Save this audience as").fill("Romania and Moldova")
+        await page.get_by_role("button", name="Save the audience").click()
+        await expect(page.get_by_role("status").first).to_contain_text("The audience is saved")
+        await page.locator("input[name='country:MD']").uncheck()
+        await expect(count).to_have_text("1")
+        await page.get_by_label("Use a saved audience").select_option(label="Romania and Moldova")
+        await page.get_by_role("button", name="Use it").click()
+        await expect(page.get_by_role("status").first).to_contain_text(
+            "The saved audience is chosen: its filters are ticked."
+        )
+        await expect(page.locator("input[name='country:MD']")).to_be_checked()
+        await expect(page.locator("input[name='country:RO']")).to_be_checked()
+        await expect(count).to_have_text("2")
         await shoot(page, "survey-launch")
         await page.get_by_role("button", name="Open the survey and invite them").click()
         await expect(page.get_by_role("status").first).to_have_text(

@@ -1,7 +1,8 @@
 """The surveys API: create from JSON or YAML, change a draft, open, close, launch (the invitation
 broadcast) now or at a time and leaving out who earlier invitations reached, launching again
-once the invitation is cancelled, the reminder, moving the closing date, results and exports,
-for every role and within a coordinator's country; every change in the audit log."""
+once the invitation is cancelled, a saved audience by its id, the reminder, moving the closing
+date, results and exports, for every role and within a coordinator's country; every change in
+the audit log."""
 
 from __future__ import annotations
 
@@ -99,6 +100,34 @@ async def test_a_country_coordinator_works_on_their_own_country_only(api: Api) -
     async with api.service.db.session() as session:
         invitation = await session.get(Broadcast, launched.json()["broadcast_id"])
     assert invitation.audience["countries"] == ["MD"]  # whatever the filter said
+
+
+async def test_a_launch_invites_a_saved_audience_named_by_its_id(api: Api) -> None:
+    romania = {"countries": ["RO"], "channels": ["telegram"]}
+    made = await api.call("editor", "POST", "/api/audiences",
+                          json={"name": "Romanian members", "audience": romania})  # fmt: skip
+    saved = made.json()["id"]
+    survey = await create(api)
+    path = f"/api/surveys/{survey['id']}/launch"
+    both = await api.call("editor", "POST", path,
+                          json={"saved_audience_id": saved, "audience": {}})  # fmt: skip
+    assert both.status_code == 422 and "not both" in both.text
+    unknown = await api.call("editor", "POST", path, json={"saved_audience_id": 999999})
+    assert unknown.status_code == 422 and "no such saved audience" in unknown.text
+    theirs = await create(api, "md_editor")
+    hidden = await api.call("md_editor", "POST", f"/api/surveys/{theirs['id']}/launch",
+                            json={"saved_audience_id": saved})  # fmt: skip
+    assert hidden.status_code == 422  # the coalition's, not one a coordinator may use
+    unlaunched = (await api.call("editor", "GET", f"/api/surveys/{survey['id']}")).json()
+    assert unlaunched["status"] == "draft"  # nothing launched by a refusal
+
+    launched = await api.call("editor", "POST", path, json={"saved_audience_id": saved})
+    assert launched.status_code == 200, launched.text
+    invitation = launched.json()["broadcast_id"]
+    got = (await api.call("viewer", "GET", f"/api/broadcasts/{invitation}")).json()
+    assert got["audience"]["countries"] == ["RO"] and got["audience"]["channels"] == ["telegram"]
+    await Broadcaster(api.service.db, api.service.coordinator).step()
+    assert set(await deliveries(api, invitation)) == {api.members["ro"]}
 
 
 async def test_launch_invites_as_a_broadcast_and_the_reminder_reaches_who_has_not_finished(
