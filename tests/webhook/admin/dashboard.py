@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from bot.secretariat import accounts, inbox
-from bot.storage.models import Contact
+from bot.storage.models import Contact, Delivery
 from tests.conftest import Backend
 from tests.harness import Stack, running
 
@@ -79,6 +80,15 @@ class Dashboard:
             found = await inbox.open_conversation(session, member_id, kind)
             await inbox.add_message(session, found, "member", text)
             return found.id
+
+    async def delivered(self, broadcast_id: int) -> bool:
+        """Whether the broadcast (or invitation) has gone to everyone it was for."""
+        async with self.stack.service.db.session() as session:
+            found = await session.scalars(
+                select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
+            )
+            statuses = list(found)
+        return bool(statuses) and all(s in ("sent", "delivered", "read") for s in statuses)
 
 
 @dataclass

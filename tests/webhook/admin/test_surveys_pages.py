@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 
 from bot.i18n import Translator
-from bot.storage.models import Broadcast, Contact, Delivery, Survey, SurveyAnswer, SurveyResponse
+from bot.storage.models import Broadcast, Contact, Survey, SurveyAnswer, SurveyResponse
 from bot.surveys import create, questions_of
 from bot.surveys import format as surveys_format
 from tests.conftest import Backend
@@ -457,7 +457,7 @@ async def test_a_launch_leaves_out_who_was_invited_to_an_earlier_survey(backend:
         await editor.post(f"/admin/surveys/{first}/launch", {"country:RO": "on"})
         invited = await invitation_of(board, first)
         await eventually(lambda: received(board, asked))
-        await eventually(lambda: _delivered(board, invited.id))
+        await eventually(lambda: board.delivered(invited.id))
 
         second = await build(editor, **{"title:ro": "A doua", "title:en": "Second"})
         page = await editor.get(f"/admin/surveys/{second}/launch")
@@ -476,15 +476,6 @@ async def test_a_launch_leaves_out_who_was_invited_to_an_earlier_survey(backend:
         await eventually(lambda: _finished(board, second))
         assert [t for t in await received(board, asked) if t.startswith("A doua")] == []
         await editor.close()
-
-
-async def _delivered(board: Dashboard, broadcast_id: int) -> bool:
-    async with board.stack.service.db.session() as session:
-        found = await session.scalars(
-            select(Delivery.status).where(Delivery.broadcast_id == broadcast_id)
-        )
-        statuses = list(found)
-    return bool(statuses) and all(s in ("sent", "delivered", "read") for s in statuses)
 
 
 async def _finished(board: Dashboard, survey_id: int) -> bool:

@@ -110,6 +110,15 @@ def browser(sync_api: Any) -> Iterator[Any]:
         browser.close()
 
 
+def opened(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
+    """A new browser context (its locale, viewport...) and page, and the page's script errors."""
+    context = browser.new_context(**options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page, errors
+
+
 def shoot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"webchat-{name}.png"))
@@ -119,10 +128,7 @@ def test_a_member_onboards_on_a_phone_and_keeps_the_conversation(sync_api, serve
     expect = sync_api.expect
     expect.set_options(timeout=TIMEOUT)
     ro = Translator("ro")
-    context = browser.new_context(locale="ro-RO", viewport=PHONE, device_scale_factor=2)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, errors = opened(browser, locale="ro-RO", viewport=PHONE, device_scale_factor=2)
     page.goto(f"{server}/chat")
 
     bot, mine = page.locator(".msg.bot"), page.locator(".msg.me")
@@ -259,10 +265,7 @@ def test_an_erased_member_leaves_nothing_in_the_browser(sync_api, server, browse
         "Done: I deleted everything I kept about you. Goodbye, and thank you! "
         "If you write to me again, we start afresh."
     )
-    context = browser.new_context(locale="en-GB", viewport=PHONE)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, errors = opened(browser, locale="en-GB", viewport=PHONE)
     bot, mine = page.locator(".msg.bot"), page.locator(".msg.me")
     box = page.get_by_label(en("Type a message…"))
 
@@ -336,10 +339,7 @@ def test_the_page_speaks_the_language_the_member_chose(sync_api, server, browser
     expect.set_options(timeout=TIMEOUT)
     en, ro = Translator("en"), Translator("ro")
     assert ro("Type a message…") != en("Type a message…") and ro("Send") != en("Send")
-    context = browser.new_context(locale="en-GB", viewport=PHONE)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, errors = opened(browser, locale="en-GB", viewport=PHONE)
     page.goto(f"{server}/chat")
     bot, mine = page.locator(".msg.bot"), page.locator(".msg.me")
 
