@@ -1,7 +1,7 @@
 """The audience form in a real browser (headless Chromium): Enter in "Save this audience as"
 keeps the ticked filters under the name written, as its button does, on the broadcast compose
 page and on the survey launch page; it neither uses the saved audience offered above it nor
-adds a language."""
+adds a language. Enter in the compose page's other fields keeps the draft."""
 
 from __future__ import annotations
 
@@ -79,6 +79,14 @@ async def test_enter_in_the_audience_name_saves_the_audience(
             ["Moldova", "Romania"]
         )
         assert (await kept(board, "Romania") or {}).get("countries") == ["RO"]
+
+        # Enter in another field of the compose page keeps the draft, and only that.
+        await page.get_by_label("Title").fill("General Assembly, June")
+        await page.get_by_label("Title").press("Enter")
+        await expect(page.get_by_role("status").first).to_contain_text("The draft is saved.")
+        await expect(page.get_by_label("Title")).to_have_value("General Assembly, June")
+        await expect(page.locator("textarea[name='text:ro']")).to_have_count(0)  # not added
+        await expect(page.get_by_label("Use a saved audience").locator("option")).to_have_count(2)
 
         # Launch: the same, and nothing launched.
         await page.goto(f"{board.stack.url}/admin/surveys/{survey_id}/launch")
