@@ -35,7 +35,7 @@ from webhook.deps import ServiceDep
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "admin"
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ASSET_VERSION = "7"  # bump when admin.css or admin.js change, so browsers fetch them again
+ASSET_VERSION = "8"  # bump when admin.css or admin.js change, so browsers fetch them again
 # Before there is a session (sign-in, invitation) forms carry a token that must match this
 # cookie: another site cannot read it, so it cannot forge the form.
 PRESESSION_COOKIE = "childpact_form"

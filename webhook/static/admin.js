@@ -53,3 +53,15 @@
     insert(box, picker.options[n].value);
   });
 })();
+/* Enter in a field with data-enter presses the button of its form with that action (the
+   audience's name saves the audience), not the form's default one. */
+document.addEventListener("keydown", function (event) {
+  "use strict";
+  var field = event.target;
+  var action = field.getAttribute && field.getAttribute("data-enter");
+  if (event.key !== "Enter" || !action || !field.form) return;
+  var button = field.form.querySelector('button[name="action"][value="' + action + '"]:not([aria-hidden])');
+  if (!button) return;
+  event.preventDefault();
+  button.click();
+});
