@@ -1,7 +1,8 @@
 """The audience form in a real browser (headless Chromium): Enter in "Save this audience as"
 keeps the ticked filters under the name written, as its button does, on the broadcast compose
 page and on the survey launch page; it neither uses the saved audience offered above it nor
-adds a language. Enter in the compose page's other fields keeps the draft."""
+adds a language. Enter in the compose page's other fields keeps the draft, and so does Enter in
+the survey builder's fields (it used to add a language there too)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,39 @@ async def test_enter_in_the_audience_name_saves_the_audience(
         await page.get_by_role("button", name="Save the audience").click()
         await expect(page.get_by_role("status").first).to_contain_text(KEPT)
         assert (await kept(board, "Romania alone") or {}).get("countries") == ["RO"]
+        await page.context.close()
+        await browser.close()
+        assert not problems, problems
+
+
+async def test_enter_in_the_survey_builder_saves_the_draft(
+    async_api: Any,  # noqa: F811 - the fixture imported above
+    tmp_path: Any,
+) -> None:
+    expect = async_api.expect
+    expect.set_options(timeout=TIMEOUT)
+    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
+    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+        browser = await launch(playwright)
+        problems: list[str] = []
+        page = await open_page(browser, problems)
+        await sign_in(page, board.stack.url, "editor@childpact.org")
+        await page.goto(f"{board.stack.url}/admin/surveys/new")
+        await page.locator("input[name='name']").fill("Training needs, spring")
+        await page.locator("input[name='title:en']").fill("Training needs")
+        await page.locator("textarea[name='q0-text:en']").fill("What is your role?")
+        await page.locator("input[name='q0-o0-label:en']").fill("Staff")
+        await page.locator("input[name='q0-o1-label:en']").fill("Volunteer")
+        await page.locator("input[name='q0-o1-label:en']").press("Enter")
+        await expect(page.get_by_role("status").first).to_contain_text("The survey is saved.")
+        await expect(page.locator("input[name='name']")).to_have_value("Training needs, spring")
+        await expect(page.locator("input[name='q0-o0-label:en']")).to_have_value("Staff")
+        await expect(page.locator("input[name^='title:']")).to_have_count(1)  # no language added
+        async with board.stack.service.db.session() as session:
+            saved = await session.scalar(
+                select(Survey).where(Survey.name == "Training needs, spring")
+            )
+            assert saved is not None and saved.status == "draft"
         await page.context.close()
         await browser.close()
         assert not problems, problems
