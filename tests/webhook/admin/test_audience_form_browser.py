@@ -14,15 +14,8 @@ from bot.broadcasts import Audience
 from bot.storage.models import SavedAudience, Survey
 from bot.surveys import create
 from bot.surveys import format as surveys_format
-from tests.conftest import Backend
-from tests.webhook.admin.dashboard import Dashboard, dashboard
-from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    TIMEOUT,
-    async_api,
-    launch,
-    open_page,
-    sign_in,
-)
+from tests.webhook.admin.dashboard import Dashboard
+from tests.webhook.admin.test_browser import async_api, signed_in  # noqa: F401 - a fixture
 
 KEPT = "The audience is saved"
 
@@ -54,15 +47,10 @@ async def test_enter_in_the_audience_name_saves_the_audience(
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
         await moldova_kept(board)
         survey_id = await a_survey(board)
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-        await sign_in(page, board.stack.url, "editor@childpact.org")
 
         # Compose: Romania ticked, a name written, Enter.
         await page.goto(f"{board.stack.url}/admin/broadcasts/new")
@@ -115,9 +103,7 @@ async def test_enter_in_the_audience_name_saves_the_audience(
         await page.get_by_role("button", name="Save the audience").click()
         await expect(page.get_by_role("status").first).to_contain_text(KEPT)
         assert (await kept(board, "Romania alone") or {}).get("countries") == ["RO"]
-        await page.context.close()
-        await browser.close()
-        assert not problems, problems
+    assert not browsing.problems, browsing.problems
 
 
 async def test_enter_in_the_survey_builder_saves_the_draft(
@@ -125,13 +111,8 @@ async def test_enter_in_the_survey_builder_saves_the_draft(
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-        await sign_in(page, board.stack.url, "editor@childpact.org")
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
         await page.goto(f"{board.stack.url}/admin/surveys/new")
         await page.locator("input[name='name']").fill("Training needs, spring")
         await page.locator("input[name='title:en']").fill("Training needs")
@@ -148,6 +129,4 @@ async def test_enter_in_the_survey_builder_saves_the_draft(
                 select(Survey).where(Survey.name == "Training needs, spring")
             )
             assert saved is not None and saved.status == "draft"
-        await page.context.close()
-        await browser.close()
-        assert not problems, problems
+    assert not browsing.problems, browsing.problems

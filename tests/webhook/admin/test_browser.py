@@ -5,8 +5,11 @@ widths, go to test-artifacts/admin/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,32 @@ async def open_page(
         lambda m: problems.append(f"{page.url} {m.text}") if m.type == "error" else None,
     )
     return page
+
+
+@dataclass
+class Browsing:
+    board: Dashboard
+    page: Any
+    problems: list[str] = field(default_factory=list)  # the page's script and console errors
+
+
+@contextlib.asynccontextmanager
+async def signed_in(
+    async_api: Any, tmp_path: Path, email: str = "editor@childpact.org"
+) -> AsyncIterator[Browsing]:
+    """A dashboard on a new embedded database, and a page of Debian's Chromium signed in to it
+    as ``email``; the browser is closed after."""
+    async_api.expect.set_options(timeout=TIMEOUT)
+    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
+    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            browsing = Browsing(board, None)
+            browsing.page = await open_page(browser, browsing.problems)
+            await sign_in(browsing.page, board.stack.url, email)
+            yield browsing
+        finally:
+            await browser.close()
 
 
 async def shoot(page: Any, name: str) -> None:
