@@ -13,16 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.storage.models import Broadcast
-from tests.conftest import Backend
-from tests.webhook.admin.dashboard import Dashboard, dashboard
-from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
+from tests.webhook.admin.dashboard import Dashboard
+from tests.webhook.admin.test_browser import (
     ARTIFACTS,
-    TIMEOUT,
-    async_api,
-    launch,
-    open_page,
+    async_api,  # noqa: F401 - a fixture
     shoot,
-    sign_in,
+    signed_in,
 )
 
 EN = "The General Assembly meets on 12 May in Chișinău."
@@ -59,14 +55,9 @@ async def test_an_officer_previews_each_language_is_warned_duplicates_and_saves_
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
         await audience(board)
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-        await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.goto(f"{board.stack.url}/admin/broadcasts/new")
         preview = page.locator("#preview")
 
@@ -181,6 +172,4 @@ async def test_an_officer_previews_each_language_is_warned_duplicates_and_saves_
         await shoot(page, "saved-audiences")
         await page.locator(".saved-audiences li").first.get_by_role("button", name="Delete").click()
         await expect(page.locator(".saved-audiences")).to_contain_text("No saved audiences yet")
-        await page.context.close()
-        await browser.close()
-        assert not problems, problems
+    assert not browsing.problems, browsing.problems

@@ -8,16 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.conftest import Backend
 from tests.harness import eventually
-from tests.webhook.admin.dashboard import Dashboard, dashboard
-from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    TIMEOUT,
-    async_api,
-    launch,
-    open_page,
+from tests.webhook.admin.dashboard import Dashboard
+from tests.webhook.admin.test_browser import (
+    async_api,  # noqa: F401 - a fixture
     shoot,
-    sign_in,
+    signed_in,
 )
 
 EN = "The General Assembly meets on 12 May in Chișinău. Registration is open until 30 April."
@@ -44,15 +40,9 @@ async def test_an_editor_writes_previews_and_sends_a_broadcast_and_watches_it_ar
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
         chats = await audience(board)
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-
-        await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Broadcasts", exact=True).click()
         await expect(page.get_by_text("No broadcasts yet.")).to_be_visible()
         await page.get_by_role("link", name="New broadcast").click()
@@ -77,7 +67,9 @@ async def test_an_editor_writes_previews_and_sends_a_broadcast_and_watches_it_ar
         await expect(page.locator("#confirm .when")).to_contain_text("Now")
         await expect(page.locator("#confirm")).to_contain_text("Română")
         assert not board.stack.telegram.messages
-        await page.get_by_role("button", name=re.compile(r"^Yes, send it to \d+ people now")).click()
+        await page.get_by_role(
+            "button", name=re.compile(r"^Yes, send it to \d+ people now")
+        ).click()
         await expect(page.get_by_role("status").first).to_have_text(
             "The broadcast is going out now."
         )
@@ -97,6 +89,4 @@ async def test_an_editor_writes_previews_and_sends_a_broadcast_and_watches_it_ar
         await expect(page.locator("table.broadcasts tbody tr")).to_have_count(1)
         await expect(page.locator("table.broadcasts")).to_contain_text("100 %")
         await shoot(page, "broadcasts")
-        await page.context.close()
-        await browser.close()
-        assert not problems, problems
+    assert not browsing.problems, browsing.problems

@@ -9,18 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.conftest import Backend
 from tests.dialog import Member
 from tests.handlers.test_menu import onboard
 from tests.harness import eventually
-from tests.webhook.admin.dashboard import dashboard
-from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    TIMEOUT,
-    async_api,
-    launch,
-    open_page,
+from tests.webhook.admin.test_browser import (
+    async_api,  # noqa: F401 - a fixture
     shoot,
-    sign_in,
+    signed_in,
 )
 
 QUESTION = "Можно ли привезти на собрание волонтёра?"
@@ -34,14 +29,9 @@ async def test_an_officer_notes_reassigns_and_answers_with_a_saved_reply(
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
-        stack, url = board.stack, board.stack.url
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-        await sign_in(page, url, "editor@childpact.org")
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
+        stack = board.stack
         await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
         # Moldova's new conversations go to its coordinator.
@@ -116,6 +106,6 @@ async def test_an_officer_notes_reassigns_and_answers_with_a_saved_reply(
         assert any(ANSWER in r.text for r in got)
         assert not any(NOTE in r.text for r in got)
 
-        await page.context.close()
-        await browser.close()
-        assert not [p for p in problems if not re.search(r"status of 4\d\d", p)], problems
+    assert not [p for p in browsing.problems if not re.search(r"status of 4\d\d", p)], (
+        browsing.problems
+    )

@@ -14,17 +14,12 @@ from sqlalchemy import update
 
 from bot.storage.models import Contact
 from bot.surveys import questions_of
-from tests.conftest import Backend
 from tests.harness import eventually
-from tests.webhook.admin.dashboard import dashboard
-from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
+from tests.webhook.admin.test_browser import (
     PHONE,
-    TIMEOUT,
-    async_api,
-    launch,
-    open_page,
+    async_api,  # noqa: F401 - a fixture
     shoot,
-    sign_in,
+    signed_in,
 )
 from tests.webhook.admin.test_surveys_browser import members_in_two_countries
 
@@ -34,9 +29,8 @@ async def test_an_officer_builds_without_ids_is_warned_of_half_romanian_and_read
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
         romanian, moldovan = await members_in_two_countries(board)
         async with board.stack.service.db.session() as session, session.begin():
             for member, org in ((romanian, "Salvați Copiii"), (moldovan, "CNPAC Moldova")):
@@ -44,10 +38,6 @@ async def test_an_officer_builds_without_ids_is_warned_of_half_romanian_and_read
                     update(Contact).where(Contact.address == member.address)
                     .values(organisation=org)
                 )  # fmt: skip
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-        await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Surveys", exact=True).click()
         await page.get_by_role("link", name="New survey").click()
 
@@ -153,6 +143,4 @@ async def test_an_officer_builds_without_ids_is_warned_of_half_romanian_and_read
         await rows.filter(has_text="CNPAC Moldova").get_by_role("link").click()
         await expect(page).to_have_url(re.compile(r"/admin/members/\d+$"))
         await expect(page.locator("main")).to_contain_text("CNPAC Moldova")
-        await page.context.close()
-        await browser.close()
-        assert not problems, problems
+    assert not browsing.problems, browsing.problems

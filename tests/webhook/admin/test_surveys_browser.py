@@ -12,18 +12,13 @@ import re
 from typing import Any
 
 from bot.surveys import questions_of
-from tests.conftest import Backend
 from tests.dialog import Member
 from tests.handlers.test_menu import onboard
 from tests.harness import eventually
-from tests.webhook.admin.dashboard import dashboard
-from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
-    TIMEOUT,
-    async_api,
-    launch,
-    open_page,
+from tests.webhook.admin.test_browser import (
+    async_api,  # noqa: F401 - a fixture
     shoot,
-    sign_in,
+    signed_in,
 )
 
 
@@ -41,15 +36,9 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
     tmp_path: Any,
 ) -> None:
     expect = async_api.expect
-    expect.set_options(timeout=TIMEOUT)
-    backend = Backend("embedded", f"sqlite+aiosqlite:///{tmp_path}/childpact.db")
-    async with dashboard(backend) as board, async_api.async_playwright() as playwright:
+    async with signed_in(async_api, tmp_path) as browsing:
+        board, page = browsing.board, browsing.page
         telegram, whatsapp = await members_in_two_countries(board)
-        browser = await launch(playwright)
-        problems: list[str] = []
-        page = await open_page(browser, problems)
-
-        await sign_in(page, board.stack.url, "editor@childpact.org")
         await page.get_by_role("link", name="Surveys", exact=True).click()
         await expect(page.get_by_text("No surveys yet.")).to_be_visible()
         await page.get_by_role("link", name="New survey").click()
@@ -148,6 +137,4 @@ async def test_an_editor_builds_launches_and_watches_the_results_arrive(
         await expect(page.locator("table.surveys tbody tr")).to_have_count(1)
         await expect(page.locator("table.surveys")).to_contain_text("Open")
         await shoot(page, "surveys")
-        await page.context.close()
-        await browser.close()
-        assert not problems, problems
+    assert not browsing.problems, browsing.problems
