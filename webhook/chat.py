@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from bot.channels.base import ChannelName
-from bot.channels.web import CAPABILITIES, fetch_replies
+from bot.channels.web import CAPABILITIES, fetch_replies, mark_read
 from bot.conversation.commands import words_in
 from bot.coordination import Bucket
 from bot.coordination.keys import (
@@ -254,14 +254,21 @@ async def read_replies(
     session: Annotated[str, Query(pattern=SESSION)],
     after: Annotated[int, Query(ge=0)] = 0,
     wait: Annotated[float, Query(ge=0, le=LONG_POLL)] = LONG_POLL,
+    seen: Annotated[
+        int,
+        Query(ge=0, description="the last reply the page showed while in sight: read up to it"),
+    ] = 0,
 ) -> Replies:
-    """The bot's replies after ``after``; waits up to ``wait`` seconds for the first one."""
+    """The bot's replies after ``after``; waits up to ``wait`` seconds for the first one. Those
+    up to ``seen`` are read (the dashboard's delivery figures count them so)."""
     per_minute = service.settings.web_chat_client_per_minute * READS_PER_SEND
     await _within(service, [_per_minute(web_client_rate_key(client_address(request), "read"),
                                         per_minute)])  # fmt: skip
     # Listening starts before the first read: a reply stored in between still wakes this poll,
     # even while an older poll of the same session (another tab, an abandoned one) waits too.
     bell = await service.coordinator.listen(web_chat_topic(ChannelName.WEB, session)) if wait else None
+    if seen:
+        await mark_read(service.db, session, min(seen, after))
     messages = await fetch_replies(service.db, session, after)
     if not messages and bell is not None:
         with contextlib.suppress(TimeoutError):

@@ -78,6 +78,25 @@ async def fetch_replies(
     return [_shown(row.id, row.message) for row in rows if row.message.get("text")]
 
 
+async def mark_read(db: Database, address: str, seen: int, channel: str = ChannelName.WEB) -> int:
+    """The bot's messages to one web chat up to ``seen`` that its page fetched (delivered) are
+    read: the page says so when it was in sight with them shown. Only ever forwards; returns
+    the rows changed."""
+    async with db.session() as session, session.begin():
+        result = await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.channel == channel,
+                Delivery.address == address,
+                Delivery.id <= seen,
+                Delivery.status_rank >= Rank.DELIVERED,
+                Delivery.status_rank < Rank.READ,
+            )
+            .values(status="read", status_rank=Rank.READ)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _shown(row_id: int, message: dict[str, Any]) -> dict[str, Any]:
     """What the page draws; a file is a download link under the text. ``farewell`` marks the
     goodbye to an erased member, after which the page forgets what it kept."""

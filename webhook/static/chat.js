@@ -189,7 +189,7 @@
       var timer = setTimeout(function () { abort.abort(); }, (wait + 10) * 1000);
       var had = state.mine.some(function (m) { return m.sent; });  // the server had it before asking
       try {
-        var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait;
+        var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait + (document.hidden ? '' : '&seen=' + cursor);  // read, if in sight
         var response = await fetch(API + query, { cache: 'no-store', signal: abort.signal });
         if (!response.ok) throw new Error(response.status);
         var data = await response.json();

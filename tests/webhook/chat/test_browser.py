@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import uvicorn
@@ -382,3 +383,35 @@ def test_the_page_speaks_the_language_the_member_chose(sync_api, server, browser
     expect(page.get_by_label(ro("Type a message…"))).to_be_visible()
     assert not errors
     context.close()
+
+
+def test_the_page_in_sight_reports_what_it_showed_as_read(sync_api, server, browser):
+    """The server's half is tests/webhook/chat/test_chat_read.py: the page's polls say up to
+    which reply it showed while in sight, and only once it showed them."""
+    expect = sync_api.expect
+    expect.set_options(timeout=TIMEOUT)
+    context, page, errors = opened(browser, locale="en-GB")
+    polls: list[dict[str, list[str]]] = []
+    page.on(
+        "request",
+        lambda r: (
+            polls.append(parse_qs(urlsplit(r.url).query))
+            if "/chat/api/messages?" in r.url
+            else None
+        ),
+    )
+    page.goto(f"{server}/chat")
+    expect(page.locator(".msg.bot").first).to_contain_text("Do you agree?")
+
+    def shown() -> list[int]:
+        return [int(p["seen"][0]) for p in polls if int(p.get("seen", ["0"])[0])]
+
+    for _ in range(150):  # the poll after the greeting was drawn, within TIMEOUT
+        if shown():
+            break
+        page.wait_for_timeout(100)
+    assert shown(), polls
+    assert all(p["after"] == p["seen"] for p in polls if "seen" in p)  # never past what it has
+    assert page.evaluate("document.visibilityState") == "visible"
+    context.close()
+    assert not errors, errors
