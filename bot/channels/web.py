@@ -81,18 +81,20 @@ async def fetch_replies(
 async def mark_read(db: Database, address: str, seen: int, channel: str = ChannelName.WEB) -> int:
     """The bot's messages to one web chat up to ``seen`` that its page fetched (delivered) are
     read: the page says so when it was in sight with them shown. Only ever forwards; returns
-    the rows changed."""
+    the rows changed. A page polls every half minute in sight: the write waits for a row."""
+    unread = (
+        Delivery.channel == channel,
+        Delivery.address == address,
+        Delivery.id <= seen,
+        Delivery.status_rank >= Rank.DELIVERED,
+        Delivery.status_rank < Rank.READ,
+    )
+    async with db.session() as session:
+        if await session.scalar(select(Delivery.id).where(*unread).limit(1)) is None:
+            return 0
     async with db.session() as session, session.begin():
         result = await session.execute(
-            update(Delivery)
-            .where(
-                Delivery.channel == channel,
-                Delivery.address == address,
-                Delivery.id <= seen,
-                Delivery.status_rank >= Rank.DELIVERED,
-                Delivery.status_rank < Rank.READ,
-            )
-            .values(status="read", status_rank=Rank.READ)
+            update(Delivery).where(*unread).values(status="read", status_rank=Rank.READ)
         )
     return int(getattr(result, "rowcount", 0) or 0)
 
