@@ -39,7 +39,7 @@ from bench.bench_faq import load_questions, unseen
 from bench.common import ROOT, machine_line, table
 from bench.faq_eval import SEALED
 from bot.knowledge.load import load_knowledge
-from bot.knowledge.matcher import OUTSIDE, SMALLTALK, Matcher
+from bot.knowledge.matcher import OUTSIDE, SMALLTALK, Matcher, learnt
 
 SETS = ("eval_heldout.yaml", "heldout.yaml", "questions.yaml", "eval_outside.yaml")
 CACHE = ROOT / "var" / "faq_embeddings"
@@ -48,20 +48,6 @@ MARGINS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08)
 CHOSEN = 0.02  # e5's margin, chosen on SETS: eval_heldout's out of scope under 5 % for 2 right
 # topics of heldout.yaml; the only one the sealed sets are read with
 META = "\u2581"  # SentencePiece's word start
-
-
-def examples(knowledge) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(label, text) as the matcher learns them: topics, small talk, out of scope, the corpus."""
-    found = []
-    for locale in knowledge.topics:
-        for topic in knowledge.topics[locale].values():
-            texts = (topic.title, *topic.examples) if topic.own else topic.examples
-            found += [(topic.id, text) for text in texts]
-        for talk in knowledge.smalltalk[locale].values():
-            found += [(SMALLTALK + talk.id, text) for text in talk.examples]
-        found += [(OUTSIDE, text) for text in knowledge.outside.get(locale, ())]
-        found += [(topic or OUTSIDE, text) for text, topic in knowledge.corpus.get(locale, ())]
-    return found
 
 
 # ---------------------------------------------------------------- the encoders
@@ -198,7 +184,7 @@ def nearest(scores: np.ndarray, labels: np.ndarray, names: list[str]) -> np.ndar
 def measure(name: str, args: argparse.Namespace) -> None:
     knowledge = load_knowledge()
     matcher = Matcher(knowledge)
-    known = examples(knowledge)
+    known = [(label, text) for label, text, _ in learnt(knowledge)]
     names = sorted({label for label, _ in known})
     labels = np.array([names.index(label) for label, _ in known])
     encode = encoder(name, args.dims, args.jobs)

@@ -241,28 +241,35 @@ class _Space:
         return ids[known], values * (weight / norm)
 
 
+def learnt(knowledge: Knowledge, locales: tuple[str, ...] = LOCALES) -> list[tuple[str, str, bool]]:
+    """What the matcher learns from, as (label, text, from the corpus): each topic's title and
+    examples, small talk's, out of scope's, and the training corpus."""
+    examples: list[tuple[str, str, bool]] = []
+    for locale in locales:
+        for topic in knowledge.topics[locale].values():
+            texts = (topic.title, *topic.examples) if topic.own else topic.examples
+            examples += [(topic.id, text, False) for text in texts]
+        for talk in knowledge.smalltalk[locale].values():
+            examples += [(SMALLTALK + talk.id, text, False) for text in talk.examples]
+        examples += [(OUTSIDE, text, False) for text in knowledge.outside.get(locale, ())]
+        # the training corpus: a live topic's questions are its examples (an archived or
+        # unknown topic's are ignored), the others out-of-scope examples
+        live = knowledge.topics[locale]
+        examples += [
+            (OUTSIDE if topic is None else topic, text, True)
+            for text, topic in knowledge.corpus.get(locale, ())
+            if topic is None or topic in live
+        ]
+    return examples
+
+
 class Matcher:
     """Nearest examples and topic centroids over every locale's examples at once."""
 
     def __init__(self, knowledge: Knowledge, locales: tuple[str, ...] = LOCALES) -> None:
         """``locales``: whose examples to learn from (all of them but for experiments)."""
         self.knowledge = knowledge
-        examples: list[tuple[str, str, bool]] = []  # (label, text, from the corpus)
-        for locale in locales:
-            for topic in knowledge.topics[locale].values():
-                texts = (topic.title, *topic.examples) if topic.own else topic.examples
-                examples += [(topic.id, text, False) for text in texts]
-            for talk in knowledge.smalltalk[locale].values():
-                examples += [(SMALLTALK + talk.id, text, False) for text in talk.examples]
-            examples += [(OUTSIDE, text, False) for text in knowledge.outside.get(locale, ())]
-            # the training corpus: a live topic's questions are its examples (an archived or
-            # unknown topic's are ignored), the others out-of-scope examples
-            live = knowledge.topics[locale]
-            examples += [
-                (OUTSIDE if topic is None else topic, text, True)
-                for text, topic in knowledge.corpus.get(locale, ())
-                if topic is None or topic in live
-            ]
+        examples = learnt(knowledge, locales)
         examples.sort(key=lambda example: example[0])
         labels = [label for label, _, _ in examples]
         self._names = sorted(set(labels))
