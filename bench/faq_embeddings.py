@@ -229,11 +229,14 @@ def measure(name: str, args: argparse.Namespace) -> None:
                     languages[question["lang"]][1] += kept == wanted
         share = lambda part, whole: f"{part}/{whole} ({100 * part / max(whole, 1):.1f} %)"  # noqa: E731
         lowest = min(
-            (right / asked, lang) for lang, (asked, right) in languages.items() if asked >= 20
+            ((right / asked, lang) for lang, (asked, right) in languages.items() if asked >= 20),
+            default=None,
         )
         rows.append(
             (
-                f"{file.name} (vetoed, lowest: {lowest[1]} {100 * lowest[0]:.1f} %)",
+                f"{file.name} (vetoed, at {margins[0]}, lowest: {lowest[1]} {100 * lowest[0]:.1f} %)"
+                if lowest
+                else file.name,
                 share(alone[1], alone[0]),
                 share(alone[3], alone[2]),
                 "  ".join(
