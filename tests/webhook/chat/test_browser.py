@@ -400,17 +400,18 @@ def test_the_page_in_sight_reports_what_it_showed_as_read(sync_api, server, brow
             else None
         ),
     )
-    page.goto(f"{server}/chat")
-    expect(page.locator(".msg.bot").first).to_contain_text("Do you agree?")
 
-    def shown() -> list[int]:
-        return [int(p["seen"][0]) for p in polls if int(p.get("seen", ["0"])[0])]
+    def showed(request: Any) -> bool:
+        """A poll that says the page showed a reply in sight."""
+        query = parse_qs(urlsplit(request.url).query)
+        return "/chat/api/messages?" in request.url and int(query.get("seen", ["0"])[0]) > 0
 
-    for _ in range(150):  # the poll after the greeting was drawn, within TIMEOUT
-        if shown():
-            break
-        page.wait_for_timeout(100)
-    assert shown(), polls
+    # Waited for from before the page loads, so it cannot have gone by unseen.
+    with page.expect_request(showed, timeout=TIMEOUT) as reported:
+        page.goto(f"{server}/chat")
+        expect(page.locator(".msg.bot").first).to_contain_text("Do you agree?")
+    query = parse_qs(urlsplit(reported.value.url).query)
+    assert query["seen"] == query["after"]  # up to what it has shown, no further
     assert all(p["after"] == p["seen"] for p in polls if "seen" in p)  # never past what it has
     assert page.evaluate("document.visibilityState") == "visible"
     context.close()
