@@ -76,6 +76,7 @@ async def open_page(
 class Browsing:
     board: Dashboard
     page: Any
+    expect: Any  # Playwright's, its timeout set
     problems: list[str] = field(default_factory=list)  # the page's script and console errors
 
 
@@ -90,12 +91,29 @@ async def signed_in(
     async with dashboard(backend) as board, async_api.async_playwright() as playwright:
         browser = await launch(playwright)
         try:
-            browsing = Browsing(board, None)
+            browsing = Browsing(board, None, async_api.expect)
             browsing.page = await open_page(browser, browsing.problems)
             await sign_in(browsing.page, board.stack.url, email)
             yield browsing
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def editor(async_api: Any, tmp_path: Path) -> AsyncIterator[Browsing]:
+    """An editor signed in to a new dashboard in Chromium (``signed_in``)."""
+    async with signed_in(async_api, tmp_path) as browsing:
+        yield browsing
+
+
+async def add_saved_reply(page: Any, expect: Any, title: str, language: str, text: str) -> None:
+    """The editor adds a saved reply from the dashboard's menu."""
+    await page.get_by_role("link", name="Saved replies", exact=True).click()
+    await page.get_by_label("Title").fill(title)
+    await page.get_by_label("Language").select_option(language)
+    await page.get_by_label("Text").fill(text)
+    await page.get_by_role("button", name="Save the reply").click()
+    await expect(page.get_by_role("status").first).to_have_text("The saved reply is added.")
 
 
 async def shoot(page: Any, name: str) -> None:

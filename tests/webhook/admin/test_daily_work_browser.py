@@ -21,6 +21,7 @@ from tests.harness import eventually
 from tests.webhook.admin.dashboard import dashboard
 from tests.webhook.admin.test_browser import (  # noqa: F401 - async_api is a fixture
     TIMEOUT,
+    add_saved_reply,
     async_api,
     launch,
     open_page,
@@ -134,12 +135,7 @@ async def test_an_officer_collects_replies_answers_them_and_finds_members(
         await shoot(page, "inbox-replies")
 
         # A saved reply, written once, answers the Telegram member from the broadcast's page.
-        await page.get_by_role("link", name="Saved replies", exact=True).click()
-        await page.get_by_label("Title").fill("Delegates registered")
-        await page.get_by_label("Language").select_option("ro")
-        await page.get_by_label("Text").fill(ANSWER)
-        await page.get_by_role("button", name="Save the reply").click()
-        await expect(page.get_by_role("status").first).to_have_text("The saved reply is added.")
+        await add_saved_reply(page, expect, "Delegates registered", "ro", ANSWER)
         await page.goto(broadcast_url)
         item = page.locator("#replies li").filter(has_text=REPLIES["telegram"])
         await item.get_by_label("Insert a saved reply").select_option(label="1. Delegates registered (Română)")
