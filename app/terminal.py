@@ -22,7 +22,7 @@ async def chat(settings: Settings, *, lang: str | None, session: str) -> None:
         settings, coordinator=MemoryCoordinator(), channels={CHANNEL: WebChannel(CHANNEL)}
     )
     await service.start(migrate=True, workers=False, only_process=False)
-    cursor = 0
+    cursor, had = 0, []  # had: the member's own data or a goodbye printed, which then go
     try:
         line: str | None = "/start"
         while line is not None:
@@ -39,9 +39,11 @@ async def chat(settings: Settings, *, lang: str | None, session: str) -> None:
                 await service.engine.drain(CHANNEL, session)
                 while await service.sender.pump():
                     await service.sender.flush()
-                for reply in await fetch_replies(service.db, session, cursor, channel=CHANNEL):
+                replies = await fetch_replies(service.db, session, cursor, channel=CHANNEL, had=had)
+                for reply in replies:
                     cursor = max(cursor, reply["id"])
                     print(render(reply), end="\n\n", flush=True)
+                had = [reply["id"] for reply in replies if reply.get("once")]
             line = await asyncio.to_thread(_read_line)
     finally:
         await service.stop()

@@ -102,6 +102,11 @@ class Reply(BaseModel):
     text: str
     buttons: list[list[dict[str, str | None]]] = []
     image_url: str | None = None
+    once: bool = Field(
+        default=False,
+        description="a member's own data or a goodbye: the page's next poll names it in ``had``, "
+        "and the server keeps it no longer",
+    )
 
 
 class Replies(BaseModel):
@@ -258,6 +263,10 @@ async def read_replies(
         int,
         Query(ge=0, description="the last reply the page showed while in sight: read up to it"),
     ] = 0,
+    had: Annotated[
+        list[int] | None,
+        Query(max_length=20, description="the ``once`` messages the page drew: they go"),
+    ] = None,
 ) -> Replies:
     """The bot's replies after ``after``; waits up to ``wait`` seconds for the first one. Those
     up to ``seen`` are read (the dashboard's delivery figures count them so)."""
@@ -269,7 +278,7 @@ async def read_replies(
     bell = await service.coordinator.listen(web_chat_topic(ChannelName.WEB, session)) if wait else None
     if seen:
         await mark_read(service.db, session, min(seen, after))
-    messages = await fetch_replies(service.db, session, after)
+    messages = await fetch_replies(service.db, session, after, had=had or ())
     if not messages and bell is not None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bell.wait(), wait)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -10,7 +11,7 @@ from bot.channels.base import Capabilities, ChannelName, Outcome, SendResult
 from bot.messages import OutboundMessage
 from bot.storage.db import Database
 from bot.storage.models import Delivery
-from bot.storage.outbox import Rank
+from bot.storage.outbox import Rank, ephemeral
 
 CAPABILITIES = Capabilities(
     buttons=True,
@@ -45,10 +46,28 @@ class WebChannel:
 
 
 async def fetch_replies(
-    db: Database, address: str, after: int, limit: int = 200, channel: str = ChannelName.WEB
+    db: Database,
+    address: str,
+    after: int,
+    limit: int = 200,
+    channel: str = ChannelName.WEB,
+    had: Collection[int] = (),
 ) -> list[dict[str, Any]]:
-    """The bot's messages to one web (or terminal) chat after ``after``, marked delivered."""
+    """The bot's messages to one web (or terminal) chat after ``after``, marked delivered. A
+    member's own data and a goodbye (``once``) leave the outbox when the page says it drew
+    them (``had``), not when they are fetched: the answer to a poll whose page had gone
+    (closed, reloaded, a phone's dropped connection) is lost, and the next poll gets them."""
     async with db.session() as session, session.begin():
+        if had:
+            await session.execute(
+                delete(Delivery).where(
+                    Delivery.channel == channel,
+                    Delivery.address == address,
+                    Delivery.id.in_(had),
+                    Delivery.status_rank >= Rank.DELIVERED,
+                    ephemeral(),
+                )
+            )
         rows = (
             await session.execute(
                 select(Delivery.id, Delivery.message)
@@ -57,24 +76,21 @@ async def fetch_replies(
                     Delivery.address == address,
                     Delivery.status_rank >= Rank.SENT,
                     # A reply may overtake an older broadcast: whatever was never fetched
-                    # comes too, even when its id is below the page's cursor.
-                    or_(Delivery.id > after, Delivery.status == "sent"),
+                    # comes too, even when its id is below the page's cursor, and so does
+                    # what the page has not said it drew.
+                    or_(Delivery.id > after, Delivery.status == "sent", ephemeral()),
                 )
                 .order_by(Delivery.sent_at, Delivery.id)
                 .limit(limit)
             )
         ).all()
-        ids = [row.id for row in rows if not row.message.get("ephemeral")]
+        ids = [row.id for row in rows]
         if ids:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(ids), Delivery.status_rank < Rank.DELIVERED)
                 .values(status="delivered", status_rank=Rank.DELIVERED)
             )
-        # A member's own data and a goodbye leave the outbox once the page has them.
-        gone = [row.id for row in rows if row.message.get("ephemeral")]
-        if gone:
-            await session.execute(delete(Delivery).where(Delivery.id.in_(gone)))
     return [_shown(row.id, row.message) for row in rows if row.message.get("text")]
 
 
@@ -101,10 +117,13 @@ async def mark_read(db: Database, address: str, seen: int, channel: str = Channe
 
 def _shown(row_id: int, message: dict[str, Any]) -> dict[str, Any]:
     """What the page draws; a file is a download link under the text. ``farewell`` marks the
-    goodbye to an erased member, after which the page forgets what it kept."""
+    goodbye to an erased member, after which the page forgets what it kept; ``once``, a
+    message the page says it drew so that the server keeps it no longer."""
     shown = {"id": row_id, **{k: message.get(k) for k in ("text", "buttons", "image_url")}}
     if message.get("farewell"):
         shown["farewell"] = True
+    if message.get("ephemeral"):
+        shown["once"] = True
     document = message.get("document") or {}
     if document.get("url"):
         link = {"label": document.get("filename") or "file", "payload": "", "url": document["url"]}

@@ -607,7 +607,7 @@ class Sender:
         now = self.clock()
         stamp = datetime.fromtimestamp(now, UTC)
         updates: list[dict[str, Any]] = []
-        ephemeral: list[int] = []  # sent or given up: erased (the web chat's page erases its own)
+        ephemeral: list[int] = []  # sent or given up: erased (a page's own go once it has them)
         unreachable: set[int] = set()
         web_addresses: set[str] = set()
         choices: list[dict[str, Any]] = []
@@ -672,7 +672,9 @@ class Sender:
                 lost.append((row.broadcast_id, row.contact_id))
             stored = row.message if isinstance(row.message, dict) else {}  # a bad row's too
             if stored.get("ephemeral") and values["new_status"] not in ("queued", "held"):
-                if not capabilities(row.channel).reads_outbox or outcome != Outcome.SENT:
+                # A page fetches the rest, and says when it has them (``fetch_replies``).
+                shown = capabilities(row.channel).reads_outbox and stored.get("text")
+                if not shown or outcome != Outcome.SENT:
                     ephemeral.append(row.id)
             updates.append(values)
         async with self.db.session() as session, session.begin():

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy.consent import GIVEN
 from bot.privacy.erasure import ERASED, Erased, erase
+from bot.storage import outbox
 from bot.storage.models import (
     Consent,
     Contact,
@@ -26,7 +27,7 @@ from bot.storage.models import (
 
 log = logging.getLogger(__name__)
 FINAL = ("sent", "delivered", "read", "failed", "undelivered", "skipped", "cancelled")
-UNFETCHED_HOURS = 24  # a member's own data, sent to a web chat page that never fetched it
+UNFETCHED_HOURS = 24  # a member's own data, sent to a web chat page that never said it drew it
 UNAGREED_WEB_HOURS = 24  # a web chat that never agreed to the privacy notice, since it last wrote
 
 
@@ -84,14 +85,10 @@ async def erase_old_texts(session: AsyncSession, days: int) -> dict[str, int]:
 
 async def drop_unfetched(session: AsyncSession, hours: float = UNFETCHED_HOURS) -> int:
     """Erase the outbox rows meant to go once delivered (a member's own data, a goodbye) that a
-    web chat page never fetched; returns how many."""
-    if session.get_bind().dialect.name == "postgresql":
-        ephemeral = "(message->>'ephemeral')::boolean IS TRUE"
-    else:
-        ephemeral = "json_extract(message, '$.ephemeral') = 1"
+    web chat page never said it drew; returns how many."""
     result = await session.execute(
         delete(Delivery).where(
-            Delivery.created_at < utcnow() - timedelta(hours=hours), text(ephemeral)
+            Delivery.created_at < utcnow() - timedelta(hours=hours), outbox.ephemeral()
         )
     )
     return result.rowcount or 0  # type: ignore[attr-defined]

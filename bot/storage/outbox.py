@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -286,6 +286,11 @@ async def release_held(session: AsyncSession, contact: Contact) -> int:
 # A status report kept for a send never recorded (the process stopped before writing it
 # down, or the message was not ours) is dropped after this long (``drop_unmatched_reports``).
 EARLY_REPORT_HOURS = 24
+
+
+def ephemeral() -> ColumnElement[bool]:
+    """The outbox rows meant to go once delivered: a member's own data, a goodbye."""
+    return Delivery.message["ephemeral"].as_boolean().is_(True)
 
 
 def keeps_early(status: str) -> bool:

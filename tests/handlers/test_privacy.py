@@ -407,6 +407,13 @@ async def test_my_data_in_the_web_chat_is_a_download_link_under_the_summary(back
             "application/json"
         )
         assert json.loads(fetched.text)["childpact_member_data"]["profile"][0]["country"] == "BG"
+        # Fetched, they stay until the page says it drew them (the answer may have been lost).
+        assert not await emptied(stack, member, ephemeral=True)
+        drawn = [m["id"] for m in shown if m["once"]]
+        assert len(drawn) == 2  # the summary, the file
+        params = {"session": member.address, "after": page.json()["cursor"], "wait": 0}
+        again = await stack.http.get("/chat/api/messages", params={**params, "had": drawn})
+        assert again.json()["messages"] == []
         assert await emptied(stack, member, ephemeral=True)  # the page has them: gone
 
 

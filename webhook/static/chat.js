@@ -6,14 +6,13 @@
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var texts = JSON.parse($('chat-texts').textContent);
-  var log = $('log'), scroller = $('scroller'), input = $('text'), form = $('composer');
-  var statusLine = $('status'), typing = $('typing');
+  var log = $('log'), scroller = $('scroller'), input = $('text'), form = $('composer'), statusLine = $('status'), typing = $('typing');
   var API = 'chat/api/messages', KEY = 'childpact-chat', KEEP = 300, WAIT = 25;
   // An embedding page that asked for a language wants the bot in it too.
   var lang = (new URLSearchParams(location.search).get('lang') && document.documentElement.lang) || navigator.language || '';
   var embedded = document.body.classList.contains('embed') && window.parent !== window;
   var state, cursor = 0, shown = 0, caughtUp = false, generation = 0, started = false, sending = false;
-  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' }, afresh = false;
+  var pollAbort = null, typingTimer = 0, wakers = [], problems = { poll: '', send: '' }, afresh = false, drawn = [];
 
   function uid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, '');
@@ -38,12 +37,12 @@
 
   function sleep(ms) {  // ends early when the browser says the network is back
     return new Promise(function (resolve) {
-      var done = function () { clearTimeout(timer); resolve(); };
-      var timer = setTimeout(done, ms);
+      var done = function () { clearTimeout(timer); resolve(); }, timer = setTimeout(done, ms);
       wakers.push(done);
     });
   }
 
+  function named(ids) { return ids.map(function (id) { return '&had=' + id; }).join(''); }
   function backoff(failures) { return Math.min(30000, 1000 * Math.pow(2, failures - 1)) * (0.75 + Math.random() / 2); }
   function showStatus() {
     var key = !navigator.onLine ? 'offline' : problems.send || problems.poll;
@@ -65,8 +64,7 @@
     try { var u = new URL(url, location.href); return /^https?:$/.test(u.protocol) ? u.href : null; } catch (e) { return null; }
   }
   function link(href, label, cls) {
-    var a = el('a', cls, label);
-    a.href = href; a.target = '_blank'; a.rel = 'noopener noreferrer';
+    var a = el('a', cls, label); a.href = href; a.target = '_blank'; a.rel = 'noopener noreferrer';
     return a;
   }
 
@@ -111,6 +109,7 @@
   }
 
   function showBot(m) {
+    if (m.once) drawn.push(m.id);  // the member's own data, a goodbye: the next poll says it was drawn
     showMineUpTo(m.id);
     var b = bubble('bot'), url = m.image_url && safeUrl(m.image_url), chips = el('div', 'chips');
     if (url) {
@@ -189,7 +188,7 @@
       var timer = setTimeout(function () { abort.abort(); }, (wait + 10) * 1000);
       var had = state.mine.some(function (m) { return m.sent; });  // the server had it before asking
       try {
-        var query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait + (document.hidden ? '' : '&seen=' + cursor);  // read, if in sight
+        var told = drawn.splice(0), query = '?session=' + state.session + '&after=' + cursor + '&wait=' + wait + named(told) + (document.hidden ? '' : '&seen=' + cursor);  // read, if in sight
         var response = await fetch(API + query, { cache: 'no-store', signal: abort.signal });
         if (!response.ok) throw new Error(response.status);
         var data = await response.json();
@@ -205,7 +204,7 @@
         failures = 0;
         problems.poll = '';
       } catch (e) {
-        if (gen !== generation) return;
+        drawn = told.concat(drawn); if (gen !== generation) return;  // told again next time
         problems.poll = 'connecting';
         showStatus();
         await sleep(backoff(++failures));
@@ -244,10 +243,11 @@
   function forget(messages) {
     try { localStorage.removeItem(KEY); } catch (e) { /* storage blocked: nothing kept */ }
     if (!messages.length) return begin(true);
-    generation++; if (pollAbort) pollAbort.abort();
+    var gone = state.session; generation++; if (pollAbort) pollAbort.abort();  // gone: told the goodbye was drawn
     state = { session: uid(), mine: [], since: 0 }; cursor = 0; shown = 0; caughtUp = true;
     log.textContent = ''; afresh = true; problems = { poll: '', send: '' }; showStatus(); showTyping(false);
     messages.forEach(showBot);
+    fetch(API + '?session=' + gone + '&wait=0' + named(drawn.splice(0)), { cache: 'no-store' }).catch(function () {});
   }
   function again() { if (afresh) { afresh = false; begin(true); return true; } return false; }
 

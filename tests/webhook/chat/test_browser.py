@@ -273,6 +273,13 @@ def test_an_erased_member_leaves_nothing_in_the_browser(sync_api, server, browse
     def kept() -> str:
         return page.evaluate("localStorage.getItem('childpact-chat') || ''")
 
+    def told_drawn(session: str) -> Any:  # the page's poll that says it drew the goodbye
+        return page.expect_request(lambda r: f"session={session}" in r.url and "&had=" in r.url)
+
+    def nothing_kept(session: str) -> None:  # the server keeps not even the goodbye any more
+        answer = context.request.get(f"{server}/chat/api/messages?session={session}&wait=0")
+        assert answer.json() == {"messages": [], "cursor": 0, "erased": True, "locale": None}
+
     def onboard_and_confide() -> str:
         page.goto(f"{server}/chat")
         page.get_by_role("button", name=en("Yes, I agree")).click()
@@ -289,7 +296,10 @@ def test_an_erased_member_leaves_nothing_in_the_browser(sync_api, server, browse
     saved = kept()
     box.fill("delete me")
     box.press("Enter")
-    page.get_by_role("button", name=en("Yes, delete everything")).click()
+    with told_drawn(first) as told:
+        page.get_by_role("button", name=en("Yes, delete everything")).click()
+    assert told.value.response().ok
+    nothing_kept(first)
     expect(bot).to_have_count(1)
     expect(bot.first).to_have_text(goodbye)
     expect(mine).to_have_count(0)
@@ -320,7 +330,11 @@ def test_an_erased_member_leaves_nothing_in_the_browser(sync_api, server, browse
             f"{server}/chat/api/messages", data={"session": second, "id": f"m{number}", **body}
         )
         assert response.status == 202, response.text()
-    page.goto(f"{server}/chat")
+    # The page was gone, but its last poll may have taken the goodbye: it stays until drawn.
+    with told_drawn(second) as told:
+        page.goto(f"{server}/chat")
+    assert told.value.response().ok
+    nothing_kept(second)
     expect(bot.first).to_have_text(goodbye)
     expect(bot).to_have_count(1)
     expect(mine).to_have_count(0)

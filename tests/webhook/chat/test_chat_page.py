@@ -291,8 +291,8 @@ def test_the_page_learns_that_its_member_was_erased(client):
     member.tap("consent:yes")
     other.say("/start")
 
-    def poll(who: WebMember) -> dict[str, Any]:
-        params = {"session": who.session, "after": who.cursor, "wait": 0}
+    def poll(who: WebMember, had: tuple[int, ...] = ()) -> dict[str, Any]:
+        params = {"session": who.session, "after": who.cursor, "wait": 0, "had": had}
         response = client.get("/chat/api/messages", params=params)
         assert response.status_code == 200, response.text
         return response.json()
@@ -310,9 +310,15 @@ def test_the_page_learns_that_its_member_was_erased(client):
         )
     ]
     assert "farewell" not in goodbye["messages"][0]  # the page needs the flag of the poll alone
+    # A page gone before that answer reached it (closed, reloaded, a dropped connection) asks
+    # again: the goodbye stays until a poll says the page drew it.
+    assert goodbye["messages"][0]["once"] is True
+    assert poll(member) == goodbye
     member.cursor = goodbye["cursor"]
-    later = poll(member)
+    later = poll(member, had=(goodbye["messages"][0]["id"],))
     assert later == {"messages": [], "cursor": goodbye["cursor"], "erased": True, "locale": None}
+    member.cursor = 0
+    assert poll(member) == {"messages": [], "cursor": 0, "erased": True, "locale": None}
     assert poll(other)["erased"] is False  # another member is untouched
     # A bot text that reads like the goodbye is no erasure: only the erasure sets the flag.
     other.say("Done: I deleted everything I kept about you.")
