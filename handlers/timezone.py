@@ -14,10 +14,11 @@ FLOW = "timezone"  # waiting for the name of a city
 
 
 def zone_label(ctx: Context) -> str:
-    """The member's zone as the settings show it, or "not given"."""
+    """The member's zone as the settings show it (its place; the time is on the picker's
+    buttons), or "not given"."""
     zone = timezones.zone_of(ctx.contact)
     return (
-        timezones.label(zone.key, ctx.t.locale)
+        timezones.place(zone.key, ctx.t.locale)
         if zone
         else ctx.t.pgettext("time zone", "not given")
     )
@@ -106,4 +107,4 @@ def _save(ctx: Context, value: str) -> None:
     # Their country's own zone is no choice at all: it follows them if they change country.
     usual = timezones.country_zone(contact.country or contact.country_hint)
     contact.time_zone = None if value == usual else value
-    saved(ctx, ctx.t("Saved: {value}.", value=timezones.label(value, ctx.t.locale)))
+    saved(ctx, ctx.t("Saved: {value}.", value=timezones.place(value, ctx.t.locale)))

@@ -306,7 +306,11 @@ class WhatsAppChannel:
                 return None
             sids.append(sid)
         sends: list[dict[str, object]] = [{"body": text} for text in texts[:-1]]
-        sends.extend({"content_sid": sid} for sid in sids)
+        for sid, content in zip(sids, contents, strict=True):
+            send: dict[str, object] = {"content_sid": sid}
+            if content.variables:  # a list's rows
+                send["content_variables"] = json.dumps(content.variables, ensure_ascii=False)
+            sends.append(send)
         created_sid = ""
         try:
             for number, fields in enumerate(sends):

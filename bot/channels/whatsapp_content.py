@@ -30,27 +30,54 @@ LIST_PICKER = "twilio/list-picker"
 
 @dataclass(frozen=True, slots=True)
 class Interactive:
-    """One content item: what it shows, in what language; made once and found by ``digest``."""
+    """One content item: what it shows (``types``), in what language; made once and found by
+    ``digest``. A list's rows ride in variables (``{{1}}``, ``{{2}}``…, their values sent with
+    each message): one item serves every list of the same shape whatever its rows read, so a
+    time zone's clock, new each minute, makes no new item."""
 
     language: str
     types: dict[str, Any]
 
+    def template(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The types as made, with the rows' variables, and the values this message gives them."""
+        picker = self.types.get(LIST_PICKER)
+        if picker is None:
+            return self.types, {}
+        values: dict[str, str] = {}
+        items = []
+        for row in picker["items"]:
+            made = {"id": row["id"]}
+            for key in ("item", "description"):
+                if key in row:
+                    name = str(len(values) + 1)
+                    values[name], made[key] = row[key], f"{{{{{name}}}}}"
+            items.append(made)
+        return {LIST_PICKER: {**picker, "items": items}}, values
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return self.template()[1]
+
     @property
     def digest(self) -> str:
         shown = json.dumps(
-            {"language": self.language, "types": self.types},
+            {"language": self.language, "types": self.template()[0]},
             sort_keys=True,
             ensure_ascii=False,
         )
         return hashlib.sha256(shown.encode()).hexdigest()
 
     def request(self) -> dict[str, Any]:
-        """The Content API's create request."""
-        return {
+        """The Content API's create request; the variables' samples are this message's."""
+        types, values = self.template()
+        made: dict[str, Any] = {
             "friendly_name": f"choices_{self.digest[:40]}",
             "language": self.language,
-            "types": self.types,
+            "types": types,
         }
+        if values:
+            made["variables"] = values
+        return made
 
 
 def interactive(
@@ -122,7 +149,9 @@ def _one(
 
 def _item(label: str, payload: str) -> dict[str, str]:
     """A list row: the label itself, or, when longer than a row's title, its start with the
-    whole label below it as the row's description."""
+    whole label below it as the row's description. On one line: a variable takes no newline,
+    tab or run of spaces (Twilio's 21656)."""
+    label = " ".join(label.split())
     if len(label) <= ITEM_TITLE_LIMIT:
         return {"item": label, "id": payload}
     cut = label.rfind(" ", 0, ITEM_TITLE_LIMIT)

@@ -69,24 +69,32 @@ def offered(name: str) -> bool:
 
 
 def label(name: str, locale: str, now: datetime | None = None) -> str:
-    """How a zone reads on a button: its city in the member's language and the time there
-    now (``Tbilisi 09:14``), or ``UTC+4 09:14`` for an offset."""
+    """How a zone reads on a button: its place and the time there now (``Tbilisi 09:14``,
+    ``UTC+4 09:14``), in the member's language."""
     zone = known(name)
     if zone is None:
         return name
     now = now or utcnow()
-    clock = format_time(now, "short", tzinfo=zone, locale=locale)
+    return f"{place(name, locale, now)} {format_time(now, 'short', tzinfo=zone, locale=locale)}"
+
+
+def place(name: str, locale: str, now: datetime | None = None) -> str:
+    """A zone's city in the member's language (``Tbilisi``), or ``UTC+4`` for an offset: how
+    a text names it without the time (WhatsApp makes a message with buttons once per text)."""
+    zone = known(name)
+    if zone is None:
+        return name
     if name.startswith("Etc/"):
-        offset = now.astimezone(zone).utcoffset()
+        offset = (now or utcnow()).astimezone(zone).utcoffset()
         hours = int(offset.total_seconds() // 3600) if offset else 0
-        place = f"UTC{hours:+d}" if hours else "UTC"
-    else:
-        place = get_timezone_location(zone, locale=locale, return_city=True)
-    return f"{place} {clock}"
+        return f"UTC{hours:+d}" if hours else "UTC"
+    return str(get_timezone_location(zone, locale=locale, return_city=True))
 
 
 # "UTC+3", "GMT -2", "+3", "UTC+03:00", or an offset button's own words ("UTC+3 19:28").
-_OFFSET = re.compile(r"^(?:utc|gmt)?\s*(?:([+\-\u2212])\s*(\d{1,2})(?::?00)?)?(?:\s+\d{1,2}[:.]\d{2})?$")
+_OFFSET = re.compile(
+    r"^(?:utc|gmt)?\s*(?:([+\-\u2212])\s*(\d{1,2})(?::?00)?)?(?:\s+\d{1,2}[:.]\d{2})?$"
+)
 
 
 def typed_offset(text: str) -> str | None:

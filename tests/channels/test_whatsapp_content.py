@@ -231,10 +231,11 @@ async def test_two_processes_and_a_restart_make_one_item(backend, fake) -> None:
 
 def test_the_items_request_matches_twilios_schema() -> None:
     """What the channel posts passes the fake's check built from Twilio's OpenAPI."""
-    from tests.fakes.twilio_api import check_content
+    from tests.fakes.twilio_api import check_content, render_content
 
     for labels in (["Da", "Nu"], [f"Opțiunea {n}" for n in range(7)]):
         buttons = [Button(label, f"p:{n}") for n, label in enumerate(labels)]
         (made,) = interactive("Întrebare", buttons, "ro", "Alegeți")  # type: ignore[misc]
         checked = check_content(json.loads(json.dumps(made.request())))
-        assert [title for _, title in checked.choices()] == labels
+        shown = render_content(checked, None)  # a list's rows: the samples it was made with
+        assert [title for _, title in shown.choices()] == labels

@@ -556,3 +556,35 @@ async def test_a_session_message_takes_at_most_three_quick_replies(
         refused = await create(http, fake, ContentSid=four.json()["sid"])
     assert sent.status_code == 201
     assert refused.status_code == 400  # made, but WhatsApp shows three without approval
+
+
+async def test_a_lists_rows_in_variables_are_filled_in_from_each_message(
+    http: httpx.AsyncClient,
+) -> None:
+    """Twilio's list rows take variables: made once with their samples, each message fills
+    them in (a variable left out reads its sample); a filled row keeps a row's limits (21656),
+    and an item with a variable but no sample is not made."""
+    async with FakeTwilio(wrote=[TO]) as fake:
+        url, auth = f"{fake.url}/v1/Content", basic()
+        rows = listed("{{1}}", "{{2}}")
+        unsampled = await http.post(url, json={"language": "ro", "types": rows}, headers=auth)
+        assert (unsampled.status_code, unsampled.json()["code"]) == (400, 20001)
+        samples = {"1": "Tbilisi 09:14", "2": "UTC+3 08:14"}
+        made = await http.post(
+            url, json={"language": "ro", "types": rows, "variables": samples}, headers=auth
+        )
+        sid = made.json()["sid"]
+        filled = await create(http, fake, ContentSid=sid,
+                              ContentVariables=json.dumps({"1": "Tbilisi 09:15"}))  # fmt: skip
+        too_long = await create(http, fake, ContentSid=sid,
+                                ContentVariables=json.dumps({"2": "x" * 25}))  # fmt: skip
+        alike = await create(http, fake, ContentSid=sid,
+                             ContentVariables=json.dumps({"1": "Ana", "2": "Ana"}))  # fmt: skip
+    assert filled.status_code == 201, filled.text
+    shown = fake.offered(TO)
+    assert shown is not None and shown[1].choices() == [
+        ("r:0", "Tbilisi 09:15"), ("r:1", "UTC+3 08:14")
+    ]  # fmt: skip
+    for refused in (too_long, alike):
+        assert (refused.status_code, refused.json()["code"]) == (400, 21656)
+    assert len(fake.contents_made) == 1

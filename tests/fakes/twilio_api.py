@@ -19,7 +19,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -60,6 +60,8 @@ ERROR_TEXT = {
     21656: "The ContentVariables Parameter is invalid",
 }
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+_NAME = re.compile(r"[A-Za-z0-9_]{1,16}")
+MOST_VARIABLES = 100
 QUICK_REPLY, LIST_PICKER = "twilio/quick-reply", "twilio/list-picker"
 # The Content API's limits, from Twilio's twilio/quick-reply and twilio/list-picker pages (the
 # OpenAPI has none): body 1,024; 1 to 10 quick replies of titles up to 20 and ids up to 200,
@@ -123,6 +125,8 @@ class ContentTemplate:
     # A list picker's rows (``twilio/list-picker``), and the label of its button.
     items: list[dict[str, str]] = field(default_factory=list)
     button: str = ""
+    # The variables' samples given at creation: what a variable a message leaves out reads.
+    variables: dict[str, str] = field(default_factory=dict)
 
     def types(self) -> JSON:
         if self.items:
@@ -166,6 +170,7 @@ class TwilioMessage:
     time: float
     statuses: list[str] = field(default_factory=list)
     rendered: str = ""  # what the member reads: the body, or the template with its variables
+    shown: ContentTemplate | None = None  # its content item with the variables filled in
 
     @property
     def text(self) -> str:
@@ -350,9 +355,8 @@ class FakeTwilio(FakeServer):
         """The last message to ``number`` that offered buttons or a list, and its content item;
         None when the last message with choices went as numbered text."""
         for message in reversed(self.to(number)):
-            if message.content_sid:
-                content = self._content_for(message.content_sid)
-                return (message, content) if content.choices() else None
+            if message.shown is not None:
+                return (message, message.shown) if message.shown.choices() else None
             if re.search(r"^1\. ", message.body, re.MULTILINE):
                 return None
         return None
@@ -360,10 +364,7 @@ class FakeTwilio(FakeServer):
     def offers(self, number: str, choice: str) -> bool:
         """Whether a message to ``number`` offered ``choice`` as a button or a list row (not
         as numbered text: its content item may not have been made in time)."""
-        return any(
-            any(choice in c for c in self._content_for(m.content_sid).choices())
-            for m in self.to(number) if m.content_sid
-        )  # fmt: skip
+        return any(any(choice in c for c in m.shown.choices()) for m in self.to(number) if m.shown)
 
     def tap(
         self, url: str, number: str, choice: str, *, old: bool = False
@@ -373,7 +374,7 @@ class FakeTwilio(FakeServer):
         Twilio posts it to ``url``, signed."""
         assert old or self.offered(number), "the last message with choices had no buttons"
         # The latest that has it: a long list comes as two, the first still on the screen.
-        sent = [(m, self._content_for(m.content_sid)) for m in self.to(number) if m.content_sid]
+        sent = [(m, m.shown) for m in self.to(number) if m.shown is not None]
         found = next(
             ((m, c) for m, c in reversed(sent) if any(choice in t for t in c.choices())), None
         )
@@ -613,7 +614,7 @@ class FakeTwilio(FakeServer):
             "account_sid": self.account_sid,
             "friendly_name": t.name,
             "language": t.language,
-            "variables": {},
+            "variables": t.variables,
             "types": t.types(),
             "url": f"https://content.twilio.com/v1/Content/{t.sid}",
             "links": {
@@ -670,13 +671,14 @@ class FakeTwilio(FakeServer):
             raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
         if bare(to) in self.opted_out:
             raise TwilioApiError(400, 21610, ERROR_TEXT[21610])
-        rendered = ""
+        rendered, shown = "", None
         if content_sid:
             try:
                 content = self._content_for(str(content_sid))
             except TwilioApiError as exc:
                 raise TwilioApiError(400, 21655, ERROR_TEXT[21655]) from exc
-            rendered = render_content(content, form.get("ContentVariables"))
+            shown = render_content(content, form.get("ContentVariables"))
+            rendered = shown.body
             if content.status != "approved" and len(content.actions) > SESSION_QUICK_REPLIES:
                 # (the code is unverified: the channel never sends more than three)
                 raise TwilioApiError(
@@ -697,6 +699,7 @@ class FakeTwilio(FakeServer):
             status_callback=form.get("StatusCallback"),
             time=self.clock(),
             rendered=rendered,
+            shown=shown,
         )
 
     def _resource(self, message: TwilioMessage, status: str) -> JSON:
@@ -926,7 +929,7 @@ def check_content(data: Any) -> ContentTemplate:
         raise TwilioApiError(400, 20001, "Invalid parameter types: at least one type is required")
     made = ContentTemplate(
         sid=new_content_sid(), language=data["language"], name=data.get("friendly_name", ""),
-        status="unsubmitted",
+        status="unsubmitted", variables=data.get("variables") or {},
     )  # fmt: skip
     if QUICK_REPLY in types:
         quick = types[QUICK_REPLY]
@@ -948,7 +951,20 @@ def check_content(data: Any) -> ContentTemplate:
         raise TwilioApiError(400, 20001, "the fake makes text, quick replies and lists only")
     if not made.body.strip() or len(made.body) > CONTENT_BODY_LIMIT:
         raise TwilioApiError(400, 20001, f"body: 1 to {CONTENT_BODY_LIMIT} characters")
+    _check_variables(made)
     return made
+
+
+def _check_variables(made: ContentTemplate) -> None:
+    """Twilio's rules for variables (its "Using variables" page): names of letters, digits or
+    ``_`` up to 16 characters, at most 100 in an item; here each one used has its sample,
+    which the item's rows need (a row must stay a row once filled)."""
+    names = set(made.variables)
+    if len(names) > MOST_VARIABLES or any(not _NAME.fullmatch(n) for n in names):
+        raise TwilioApiError(400, 20001, f"variables: up to {MOST_VARIABLES}, names [A-Za-z0-9_]")
+    used = set(_VARIABLE.findall(json.dumps(made.types(), ensure_ascii=False)))
+    if used - names:
+        raise TwilioApiError(400, 20001, f"variables: no sample for {sorted(used - names)}")
 
 
 def _check_rows(rows: list[dict[str, str]], limits: dict[str, int], title: str) -> None:
@@ -965,19 +981,20 @@ def _check_rows(rows: list[dict[str, str]], limits: dict[str, int], title: str) 
             raise TwilioApiError(400, 20001, f"{name}: each must differ")
 
 
-def render_content(content: ContentTemplate, variables: Any) -> str:
-    """The template's body with ``ContentVariables`` filled in, by Twilio's rules (21656): a
-    JSON object of strings, each used one present, none empty, none with a newline, a tab or
-    more than four spaces in a row."""
-    values: dict[str, Any] = {}
+def render_content(content: ContentTemplate, variables: Any) -> ContentTemplate:
+    """The item as the member sees it: ``ContentVariables`` filled in, over the samples given
+    at its creation, by Twilio's rules (21656): a JSON object of strings, each used one
+    present, none empty, none with a newline, a tab or more than four spaces in a row, and a
+    filled row within its field's limits and unlike the others."""
+    given: dict[str, Any] = {}
     if variables is not None:
         try:
-            values = json.loads(str(variables))
+            given = json.loads(str(variables))
         except ValueError as exc:
             raise TwilioApiError(400, 21656, ERROR_TEXT[21656] + ": not JSON") from exc
-        if not isinstance(values, dict):
+        if not isinstance(given, dict):
             raise TwilioApiError(400, 21656, ERROR_TEXT[21656] + ": not a JSON object")
-    for name, value in values.items():
+    for name, value in given.items():
         if not isinstance(value, str) or not value.strip():
             raise TwilioApiError(400, 21656, f"{ERROR_TEXT[21656]}: variable {name} is empty")
         if "\n" in value or "\t" in value or "     " in value:
@@ -985,11 +1002,28 @@ def render_content(content: ContentTemplate, variables: Any) -> str:
                 400, 21656,
                 f"{ERROR_TEXT[21656]}: variable {name} has a newline, a tab or 5+ spaces in a row",
             )  # fmt: skip
-    used = _VARIABLE.findall(content.body)
+    values = {**content.variables, **given}
+    used = _VARIABLE.findall(json.dumps(content.types(), ensure_ascii=False))
     missing = [name for name in used if name not in values]
     if missing:
         raise TwilioApiError(400, 21656, f"{ERROR_TEXT[21656]}: no value for {missing}")
-    return _VARIABLE.sub(lambda m: str(values[m.group(1)]), content.body)
+
+    def fill(text: str) -> str:
+        return _VARIABLE.sub(lambda m: str(values[m.group(1)]), text)
+
+    def rows(found: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{key: fill(value) for key, value in row.items()} for row in found]
+
+    shown = replace(content, body=fill(content.body), items=rows(content.items),
+                    actions=rows(content.actions))  # fmt: skip
+    try:
+        if shown.items:
+            _check_rows(shown.items, LIST_ITEM_LIMITS, "item")
+        if shown.actions:
+            _check_rows(shown.actions, QUICK_REPLY_LIMITS, "title")
+    except TwilioApiError as exc:
+        raise TwilioApiError(400, 21656, f"{ERROR_TEXT[21656]}: {exc.message}") from exc
+    return shown
 
 
 def _fault_error(fault: Fault) -> TwilioApiError:

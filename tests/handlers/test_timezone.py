@@ -3,6 +3,8 @@ a UTC offset for anywhere else, in the member's language."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from bot.i18n import Translator
@@ -37,7 +39,9 @@ async def test_a_member_sets_their_own_time_zone_and_goes_back_to_their_countrys
         )
 
         others = await member.tap("tz:other")  # the region's zones by name, then a search
-        assert f"tz:{zone}" not in others[-1].payloads and "tz:Europe/Istanbul" in others[-1].payloads
+        assert (
+            f"tz:{zone}" not in others[-1].payloads and "tz:Europe/Istanbul" in others[-1].payloads
+        )
         assert others[-1].payloads[-3:] == ["tz:offsets", "set:back", "menu:main"]
         offsets = await member.tap("tz:offsets")
         assert len(offsets[-1].payloads) == len(timezones.OFFSETS) + 2
@@ -96,3 +100,45 @@ async def test_an_offset_typed_at_the_search_or_the_offsets_list_is_saved(
         label = offsets[-1].options[timezones.OFFSETS.index(5)]  # "UTC+5 21:28", as it reads
         await member.say(label)
         assert (await contact_of(member)).time_zone == "Etc/GMT-5"
+
+
+async def test_the_whatsapp_lists_with_the_time_are_made_once_whatever_the_minute(
+    backend, monkeypatch
+):
+    """Each row of the time zone lists shows the time there now. On WhatsApp the rows ride in
+    the content item's variables, so the item is made once and each message brings the time of
+    its minute; the texts above the lists name the zone without the time."""
+    minute = [datetime(2026, 3, 2, 7, 14, tzinfo=UTC)]
+    monkeypatch.setattr(timezones, "utcnow", lambda: minute[0])
+    async with running(backend) as stack:
+        member = Member(stack, "whatsapp")
+        await onboard(member, "en", "GE")
+        t = Translator("en")
+
+        def items_made() -> int:
+            return len([c for c in stack.twilio.contents_made if c.items])
+
+        def clock(zone: str) -> str:  # the row as it reads at the test's minute
+            return timezones.label(zone, "en")
+
+        async def offsets() -> tuple[str, list[str]]:
+            await member.say("menu")
+            await member.tap("menu:settings")
+            picker = await member.tap("set:timezone")
+            assert picker[-1].text.endswith(t("Currently: {zone}", zone="Tbilisi"))  # no clock
+            assert picker[-1].options[0] == clock("Asia/Tbilisi")
+            await member.tap("tz:other")
+            shown = await member.tap("tz:offsets")
+            return clock(timezones.offset_zone(0)), shown[-1].options
+
+        utc, first = await offsets()
+        made = items_made()
+        minute[0] += timedelta(minutes=1)
+        utc_later, later = await offsets()
+        assert items_made() == made  # not one item more, a minute later
+        assert utc != utc_later and utc.startswith("UTC 7:14")
+        assert first[timezones.OFFSETS.index(0)] == utc
+        assert later[timezones.OFFSETS.index(0)] == utc_later  # as Twilio filled the rows in
+        assert stack.twilio.content_refusals == []
+        saved = await member.tap("tz:+3")
+        assert saved[-1].text == t("Saved: {value}.", value="UTC+3")
