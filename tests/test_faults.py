@@ -66,11 +66,15 @@ async def test_killed_while_sending_the_reply_goes_out_after_restart(tmp_path):
                         "/webhook/telegram", json=member.message("hi"), headers=HEADERS
                     )
                     assert response.status_code == 200
-            await asyncio.sleep(1.0)
+            # Replies are in flight (held by the fake) when it dies: on a busy machine the
+            # process may take seconds to reach the first send, and the rest meet the delays.
+            await eventually(lambda: fake.faults_left < 20, timeout=120)
             process.kill()
             before = len(fake.messages)
             await process.start()
-            await eventually(lambda: all(fake.messages_to(m.chat_id) for m in members), timeout=30)
+            await eventually(  # a deadline: a busy machine meets the delays left, 3 s each
+                lambda: all(fake.messages_to(m.chat_id) for m in members), timeout=120
+            )
             await asyncio.sleep(4)  # let the requests of the dead process finish at the fake
             doubles = sum(len(fake.messages_to(m.chat_id)) - 1 for m in members)
             print(f"\nkilled with 20 replies in flight: {before} had reached the fake, "

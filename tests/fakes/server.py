@@ -132,6 +132,11 @@ class FakeServer:
     def delay_next(self, count: int = 1, seconds: float = 0.5) -> None:
         self._faults.extend(Fault(status=0, delay=seconds) for _ in range(count))
 
+    @property
+    def faults_left(self) -> int:
+        """Injected faults and delays no request has met yet."""
+        return len(self._faults)
+
     async def _fault(self) -> Fault | None:
         """The next injected fault, after sleeping if it is a delay (then ``None``)."""
         if not self._faults:
