@@ -22,7 +22,8 @@ async def chat(settings: Settings, *, lang: str | None, session: str) -> None:
         settings, coordinator=MemoryCoordinator(), channels={CHANNEL: WebChannel(CHANNEL)}
     )
     await service.start(migrate=True, workers=False, only_process=False)
-    cursor, had = 0, []  # had: the member's own data or a goodbye printed, which then go
+    cursor = 0
+    had: list[int] = []  # the member's own data or a goodbye printed: they go
     try:
         line: str | None = "/start"
         while line is not None:
