@@ -402,12 +402,18 @@ async def test_media_is_fetched_with_head_then_get(http: httpx.AsyncClient) -> N
     assert served == ["HEAD", "GET"]
     by_message = [m.statuses[-1] for m in fake.messages]
     assert by_message == ["read", "failed", "failed"]
-    assert [(f.method, f.status) for f in fake.media_fetches] == [
-        ("HEAD", 200),
-        ("GET", 200),
-        ("HEAD", 405),
-        ("HEAD", 404),
-    ]
+    # Each message's media is fetched on its own, in Twilio's order (HEAD, then GET); the
+    # messages' fetches may interleave.
+    fetched = {
+        path: [(f.method, f.status) for f in fake.media_fetches if f.url == base + path]
+        for path in ("/photo.jpg", "/data.pdf", "/missing.png")
+    }
+    assert fetched == {
+        "/photo.jpg": [("HEAD", 200), ("GET", 200)],
+        "/data.pdf": [("HEAD", 405)],
+        "/missing.png": [("HEAD", 404)],
+    }
+    assert len(fake.media_fetches) == 4
     assert [c.params.get("ErrorCode") for c in fake.callbacks if c.params.get("ErrorCode")] == [
         "63019",
         "63019",
